@@ -1,0 +1,396 @@
+/*
+ * ZStack's native shim over DPDK.
+ *
+ * DPDK's fast path (rx/tx burst, mbuf alloc/free, refcounts, attach) is static inline in its headers, so
+ * Java cannot call it through the FFM linker. This file exports thin, non-inline wrappers for exactly those
+ * functions, plus a layout table (struct offsets, field widths, flag values, bitfield positions) computed by
+ * the compiler against the DPDK actually installed. The Java side takes every offset from that table.
+ *
+ * Rules: no allocation, no locking, no callbacks into Java. Errors come back as negative errno values.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <rte_bus.h>
+#include <rte_dev.h>
+#include <rte_eal.h>
+#include <rte_errno.h>
+#include <rte_ethdev.h>
+#include <rte_lcore.h>
+#include <rte_mbuf.h>
+#include <rte_mempool.h>
+#include <rte_version.h>
+
+#define ZS_SHIM_ABI 1
+
+/* ---- layout table ---------------------------------------------------------------------------------- */
+
+enum zs_kind { ZS_OFFSET = 0, ZS_CONSTANT = 1, ZS_BITFIELD = 2 };
+
+struct zs_layout_entry {
+    const char *name;
+    int64_t value;  /* byte offset, constant value, or bit shift */
+    int32_t width;  /* field size in bytes, 0 for constants, bit count for bitfields */
+    int32_t kind;
+};
+
+/* What the shim reports about a port; flat so Java reads it through the table like any DPDK struct. */
+struct zs_port_info {
+    uint64_t rx_offload_capa;
+    uint64_t tx_offload_capa;
+    uint64_t flow_type_rss_offloads;
+    uint32_t max_rx_queues;
+    uint32_t max_tx_queues;
+    uint32_t min_mtu;
+    uint32_t max_mtu;
+    uint32_t max_rx_pktlen;
+    uint32_t if_index;
+    uint32_t link_speed;
+    uint16_t mtu;
+    uint8_t link_up;
+    uint8_t link_full_duplex;
+    int32_t socket_id;
+    uint8_t mac[6];
+    char driver_name[64];
+    char device_name[64];
+};
+
+struct zs_port_stats {
+    uint64_t ipackets, opackets, ibytes, obytes, imissed, ierrors, oerrors, rx_nombuf;
+};
+
+#define OFF(S, F, NAME) { NAME, (int64_t) offsetof(struct S, F), (int32_t) sizeof(((struct S *) 0)->F), ZS_OFFSET }
+#define SIZE(S, NAME) { NAME, (int64_t) sizeof(struct S), 0, ZS_CONSTANT }
+#define CONST(V, NAME) { NAME, (int64_t) (V), 0, ZS_CONSTANT }
+#define BITS(NAME) { NAME, -1, 0, ZS_BITFIELD } /* filled in by zs_fill_bitfields */
+
+static struct zs_layout_entry zs_layout_table[] = {
+    SIZE(rte_mbuf, "mbuf.sizeof"),
+    OFF(rte_mbuf, buf_addr, "mbuf.buf_addr"),
+    OFF(rte_mbuf, buf_iova, "mbuf.buf_iova"),
+    OFF(rte_mbuf, data_off, "mbuf.data_off"),
+    OFF(rte_mbuf, refcnt, "mbuf.refcnt"),
+    OFF(rte_mbuf, nb_segs, "mbuf.nb_segs"),
+    OFF(rte_mbuf, port, "mbuf.port"),
+    OFF(rte_mbuf, ol_flags, "mbuf.ol_flags"),
+    OFF(rte_mbuf, packet_type, "mbuf.packet_type"),
+    OFF(rte_mbuf, pkt_len, "mbuf.pkt_len"),
+    OFF(rte_mbuf, data_len, "mbuf.data_len"),
+    OFF(rte_mbuf, vlan_tci, "mbuf.vlan_tci"),
+    OFF(rte_mbuf, hash.rss, "mbuf.hash_rss"),
+    OFF(rte_mbuf, buf_len, "mbuf.buf_len"),
+    OFF(rte_mbuf, pool, "mbuf.pool"),
+    OFF(rte_mbuf, next, "mbuf.next"),
+    OFF(rte_mbuf, tx_offload, "mbuf.tx_offload"),
+    OFF(rte_mbuf, priv_size, "mbuf.priv_size"),
+    BITS("mbuf.tx_offload.l2_len"),
+    BITS("mbuf.tx_offload.l3_len"),
+    BITS("mbuf.tx_offload.l4_len"),
+    BITS("mbuf.tx_offload.tso_segsz"),
+    CONST(RTE_PKTMBUF_HEADROOM, "mbuf.headroom"),
+    CONST(RTE_MBUF_DEFAULT_BUF_SIZE, "mbuf.default_buf_size"),
+    CONST(RTE_MBUF_MAX_NB_SEGS, "mbuf.max_nb_segs"),
+
+    CONST(RTE_MBUF_F_RX_RSS_HASH, "ol.rx_rss_hash"),
+    CONST(RTE_MBUF_F_RX_IP_CKSUM_MASK, "ol.rx_ip_cksum_mask"),
+    CONST(RTE_MBUF_F_RX_IP_CKSUM_GOOD, "ol.rx_ip_cksum_good"),
+    CONST(RTE_MBUF_F_RX_IP_CKSUM_BAD, "ol.rx_ip_cksum_bad"),
+    CONST(RTE_MBUF_F_RX_L4_CKSUM_MASK, "ol.rx_l4_cksum_mask"),
+    CONST(RTE_MBUF_F_RX_L4_CKSUM_GOOD, "ol.rx_l4_cksum_good"),
+    CONST(RTE_MBUF_F_RX_L4_CKSUM_BAD, "ol.rx_l4_cksum_bad"),
+    CONST(RTE_MBUF_F_TX_IPV4, "ol.tx_ipv4"),
+    CONST(RTE_MBUF_F_TX_IP_CKSUM, "ol.tx_ip_cksum"),
+    CONST(RTE_MBUF_F_TX_TCP_CKSUM, "ol.tx_tcp_cksum"),
+    CONST(RTE_MBUF_F_TX_TCP_SEG, "ol.tx_tcp_seg"),
+    CONST(RTE_MBUF_F_INDIRECT, "ol.indirect"),
+    CONST(RTE_MBUF_F_EXTERNAL, "ol.external"),
+
+    CONST(RTE_ETH_RX_OFFLOAD_IPV4_CKSUM, "rxcapa.ipv4_cksum"),
+    CONST(RTE_ETH_RX_OFFLOAD_TCP_CKSUM, "rxcapa.tcp_cksum"),
+    CONST(RTE_ETH_RX_OFFLOAD_RSS_HASH, "rxcapa.rss_hash"),
+    CONST(RTE_ETH_RX_OFFLOAD_SCATTER, "rxcapa.scatter"),
+    CONST(RTE_ETH_TX_OFFLOAD_IPV4_CKSUM, "txcapa.ipv4_cksum"),
+    CONST(RTE_ETH_TX_OFFLOAD_TCP_CKSUM, "txcapa.tcp_cksum"),
+    CONST(RTE_ETH_TX_OFFLOAD_TCP_TSO, "txcapa.tcp_tso"),
+    CONST(RTE_ETH_TX_OFFLOAD_MULTI_SEGS, "txcapa.multi_segs"),
+    CONST(RTE_ETH_TX_OFFLOAD_MBUF_FAST_FREE, "txcapa.mbuf_fast_free"),
+    CONST(RTE_ETH_RSS_IPV4, "rss.ipv4"),
+    CONST(RTE_ETH_RSS_NONFRAG_IPV4_TCP, "rss.nonfrag_ipv4_tcp"),
+    CONST(RTE_ETH_RSS_IP, "rss.ip"),
+    CONST(RTE_ETH_RSS_TCP, "rss.tcp"),
+
+    SIZE(zs_port_info, "port_info.sizeof"),
+    OFF(zs_port_info, rx_offload_capa, "port_info.rx_offload_capa"),
+    OFF(zs_port_info, tx_offload_capa, "port_info.tx_offload_capa"),
+    OFF(zs_port_info, flow_type_rss_offloads, "port_info.flow_type_rss_offloads"),
+    OFF(zs_port_info, max_rx_queues, "port_info.max_rx_queues"),
+    OFF(zs_port_info, max_tx_queues, "port_info.max_tx_queues"),
+    OFF(zs_port_info, min_mtu, "port_info.min_mtu"),
+    OFF(zs_port_info, max_mtu, "port_info.max_mtu"),
+    OFF(zs_port_info, max_rx_pktlen, "port_info.max_rx_pktlen"),
+    OFF(zs_port_info, if_index, "port_info.if_index"),
+    OFF(zs_port_info, link_speed, "port_info.link_speed"),
+    OFF(zs_port_info, mtu, "port_info.mtu"),
+    OFF(zs_port_info, link_up, "port_info.link_up"),
+    OFF(zs_port_info, link_full_duplex, "port_info.link_full_duplex"),
+    OFF(zs_port_info, socket_id, "port_info.socket_id"),
+    OFF(zs_port_info, mac, "port_info.mac"),
+    OFF(zs_port_info, driver_name, "port_info.driver_name"),
+    OFF(zs_port_info, device_name, "port_info.device_name"),
+
+    SIZE(zs_port_stats, "port_stats.sizeof"),
+    OFF(zs_port_stats, ipackets, "port_stats.ipackets"),
+    OFF(zs_port_stats, opackets, "port_stats.opackets"),
+    OFF(zs_port_stats, ibytes, "port_stats.ibytes"),
+    OFF(zs_port_stats, obytes, "port_stats.obytes"),
+    OFF(zs_port_stats, imissed, "port_stats.imissed"),
+    OFF(zs_port_stats, ierrors, "port_stats.ierrors"),
+    OFF(zs_port_stats, oerrors, "port_stats.oerrors"),
+    OFF(zs_port_stats, rx_nombuf, "port_stats.rx_nombuf"),
+
+    CONST(RTE_MAX_ETHPORTS, "eth.max_ports"),
+    CONST(RTE_MAX_LCORE, "lcore.max"),
+    CONST(LCORE_ID_ANY, "lcore.id_any"),
+    CONST(ZS_SHIM_ABI, "shim.abi"),
+};
+
+/* Bitfields have no offsetof: set all bits of one field in a zeroed union and find where they landed. */
+#define BITFIELD_POSITION(FIELD, ENTRY)                                                                     \
+    do {                                                                                                    \
+        struct rte_mbuf m;                                                                                  \
+        memset(&m, 0, sizeof m);                                                                            \
+        m.FIELD = 0;                                                                                        \
+        m.FIELD--; /* unsigned wrap: all ones, whatever the width */                                          \
+        uint64_t v = m.tx_offload;                                                                          \
+        (ENTRY)->value = v ? __builtin_ctzll(v) : -1;                                                       \
+        (ENTRY)->width = __builtin_popcountll(v);                                                           \
+    } while (0)
+
+static void zs_fill_bitfields(void) {
+    for (size_t i = 0; i < sizeof zs_layout_table / sizeof zs_layout_table[0]; i++) {
+        struct zs_layout_entry *e = &zs_layout_table[i];
+        if (e->kind != ZS_BITFIELD) continue;
+        if (!strcmp(e->name, "mbuf.tx_offload.l2_len")) BITFIELD_POSITION(l2_len, e);
+        else if (!strcmp(e->name, "mbuf.tx_offload.l3_len")) BITFIELD_POSITION(l3_len, e);
+        else if (!strcmp(e->name, "mbuf.tx_offload.l4_len")) BITFIELD_POSITION(l4_len, e);
+        else if (!strcmp(e->name, "mbuf.tx_offload.tso_segsz")) BITFIELD_POSITION(tso_segsz, e);
+    }
+}
+
+const struct zs_layout_entry *zs_layout(int32_t *count) {
+    zs_fill_bitfields();
+    *count = (int32_t) (sizeof zs_layout_table / sizeof zs_layout_table[0]);
+    return zs_layout_table;
+}
+
+int32_t zs_layout_entry_size(void) { return (int32_t) sizeof(struct zs_layout_entry); }
+
+const char *zs_dpdk_version(void) { return rte_version(); }
+
+/* ---- EAL ------------------------------------------------------------------------------------------- */
+
+/*
+ * rte_eal_init pins the calling thread to the main lcore's CPU set, and every thread that thread creates
+ * afterwards inherits the pinning. In a JVM that would put every later thread on one core, so unless the
+ * caller asks to keep it, the caller's affinity is restored once EAL is up.
+ */
+int32_t zs_eal_init(int32_t argc, char **argv, int32_t keep_affinity) {
+    cpu_set_t saved;
+    int have_saved = pthread_getaffinity_np(pthread_self(), sizeof saved, &saved) == 0;
+    int rc = rte_eal_init(argc, argv);
+    int err = rc < 0 ? rte_errno : 0;
+    if (!keep_affinity && have_saved) pthread_setaffinity_np(pthread_self(), sizeof saved, &saved);
+    return rc < 0 ? -(err ? err : EINVAL) : rc;
+}
+
+int32_t zs_errno(void) { return rte_errno; }
+uint32_t zs_lcore_id(void) { return rte_lcore_id(); }
+
+int32_t zs_thread_register(void) { return rte_thread_register() == 0 ? (int32_t) rte_lcore_id() : -rte_errno; }
+void zs_thread_unregister(void) { rte_thread_unregister(); }
+
+/* ---- mempool and mbuf ------------------------------------------------------------------------------ */
+
+struct rte_mempool *zs_pktmbuf_pool_create(const char *name, uint32_t n, uint32_t cache, uint16_t data_room,
+                                           int32_t socket, int32_t *err) {
+    struct rte_mempool *mp = rte_pktmbuf_pool_create(name, n, cache, 0, data_room, socket);
+    *err = mp ? 0 : -rte_errno;
+    return mp;
+}
+
+void zs_mempool_free(struct rte_mempool *mp) { rte_mempool_free(mp); }
+uint32_t zs_mempool_avail(const struct rte_mempool *mp) { return rte_mempool_avail_count(mp); }
+uint32_t zs_mempool_in_use(const struct rte_mempool *mp) { return rte_mempool_in_use_count(mp); }
+uint32_t zs_mempool_size(const struct rte_mempool *mp) { return mp->size; }
+uint16_t zs_pktmbuf_data_room(struct rte_mempool *mp) { return rte_pktmbuf_data_room_size(mp); }
+
+struct rte_mbuf *zs_pktmbuf_alloc(struct rte_mempool *mp) { return rte_pktmbuf_alloc(mp); }
+int32_t zs_pktmbuf_alloc_bulk(struct rte_mempool *mp, struct rte_mbuf **mbufs, uint32_t n) {
+    return rte_pktmbuf_alloc_bulk(mp, mbufs, n);
+}
+void zs_pktmbuf_free(struct rte_mbuf *m) { rte_pktmbuf_free(m); }
+void zs_pktmbuf_free_seg(struct rte_mbuf *m) { rte_pktmbuf_free_seg(m); }
+void zs_pktmbuf_free_bulk(struct rte_mbuf **mbufs, uint32_t n) { rte_pktmbuf_free_bulk(mbufs, n); }
+uint16_t zs_mbuf_refcnt_read(const struct rte_mbuf *m) { return rte_mbuf_refcnt_read(m); }
+uint16_t zs_mbuf_refcnt_update(struct rte_mbuf *m, int16_t v) { return rte_mbuf_refcnt_update(m, v); }
+void zs_mbuf_refcnt_set(struct rte_mbuf *m, uint16_t v) { rte_mbuf_refcnt_set(m, v); }
+int32_t zs_pktmbuf_chain(struct rte_mbuf *head, struct rte_mbuf *tail) { return rte_pktmbuf_chain(head, tail); }
+void zs_pktmbuf_attach(struct rte_mbuf *mi, struct rte_mbuf *m) { rte_pktmbuf_attach(mi, m); }
+void zs_pktmbuf_detach(struct rte_mbuf *m) { rte_pktmbuf_detach(m); }
+struct rte_mbuf *zs_pktmbuf_clone(struct rte_mbuf *md, struct rte_mempool *mp) { return rte_pktmbuf_clone(md, mp); }
+/* Native reference versions of the pure-arithmetic helpers, used by tests to check the Java versions. */
+char *zs_pktmbuf_prepend(struct rte_mbuf *m, uint16_t len) { return rte_pktmbuf_prepend(m, len); }
+char *zs_pktmbuf_append(struct rte_mbuf *m, uint16_t len) { return rte_pktmbuf_append(m, len); }
+char *zs_pktmbuf_adj(struct rte_mbuf *m, uint16_t len) { return rte_pktmbuf_adj(m, len); }
+int32_t zs_pktmbuf_trim(struct rte_mbuf *m, uint16_t len) { return rte_pktmbuf_trim(m, len); }
+void *zs_pktmbuf_mtod(struct rte_mbuf *m) { return rte_pktmbuf_mtod(m, void *); }
+
+/* ---- ethdev ---------------------------------------------------------------------------------------- */
+
+/* Hot-plugs a device from a devargs string ("net_tap0,iface=zs0") and returns its first port id. */
+int32_t zs_dev_probe(const char *devargs, const char *name) {
+    int rc = rte_dev_probe(devargs);
+    if (rc < 0) return rc;
+    uint16_t port;
+    rc = rte_eth_dev_get_port_by_name(name, &port);
+    return rc < 0 ? rc : (int32_t) port;
+}
+
+/* Stops and closes the port, then removes its device (vdevs are freed; the PMD's threads and fds go). */
+int32_t zs_port_close(uint16_t port) {
+    struct rte_eth_dev_info info;
+    int rc = rte_eth_dev_info_get(port, &info);
+    if (rc < 0) return rc;
+    struct rte_device *dev = info.device;
+    rte_eth_dev_stop(port);
+    rc = rte_eth_dev_close(port);
+    if (rc < 0) return rc;
+    return dev ? rte_dev_remove(dev) : 0;
+}
+
+int32_t zs_port_by_name(const char *name) {
+    uint16_t port;
+    int rc = rte_eth_dev_get_port_by_name(name, &port);
+    return rc < 0 ? rc : (int32_t) port;
+}
+
+uint16_t zs_port_count(void) { return rte_eth_dev_count_avail(); }
+
+int32_t zs_port_info(uint16_t port, struct zs_port_info *out) {
+    struct rte_eth_dev_info info;
+    memset(out, 0, sizeof *out);
+    int rc = rte_eth_dev_info_get(port, &info);
+    if (rc < 0) return rc;
+    out->rx_offload_capa = info.rx_offload_capa;
+    out->tx_offload_capa = info.tx_offload_capa;
+    out->flow_type_rss_offloads = info.flow_type_rss_offloads;
+    out->max_rx_queues = info.max_rx_queues;
+    out->max_tx_queues = info.max_tx_queues;
+    out->min_mtu = info.min_mtu;
+    out->max_mtu = info.max_mtu;
+    out->max_rx_pktlen = info.max_rx_pktlen;
+    out->if_index = info.if_index;
+    out->socket_id = rte_eth_dev_socket_id(port);
+    uint16_t mtu = 0;
+    if (rte_eth_dev_get_mtu(port, &mtu) == 0) out->mtu = mtu;
+    struct rte_eth_link link;
+    memset(&link, 0, sizeof link);
+    if (rte_eth_link_get_nowait(port, &link) == 0) {
+        out->link_speed = link.link_speed;
+        out->link_up = link.link_status;
+        out->link_full_duplex = link.link_duplex;
+    }
+    struct rte_ether_addr mac;
+    if (rte_eth_macaddr_get(port, &mac) == 0) memcpy(out->mac, mac.addr_bytes, 6);
+    if (info.driver_name) strncpy(out->driver_name, info.driver_name, sizeof out->driver_name - 1);
+    rte_eth_dev_get_name_by_port(port, out->device_name);
+    return 0;
+}
+
+/*
+ * Configures queues and offloads in one call, so that rte_eth_conf (large, version-dependent) never has to be
+ * laid out in Java. Offload masks are taken as given: the Java side intersects them with the capabilities.
+ */
+int32_t zs_port_configure(uint16_t port, uint16_t nb_rxq, uint16_t nb_txq, uint16_t nb_rxd, uint16_t nb_txd,
+                          uint64_t rx_offloads, uint64_t tx_offloads, uint64_t rss_hf, uint16_t mtu,
+                          struct rte_mempool *mp) {
+    struct rte_eth_conf conf;
+    memset(&conf, 0, sizeof conf);
+    conf.rxmode.offloads = rx_offloads;
+    conf.txmode.offloads = tx_offloads;
+    if (rss_hf && nb_rxq > 1) {
+        conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
+        conf.rx_adv_conf.rss_conf.rss_hf = rss_hf;
+    }
+    if (mtu) conf.rxmode.mtu = mtu;
+    int rc = rte_eth_dev_configure(port, nb_rxq, nb_txq, &conf);
+    if (rc < 0) return rc;
+    rc = rte_eth_dev_adjust_nb_rx_tx_desc(port, &nb_rxd, &nb_txd);
+    if (rc < 0) return rc;
+    int socket = rte_eth_dev_socket_id(port);
+    if (socket < 0) socket = SOCKET_ID_ANY;
+    for (uint16_t q = 0; q < nb_rxq; q++) {
+        struct rte_eth_rxconf rxconf;
+        struct rte_eth_dev_info info;
+        rc = rte_eth_dev_info_get(port, &info);
+        if (rc < 0) return rc;
+        rxconf = info.default_rxconf;
+        rxconf.offloads = rx_offloads;
+        rc = rte_eth_rx_queue_setup(port, q, nb_rxd, socket, &rxconf, mp);
+        if (rc < 0) return rc;
+    }
+    for (uint16_t q = 0; q < nb_txq; q++) {
+        struct rte_eth_txconf txconf;
+        struct rte_eth_dev_info info;
+        rc = rte_eth_dev_info_get(port, &info);
+        if (rc < 0) return rc;
+        txconf = info.default_txconf;
+        txconf.offloads = tx_offloads;
+        rc = rte_eth_tx_queue_setup(port, q, nb_txd, socket, &txconf);
+        if (rc < 0) return rc;
+    }
+    return 0;
+}
+
+int32_t zs_port_start(uint16_t port) { return rte_eth_dev_start(port); }
+int32_t zs_port_stop(uint16_t port) { return rte_eth_dev_stop(port); }
+int32_t zs_port_promiscuous(uint16_t port, int32_t on) {
+    return on ? rte_eth_promiscuous_enable(port) : rte_eth_promiscuous_disable(port);
+}
+int32_t zs_port_set_mtu(uint16_t port, uint16_t mtu) { return rte_eth_dev_set_mtu(port, mtu); }
+
+int32_t zs_port_stats(uint16_t port, struct zs_port_stats *out) {
+    struct rte_eth_stats s;
+    int rc = rte_eth_stats_get(port, &s);
+    if (rc < 0) return rc;
+    out->ipackets = s.ipackets;
+    out->opackets = s.opackets;
+    out->ibytes = s.ibytes;
+    out->obytes = s.obytes;
+    out->imissed = s.imissed;
+    out->ierrors = s.ierrors;
+    out->oerrors = s.oerrors;
+    out->rx_nombuf = s.rx_nombuf;
+    return 0;
+}
+
+int32_t zs_port_stats_reset(uint16_t port) { return rte_eth_stats_reset(port); }
+
+uint16_t zs_rx_burst(uint16_t port, uint16_t queue, struct rte_mbuf **mbufs, uint16_t n) {
+    return rte_eth_rx_burst(port, queue, mbufs, n);
+}
+
+uint16_t zs_tx_burst(uint16_t port, uint16_t queue, struct rte_mbuf **mbufs, uint16_t n) {
+    return rte_eth_tx_burst(port, queue, mbufs, n);
+}
+
+uint16_t zs_tx_prepare(uint16_t port, uint16_t queue, struct rte_mbuf **mbufs, uint16_t n) {
+    return rte_eth_tx_prepare(port, queue, mbufs, n);
+}
+
+int32_t zs_shim_abi(void) { return ZS_SHIM_ABI; }

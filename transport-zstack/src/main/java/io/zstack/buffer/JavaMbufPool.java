@@ -1,0 +1,279 @@
+package io.zstack.buffer;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+
+/**
+ * A pool of mbufs laid out exactly like DPDK's (struct rte_mbuf followed by its buffer), in memory the JVM
+ * allocates, managed in Java. It lets the stack, the simulated link and their tests run without DPDK, through
+ * the same {@link Mbuf} accessors. Semantics follow rte_pktmbuf_free / attach / detach, including indirect
+ * mbufs that keep the direct one alive.
+ *
+ * <p>Thread-safe (methods are synchronized): mbufs may be freed from a thread other than the one that
+ * allocated them, as Netty's handlers may release buffers anywhere.
+ */
+public final class JavaMbufPool implements MbufPool {
+    private final String name;
+    private final int capacity;
+    private final int dataRoom;
+    private final int elementSize;
+    private final Arena arena;
+    private final MemorySegment region;
+    private final long base;
+    private final long[] free;
+    private int freeCount;
+    private boolean closed;
+
+    /** A pool of {@code capacity} mbufs with {@code dataRoom} buffer bytes each (headroom included). */
+    public JavaMbufPool(String name, int capacity, int dataRoom) {
+        if (capacity <= 0 || dataRoom <= 0 || dataRoom > 0xffff) {
+            throw new IllegalArgumentException("pool " + name + ": capacity=" + capacity + " dataRoom=" + dataRoom);
+        }
+        this.name = name;
+        this.capacity = capacity;
+        this.dataRoom = dataRoom;
+        this.elementSize = align(Mbuf.STRUCT_SIZE + dataRoom, 64);
+        this.arena = Arena.ofShared();
+        this.region = arena.allocate((long) elementSize * capacity, 64);
+        this.region.fill((byte) 0);
+        this.base = region.address();
+        this.free = new long[capacity];
+        for (int i = capacity - 1; i >= 0; i--) {
+            long m = base + (long) i * elementSize;
+            Mbuf.setPool(m, base);
+            Mbuf.setPrivSize(m, 0);
+            resetBuffer(m);
+            free[freeCount++] = m;
+        }
+    }
+
+    /** A pool with DPDK's default data room (2048 bytes + headroom). */
+    public JavaMbufPool(String name, int capacity) {
+        this(name, capacity, Mbuf.LAYOUT.defaultBufSize);
+    }
+
+    private static int align(int n, int a) {
+        return (n + a - 1) & -a;
+    }
+
+    /** Points the mbuf at its own buffer again, as DPDK's rte_pktmbuf_init / detach do. */
+    private void resetBuffer(long m) {
+        long buffer = m + Mbuf.STRUCT_SIZE;
+        Mbuf.setBufAddr(m, buffer);
+        Mbuf.setBufIova(m, buffer);
+        Mbuf.setBufLen(m, dataRoom);
+        Mbuf.setOlFlags(m, 0);
+    }
+
+    private void reset(long m) {
+        Mbuf.setDataOff(m, headroom());
+        Mbuf.setDataLen(m, 0);
+        Mbuf.setPktLen(m, 0);
+        Mbuf.setNbSegs(m, 1);
+        Mbuf.setNext(m, 0);
+        Mbuf.setOlFlags(m, 0);
+        Mbuf.setPacketType(m, 0);
+        Mbuf.setTxOffload(m, 0);
+        Mbuf.setRssHash(m, 0);
+        Mbuf.setVlanTci(m, 0);
+        Mbuf.setPort(m, 0xffff);
+        Mbuf.setRefcntPlain(m, 1);
+    }
+
+    /** True when m is one of this pool's mbufs. */
+    public boolean owns(long m) {
+        return m >= base && m < base + (long) elementSize * capacity && (m - base) % elementSize == 0;
+    }
+
+    private void checkOwned(long m) {
+        if (!owns(m)) {
+            throw new IllegalArgumentException(String.format("0x%x is not an mbuf of pool %s", m, name));
+        }
+    }
+
+    @Override
+    public String name() {
+        return name;
+    }
+
+    @Override
+    public synchronized long alloc() {
+        if (closed) {
+            throw new IllegalStateException("pool " + name + " is closed");
+        }
+        if (freeCount == 0) {
+            return 0;
+        }
+        long m = free[--freeCount];
+        reset(m);
+        return m;
+    }
+
+    @Override
+    public synchronized boolean allocBulk(MbufBurst burst, int count) {
+        if (count > burst.capacity()) {
+            throw new IndexOutOfBoundsException("alloc " + count + " into a burst of " + burst.capacity());
+        }
+        if (count > freeCount) {
+            return false;
+        }
+        for (int i = 0; i < count; i++) {
+            burst.set(i, alloc());
+        }
+        burst.size(count);
+        return true;
+    }
+
+    @Override
+    public synchronized void free(long m) {
+        while (m != 0) {
+            long next = Mbuf.next(m);
+            freeSegment(m);
+            m = next;
+        }
+    }
+
+    @Override
+    public synchronized void freeSegment(long m) {
+        checkOwned(m);
+        int refs = Mbuf.refcntPlain(m);
+        if (refs == 0) {
+            throw new IllegalStateException(String.format("double free of mbuf 0x%x in pool %s", m, name));
+        }
+        if (refs > 1) {
+            Mbuf.setRefcntPlain(m, refs - 1);
+            return;
+        }
+        if (Mbuf.isIndirect(m)) {
+            detach(m);
+        }
+        release(m);
+    }
+
+    /** Returns a segment whose last reference went to the free list. */
+    private void release(long m) {
+        Mbuf.setRefcntPlain(m, 0);
+        Mbuf.setNext(m, 0);
+        Mbuf.setNbSegs(m, 1);
+        free[freeCount++] = m;
+    }
+
+    /** The direct mbuf whose buffer an indirect mbuf views (rte_mbuf_from_indirect). */
+    private static long directOf(long indirect) {
+        return Mbuf.bufAddr(indirect) - Mbuf.STRUCT_SIZE - Mbuf.privSize(indirect);
+    }
+
+    /** Undoes attach: the mbuf gets its own buffer back, and the direct one loses a reference. */
+    private void detach(long m) {
+        long direct = directOf(m);
+        resetBuffer(m);
+        Mbuf.setDataOff(m, headroom());
+        Mbuf.setDataLen(m, 0);
+        int refs = Mbuf.refcntPlain(direct) - 1;
+        if (refs == 0) {
+            Mbuf.setRefcntPlain(direct, 1); // release() expects the last reference
+            release(direct);
+        } else {
+            Mbuf.setRefcntPlain(direct, refs);
+        }
+    }
+
+    @Override
+    public synchronized void freeBulk(MbufBurst burst, int from, int count) {
+        for (int i = from; i < from + count; i++) {
+            free(burst.get(i));
+        }
+    }
+
+    @Override
+    public synchronized int refcnt(long m) {
+        return Mbuf.refcntPlain(m);
+    }
+
+    @Override
+    public synchronized int refcntUpdate(long m, int delta) {
+        checkOwned(m);
+        int refs = Mbuf.refcntPlain(m) + delta;
+        if (refs <= 0 || refs > 0xffff) {
+            throw new IllegalStateException("refcnt of mbuf would become " + refs + "; use free to drop the last");
+        }
+        Mbuf.setRefcntPlain(m, refs);
+        return refs;
+    }
+
+    /** Makes {@code mi} view {@code m}'s buffer, as rte_pktmbuf_attach does. */
+    private void attach(long mi, long m) {
+        long direct = Mbuf.isIndirect(m) ? directOf(m) : m;
+        Mbuf.setRefcntPlain(direct, Mbuf.refcntPlain(direct) + 1);
+        Mbuf.setBufAddr(mi, Mbuf.bufAddr(m));
+        Mbuf.setBufIova(mi, Mbuf.bufIova(m));
+        Mbuf.setBufLen(mi, Mbuf.bufLen(m));
+        Mbuf.setDataOff(mi, Mbuf.dataOff(m));
+        Mbuf.setDataLen(mi, Mbuf.dataLen(m));
+        Mbuf.setPort(mi, Mbuf.port(m));
+        Mbuf.setVlanTci(mi, Mbuf.vlanTci(m));
+        Mbuf.setTxOffload(mi, Mbuf.txOffload(m));
+        Mbuf.setRssHash(mi, Mbuf.rssHash(m));
+        Mbuf.setPacketType(mi, Mbuf.packetType(m));
+        Mbuf.setOlFlags(mi, Mbuf.olFlags(m) | Mbuf.LAYOUT.indirect);
+        Mbuf.setNext(mi, 0);
+        Mbuf.setPktLen(mi, Mbuf.dataLen(mi));
+        Mbuf.setNbSegs(mi, 1);
+    }
+
+    @Override
+    public synchronized long cloneOf(long m) {
+        checkOwned(m);
+        if (freeCount < Mbuf.nbSegs(m)) {
+            return 0;
+        }
+        long head = 0;
+        long tail = 0;
+        for (long seg = m; seg != 0; seg = Mbuf.next(seg)) {
+            long mi = alloc();
+            attach(mi, seg);
+            if (head == 0) {
+                head = mi;
+            } else {
+                Mbuf.setNext(tail, mi);
+            }
+            tail = mi;
+        }
+        Mbuf.setNbSegs(head, Mbuf.nbSegs(m));
+        Mbuf.setPktLen(head, Mbuf.pktLen(m));
+        return head;
+    }
+
+    @Override
+    public int capacity() {
+        return capacity;
+    }
+
+    @Override
+    public synchronized int available() {
+        return freeCount;
+    }
+
+    @Override
+    public int dataRoom() {
+        return dataRoom;
+    }
+
+    @Override
+    public synchronized void close() {
+        if (closed) {
+            return;
+        }
+        if (freeCount != capacity) {
+            throw new IllegalStateException("pool " + name + " still has " + (capacity - freeCount)
+                    + " mbufs in use (a leak); not freed");
+        }
+        closed = true;
+        arena.close();
+    }
+
+    @Override
+    public String toString() {
+        return "JavaMbufPool(" + name + ", " + available() + "/" + capacity + " free)";
+    }
+}

@@ -1,0 +1,59 @@
+package io.zstack.buffer;
+
+/**
+ * A pool of mbufs with the rte_mbuf layout: DPDK's mempool ({@link DpdkMbufPool}) or pure Java
+ * ({@link JavaMbufPool}, for tests and simulation without DPDK). The pool owns everything that depends on
+ * where an mbuf came from: allocation, freeing, reference counts, indirect views.
+ *
+ * <p>Freeing follows DPDK: {@link #free} drops one reference from each segment of a chain and returns a
+ * segment to its pool when its count reaches zero; freeing an indirect mbuf drops a reference from the direct
+ * mbuf whose buffer it views.
+ */
+public interface MbufPool extends AutoCloseable {
+    String name();
+
+    /** A fresh mbuf (refcnt 1, one segment, no data, headroom {@link #headroom()}), or 0 when the pool is empty. */
+    long alloc();
+
+    /** Fills burst slots [0, count) with fresh mbufs and sets its size to count; all or nothing. */
+    boolean allocBulk(MbufBurst burst, int count);
+
+    /** Frees a whole chain. 0 is ignored. */
+    void free(long m);
+
+    /** Frees one segment, ignoring its next pointer. */
+    void freeSegment(long m);
+
+    /** Frees the chains in burst slots [from, from + count). */
+    void freeBulk(MbufBurst burst, int from, int count);
+
+    /** Current reference count of a segment. */
+    int refcnt(long m);
+
+    /** Adds delta (may be negative, never to zero: use free) and returns the new count. */
+    int refcntUpdate(long m, int delta);
+
+    /**
+     * An indirect copy of the chain: new mbufs viewing the same buffers, which stay alive until both are freed.
+     * 0 when the pool is empty. The data is not copied.
+     */
+    long cloneOf(long m);
+
+    /** Total number of mbufs. */
+    int capacity();
+
+    /** Free mbufs now (caches included). {@code available() == capacity()} means none is leaked. */
+    int available();
+
+    /** Buffer bytes per mbuf, headroom included. */
+    int dataRoom();
+
+    /** Headroom of a fresh mbuf. */
+    default int headroom() {
+        return Math.min(Mbuf.HEADROOM, dataRoom());
+    }
+
+    /** Frees the pool; refused with IllegalStateException while mbufs are out. */
+    @Override
+    void close();
+}

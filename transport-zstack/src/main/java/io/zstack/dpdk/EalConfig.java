@@ -1,0 +1,201 @@
+package io.zstack.dpdk;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+
+/**
+ * Typed EAL configuration. The defaults work on a machine with no hugepages and no NIC bound to DPDK
+ * (vdevs only): {@code --no-huge -m 256 --no-pci --no-shconf --file-prefix=zstack-<pid> -l 0 --no-telemetry}.
+ * For a real NIC, allow its PCI address, switch on hugepages, and choose lcores.
+ */
+public final class EalConfig {
+    private final boolean hugepages;
+    private final int memoryMegabytes;
+    private final List<String> pciAllowList;
+    private final String lcores;
+    private final String filePrefix;
+    private final boolean sharedConfig;
+    private final boolean telemetry;
+    private final List<String> vdevs;
+    private final String logLevel;
+    private final boolean keepMainThreadAffinity;
+    private final List<String> extraArguments;
+
+    private EalConfig(Builder b) {
+        hugepages = b.hugepages;
+        memoryMegabytes = b.memoryMegabytes;
+        pciAllowList = List.copyOf(b.pciAllowList);
+        lcores = b.lcores;
+        filePrefix = b.filePrefix != null ? b.filePrefix : "zstack-" + ProcessHandle.current().pid();
+        sharedConfig = b.sharedConfig;
+        telemetry = b.telemetry;
+        vdevs = List.copyOf(b.vdevs);
+        logLevel = b.logLevel;
+        keepMainThreadAffinity = b.keepMainThreadAffinity;
+        extraArguments = List.copyOf(b.extraArguments);
+    }
+
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /** The defaults described above. */
+    public static EalConfig defaults() {
+        return builder().build();
+    }
+
+    public String filePrefix() {
+        return filePrefix;
+    }
+
+    public boolean keepMainThreadAffinity() {
+        return keepMainThreadAffinity;
+    }
+
+    /** The argv handed to rte_eal_init (argv[0] included). */
+    public List<String> toArguments() {
+        List<String> args = new ArrayList<>();
+        args.add("zstack");
+        args.add("-l");
+        args.add(lcores);
+        if (!hugepages) {
+            args.add("--no-huge");
+        }
+        if (memoryMegabytes > 0) {
+            args.add("-m");
+            args.add(Integer.toString(memoryMegabytes));
+        }
+        if (pciAllowList.isEmpty()) {
+            args.add("--no-pci");
+        } else {
+            for (String pci : pciAllowList) {
+                args.add("-a");
+                args.add(pci);
+            }
+        }
+        if (!sharedConfig) {
+            args.add("--no-shconf");
+        }
+        args.add("--file-prefix=" + filePrefix);
+        if (!telemetry) {
+            args.add("--no-telemetry");
+        }
+        for (String vdev : vdevs) {
+            args.add("--vdev=" + vdev);
+        }
+        if (logLevel != null) {
+            args.add("--log-level=" + logLevel);
+        }
+        args.addAll(extraArguments);
+        return args;
+    }
+
+    @Override
+    public boolean equals(Object o) {
+        return o instanceof EalConfig other && toArguments().equals(other.toArguments())
+                && keepMainThreadAffinity == other.keepMainThreadAffinity;
+    }
+
+    @Override
+    public int hashCode() {
+        return Objects.hash(toArguments(), keepMainThreadAffinity);
+    }
+
+    @Override
+    public String toString() {
+        return String.join(" ", toArguments());
+    }
+
+    public static final class Builder {
+        private boolean hugepages;
+        private int memoryMegabytes = 256;
+        private final List<String> pciAllowList = new ArrayList<>();
+        private String lcores = "0";
+        private String filePrefix;
+        private boolean sharedConfig;
+        private boolean telemetry;
+        private final List<String> vdevs = new ArrayList<>();
+        private String logLevel = "*:warning";
+        private boolean keepMainThreadAffinity;
+        private final List<String> extraArguments = new ArrayList<>();
+
+        private Builder() {
+        }
+
+        /** Use hugepages (needs them mounted and reserved). Off by default. */
+        public Builder hugepages(boolean on) {
+            hugepages = on;
+            return this;
+        }
+
+        /** Memory EAL reserves at start, in MiB ({@code -m}); 0 lets EAL decide (hugepages only). */
+        public Builder memoryMegabytes(int megabytes) {
+            if (megabytes < 0) {
+                throw new IllegalArgumentException("memoryMegabytes: " + megabytes);
+            }
+            memoryMegabytes = megabytes;
+            return this;
+        }
+
+        /** Allow a PCI device ({@code -a 0000:01:00.0}); with none, PCI is not scanned at all. */
+        public Builder allowPci(String address) {
+            pciAllowList.add(Objects.requireNonNull(address));
+            return this;
+        }
+
+        /** EAL's lcore list ({@code -l}), "0" by default. */
+        public Builder lcores(String list) {
+            lcores = Objects.requireNonNull(list);
+            return this;
+        }
+
+        /** Runtime-file prefix; unique per process by default so several processes can run side by side. */
+        public Builder filePrefix(String prefix) {
+            filePrefix = Objects.requireNonNull(prefix);
+            return this;
+        }
+
+        /** Keep EAL's shared config (needed only for DPDK secondary processes). Off by default. */
+        public Builder sharedConfig(boolean on) {
+            sharedConfig = on;
+            return this;
+        }
+
+        public Builder telemetry(boolean on) {
+            telemetry = on;
+            return this;
+        }
+
+        /** A vdev created at start-up; ports can also be hot-plugged later with {@link DpdkPort#probe}. */
+        public Builder vdev(String devargs) {
+            vdevs.add(Objects.requireNonNull(devargs));
+            return this;
+        }
+
+        /** EAL log level ({@code --log-level}), "*:warning" by default; null leaves DPDK's default. */
+        public Builder logLevel(String level) {
+            logLevel = level;
+            return this;
+        }
+
+        /**
+         * rte_eal_init pins the calling thread to the main lcore's CPUs, and threads it creates later inherit
+         * that. By default ZStack restores the caller's affinity afterwards; set this to keep the pinning.
+         */
+        public Builder keepMainThreadAffinity(boolean keep) {
+            keepMainThreadAffinity = keep;
+            return this;
+        }
+
+        /** Any other EAL argument, passed as is. */
+        public Builder argument(String argument) {
+            extraArguments.add(Objects.requireNonNull(argument));
+            return this;
+        }
+
+        public EalConfig build() {
+            return new EalConfig(this);
+        }
+    }
+}

@@ -1,0 +1,179 @@
+package io.zstack.dpdk;
+
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+/**
+ * A DPDK packet-mbuf mempool ({@code rte_pktmbuf_pool_create}) and the mbuf operations that need DPDK itself:
+ * allocation, freeing, refcounts, attach/clone. Mbufs are plain addresses ({@code long}); the layout-only
+ * operations (fields, prepend, append, chain) are done in Java by {@code io.zstack.buffer.Mbuf}.
+ *
+ * <p>Arrays of mbufs are passed by the address of native memory holding {@code struct rte_mbuf *} values.
+ */
+public final class Mempool implements AutoCloseable {
+    private final String name;
+    private final long address;
+    private final int size;
+    private final int dataRoom;
+    private final AtomicBoolean closed = new AtomicBoolean();
+
+    private Mempool(String name, long address) {
+        this.name = name;
+        this.address = address;
+        this.size = Shim.poolSize(address);
+        this.dataRoom = Shim.poolDataRoom(address);
+    }
+
+    /**
+     * Creates a pool of {@code count} mbufs with {@code dataRoom} bytes each (headroom included; DPDK's default
+     * is 2176 = 128 + 2048) and a per-lcore cache of {@code cacheSize}.
+     */
+    public static Mempool create(String name, int count, int cacheSize, int dataRoom) {
+        if (count <= 0 || cacheSize < 0 || dataRoom <= 0 || dataRoom > 0xffff) {
+            throw new IllegalArgumentException("mempool " + name + ": count=" + count + " cache=" + cacheSize
+                    + " dataRoom=" + dataRoom);
+        }
+        Eal.ensureInitialized();
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment err = arena.allocate(JAVA_INT);
+            long mp = Shim.poolCreate(arena.allocateFrom(name), count, cacheSize, (short) dataRoom, -1, err);
+            if (mp == 0) {
+                int errno = -err.get(JAVA_INT, 0);
+                String hint = errno == 12 ? " (EAL memory too small for " + count + " mbufs; raise EalConfig.memoryMegabytes)"
+                        : errno == 17 ? " (a mempool with this name exists)" : "";
+                throw new DpdkException("rte_pktmbuf_pool_create(" + name + ")" + hint, errno);
+            }
+            return new Mempool(name, mp);
+        }
+    }
+
+    public String name() {
+        return name;
+    }
+
+    /** The rte_mempool pointer. */
+    public long address() {
+        return address;
+    }
+
+    public int size() {
+        return size;
+    }
+
+    /** Bytes of buffer per mbuf, headroom included (buf_len of a fresh mbuf). */
+    public int dataRoom() {
+        return dataRoom;
+    }
+
+    /** Free mbufs, per-lcore caches included. */
+    public int available() {
+        return Shim.poolAvailable(address);
+    }
+
+    public int inUse() {
+        return Shim.poolInUse(address);
+    }
+
+    /** One mbuf, reset, or 0 when the pool is empty. */
+    public long alloc() {
+        return Shim.alloc(address);
+    }
+
+    /** Fills {@code n} pointers at {@code array}; all or nothing. Returns false when the pool has fewer. */
+    public boolean allocBulk(long array, int n) {
+        return Shim.allocBulk(address, array, n) == 0;
+    }
+
+    /** An indirect copy of the chain at {@code m} (payload shared, refcounts raised), or 0 when empty. */
+    public long cloneOf(long m) {
+        return Shim.cloneMbuf(m, address);
+    }
+
+    /**
+     * Frees this pool. Mbufs still out would point into freed memory, so that is refused unless every mbuf is back.
+     */
+    @Override
+    public void close() {
+        if (!closed.compareAndSet(false, true)) {
+            return;
+        }
+        int out = inUse();
+        if (out != 0) {
+            closed.set(false);
+            throw new IllegalStateException("mempool " + name + " still has " + out + " mbufs in use (a leak); not freed");
+        }
+        Shim.poolFree(address);
+    }
+
+    // ---- operations on mbufs of any DPDK pool
+
+    /** Frees a whole chain (rte_pktmbuf_free). */
+    public static void free(long m) {
+        Shim.free(m);
+    }
+
+    /** Frees one segment, ignoring next (rte_pktmbuf_free_seg). */
+    public static void freeSegment(long m) {
+        Shim.freeSegment(m);
+    }
+
+    /** Frees {@code n} chains whose pointers are at {@code array} (rte_pktmbuf_free_bulk). */
+    public static void freeBulk(long array, int n) {
+        Shim.freeBulk(array, n);
+    }
+
+    public static int refcnt(long m) {
+        return Shim.refcntRead(m);
+    }
+
+    /** Adds {@code delta} atomically; returns the new count. */
+    public static int refcntUpdate(long m, int delta) {
+        return Shim.refcntUpdate(m, (short) delta);
+    }
+
+    public static void refcntSet(long m, int value) {
+        Shim.refcntSet(m, (short) value);
+    }
+
+    /** Makes {@code indirect} a view of {@code direct}'s buffer (rte_pktmbuf_attach). */
+    public static void attach(long indirect, long direct) {
+        Shim.attach(indirect, direct);
+    }
+
+    public static void detach(long m) {
+        Shim.detach(m);
+    }
+
+    /** DPDK's own implementations of the layout-only helpers, as references for tests of the Java ones. */
+    public static final class Reference {
+        private Reference() {
+        }
+
+        public static long prepend(long m, int len) {
+            return Shim.prepend(m, (short) len);
+        }
+
+        public static long append(long m, int len) {
+            return Shim.append(m, (short) len);
+        }
+
+        public static long adj(long m, int len) {
+            return Shim.adj(m, (short) len);
+        }
+
+        public static int trim(long m, int len) {
+            return Shim.trim(m, (short) len);
+        }
+
+        public static int chain(long head, long tail) {
+            return Shim.chain(head, tail);
+        }
+
+        public static long mtod(long m) {
+            return Shim.mtod(m);
+        }
+    }
+}

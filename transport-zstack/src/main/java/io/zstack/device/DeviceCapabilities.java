@@ -1,0 +1,21 @@
+package io.zstack.device;
+
+/**
+ * What a device does so the stack does not have to.
+ *
+ * @param rxChecksumVerified the device checks IPv4 and TCP checksums on receive and flags the result
+ * @param txIpv4Checksum     the device fills the IPv4 header checksum when asked per mbuf
+ * @param txTcpChecksum      the device fills the TCP checksum (from the pseudo-header sum) when asked per mbuf
+ * @param tcpSegmentation    the device cuts a large TCP segment into MSS-sized ones (TSO)
+ * @param multiSegment       the device sends frames that are mbuf chains
+ * @param maxTsoBytes        largest TSO payload it takes (0 without TSO)
+ */
+public record DeviceCapabilities(boolean rxChecksumVerified, boolean txIpv4Checksum, boolean txTcpChecksum,
+                                 boolean tcpSegmentation, boolean multiSegment, int maxTsoBytes) {
+
+    /** A device that does nothing for the stack but carry chained frames. */
+    public static final DeviceCapabilities NONE = new DeviceCapabilities(false, false, false, false, true, 0);
+
+    /** No checksum needs computing: the medium cannot corrupt frames (in-process loopback). */
+    public static final DeviceCapabilities RELIABLE_MEDIUM = new DeviceCapabilities(true, true, true, false, true, 0);
+}

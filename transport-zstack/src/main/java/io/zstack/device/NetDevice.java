@@ -1,0 +1,43 @@
+package io.zstack.device;
+
+import io.zstack.buffer.MbufBurst;
+import io.zstack.buffer.MbufPool;
+import io.zstack.wire.MacAddress;
+
+/**
+ * An Ethernet device the stack polls: a DPDK port queue, the in-stack loopback, or a simulated link end.
+ * Frames are mbuf chains holding a whole Ethernet frame (no FCS). Single-threaded: one poller per device.
+ *
+ * <p>Ownership: frames returned by {@link #receive} belong to the caller, who frees them to
+ * {@link #pool()} (or to the pool that owns them). Frames accepted by {@link #transmit} belong to the device.
+ */
+public interface NetDevice extends AutoCloseable {
+    String name();
+
+    /**
+     * Receives up to {@code burst.capacity()} frames into the burst, replacing its contents, and returns how many.
+     * Never blocks.
+     */
+    int receive(MbufBurst burst);
+
+    /**
+     * Offers the burst's frames, in order, for transmission. Returns how many the device took; those are removed
+     * from the front of the burst, and the ones it could not take (queue full) stay there, still the caller's.
+     */
+    int transmit(MbufBurst burst);
+
+    /** What the device does for the stack (checksums, TSO, segment chains). */
+    DeviceCapabilities capabilities();
+
+    MacAddress macAddress();
+
+    /** Largest IP packet the device carries (without the Ethernet header). */
+    int mtu();
+
+    /** The pool received frames are allocated from, and the one to build frames to send in. */
+    MbufPool pool();
+
+    /** Releases the device; frames still queued inside it are freed. */
+    @Override
+    void close();
+}

@@ -2,8 +2,15 @@ package io.zstack.dpdk;
 
 import java.io.IOException;
 import java.io.InputStream;
+import static java.lang.foreign.ValueLayout.ADDRESS;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+
 import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
+import java.lang.foreign.MemorySegment;
 import java.lang.foreign.SymbolLookup;
+import java.lang.invoke.MethodHandle;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
@@ -22,6 +29,8 @@ import java.util.regex.Pattern;
 public final class NativeShim {
     static final String RESOURCE = "/META-INF/native/libzstack_shim_x86_64.so";
     private static final Pattern MISSING_LIBRARY = Pattern.compile("(lib[\\w.+-]+\\.so[\\w.]*): cannot open shared object");
+
+    private static final int RTLD_NOW = 2;
 
     private static SymbolLookup lookup;
     private static DpdkUnavailableException failure;
@@ -70,12 +79,7 @@ public final class NativeShim {
             library = Path.of(override);
         }
         try {
-            return SymbolLookup.libraryLookup(library, Arena.global());
-        } catch (IllegalArgumentException e) {
-            throw explainLoadFailure(e);
-        } catch (IllegalCallerException e) {
-            throw new DpdkUnavailableException("Native access is not enabled for ZStack: start the JVM with "
-                    + "--enable-native-access=ALL-UNNAMED (or the module that holds ZStack)", e);
+            return open(library);
         } finally {
             if (temporary) {
                 try {
@@ -84,6 +88,18 @@ public final class NativeShim {
                     // a leftover file in the temporary directory is harmless
                 }
             }
+        }
+    }
+
+    /** Opens a shared library, turning the loader's failures into one clear exception. */
+    static SymbolLookup open(Path library) {
+        try {
+            return SymbolLookup.libraryLookup(library, Arena.global());
+        } catch (IllegalArgumentException e) {
+            throw explainLoadFailure(e, loaderError(library));
+        } catch (IllegalCallerException e) {
+            throw new DpdkUnavailableException("Native access is not enabled for ZStack: start the JVM with "
+                    + "--enable-native-access=ALL-UNNAMED (or the module that holds ZStack)", e);
         }
     }
 
@@ -102,8 +118,33 @@ public final class NativeShim {
         }
     }
 
-    static DpdkUnavailableException explainLoadFailure(Throwable e) {
-        String message = String.valueOf(e.getMessage());
+    /**
+     * The JDK does not say why a library failed to load; ask the dynamic loader (dlopen + dlerror from libc)
+     * so the user learns which library is missing.
+     */
+    private static String loaderError(Path library) {
+        try {
+            Linker linker = Linker.nativeLinker();
+            SymbolLookup libc = linker.defaultLookup();
+            MethodHandle dlopen = linker.downcallHandle(libc.find("dlopen").orElseThrow(),
+                    FunctionDescriptor.of(ADDRESS, ADDRESS, JAVA_INT));
+            MethodHandle dlerror = linker.downcallHandle(libc.find("dlerror").orElseThrow(),
+                    FunctionDescriptor.of(ADDRESS));
+            try (Arena arena = Arena.ofConfined()) {
+                MemorySegment handle = (MemorySegment) dlopen.invokeExact(arena.allocateFrom(library.toString()), RTLD_NOW);
+                if (!MemorySegment.NULL.equals(handle)) {
+                    return "the library loads when opened directly";
+                }
+                MemorySegment text = (MemorySegment) dlerror.invokeExact();
+                return MemorySegment.NULL.equals(text) ? "no reason given" : text.reinterpret(4096).getString(0);
+            }
+        } catch (Throwable t) {
+            return "no reason available (" + t + ")";
+        }
+    }
+
+    static DpdkUnavailableException explainLoadFailure(Throwable e, String loaderMessage) {
+        String message = e.getMessage() + ": " + loaderMessage;
         Matcher missing = MISSING_LIBRARY.matcher(message);
         if (missing.find()) {
             String lib = missing.group(1);

@@ -1,0 +1,94 @@
+package io.zstack.buffer;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.zstack.dpdk.Mempool;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import org.junit.jupiter.api.Test;
+
+/** The pure-Java pool gives mbufs DPDK's layout and DPDK's free/clone semantics. */
+class JavaMbufPoolTest {
+
+    @Test
+    void freshMbufsLookLikeDpdksAndAllComeBack() {
+        try (JavaMbufPool pool = new JavaMbufPool("t", 64);
+             DpdkMbufPool dpdk = DpdkMbufPool.create("t-ref", 63, 0, Mbuf.LAYOUT.defaultBufSize)) {
+            long m = pool.alloc();
+            long d = dpdk.alloc();
+            assertEquals(Mbuf.dataOff(d), Mbuf.dataOff(m));
+            assertEquals(Mbuf.bufLen(d), Mbuf.bufLen(m));
+            assertEquals(Mbuf.refcntPlain(d), Mbuf.refcntPlain(m));
+            assertEquals(Mbuf.nbSegs(d), Mbuf.nbSegs(m));
+            assertEquals(Mbuf.port(d), Mbuf.port(m));
+            assertEquals(Mbuf.bufAddr(m), m + Mbuf.STRUCT_SIZE, "buffer right after the struct, as in DPDK");
+            // DPDK's own inline helpers work on a Java-pool mbuf: same layout
+            assertEquals(Mbuf.dataAddress(m), Mempool.Reference.mtod(m));
+            assertNotEquals(0, Mempool.Reference.append(m, 100));
+            assertEquals(100, Mbuf.pktLen(m));
+            pool.free(m);
+            dpdk.free(d);
+            assertEquals(pool.capacity(), pool.available());
+        }
+    }
+
+    @Test
+    void exhaustionReturnsZeroAndBulkIsAllOrNothing() {
+        try (JavaMbufPool pool = new JavaMbufPool("t", 8)) {
+            MbufBurst burst = new MbufBurst(16);
+            assertFalse(pool.allocBulk(burst, 9));
+            assertEquals(8, pool.available());
+            assertTrue(pool.allocBulk(burst, 8));
+            assertEquals(0, pool.alloc());
+            pool.freeBulk(burst, 0, 8);
+            assertEquals(8, pool.available());
+        }
+    }
+
+    @Test
+    void chainsFreeEverySegmentAndClonesKeepBuffersAlive() {
+        try (JavaMbufPool pool = new JavaMbufPool("t", 16)) {
+            long a = pool.alloc();
+            long b = pool.alloc();
+            MemorySegment.ofAddress(Mbuf.append(a, 3)).reinterpret(3).copyFrom(MemorySegment.ofArray(new byte[] {1, 2, 3}));
+            MemorySegment.ofAddress(Mbuf.append(b, 2)).reinterpret(2).copyFrom(MemorySegment.ofArray(new byte[] {4, 5}));
+            assertTrue(Mbuf.chain(a, b));
+            long clone = pool.cloneOf(a);
+            assertEquals(12, pool.available());
+            assertArrayEquals(new byte[] {1, 2, 3, 4, 5}, Mbuf.toByteArray(clone));
+            assertEquals(Mbuf.dataAddress(b), Mbuf.dataAddress(Mbuf.next(clone)), "payload shared, not copied");
+            pool.free(a);
+            assertEquals(12, pool.available(), "direct segments held by the clone");
+            assertEquals((byte) 4, Mbuf.MEMORY.get(ValueLayout.JAVA_BYTE, Mbuf.dataAddress(Mbuf.next(clone))));
+            pool.free(clone);
+            assertEquals(16, pool.available());
+        }
+    }
+
+    @Test
+    void doubleFreeAndForeignMbufsAreRefused() {
+        try (JavaMbufPool pool = new JavaMbufPool("t", 4); JavaMbufPool other = new JavaMbufPool("o", 4)) {
+            long m = pool.alloc();
+            pool.free(m);
+            assertThrows(IllegalStateException.class, () -> pool.free(m));
+            long o = other.alloc();
+            assertThrows(IllegalArgumentException.class, () -> pool.free(o));
+            other.free(o);
+        }
+    }
+
+    @Test
+    void closingWithMbufsOutIsRefused() {
+        JavaMbufPool pool = new JavaMbufPool("t", 4);
+        long m = pool.alloc();
+        IllegalStateException e = assertThrows(IllegalStateException.class, pool::close);
+        assertTrue(e.getMessage().contains("1 mbufs in use"));
+        pool.free(m);
+        pool.close();
+    }
+}

@@ -1,0 +1,69 @@
+package io.zstack.dpdk;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+class EalConfigTest {
+
+    @Test
+    void defaultsWorkWithoutHugepagesOrPci() {
+        List<String> args = EalConfig.defaults().toArguments();
+        assertEquals(List.of("zstack", "-l", "0", "--no-huge", "-m", "256", "--no-pci", "--no-shconf",
+                "--file-prefix=zstack-" + ProcessHandle.current().pid(), "--no-telemetry", "--log-level=*:warning"), args);
+    }
+
+    @Test
+    void realNicSettingsReplaceTheDefaults() {
+        List<String> args = EalConfig.builder().hugepages(true).memoryMegabytes(1024).allowPci("0000:3b:00.0")
+                .lcores("2-3").filePrefix("prod").sharedConfig(true).telemetry(true).logLevel(null)
+                .vdev("net_tap0,iface=x").argument("--huge-dir=/mnt/huge").build().toArguments();
+        assertEquals(List.of("zstack", "-l", "2-3", "-m", "1024", "-a", "0000:3b:00.0", "--file-prefix=prod",
+                "--vdev=net_tap0,iface=x", "--huge-dir=/mnt/huge"), args);
+    }
+
+    @Test
+    void equalityFollowsTheArguments() {
+        assertEquals(EalConfig.defaults(), EalConfig.defaults());
+        assertNotEquals(EalConfig.defaults(), EalConfig.builder().memoryMegabytes(512).build());
+    }
+
+    @Test
+    void reinitialisingWithAnotherConfigurationIsRefused() {
+        Eal.ensureInitialized();
+        IllegalStateException e = assertThrows(IllegalStateException.class,
+                () -> Eal.init(EalConfig.builder().memoryMegabytes(64).filePrefix("other").build()));
+        assertTrue(e.getMessage().contains("cannot be initialised again"), e.getMessage());
+        Eal.init(Eal.config()); // the same configuration again is a no-op
+    }
+
+    @Test
+    void initRestoresTheCallersCpuAffinity() throws Exception {
+        // EAL pins its init thread to lcore 0; the JVM's threads must keep every CPU they had
+        Eal.ensureInitialized();
+        String allowed = java.nio.file.Files.readAllLines(java.nio.file.Path.of("/proc/thread-self/status")).stream()
+                .filter(l -> l.startsWith("Cpus_allowed_list:")).findFirst().orElseThrow();
+        String processAllowed = java.nio.file.Files.readAllLines(java.nio.file.Path.of("/proc/self/status")).stream()
+                .filter(l -> l.startsWith("Cpus_allowed_list:")).findFirst().orElseThrow();
+        assertEquals(processAllowed, allowed);
+        assertEquals(Runtime.getRuntime().availableProcessors(), Runtime.getRuntime().availableProcessors());
+    }
+
+    @Test
+    void registeredThreadsGetAnLcore() throws Exception {
+        Eal.ensureInitialized();
+        int[] ids = new int[2];
+        Thread t = Thread.ofPlatform().start(() -> {
+            ids[0] = Dpdk.lcoreId();
+            ids[1] = Eal.registerThread();
+            Eal.unregisterThread();
+        });
+        t.join();
+        assertEquals(-1, ids[0], "a new thread is not an lcore");
+        assertTrue(ids[1] > 0, "registered thread got lcore " + ids[1]);
+    }
+}

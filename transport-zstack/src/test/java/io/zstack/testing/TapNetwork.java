@@ -13,6 +13,8 @@ import java.util.concurrent.atomic.AtomicInteger;
  */
 public final class TapNetwork implements AutoCloseable {
     private static final AtomicInteger COUNTER = new AtomicInteger();
+    /** A locally administered address for the kernel's end of the tap. */
+    public static final String KERNEL_MAC = "02:00:00:00:00:01";
 
     public final NetNamespace namespace;
     public final String interfaceName;
@@ -36,6 +38,8 @@ public final class TapNetwork implements AutoCloseable {
             DpdkMbufPool receivePool = pool;
             // the tap interface is created in the namespace of the thread that probes it
             DpdkPortDevice device = ns.call(() -> DpdkPortDevice.open(Vdevs.tap(20 + n, iface), config, receivePool));
+            // the tap PMD gives the kernel interface the port's own MAC; two ends of a link need two addresses
+            ns.exec("ip", "link", "set", iface, "address", KERNEL_MAC);
             ns.exec("ip", "addr", "add", kernelAddress + "/24", "dev", iface);
             ns.exec("ip", "link", "set", iface, "up");
             return new TapNetwork(ns, iface, pool, device);

@@ -131,6 +131,15 @@ public final class DpdkMbufPool implements MbufPool {
     }
 
     @Override
+    public long attachIndirect(long direct) {
+        long mi = mempool.alloc();
+        if (mi != 0) {
+            Mempool.attach(mi, direct);
+        }
+        return mi;
+    }
+
+    @Override
     public int capacity() {
         return mempool.size();
     }

@@ -222,6 +222,16 @@ public final class JavaMbufPool implements MbufPool {
     }
 
     @Override
+    public synchronized long attachIndirect(long direct) {
+        checkOwned(direct);
+        long mi = alloc();
+        if (mi != 0) {
+            attach(mi, direct);
+        }
+        return mi;
+    }
+
+    @Override
     public synchronized long cloneOf(long m) {
         checkOwned(m);
         if (freeCount < Mbuf.nbSegs(m)) {

@@ -313,6 +313,66 @@ public final class Mbuf {
         return true;
     }
 
+    /**
+     * Removes the first {@code n} data bytes of a chain: segments wholly covered are freed to {@code pool}, the first
+     * remaining one is narrowed. Returns the new head (0 if nothing remains). The head's pkt_len and nb_segs follow.
+     */
+    public static long trimFront(MbufPool pool, long chain, int n) {
+        int total = pktLen(chain);
+        int segs = nbSegs(chain);
+        long seg = chain;
+        int left = n;
+        while (seg != 0 && left >= dataLen(seg) && left > 0) {
+            left -= dataLen(seg);
+            long next = next(seg);
+            pool.freeSegment(seg);
+            segs--;
+            seg = next;
+        }
+        if (seg == 0) {
+            return 0;
+        }
+        if (left > 0) {
+            setDataOff(seg, dataOff(seg) + left);
+            setDataLen(seg, dataLen(seg) - left);
+        }
+        setPktLen(seg, total - n);
+        setNbSegs(seg, segs);
+        return seg;
+    }
+
+    /** Keeps only the first {@code keep} data bytes of a chain, freeing segments past them. Returns the head. */
+    public static long trimTo(MbufPool pool, long chain, int keep) {
+        if (keep <= 0) {
+            pool.free(chain);
+            return 0;
+        }
+        int segs = 0;
+        int seen = 0;
+        long seg = chain;
+        long last = 0;
+        while (seg != 0 && seen < keep) {
+            int len = dataLen(seg);
+            if (seen + len > keep) {
+                setDataLen(seg, keep - seen);
+                len = keep - seen;
+            }
+            seen += len;
+            segs++;
+            last = seg;
+            seg = next(seg);
+        }
+        setNext(last, 0);
+        while (seg != 0) {
+            long next = next(seg);
+            pool.freeSegment(seg);
+            seg = next;
+        }
+        setPktLen(chain, seen);
+        setNbSegs(chain, segs);
+        return chain;
+    }
+
     /** Copies the chain's bytes out, from offset, into dst (tests, pcap, and the copy mode). */
     public static void copyOut(long m, int offset, MemorySegment dst, long dstOffset, int length) {
         long seg = m;
@@ -334,6 +394,11 @@ public final class Mbuf {
         if (left > 0) {
             throw new IndexOutOfBoundsException("chain holds fewer than " + (offset + length) + " bytes");
         }
+    }
+
+    /** Copies len bytes starting at a raw address (inside some mbuf's buffer) into dst. */
+    public static void copyFromAddress(long address, MemorySegment dst, long dstOffset, int len) {
+        MemorySegment.copy(MEMORY, address, dst, dstOffset, len);
     }
 
     /** The chain's bytes as a new array (tests and diagnostics; never the data path). */

@@ -39,6 +39,13 @@ public interface MbufPool extends AutoCloseable {
      */
     long cloneOf(long m);
 
+    /**
+     * A new indirect mbuf viewing the buffer of the single segment {@code direct} (same data_off and data_len),
+     * which stays alive until the view is freed too; 0 when the pool is empty. The caller may then narrow the
+     * view with {@link Mbuf#setDataOff}/{@link Mbuf#setDataLen} without touching the direct mbuf.
+     */
+    long attachIndirect(long direct);
+
     /** Total number of mbufs. */
     int capacity();
 

@@ -1,0 +1,82 @@
+package io.zstack.example.httpecho;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandler.Sharable;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.SimpleChannelInboundHandler;
+import io.netty.handler.codec.http.DefaultFullHttpResponse;
+import io.netty.handler.codec.http.FullHttpRequest;
+import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaderValues;
+import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpUtil;
+import io.netty.handler.codec.http.HttpVersion;
+
+/**
+ * Answers every request: {@code GET /size/N} with N bytes, anything else with the request body echoed back.
+ * Keep-alive follows the request. The response body comes from the channel's own allocator, so a transport with
+ * its own buffers (ZStack's mbufs) fills them directly.
+ */
+@Sharable
+public final class HttpEchoHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
+    /** Largest body GET /size/N will produce. */
+    public static final int MAX_SIZE = 64 * 1024 * 1024;
+
+    @Override
+    protected void channelRead0(ChannelHandlerContext ctx, FullHttpRequest request) {
+        FullHttpResponse response;
+        String uri = request.uri();
+        if (request.method() == HttpMethod.GET && uri.startsWith("/size/")) {
+            int size;
+            try {
+                size = Integer.parseInt(uri.substring("/size/".length()));
+            } catch (NumberFormatException e) {
+                size = -1;
+            }
+            if (size < 0 || size > MAX_SIZE) {
+                response = plain(HttpResponseStatus.BAD_REQUEST, "size must be 0.." + MAX_SIZE + "\n", ctx);
+            } else {
+                ByteBuf body = ctx.alloc().buffer(size);
+                // a recognisable pattern, cheap to check: byte i is 'a' + i % 26
+                for (int i = 0; i < size; i++) {
+                    body.writeByte('a' + i % 26);
+                }
+                response = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK, body);
+                response.headers().set(HttpHeaderNames.CONTENT_TYPE, HttpHeaderValues.APPLICATION_OCTET_STREAM);
+            }
+        } else {
+            ByteBuf body = request.content().retainedDuplicate();
+            response = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK, body);
+            String type = request.headers().get(HttpHeaderNames.CONTENT_TYPE);
+            response.headers().set(HttpHeaderNames.CONTENT_TYPE,
+                    type != null ? type : HttpHeaderValues.APPLICATION_OCTET_STREAM);
+        }
+        response.headers().setInt(HttpHeaderNames.CONTENT_LENGTH, response.content().readableBytes());
+        boolean keepAlive = HttpUtil.isKeepAlive(request);
+        if (keepAlive) {
+            if (!request.protocolVersion().isKeepAliveDefault()) {
+                response.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.KEEP_ALIVE);
+            }
+            ctx.writeAndFlush(response);
+        } else {
+            response.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
+            ctx.writeAndFlush(response).addListener(ChannelFutureListener.CLOSE);
+        }
+    }
+
+    private static FullHttpResponse plain(HttpResponseStatus status, String text, ChannelHandlerContext ctx) {
+        ByteBuf body = ctx.alloc().buffer(text.length());
+        body.writeCharSequence(text, java.nio.charset.StandardCharsets.US_ASCII);
+        FullHttpResponse r = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, status, body);
+        r.headers().set(HttpHeaderNames.CONTENT_TYPE, HttpHeaderValues.TEXT_PLAIN);
+        return r;
+    }
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+        ctx.close();
+    }
+}

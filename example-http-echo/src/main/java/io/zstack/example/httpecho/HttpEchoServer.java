@@ -1,0 +1,95 @@
+package io.zstack.example.httpecho;
+
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.ServerChannel;
+import io.netty.channel.epoll.Epoll;
+import io.netty.channel.epoll.EpollEventLoopGroup;
+import io.netty.channel.epoll.EpollServerSocketChannel;
+import io.netty.channel.nio.NioEventLoopGroup;
+import io.netty.channel.socket.SocketChannel;
+import io.netty.channel.socket.nio.NioServerSocketChannel;
+import io.netty.handler.codec.http.HttpObjectAggregator;
+import io.netty.handler.codec.http.HttpServerCodec;
+import io.netty.handler.codec.http.HttpServerKeepAliveHandler;
+import java.net.InetSocketAddress;
+
+/**
+ * A plain Netty HTTP echo server. The transport is chosen by {@code --transport}; nothing else in the application
+ * depends on it:
+ *
+ * <pre>
+ * java -jar http-echo.jar --transport epoll --port 8080 [--threads N] [--bind ADDRESS]
+ * </pre>
+ */
+public final class HttpEchoServer {
+    /** Largest request body accepted. */
+    static final int MAX_CONTENT = 16 * 1024 * 1024;
+
+    /** A transport: its event loop group and server channel class. */
+    public record Transport(String name, EventLoopGroup group, Class<? extends ServerChannel> serverChannel) {
+        public static Transport of(String name, int threads) {
+            return switch (name) {
+                case "epoll" -> {
+                    if (!Epoll.isAvailable()) {
+                        throw new IllegalStateException("epoll is not available: " + Epoll.unavailabilityCause());
+                    }
+                    yield new Transport(name, new EpollEventLoopGroup(threads), EpollServerSocketChannel.class);
+                }
+                case "nio" -> new Transport(name, new NioEventLoopGroup(threads), NioServerSocketChannel.class);
+                default -> throw new IllegalArgumentException("unknown transport " + name + " (epoll or nio)");
+            };
+        }
+    }
+
+    private HttpEchoServer() {
+    }
+
+    /** Starts the server; the returned channel's close future completes when it stops. */
+    public static Channel start(Transport transport, InetSocketAddress address) throws InterruptedException {
+        HttpEchoHandler handler = new HttpEchoHandler();
+        ServerBootstrap b = new ServerBootstrap()
+                .group(transport.group())
+                .channel(transport.serverChannel())
+                .option(ChannelOption.SO_BACKLOG, 1024)
+                .childOption(ChannelOption.TCP_NODELAY, true)
+                .childHandler(new ChannelInitializer<SocketChannel>() {
+                    @Override
+                    protected void initChannel(SocketChannel ch) {
+                        ch.pipeline().addLast(new HttpServerCodec(), new HttpServerKeepAliveHandler(),
+                                new HttpObjectAggregator(MAX_CONTENT), handler);
+                    }
+                });
+        return b.bind(address).sync().channel();
+    }
+
+    public static void main(String[] args) throws Exception {
+        String transportName = "epoll";
+        int port = 8080;
+        int threads = 1;
+        String bind = "0.0.0.0";
+        for (int i = 0; i < args.length; i++) {
+            switch (args[i]) {
+                case "--transport" -> transportName = args[++i];
+                case "--port" -> port = Integer.parseInt(args[++i]);
+                case "--threads" -> threads = Integer.parseInt(args[++i]);
+                case "--bind" -> bind = args[++i];
+                default -> {
+                    System.err.println("usage: http-echo [--transport epoll|nio] [--port N] [--threads N] [--bind ADDRESS]");
+                    System.exit(2);
+                }
+            }
+        }
+        Transport transport = Transport.of(transportName, threads);
+        try {
+            Channel server = start(transport, new InetSocketAddress(bind, port));
+            System.out.println("http-echo on " + transport.name() + " listening at " + server.localAddress());
+            server.closeFuture().sync();
+        } finally {
+            transport.group().shutdownGracefully();
+        }
+    }
+}

@@ -1,0 +1,85 @@
+package io.zstack.tcp;
+
+import java.lang.reflect.Field;
+import java.lang.reflect.Modifier;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * What the TCP layer counted, like {@code netstat -s}: segments, connections, and every reason a segment was
+ * dropped. Plain fields, written only by the stack's thread; {@link #snapshot()} reads them for display.
+ */
+public final class TcpCounters {
+    // segments
+    public long segmentsReceived;
+    public long segmentsSent;
+    public long retransmittedSegments;
+    public long resetsSent;
+    public long resetsReceived;
+    public long bytesReceivedInOrder;
+
+    // connections
+    public long activeOpens;
+    public long passiveOpens;
+    public long failedConnects;
+    public long establishedResets;
+    public long timeWaits;
+    public long timeWaitReused;
+
+    // drops, by reason
+    public long checksumErrors;
+    public long malformed;
+    public long noSocket;
+    public long badAcks;
+    public long ackUnsent;
+    public long pawsRejected;
+    public long outOfWindow;
+    public long resetsIgnored;
+    public long noAck;
+    public long dataAfterFin;
+    public long beyondWindow;
+    public long duplicateSegments;
+    public long reassemblyDrops;
+    public long listenOverflows;
+    public long synBacklogDrops;
+    public long noMbufs;
+
+    // defences and recovery
+    public long challengeAcks;
+    public long synCookiesSent;
+    public long synCookiesAccepted;
+    public long synCookiesRejected;
+    public long outOfOrderSegments;
+    public long duplicateAcks;
+    public long fastRetransmits;
+    public long timeouts;
+    public long windowProbes;
+    public long keepAliveProbes;
+    public long keepAliveTimeouts;
+
+    /** Every counter by name, in declaration order. */
+    public Map<String, Long> snapshot() {
+        Map<String, Long> out = new LinkedHashMap<>();
+        for (Field f : TcpCounters.class.getDeclaredFields()) {
+            if (f.getType() == long.class && !Modifier.isStatic(f.getModifiers())) {
+                try {
+                    out.put(f.getName(), f.getLong(this));
+                } catch (IllegalAccessException e) {
+                    throw new AssertionError(e);
+                }
+            }
+        }
+        return out;
+    }
+
+    @Override
+    public String toString() {
+        StringBuilder s = new StringBuilder("tcp:");
+        snapshot().forEach((k, v) -> {
+            if (v != 0) {
+                s.append(' ').append(k).append('=').append(v);
+            }
+        });
+        return s.toString();
+    }
+}

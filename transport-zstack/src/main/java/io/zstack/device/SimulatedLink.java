@@ -259,9 +259,6 @@ public final class SimulatedLink implements AutoCloseable {
             if (!closed) {
                 closed = true;
                 peer.outbound.freeAll(peer.pool);
-                if (peer.closed) {
-                    outbound.freeAll(pool); // nobody left to receive them (already empty unless sent before)
-                }
             }
         }
 

@@ -1,0 +1,492 @@
+package io.zstack.ip;
+
+import io.zstack.buffer.Mbuf;
+import io.zstack.buffer.MbufBurst;
+import io.zstack.buffer.MbufPool;
+import io.zstack.device.DeviceCapabilities;
+import io.zstack.device.NetDevice;
+import io.zstack.wire.ArpPacket;
+import io.zstack.wire.CheckResult;
+import io.zstack.wire.Checksum;
+import io.zstack.wire.Ethernet;
+import io.zstack.wire.Icmpv4Packet;
+import io.zstack.wire.Ipv4Packet;
+import static java.lang.foreign.ValueLayout.JAVA_BYTE;
+
+import java.lang.foreign.MemorySegment;
+
+/**
+ * Ethernet, ARP, IPv4 and ICMP for one interface plus the stack's loopback.
+ *
+ * <p>Input: every received frame is checked layer by layer (a malformed one is a counted drop, never an
+ * exception), ARP is answered and learnt from, ICMP echo is answered in place (the request's mbuf becomes the
+ * reply), and packets for a transport are handed up with their data pointing at the transport header.
+ * Fragments are dropped and counted: TCP never needs them (it sends DF and sizes segments to the MTU).
+ *
+ * <p>Output: transports hand a chain whose data starts at their header; this layer prepends IPv4 and Ethernet
+ * headers into the headroom, fills or offloads checksums, routes (loopback for our own and 127/8 addresses,
+ * the connected subnet, or the gateway), resolves the next hop through {@link ArpCache}, and queues the frame for
+ * the device's next burst.
+ */
+public final class Ipv4Layer {
+    /** The transport protocols above (TCP, later UDP) receive through this. */
+    public interface Transport {
+        /**
+         * A packet for this transport: {@code packet}'s data starts at the transport header and holds exactly
+         * {@code length} bytes (padding trimmed). The transport owns the packet. {@code checksumVerified} means the
+         * device already checked the L4 checksum.
+         */
+        void receive(int source, int destination, long packet, int length, boolean checksumVerified, long nowNanos);
+
+        /**
+         * An ICMP destination-unreachable (or fragmentation-needed, with {@code nextHopMtu}) about a packet we sent:
+         * {@code original} holds its IPv4 header and at least 8 bytes of transport header, read-only.
+         */
+        default void unreachable(int code, int nextHopMtu, MemorySegment original, long offset, int length) {
+        }
+    }
+
+    private static final int TTL = 64;
+    private static final long LOOPBACK_NET = 0x7f000000L;
+
+    private final NetDevice device;
+    private final NetDevice loopback;
+    private final Ipv4Config config;
+    private final MbufPool pool;
+    private final long mac;
+    private final ArpCache arp;
+    private final IpCounters counters = new IpCounters();
+    private final Transport[] transports = new Transport[256];
+    private final MbufBurst deviceQueue;
+    private final MbufBurst loopbackQueue;
+    private final Ethernet ethernet = new Ethernet();
+    private final ArpPacket arpView = new ArpPacket();
+    private final Ipv4Packet ipView = new Ipv4Packet();
+    private final Icmpv4Packet icmpView = new Icmpv4Packet();
+    private final ArpCache.PendingSink sendResolved = this::sendResolved;
+    private final ArpCache.RetryHandler arpRetry = new ArpCache.RetryHandler() {
+        @Override
+        public void request(int address) {
+            sendArp(ArpPacket.REQUEST, 0xffff_ffff_ffffL, address);
+        }
+
+        @Override
+        public void failed(int address) {
+            // queued packets were freed by the cache; transports notice through their own timers
+        }
+    };
+    private int nextIdentification;
+    private long lastArpPoll;
+
+    /**
+     * @param device   the interface (a DPDK port queue, a simulated link end, ...)
+     * @param loopback the in-stack loopback; it must share the device's pool
+     * @param config   the interface's address, subnet and gateway
+     */
+    public Ipv4Layer(NetDevice device, NetDevice loopback, Ipv4Config config, ArpCache arp) {
+        this.device = device;
+        this.loopback = loopback;
+        this.config = config;
+        this.pool = device.pool();
+        this.mac = device.macAddress().toLong();
+        this.arp = arp;
+        this.deviceQueue = new MbufBurst(64);
+        this.loopbackQueue = new MbufBurst(256);
+    }
+
+    public void register(int protocol, Transport transport) {
+        transports[protocol] = transport;
+    }
+
+    public IpCounters counters() {
+        return counters;
+    }
+
+    public Ipv4Config config() {
+        return config;
+    }
+
+    public ArpCache arp() {
+        return arp;
+    }
+
+    /** True when packets to this address stay inside the stack (our own address, 127/8). */
+    public boolean isLocal(int address) {
+        return address == config.address() || (address & 0xff000000L) == LOOPBACK_NET;
+    }
+
+    /** Largest transport segment (header included) a packet to {@code destination} can carry in one frame. */
+    public int maxTransportPayload(int destination) {
+        return (isLocal(destination) ? loopback.mtu() : device.mtu()) - Ipv4Packet.MIN_HEADER_LENGTH;
+    }
+
+    /** What the device on the route to {@code destination} does for us. */
+    public DeviceCapabilities capabilitiesFor(int destination) {
+        return isLocal(destination) ? loopback.capabilities() : device.capabilities();
+    }
+
+    /** The source address to use towards {@code destination}. */
+    public int sourceFor(int destination) {
+        return (destination & 0xff000000L) == LOOPBACK_NET ? destination : config.address();
+    }
+
+    /** Says who we are on the link (gratuitous ARP, RFC 5227 announcement). */
+    public void announce() {
+        sendArp(ArpPacket.REQUEST, 0xffff_ffff_ffffL, config.address());
+    }
+
+    // ======================================================================================== input
+
+    /** Processes one received frame from {@code from}; takes ownership. */
+    public void input(NetDevice from, long frame, long nowNanos) {
+        counters.framesReceived++;
+        // headers must sit in the first segment; a chain (the loopback's) carries payload in the others
+        int length = Mbuf.dataLen(frame);
+        MemorySegment memory = Mbuf.data(frame);
+        if (ethernet.wrap(memory, 0, length) != CheckResult.OK) {
+            counters.frameTooShort++;
+            pool.free(frame);
+            return;
+        }
+        long destinationMac = ethernet.destination();
+        if (from != loopback && destinationMac != mac && destinationMac != 0xffff_ffff_ffffL) {
+            counters.notOurMac++;
+            pool.free(frame);
+            return;
+        }
+        switch (ethernet.etherType()) {
+            case Ethernet.TYPE_ARP -> arpInput(from, frame, memory, length, nowNanos);
+            case Ethernet.TYPE_IPV4 -> ipInput(from, frame, memory, length, nowNanos);
+            default -> {
+                counters.otherEtherType++;
+                pool.free(frame);
+            }
+        }
+    }
+
+    private void arpInput(NetDevice from, long frame, MemorySegment memory, int length, long nowNanos) {
+        CheckResult check = arpView.wrap(memory, Ethernet.HEADER_LENGTH, length - Ethernet.HEADER_LENGTH);
+        if (check != CheckResult.OK) {
+            counters.arpMalformed++;
+            pool.free(frame);
+            return;
+        }
+        int sender = arpView.senderAddress();
+        long senderMac = arpView.senderMac();
+        boolean forUs = arpView.targetAddress() == config.address();
+        if (arpView.operation() == ArpPacket.REQUEST) {
+            counters.arpRequestsReceived++;
+        } else {
+            counters.arpRepliesReceived++;
+        }
+        if (sender != 0 && sender != config.address()) {
+            // RFC 826: update a known sender; add it only when the packet is for us
+            arp.confirm(sender, senderMac, nowNanos, forUs, pool, sendResolved);
+        }
+        if (!forUs || arpView.operation() != ArpPacket.REQUEST || from == loopback) {
+            if (!forUs) {
+                counters.arpNotForUs++;
+            }
+            pool.free(frame);
+            return;
+        }
+        // answer in place: the request's mbuf becomes the reply
+        Ethernet.write(memory, 0, senderMac, mac, Ethernet.TYPE_ARP);
+        ArpPacket.write(memory, Ethernet.HEADER_LENGTH, ArpPacket.REPLY, mac, config.address(), senderMac, sender);
+        resetForTransmit(frame);
+        counters.arpRepliesSent++;
+        enqueue(device, frame);
+    }
+
+    private void ipInput(NetDevice from, long frame, MemorySegment memory, int length, long nowNanos) {
+        CheckResult check = ipView.wrap(memory, Ethernet.HEADER_LENGTH, Mbuf.pktLen(frame) - Ethernet.HEADER_LENGTH);
+        if (check != CheckResult.OK) {
+            switch (check) {
+                case BAD_VERSION -> counters.ipBadVersion++;
+                case BAD_HEADER_LENGTH -> counters.ipBadHeaderLength++;
+                case BAD_TOTAL_LENGTH -> counters.ipBadTotalLength++;
+                default -> counters.ipTooShort++;
+            }
+            pool.free(frame);
+            return;
+        }
+        counters.packetsReceived++;
+        long flags = Mbuf.olFlags(frame);
+        long ipChecksum = flags & Mbuf.LAYOUT.rxIpChecksumMask;
+        if (ipChecksum == Mbuf.LAYOUT.rxIpChecksumBad
+                || (ipChecksum != Mbuf.LAYOUT.rxIpChecksumGood && !ipView.checksumValid())) {
+            counters.ipBadChecksum++;
+            pool.free(frame);
+            return;
+        }
+        int destination = ipView.destination();
+        if (destination != config.address() && !isLocal(destination) && destination != config.broadcast()
+                && destination != -1) {
+            counters.ipNotForUs++;
+            pool.free(frame);
+            return;
+        }
+        if (ipView.isFragment()) {
+            counters.ipFragmentsDropped++;
+            pool.free(frame);
+            return;
+        }
+        int headerLength = ipView.headerLength();
+        int totalLength = ipView.totalLength();
+        int protocol = ipView.protocol();
+        int source = ipView.source();
+        if (protocol == Ipv4Packet.PROTOCOL_ICMP) {
+            icmpInput(from, frame, memory, headerLength, totalLength, nowNanos);
+            return;
+        }
+        Transport transport = transports[protocol];
+        if (transport == null) {
+            counters.ipUnknownProtocol++;
+            pool.free(frame);
+            return;
+        }
+        // strip Ethernet + IP headers and any Ethernet padding: the transport sees exactly its bytes
+        int l4Length = totalLength - headerLength;
+        Mbuf.adj(frame, Ethernet.HEADER_LENGTH + headerLength);
+        int excess = Mbuf.pktLen(frame) - l4Length;
+        if (excess > 0) {
+            frame = Mbuf.trimTo(pool, frame, l4Length);
+        }
+        long l4Checksum = flags & Mbuf.LAYOUT.rxL4ChecksumMask;
+        boolean verified = l4Checksum == Mbuf.LAYOUT.rxL4ChecksumGood;
+        if (l4Checksum == Mbuf.LAYOUT.rxL4ChecksumBad) {
+            verified = false; // the transport recomputes and counts it
+        }
+        counters.packetsDelivered++;
+        transport.receive(source, destination, frame, l4Length, verified, nowNanos);
+    }
+
+    private void icmpInput(NetDevice from, long frame, MemorySegment memory, int headerLength, int totalLength,
+                           long nowNanos) {
+        counters.icmpReceived++;
+        long icmpOffset = Ethernet.HEADER_LENGTH + headerLength;
+        int icmpLength = totalLength - headerLength;
+        if (Mbuf.nbSegs(frame) > 1 || icmpView.wrap(memory, icmpOffset, icmpLength) != CheckResult.OK) {
+            counters.icmpMalformed++;
+            pool.free(frame);
+            return;
+        }
+        if (!icmpView.checksumValid()) {
+            counters.icmpBadChecksum++;
+            pool.free(frame);
+            return;
+        }
+        switch (icmpView.type()) {
+            case Icmpv4Packet.ECHO_REQUEST -> {
+                if (ipView.destination() != config.address() && !isLocal(ipView.destination())) {
+                    pool.free(frame); // no replies to broadcast pings (RFC 1122 §3.2.2.6 allows silence)
+                    return;
+                }
+                echoReply(from, frame, memory, headerLength, totalLength);
+            }
+            case Icmpv4Packet.DESTINATION_UNREACHABLE -> {
+                counters.icmpUnreachableReceived++;
+                long embedded = icmpView.embeddedOffset();
+                int embeddedLength = icmpLength - Icmpv4Packet.HEADER_LENGTH;
+                // the quoted datagram is cut short by design: trust only its header and first 8 transport bytes
+                if (embeddedLength >= Ipv4Packet.MIN_HEADER_LENGTH + 8) {
+                    int quotedHeader = (memory.get(JAVA_BYTE, embedded) & 0x0f) * 4;
+                    Transport t = transports[memory.get(JAVA_BYTE, embedded + 9) & 0xff];
+                    if (t != null && quotedHeader >= Ipv4Packet.MIN_HEADER_LENGTH && embeddedLength >= quotedHeader + 8) {
+                        t.unreachable(icmpView.code(), icmpView.nextHopMtu(), memory, embedded, embeddedLength);
+                    }
+                }
+                pool.free(frame);
+            }
+            default -> pool.free(frame);
+        }
+    }
+
+    /** Turns the request's own mbuf into the reply: swap addresses, change the type, fix both checksums. */
+    private void echoReply(NetDevice from, long frame, MemorySegment memory, int headerLength, int totalLength) {
+        int requestSource = ipView.source();
+        int requestDestination = ipView.destination();
+        long requestSourceMac = ethernet.source();
+        icmpView.toEchoReply();
+        // exactly the IP packet goes back: drop Ethernet padding
+        int frameLength = Ethernet.HEADER_LENGTH + totalLength;
+        if (Mbuf.pktLen(frame) > frameLength) {
+            Mbuf.trim(frame, Mbuf.pktLen(frame) - frameLength);
+        }
+        Ethernet.write(memory, 0, requestSourceMac, from == loopback ? 0 : mac, Ethernet.TYPE_IPV4);
+        MemorySegment ip = memory.asSlice(Ethernet.HEADER_LENGTH);
+        if (headerLength != Ipv4Packet.MIN_HEADER_LENGTH) {
+            // options are not echoed: rebuild a plain header in front of the ICMP message
+            int icmpLength = totalLength - headerLength;
+            MemorySegment.copy(ip, headerLength, ip, Ipv4Packet.MIN_HEADER_LENGTH, icmpLength);
+            Mbuf.trim(frame, headerLength - Ipv4Packet.MIN_HEADER_LENGTH);
+            totalLength = Ipv4Packet.MIN_HEADER_LENGTH + icmpLength;
+        }
+        Ipv4Packet.write(ip, 0, totalLength, nextIdentification++, false, TTL, Ipv4Packet.PROTOCOL_ICMP,
+                requestDestination, requestSource, true);
+        resetForTransmit(frame);
+        counters.icmpEchoRepliesSent++;
+        counters.packetsSent++;
+        enqueue(from == loopback ? loopback : device, frame);
+    }
+
+    /** A received mbuf about to be sent again: forget receive-side flags. */
+    private static void resetForTransmit(long frame) {
+        Mbuf.setOlFlags(frame, 0);
+        Mbuf.setTxOffload(frame, 0);
+        Mbuf.setPacketType(frame, 0);
+    }
+
+    // ======================================================================================== output
+
+    /**
+     * Sends a transport packet. {@code packet}'s data starts at the transport header (its checksum field at
+     * {@code checksumOffset} from there, 0 in it); this prepends IPv4 and Ethernet headers, fills or offloads
+     * the IPv4 and transport checksums, and queues the frame. Takes ownership; returns false (packet freed) when
+     * there is no route or no room.
+     */
+    public boolean send(int source, int destination, int protocol, long packet, int checksumOffset,
+                        int transportHeaderLength, long nowNanos) {
+        boolean local = isLocal(destination);
+        NetDevice out = local ? loopback : device;
+        int nextHop = destination;
+        if (!local && !config.onLink(destination)) {
+            if (config.gateway() == 0) {
+                counters.noRoute++;
+                pool.free(packet);
+                return false;
+            }
+            nextHop = config.gateway();
+        }
+        int l4Length = Mbuf.pktLen(packet);
+        if (Mbuf.headroom(packet) < Ethernet.HEADER_LENGTH + Ipv4Packet.MIN_HEADER_LENGTH) {
+            counters.noMbufs++; // transports allocate with headroom; reaching this is a bug, not a crash
+            pool.free(packet);
+            return false;
+        }
+        DeviceCapabilities caps = out.capabilities();
+        // transport checksum: offloaded (pseudo-header sum in the field, as NICs expect) or computed here
+        MemorySegment l4 = Mbuf.data(packet);
+        long pseudo = Checksum.pseudoHeader(source, destination, protocol, l4Length);
+        long olFlags = 0;
+        boolean offloadL4 = caps.txTcpChecksum() && protocol == Ipv4Packet.PROTOCOL_TCP;
+        if (offloadL4) {
+            Checksum.store(l4, checksumOffset, Checksum.fold(pseudo));
+            olFlags |= Mbuf.LAYOUT.txTcpChecksum | Mbuf.LAYOUT.txIpv4;
+        } else {
+            long sum = pseudo;
+            long position = 0;
+            for (long seg = packet; seg != 0; seg = Mbuf.next(seg)) {
+                int len = Mbuf.dataLen(seg);
+                sum = Checksum.addAt(sum, position, Mbuf.data(seg), 0, len);
+                position += len;
+            }
+            int value = Checksum.finish(sum);
+            if (protocol == Ipv4Packet.PROTOCOL_UDP && value == 0) {
+                value = 0xffff;
+            }
+            Checksum.store(l4, checksumOffset, value);
+        }
+        long ipAddress = Mbuf.prepend(packet, Ipv4Packet.MIN_HEADER_LENGTH);
+        MemorySegment ip = MemorySegment.ofAddress(ipAddress).reinterpret(Ipv4Packet.MIN_HEADER_LENGTH);
+        boolean offloadIp = caps.txIpv4Checksum();
+        Ipv4Packet.write(ip, 0, Ipv4Packet.MIN_HEADER_LENGTH + l4Length, nextIdentification++, true, TTL, protocol,
+                source, destination, !offloadIp);
+        if (offloadIp) {
+            olFlags |= Mbuf.LAYOUT.txIpChecksum | Mbuf.LAYOUT.txIpv4;
+        }
+        long ethAddress = Mbuf.prepend(packet, Ethernet.HEADER_LENGTH);
+        Mbuf.setOlFlags(packet, olFlags);
+        Mbuf.setTxOffload(packet, Ethernet.HEADER_LENGTH, Ipv4Packet.MIN_HEADER_LENGTH, transportHeaderLength, 0);
+        counters.packetsSent++;
+        if (local) {
+            Ethernet.write(MemorySegment.ofAddress(ethAddress).reinterpret(Ethernet.HEADER_LENGTH), 0, 0, 0,
+                    Ethernet.TYPE_IPV4);
+            enqueue(loopback, packet);
+            return true;
+        }
+        switch (arp.resolve(nextHop, packet, pool, nowNanos)) {
+            case KNOWN -> sendResolved(packet, arp.lastMac());
+            case KNOWN_REQUEST -> {
+                sendResolved(packet, arp.lastMac());
+                sendArp(ArpPacket.REQUEST, arp.lastMac(), nextHop);
+            }
+            case QUEUED_REQUEST -> sendArp(ArpPacket.REQUEST, 0xffff_ffff_ffffL, nextHop);
+            case QUEUED -> {
+            }
+            case DROPPED -> counters.arpQueueDrops++;
+        }
+        return true;
+    }
+
+    /** Fills the Ethernet header of a frame whose next hop's MAC is now known, and queues it. */
+    private void sendResolved(long frame, long destinationMac) {
+        Ethernet.write(Mbuf.data(frame), 0, destinationMac, mac, Ethernet.TYPE_IPV4);
+        enqueue(device, frame);
+    }
+
+    private void sendArp(int operation, long destinationMac, int target) {
+        long frame = pool.alloc();
+        if (frame == 0) {
+            counters.noMbufs++;
+            return;
+        }
+        long address = Mbuf.append(frame, Ethernet.HEADER_LENGTH + ArpPacket.LENGTH);
+        MemorySegment memory = MemorySegment.ofAddress(address).reinterpret(Ethernet.HEADER_LENGTH + ArpPacket.LENGTH);
+        Ethernet.write(memory, 0, destinationMac, mac, Ethernet.TYPE_ARP);
+        ArpPacket.write(memory, Ethernet.HEADER_LENGTH, operation, mac, config.address(),
+                operation == ArpPacket.REQUEST ? 0 : destinationMac, target);
+        if (operation == ArpPacket.REQUEST) {
+            counters.arpRequestsSent++;
+        }
+        enqueue(device, frame);
+    }
+
+    private void enqueue(NetDevice out, long frame) {
+        MbufBurst queue = out == loopback ? loopbackQueue : deviceQueue;
+        if (queue.isFull()) {
+            out.transmit(queue);
+            if (queue.isFull()) {
+                counters.txQueueFull++;
+                pool.free(frame);
+                return;
+            }
+        }
+        queue.add(frame);
+        counters.framesSent++;
+    }
+
+    // ======================================================================================== housekeeping
+
+    /** ARP retries and expiry; cheap enough to call every poll, it works once per millisecond. */
+    public void poll(long nowNanos) {
+        if (nowNanos - lastArpPoll >= 1_000_000L) {
+            lastArpPoll = nowNanos;
+            arp.poll(nowNanos, pool, arpRetry);
+        }
+    }
+
+    /** Hands queued frames to the devices. Frames a full device refuses stay queued for the next flush. */
+    public void flush() {
+        if (deviceQueue.size() > 0) {
+            device.transmit(deviceQueue);
+        }
+        if (loopbackQueue.size() > 0) {
+            loopback.transmit(loopbackQueue);
+        }
+    }
+
+    /** Frames waiting in our transmit queues. */
+    public int queuedFrames() {
+        return deviceQueue.size() + loopbackQueue.size();
+    }
+
+    /** Frees everything queued (stack shutdown). */
+    public void clear() {
+        pool.freeBulk(deviceQueue, 0, deviceQueue.size());
+        deviceQueue.clear();
+        pool.freeBulk(loopbackQueue, 0, loopbackQueue.size());
+        loopbackQueue.clear();
+        arp.clear(pool);
+    }
+}

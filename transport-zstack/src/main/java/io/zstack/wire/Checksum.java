@@ -1,0 +1,93 @@
+package io.zstack.wire;
+
+import static io.zstack.wire.Layouts.U16;
+import static io.zstack.wire.Layouts.U64;
+
+import java.lang.foreign.MemorySegment;
+
+/**
+ * The Internet checksum (RFC 1071): one's complement sum of 16-bit big-endian words. Sums are carried as
+ * {@code long} accumulators (unfolded) so pieces of a packet — pseudo-header, header, each mbuf segment — can be
+ * added up separately and folded once. {@link #add} handles pieces of odd length by tracking the byte position.
+ */
+public final class Checksum {
+    private Checksum() {
+    }
+
+    /**
+     * Adds bytes [offset, offset + length) of {@code segment} to {@code sum}, as if they started at an even position
+     * of the checksummed data. Eight bytes per step; the 64-bit accumulator cannot overflow for any packet size.
+     */
+    public static long add(long sum, MemorySegment segment, long offset, int length) {
+        long s = sum;
+        long i = offset;
+        long end = offset + length;
+        // 8 bytes at a time: four 16-bit words, summed as two 32-bit halves to keep carries
+        while (end - i >= 8) {
+            long v = segment.get(U64, i);
+            s += (v >>> 32) + (v & 0xffff_ffffL);
+            i += 8;
+        }
+        while (end - i >= 2) {
+            s += Short.toUnsignedInt(segment.get(U16, i));
+            i += 2;
+        }
+        if (i < end) {
+            s += (segment.get(Layouts.U8, i) & 0xff) << 8; // a trailing odd byte is the high byte of a zero-padded word
+        }
+        return s;
+    }
+
+    /**
+     * Adds a piece that starts at an odd position of the checksummed data (after a piece of odd length): its bytes
+     * are swapped relative to word boundaries, which a byte swap of its own sum undoes (RFC 1071 §2(B)).
+     */
+    public static long addAt(long sum, long position, MemorySegment segment, long offset, int length) {
+        long piece = add(0, segment, offset, length);
+        if ((position & 1) != 0) {
+            int folded = fold(piece);
+            piece = ((folded & 0xff) << 8) | (folded >>> 8);
+        }
+        return sum + piece;
+    }
+
+    /** Stores a 16-bit checksum value, big-endian, at {@code offset}. */
+    public static void store(MemorySegment segment, long offset, int value) {
+        segment.set(U16, offset, (short) value);
+    }
+
+    /** Folds an accumulator to 16 bits (not complemented). */
+    public static int fold(long sum) {
+        long s = sum;
+        while ((s >>> 16) != 0) {
+            s = (s & 0xffff) + (s >>> 16);
+        }
+        return (int) s;
+    }
+
+    /** The checksum field value for an accumulator: folded and complemented. */
+    public static int finish(long sum) {
+        return ~fold(sum) & 0xffff;
+    }
+
+    /** The IPv4 pseudo-header sum for TCP/UDP (RFC 9293 §3.1): addresses, protocol, and L4 length. */
+    public static long pseudoHeader(int source, int destination, int protocol, int l4Length) {
+        return (source >>> 16) + (source & 0xffff) + (destination >>> 16) + (destination & 0xffff) + protocol
+                + l4Length;
+    }
+
+    /**
+     * RFC 1624 incremental update: the new checksum field after a 16-bit word of the data changed from
+     * {@code oldWord} to {@code newWord}.
+     */
+    public static int update(int checksum, int oldWord, int newWord) {
+        long s = (~checksum & 0xffff) + (~oldWord & 0xffff) + (newWord & 0xffff);
+        return ~fold(s) & 0xffff;
+    }
+
+    /** RFC 1624 update for a 32-bit field (an address) changing. */
+    public static int update32(int checksum, int oldValue, int newValue) {
+        int c = update(checksum, oldValue >>> 16, newValue >>> 16);
+        return update(c, oldValue & 0xffff, newValue & 0xffff);
+    }
+}

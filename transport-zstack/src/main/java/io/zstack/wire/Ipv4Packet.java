@@ -1,0 +1,144 @@
+package io.zstack.wire;
+
+import static io.zstack.wire.Layouts.U16;
+import static io.zstack.wire.Layouts.U32;
+import static io.zstack.wire.Layouts.U8;
+
+import java.lang.foreign.MemorySegment;
+
+/**
+ * IPv4 header view (RFC 791). {@link #wrap} checks everything the stack relies on before a field is read:
+ * version, header length within the buffer, total length between the header length and the buffer length (the
+ * buffer may be longer: Ethernet pads short frames). Options are allowed and skipped.
+ */
+public final class Ipv4Packet {
+    public static final int MIN_HEADER_LENGTH = 20;
+    public static final int PROTOCOL_ICMP = 1;
+    public static final int PROTOCOL_TCP = 6;
+    public static final int PROTOCOL_UDP = 17;
+    public static final int FLAG_DF = 0x4000;
+    public static final int FLAG_MF = 0x2000;
+
+    private MemorySegment segment;
+    private long offset;
+
+    /**
+     * Points the view at a packet of {@code length} bytes. The header must lie in {@code segment}; the rest of the
+     * packet may continue elsewhere (further mbuf segments), so only {@code length} bounds the total length.
+     */
+    public CheckResult wrap(MemorySegment segment, long offset, int length) {
+        this.segment = segment;
+        this.offset = offset;
+        if (length < MIN_HEADER_LENGTH || !Layouts.inBounds(segment, offset, MIN_HEADER_LENGTH)) {
+            return CheckResult.TOO_SHORT;
+        }
+        int first = segment.get(U8, offset) & 0xff;
+        if ((first >>> 4) != 4) {
+            return CheckResult.BAD_VERSION;
+        }
+        int headerLength = (first & 0x0f) * 4;
+        if (headerLength < MIN_HEADER_LENGTH || headerLength > length || !Layouts.inBounds(segment, offset, headerLength)) {
+            return CheckResult.BAD_HEADER_LENGTH;
+        }
+        int total = totalLength();
+        if (total < headerLength || total > length) {
+            return CheckResult.BAD_TOTAL_LENGTH;
+        }
+        return CheckResult.OK;
+    }
+
+    public int headerLength() {
+        return (segment.get(U8, offset) & 0x0f) * 4;
+    }
+
+    public int dscpEcn() {
+        return segment.get(U8, offset + 1) & 0xff;
+    }
+
+    public int totalLength() {
+        return Short.toUnsignedInt(segment.get(U16, offset + 2));
+    }
+
+    public int identification() {
+        return Short.toUnsignedInt(segment.get(U16, offset + 4));
+    }
+
+    /** Flags and fragment offset (in 8-byte units) as one 16-bit field. */
+    public int flagsAndFragmentOffset() {
+        return Short.toUnsignedInt(segment.get(U16, offset + 6));
+    }
+
+    /** True for any fragment: more-fragments set or a non-zero offset. */
+    public boolean isFragment() {
+        return (flagsAndFragmentOffset() & (FLAG_MF | 0x1fff)) != 0;
+    }
+
+    public int ttl() {
+        return segment.get(U8, offset + 8) & 0xff;
+    }
+
+    public int protocol() {
+        return segment.get(U8, offset + 9) & 0xff;
+    }
+
+    public int checksum() {
+        return Short.toUnsignedInt(segment.get(U16, offset + 10));
+    }
+
+    public int source() {
+        return segment.get(U32, offset + 12);
+    }
+
+    public int destination() {
+        return segment.get(U32, offset + 16);
+    }
+
+    public boolean checksumValid() {
+        return Checksum.fold(Checksum.add(0, segment, offset, headerLength())) == 0xffff;
+    }
+
+    /** Writes a 20-byte header (no options) with its checksum, or with 0 in the checksum field if offloaded. */
+    public static void write(MemorySegment segment, long offset, int totalLength, int identification, boolean dontFragment,
+                             int ttl, int protocol, int source, int destination, boolean fillChecksum) {
+        segment.set(U8, offset, (byte) 0x45);
+        segment.set(U8, offset + 1, (byte) 0);
+        segment.set(U16, offset + 2, (short) totalLength);
+        segment.set(U16, offset + 4, (short) identification);
+        segment.set(U16, offset + 6, (short) (dontFragment ? FLAG_DF : 0));
+        segment.set(U8, offset + 8, (byte) ttl);
+        segment.set(U8, offset + 9, (byte) protocol);
+        segment.set(U16, offset + 10, (short) 0);
+        segment.set(U32, offset + 12, source);
+        segment.set(U32, offset + 16, destination);
+        if (fillChecksum) {
+            segment.set(U16, offset + 10, (short) Checksum.finish(Checksum.add(0, segment, offset, MIN_HEADER_LENGTH)));
+        }
+    }
+
+    /** Dotted-quad text of an address held in an int. */
+    public static String addressText(int a) {
+        return (a >>> 24) + "." + ((a >>> 16) & 0xff) + "." + ((a >>> 8) & 0xff) + "." + (a & 0xff);
+    }
+
+    /** Parses a dotted quad into an int; IllegalArgumentException otherwise. */
+    public static int parseAddress(String text) {
+        String[] parts = text.split("\\.", -1);
+        if (parts.length != 4) {
+            throw new IllegalArgumentException("not an IPv4 address: " + text);
+        }
+        int a = 0;
+        for (String p : parts) {
+            int v;
+            try {
+                v = Integer.parseInt(p);
+            } catch (NumberFormatException e) {
+                throw new IllegalArgumentException("not an IPv4 address: " + text);
+            }
+            if (v < 0 || v > 255 || p.isEmpty() || p.length() > 3) {
+                throw new IllegalArgumentException("not an IPv4 address: " + text);
+            }
+            a = (a << 8) | v;
+        }
+        return a;
+    }
+}

@@ -1,0 +1,53 @@
+package io.zstack.stack;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.zstack.dpdk.PortConfig;
+import io.zstack.ip.Ipv4Config;
+import io.zstack.testing.Command;
+import io.zstack.testing.TapNetwork;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The Linux kernel, in a namespace of its own, pings an address served by ZStack over a DPDK tap port: ARP is
+ * resolved and every echo request is answered.
+ */
+class TapPingTest {
+    private static final Pattern SUMMARY = Pattern.compile("(\\d+) packets transmitted, (\\d+) received");
+
+    @Test
+    void kernelPingsTheStackHundredTimesAndGetsHundredReplies() throws Exception {
+        try (TapNetwork net = TapNetwork.create("10.77.0.1", PortConfig.defaults());
+             NetStack stack = new NetStack(net.device, Ipv4Config.parse("10.77.0.2/24", null))) {
+            AtomicBoolean running = new AtomicBoolean(true);
+            Thread poller = Thread.ofPlatform().name("zstack-poll").start(() -> {
+                stack.start(System.nanoTime());
+                while (running.get()) {
+                    if (stack.poll(System.nanoTime()) == 0) {
+                        Thread.onSpinWait();
+                    }
+                }
+            });
+            Command.Result ping;
+            try {
+                ping = net.namespace.execResult(60, "ping", "-c", "100", "-i", "0.01", "-W", "2", "-s", "200",
+                        "10.77.0.2");
+            } finally {
+                running.set(false);
+                poller.join();
+            }
+            Matcher m = SUMMARY.matcher(ping.output());
+            assertTrue(m.find(), ping.output());
+            assertEquals("100", m.group(1), ping.output());
+            assertEquals("100", m.group(2), ping.output());
+            assertTrue(stack.ip().counters().icmpEchoRepliesSent >= 100, stack.ip().counters().toString());
+            assertTrue(stack.ip().counters().arpRepliesSent >= 1, stack.ip().counters().toString());
+            String neighbours = net.namespace.exec("ip", "neigh", "show", "10.77.0.2");
+            assertTrue(neighbours.contains(net.device.macAddress().toString()), neighbours);
+        }
+    }
+}

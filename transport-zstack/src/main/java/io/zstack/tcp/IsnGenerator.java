@@ -1,0 +1,34 @@
+package io.zstack.tcp;
+
+import java.security.SecureRandom;
+
+/**
+ * Initial sequence numbers per RFC 6528: ISN = M + F(4-tuple, secret), M a clock ticking every 4 microseconds,
+ * F a keyed hash (SipHash-2-4) so that an off-path attacker cannot predict another connection's ISN.
+ */
+public final class IsnGenerator {
+    private final SipHash hash;
+
+    public IsnGenerator() {
+        SecureRandom random = new SecureRandom();
+        this.hash = new SipHash(random.nextLong(), random.nextLong());
+    }
+
+    /** With a fixed key (tests and simulations that must replay). */
+    public IsnGenerator(long key0, long key1) {
+        this.hash = new SipHash(key0, key1);
+    }
+
+    public int isn(int localAddress, int localPort, int remoteAddress, int remotePort, long nowNanos) {
+        long m = nowNanos / 4000;
+        long f = hash.hash(((long) localAddress << 32) | Integer.toUnsignedLong(remoteAddress),
+                ((long) localPort << 16) | remotePort);
+        return (int) (m + f);
+    }
+
+    /** A keyed hash of the 4-tuple and an extra word (SYN cookies share the key). */
+    long keyed(int localAddress, int localPort, int remoteAddress, int remotePort, long extra) {
+        return hash.hash(((long) localAddress << 32) | Integer.toUnsignedLong(remoteAddress),
+                (((long) localPort << 16) | remotePort) ^ (extra << 32));
+    }
+}

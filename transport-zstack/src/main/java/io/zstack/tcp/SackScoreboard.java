@@ -1,0 +1,129 @@
+package io.zstack.tcp;
+
+/**
+ * The sender's record of what the receiver has SACKed (RFC 2018, RFC 6675): disjoint, sorted sequence ranges
+ * above SND.UNA. Used to skip SACKed data when retransmitting and to detect loss before three duplicate ACKs
+ * (RFC 6675 IsLost). Bounded: at most {@link #MAX_RANGES} ranges; when full, the highest ones are forgotten
+ * (they matter least for the next retransmission, and forgetting only causes a spurious resend).
+ */
+final class SackScoreboard {
+    static final int MAX_RANGES = 32;
+
+    private final int[] starts = new int[MAX_RANGES];
+    private final int[] ends = new int[MAX_RANGES];
+    private int count;
+
+    int ranges() {
+        return count;
+    }
+
+    /** Adds the blocks of one ACK, keeping only those inside (sndUna, sndMax]. D-SACKs (below SND.UNA) are ignored. */
+    void update(int[] blockStarts, int[] blockEnds, int blocks, int sndUna, int sndMax) {
+        for (int b = 0; b < blocks; b++) {
+            int s = blockStarts[b];
+            int e = blockEnds[b];
+            if (!SeqNum.lt(s, e) || SeqNum.le(e, sndUna) || SeqNum.gt(e, sndMax)) {
+                continue; // empty, a D-SACK (RFC 2883), or claims data never sent
+            }
+            add(SeqNum.max(s, sndUna), e);
+        }
+    }
+
+    private void add(int s, int e) {
+        // find the first range that ends at or after s
+        int i = 0;
+        while (i < count && SeqNum.lt(ends[i], s)) {
+            i++;
+        }
+        // merge every range that touches [s, e)
+        int j = i;
+        while (j < count && SeqNum.le(starts[j], e)) {
+            s = SeqNum.min(s, starts[j]);
+            e = SeqNum.max(e, ends[j]);
+            j++;
+        }
+        int removed = j - i;
+        if (removed == 0) {
+            if (count == MAX_RANGES) {
+                if (i == count) {
+                    return; // above everything and no room: forget it
+                }
+                count--; // drop the highest range
+            }
+            System.arraycopy(starts, i, starts, i + 1, count - i);
+            System.arraycopy(ends, i, ends, i + 1, count - i);
+            count++;
+        } else if (removed > 1) {
+            System.arraycopy(starts, j, starts, i + 1, count - j);
+            System.arraycopy(ends, j, ends, i + 1, count - j);
+            count -= removed - 1;
+        }
+        starts[i] = s;
+        ends[i] = e;
+    }
+
+    /** SND.UNA advanced to {@code ack}: forget what it covers. */
+    void acknowledge(int ack) {
+        int drop = 0;
+        while (drop < count && SeqNum.le(ends[drop], ack)) {
+            drop++;
+        }
+        if (drop > 0) {
+            System.arraycopy(starts, drop, starts, 0, count - drop);
+            System.arraycopy(ends, drop, ends, 0, count - drop);
+            count -= drop;
+        }
+        if (count > 0 && SeqNum.lt(starts[0], ack)) {
+            starts[0] = ack;
+        }
+    }
+
+    boolean isSacked(int seq) {
+        for (int i = 0; i < count; i++) {
+            if (SeqNum.le(starts[i], seq) && SeqNum.lt(seq, ends[i])) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** The first sequence number at or after {@code seq} (and before {@code limit}) that is not SACKed. */
+    int nextUnsacked(int seq, int limit) {
+        int s = seq;
+        for (int i = 0; i < count; i++) {
+            if (SeqNum.le(starts[i], s) && SeqNum.lt(s, ends[i])) {
+                s = ends[i];
+            }
+        }
+        return SeqNum.lt(s, limit) ? s : limit;
+    }
+
+    /** Bytes SACKed above {@code seq}. */
+    long sackedAbove(int seq) {
+        long total = 0;
+        for (int i = 0; i < count; i++) {
+            if (SeqNum.gt(ends[i], seq)) {
+                total += Integer.toUnsignedLong(ends[i] - SeqNum.max(starts[i], seq + 1));
+            }
+        }
+        return total;
+    }
+
+    /**
+     * RFC 6675 IsLost: the segment at {@code seq} is lost when at least three segments' worth of data
+     * ((DupThresh - 1) * MSS bytes, more precisely) or three discontiguous ranges are SACKed above it.
+     */
+    boolean isLost(int seq, int mss) {
+        int rangesAbove = 0;
+        for (int i = 0; i < count; i++) {
+            if (SeqNum.gt(starts[i], seq)) {
+                rangesAbove++;
+            }
+        }
+        return rangesAbove >= 3 || sackedAbove(seq) > 2L * mss;
+    }
+
+    void clear() {
+        count = 0;
+    }
+}

@@ -1,0 +1,1339 @@
+package io.zstack.tcp;
+
+import io.zstack.buffer.MbufPool;
+import io.zstack.tcp.cc.CongestionControl;
+
+/**
+ * One TCP connection: the transmission control block of RFC 9293 and its event processing, with explicit time.
+ *
+ * <p>Input follows RFC 9293 §3.10.7 step by step, with RFC 5961's defences (challenge ACKs for in-window RST and
+ * SYN, ACK range check), RFC 7323's PAWS and timestamps, and RFC 2018 SACK. Output sends what the windows allow,
+ * with Nagle, receiver and sender silly-window avoidance, delayed ACKs, retransmission on timeout (RFC 6298) and
+ * fast retransmit / recovery (RFC 5681, RFC 6582 NewReno, with SACK-aware retransmission), limited transmit
+ * (RFC 3042), zero-window probes and keepalives.
+ *
+ * <p>Payload moves by mbuf reference only: received segments go to the {@link ReceiveQueue} as the mbufs they
+ * arrived in; data written goes to the {@link SendQueue} and leaves as indirect views of those mbufs.
+ *
+ * <p>Single-threaded: every method runs on the stack's thread.
+ */
+public final class TcpConnection {
+    /** Events for the layer above (the Netty channel). */
+    public interface Handler {
+        /** The handshake finished (active open); for passive opens the listener's accept queue says so. */
+        default void onConnected(TcpConnection c) {
+        }
+
+        /** Data or the peer's FIN can be read. */
+        default void onReadable(TcpConnection c) {
+        }
+
+        /** Send buffer space became free. */
+        default void onWritable(TcpConnection c) {
+        }
+
+        /** The connection is gone: {@code error} is null after an orderly close. Called once. */
+        default void onClosed(TcpConnection c, TcpError error) {
+        }
+    }
+
+    private static final Handler NO_HANDLER = new Handler() {
+    };
+
+    final TcpLayer layer;
+    final MbufPool pool;
+    final TcpSettings settings;
+    final int localAddress;
+    final int localPort;
+    final int remoteAddress;
+    final int remotePort;
+    /** The listener that created us (passive open) until the application accepts us; null otherwise. */
+    TcpListener listener;
+    private Handler handler = NO_HANDLER;
+
+    TcpState state = TcpState.CLOSED;
+
+    // ---- send sequence space (RFC 9293 §3.3.1)
+    int iss;
+    int sndUna;
+    int sndNxt;
+    /** Highest sequence number sent + 1 (SND.NXT may go back on timeout; this does not). */
+    int sndMax;
+    int sndWnd;
+    int sndWl1;
+    int sndWl2;
+    int maxSndWnd;
+    int sndWindowShift;
+    /** MSS we may send (peer's MSS option, clamped by our MTU). */
+    int sendMss;
+    /** MSS we announce (our MTU less headers). */
+    int receiveMss;
+
+    // ---- receive sequence space
+    int irs;
+    int rcvNxt;
+    int rcvWindowShift;
+    /** Right edge we last advertised: never moved left (RFC 9293 §3.8.6.2.2). */
+    int rcvAdvertisedEdge;
+
+    // ---- options in force
+    /** Both sides sent the window-scale option (RFC 7323 §2.2); until the handshake ends, what our SYN offers. */
+    boolean windowScalingOn;
+    boolean timestampsOn;
+    boolean sackOn;
+    int tsRecent;
+    long tsRecentAtNanos;
+    /** Clock base for our TSval: milliseconds since the connection started, offset by a random value. */
+    private long tsOffsetMillis;
+
+    // ---- queues
+    final SendQueue sendQueue;
+    final ReceiveQueue receiveQueue;
+    final ReassemblyQueue reassembly;
+    /** Stream offset of RCV.NXT (bytes delivered in order so far). */
+    long receiveOffset;
+    /** FIN seen beyond a hole: its stream offset, or -1. */
+    long pendingFinOffset = -1;
+    boolean finReceived;
+    /** The application asked to send FIN after the queued data. */
+    boolean finQueued;
+    /** Sequence number of our FIN, fixed when it is queued (no data may follow it). */
+    int finSeq;
+    boolean finAcked;
+    /** The application closed the socket entirely (no more reads). */
+    boolean closedByApplication;
+
+    // ---- retransmission, congestion
+    final RttEstimator rtt;
+    final CongestionControl congestion;
+    int dupAcks;
+    boolean inRecovery;
+    int recoveryPoint;
+    /** Highest sequence retransmitted during the current recovery. */
+    int highRetransmitted;
+    int retransmitCount;
+    /** RTT timing without timestamps (Karn): the sequence being timed and when it left, or timing off. */
+    boolean rttTiming;
+    int rttTimedSeq;
+    long rttTimedAtNanos;
+    final SackScoreboard scoreboard;
+    final long[] sackRanges = new long[8];
+    /** Stream range of the segment most recently received out of order, first in our SACK blocks. */
+    long lastOutOfOrderStart = -1;
+    long lastOutOfOrderEnd = -1;
+
+    // ---- ACK policy
+    int segmentsUnacked;
+    int quickAcksLeft;
+    boolean ackNow;
+
+    // ---- timers: one wheel entry at the earliest of these deadlines (0 = off)
+    final TimerWheel.Timer<TcpConnection> timer;
+    long retransmitDeadline;
+    long delayedAckDeadline;
+    long persistDeadline;
+    long keepAliveDeadline;
+    /** TIME_WAIT expiry, FIN_WAIT_2 timeout, or linger expiry. */
+    long closeDeadline;
+    int persistBackoff;
+    int keepAliveProbesSent;
+    long lastReceiveNanos;
+    long lastSendNanos;
+
+    boolean closedNotified;
+    TcpError error;
+
+    TcpConnection(TcpLayer layer, TcpSettings settings, int localAddress, int localPort, int remoteAddress,
+                  int remotePort) {
+        this.layer = layer;
+        this.pool = layer.pool();
+        this.settings = settings;
+        this.localAddress = localAddress;
+        this.localPort = localPort;
+        this.remoteAddress = remoteAddress;
+        this.remotePort = remotePort;
+        this.sendQueue = new SendQueue(pool);
+        this.receiveQueue = new ReceiveQueue(pool);
+        this.reassembly = new ReassemblyQueue(pool, settings.reassemblySegments);
+        this.rtt = new RttEstimator(settings.initialRtoNanos, settings.minRtoNanos, settings.maxRtoNanos);
+        this.congestion = settings.congestionControl.create();
+        this.scoreboard = new SackScoreboard();
+        this.timer = new TimerWheel.Timer<>(this);
+        this.quickAcksLeft = settings.quickAckSegments;
+    }
+
+    // ======================================================================================== public API
+
+    public TcpState state() {
+        return state;
+    }
+
+    public int localAddress() {
+        return localAddress;
+    }
+
+    public int localPort() {
+        return localPort;
+    }
+
+    public int remoteAddress() {
+        return remoteAddress;
+    }
+
+    public int remotePort() {
+        return remotePort;
+    }
+
+    public TcpSettings settings() {
+        return settings;
+    }
+
+    public void handler(Handler h) {
+        this.handler = h == null ? NO_HANDLER : h;
+    }
+
+    /** The error that ended the connection, or null. */
+    public TcpError error() {
+        return error;
+    }
+
+    /** True once the peer's FIN has been received and every byte before it delivered to the receive queue. */
+    public boolean isInputShutdown() {
+        return finReceived;
+    }
+
+    public boolean isOutputShutdown() {
+        return finQueued;
+    }
+
+    public boolean isOpen() {
+        return state != TcpState.CLOSED && state != TcpState.TIME_WAIT;
+    }
+
+    public boolean isActive() {
+        return state == TcpState.ESTABLISHED || state == TcpState.CLOSE_WAIT || state == TcpState.FIN_WAIT_1
+                || state == TcpState.FIN_WAIT_2;
+    }
+
+    /** Bytes that can be written before the send buffer is full. */
+    public long sendSpace() {
+        return Math.max(0, settings.sendBufferBytes - sendQueue.size());
+    }
+
+    /** Bytes queued to send and not yet acknowledged. */
+    public long sendQueued() {
+        return sendQueue.size();
+    }
+
+    /** Bytes received in order and not yet read. */
+    public long readable() {
+        return receiveQueue.bytes();
+    }
+
+    /**
+     * Queues an mbuf chain for sending, taking ownership. Refused (returns false, ownership stays with the caller)
+     * when the connection cannot send or the send buffer is full.
+     */
+    public boolean write(long chain, long nowNanos) {
+        if (!state.canSend() || finQueued || state == TcpState.SYN_SENT || state == TcpState.SYN_RECEIVED
+                || sendSpace() <= 0) {
+            return false;
+        }
+        sendQueue.append(chain);
+        output(nowNanos);
+        return true;
+    }
+
+    /**
+     * Takes the next received chain (payload only; the caller owns and frees it), or 0 when nothing is waiting.
+     * Reading opens the receive window; a window update goes out when it grew enough.
+     */
+    public long read(long nowNanos) {
+        long chain = receiveQueue.poll();
+        if (chain != 0 && windowUpdateWorthSending()) {
+            ackNow = true;
+            output(nowNanos);
+        }
+        return chain;
+    }
+
+    /** Sends FIN after the queued data (half-close); reading goes on. */
+    public void shutdownOutput(long nowNanos) {
+        if (finQueued) {
+            return;
+        }
+        switch (state) {
+            case SYN_SENT -> {
+                destroy(null);
+                return;
+            }
+            case SYN_RECEIVED, ESTABLISHED -> state = TcpState.FIN_WAIT_1;
+            case CLOSE_WAIT -> state = TcpState.LAST_ACK;
+            default -> {
+                return;
+            }
+        }
+        finSeq = sequenceOf(sendQueue.end());
+        finQueued = true;
+        output(nowNanos);
+    }
+
+    /**
+     * Closes the connection as close(2) does: with unread data or SO_LINGER 0 it resets at once; otherwise it sends
+     * FIN after the queued data and lingers in the background.
+     */
+    public void close(long nowNanos) {
+        closedByApplication = true;
+        if (state == TcpState.CLOSED || state == TcpState.TIME_WAIT) {
+            return;
+        }
+        if (state == TcpState.LISTEN || state == TcpState.SYN_SENT) {
+            destroy(null);
+            return;
+        }
+        if (!receiveQueue.isEmpty() || settings.lingerNanos == 0) {
+            // RFC 2525 §2.17: data the application will never read means the peer must learn it was lost
+            abort(nowNanos);
+            return;
+        }
+        reassembly.clear();
+        shutdownOutput(nowNanos);
+        if (settings.lingerNanos > 0) {
+            closeDeadline = nowNanos + settings.lingerNanos;
+            armTimer();
+        }
+    }
+
+    /** Sends RST and discards everything (SO_LINGER 0, or the stack shutting down). */
+    public void abort(long nowNanos) {
+        if (state.isSynchronized() && state != TcpState.TIME_WAIT) {
+            layer.sendReset(this, sndNxt, 0, false);
+        }
+        destroy(TcpError.ABORTED);
+    }
+
+    // ======================================================================================== opening
+
+    /** Active open: sends SYN (RFC 9293 §3.10.1). */
+    void connect(long nowNanos) {
+        iss = layer.isn(localAddress, localPort, remoteAddress, remotePort, nowNanos);
+        sndUna = iss;
+        sndNxt = iss;
+        sndMax = iss;
+        recoveryPoint = iss;
+        receiveMss = layer.mssFor(remoteAddress);
+        sendMss = 536; // RFC 9293 default until the peer says otherwise
+        tsOffsetMillis = layer.randomInt() & 0x7fffffffL;
+        // what our SYN offers; the peer's SYN-ACK decides what is used
+        windowScalingOn = settings.windowScaling;
+        rcvWindowShift = settings.windowScaling ? windowShiftFor(settings.receiveBufferBytes) : 0;
+        sackOn = settings.sack;
+        timestampsOn = settings.timestamps;
+        state = TcpState.SYN_SENT;
+        lastReceiveNanos = nowNanos;
+        sendSyn(nowNanos, false);
+    }
+
+    /** Passive open: a SYN reached a listener (already checked); answer SYN-ACK (RFC 9293 §3.10.7.2). */
+    void acceptSyn(InboundSegment seg, long nowNanos) {
+        irs = seg.seq;
+        rcvNxt = seg.seq + 1;
+        iss = layer.isn(localAddress, localPort, remoteAddress, remotePort, nowNanos);
+        sndUna = iss;
+        sndNxt = iss;
+        sndMax = iss;
+        recoveryPoint = iss;
+        receiveMss = layer.mssFor(remoteAddress);
+        tsOffsetMillis = layer.randomInt() & 0x7fffffffL;
+        takeSynOptions(seg, nowNanos);
+        sndWnd = seg.window; // never scaled in a SYN (RFC 7323 §2.2)
+        maxSndWnd = sndWnd;
+        sndWl1 = seg.seq;
+        sndWl2 = iss;
+        state = TcpState.SYN_RECEIVED;
+        lastReceiveNanos = nowNanos;
+        sendSyn(nowNanos, true);
+    }
+
+    /** A connection rebuilt from a valid SYN cookie: straight to ESTABLISHED with what the cookie kept. */
+    void acceptCookie(InboundSegment seg, int cookieIss, int peerMss, long nowNanos) {
+        irs = seg.seq - 1;
+        rcvNxt = seg.seq;
+        iss = cookieIss;
+        sndUna = seg.ack;
+        sndNxt = seg.ack;
+        sndMax = seg.ack;
+        recoveryPoint = seg.ack;
+        receiveMss = layer.mssFor(remoteAddress);
+        sendMss = Math.min(peerMss, receiveMss);
+        tsOffsetMillis = layer.randomInt() & 0x7fffffffL;
+        // the cookie keeps no window scale, SACK or timestamps: the connection runs without them (documented)
+        sndWnd = seg.window;
+        maxSndWnd = sndWnd;
+        sndWl1 = seg.seq;
+        sndWl2 = seg.ack;
+        congestion.init(sendMss, nowNanos);
+        rcvAdvertisedEdge = rcvNxt + advertisedWindowBytes();
+        state = TcpState.ESTABLISHED;
+        lastReceiveNanos = nowNanos;
+        armKeepAlive(nowNanos);
+    }
+
+    private void takeSynOptions(InboundSegment seg, long nowNanos) {
+        int peerMss = seg.mss > 0 ? seg.mss : 536;
+        sendMss = Math.max(64, Math.min(peerMss, receiveMss));
+        if (settings.windowScaling && seg.windowScale >= 0) {
+            windowScalingOn = true;
+            sndWindowShift = Math.min(seg.windowScale, 14); // RFC 7323 §2.3: treat larger as 14
+            rcvWindowShift = windowShiftFor(settings.receiveBufferBytes);
+        } else {
+            windowScalingOn = false;
+            sndWindowShift = 0;
+            rcvWindowShift = 0;
+        }
+        sackOn = settings.sack && seg.sackPermitted;
+        if (settings.timestamps && seg.hasTimestamp) {
+            timestampsOn = true;
+            tsRecent = seg.tsVal;
+            tsRecentAtNanos = nowNanos;
+        } else {
+            timestampsOn = false;
+        }
+        if (timestampsOn) {
+            sendMss -= 12; // the timestamp option rides in every segment
+        }
+        congestion.init(sendMss, nowNanos);
+    }
+
+    static int windowShiftFor(int bufferBytes) {
+        int shift = 0;
+        while (shift < 14 && (65535L << shift) < bufferBytes) {
+            shift++;
+        }
+        return shift;
+    }
+
+    private void sendSyn(long nowNanos, boolean withAck) {
+        int flags = TcpFlags.SYN | (withAck ? TcpFlags.ACK : 0);
+        synSentAt = nowNanos;
+        layer.transmit(this, flags, iss, 0, 0, nowNanos);
+        sndNxt = iss + 1;
+        sndMax = iss + 1;
+        if (retransmitDeadline == 0) {
+            retransmitDeadline = nowNanos + rtt.rto();
+            armTimer();
+        }
+    }
+
+    // ======================================================================================== input
+
+    /**
+     * Processes one segment for this connection (RFC 9293 §3.10.7.3 and on). Takes ownership of its payload.
+     */
+    void input(InboundSegment seg, long nowNanos) {
+        try {
+            if (state == TcpState.SYN_SENT) {
+                inputSynSent(seg, nowNanos);
+            } else {
+                inputSynchronized(seg, nowNanos);
+            }
+        } finally {
+            if (seg.payload != 0) {
+                pool.free(seg.payload);
+                seg.payload = 0;
+            }
+        }
+        if (state != TcpState.CLOSED) {
+            output(nowNanos);
+        }
+    }
+
+    private void inputSynSent(InboundSegment seg, long nowNanos) {
+        boolean ackOk = false;
+        if (seg.has(TcpFlags.ACK)) {
+            if (SeqNum.le(seg.ack, iss) || SeqNum.gt(seg.ack, sndNxt)) {
+                if (!seg.has(TcpFlags.RST)) {
+                    layer.sendReset(this, seg.ack, 0, false);
+                }
+                layer.counters().badAcks++;
+                return;
+            }
+            ackOk = true;
+        }
+        if (seg.has(TcpFlags.RST)) {
+            if (ackOk) {
+                destroy(TcpError.REFUSED);
+            }
+            return;
+        }
+        if (!seg.has(TcpFlags.SYN)) {
+            return;
+        }
+        irs = seg.seq;
+        rcvNxt = seg.seq + 1;
+        takeSynOptions(seg, nowNanos);
+        if (ackOk) {
+            sndUna = seg.ack;
+            sndWnd = seg.window; // a SYN's window is never scaled
+            maxSndWnd = sndWnd;
+            sndWl1 = seg.seq;
+            sndWl2 = seg.ack;
+            retransmitDeadline = 0;
+            if (retransmitCount == 0 && !timestampsOn) {
+                rtt.sample(nowNanos - synSentAt);
+            } else if (timestampsOn && seg.hasTimestamp && seg.tsEcr != 0) {
+                rtt.sample(Math.max(0, (tsNow(nowNanos) - seg.tsEcr)) * 1_000_000L);
+            }
+            retransmitCount = 0;
+            rtt.resetBackoff();
+            state = TcpState.ESTABLISHED;
+            rcvAdvertisedEdge = rcvNxt;
+            ackNow = true;
+            armKeepAlive(nowNanos);
+            handler.onConnected(this);
+            if (seg.payloadLength > 0) {
+                acceptData(seg, nowNanos);
+            }
+        } else {
+            // simultaneous open (RFC 9293 §3.5): answer SYN-ACK with our original ISS
+            state = TcpState.SYN_RECEIVED;
+            sndWnd = seg.window;
+            maxSndWnd = sndWnd;
+            sndWl1 = seg.seq;
+            sndWl2 = iss;
+            layer.transmit(this, TcpFlags.SYN | TcpFlags.ACK, iss, 0, 0, nowNanos);
+        }
+    }
+
+    /** When our first SYN left, for the handshake's RTT sample (Karn: only if it was not retransmitted). */
+    private long synSentAt;
+
+    private void inputSynchronized(InboundSegment seg, long nowNanos) {
+        TcpCounters counters = layer.counters();
+        // RFC 7323 §5.3 PAWS: a timestamp older than TS.Recent means an old duplicate (RST segments excepted)
+        if (timestampsOn && seg.hasTimestamp && !seg.has(TcpFlags.RST)
+                && SeqNum.lt(seg.tsVal, tsRecent)
+                && nowNanos - tsRecentAtNanos < 24L * 24 * 3600 * 1_000_000_000L) {
+            counters.pawsRejected++;
+            sendAckNow(nowNanos);
+            return;
+        }
+        // step 1: sequence number acceptability (RFC 9293 §3.10.7.4, four cases)
+        int rcvWnd = currentReceiveWindow();
+        int segLen = seg.sequenceLength();
+        boolean acceptable;
+        if (segLen == 0) {
+            acceptable = rcvWnd == 0 ? seg.seq == rcvNxt : SeqNum.inWindow(seg.seq, rcvNxt, rcvWnd);
+        } else {
+            acceptable = rcvWnd != 0 && (SeqNum.inWindow(seg.seq, rcvNxt, rcvWnd)
+                    || SeqNum.inWindow(seg.seq + segLen - 1, rcvNxt, rcvWnd));
+        }
+        if (!acceptable) {
+            if (!seg.has(TcpFlags.RST)) {
+                counters.outOfWindow++;
+                sendAckNow(nowNanos);
+            } else {
+                counters.resetsIgnored++;
+            }
+            return;
+        }
+        // step 2: RST (RFC 5961 §3.2): exact match resets, anything else in the window gets a challenge ACK
+        if (seg.has(TcpFlags.RST)) {
+            if (seg.seq != rcvNxt) {
+                counters.challengeAcks++;
+                sendAckNow(nowNanos);
+                return;
+            }
+            counters.resetsReceived++;
+            switch (state) {
+                case SYN_RECEIVED -> destroy(listener != null ? null : TcpError.REFUSED);
+                case CLOSING, LAST_ACK, TIME_WAIT -> destroy(null);
+                default -> destroy(TcpError.RESET);
+            }
+            return;
+        }
+        // step 4: SYN in a synchronized state (RFC 5961 §4): challenge ACK
+        if (seg.has(TcpFlags.SYN)) {
+            if (state == TcpState.SYN_RECEIVED && seg.seq == irs) {
+                // our SYN-ACK was lost: the peer retransmitted its SYN; answer again
+                layer.transmit(this, TcpFlags.SYN | TcpFlags.ACK, iss, 0, 0, nowNanos);
+                return;
+            }
+            counters.challengeAcks++;
+            sendAckNow(nowNanos);
+            return;
+        }
+        // step 5: ACK
+        if (!seg.has(TcpFlags.ACK)) {
+            counters.noAck++;
+            return;
+        }
+        if (timestampsOn && seg.hasTimestamp && SeqNum.le(seg.seq, rcvAdvertisedEdge)
+                && SeqNum.le(seg.seq, rcvNxt)) {
+            // RFC 7323 §4.3: remember the timestamp of the segment that covers RCV.NXT
+            tsRecent = seg.tsVal;
+            tsRecentAtNanos = nowNanos;
+        }
+        lastReceiveNanos = nowNanos;
+        keepAliveProbesSent = 0;
+        if (state == TcpState.SYN_RECEIVED) {
+            if (SeqNum.le(seg.ack, sndUna) || SeqNum.gt(seg.ack, sndNxt)) {
+                layer.sendReset(this, seg.ack, 0, false);
+                counters.badAcks++;
+                return;
+            }
+            state = TcpState.ESTABLISHED;
+            sndWnd = seg.window << sndWindowShift;
+            maxSndWnd = Math.max(maxSndWnd, sndWnd);
+            sndWl1 = seg.seq;
+            sndWl2 = seg.ack;
+            rcvAdvertisedEdge = rcvNxt + advertisedWindowBytes();
+            armKeepAlive(nowNanos);
+            if (listener != null) {
+                if (!listener.established(this)) {
+                    // accept queue full: behave as if the ACK was lost (Linux's default); the SYN-ACK timer retries
+                    state = TcpState.SYN_RECEIVED;
+                    return;
+                }
+            } else {
+                handler.onConnected(this);
+            }
+        }
+        if (!processAck(seg, nowNanos)) {
+            return;
+        }
+        if (state == TcpState.CLOSED) {
+            return;
+        }
+        // step 7: text
+        if (seg.payloadLength > 0) {
+            if (state.canReceive() && !finReceived) {
+                acceptData(seg, nowNanos);
+            } else {
+                counters.dataAfterFin++;
+            }
+        }
+        // step 8: FIN
+        if (seg.has(TcpFlags.FIN)) {
+            int finSeq = seg.seq + seg.payloadLength;
+            if (finSeq == rcvNxt && !finReceived) {
+                receiveFin(nowNanos);
+            } else if (SeqNum.gt(finSeq, rcvNxt) && !finReceived) {
+                pendingFinOffset = receiveOffset + SeqNum.diff(finSeq, rcvNxt);
+                ackNow = true;
+            } else if (state == TcpState.TIME_WAIT) {
+                // a retransmitted FIN: our ACK was lost; acknowledge again and restart 2MSL (RFC 9293 §3.10.7.4)
+                ackNow = true;
+                closeDeadline = nowNanos + 2 * settings.mslNanos;
+                armTimer();
+            }
+        }
+    }
+
+    /** ACK processing of RFC 9293 §3.10.7.4 step 5 with RFC 5961 §5; false means drop the rest of the segment. */
+    private boolean processAck(InboundSegment seg, long nowNanos) {
+        TcpCounters counters = layer.counters();
+        int ack = seg.ack;
+        if (SeqNum.gt(ack, sndMax)) {
+            counters.ackUnsent++;
+            sendAckNow(nowNanos);
+            return false;
+        }
+        if (SeqNum.lt(ack, sndUna - maxSndWnd)) {
+            counters.challengeAcks++;
+            sendAckNow(nowNanos);
+            return false;
+        }
+        int window = seg.window << sndWindowShift;
+        if (sackOn && seg.sackBlocks > 0) {
+            scoreboard.update(seg.sackStart, seg.sackEnd, seg.sackBlocks, sndUna, sndMax);
+        }
+        if (SeqNum.gt(ack, sndUna)) {
+            newAck(seg, ack, nowNanos);
+        } else if (ack == sndUna) {
+            boolean duplicate = seg.payloadLength == 0 && !seg.has(TcpFlags.FIN) && window == sndWnd
+                    && sndMax != sndUna;
+            if (duplicate) {
+                duplicateAck(nowNanos);
+            } else if (sndMax == sndUna) {
+                dupAcks = 0;
+            }
+        }
+        // window update (RFC 9293 §3.10.7.4: only from newer segments)
+        if (SeqNum.lt(sndWl1, seg.seq) || (sndWl1 == seg.seq && SeqNum.le(sndWl2, ack))) {
+            boolean opened = sndWnd == 0 && window > 0;
+            sndWnd = window;
+            maxSndWnd = Math.max(maxSndWnd, window);
+            sndWl1 = seg.seq;
+            sndWl2 = ack;
+            if (opened) {
+                persistDeadline = 0;
+                persistBackoff = 0;
+                if (SeqNum.lt(sndNxt, sndMax)) {
+                    sndNxt = sndUna; // a zero-window probe byte may have been dropped: send from the left edge
+                }
+            }
+        }
+        return true;
+    }
+
+    private void newAck(InboundSegment seg, int ack, long nowNanos) {
+        int acked = SeqNum.diff(ack, sndUna);
+        long inFlightBefore = Integer.toUnsignedLong(SeqNum.diff(sndMax, sndUna));
+        // RTT: timestamps give a sample per ACK; without, Karn's algorithm times one segment at a time
+        long sample = -1;
+        if (timestampsOn && seg.hasTimestamp && seg.tsEcr != 0) {
+            sample = Math.max(0, tsNow(nowNanos) - seg.tsEcr) * 1_000_000L;
+        } else if (rttTiming && SeqNum.gt(ack, rttTimedSeq)) {
+            sample = nowNanos - rttTimedAtNanos;
+            rttTiming = false;
+        }
+        if (sample >= 0) {
+            rtt.sample(sample);
+        }
+        // the data part of the acknowledged range (SYN and FIN occupy a sequence number but no queue byte)
+        boolean finNowAcked = finQueued && !finAcked && SeqNum.gt(ack, finSeq);
+        long dataAcked = acked - (finNowAcked ? 1 : 0);
+        if (sndUna == iss) {
+            dataAcked -= 1; // our SYN was in there
+        }
+        if (dataAcked > 0) {
+            sendQueue.acknowledge(sendQueue.start() + Math.min(dataAcked, sendQueue.size()));
+        }
+        sndUna = ack;
+        if (SeqNum.lt(sndNxt, sndUna)) {
+            sndNxt = sndUna;
+        }
+        scoreboard.acknowledge(ack);
+        retransmitCount = 0;
+        rtt.resetBackoff();
+        // congestion control and recovery
+        if (inRecovery) {
+            if (SeqNum.ge(ack, recoveryPoint)) {
+                inRecovery = false;
+                congestion.onExitRecovery(nowNanos);
+            } else {
+                // RFC 6582 partial ACK: retransmit the next hole, deflate
+                congestion.onPartialAck(acked, nowNanos);
+                retransmitNextHole(nowNanos);
+            }
+        } else {
+            congestion.onAck(acked, inFlightBefore, sample, nowNanos);
+        }
+        dupAcks = 0;
+        // RFC 6298 §5.3: restart the timer when new data is acked, stop it when everything is
+        retransmitDeadline = sndUna == sndMax ? 0 : nowNanos + rtt.rto();
+        armTimer();
+        if (finNowAcked) {
+            finAcked = true;
+            finWasAcked(nowNanos);
+        }
+        if (sendSpace() > 0 && state.canSend()) {
+            handler.onWritable(this);
+        }
+    }
+
+    private void finWasAcked(long nowNanos) {
+        switch (state) {
+            case FIN_WAIT_1 -> {
+                state = TcpState.FIN_WAIT_2;
+                if (closedByApplication) {
+                    closeDeadline = nowNanos + settings.finWait2TimeoutNanos;
+                    armTimer();
+                }
+            }
+            case CLOSING -> enterTimeWait(nowNanos);
+            case LAST_ACK -> destroy(null);
+            default -> {
+            }
+        }
+    }
+
+    private void duplicateAck(long nowNanos) {
+        dupAcks++;
+        layer.counters().duplicateAcks++;
+        if (inRecovery) {
+            // each further duplicate means a segment left the network: let a new one in (RFC 5681 §3.2 step 4)
+            congestion.onDuplicateAckInRecovery(nowNanos);
+            return;
+        }
+        boolean lossDetected = dupAcks >= 3 || (sackOn && scoreboard.isLost(sndUna, sendMss));
+        if (lossDetected && SeqNum.ge(sndUna, recoveryPoint)) {
+            // fast retransmit (RFC 5681 §3.2); RFC 6582 §3.2 step 2: not again for losses of the window before
+            inRecovery = true;
+            recoveryPoint = sndMax;
+            highRetransmitted = sndUna;
+            congestion.onEnterRecovery(Integer.toUnsignedLong(SeqNum.diff(sndMax, sndUna)), nowNanos);
+            layer.counters().fastRetransmits++;
+            retransmitNextHole(nowNanos);
+        } else if (dupAcks <= 2) {
+            limitedTransmit = true; // RFC 3042: one new segment per duplicate, if the receive window has room
+        }
+    }
+
+    private boolean limitedTransmit;
+
+    /** Retransmits the first unacknowledged, un-SACKed segment not yet resent in this recovery. */
+    private void retransmitNextHole(long nowNanos) {
+        int seq = SeqNum.gt(highRetransmitted, sndUna) ? highRetransmitted : sndUna;
+        if (sackOn) {
+            seq = scoreboard.nextUnsacked(seq, sndMax);
+        }
+        if (SeqNum.ge(seq, sndMax)) {
+            return;
+        }
+        int len = segmentLengthAt(seq, Math.min(sendMss, SeqNum.diff(sndMax, seq)));
+        if (len <= 0 && !(finQueued && seq == finSeq)) {
+            return;
+        }
+        sendSegmentAt(seq, len, nowNanos, true);
+        highRetransmitted = seq + Math.max(len, 1);
+        rttTiming = false; // Karn: never time a retransmitted segment
+    }
+
+    /** Bytes of data at seq, up to limit, that can go in one segment (stopping at the FIN). */
+    private int segmentLengthAt(int seq, int limit) {
+        long offset = offsetOf(seq);
+        long available = sendQueue.end() - offset;
+        return (int) Math.max(0, Math.min(limit, available));
+    }
+
+    /** Stream offset of a sequence number at or after SND.UNA in the data range. */
+    private long offsetOf(int seq) {
+        int base = sndUna;
+        if (sndUna == iss) {
+            base = iss + 1;
+        }
+        return sendQueue.start() + SeqNum.diff(seq, base);
+    }
+
+    private int sequenceOf(long offset) {
+        int base = sndUna == iss ? iss + 1 : sndUna;
+        return base + (int) (offset - sendQueue.start());
+    }
+
+
+    private void acceptData(InboundSegment seg, long nowNanos) {
+        TcpCounters counters = layer.counters();
+        long chain = seg.payload;
+        seg.payload = 0;
+        int len = seg.payloadLength;
+        int seq = seg.seq;
+        // trim what we already have (RFC 9293 §3.10.7.4: segments overlapping the left edge)
+        if (SeqNum.lt(seq, rcvNxt)) {
+            int cut = SeqNum.diff(rcvNxt, seq);
+            if (cut >= len) {
+                pool.free(chain);
+                counters.duplicateSegments++;
+                ackNow = true;
+                return;
+            }
+            chain = io.zstack.buffer.Mbuf.trimFront(pool, chain, cut);
+            len -= cut;
+            seq = rcvNxt;
+        }
+        // trim what lies beyond the window
+        int window = currentReceiveWindow();
+        int room = window - SeqNum.diff(seq, rcvNxt);
+        if (room <= 0) {
+            pool.free(chain);
+            counters.beyondWindow++;
+            ackNow = true;
+            return;
+        }
+        if (len > room) {
+            chain = io.zstack.buffer.Mbuf.trimTo(pool, chain, room);
+            len = room;
+        }
+        if (seq == rcvNxt) {
+            receiveQueue.add(chain, len);
+            rcvNxt += len;
+            receiveOffset += len;
+            counters.bytesReceivedInOrder += len;
+            if (!reassembly.isEmpty()) {
+                long before = receiveOffset;
+                receiveOffset = reassembly.drainInto(receiveOffset, receiveQueue);
+                rcvNxt += (int) (receiveOffset - before);
+                ackNow = true; // filled (part of) a hole: tell the sender at once (RFC 5681 §4.2)
+            }
+            if (pendingFinOffset >= 0 && receiveOffset == pendingFinOffset) {
+                pendingFinOffset = -1;
+                receiveFin(nowNanos);
+            }
+            scheduleAck(nowNanos, len);
+            handler.onReadable(this);
+        } else {
+            long start = receiveOffset + SeqNum.diff(seq, rcvNxt);
+            int kept = reassembly.insert(start, chain, len);
+            if (kept < 0) {
+                counters.reassemblyDrops++;
+            } else {
+                counters.outOfOrderSegments++;
+                lastOutOfOrderStart = start;
+                lastOutOfOrderEnd = start + len;
+            }
+            ackNow = true; // a hole: duplicate ACK at once, with SACK blocks (RFC 5681 §4.2, RFC 2018)
+        }
+    }
+
+    private void receiveFin(long nowNanos) {
+        rcvNxt += 1;
+        finReceived = true;
+        ackNow = true;
+        switch (state) {
+            case SYN_RECEIVED, ESTABLISHED -> state = TcpState.CLOSE_WAIT;
+            case FIN_WAIT_1 -> {
+                if (finAcked) {
+                    enterTimeWait(nowNanos);
+                } else {
+                    state = TcpState.CLOSING;
+                }
+            }
+            case FIN_WAIT_2 -> enterTimeWait(nowNanos);
+            default -> {
+            }
+        }
+        handler.onReadable(this);
+    }
+
+    private void enterTimeWait(long nowNanos) {
+        state = TcpState.TIME_WAIT;
+        retransmitDeadline = 0;
+        persistDeadline = 0;
+        keepAliveDeadline = 0;
+        delayedAckDeadline = 0;
+        closeDeadline = nowNanos + 2 * settings.mslNanos;
+        sendQueue.clear();
+        armTimer();
+        layer.counters().timeWaits++;
+        notifyClosed(null); // the application is done with it; the 4-tuple stays reserved until 2MSL
+    }
+
+    private void scheduleAck(long nowNanos, int len) {
+        segmentsUnacked++;
+        if (!settings.delayedAck || quickAcksLeft > 0) {
+            if (quickAcksLeft > 0) {
+                quickAcksLeft--;
+            }
+            ackNow = true;
+        } else if (segmentsUnacked >= 2 && len >= sendMss / 2) {
+            ackNow = true; // RFC 9293 §3.8.6.3: at least every second full-sized segment
+        } else if (delayedAckDeadline == 0) {
+            delayedAckDeadline = nowNanos + settings.delayedAckTimeoutNanos;
+            armTimer();
+        }
+    }
+
+    // ======================================================================================== output
+
+    /** Sends whatever the state, the windows and the ACK policy call for now. */
+    void output(long nowNanos) {
+        if (state == TcpState.CLOSED || state == TcpState.LISTEN || state == TcpState.SYN_SENT
+                || state == TcpState.SYN_RECEIVED) {
+            if (ackNow && state == TcpState.SYN_RECEIVED) {
+                ackNow = false;
+            }
+            return;
+        }
+        boolean sentSomething = false;
+        if (state != TcpState.TIME_WAIT) {
+            sentSomething = sendData(nowNanos);
+        }
+        if (!sentSomething && (ackNow || (segmentsUnacked > 0 && delayedAckDeadline != 0
+                && nowNanos >= delayedAckDeadline))) {
+            sendAckNow(nowNanos);
+        }
+    }
+
+    /** Sends new data (and FIN) as the windows allow; true if any segment went out. */
+    private boolean sendData(long nowNanos) {
+        boolean sent = false;
+        while (!(finQueued && SeqNum.gt(sndNxt, finSeq))) {
+            long offset = offsetOf(sndNxt);
+            long unsent = Math.max(0, sendQueue.end() - offset);
+            if (unsent == 0 && !finQueued) {
+                break;
+            }
+            int len = 0;
+            if (unsent > 0) {
+                long inFlight = Integer.toUnsignedLong(SeqNum.diff(sndNxt, sndUna));
+                long cwnd = congestion.cwnd() + (limitedTransmit ? 2L * sendMss : 0);
+                long usable = Math.min(Integer.toUnsignedLong(sndWnd), cwnd) - inFlight;
+                if (sndWnd == 0) {
+                    // zero window: the persist timer probes it (RFC 9293 §3.8.6.1)
+                    if (persistDeadline == 0 && retransmitDeadline == 0) {
+                        persistDeadline = nowNanos + persistInterval();
+                        armTimer();
+                    }
+                    break;
+                }
+                len = (int) Math.min(Math.min(unsent, sendMss), Math.max(usable, 0));
+                if (len <= 0) {
+                    break;
+                }
+                boolean allTheRest = len == unsent;
+                if (len < sendMss && !allTheRest && len < maxSndWnd / 2) {
+                    break; // sender SWS avoidance (RFC 9293 §3.8.6.2.1): wait for a useful amount of window
+                }
+                if (len < sendMss && settings.nagle && inFlight > 0 && !finQueued) {
+                    break; // Nagle: at most one small segment in flight
+                }
+            }
+            boolean fin = finQueued && offset + len == sendQueue.end();
+            sendSegmentAt(sndNxt, len, nowNanos, false);
+            sndNxt += len + (fin ? 1 : 0);
+            if (SeqNum.gt(sndNxt, sndMax)) {
+                sndMax = sndNxt;
+            }
+            limitedTransmit = false;
+            sent = true;
+            if (fin) {
+                break;
+            }
+        }
+        return sent;
+    }
+
+    /**
+     * Transmits [seq, seq+len) (plus FIN if it ends at the FIN) as one segment with ACK, and keeps the timers.
+     */
+    private void sendSegmentAt(int seq, int len, long nowNanos, boolean retransmission) {
+        int flags = TcpFlags.ACK;
+        long offset = offsetOf(seq);
+        if (len > 0 && offset + len == sendQueue.end()) {
+            flags |= TcpFlags.PSH;
+        }
+        if (finQueued && seq + len == finSeq) {
+            flags |= TcpFlags.FIN;
+        }
+        layer.transmit(this, flags, seq, offset, len, nowNanos);
+        segmentsUnacked = 0;
+        delayedAckDeadline = 0;
+        ackNow = false;
+        lastSendNanos = nowNanos;
+        if (retransmission) {
+            layer.counters().retransmittedSegments++;
+        } else if (!rttTiming && !timestampsOn && len > 0) {
+            rttTiming = true;
+            rttTimedSeq = seq + len - 1;
+            rttTimedAtNanos = nowNanos;
+        }
+        if (retransmitDeadline == 0) {
+            retransmitDeadline = nowNanos + rtt.rto();
+            persistDeadline = 0;
+            armTimer();
+        }
+        rcvAdvertisedEdge = rcvNxt + advertisedWindowBytes();
+    }
+
+    /** A bare ACK carrying the current RCV.NXT and window (and SACK blocks). */
+    void sendAckNow(long nowNanos) {
+        layer.transmit(this, TcpFlags.ACK, sndNxt, 0, 0, nowNanos);
+        segmentsUnacked = 0;
+        delayedAckDeadline = 0;
+        ackNow = false;
+        rcvAdvertisedEdge = rcvNxt + advertisedWindowBytes();
+    }
+
+    // ======================================================================================== windows
+
+    /** Receive window in bytes: buffer space not used by data waiting to be read or reassembled. */
+    int currentReceiveWindow() {
+        long free = settings.receiveBufferBytes - receiveQueue.bytes() - reassembly.bytes();
+        long maxWindow = 65535L << rcvWindowShift;
+        int window = (int) Math.max(0, Math.min(free, maxWindow));
+        // never shrink the right edge already advertised (RFC 9293 §3.8.6.2.2)
+        int edgeRoom = SeqNum.diff(rcvAdvertisedEdge, rcvNxt);
+        return Math.max(window, Math.max(edgeRoom, 0));
+    }
+
+    /**
+     * The window to advertise, with receiver silly-window avoidance (RFC 9293 §3.8.6.2.2): the right edge moves only
+     * by at least min(buffer/2, MSS).
+     */
+    private int advertisedWindowBytes() {
+        int window = currentReceiveWindow();
+        int edgeRoom = Math.max(0, SeqNum.diff(rcvAdvertisedEdge, rcvNxt));
+        int step = Math.min(settings.receiveBufferBytes / 2, receiveMss);
+        if (window - edgeRoom < step && window < settings.receiveBufferBytes) {
+            window = edgeRoom;
+        }
+        // round down to what the scale can express, so the peer sees exactly this
+        return (window >>> rcvWindowShift) << rcvWindowShift;
+    }
+
+    /** The window field to put in a segment (scaled; a SYN's is never scaled). */
+    int windowField(boolean syn) {
+        if (syn) {
+            return Math.min(settings.receiveBufferBytes, 65535);
+        }
+        return Math.min(advertisedWindowBytes() >>> rcvWindowShift, 65535);
+    }
+
+    private boolean windowUpdateWorthSending() {
+        if (!state.canReceive()) {
+            return false;
+        }
+        int window = currentReceiveWindow();
+        int edgeRoom = Math.max(0, SeqNum.diff(rcvAdvertisedEdge, rcvNxt));
+        return window - edgeRoom >= Math.min(settings.receiveBufferBytes / 2, 2 * receiveMss);
+    }
+
+    /** Our TSval: milliseconds on a per-connection offset clock (RFC 7323 §5.4, RFC 9293 hides uptime). */
+    int tsNow(long nowNanos) {
+        return (int) (nowNanos / 1_000_000L + tsOffsetMillis);
+    }
+
+    /**
+     * Fills the SACK blocks to send (RFC 2018 §4: the block with the latest segment first, then the others); returns
+     * how many, at most {@code max}.
+     */
+    int sackBlocks(int[] starts, int[] ends, int max) {
+        if (!sackOn || reassembly.isEmpty()) {
+            return 0;
+        }
+        int pairs = reassembly.ranges(sackRanges);
+        int n = 0;
+        for (int i = 0; i < pairs && n < max; i++) {
+            if (sackRanges[2 * i] <= lastOutOfOrderStart && lastOutOfOrderEnd <= sackRanges[2 * i + 1]) {
+                starts[n] = rcvNxt + (int) (sackRanges[2 * i] - receiveOffset);
+                ends[n] = rcvNxt + (int) (sackRanges[2 * i + 1] - receiveOffset);
+                n++;
+                break;
+            }
+        }
+        for (int i = pairs - 1; i >= 0 && n < max; i--) {
+            int s = rcvNxt + (int) (sackRanges[2 * i] - receiveOffset);
+            if (n > 0 && s == starts[0]) {
+                continue;
+            }
+            starts[n] = s;
+            ends[n] = rcvNxt + (int) (sackRanges[2 * i + 1] - receiveOffset);
+            n++;
+        }
+        return n;
+    }
+
+    // ======================================================================================== timers
+
+    private long persistInterval() {
+        long base = Math.max(settings.persistMinNanos, rtt.rto());
+        return Math.min(settings.persistMaxNanos, base << Math.min(persistBackoff, 10));
+    }
+
+    private void armKeepAlive(long nowNanos) {
+        if (settings.keepAlive) {
+            keepAliveDeadline = nowNanos + settings.keepAliveIdleNanos;
+            armTimer();
+        }
+    }
+
+    /** Re-reads SO_KEEPALIVE and friends after the application changed them. */
+    public void keepAliveChanged(long nowNanos) {
+        if (settings.keepAlive && isActive()) {
+            armKeepAlive(Math.max(nowNanos, lastReceiveNanos));
+        } else {
+            keepAliveDeadline = 0;
+        }
+    }
+
+    /** Points the wheel timer at the earliest pending deadline. */
+    void armTimer() {
+        long next = earliest(earliest(earliest(retransmitDeadline, delayedAckDeadline), earliest(persistDeadline,
+                keepAliveDeadline)), closeDeadline);
+        if (next == 0) {
+            next = Long.MAX_VALUE;
+        }
+        if (next == Long.MAX_VALUE) {
+            layer.timers().cancel(timer);
+        } else if (!timer.isScheduled() || timer.deadline() != next) {
+            layer.timers().schedule(timer, next);
+        }
+    }
+
+    /** The earlier of two deadlines, 0 meaning none. */
+    private static long earliest(long a, long b) {
+        return a == 0 ? b : b == 0 ? a : Math.min(a, b);
+    }
+
+    /** The wheel fired: run whichever timers are due. */
+    void onTimer(long nowNanos) {
+        if (state == TcpState.CLOSED) {
+            return;
+        }
+        if (closeDeadline != 0 && nowNanos >= closeDeadline) {
+            closeDeadline = 0;
+            if (state == TcpState.TIME_WAIT) {
+                destroy(null);
+                return;
+            }
+            if (state == TcpState.FIN_WAIT_2) {
+                destroy(null); // orphaned too long (tcp_fin_timeout)
+                return;
+            }
+            if (closedByApplication && settings.lingerNanos > 0) {
+                abort(nowNanos); // linger expired with data unacknowledged
+                return;
+            }
+        }
+        if (retransmitDeadline != 0 && nowNanos >= retransmitDeadline) {
+            retransmitDeadline = 0;
+            retransmitTimeout(nowNanos);
+            if (state == TcpState.CLOSED) {
+                return;
+            }
+        }
+        if (persistDeadline != 0 && nowNanos >= persistDeadline) {
+            persistDeadline = 0;
+            zeroWindowProbe(nowNanos);
+        }
+        if (keepAliveDeadline != 0 && nowNanos >= keepAliveDeadline) {
+            keepAliveDeadline = 0;
+            keepAliveTimeout(nowNanos);
+            if (state == TcpState.CLOSED) {
+                return;
+            }
+        }
+        if (delayedAckDeadline != 0 && nowNanos >= delayedAckDeadline) {
+            delayedAckDeadline = 0;
+            if (segmentsUnacked > 0 || ackNow) {
+                sendAckNow(nowNanos);
+            }
+        }
+        output(nowNanos);
+        armTimer();
+    }
+
+    private void retransmitTimeout(long nowNanos) {
+        TcpCounters counters = layer.counters();
+        retransmitCount++;
+        counters.timeouts++;
+        int limit = switch (state) {
+            case SYN_SENT -> settings.synRetries;
+            case SYN_RECEIVED -> settings.synAckRetries;
+            default -> settings.maxRetransmissions;
+        };
+        if (retransmitCount > limit) {
+            if (state == TcpState.SYN_RECEIVED && listener != null) {
+                destroy(null); // a half-open connection that never completed: forget it quietly
+            } else {
+                layer.sendReset(this, sndNxt, 0, false);
+                destroy(TcpError.TIMED_OUT);
+            }
+            return;
+        }
+        rtt.backoff();
+        rttTiming = false;
+        if (state == TcpState.SYN_SENT || state == TcpState.SYN_RECEIVED) {
+            layer.transmit(this, TcpFlags.SYN | (state == TcpState.SYN_RECEIVED ? TcpFlags.ACK : 0), iss, 0, 0,
+                    nowNanos);
+            layer.counters().retransmittedSegments++;
+            retransmitDeadline = nowNanos + rtt.rto();
+            armTimer();
+            return;
+        }
+        // RFC 5681 §3.1 / RFC 6298 §5.4–5.6: collapse the window, resend from the left edge (go-back-N)
+        congestion.onRetransmitTimeout(Integer.toUnsignedLong(SeqNum.diff(sndMax, sndUna)), nowNanos);
+        inRecovery = false;
+        recoveryPoint = sndMax;
+        dupAcks = 0;
+        sndNxt = sndUna;
+        int len = segmentLengthAt(sndUna, sendMss);
+        if (len > 0 || (finQueued && sndUna == finSeq)) {
+            sendSegmentAt(sndUna, len, nowNanos, true);
+            sndNxt = sndUna + len + ((finQueued && sndUna + len == finSeq) ? 1 : 0);
+        }
+        retransmitDeadline = nowNanos + rtt.rto();
+        armTimer();
+    }
+
+    private void zeroWindowProbe(long nowNanos) {
+        if (sndWnd != 0 || sendQueue.end() <= offsetOf(sndNxt) && SeqNum.ge(sndNxt, sndMax)) {
+            persistBackoff = 0;
+            return;
+        }
+        layer.counters().windowProbes++;
+        // one byte beyond the closed window (RFC 9293 §3.8.6.1); it is sent again if the window stays closed
+        long offset = offsetOf(sndUna);
+        if (offset < sendQueue.end()) {
+            layer.transmit(this, TcpFlags.ACK, sndUna, offset, 1, nowNanos);
+            if (sndNxt == sndUna) {
+                sndNxt = sndUna + 1;
+                if (SeqNum.gt(sndNxt, sndMax)) {
+                    sndMax = sndNxt;
+                }
+            }
+        }
+        persistBackoff++;
+        persistDeadline = nowNanos + persistInterval();
+        armTimer();
+    }
+
+    private void keepAliveTimeout(long nowNanos) {
+        if (!settings.keepAlive || !isActive()) {
+            return;
+        }
+        long idle = nowNanos - lastReceiveNanos;
+        if (idle < settings.keepAliveIdleNanos && keepAliveProbesSent == 0) {
+            keepAliveDeadline = lastReceiveNanos + settings.keepAliveIdleNanos;
+            armTimer();
+            return;
+        }
+        if (keepAliveProbesSent >= settings.keepAliveProbes) {
+            layer.counters().keepAliveTimeouts++;
+            layer.sendReset(this, sndNxt, 0, false);
+            destroy(TcpError.TIMED_OUT);
+            return;
+        }
+        // a probe the peer must answer: SEG.SEQ = SND.UNA - 1 with no data (RFC 9293 §3.8.4)
+        layer.transmit(this, TcpFlags.ACK, sndUna - 1, 0, 0, nowNanos);
+        layer.counters().keepAliveProbes++;
+        keepAliveProbesSent++;
+        keepAliveDeadline = nowNanos + settings.keepAliveIntervalNanos;
+        armTimer();
+    }
+
+    // ======================================================================================== teardown
+
+    /** Frees everything, leaves the connection table, and tells the handler once. */
+    void destroy(TcpError why) {
+        if (state == TcpState.CLOSED) {
+            return;
+        }
+        state = TcpState.CLOSED;
+        sendQueue.clear();
+        receiveQueue.clear();
+        reassembly.clear();
+        retransmitDeadline = 0;
+        delayedAckDeadline = 0;
+        persistDeadline = 0;
+        keepAliveDeadline = 0;
+        closeDeadline = 0;
+        layer.timers().cancel(timer);
+        layer.remove(this);
+        if (listener != null) {
+            listener.forget(this);
+            listener = null;
+        }
+        notifyClosed(why);
+    }
+
+    private void notifyClosed(TcpError why) {
+        if (closedNotified) {
+            return;
+        }
+        closedNotified = true;
+        error = why;
+        handler.onClosed(this, why);
+    }
+
+    static String addressText(int a) {
+        return (a >>> 24) + "." + ((a >>> 16) & 0xff) + "." + ((a >>> 8) & 0xff) + "." + (a & 0xff);
+    }
+
+    @Override
+    public String toString() {
+        return "TcpConnection(" + addressText(localAddress) + ":" + localPort + " > " + addressText(remoteAddress)
+                + ":" + remotePort + " " + state + ")";
+    }
+}

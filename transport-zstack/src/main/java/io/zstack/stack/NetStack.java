@@ -6,6 +6,10 @@ import io.zstack.device.NetDevice;
 import io.zstack.ip.ArpCache;
 import io.zstack.ip.Ipv4Config;
 import io.zstack.ip.Ipv4Layer;
+import io.zstack.tcp.IsnGenerator;
+import io.zstack.tcp.TcpLayer;
+import io.zstack.tcp.TcpSettings;
+import java.security.SecureRandom;
 
 /**
  * One instance of the stack: a device (one queue of a port), the in-stack loopback, and the protocol layers.
@@ -21,14 +25,29 @@ public final class NetStack implements AutoCloseable {
     private final NetDevice device;
     private final LoopbackDevice loopback;
     private final Ipv4Layer ip;
+    private final TcpLayer tcp;
     private final MbufBurst rx = new MbufBurst(BURST);
     private boolean closed;
 
-    /** A stack on {@code device} with the given address; it owns the device from now on. */
+    /** A stack on {@code device} with the given address and default TCP settings; it owns the device. */
     public NetStack(NetDevice device, Ipv4Config config) {
+        this(device, config, new TcpSettings(), new IsnGenerator(), new SecureRandom().nextLong(), System.nanoTime());
+    }
+
+    /**
+     * A stack with explicit TCP defaults, ISN key and random seed (a simulation that must replay passes fixed ones),
+     * starting at time {@code nowNanos}.
+     */
+    public NetStack(NetDevice device, Ipv4Config config, TcpSettings tcpDefaults, IsnGenerator isns, long seed,
+                    long nowNanos) {
         this.device = device;
         this.loopback = new LoopbackDevice("lo", device.pool(), 1024, 65535);
         this.ip = new Ipv4Layer(device, loopback, config, ArpCache.withDefaults());
+        this.tcp = new TcpLayer(ip, device.pool(), tcpDefaults, isns, seed, nowNanos);
+    }
+
+    public TcpLayer tcp() {
+        return tcp;
     }
 
     public Ipv4Layer ip() {
@@ -60,6 +79,7 @@ public final class NetStack implements AutoCloseable {
                 break;
             }
         }
+        tcp.poll(nowNanos);
         ip.poll(nowNanos);
         ip.flush();
         return received;
@@ -81,9 +101,15 @@ public final class NetStack implements AutoCloseable {
             return;
         }
         closed = true;
+        tcp.abortAll(nowForShutdown());
+        ip.flush(); // the peers' RSTs
         ip.clear();
         loopback.close();
         device.close();
+    }
+
+    private static long nowForShutdown() {
+        return System.nanoTime();
     }
 
     @Override

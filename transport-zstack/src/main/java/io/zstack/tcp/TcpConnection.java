@@ -782,13 +782,25 @@ public final class TcpConnection {
         if (SeqNum.ge(seq, sndMax)) {
             return;
         }
-        int len = segmentLengthAt(seq, Math.min(sendMss, SeqNum.diff(sndMax, seq)));
+        int len = segmentLengthAt(seq, Math.min(effectiveMss(), SeqNum.diff(sndMax, seq)));
         if (len <= 0 && !(finQueued && seq == finSeq)) {
             return;
         }
         sendSegmentAt(seq, len, nowNanos, true);
         highRetransmitted = seq + Math.max(len, 1);
         rttTiming = false; // Karn: never time a retransmitted segment
+    }
+
+    /**
+     * Payload that fits a segment now: the MSS less the SACK blocks our segments carry while we hold out-of-order
+     * data (the timestamp option is already accounted in {@link #sendMss}), so no frame outgrows the MTU.
+     */
+    int effectiveMss() {
+        if (!sackOn || reassembly.isEmpty()) {
+            return sendMss;
+        }
+        int blocks = Math.min(reassembly.entries(), timestampsOn ? 3 : 4);
+        return sendMss - (4 + 8 * blocks);
     }
 
     /** Bytes of data at seq, up to limit, that can go in one segment (stopping at the FIN). */
@@ -967,15 +979,16 @@ public final class TcpConnection {
                     }
                     break;
                 }
-                len = (int) Math.min(Math.min(unsent, sendMss), Math.max(usable, 0));
+                int mss = effectiveMss();
+                len = (int) Math.min(Math.min(unsent, mss), Math.max(usable, 0));
                 if (len <= 0) {
                     break;
                 }
                 boolean allTheRest = len == unsent;
-                if (len < sendMss && !allTheRest && len < maxSndWnd / 2) {
+                if (len < mss && !allTheRest && len < maxSndWnd / 2) {
                     break; // sender SWS avoidance (RFC 9293 §3.8.6.2.1): wait for a useful amount of window
                 }
-                if (len < sendMss && settings.nagle && inFlight > 0 && !finQueued) {
+                if (len < mss && settings.nagle && inFlight > 0 && !finQueued) {
                     break; // Nagle: at most one small segment in flight
                 }
             }
@@ -1238,7 +1251,7 @@ public final class TcpConnection {
         recoveryPoint = sndMax;
         dupAcks = 0;
         sndNxt = sndUna;
-        int len = segmentLengthAt(sndUna, sendMss);
+        int len = segmentLengthAt(sndUna, effectiveMss());
         if (len > 0 || (finQueued && sndUna == finSeq)) {
             sendSegmentAt(sndUna, len, nowNanos, true);
             sndNxt = sndUna + len + ((finQueued && sndUna + len == finSeq) ? 1 : 0);

@@ -1,0 +1,482 @@
+package io.zstack.tcp;
+
+import io.zstack.buffer.Mbuf;
+import io.zstack.buffer.MbufPool;
+import io.zstack.device.DeviceCapabilities;
+import io.zstack.ip.Ipv4Layer;
+import io.zstack.wire.CheckResult;
+import io.zstack.wire.Checksum;
+import io.zstack.wire.Ipv4Packet;
+import io.zstack.wire.TcpHeader;
+import io.zstack.wire.TcpOptions;
+import java.lang.foreign.MemorySegment;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.SplittableRandom;
+
+/**
+ * TCP for one stack instance: demultiplexes segments to connections (4-tuple table) and listeners, answers what
+ * has no socket with RST (RFC 9293 §3.10.7.1), runs the SYN backlog and SYN cookies, builds every outgoing
+ * segment (header and options into a fresh header mbuf, payload as indirect views of the send queue), and drives
+ * the connections' timers from one timer wheel.
+ */
+public final class TcpLayer implements Ipv4Layer.Transport {
+    private static final int EPHEMERAL_FIRST = 32768;
+    private static final int EPHEMERAL_LAST = 60999;
+
+    private final Ipv4Layer ip;
+    private final MbufPool pool;
+    private final TcpSettings defaults;
+    private final TcpCounters counters = new TcpCounters();
+    private final ConnectionTable connections = new ConnectionTable();
+    private final Map<Long, TcpListener> listeners = new HashMap<>();
+    private final TimerWheel<TcpConnection> timers;
+    private final IsnGenerator isns;
+    private final SynCookies cookies;
+    private final SplittableRandom random;
+    private final TcpHeader header = new TcpHeader();
+    private final TcpOptions options = new TcpOptions();
+    private final InboundSegment segment = new InboundSegment();
+    private final int[] sackStarts = new int[4];
+    private final int[] sackEnds = new int[4];
+    private int nextEphemeral;
+
+    public TcpLayer(Ipv4Layer ip, MbufPool pool, TcpSettings defaults, IsnGenerator isns, long seed, long nowNanos) {
+        this.ip = ip;
+        this.pool = pool;
+        this.defaults = defaults;
+        this.isns = isns;
+        this.cookies = new SynCookies(isns);
+        this.random = new SplittableRandom(seed);
+        this.timers = new TimerWheel<>(nowNanos);
+        this.nextEphemeral = EPHEMERAL_FIRST + random.nextInt(EPHEMERAL_LAST - EPHEMERAL_FIRST + 1);
+        ip.register(Ipv4Packet.PROTOCOL_TCP, this);
+    }
+
+    public TcpCounters counters() {
+        return counters;
+    }
+
+    /** The settings new sockets start from. */
+    public TcpSettings defaults() {
+        return defaults;
+    }
+
+    MbufPool pool() {
+        return pool;
+    }
+
+    TimerWheel<TcpConnection> timers() {
+        return timers;
+    }
+
+    int randomInt() {
+        return random.nextInt();
+    }
+
+    int isn(int localAddress, int localPort, int remoteAddress, int remotePort, long nowNanos) {
+        return isns.isn(localAddress, localPort, remoteAddress, remotePort, nowNanos);
+    }
+
+    /** The MSS we announce to a peer: the route's MTU less IPv4 and TCP headers. */
+    int mssFor(int remoteAddress) {
+        int mss = ip.maxTransportPayload(remoteAddress) - TcpHeader.MIN_HEADER_LENGTH;
+        DeviceCapabilities caps = ip.capabilitiesFor(remoteAddress);
+        if (!caps.multiSegment()) {
+            // every segment must fit one mbuf with its headers
+            mss = Math.min(mss, pool.dataRoom() - Mbuf.HEADROOM - TcpHeader.MAX_HEADER_LENGTH);
+        }
+        return Math.min(mss, 65495);
+    }
+
+    public int connectionCount() {
+        return connections.size();
+    }
+
+    // ======================================================================================== user calls
+
+    /**
+     * Listens on {@code port} ({@code address} 0 for every local address). Throws IllegalStateException if the
+     * port is taken (the socket layer reports that as "Address already in use").
+     */
+    public TcpListener listen(int address, int port, TcpSettings settings) {
+        if (port <= 0 || port > 65535) {
+            throw new IllegalArgumentException("port " + port);
+        }
+        long key = listenerKey(address, port);
+        if (listeners.containsKey(key) || (address != 0 && listeners.containsKey(listenerKey(0, port)))) {
+            throw new IllegalStateException("address in use: port " + port);
+        }
+        TcpListener l = new TcpListener(this, address, port, settings);
+        listeners.put(key, l);
+        return l;
+    }
+
+    /** Picks a free ephemeral port for a listener bound to port 0. */
+    public int ephemeralListenPort(int address) {
+        for (int tries = 0; tries <= EPHEMERAL_LAST - EPHEMERAL_FIRST; tries++) {
+            int port = nextPort();
+            if (!listeners.containsKey(listenerKey(address, port)) && !listeners.containsKey(listenerKey(0, port))) {
+                return port;
+            }
+        }
+        throw new IllegalStateException("no free ephemeral port");
+    }
+
+    private int nextPort() {
+        int port = nextEphemeral++;
+        if (nextEphemeral > EPHEMERAL_LAST) {
+            nextEphemeral = EPHEMERAL_FIRST;
+        }
+        return port;
+    }
+
+    private static long listenerKey(int address, int port) {
+        return (Integer.toUnsignedLong(address) << 16) | port;
+    }
+
+    void unlisten(TcpListener l) {
+        listeners.remove(listenerKey(l.localAddress, l.localPort), l);
+    }
+
+    /**
+     * Opens a connection (sends SYN). {@code localPort} 0 picks an ephemeral port whose 4-tuple is free and, when
+     * {@code portFilter} is given, that it accepts (multi-queue stacks keep flows on their own queue).
+     */
+    public TcpConnection connect(int localAddress, int localPort, int remoteAddress, int remotePort,
+                                 TcpSettings settings, java.util.function.IntPredicate portFilter, long nowNanos) {
+        int source = localAddress != 0 ? localAddress : ip.sourceFor(remoteAddress);
+        int port = localPort;
+        if (port == 0) {
+            for (int tries = 0; tries <= EPHEMERAL_LAST - EPHEMERAL_FIRST; tries++) {
+                int candidate = nextPort();
+                if (connections.find(source, candidate, remoteAddress, remotePort) == null
+                        && !listeners.containsKey(listenerKey(0, candidate))
+                        && (portFilter == null || portFilter.test(candidate))) {
+                    port = candidate;
+                    break;
+                }
+            }
+            if (port == 0) {
+                throw new IllegalStateException("no free ephemeral port towards " + Ipv4Packet.addressText(remoteAddress));
+            }
+        } else if (connections.find(source, port, remoteAddress, remotePort) != null) {
+            throw new IllegalStateException("address in use: " + Ipv4Packet.addressText(source) + ":" + port);
+        }
+        TcpConnection c = new TcpConnection(this, settings, source, port, remoteAddress, remotePort);
+        connections.add(c);
+        counters.activeOpens++;
+        c.connect(nowNanos);
+        return c;
+    }
+
+    void remove(TcpConnection c) {
+        connections.remove(c);
+    }
+
+    /** Runs due timers. */
+    public void poll(long nowNanos) {
+        timers.advance(nowNanos, c -> c.onTimer(nowNanos));
+    }
+
+    /** Resets every connection and frees everything (stack shutdown). */
+    public void abortAll(long nowNanos) {
+        for (TcpConnection c : connections.toArray()) {
+            c.abort(nowNanos);
+        }
+        for (TcpListener l : listeners.values().toArray(new TcpListener[0])) {
+            l.close(nowNanos);
+        }
+    }
+
+    // ======================================================================================== input
+
+    @Override
+    public void receive(int source, int destination, long packet, int length, boolean checksumVerified,
+                        long nowNanos) {
+        counters.segmentsReceived++;
+        MemorySegment first = Mbuf.data(packet);
+        if (header.wrap(first, 0, length) != CheckResult.OK) {
+            counters.malformed++;
+            pool.free(packet);
+            return;
+        }
+        if (!checksumVerified && !checksumValid(source, destination, packet, length)) {
+            counters.checksumErrors++;
+            pool.free(packet);
+            return;
+        }
+        if (header.parseOptions(options) != CheckResult.OK) {
+            counters.malformed++;
+            pool.free(packet);
+            return;
+        }
+        InboundSegment seg = segment;
+        seg.sourceAddress = source;
+        seg.destinationAddress = destination;
+        seg.sourcePort = header.sourcePort();
+        seg.destinationPort = header.destinationPort();
+        seg.seq = header.seq();
+        seg.ack = header.ack();
+        seg.flags = header.flags();
+        seg.window = header.window();
+        seg.mss = options.mss;
+        seg.windowScale = options.windowScale;
+        seg.sackPermitted = options.sackPermitted;
+        seg.hasTimestamp = options.hasTimestamp;
+        seg.tsVal = options.tsVal;
+        seg.tsEcr = options.tsEcr;
+        seg.sackBlocks = options.sackBlocks;
+        for (int i = 0; i < options.sackBlocks; i++) {
+            seg.sackStart[i] = options.sackStart[i];
+            seg.sackEnd[i] = options.sackEnd[i];
+        }
+        int headerLength = header.headerLength();
+        seg.payloadLength = length - headerLength;
+        if (seg.payloadLength > 0) {
+            seg.payload = Mbuf.trimFront(pool, packet, headerLength);
+        } else {
+            pool.free(packet);
+            seg.payload = 0;
+        }
+        if (seg.sourcePort == 0 || seg.destinationPort == 0) {
+            counters.malformed++;
+            freePayload(seg);
+            return;
+        }
+        dispatch(seg, nowNanos);
+    }
+
+    private boolean checksumValid(int source, int destination, long packet, int length) {
+        long sum = Checksum.pseudoHeader(source, destination, Ipv4Packet.PROTOCOL_TCP, length);
+        long position = 0;
+        for (long seg = packet; seg != 0 && position < length; seg = Mbuf.next(seg)) {
+            int len = (int) Math.min(Mbuf.dataLen(seg), length - position);
+            sum = Checksum.addAt(sum, position, Mbuf.data(seg), 0, len);
+            position += len;
+        }
+        return Checksum.fold(sum) == 0xffff;
+    }
+
+    private void freePayload(InboundSegment seg) {
+        if (seg.payload != 0) {
+            pool.free(seg.payload);
+            seg.payload = 0;
+        }
+    }
+
+    private void dispatch(InboundSegment seg, long nowNanos) {
+        TcpConnection c = connections.find(seg.destinationAddress, seg.destinationPort, seg.sourceAddress,
+                seg.sourcePort);
+        if (c != null && c.state == TcpState.TIME_WAIT && seg.has(TcpFlags.SYN) && !seg.has(TcpFlags.ACK)
+                && !seg.has(TcpFlags.RST)) {
+            // RFC 6191 / RFC 9293 §3.6.1: a new incarnation may reuse the tuple if it is clearly newer
+            boolean newer = c.timestampsOn && seg.hasTimestamp ? SeqNum.gt(seg.tsVal, c.tsRecent)
+                    : SeqNum.gt(seg.seq, c.rcvNxt);
+            if (newer) {
+                c.destroy(null);
+                counters.timeWaitReused++;
+                c = null;
+            }
+        }
+        if (c != null) {
+            c.input(seg, nowNanos);
+            return;
+        }
+        TcpListener l = listeners.get(listenerKey(seg.destinationAddress, seg.destinationPort));
+        if (l == null) {
+            l = listeners.get(listenerKey(0, seg.destinationPort));
+        }
+        if (l == null) {
+            counters.noSocket++;
+            replyReset(seg);
+            freePayload(seg);
+            return;
+        }
+        listenInput(l, seg, nowNanos);
+        freePayload(seg);
+    }
+
+    /** RFC 9293 §3.10.7.2: a segment for a listener. */
+    private void listenInput(TcpListener l, InboundSegment seg, long nowNanos) {
+        if (seg.has(TcpFlags.RST)) {
+            return;
+        }
+        if (seg.has(TcpFlags.ACK)) {
+            if (!seg.has(TcpFlags.SYN) && l.settings.synCookies) {
+                int mss = cookies.check(seg.destinationAddress, seg.destinationPort, seg.sourceAddress,
+                        seg.sourcePort, seg.seq - 1, seg.ack - 1, nowNanos);
+                if (mss > 0) {
+                    acceptCookie(l, seg, mss, nowNanos);
+                    return;
+                }
+                counters.synCookiesRejected++;
+            }
+            replyReset(seg);
+            return;
+        }
+        if (!seg.has(TcpFlags.SYN)) {
+            return;
+        }
+        if (l.acceptQueueFull()) {
+            counters.listenOverflows++;
+            return; // the client retries its SYN; by then the application may have accepted
+        }
+        if (l.synBacklogFull()) {
+            if (l.settings.synCookies) {
+                sendCookieSynAck(seg, nowNanos);
+            } else {
+                counters.synBacklogDrops++;
+            }
+            return;
+        }
+        TcpConnection c = new TcpConnection(this, l.settings.copy(), seg.destinationAddress, seg.destinationPort,
+                seg.sourceAddress, seg.sourcePort);
+        c.listener = l;
+        l.halfOpen++;
+        connections.add(c);
+        counters.passiveOpens++;
+        // data in a SYN is not kept (RFC 9293 allows either); the peer sends it again after the handshake
+        c.acceptSyn(seg, nowNanos);
+    }
+
+    private void acceptCookie(TcpListener l, InboundSegment seg, int mss, long nowNanos) {
+        TcpConnection c = new TcpConnection(this, l.settings.copy(), seg.destinationAddress, seg.destinationPort,
+                seg.sourceAddress, seg.sourcePort);
+        c.acceptCookie(seg, seg.ack - 1, mss, nowNanos);
+        if (!l.enqueueEstablished(c)) {
+            return; // accept queue full: the ACK is dropped, the client retransmits
+        }
+        c.listener = l;
+        connections.add(c);
+        counters.synCookiesAccepted++;
+        counters.passiveOpens++;
+        if (seg.payloadLength > 0 || seg.has(TcpFlags.FIN)) {
+            c.input(seg, nowNanos);
+        }
+    }
+
+    private void sendCookieSynAck(InboundSegment seg, long nowNanos) {
+        int mss = Math.min(seg.mss > 0 ? seg.mss : 536, mssFor(seg.sourceAddress));
+        int cookie = cookies.make(seg.destinationAddress, seg.destinationPort, seg.sourceAddress, seg.sourcePort,
+                seg.seq, mss, nowNanos);
+        counters.synCookiesSent++;
+        sendBare(seg.destinationAddress, seg.destinationPort, seg.sourceAddress, seg.sourcePort, cookie, seg.seq + 1,
+                TcpFlags.SYN | TcpFlags.ACK, Math.min(defaults.receiveBufferBytes, 65535),
+                SynCookies.MSS_TABLE[SynCookies.mssIndex(mss)], nowNanos);
+    }
+
+    /** RST for a segment that has no connection (RFC 9293 §3.10.7.1). */
+    private void replyReset(InboundSegment seg) {
+        if (seg.has(TcpFlags.RST)) {
+            return;
+        }
+        if (seg.has(TcpFlags.ACK)) {
+            sendBare(seg.destinationAddress, seg.destinationPort, seg.sourceAddress, seg.sourcePort, seg.ack, 0,
+                    TcpFlags.RST, 0, -1, 0);
+        } else {
+            sendBare(seg.destinationAddress, seg.destinationPort, seg.sourceAddress, seg.sourcePort, 0,
+                    seg.seq + seg.sequenceLength(), TcpFlags.RST | TcpFlags.ACK, 0, -1, 0);
+        }
+    }
+
+    // ======================================================================================== output
+
+    /** RST on behalf of a connection. */
+    void sendReset(TcpConnection c, int seq, int ack, boolean withAck) {
+        sendBare(c.localAddress, c.localPort, c.remoteAddress, c.remotePort, seq, withAck ? ack : 0,
+                TcpFlags.RST | (withAck ? TcpFlags.ACK : 0), 0, -1, 0);
+    }
+
+    /** A segment with no payload and no connection behind it (RST, cookie SYN-ACK). */
+    private void sendBare(int source, int sourcePort, int destination, int destinationPort, int seq, int ack,
+                          int flags, int window, int mss, long nowNanos) {
+        long m = allocHeader();
+        if (m == 0) {
+            return;
+        }
+        int optionsLength = mss > 0 ? 4 : 0;
+        long address = Mbuf.append(m, TcpHeader.MIN_HEADER_LENGTH + optionsLength);
+        MemorySegment h = MemorySegment.ofAddress(address).reinterpret(TcpHeader.MIN_HEADER_LENGTH + optionsLength);
+        if (mss > 0) {
+            TcpHeader.writeOptions(h, TcpHeader.MIN_HEADER_LENGTH, mss, -1, false, false, 0, 0, null, null, 0);
+        }
+        TcpHeader.write(h, 0, sourcePort, destinationPort, seq, ack, TcpHeader.MIN_HEADER_LENGTH + optionsLength,
+                flags, window);
+        if ((flags & TcpFlags.RST) != 0) {
+            counters.resetsSent++;
+        }
+        counters.segmentsSent++;
+        ip.send(source, destination, Ipv4Packet.PROTOCOL_TCP, m, 16, TcpHeader.MIN_HEADER_LENGTH + optionsLength,
+                nowNanos);
+    }
+
+    private long allocHeader() {
+        long m = pool.alloc();
+        if (m == 0) {
+            counters.noMbufs++;
+        }
+        return m;
+    }
+
+    /**
+     * Builds and sends one segment of connection {@code c}: the header (with the options its state calls for) in a
+     * new mbuf, followed by bytes [offset, offset + length) of its send queue as indirect views (or copied, if the
+     * route's device cannot send chains). Returns false when out of mbufs (the segment is then lost, and
+     * retransmission covers it).
+     */
+    boolean transmit(TcpConnection c, int flags, int seq, long offset, int length, long nowNanos) {
+        long m = allocHeader();
+        if (m == 0) {
+            return false;
+        }
+        boolean syn = (flags & TcpFlags.SYN) != 0;
+        boolean synAck = syn && (flags & TcpFlags.ACK) != 0;
+        MemorySegment room = MemorySegment.ofAddress(Mbuf.dataAddress(m)).reinterpret(TcpHeader.MAX_HEADER_LENGTH);
+        int optionsLength;
+        int tsVal = c.tsNow(nowNanos);
+        if (syn) {
+            boolean offerScale = synAck ? c.windowScalingOn : c.settings.windowScaling;
+            boolean offerSack = synAck ? c.sackOn : c.settings.sack;
+            boolean offerTs = synAck ? c.timestampsOn : c.settings.timestamps;
+            optionsLength = TcpHeader.writeOptions(room, TcpHeader.MIN_HEADER_LENGTH, c.receiveMss,
+                    offerScale ? c.rcvWindowShift : -1, offerSack, offerTs, tsVal, synAck ? c.tsRecent : 0,
+                    null, null, 0);
+        } else {
+            // SACK blocks never push a segment past the MSS the peer allows (effectiveMss sized the payload for them)
+            int sackRoom = c.sendMss - length;
+            int maxBlocks = Math.min(c.timestampsOn ? 3 : 4, sackRoom >= 12 ? (sackRoom - 4) / 8 : 0);
+            int blocks = c.sackBlocks(sackStarts, sackEnds, maxBlocks);
+            optionsLength = TcpHeader.writeOptions(room, TcpHeader.MIN_HEADER_LENGTH, -1, -1, false, c.timestampsOn,
+                    tsVal, c.tsRecent, sackStarts, sackEnds, blocks);
+        }
+        int headerLength = TcpHeader.MIN_HEADER_LENGTH + optionsLength;
+        boolean ack = (flags & TcpFlags.ACK) != 0;
+        TcpHeader.write(room, 0, c.localPort, c.remotePort, seq, ack ? c.rcvNxt : 0, headerLength, flags,
+                c.windowField(syn));
+        Mbuf.append(m, headerLength);
+        if (length > 0) {
+            if (ip.capabilitiesFor(c.remoteAddress).multiSegment()) {
+                long payload = c.sendQueue.slice(offset, length);
+                if (payload == 0) {
+                    counters.noMbufs++;
+                    pool.free(m);
+                    return false;
+                }
+                Mbuf.chain(m, payload);
+            } else {
+                long at = Mbuf.append(m, length);
+                if (at == 0) {
+                    pool.free(m);
+                    throw new IllegalStateException("segment of " + length + " bytes does not fit one mbuf");
+                }
+                c.sendQueue.copyOut(offset, length, MemorySegment.ofAddress(at).reinterpret(length), 0);
+            }
+        }
+        counters.segmentsSent++;
+        if ((flags & TcpFlags.RST) != 0) {
+            counters.resetsSent++;
+        }
+        return ip.send(c.localAddress, c.remoteAddress, Ipv4Packet.PROTOCOL_TCP, m, 16, headerLength, nowNanos);
+    }
+}

@@ -1,0 +1,71 @@
+#!/usr/bin/python3
+"""Kernel-side TCP peer for ZStack's interop tests (runs inside the test's network namespace).
+
+  tcp_peer.py client HOST PORT BYTES SEED   connect, send BYTES of a seeded stream while reading the echo,
+                                            print "sent <sha256> received <sha256> <bytes>"
+  tcp_peer.py echo-server HOST PORT         accept one connection, echo everything until EOF, print the byte count
+"""
+import hashlib
+import random
+import socket
+import sys
+import threading
+
+
+def client(host, port, total, seed):
+    rng = random.Random(seed)
+    sock = socket.create_connection((host, port), timeout=60)
+    sock.settimeout(120)
+    sent_hash = hashlib.sha256()
+    recv_hash = hashlib.sha256()
+    received = [0]
+
+    def reader():
+        while True:
+            data = sock.recv(1 << 20)
+            if not data:
+                break
+            recv_hash.update(data)
+            received[0] += len(data)
+
+    t = threading.Thread(target=reader)
+    t.start()
+    left = total
+    while left > 0:
+        n = min(left, 64 * 1024)
+        chunk = rng.randbytes(n)
+        sent_hash.update(chunk)
+        sock.sendall(chunk)
+        left -= n
+    sock.shutdown(socket.SHUT_WR)
+    t.join(180)
+    sock.close()
+    print("sent %s received %s %d" % (sent_hash.hexdigest(), recv_hash.hexdigest(), received[0]), flush=True)
+
+
+def echo_server(host, port):
+    srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    srv.bind((host, port))
+    srv.listen(1)
+    print("listening", flush=True)
+    srv.settimeout(60)
+    conn, _ = srv.accept()
+    conn.settimeout(120)
+    total = 0
+    while True:
+        data = conn.recv(1 << 20)
+        if not data:
+            break
+        conn.sendall(data)
+        total += len(data)
+    conn.shutdown(socket.SHUT_WR)
+    conn.close()
+    print("echoed %d" % total, flush=True)
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "client":
+        client(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]))
+    else:
+        echo_server(sys.argv[2], int(sys.argv[3]))

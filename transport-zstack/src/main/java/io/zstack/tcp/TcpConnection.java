@@ -669,9 +669,6 @@ public final class TcpConnection {
             if (opened) {
                 persistDeadline = 0;
                 persistBackoff = 0;
-                if (SeqNum.lt(sndNxt, sndMax)) {
-                    sndNxt = sndUna; // a zero-window probe byte may have been dropped: send from the left edge
-                }
             }
         }
         return true;
@@ -1260,23 +1257,18 @@ public final class TcpConnection {
         armTimer();
     }
 
+    /**
+     * Zero-window probe. RFC 9293 §3.8.6.1 sends one byte beyond the window; like Linux we send a bare ACK with the
+     * already-acknowledged sequence number SND.UNA - 1 instead: the peer must answer it with its current window, and
+     * no byte sits in flight outside the window (which would need its own retransmission).
+     */
     private void zeroWindowProbe(long nowNanos) {
-        if (sndWnd != 0 || sendQueue.end() <= offsetOf(sndNxt) && SeqNum.ge(sndNxt, sndMax)) {
+        if (sndWnd != 0 || sendQueue.end() <= offsetOf(sndNxt)) {
             persistBackoff = 0;
             return;
         }
         layer.counters().windowProbes++;
-        // one byte beyond the closed window (RFC 9293 §3.8.6.1); it is sent again if the window stays closed
-        long offset = offsetOf(sndUna);
-        if (offset < sendQueue.end()) {
-            layer.transmit(this, TcpFlags.ACK, sndUna, offset, 1, nowNanos);
-            if (sndNxt == sndUna) {
-                sndNxt = sndUna + 1;
-                if (SeqNum.gt(sndNxt, sndMax)) {
-                    sndMax = sndNxt;
-                }
-            }
-        }
+        layer.transmit(this, TcpFlags.ACK, sndUna - 1, 0, 0, nowNanos);
         persistBackoff++;
         persistDeadline = nowNanos + persistInterval();
         armTimer();

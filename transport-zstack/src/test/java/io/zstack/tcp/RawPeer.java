@@ -1,0 +1,200 @@
+package io.zstack.tcp;
+
+import io.zstack.buffer.JavaMbufPool;
+import io.zstack.buffer.Mbuf;
+import io.zstack.buffer.MbufBurst;
+import io.zstack.device.SimulatedLink;
+import io.zstack.device.VirtualClock;
+import io.zstack.ip.Ipv4Config;
+import io.zstack.stack.NetStack;
+import io.zstack.wire.ArpPacket;
+import io.zstack.wire.CheckResult;
+import io.zstack.wire.Checksum;
+import io.zstack.wire.Ethernet;
+import io.zstack.wire.Ipv4Packet;
+import io.zstack.wire.MacAddress;
+import io.zstack.wire.TcpHeader;
+import io.zstack.wire.TcpOptions;
+import java.lang.foreign.MemorySegment;
+import java.util.ArrayDeque;
+
+/**
+ * A scripted peer for black-box tests of one stack (gVisor packetimpact style): the test builds raw TCP segments
+ * with any flags, numbers and options, injects them on the stack's link, and inspects exactly what the stack sends
+ * back. Time is virtual and moves only when the test says so.
+ */
+final class RawPeer implements AutoCloseable {
+    static final int STACK = 0x0a000001;
+    static final int PEER = 0x0a000002;
+    static final long PEER_MAC = 0x020000000002L;
+
+    /** A segment the stack sent, decoded. */
+    record Sent(int seq, int ack, int flags, int window, TcpOptionsSnapshot options, byte[] payload) {
+        boolean has(int flag) {
+            return (flags & flag) != 0;
+        }
+    }
+
+    record TcpOptionsSnapshot(int mss, int windowScale, boolean sackPermitted, boolean timestamp, int tsVal,
+                              int tsEcr, int[] sackStart, int[] sackEnd) {
+    }
+
+    final VirtualClock clock = new VirtualClock();
+    final JavaMbufPool stackPool = new JavaMbufPool("raw-stack", 4096);
+    final JavaMbufPool peerPool = new JavaMbufPool("raw-peer", 4096);
+    final SimulatedLink link;
+    final NetStack stack;
+    private final MbufBurst burst = new MbufBurst(64);
+    private final ArrayDeque<Sent> received = new ArrayDeque<>();
+
+    RawPeer(TcpSettings settings) {
+        link = SimulatedLink.builder(clock).latencyNanos(0).bitsPerSecond(0).queueCapacity(1024)
+                .pools(stackPool, peerPool)
+                .endA("stack", MacAddress.of(0x020000000001L), 1500)
+                .endB("peer", MacAddress.of(PEER_MAC), 1500).build();
+        stack = new NetStack(link.a(), new Ipv4Config(STACK, 24, 0), settings, new IsnGenerator(1, 2), 7, 0);
+        // teach the stack our MAC so its first segment needs no ARP round
+        sendArpReply();
+        poll();
+        received.clear();
+    }
+
+    TcpLayer tcp() {
+        return stack.tcp();
+    }
+
+    long now() {
+        return clock.now();
+    }
+
+    /** Lets the stack run at the current time, collecting what it sends. */
+    void poll() {
+        stack.poll(clock.now());
+        int n = link.b().receive(burst);
+        for (int i = 0; i < n; i++) {
+            decode(burst.get(i));
+            peerPool.free(burst.get(i));
+        }
+        burst.clear();
+    }
+
+    /** Moves virtual time forward in 1 ms steps, polling each step. */
+    void advance(long nanos) {
+        long end = clock.now() + nanos;
+        while (clock.now() < end) {
+            clock.advance(Math.min(1_000_000L, end - clock.now()));
+            poll();
+        }
+    }
+
+    /** The next segment the stack sent, or null. */
+    Sent next() {
+        return received.poll();
+    }
+
+    int pending() {
+        return received.size();
+    }
+
+    void drain() {
+        received.clear();
+    }
+
+    private void decode(long frame) {
+        MemorySegment data = Mbuf.data(frame);
+        Ethernet eth = new Ethernet();
+        if (eth.wrap(data, 0, (int) data.byteSize()) != CheckResult.OK || eth.etherType() != Ethernet.TYPE_IPV4) {
+            return; // ARP and others are not the test's business
+        }
+        byte[] bytes = Mbuf.toByteArray(frame);
+        MemorySegment all = MemorySegment.ofArray(bytes);
+        Ipv4Packet ip = new Ipv4Packet();
+        if (ip.wrap(all, 14, bytes.length - 14) != CheckResult.OK || ip.protocol() != Ipv4Packet.PROTOCOL_TCP) {
+            return;
+        }
+        if (!ip.checksumValid()) {
+            throw new AssertionError("stack sent a bad IPv4 checksum");
+        }
+        int l4 = 14 + ip.headerLength();
+        int l4Length = ip.totalLength() - ip.headerLength();
+        long sum = Checksum.add(Checksum.pseudoHeader(ip.source(), ip.destination(), 6, l4Length), all, l4, l4Length);
+        if (Checksum.fold(sum) != 0xffff) {
+            throw new AssertionError("stack sent a bad TCP checksum");
+        }
+        TcpHeader tcp = new TcpHeader();
+        if (tcp.wrap(all, l4, l4Length) != CheckResult.OK) {
+            throw new AssertionError("stack sent a malformed TCP header");
+        }
+        TcpOptions o = new TcpOptions();
+        if (tcp.parseOptions(o) != CheckResult.OK) {
+            throw new AssertionError("stack sent malformed TCP options");
+        }
+        byte[] payload = java.util.Arrays.copyOfRange(bytes, l4 + tcp.headerLength(), 14 + ip.totalLength());
+        received.add(new Sent(tcp.seq(), tcp.ack(), tcp.flags(), tcp.window(),
+                new TcpOptionsSnapshot(o.mss, o.windowScale, o.sackPermitted, o.hasTimestamp, o.tsVal, o.tsEcr,
+                        java.util.Arrays.copyOf(o.sackStart, o.sackBlocks), java.util.Arrays.copyOf(o.sackEnd, o.sackBlocks)),
+                payload));
+    }
+
+    private void sendArpReply() {
+        long m = peerPool.alloc();
+        MemorySegment f = MemorySegment.ofAddress(Mbuf.append(m, 42)).reinterpret(42);
+        Ethernet.write(f, 0, 0x020000000001L, PEER_MAC, Ethernet.TYPE_ARP);
+        ArpPacket.write(f, 14, ArpPacket.REPLY, PEER_MAC, PEER, 0x020000000001L, STACK);
+        inject(m);
+    }
+
+    /** Builder-ish description of a segment to inject. */
+    static final class Segment {
+        int sourcePort = 40000;
+        int destinationPort;
+        int seq;
+        int ack;
+        int flags;
+        int window = 65535;
+        int mss = -1;
+        int windowScale = -1;
+        boolean sackPermitted;
+        boolean timestamp;
+        int tsVal;
+        int tsEcr;
+        int[] sackStart = new int[0];
+        int[] sackEnd = new int[0];
+        byte[] payload = new byte[0];
+        boolean corruptChecksum;
+    }
+
+    /** Builds and injects a segment from the peer to the stack. */
+    void send(Segment s) {
+        long m = peerPool.alloc();
+        Mbuf.setDataOff(m, 0);
+        MemorySegment f = MemorySegment.ofAddress(Mbuf.bufAddr(m)).reinterpret(Mbuf.bufLen(m));
+        int optionsLength = TcpHeader.writeOptions(f, 14 + 20 + 20, s.mss, s.windowScale, s.sackPermitted, s.timestamp,
+                s.tsVal, s.tsEcr, s.sackStart, s.sackEnd, s.sackStart.length);
+        int tcpLength = 20 + optionsLength + s.payload.length;
+        MemorySegment.copy(s.payload, 0, f, java.lang.foreign.ValueLayout.JAVA_BYTE, 14 + 20 + 20 + optionsLength,
+                s.payload.length);
+        TcpHeader.write(f, 34, s.sourcePort, s.destinationPort, s.seq, s.ack, 20 + optionsLength, s.flags, s.window);
+        int sum = Checksum.finish(Checksum.add(Checksum.pseudoHeader(PEER, STACK, 6, tcpLength), f, 34, tcpLength));
+        Checksum.store(f, 34 + 16, s.corruptChecksum ? sum ^ 0x5555 : sum);
+        Ipv4Packet.write(f, 14, 20 + tcpLength, 1, true, 64, 6, PEER, STACK, true);
+        Ethernet.write(f, 0, 0x020000000001L, PEER_MAC, Ethernet.TYPE_IPV4);
+        Mbuf.append(m, 14 + 20 + tcpLength);
+        inject(m);
+        poll();
+    }
+
+    private void inject(long m) {
+        MbufBurst one = new MbufBurst(1);
+        one.add(m);
+        link.b().transmit(one);
+    }
+
+    @Override
+    public void close() {
+        stack.close();
+        link.close();
+        stackPool.close();
+        peerPool.close();
+    }
+}

@@ -1,0 +1,290 @@
+package io.zstack.tcp;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.zstack.buffer.Mbuf;
+import java.lang.foreign.MemorySegment;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/** Black-box tests of one stack's TCP with scripted raw segments (gVisor packetimpact style). */
+class RawSegmentTest {
+    private static final long MS = 1_000_000L;
+    private static final int PEER_ISN = 1000;
+
+    private RawPeer peer;
+    private TcpListener listener;
+    private TcpConnection conn;
+    /** The stack's ISS, learnt from its SYN-ACK. */
+    private int iss;
+    private int peerTs = 100;
+
+    @BeforeEach
+    void setUp() {
+        peer = new RawPeer(new TcpSettings());
+        listener = peer.tcp().listen(0, 80, peer.tcp().defaults().copy());
+    }
+
+    @AfterEach
+    void tearDown() {
+        peer.close(); // pools refuse to close if an mbuf leaked
+    }
+
+    private RawPeer.Segment segment(int flags, int seq, int ack) {
+        RawPeer.Segment s = new RawPeer.Segment();
+        s.destinationPort = 80;
+        s.flags = flags;
+        s.seq = seq;
+        s.ack = ack;
+        s.timestamp = true;
+        s.tsVal = peerTs;
+        return s;
+    }
+
+    private RawPeer.Sent handshake() {
+        RawPeer.Segment syn = segment(TcpFlags.SYN, PEER_ISN, 0);
+        syn.mss = 1460;
+        syn.windowScale = 7;
+        syn.sackPermitted = true;
+        peer.send(syn);
+        RawPeer.Sent synAck = peer.next();
+        assertNotNull(synAck, "SYN-ACK");
+        iss = synAck.seq();
+        peer.send(segment(TcpFlags.ACK, PEER_ISN + 1, iss + 1));
+        conn = listener.accept();
+        assertNotNull(conn, "accepted");
+        assertEquals(TcpState.ESTABLISHED, conn.state());
+        return synAck;
+    }
+
+    private RawPeer.Segment data(int offset, int length) {
+        RawPeer.Segment s = segment(TcpFlags.ACK | TcpFlags.PSH, PEER_ISN + 1 + offset, iss + 1);
+        s.payload = new byte[length];
+        for (int i = 0; i < length; i++) {
+            s.payload[i] = (byte) (offset + i);
+        }
+        return s;
+    }
+
+    private void write(int length) {
+        long m = peer.stackPool.alloc();
+        Mbuf.setDataOff(m, Mbuf.HEADROOM + 64);
+        MemorySegment.ofAddress(Mbuf.append(m, length)).reinterpret(length).fill((byte) 7);
+        assertTrue(conn.write(m, peer.now()));
+        peer.poll(); // the stack's transmit queue goes out at the end of a poll
+    }
+
+    @Test
+    void handshakeNegotiatesMssWindowScaleSackAndTimestamps() {
+        RawPeer.Sent synAck = handshake();
+        assertTrue(synAck.has(TcpFlags.SYN) && synAck.has(TcpFlags.ACK));
+        assertEquals(PEER_ISN + 1, synAck.ack());
+        assertEquals(1460, synAck.options().mss());
+        assertTrue(synAck.options().windowScale() >= 0, "window scale offered back");
+        assertTrue(synAck.options().sackPermitted());
+        assertTrue(synAck.options().timestamp());
+        assertEquals(100, synAck.options().tsEcr(), "our TSval echoed");
+        assertTrue(conn.timestampsOn && conn.sackOn && conn.windowScalingOn);
+    }
+
+    @Test
+    void synAckIsRetransmittedWithExponentialBackoff() {
+        RawPeer.Segment syn = segment(TcpFlags.SYN, PEER_ISN, 0);
+        syn.mss = 1460;
+        peer.send(syn);
+        RawPeer.Sent first = peer.next();
+        assertNotNull(first);
+        peer.advance(990 * MS);
+        assertNull(peer.next(), "not before the initial RTO of 1 s");
+        peer.advance(20 * MS);
+        RawPeer.Sent second = peer.next();
+        assertNotNull(second, "retransmitted after 1 s");
+        assertEquals(first.seq(), second.seq());
+        peer.advance(1900 * MS);
+        assertNull(peer.next(), "second retransmission waits 2 s");
+        peer.advance(200 * MS);
+        assertNotNull(peer.next());
+    }
+
+    @Test
+    void closedPortAnswersResetWithAckOfTheSyn() {
+        RawPeer.Segment syn = segment(TcpFlags.SYN, 5000, 0);
+        syn.destinationPort = 81;
+        peer.send(syn);
+        RawPeer.Sent rst = peer.next();
+        assertNotNull(rst);
+        assertTrue(rst.has(TcpFlags.RST) && rst.has(TcpFlags.ACK));
+        assertEquals(5001, rst.ack());
+        assertEquals(1, peer.tcp().counters().noSocket);
+    }
+
+    @Test
+    void resetInWindowButNotAtRcvNxtGetsAChallengeAck() {
+        handshake();
+        peer.send(segment(TcpFlags.RST, PEER_ISN + 1 + 100, 0));
+        RawPeer.Sent challenge = peer.next();
+        assertNotNull(challenge, "challenge ACK (RFC 5961 §3.2)");
+        assertTrue(challenge.has(TcpFlags.ACK) && !challenge.has(TcpFlags.RST));
+        assertEquals(PEER_ISN + 1, challenge.ack());
+        assertEquals(TcpState.ESTABLISHED, conn.state());
+        peer.send(segment(TcpFlags.RST, PEER_ISN + 1, 0));
+        assertEquals(TcpState.CLOSED, conn.state());
+        assertEquals(TcpError.RESET, conn.error());
+    }
+
+    @Test
+    void resetOutsideTheWindowIsIgnoredSilently() {
+        handshake();
+        peer.send(segment(TcpFlags.RST, PEER_ISN + 1 + (1 << 30), 0));
+        assertNull(peer.next());
+        assertEquals(TcpState.ESTABLISHED, conn.state());
+    }
+
+    @Test
+    void synOnAnEstablishedConnectionGetsAChallengeAck() {
+        handshake();
+        peer.send(segment(TcpFlags.SYN, PEER_ISN + 50, 0));
+        RawPeer.Sent challenge = peer.next();
+        assertNotNull(challenge);
+        assertTrue(challenge.has(TcpFlags.ACK) && !challenge.has(TcpFlags.SYN));
+        assertEquals(TcpState.ESTABLISHED, conn.state());
+        assertEquals(1, peer.tcp().counters().challengeAcks);
+    }
+
+    @Test
+    void pawsDropsASegmentWithAnOlderTimestamp() {
+        handshake();
+        peerTs = 200;
+        peer.send(data(0, 100));
+        assertEquals(100, conn.readable());
+        peer.drain();
+        peerTs = 150; // older than TS.Recent: an old duplicate
+        peer.send(data(100, 100));
+        assertEquals(100, conn.readable(), "not accepted");
+        assertEquals(1, peer.tcp().counters().pawsRejected);
+        RawPeer.Sent ack = peer.next();
+        assertNotNull(ack, "PAWS answers with an ACK");
+        assertEquals(PEER_ISN + 1 + 100, ack.ack());
+        long chain = conn.read(peer.now());
+        peer.stackPool.free(chain);
+    }
+
+    @Test
+    void aHoleIsReportedWithSackBlocksAtOnce() {
+        handshake();
+        peer.send(data(1000, 100));
+        RawPeer.Sent ack = peer.next();
+        assertNotNull(ack, "out-of-order data is acknowledged at once");
+        assertEquals(PEER_ISN + 1, ack.ack(), "duplicate ACK of the left edge");
+        assertArrayEquals(new int[] {PEER_ISN + 1 + 1000}, ack.options().sackStart());
+        assertArrayEquals(new int[] {PEER_ISN + 1 + 1100}, ack.options().sackEnd());
+        peer.send(data(0, 1000));
+        RawPeer.Sent filled = peer.next();
+        assertEquals(PEER_ISN + 1 + 1100, filled.ack(), "hole filled: everything acknowledged");
+        assertEquals(0, filled.options().sackStart().length);
+        long chain;
+        int total = 0;
+        while ((chain = conn.read(peer.now())) != 0) {
+            total += Mbuf.pktLen(chain);
+            peer.stackPool.free(chain);
+        }
+        assertEquals(1100, total);
+    }
+
+    @Test
+    void dataIsRetransmittedWithBackoffUntilAcknowledged() {
+        handshake();
+        write(500);
+        RawPeer.Sent first = peer.next();
+        assertNotNull(first);
+        assertEquals(500, first.payload().length);
+        long rto = conn.rtt.rto();
+        peer.advance(rto + 2 * MS);
+        RawPeer.Sent again = peer.next();
+        assertNotNull(again, "retransmitted after one RTO (" + rto / MS + " ms)");
+        assertEquals(first.seq(), again.seq());
+        peer.advance(rto + 2 * MS);
+        assertNull(peer.next(), "the next one waits twice as long");
+        peer.advance(rto + 2 * MS);
+        assertNotNull(peer.next());
+        peer.send(segment(TcpFlags.ACK, PEER_ISN + 1, iss + 1 + 500));
+        peer.drain();
+        peer.advance(10 * rto);
+        assertNull(peer.next(), "nothing left to retransmit");
+        assertEquals(0, conn.sendQueued());
+    }
+
+    @Test
+    void aZeroWindowIsProbed() {
+        handshake();
+        write(1000);
+        RawPeer.Sent sent = peer.next();
+        RawPeer.Segment closeWindow = segment(TcpFlags.ACK, PEER_ISN + 1, iss + 1 + 1000);
+        closeWindow.window = 0;
+        peer.send(closeWindow);
+        write(1000);
+        assertNull(peer.next(), "nothing is sent into a zero window");
+        peer.advance(2_000 * MS);
+        RawPeer.Sent probe = peer.next();
+        assertNotNull(probe, "zero-window probe");
+        assertEquals(iss + 1 + 1000 - 1, probe.seq(), "probe: SND.UNA - 1, as Linux sends it");
+        assertEquals(0, probe.payload().length);
+        assertTrue(peer.tcp().counters().windowProbes >= 1);
+        RawPeer.Segment open = segment(TcpFlags.ACK, PEER_ISN + 1, iss + 1 + 1000);
+        peer.send(open);
+        RawPeer.Sent rest = peer.next();
+        assertNotNull(rest, "window open: the data flows");
+        assertEquals(iss + 1 + 1000, rest.seq());
+        assertEquals(sent.payload().length, rest.payload().length);
+    }
+
+    @Test
+    void keepAliveProbesThenTimesOut() {
+        handshake();
+        conn.settings().keepAlive = true;
+        conn.settings().keepAliveIdleNanos = 10_000 * MS;
+        conn.settings().keepAliveIntervalNanos = 1_000 * MS;
+        conn.settings().keepAliveProbes = 3;
+        conn.keepAliveChanged(peer.now());
+        peer.advance(10_010 * MS);
+        RawPeer.Sent probe = peer.next();
+        assertNotNull(probe, "keepalive after 10 s idle");
+        assertEquals(iss, probe.seq(), "probe carries SND.UNA - 1");
+        assertEquals(0, probe.payload().length);
+        peer.advance(3_100 * MS);
+        assertEquals(TcpState.CLOSED, conn.state());
+        assertEquals(TcpError.TIMED_OUT, conn.error());
+    }
+
+    @Test
+    void activeCloseWaitsTwoMslInTimeWait() {
+        handshake();
+        conn.close(peer.now());
+        peer.poll();
+        RawPeer.Sent fin = peer.next();
+        assertTrue(fin.has(TcpFlags.FIN));
+        peer.send(segment(TcpFlags.ACK | TcpFlags.FIN, PEER_ISN + 1, fin.seq() + 1));
+        RawPeer.Sent lastAck = peer.next();
+        assertEquals(PEER_ISN + 2, lastAck.ack());
+        assertEquals(TcpState.TIME_WAIT, conn.state());
+        peer.advance(2 * conn.settings().mslNanos - 100 * MS);
+        assertEquals(1, peer.tcp().connectionCount(), "still in TIME_WAIT");
+        peer.advance(200 * MS);
+        assertEquals(0, peer.tcp().connectionCount());
+    }
+
+    @Test
+    void aCorruptedSegmentIsCountedAndDropped() {
+        handshake();
+        RawPeer.Segment bad = data(0, 100);
+        bad.corruptChecksum = true;
+        peer.send(bad);
+        assertEquals(0, conn.readable());
+        assertEquals(1, peer.tcp().counters().checksumErrors);
+    }
+}

@@ -6,7 +6,7 @@ if [ "$(id -u)" != 0 ]; then
     exit 1
 fi
 
-zstack_packages=(dpdk libdpdk-dev pkg-config gcc make maven iproute2 iputils-ping curl tcpdump tshark
+zstack_packages=(dpdk libdpdk-dev pkg-config gcc make maven iproute2 iptables iputils-ping curl tcpdump tshark
                  python3-scapy ethtool procps)
 
 zstack_missing=()

@@ -38,7 +38,7 @@ class TcpTapInteropTest {
     private static final String STACK = "10.77.0.2";
 
     /** Runs the stack on its own thread; {@code app} runs inside the poll loop (the stack is single-threaded). */
-    private static final class Runner implements AutoCloseable {
+    static final class Runner implements AutoCloseable {
         private final AtomicBoolean running = new AtomicBoolean(true);
         private final Thread thread;
         private volatile Throwable failure;
@@ -68,7 +68,7 @@ class TcpTapInteropTest {
         }
     }
 
-    private static Path peerScript(Path dir) throws Exception {
+    static Path peerScript(Path dir) throws Exception {
         Path script = dir.resolve("tcp_peer.py");
         try (InputStream in = TcpTapInteropTest.class.getResourceAsStream("/interop/tcp_peer.py")) {
             Files.copy(in, script);
@@ -117,7 +117,7 @@ class TcpTapInteropTest {
     }
 
     /** Echo: what a connection received goes straight back out, the very mbufs (no copy). */
-    private static void echo(TcpListener listener, List<TcpConnection> connections, long now, MbufPool pool) {
+    static void echo(TcpListener listener, List<TcpConnection> connections, long now, MbufPool pool) {
         TcpConnection accepted;
         while ((accepted = listener.accept()) != null) {
             connections.add(accepted);

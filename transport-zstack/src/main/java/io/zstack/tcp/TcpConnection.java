@@ -142,6 +142,8 @@ public final class TcpConnection {
 
     boolean closedNotified;
     TcpError error;
+    /** An ICMP error seen while connecting: the reason given if the connect times out (RFC 5461). */
+    TcpError softError;
 
     TcpConnection(TcpLayer layer, TcpSettings settings, int localAddress, int localPort, int remoteAddress,
                   int remotePort) {
@@ -1045,6 +1047,19 @@ public final class TcpConnection {
         rcvAdvertisedEdge = rcvNxt + advertisedWindowBytes();
     }
 
+    /**
+     * ICMP fragmentation-needed (RFC 1191): shrink the MSS to fit the next hop's MTU (never below 536 + options, the
+     * RFC 9293 minimum), and resend the unacknowledged data at the new size.
+     */
+    void pathMtuChanged(int nextHopMtu) {
+        int newMss = Math.max(536, nextHopMtu - 40) - (timestampsOn ? 12 : 0);
+        if (nextHopMtu <= 0 || newMss >= sendMss) {
+            return;
+        }
+        sendMss = newMss;
+        sndNxt = sndUna; // what was sent at the old size was dropped on the way
+    }
+
     // ======================================================================================== windows
 
     /** Receive window in bytes: buffer space not used by data waiting to be read or reassembled. */
@@ -1227,8 +1242,10 @@ public final class TcpConnection {
             if (state == TcpState.SYN_RECEIVED && listener != null) {
                 destroy(null); // a half-open connection that never completed: forget it quietly
             } else {
-                layer.sendReset(this, sndNxt, 0, false);
-                destroy(TcpError.TIMED_OUT);
+                if (state != TcpState.SYN_SENT) {
+                    layer.sendReset(this, sndNxt, 0, false);
+                }
+                destroy(softError != null ? softError : TcpError.TIMED_OUT);
             }
             return;
         }

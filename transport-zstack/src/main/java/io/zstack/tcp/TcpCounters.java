@@ -56,6 +56,9 @@ public final class TcpCounters {
     public long windowProbes;
     public long keepAliveProbes;
     public long keepAliveTimeouts;
+    /** ICMP errors that matched a connection, and those that did not (stale or forged). */
+    public long icmpReceived;
+    public long icmpIgnored;
 
     /** Every counter by name, in declaration order. */
     public Map<String, Long> snapshot() {

@@ -6,10 +6,13 @@ import io.zstack.device.DeviceCapabilities;
 import io.zstack.ip.Ipv4Layer;
 import io.zstack.wire.CheckResult;
 import io.zstack.wire.Checksum;
+import io.zstack.wire.Icmpv4Packet;
 import io.zstack.wire.Ipv4Packet;
 import io.zstack.wire.TcpHeader;
 import io.zstack.wire.TcpOptions;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.SplittableRandom;
@@ -21,6 +24,8 @@ import java.util.SplittableRandom;
  * the connections' timers from one timer wheel.
  */
 public final class TcpLayer implements Ipv4Layer.Transport {
+    private static final ValueLayout.OfShort BIG_ENDIAN_U16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.BIG_ENDIAN);
+    private static final ValueLayout.OfInt BIG_ENDIAN_U32 = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.BIG_ENDIAN);
     private static final int EPHEMERAL_FIRST = 32768;
     private static final int EPHEMERAL_LAST = 60999;
 
@@ -377,6 +382,40 @@ public final class TcpLayer implements Ipv4Layer.Transport {
         } else {
             sendBare(seg.destinationAddress, seg.destinationPort, seg.sourceAddress, seg.sourcePort, 0,
                     seg.seq + seg.sequenceLength(), TcpFlags.RST | TcpFlags.ACK, 0, -1, 0);
+        }
+    }
+
+    /**
+     * ICMP about a segment we sent (RFC 5461, RFC 5927): the quoted TCP sequence number must lie in the connection's
+     * unacknowledged range, else the message is forged or stale and ignored. Port or protocol unreachable aborts a
+     * connection still in SYN_SENT (as Linux reports ECONNREFUSED); fragmentation-needed lowers the MSS (RFC 1191);
+     * other errors on established connections are soft and ignored, as RFC 5461 recommends.
+     */
+    @Override
+    public void unreachable(int code, int nextHopMtu, MemorySegment original, long offset, int length) {
+        int ipHeader = (original.get(ValueLayout.JAVA_BYTE, offset) & 0x0f) * 4;
+        Ipv4Packet quoted = new Ipv4Packet();
+        if (quoted.wrap(original, offset, Math.max(length, ipHeader)) == CheckResult.TOO_SHORT) {
+            return;
+        }
+        long tcp = offset + ipHeader;
+        // only 8 bytes of the TCP header are quoted for sure: ports and sequence number
+        int sourcePort = Short.toUnsignedInt(original.get(BIG_ENDIAN_U16, tcp));
+        int destinationPort = Short.toUnsignedInt(original.get(BIG_ENDIAN_U16, tcp + 2));
+        int seq = original.get(BIG_ENDIAN_U32, tcp + 4);
+        TcpConnection c = connections.find(quoted.source(), sourcePort, quoted.destination(), destinationPort);
+        if (c == null || SeqNum.lt(seq, c.sndUna) || SeqNum.ge(seq, c.sndMax)) {
+            counters.icmpIgnored++;
+            return;
+        }
+        counters.icmpReceived++;
+        if (code == Icmpv4Packet.CODE_FRAGMENTATION_NEEDED) {
+            c.pathMtuChanged(nextHopMtu);
+        } else if (c.state == TcpState.SYN_SENT && (code == Icmpv4Packet.CODE_PORT_UNREACHABLE
+                || code == Icmpv4Packet.CODE_PROTOCOL_UNREACHABLE)) {
+            c.destroy(TcpError.REFUSED);
+        } else if (c.state == TcpState.SYN_SENT) {
+            c.softError = TcpError.UNREACHABLE; // reported if the connect then times out
         }
     }
 

@@ -29,7 +29,7 @@ final class RawPeer implements AutoCloseable {
     static final long PEER_MAC = 0x020000000002L;
 
     /** A segment the stack sent, decoded. */
-    record Sent(int seq, int ack, int flags, int window, TcpOptionsSnapshot options, byte[] payload) {
+    record Sent(int sourcePort, int seq, int ack, int flags, int window, TcpOptionsSnapshot options, byte[] payload) {
         boolean has(int flag) {
             return (flags & flag) != 0;
         }
@@ -130,7 +130,7 @@ final class RawPeer implements AutoCloseable {
             throw new AssertionError("stack sent malformed TCP options");
         }
         byte[] payload = java.util.Arrays.copyOfRange(bytes, l4 + tcp.headerLength(), 14 + ip.totalLength());
-        received.add(new Sent(tcp.seq(), tcp.ack(), tcp.flags(), tcp.window(),
+        received.add(new Sent(tcp.sourcePort(), tcp.seq(), tcp.ack(), tcp.flags(), tcp.window(),
                 new TcpOptionsSnapshot(o.mss, o.windowScale, o.sackPermitted, o.hasTimestamp, o.tsVal, o.tsEcr,
                         java.util.Arrays.copyOf(o.sackStart, o.sackBlocks), java.util.Arrays.copyOf(o.sackEnd, o.sackBlocks)),
                 payload));
@@ -180,6 +180,29 @@ final class RawPeer implements AutoCloseable {
         Ipv4Packet.write(f, 14, 20 + tcpLength, 1, true, 64, 6, PEER, STACK, true);
         Ethernet.write(f, 0, 0x020000000001L, PEER_MAC, Ethernet.TYPE_IPV4);
         Mbuf.append(m, 14 + 20 + tcpLength);
+        inject(m);
+        poll();
+    }
+
+    /**
+     * An ICMP destination-unreachable from the peer about a TCP segment the stack sent from {@code stackPort} to
+     * {@code peerPort} with sequence {@code seq} (quoting its IPv4 header and first 8 TCP bytes, as routers do).
+     */
+    void sendIcmpUnreachable(int code, int nextHopMtu, int stackPort, int peerPort, int seq) {
+        long m = peerPool.alloc();
+        int icmpLength = 8 + 20 + 8;
+        MemorySegment f = MemorySegment.ofAddress(Mbuf.append(m, 14 + 20 + icmpLength)).reinterpret(14 + 20 + icmpLength);
+        long quoted = 14 + 20 + 8;
+        Ipv4Packet.write(f, quoted, 20 + 40, 5, true, 64, 6, STACK, PEER, true);
+        f.set(java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(java.nio.ByteOrder.BIG_ENDIAN), quoted + 20,
+                (short) stackPort);
+        f.set(java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(java.nio.ByteOrder.BIG_ENDIAN), quoted + 22,
+                (short) peerPort);
+        f.set(java.lang.foreign.ValueLayout.JAVA_INT_UNALIGNED.withOrder(java.nio.ByteOrder.BIG_ENDIAN), quoted + 24, seq);
+        io.zstack.wire.Icmpv4Packet.write(f, 34, icmpLength, io.zstack.wire.Icmpv4Packet.DESTINATION_UNREACHABLE, code,
+                nextHopMtu & 0xffff);
+        Ipv4Packet.write(f, 14, 20 + icmpLength, 2, false, 64, Ipv4Packet.PROTOCOL_ICMP, PEER, STACK, true);
+        Ethernet.write(f, 0, 0x020000000001L, PEER_MAC, Ethernet.TYPE_IPV4);
         inject(m);
         poll();
     }

@@ -279,6 +279,69 @@ class RawSegmentTest {
     }
 
     @Test
+    void icmpPortUnreachableRefusesAConnectAndStaleIcmpIsIgnored() {
+        TcpConnection c = peer.tcp().connect(0, 0, RawPeer.PEER, 9000, peer.tcp().defaults().copy(), null, peer.now());
+        peer.poll();
+        RawPeer.Sent syn = peer.next();
+        assertTrue(syn.has(TcpFlags.SYN));
+        peer.sendIcmpUnreachable(3, 0, syn.sourcePort(), 9000, syn.seq() + 12345); // not a sequence we sent
+        assertEquals(TcpState.SYN_SENT, c.state(), "forged or stale ICMP is ignored (RFC 5927)");
+        assertEquals(1, peer.tcp().counters().icmpIgnored);
+        peer.sendIcmpUnreachable(3, 0, syn.sourcePort(), 9000, syn.seq());
+        assertEquals(TcpState.CLOSED, c.state());
+        assertEquals(TcpError.REFUSED, c.error());
+    }
+
+    @Test
+    void fragmentationNeededLowersTheMss() {
+        handshake();
+        int before = conn.sendMss;
+        write(1400);
+        RawPeer.Sent big = peer.next();
+        peer.sendIcmpUnreachable(4, 1000, 80, 40000, big.seq());
+        assertTrue(conn.sendMss < before && conn.sendMss <= 1000 - 40, "MSS now " + conn.sendMss);
+        peer.advance(conn.rtt.rto() + 5 * MS);
+        RawPeer.Sent resent = peer.next();
+        assertNotNull(resent, "resent at the new size");
+        assertTrue(resent.payload().length <= conn.sendMss, "segment of " + resent.payload().length);
+    }
+
+    @Test
+    void synCookiesServeClientsWhenTheSynBacklogIsFull() {
+        listener.close(peer.now());
+        TcpSettings settings = peer.tcp().defaults().copy();
+        settings.synBacklog = 1;
+        listener = peer.tcp().listen(0, 80, settings);
+        RawPeer.Segment first = segment(TcpFlags.SYN, 7000, 0);
+        first.sourcePort = 41000;
+        peer.send(first);
+        assertNotNull(peer.next(), "a normal SYN-ACK for the first");
+        RawPeer.Segment second = segment(TcpFlags.SYN, 9000, 0);
+        second.sourcePort = 41001;
+        second.mss = 1460;
+        peer.send(second);
+        RawPeer.Sent cookie = peer.next();
+        assertNotNull(cookie, "backlog full: a SYN-ACK carrying a cookie");
+        assertEquals(1, peer.tcp().counters().synCookiesSent);
+        assertEquals(1460, cookie.options().mss());
+        RawPeer.Segment ack = segment(TcpFlags.ACK, 9001, cookie.seq() + 1);
+        ack.sourcePort = 41001;
+        ack.timestamp = false;
+        peer.send(ack);
+        assertEquals(1, peer.tcp().counters().synCookiesAccepted);
+        TcpConnection c = listener.accept();
+        assertNotNull(c, "the cookie connection is accepted");
+        assertEquals(TcpState.ESTABLISHED, c.state());
+        assertEquals(41001, c.remotePort());
+        RawPeer.Segment forged = segment(TcpFlags.ACK, 5001, 12345);
+        forged.sourcePort = 41002;
+        peer.send(forged);
+        assertEquals(1, peer.tcp().counters().synCookiesRejected);
+        RawPeer.Sent rst = peer.next();
+        assertTrue(rst != null && rst.has(TcpFlags.RST), "a bad cookie is answered with RST");
+    }
+
+    @Test
     void aCorruptedSegmentIsCountedAndDropped() {
         handshake();
         RawPeer.Segment bad = data(0, 100);

@@ -75,6 +75,46 @@ class TcpSimulationTest {
         }
     }
 
+    /** Both ends close at the same moment: FIN_WAIT_1, CLOSING, TIME_WAIT on both sides (RFC 9293 §3.6 case 2). */
+    @Test
+    void simultaneousCloseEndsInTimeWaitOnBothSides() {
+        TcpSettings settings = new TcpSettings();
+        try (TcpSimulation sim = new TcpSimulation(10, FaultConfig.NONE, settings)) {
+            TcpListener listener = sim.b.tcp().listen(TcpSimulation.B, 7000, settings.copy());
+            TcpConnection client = sim.a.tcp().connect(0, 0, TcpSimulation.B, 7000, settings.copy(), null, sim.now());
+            TcpConnection[] server = new TcpConnection[1];
+            assertTrue(sim.run(() -> (server[0] = server[0] != null ? server[0] : listener.accept()) != null
+                    && client.state() == TcpState.ESTABLISHED, SECOND));
+            client.close(sim.now());
+            server[0].close(sim.now());
+            assertEquals(TcpState.FIN_WAIT_1, client.state());
+            assertEquals(TcpState.FIN_WAIT_1, server[0].state());
+            assertTrue(sim.run(() -> client.state() == TcpState.TIME_WAIT && server[0].state() == TcpState.TIME_WAIT,
+                    SECOND), client.state() + " / " + server[0].state());
+            assertTrue(client.error() == null && server[0].error() == null);
+        }
+    }
+
+    /** Both ends send SYN to each other at once: one connection, no listener (RFC 9293 §3.5 figure 7). */
+    @Test
+    void simultaneousOpenMakesOneConnection() {
+        TcpSettings settings = new TcpSettings();
+        try (TcpSimulation sim = new TcpSimulation(12, FaultConfig.NONE, settings)) {
+            TcpConnection a = sim.a.tcp().connect(0, 5001, TcpSimulation.B, 5002, settings.copy(), null, sim.now());
+            TcpConnection b = sim.b.tcp().connect(0, 5002, TcpSimulation.A, 5001, settings.copy(), null, sim.now());
+            assertTrue(sim.run(() -> a.state() == TcpState.ESTABLISHED && b.state() == TcpState.ESTABLISHED, 5 * SECOND),
+                    a.state() + " / " + b.state());
+            long[] sent = {0};
+            long[] read = {0};
+            SplittableRandom sizes = new SplittableRandom(1);
+            assertTrue(sim.run(() -> {
+                sent[0] = TcpSimulation.writeStream(a, sim.poolA, 3, sent[0], 100_000, sizes, sim.now());
+                read[0] = TcpSimulation.readStream(b, sim.poolB, 3, read[0], sim.now());
+                return read[0] == 100_000;
+            }, 10 * SECOND));
+        }
+    }
+
     @Test
     void connectingToAClosedPortIsRefused() {
         TcpSettings settings = new TcpSettings();

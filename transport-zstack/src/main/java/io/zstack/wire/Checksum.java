@@ -1,9 +1,10 @@
 package io.zstack.wire;
 
 import static io.zstack.wire.Layouts.U16;
-import static io.zstack.wire.Layouts.U64;
 
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
 
 /**
  * The Internet checksum (RFC 1071): one's complement sum of 16-bit big-endian words. Sums are carried as
@@ -11,31 +12,37 @@ import java.lang.foreign.MemorySegment;
  * added up separately and folded once. {@link #add} handles pieces of odd length by tracking the byte position.
  */
 public final class Checksum {
+    private static final boolean LITTLE_ENDIAN = ByteOrder.nativeOrder() == ByteOrder.LITTLE_ENDIAN;
+
     private Checksum() {
     }
 
     /**
      * Adds bytes [offset, offset + length) of {@code segment} to {@code sum}, as if they started at an even position
-     * of the checksummed data. Eight bytes per step; the 64-bit accumulator cannot overflow for any packet size.
+     * of the checksummed data. Words are summed in the machine's own byte order, eight bytes per step, and the
+     * folded result swapped to network order once at the end: the one's complement sum is byte-order independent
+     * (RFC 1071 §2(B)), so no per-word swap is needed.
      */
     public static long add(long sum, MemorySegment segment, long offset, int length) {
-        long s = sum;
+        long s = 0;
         long i = offset;
         long end = offset + length;
-        // 8 bytes at a time: four 16-bit words, summed as two 32-bit halves to keep carries
         while (end - i >= 8) {
-            long v = segment.get(U64, i);
+            long v = segment.get(ValueLayout.JAVA_LONG_UNALIGNED, i);
             s += (v >>> 32) + (v & 0xffff_ffffL);
             i += 8;
         }
         while (end - i >= 2) {
-            s += Short.toUnsignedInt(segment.get(U16, i));
+            s += Short.toUnsignedInt(segment.get(ValueLayout.JAVA_SHORT_UNALIGNED, i));
             i += 2;
         }
         if (i < end) {
-            s += (segment.get(Layouts.U8, i) & 0xff) << 8; // a trailing odd byte is the high byte of a zero-padded word
+            // a trailing odd byte is the first byte of a zero-padded word
+            int b = segment.get(ValueLayout.JAVA_BYTE, i) & 0xff;
+            s += LITTLE_ENDIAN ? b : b << 8;
         }
-        return s;
+        int folded = fold(s);
+        return sum + (LITTLE_ENDIAN ? ((folded & 0xff) << 8) | (folded >>> 8) : folded);
     }
 
     /**

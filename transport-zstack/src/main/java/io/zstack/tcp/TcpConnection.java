@@ -157,7 +157,7 @@ public final class TcpConnection {
         this.sendQueue = new SendQueue(pool);
         this.receiveQueue = new ReceiveQueue(pool);
         this.reassembly = new ReassemblyQueue(pool, settings.reassemblySegments);
-        this.rtt = new RttEstimator(settings.initialRtoNanos, settings.minRtoNanos, settings.maxRtoNanos);
+        this.rtt = new RttEstimator(settings.initialRtoNanos, settings.minRtoNanos, settings.maxRtoNanos, 1_000_000L);
         this.congestion = settings.congestionControl.create();
         this.scoreboard = new SackScoreboard();
         this.timer = new TimerWheel.Timer<>(this);

@@ -340,6 +340,7 @@ public final class TcpConnection {
     void acceptSyn(InboundSegment seg, long nowNanos) {
         irs = seg.seq;
         rcvNxt = seg.seq + 1;
+        rcvAdvertisedEdge = rcvNxt; // nothing advertised yet: the edge must not be left at 0
         iss = layer.isn(localAddress, localPort, remoteAddress, remotePort, nowNanos);
         sndUna = iss;
         sndNxt = iss;
@@ -361,6 +362,7 @@ public final class TcpConnection {
     void acceptCookie(InboundSegment seg, int cookieIss, int peerMss, long nowNanos) {
         irs = seg.seq - 1;
         rcvNxt = seg.seq;
+        rcvAdvertisedEdge = rcvNxt;
         iss = cookieIss;
         sndUna = seg.ack;
         sndNxt = seg.ack;
@@ -473,6 +475,7 @@ public final class TcpConnection {
         }
         irs = seg.seq;
         rcvNxt = seg.seq + 1;
+        rcvAdvertisedEdge = rcvNxt;
         takeSynOptions(seg, nowNanos);
         if (ackOk) {
             sndUna = seg.ack;
@@ -1067,9 +1070,10 @@ public final class TcpConnection {
         long free = settings.receiveBufferBytes - receiveQueue.bytes() - reassembly.bytes();
         long maxWindow = 65535L << rcvWindowShift;
         int window = (int) Math.max(0, Math.min(free, maxWindow));
-        // never shrink the right edge already advertised (RFC 9293 §3.8.6.2.2)
+        // never shrink the right edge already advertised (RFC 9293 §3.8.6.2.2); an edge further out than any window
+        // we can express was never advertised (a bug, not a promise), so it is ignored
         int edgeRoom = SeqNum.diff(rcvAdvertisedEdge, rcvNxt);
-        return Math.max(window, Math.max(edgeRoom, 0));
+        return edgeRoom > maxWindow ? window : Math.max(window, Math.max(edgeRoom, 0));
     }
 
     /**
@@ -1351,6 +1355,22 @@ public final class TcpConnection {
 
     static String addressText(int a) {
         return (a >>> 24) + "." + ((a >>> 16) & 0xff) + "." + ((a >>> 8) & 0xff) + "." + (a & 0xff);
+    }
+
+    /** Everything that decides what the connection sends next, in one line (like `ss -ti`), for diagnostics. */
+    public String describe(long nowNanos) {
+        return this + " una=" + Integer.toUnsignedString(sndUna - iss) + " nxt=+" + SeqNum.diff(sndNxt, sndUna)
+                + " max=+" + SeqNum.diff(sndMax, sndUna) + " sndWnd=" + sndWnd + " cwnd=" + congestion.cwnd()
+                + " queued=" + sendQueue.size() + " fin=" + finQueued + " rcvNxt=" + Integer.toUnsignedString(
+                rcvNxt - irs) + " rcvWnd=" + currentReceiveWindow() + " readable=" + receiveQueue.bytes()
+                + " ooo=" + reassembly.entries() + " dupAcks=" + dupAcks + " recovery=" + inRecovery
+                + " retransmits=" + retransmitCount + " rtt=" + rtt + " timers[rto=" + relative(retransmitDeadline,
+                nowNanos) + " persist=" + relative(persistDeadline, nowNanos) + " dack=" + relative(delayedAckDeadline,
+                nowNanos) + " wheel=" + (timer.isScheduled() ? relative(timer.deadline(), nowNanos) : "off") + "]";
+    }
+
+    private static String relative(long deadline, long nowNanos) {
+        return deadline == 0 ? "-" : ((deadline - nowNanos) / 1_000_000L) + "ms";
     }
 
     @Override

@@ -58,7 +58,20 @@ class TcpLossyInteropTest {
                 List<TcpConnection> connections = new ArrayList<>();
                 Command.Result result;
                 try (TcpTapInteropTest.Runner runner = new TcpTapInteropTest.Runner(stack,
-                        now -> TcpTapInteropTest.echo(listener, connections, now, net.pool))) {
+                        new java.util.function.LongConsumer() {
+                            long nextReport = System.nanoTime() + 10_000_000_000L;
+
+                            @Override
+                            public void accept(long now) {
+                                TcpTapInteropTest.echo(listener, connections, now, net.pool);
+                                if (now > nextReport) {
+                                    nextReport = now + 10_000_000_000L;
+                                    for (TcpConnection c : connections) {
+                                        System.out.println("state: " + c.describe(now));
+                                    }
+                                }
+                            }
+                        })) {
                     result = client.execResult(600, "/usr/bin/python3", script.toString(), "client", "10.77.0.2",
                             "7000", Integer.toString(BYTES), "99");
                 }

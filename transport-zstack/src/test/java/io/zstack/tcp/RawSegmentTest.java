@@ -15,7 +15,7 @@ import org.junit.jupiter.api.Test;
 /** Black-box tests of one stack's TCP with scripted raw segments (gVisor packetimpact style). */
 class RawSegmentTest {
     private static final long MS = 1_000_000L;
-    private static final int PEER_ISN = 1000;
+    private int peerIsn = 1000;
 
     private RawPeer peer;
     private TcpListener listener;
@@ -47,7 +47,7 @@ class RawSegmentTest {
     }
 
     private RawPeer.Sent handshake() {
-        RawPeer.Segment syn = segment(TcpFlags.SYN, PEER_ISN, 0);
+        RawPeer.Segment syn = segment(TcpFlags.SYN, peerIsn, 0);
         syn.mss = 1460;
         syn.windowScale = 7;
         syn.sackPermitted = true;
@@ -55,7 +55,7 @@ class RawSegmentTest {
         RawPeer.Sent synAck = peer.next();
         assertNotNull(synAck, "SYN-ACK");
         iss = synAck.seq();
-        peer.send(segment(TcpFlags.ACK, PEER_ISN + 1, iss + 1));
+        peer.send(segment(TcpFlags.ACK, peerIsn + 1, iss + 1));
         conn = listener.accept();
         assertNotNull(conn, "accepted");
         assertEquals(TcpState.ESTABLISHED, conn.state());
@@ -63,7 +63,7 @@ class RawSegmentTest {
     }
 
     private RawPeer.Segment data(int offset, int length) {
-        RawPeer.Segment s = segment(TcpFlags.ACK | TcpFlags.PSH, PEER_ISN + 1 + offset, iss + 1);
+        RawPeer.Segment s = segment(TcpFlags.ACK | TcpFlags.PSH, peerIsn + 1 + offset, iss + 1);
         s.payload = new byte[length];
         for (int i = 0; i < length; i++) {
             s.payload[i] = (byte) (offset + i);
@@ -83,7 +83,7 @@ class RawSegmentTest {
     void handshakeNegotiatesMssWindowScaleSackAndTimestamps() {
         RawPeer.Sent synAck = handshake();
         assertTrue(synAck.has(TcpFlags.SYN) && synAck.has(TcpFlags.ACK));
-        assertEquals(PEER_ISN + 1, synAck.ack());
+        assertEquals(peerIsn + 1, synAck.ack());
         assertEquals(1460, synAck.options().mss());
         assertTrue(synAck.options().windowScale() >= 0, "window scale offered back");
         assertTrue(synAck.options().sackPermitted());
@@ -94,7 +94,7 @@ class RawSegmentTest {
 
     @Test
     void synAckIsRetransmittedWithExponentialBackoff() {
-        RawPeer.Segment syn = segment(TcpFlags.SYN, PEER_ISN, 0);
+        RawPeer.Segment syn = segment(TcpFlags.SYN, peerIsn, 0);
         syn.mss = 1460;
         peer.send(syn);
         RawPeer.Sent first = peer.next();
@@ -126,13 +126,13 @@ class RawSegmentTest {
     @Test
     void resetInWindowButNotAtRcvNxtGetsAChallengeAck() {
         handshake();
-        peer.send(segment(TcpFlags.RST, PEER_ISN + 1 + 100, 0));
+        peer.send(segment(TcpFlags.RST, peerIsn + 1 + 100, 0));
         RawPeer.Sent challenge = peer.next();
         assertNotNull(challenge, "challenge ACK (RFC 5961 §3.2)");
         assertTrue(challenge.has(TcpFlags.ACK) && !challenge.has(TcpFlags.RST));
-        assertEquals(PEER_ISN + 1, challenge.ack());
+        assertEquals(peerIsn + 1, challenge.ack());
         assertEquals(TcpState.ESTABLISHED, conn.state());
-        peer.send(segment(TcpFlags.RST, PEER_ISN + 1, 0));
+        peer.send(segment(TcpFlags.RST, peerIsn + 1, 0));
         assertEquals(TcpState.CLOSED, conn.state());
         assertEquals(TcpError.RESET, conn.error());
     }
@@ -140,7 +140,7 @@ class RawSegmentTest {
     @Test
     void resetOutsideTheWindowIsIgnoredSilently() {
         handshake();
-        peer.send(segment(TcpFlags.RST, PEER_ISN + 1 + (1 << 30), 0));
+        peer.send(segment(TcpFlags.RST, peerIsn + 1 + (1 << 30), 0));
         assertNull(peer.next());
         assertEquals(TcpState.ESTABLISHED, conn.state());
     }
@@ -148,7 +148,7 @@ class RawSegmentTest {
     @Test
     void synOnAnEstablishedConnectionGetsAChallengeAck() {
         handshake();
-        peer.send(segment(TcpFlags.SYN, PEER_ISN + 50, 0));
+        peer.send(segment(TcpFlags.SYN, peerIsn + 50, 0));
         RawPeer.Sent challenge = peer.next();
         assertNotNull(challenge);
         assertTrue(challenge.has(TcpFlags.ACK) && !challenge.has(TcpFlags.SYN));
@@ -169,9 +169,37 @@ class RawSegmentTest {
         assertEquals(1, peer.tcp().counters().pawsRejected);
         RawPeer.Sent ack = peer.next();
         assertNotNull(ack, "PAWS answers with an ACK");
-        assertEquals(PEER_ISN + 1 + 100, ack.ack());
+        assertEquals(peerIsn + 1 + 100, ack.ack());
         long chain = conn.read(peer.now());
         peer.stackPool.free(chain);
+    }
+
+    @Test
+    void anUnreadReceiveBufferClosesTheWindowWhateverThePeersIsn() {
+        // an ISN in the upper half of the sequence space once left the advertised edge at 0, which then looked like
+        // a window of hundreds of megabytes: the stack accepted data it had no room for
+        peerIsn = 0xC000_0000;
+        handshake();
+        int buffer = conn.settings.receiveBufferBytes;
+        RawPeer.Sent last = null;
+        for (int offset = 0; offset < buffer + 20_000; offset += 1000) {
+            peer.send(data(offset, 1000));
+            RawPeer.Sent ack;
+            while ((ack = peer.next()) != null) {
+                last = ack;
+            }
+        }
+        assertNotNull(last);
+        int acknowledged = last.ack() - (peerIsn + 1);
+        assertTrue(acknowledged <= buffer, "acknowledged " + acknowledged + " bytes into a " + buffer + "-byte buffer");
+        assertTrue(acknowledged >= buffer - 1000, "the buffer filled: " + acknowledged);
+        assertEquals(0, last.window(), "the window closed");
+        assertTrue(peer.tcp().counters().outOfWindow + peer.tcp().counters().beyondWindow > 0,
+                "data beyond the window was dropped and counted");
+        long chain;
+        while ((chain = conn.read(peer.now())) != 0) {
+            peer.stackPool.free(chain);
+        }
     }
 
     @Test
@@ -180,12 +208,12 @@ class RawSegmentTest {
         peer.send(data(1000, 100));
         RawPeer.Sent ack = peer.next();
         assertNotNull(ack, "out-of-order data is acknowledged at once");
-        assertEquals(PEER_ISN + 1, ack.ack(), "duplicate ACK of the left edge");
-        assertArrayEquals(new int[] {PEER_ISN + 1 + 1000}, ack.options().sackStart());
-        assertArrayEquals(new int[] {PEER_ISN + 1 + 1100}, ack.options().sackEnd());
+        assertEquals(peerIsn + 1, ack.ack(), "duplicate ACK of the left edge");
+        assertArrayEquals(new int[] {peerIsn + 1 + 1000}, ack.options().sackStart());
+        assertArrayEquals(new int[] {peerIsn + 1 + 1100}, ack.options().sackEnd());
         peer.send(data(0, 1000));
         RawPeer.Sent filled = peer.next();
-        assertEquals(PEER_ISN + 1 + 1100, filled.ack(), "hole filled: everything acknowledged");
+        assertEquals(peerIsn + 1 + 1100, filled.ack(), "hole filled: everything acknowledged");
         assertEquals(0, filled.options().sackStart().length);
         long chain;
         int total = 0;
@@ -212,7 +240,7 @@ class RawSegmentTest {
         assertNull(peer.next(), "the next one waits twice as long");
         peer.advance(rto + 2 * MS);
         assertNotNull(peer.next());
-        peer.send(segment(TcpFlags.ACK, PEER_ISN + 1, iss + 1 + 500));
+        peer.send(segment(TcpFlags.ACK, peerIsn + 1, iss + 1 + 500));
         peer.drain();
         peer.advance(10 * rto);
         assertNull(peer.next(), "nothing left to retransmit");
@@ -224,7 +252,7 @@ class RawSegmentTest {
         handshake();
         write(1000);
         RawPeer.Sent sent = peer.next();
-        RawPeer.Segment closeWindow = segment(TcpFlags.ACK, PEER_ISN + 1, iss + 1 + 1000);
+        RawPeer.Segment closeWindow = segment(TcpFlags.ACK, peerIsn + 1, iss + 1 + 1000);
         closeWindow.window = 0;
         peer.send(closeWindow);
         write(1000);
@@ -235,7 +263,7 @@ class RawSegmentTest {
         assertEquals(iss + 1 + 1000 - 1, probe.seq(), "probe: SND.UNA - 1, as Linux sends it");
         assertEquals(0, probe.payload().length);
         assertTrue(peer.tcp().counters().windowProbes >= 1);
-        RawPeer.Segment open = segment(TcpFlags.ACK, PEER_ISN + 1, iss + 1 + 1000);
+        RawPeer.Segment open = segment(TcpFlags.ACK, peerIsn + 1, iss + 1 + 1000);
         peer.send(open);
         RawPeer.Sent rest = peer.next();
         assertNotNull(rest, "window open: the data flows");
@@ -268,9 +296,9 @@ class RawSegmentTest {
         peer.poll();
         RawPeer.Sent fin = peer.next();
         assertTrue(fin.has(TcpFlags.FIN));
-        peer.send(segment(TcpFlags.ACK | TcpFlags.FIN, PEER_ISN + 1, fin.seq() + 1));
+        peer.send(segment(TcpFlags.ACK | TcpFlags.FIN, peerIsn + 1, fin.seq() + 1));
         RawPeer.Sent lastAck = peer.next();
-        assertEquals(PEER_ISN + 2, lastAck.ack());
+        assertEquals(peerIsn + 2, lastAck.ack());
         assertEquals(TcpState.TIME_WAIT, conn.state());
         peer.advance(2 * conn.settings().mslNanos - 100 * MS);
         assertEquals(1, peer.tcp().connectionCount(), "still in TIME_WAIT");

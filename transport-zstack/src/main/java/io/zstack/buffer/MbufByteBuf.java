@@ -1,0 +1,573 @@
+package io.zstack.buffer;
+
+import static java.lang.foreign.ValueLayout.JAVA_BYTE;
+import static java.lang.foreign.ValueLayout.JAVA_INT_UNALIGNED;
+import static java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED;
+import static java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED;
+
+import io.netty.buffer.AbstractReferenceCountedByteBuf;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufAllocator;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.ReadOnlyBufferException;
+import java.nio.channels.ClosedChannelException;
+import java.nio.channels.FileChannel;
+import java.nio.channels.GatheringByteChannel;
+import java.nio.channels.ScatteringByteChannel;
+
+/**
+ * A Netty {@link ByteBuf} whose memory is the data area of one mbuf segment: a received payload handed to the
+ * application without a copy, or a buffer the application fills in place, with the pool's headroom left in front
+ * so the stack can prepend Ethernet/IPv4/TCP headers without moving the payload.
+ *
+ * <p>Index 0 is an address fixed at creation. The buffer never reads data_off/data_len again: the transport edits
+ * them when it queues the mbuf for TCP, and this view must not move under the application. The buffer may grow
+ * into the rest of its mbuf; beyond that it moves its content like any Netty buffer, into a fresh mbuf when one
+ * can hold it, else into off-heap memory that is no mbuf ({@link #mbuf()} then returns 0, and the transport copies).
+ *
+ * <p>Memory is reached through java.lang.foreign only, so it works with Netty's Unsafe paths disabled. Releasing
+ * the last reference drops one reference from the mbuf (DPDK's rte_pktmbuf_free_seg semantics: the mbuf returns
+ * to its pool only if the transport holds no reference of its own), from any thread.
+ */
+public final class MbufByteBuf extends AbstractReferenceCountedByteBuf {
+    private static final ValueLayout.OfShort SHORT_BE = JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.BIG_ENDIAN);
+    private static final ValueLayout.OfShort SHORT_LE = JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final ValueLayout.OfInt INT_BE = JAVA_INT_UNALIGNED.withOrder(ByteOrder.BIG_ENDIAN);
+    private static final ValueLayout.OfInt INT_LE = JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final ValueLayout.OfLong LONG_BE = JAVA_LONG_UNALIGNED.withOrder(ByteOrder.BIG_ENDIAN);
+    private static final ValueLayout.OfLong LONG_LE = JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+
+    /** Chunk size for stream transfers, which need a heap array in between. */
+    private static final int STREAM_CHUNK = 8192;
+
+    private final ByteBufAllocator alloc;
+    private final MbufPool pool;
+    /** The mbuf holding the memory; 0 once the content moved to off-heap memory or the buffer was freed. */
+    private long mbuf;
+    /** Owner of the off-heap memory when the content outgrew every mbuf; null while mbuf-backed. */
+    private Arena arena;
+    /** Index 0 up to the end of the usable room (the mbuf's buffer end, or the off-heap allocation). */
+    private MemorySegment memory;
+    private int capacity;
+    private ByteBuffer tmpNioBuf;
+
+    private MbufByteBuf(ByteBufAllocator alloc, MbufPool pool, long mbuf, MemorySegment memory, int capacity,
+                        int maxCapacity) {
+        super(maxCapacity);
+        this.alloc = alloc;
+        this.pool = pool;
+        this.mbuf = mbuf;
+        this.memory = memory;
+        this.capacity = capacity;
+    }
+
+    /**
+     * Wraps a received segment, taking over one of its references (released with this buffer). Index 0 is the
+     * segment's first data byte; readerIndex 0, writerIndex = capacity = data_len. Only this segment is covered
+     * and freed, even if its next pointer is set. The buffer may grow into the segment's tailroom unless the
+     * segment's buffer is shared (indirect, or more than one reference), where the tail may belong to another view.
+     */
+    public static MbufByteBuf ofReceived(ByteBufAllocator alloc, MbufPool pool, long segment) {
+        if (segment == 0) {
+            throw new IllegalArgumentException("segment is 0");
+        }
+        int length = Mbuf.dataLen(segment);
+        boolean shared = Mbuf.isIndirect(segment) || pool.refcnt(segment) > 1;
+        int room = shared ? length : Mbuf.bufLen(segment) - Mbuf.dataOff(segment);
+        MemorySegment memory = MemorySegment.ofAddress(Mbuf.dataAddress(segment)).reinterpret(room);
+        MbufByteBuf buf = new MbufByteBuf(alloc, pool, segment, memory, length, Integer.MAX_VALUE);
+        buf.setIndex(0, length);
+        return buf;
+    }
+
+    /**
+     * A buffer in a fresh mbuf, index 0 right after the pool's headroom; empty, with the given capacity. Returns
+     * null when the pool is empty (the caller picks a fallback; an exception would be a costly way to say so on a
+     * path that runs per write). Throws IllegalArgumentException when {@code initialCapacity} exceeds one mbuf's
+     * room after headroom ({@link #mbufCapacity(MbufPool)}).
+     */
+    public static MbufByteBuf allocate(ByteBufAllocator alloc, MbufPool pool, int initialCapacity, int maxCapacity) {
+        if (initialCapacity < 0 || initialCapacity > maxCapacity) {
+            throw new IllegalArgumentException("initialCapacity " + initialCapacity + ", maxCapacity " + maxCapacity);
+        }
+        if (initialCapacity > mbufCapacity(pool)) {
+            throw new IllegalArgumentException("initialCapacity " + initialCapacity + " exceeds one mbuf of pool "
+                    + pool.name() + " (" + mbufCapacity(pool) + " bytes after headroom)");
+        }
+        long m = pool.alloc();
+        if (m == 0) {
+            return null;
+        }
+        return new MbufByteBuf(alloc, pool, m, roomOf(m), initialCapacity, maxCapacity);
+    }
+
+    /** The largest buffer one mbuf of this pool holds after the headroom. */
+    public static int mbufCapacity(MbufPool pool) {
+        return Math.max(0, pool.dataRoom() - pool.headroom());
+    }
+
+    /** From the fresh mbuf's data start to the end of its buffer. */
+    private static MemorySegment roomOf(long m) {
+        return MemorySegment.ofAddress(Mbuf.dataAddress(m)).reinterpret(Mbuf.bufLen(m) - Mbuf.dataOff(m));
+    }
+
+    /**
+     * The MbufByteBuf underneath {@code buf} (itself, or through leak-detection wrappers, slices and duplicates,
+     * which all share its memory), or null. The transport uses it to decide whether a written buffer can go to TCP
+     * by reference: then {@code buf.memoryAddress() + buf.readerIndex()} lies inside {@link #mbuf()}'s buffer.
+     */
+    public static MbufByteBuf unwrapMbuf(ByteBuf buf) {
+        for (ByteBuf b = buf; b != null; b = b.unwrap()) {
+            if (b instanceof MbufByteBuf m) {
+                return m;
+            }
+        }
+        return null;
+    }
+
+    /** The mbuf holding this buffer's memory, or 0 when the content lives in off-heap memory (or was freed). */
+    public long mbuf() {
+        return mbuf;
+    }
+
+    /** The pool this buffer's mbufs come from and go back to. */
+    public MbufPool pool() {
+        return pool;
+    }
+
+    // ---- capacity
+
+    @Override
+    public int capacity() {
+        return capacity;
+    }
+
+    @Override
+    public ByteBuf capacity(int newCapacity) {
+        checkNewCapacity(newCapacity);
+        if (newCapacity > memory.byteSize()) {
+            reallocate(newCapacity);
+        } else if (newCapacity < capacity) {
+            trimIndicesToCapacity(newCapacity);
+        }
+        capacity = newCapacity;
+        return this;
+    }
+
+    /** Moves the content to memory of at least newCapacity bytes, as Netty's own buffers do when they grow. */
+    private void reallocate(int newCapacity) {
+        long fresh = newCapacity <= mbufCapacity(pool) ? pool.alloc() : 0;
+        Arena newArena = null;
+        MemorySegment newMemory;
+        if (fresh != 0) {
+            newMemory = roomOf(fresh);
+        } else {
+            // Shared: the buffer may be released on another thread than the one that grew it.
+            newArena = Arena.ofShared();
+            try {
+                newMemory = newArena.allocate(newCapacity, 16);
+            } catch (RuntimeException | Error e) {
+                newArena.close();
+                throw e;
+            }
+        }
+        MemorySegment.copy(memory, 0, newMemory, 0, capacity);
+        freeMemory();
+        mbuf = fresh;
+        arena = newArena;
+        memory = newMemory;
+        tmpNioBuf = null;
+    }
+
+    private void freeMemory() {
+        long m = mbuf;
+        Arena a = arena;
+        mbuf = 0;
+        arena = null;
+        // An empty segment: a stray access after release fails instead of touching a recycled mbuf.
+        memory = MemorySegment.NULL;
+        if (m != 0) {
+            // One segment, one reference: free_seg leaves next alone and only decrements a raised refcnt.
+            pool.freeSegment(m);
+        } else if (a != null) {
+            a.close();
+        }
+    }
+
+    @Override
+    protected void deallocate() {
+        tmpNioBuf = null;
+        freeMemory();
+    }
+
+    @Override
+    public int maxFastWritableBytes() {
+        // ensureWritable grows within the mbuf's tailroom first instead of asking the allocator for a new size.
+        return Math.min((int) memory.byteSize(), maxCapacity()) - writerIndex();
+    }
+
+    @Override
+    public boolean isContiguous() {
+        return true;
+    }
+
+    // ---- identity
+
+    @Override
+    public ByteBufAllocator alloc() {
+        return alloc;
+    }
+
+    @Override
+    public ByteOrder order() {
+        return ByteOrder.BIG_ENDIAN;
+    }
+
+    @Override
+    public ByteBuf unwrap() {
+        return null;
+    }
+
+    @Override
+    public boolean isDirect() {
+        return true;
+    }
+
+    @Override
+    public boolean hasArray() {
+        return false;
+    }
+
+    @Override
+    public byte[] array() {
+        throw new UnsupportedOperationException("direct buffer");
+    }
+
+    @Override
+    public int arrayOffset() {
+        throw new UnsupportedOperationException("direct buffer");
+    }
+
+    @Override
+    public boolean hasMemoryAddress() {
+        return true;
+    }
+
+    @Override
+    public long memoryAddress() {
+        ensureAccessible();
+        return memory.address();
+    }
+
+    // ---- primitive access (AbstractByteBuf has checked bounds and accessibility)
+
+    @Override
+    protected byte _getByte(int index) {
+        return memory.get(JAVA_BYTE, index);
+    }
+
+    @Override
+    protected short _getShort(int index) {
+        return memory.get(SHORT_BE, index);
+    }
+
+    @Override
+    protected short _getShortLE(int index) {
+        return memory.get(SHORT_LE, index);
+    }
+
+    @Override
+    protected int _getUnsignedMedium(int index) {
+        return (memory.get(JAVA_BYTE, index) & 0xff) << 16 | memory.get(SHORT_BE, index + 1) & 0xffff;
+    }
+
+    @Override
+    protected int _getUnsignedMediumLE(int index) {
+        return memory.get(JAVA_BYTE, index) & 0xff | (memory.get(SHORT_LE, index + 1) & 0xffff) << 8;
+    }
+
+    @Override
+    protected int _getInt(int index) {
+        return memory.get(INT_BE, index);
+    }
+
+    @Override
+    protected int _getIntLE(int index) {
+        return memory.get(INT_LE, index);
+    }
+
+    @Override
+    protected long _getLong(int index) {
+        return memory.get(LONG_BE, index);
+    }
+
+    @Override
+    protected long _getLongLE(int index) {
+        return memory.get(LONG_LE, index);
+    }
+
+    @Override
+    protected void _setByte(int index, int value) {
+        memory.set(JAVA_BYTE, index, (byte) value);
+    }
+
+    @Override
+    protected void _setShort(int index, int value) {
+        memory.set(SHORT_BE, index, (short) value);
+    }
+
+    @Override
+    protected void _setShortLE(int index, int value) {
+        memory.set(SHORT_LE, index, (short) value);
+    }
+
+    @Override
+    protected void _setMedium(int index, int value) {
+        memory.set(JAVA_BYTE, index, (byte) (value >>> 16));
+        memory.set(SHORT_BE, index + 1, (short) value);
+    }
+
+    @Override
+    protected void _setMediumLE(int index, int value) {
+        memory.set(JAVA_BYTE, index, (byte) value);
+        memory.set(SHORT_LE, index + 1, (short) (value >>> 8));
+    }
+
+    @Override
+    protected void _setInt(int index, int value) {
+        memory.set(INT_BE, index, value);
+    }
+
+    @Override
+    protected void _setIntLE(int index, int value) {
+        memory.set(INT_LE, index, value);
+    }
+
+    @Override
+    protected void _setLong(int index, long value) {
+        memory.set(LONG_BE, index, value);
+    }
+
+    @Override
+    protected void _setLongLE(int index, long value) {
+        memory.set(LONG_LE, index, value);
+    }
+
+    @Override
+    public ByteBuf setZero(int index, int length) {
+        checkIndex(index, length);
+        memory.asSlice(index, length).fill((byte) 0);
+        return this;
+    }
+
+    // ---- bulk transfers out
+
+    @Override
+    public ByteBuf getBytes(int index, byte[] dst, int dstIndex, int length) {
+        checkDstIndex(index, length, dstIndex, dst.length);
+        MemorySegment.copy(memory, JAVA_BYTE, index, dst, dstIndex, length);
+        return this;
+    }
+
+    @Override
+    public ByteBuf getBytes(int index, ByteBuf dst, int dstIndex, int length) {
+        checkDstIndex(index, length, dstIndex, dst.capacity());
+        if (length == 0) {
+            return this;
+        }
+        if (dst.hasMemoryAddress() && !dst.isReadOnly()) {
+            MemorySegment.copy(memory, index, Mbuf.MEMORY, dst.memoryAddress() + dstIndex, length);
+        } else if (dst.hasArray()) {
+            MemorySegment.copy(memory, JAVA_BYTE, index, dst.array(), dst.arrayOffset() + dstIndex, length);
+        } else {
+            // Composite, read-only or NIO-backed: every ByteBuf accepts a ByteBuffer, and throws if it must.
+            dst.setBytes(dstIndex, nioBuffer(index, length));
+        }
+        return this;
+    }
+
+    @Override
+    public ByteBuf getBytes(int index, ByteBuffer dst) {
+        int length = dst.remaining();
+        checkIndex(index, length);
+        if (length == 0) {
+            return this;
+        }
+        if (dst.isReadOnly()) {
+            throw new ReadOnlyBufferException();
+        }
+        MemorySegment.copy(memory, index, MemorySegment.ofBuffer(dst), 0, length);
+        dst.position(dst.position() + length);
+        return this;
+    }
+
+    @Override
+    public ByteBuf getBytes(int index, OutputStream out, int length) throws IOException {
+        checkIndex(index, length);
+        if (length == 0) {
+            return this;
+        }
+        byte[] chunk = new byte[Math.min(length, STREAM_CHUNK)];
+        for (int done = 0; done < length; ) {
+            int n = Math.min(chunk.length, length - done);
+            MemorySegment.copy(memory, JAVA_BYTE, index + done, chunk, 0, n);
+            out.write(chunk, 0, n);
+            done += n;
+        }
+        return this;
+    }
+
+    @Override
+    public int getBytes(int index, GatheringByteChannel out, int length) throws IOException {
+        if (length == 0) {
+            checkIndex(index, 0);
+            return 0;
+        }
+        return out.write(internalNioBuffer(index, length));
+    }
+
+    @Override
+    public int getBytes(int index, FileChannel out, long position, int length) throws IOException {
+        if (length == 0) {
+            checkIndex(index, 0);
+            return 0;
+        }
+        return out.write(internalNioBuffer(index, length), position);
+    }
+
+    // ---- bulk transfers in
+
+    @Override
+    public ByteBuf setBytes(int index, byte[] src, int srcIndex, int length) {
+        checkSrcIndex(index, length, srcIndex, src.length);
+        MemorySegment.copy(src, srcIndex, memory, JAVA_BYTE, index, length);
+        return this;
+    }
+
+    @Override
+    public ByteBuf setBytes(int index, ByteBuf src, int srcIndex, int length) {
+        checkSrcIndex(index, length, srcIndex, src.capacity());
+        if (length == 0) {
+            return this;
+        }
+        if (src.hasMemoryAddress()) {
+            // Overlapping ranges (src == this, as in discardReadBytes) copy like memmove.
+            MemorySegment.copy(Mbuf.MEMORY, src.memoryAddress() + srcIndex, memory, index, length);
+        } else if (src.hasArray()) {
+            MemorySegment.copy(src.array(), src.arrayOffset() + srcIndex, memory, JAVA_BYTE, index, length);
+        } else {
+            src.getBytes(srcIndex, nioBuffer(index, length));
+        }
+        return this;
+    }
+
+    @Override
+    public ByteBuf setBytes(int index, ByteBuffer src) {
+        int length = src.remaining();
+        checkIndex(index, length);
+        MemorySegment.copy(MemorySegment.ofBuffer(src), 0, memory, index, length);
+        src.position(src.position() + length);
+        return this;
+    }
+
+    /** Reads until length bytes arrived, the stream ends, or a read comes back short (more would block). */
+    @Override
+    public int setBytes(int index, InputStream in, int length) throws IOException {
+        checkIndex(index, length);
+        if (length == 0) {
+            return 0;
+        }
+        byte[] chunk = new byte[Math.min(length, STREAM_CHUNK)];
+        int done = 0;
+        while (done < length) {
+            int want = Math.min(chunk.length, length - done);
+            int n = in.read(chunk, 0, want);
+            if (n < 0) {
+                return done == 0 ? -1 : done;
+            }
+            MemorySegment.copy(chunk, 0, memory, JAVA_BYTE, index + done, n);
+            done += n;
+            if (n < want) {
+                break;
+            }
+        }
+        return done;
+    }
+
+    @Override
+    public int setBytes(int index, ScatteringByteChannel in, int length) throws IOException {
+        // No shortcut for length 0: a closed channel still answers -1, as with Netty's own buffers.
+        try {
+            return in.read(internalNioBuffer(index, length));
+        } catch (ClosedChannelException e) {
+            return -1;
+        }
+    }
+
+    @Override
+    public int setBytes(int index, FileChannel in, long position, int length) throws IOException {
+        // No shortcut for length 0: a closed channel still answers -1, as with Netty's own buffers.
+        try {
+            return in.read(internalNioBuffer(index, length), position);
+        } catch (ClosedChannelException e) {
+            return -1;
+        }
+    }
+
+    // ---- copies and NIO views
+
+    /** A copy from this buffer's allocator: an mbuf again when the allocator is ZStack's and the size fits. */
+    @Override
+    public ByteBuf copy(int index, int length) {
+        checkIndex(index, length);
+        ByteBuf copy = alloc.directBuffer(length, maxCapacity());
+        try {
+            return copy.writeBytes(this, index, length);
+        } catch (Throwable t) {
+            copy.release();
+            throw t;
+        }
+    }
+
+    @Override
+    public int nioBufferCount() {
+        return 1;
+    }
+
+    /** A direct, big-endian ByteBuffer over [index, index + length) of the same memory; position 0. */
+    @Override
+    public ByteBuffer nioBuffer(int index, int length) {
+        checkIndex(index, length);
+        return memory.asSlice(index, length).asByteBuffer();
+    }
+
+    @Override
+    public ByteBuffer[] nioBuffers(int index, int length) {
+        return new ByteBuffer[] {nioBuffer(index, length)};
+    }
+
+    /** A cached ByteBuffer over the whole room, positioned at index with limit index + length. */
+    @Override
+    public ByteBuffer internalNioBuffer(int index, int length) {
+        checkIndex(index, length);
+        ByteBuffer b = tmpNioBuf;
+        if (b == null) {
+            tmpNioBuf = b = memory.asByteBuffer();
+        }
+        return b.clear().position(index).limit(index + length);
+    }
+
+    @Override
+    public String toString() {
+        String s = super.toString();
+        long m = mbuf;
+        return m != 0 ? s + String.format("[mbuf 0x%x]", m) : s;
+    }
+}

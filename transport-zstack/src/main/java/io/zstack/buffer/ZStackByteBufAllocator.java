@@ -1,0 +1,103 @@
+package io.zstack.buffer;
+
+import io.netty.buffer.AbstractByteBufAllocator;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufAllocator;
+import io.netty.buffer.PooledByteBufAllocator;
+
+/**
+ * The allocator a ZStack channel hands out: direct buffers are mbufs from the stack's pool with headroom reserved,
+ * so what the application writes goes to TCP by reference. Requests one mbuf cannot hold, requests while the pool
+ * is empty (the pool is shared with the NIC's receive ring: running it dry must not fail the application), and
+ * heap buffers go to a fallback allocator.
+ *
+ * <p>Every buffer goes through Netty's leak detection, received ones too ({@link #wrapReceived}): a leaked mbuf
+ * starves the NIC, so it is the leak that matters most here.
+ */
+public class ZStackByteBufAllocator extends AbstractByteBufAllocator {
+    private final MbufPool pool;
+    private final ByteBufAllocator fallback;
+    private final int mbufCapacity;
+
+    /** Over {@code pool}, falling back to {@link PooledByteBufAllocator#DEFAULT}. */
+    public ZStackByteBufAllocator(MbufPool pool) {
+        this(pool, PooledByteBufAllocator.DEFAULT);
+    }
+
+    public ZStackByteBufAllocator(MbufPool pool, ByteBufAllocator fallback) {
+        super(true);
+        if (pool == null || fallback == null) {
+            throw new NullPointerException(pool == null ? "pool" : "fallback");
+        }
+        this.pool = pool;
+        this.fallback = fallback;
+        this.mbufCapacity = MbufByteBuf.mbufCapacity(pool);
+    }
+
+    public MbufPool pool() {
+        return pool;
+    }
+
+    public ByteBufAllocator fallback() {
+        return fallback;
+    }
+
+    /** The largest initial capacity served from an mbuf (one mbuf's data room after the headroom). */
+    public int mbufCapacity() {
+        return mbufCapacity;
+    }
+
+    /**
+     * A buffer over a received segment, taking over one of its references (see {@link MbufByteBuf#ofReceived}),
+     * tracked by the leak detector like any allocated buffer.
+     */
+    public ByteBuf wrapReceived(long segment) {
+        return toLeakAwareBuffer(MbufByteBuf.ofReceived(this, pool, segment));
+    }
+
+    @Override
+    protected ByteBuf newDirectBuffer(int initialCapacity, int maxCapacity) {
+        if (initialCapacity <= mbufCapacity) {
+            MbufByteBuf buf = MbufByteBuf.allocate(this, pool, initialCapacity, maxCapacity);
+            if (buf != null) {
+                return toLeakAwareBuffer(buf);
+            }
+        }
+        // The fallback tracks leaks of its own buffers.
+        return fallback.directBuffer(initialCapacity, maxCapacity);
+    }
+
+    @Override
+    protected ByteBuf newHeapBuffer(int initialCapacity, int maxCapacity) {
+        return fallback.heapBuffer(initialCapacity, maxCapacity);
+    }
+
+    // AbstractByteBufAllocator prefers direct buffers only when Netty may use sun.misc.Unsafe; without it buffer()
+    // would hand out heap buffers, each copied on write. Mbufs need no Unsafe: always direct.
+
+    @Override
+    public ByteBuf buffer() {
+        return directBuffer();
+    }
+
+    @Override
+    public ByteBuf buffer(int initialCapacity) {
+        return directBuffer(initialCapacity);
+    }
+
+    @Override
+    public ByteBuf buffer(int initialCapacity, int maxCapacity) {
+        return directBuffer(initialCapacity, maxCapacity);
+    }
+
+    /** True: direct buffers are cheap to get here, so Netty's ioBuffer() picks them even without Unsafe. */
+    @Override
+    public boolean isDirectBufferPooled() {
+        return true;
+    }
+
+    @Override
+    public String toString() {
+        return "ZStackByteBufAllocator(" + pool + ", fallback " + fallback.getClass().getSimpleName() + ")";
+    }
+}

@@ -1,0 +1,29 @@
+package io.zstack.channel;
+
+import io.netty.channel.ChannelOption;
+import io.zstack.tcp.cc.CongestionAlgorithm;
+
+/** Options of ZStack channels beyond the standard {@link ChannelOption}s. */
+public final class ZStackChannelOption<T> extends ChannelOption<T> {
+    /** Delay ACKs (RFC 9293 §3.8.6.3); off sends an ACK for every segment, as TCP_QUICKACK does. */
+    public static final ChannelOption<Boolean> DELAYED_ACK = valueOf(ZStackChannelOption.class, "DELAYED_ACK");
+    /** Congestion control of new connections (like TCP_CONGESTION). */
+    public static final ChannelOption<CongestionAlgorithm> CONGESTION_CONTROL =
+            valueOf(ZStackChannelOption.class, "CONGESTION_CONTROL");
+    /** Seconds idle before the first keepalive probe (TCP_KEEPIDLE). */
+    public static final ChannelOption<Integer> TCP_KEEPIDLE = valueOf(ZStackChannelOption.class, "TCP_KEEPIDLE");
+    /** Seconds between keepalive probes (TCP_KEEPINTVL). */
+    public static final ChannelOption<Integer> TCP_KEEPINTVL = valueOf(ZStackChannelOption.class, "TCP_KEEPINTVL");
+    /** Unanswered probes before the connection is dropped (TCP_KEEPCNT). */
+    public static final ChannelOption<Integer> TCP_KEEPCNT = valueOf(ZStackChannelOption.class, "TCP_KEEPCNT");
+    /**
+     * Copy on both paths instead of handing mbufs over (received data is copied into buffers from the channel's
+     * allocator; written buffers are always copied into fresh mbufs). For benchmarking what zero copy saves.
+     */
+    public static final ChannelOption<Boolean> COPY_MODE = valueOf(ZStackChannelOption.class, "COPY_MODE");
+
+    @SuppressWarnings({"unused", "deprecation"})
+    private ZStackChannelOption() {
+        super(null);
+    }
+}

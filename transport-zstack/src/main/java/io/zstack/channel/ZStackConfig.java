@@ -1,0 +1,123 @@
+package io.zstack.channel;
+
+import io.zstack.buffer.JavaMbufPool;
+import io.zstack.device.NetDevice;
+import io.zstack.device.NoLinkDevice;
+import io.zstack.ip.Ipv4Config;
+import io.zstack.tcp.TcpSettings;
+import io.zstack.wire.MacAddress;
+import java.util.Objects;
+
+/**
+ * How a {@link ZStackEventLoopGroup} builds the stack each of its loops owns: the device (one queue per loop), the
+ * interface address, TCP defaults, and how an idle loop backs off.
+ *
+ * <p>The default is a loopback-only stack (127.0.0.1/8, no NIC, no DPDK needed): server and client in one
+ * process talk through the full TCP path of the stack's own loopback.
+ */
+public final class ZStackConfig {
+    /** Opens the device for one loop: {@code loopIndex} of {@code loopCount} (a port's queue, a vdev, ...). */
+    @FunctionalInterface
+    public interface DeviceFactory {
+        NetDevice open(int loopIndex, int loopCount);
+    }
+
+    /** Mbufs in each loop's pool when the loop has no NIC. */
+    public static final int DEFAULT_LOOPBACK_MBUFS = 8192;
+
+    private final DeviceFactory device;
+    private final Ipv4Config address;
+    private final TcpSettings tcpDefaults;
+    private final int idleSpins;
+    private final long idleParkNanos;
+
+    private ZStackConfig(Builder b) {
+        this.device = b.device;
+        this.address = b.address;
+        this.tcpDefaults = b.tcpDefaults.copy();
+        this.idleSpins = b.idleSpins;
+        this.idleParkNanos = b.idleParkNanos;
+    }
+
+    /** A loopback-only stack with default TCP settings and idle backoff. */
+    public static ZStackConfig loopback() {
+        return builder().build();
+    }
+
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    public DeviceFactory device() {
+        return device;
+    }
+
+    public Ipv4Config address() {
+        return address;
+    }
+
+    /** A fresh copy of the TCP defaults (each stack gets its own). */
+    public TcpSettings tcpDefaults() {
+        return tcpDefaults.copy();
+    }
+
+    public int idleSpins() {
+        return idleSpins;
+    }
+
+    public long idleParkNanos() {
+        return idleParkNanos;
+    }
+
+    @Override
+    public String toString() {
+        return "ZStackConfig(" + address + ", idleSpins=" + idleSpins + ", idleParkNanos=" + idleParkNanos + ")";
+    }
+
+    public static final class Builder {
+        private DeviceFactory device = (index, count) -> new NoLinkDevice("nolink" + index,
+                new JavaMbufPool("zstack-loop" + index, DEFAULT_LOOPBACK_MBUFS), MacAddress.of(0x02_00_00_00_00_01L));
+        private Ipv4Config address = Ipv4Config.parse("127.0.0.1/8", null);
+        private TcpSettings tcpDefaults = new TcpSettings();
+        private int idleSpins = 1000;
+        private long idleParkNanos = 50_000;
+
+        private Builder() {
+        }
+
+        /** The device each loop polls; without one, loops serve only the in-stack loopback. */
+        public Builder device(DeviceFactory device) {
+            this.device = Objects.requireNonNull(device, "device");
+            return this;
+        }
+
+        /** The interface address, e.g. {@code Ipv4Config.parse("10.0.0.2/24", "10.0.0.1")}. */
+        public Builder address(Ipv4Config address) {
+            this.address = Objects.requireNonNull(address, "address");
+            return this;
+        }
+
+        public Builder tcpDefaults(TcpSettings settings) {
+            this.tcpDefaults = settings.copy();
+            return this;
+        }
+
+        /**
+         * Idle backoff: after {@code spins} polls that found nothing to do, the loop parks for {@code parkNanos}
+         * at a time (a task submitted from another thread wakes it at once). {@code parkNanos} 0 busy-polls forever,
+         * which gives the lowest latency and burns a core.
+         */
+        public Builder idleBackoff(int spins, long parkNanos) {
+            if (spins < 0 || parkNanos < 0) {
+                throw new IllegalArgumentException("idle backoff: spins " + spins + ", park " + parkNanos + " ns");
+            }
+            this.idleSpins = spins;
+            this.idleParkNanos = parkNanos;
+            return this;
+        }
+
+        public ZStackConfig build() {
+            return new ZStackConfig(this);
+        }
+    }
+}

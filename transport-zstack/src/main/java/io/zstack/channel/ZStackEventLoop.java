@@ -1,0 +1,178 @@
+package io.zstack.channel;
+
+import io.netty.channel.Channel;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.SingleThreadEventLoop;
+import io.netty.util.concurrent.RejectedExecutionHandlers;
+import io.netty.util.internal.PlatformDependent;
+import io.netty.util.internal.logging.InternalLogger;
+import io.netty.util.internal.logging.InternalLoggerFactory;
+import io.zstack.buffer.MbufPool;
+import io.zstack.buffer.ZStackByteBufAllocator;
+import io.zstack.device.NetDevice;
+import io.zstack.stack.NetStack;
+import io.zstack.tcp.IsnGenerator;
+import java.security.SecureRandom;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.Queue;
+import java.util.Set;
+import java.util.concurrent.Executor;
+import java.util.concurrent.locks.LockSupport;
+
+/**
+ * One thread, one stack instance, one device queue. The loop polls the stack (receive, timers, transmit), then runs
+ * Netty's tasks and scheduled tasks, and does it again; it never blocks while there is work. After
+ * {@link ZStackConfig#idleSpins()} empty rounds it parks for {@link ZStackConfig#idleParkNanos()} at a time, and
+ * a task from another thread unparks it.
+ */
+public final class ZStackEventLoop extends SingleThreadEventLoop {
+    private static final InternalLogger logger = InternalLoggerFactory.getInstance(ZStackEventLoop.class);
+    /** Most time spent on tasks per round, so the device queue is polled often even under a task flood. */
+    private static final long TASK_BUDGET_NANOS = 500_000;
+
+    private final ZStackConfig config;
+    private final int index;
+    private final int count;
+    private final NetStack stack;
+    private final MbufPool pool;
+    private final ZStackByteBufAllocator allocator;
+    /** Channels registered here: closed when the loop shuts down. Loop thread only. */
+    final Set<AbstractZStackChannel> channels = new HashSet<>();
+    private volatile Thread thread;
+    private volatile boolean parked;
+
+    ZStackEventLoop(EventLoopGroup parent, Executor executor, ZStackConfig config, int index, int count) {
+        super(parent, executor, false, newQueue(), newQueue(), RejectedExecutionHandlers.reject());
+        this.config = config;
+        this.index = index;
+        this.count = count;
+        NetDevice device = config.device().open(index, count);
+        this.pool = device.pool();
+        this.stack = new NetStack(device, config.address(), config.tcpDefaults(), new IsnGenerator(),
+                new SecureRandom().nextLong(), System.nanoTime());
+        this.allocator = new ZStackByteBufAllocator(pool);
+    }
+
+    private static Queue<Runnable> newQueue() {
+        return PlatformDependent.newMpscQueue();
+    }
+
+    /** The stack this loop polls. Loop thread only. */
+    public NetStack stack() {
+        return stack;
+    }
+
+    /** Buffers from this loop's mbuf pool: writing them sends without a copy. */
+    public ZStackByteBufAllocator allocator() {
+        return allocator;
+    }
+
+    MbufPool pool() {
+        return pool;
+    }
+
+    /** This loop's queue index among {@link #queueCount()} (the flow hash picks it). */
+    public int queueIndex() {
+        return index;
+    }
+
+    public int queueCount() {
+        return count;
+    }
+
+    static long now() {
+        return System.nanoTime();
+    }
+
+    @Override
+    protected void run() {
+        thread = Thread.currentThread();
+        stack.start(now());
+        ZStackRuntime.loopStarted(this);
+        int idle = 0;
+        try {
+            for (;;) {
+                int work = stack.poll(now());
+                boolean ranTasks = runAllTasks(TASK_BUDGET_NANOS);
+                // what the tasks wrote goes out now, not one round later
+                if (ranTasks) {
+                    work += stack.poll(now());
+                }
+                if (work > 0 || ranTasks) {
+                    idle = 0;
+                } else if (config.idleParkNanos() > 0 && ++idle > config.idleSpins()) {
+                    park();
+                }
+                if (isShuttingDown()) {
+                    closeAll();
+                    stack.poll(now()); // the FINs and RSTs of the closed channels
+                    if (confirmShutdown()) {
+                        break;
+                    }
+                }
+            }
+        } catch (Throwable t) {
+            logger.error("ZStack event loop failed; its channels are closed", t);
+            closeAll();
+        } finally {
+            ZStackRuntime.loopStopped(this);
+        }
+    }
+
+    private void park() {
+        long delay = config.idleParkNanos();
+        long scheduled = nextScheduledTaskDeadlineNanos();
+        if (scheduled != -1) {
+            delay = Math.min(delay, Math.max(0, scheduled - getCurrentTimeNanos()));
+        }
+        parked = true;
+        try {
+            if (!hasTasks() && delay > 0) {
+                LockSupport.parkNanos(this, delay);
+            }
+        } finally {
+            parked = false;
+        }
+    }
+
+    @Override
+    protected void wakeup(boolean inEventLoop) {
+        if (!inEventLoop && parked) {
+            LockSupport.unpark(thread);
+        }
+    }
+
+    private void closeAll() {
+        for (AbstractZStackChannel ch : new ArrayList<>(channels)) {
+            ch.unsafe().close(ch.unsafe().voidPromise());
+        }
+    }
+
+    @Override
+    protected void cleanup() {
+        stack.close();
+        long outstanding = (long) pool.capacity() - pool.available();
+        if (outstanding != 0) {
+            // buffers the application still holds (unreleased reads, retained writes): freeing the pool under them
+            // would corrupt memory, so the pool is left for the process to reclaim
+            logger.warn("{} mbufs of {} still referenced at shutdown (unreleased ByteBufs?); pool kept", outstanding,
+                    pool);
+            return;
+        }
+        try {
+            pool.close();
+        } catch (RuntimeException e) {
+            logger.warn("closing the mbuf pool failed", e);
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "ZStackEventLoop(" + index + "/" + count + ", " + stack + ")";
+    }
+
+    boolean owns(Channel channel) {
+        return channel.eventLoop() == this;
+    }
+}

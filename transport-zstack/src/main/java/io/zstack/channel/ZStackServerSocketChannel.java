@@ -1,0 +1,230 @@
+package io.zstack.channel;
+
+import io.netty.channel.ChannelMetadata;
+import io.netty.channel.ChannelOutboundBuffer;
+import io.netty.channel.ChannelPipeline;
+import io.netty.channel.ChannelPromise;
+import io.netty.channel.EventLoop;
+import io.netty.channel.RecvByteBufAllocator;
+import io.netty.channel.socket.ServerSocketChannel;
+import io.zstack.tcp.TcpConnection;
+import io.zstack.tcp.TcpListener;
+import java.net.BindException;
+import java.net.InetSocketAddress;
+import java.net.SocketAddress;
+import java.util.Map;
+import java.util.Queue;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+/**
+ * A listening socket on the ZStack stack. Binding installs a listener in every ZStack loop's stack (each queue of
+ * the interface); a connection is accepted by the stack its flow reaches, and its child channel is registered on
+ * that stack's loop. The accepted children reach this channel's pipeline as messages, as in every Netty transport.
+ */
+public final class ZStackServerSocketChannel extends AbstractZStackChannel implements ServerSocketChannel {
+    private static final ChannelMetadata METADATA = new ChannelMetadata(false, 16);
+
+    private final ZStackServerSocketChannelConfig config = new ZStackServerSocketChannelConfig(this);
+    /** Each loop's listener; touched only on that loop's thread (the map itself is shared). */
+    private final Map<ZStackEventLoop, TcpListener> listeners = new ConcurrentHashMap<>();
+    /** Children accepted by any loop, waiting for this channel's read. */
+    private final Queue<ZStackSocketChannel> accepted = new ConcurrentLinkedQueue<>();
+    private final AtomicBoolean acceptScheduled = new AtomicBoolean();
+    private volatile InetSocketAddress local;
+    private volatile int boundAddress;
+    private volatile int boundPort;
+    private boolean readPending;
+
+    public ZStackServerSocketChannel() {
+        super(null);
+    }
+
+    @Override
+    public ZStackServerSocketChannelConfig config() {
+        return config;
+    }
+
+    @Override
+    public ChannelMetadata metadata() {
+        return METADATA;
+    }
+
+    @Override
+    public InetSocketAddress localAddress() {
+        return (InetSocketAddress) super.localAddress();
+    }
+
+    @Override
+    public InetSocketAddress remoteAddress() {
+        return null;
+    }
+
+    @Override
+    protected SocketAddress localAddress0() {
+        return local;
+    }
+
+    @Override
+    protected SocketAddress remoteAddress0() {
+        return null;
+    }
+
+    @Override
+    protected AbstractUnsafe newUnsafe() {
+        return new ServerUnsafe();
+    }
+
+    @Override
+    protected void doBind(SocketAddress localAddress) throws Exception {
+        InetSocketAddress requested = ZStackAddresses.checked(localAddress);
+        int address = ZStackAddresses.toInt(requested.getAddress());
+        if (address != 0 && !zstackLoop().stack().ip().isLocal(address)) {
+            throw new BindException("Cannot assign requested address: " + requested.getAddress().getHostAddress()
+                    + " is not an address of this stack (" + zstackLoop().stack().ip().config() + ")");
+        }
+        int port = ZStackRuntime.reservePort(address, requested.getPort());
+        if (port < 0) {
+            throw new BindException("Address already in use: " + requested);
+        }
+        boundAddress = address;
+        boundPort = port;
+        local = ZStackAddresses.toSocketAddress(address, port);
+        active = true;
+        ZStackRuntime.listen(this);
+    }
+
+    /** Installs this server's listener in {@code loop}'s stack. Runs on that loop. */
+    void listenOn(ZStackEventLoop loop) {
+        if (local == null || !open || listeners.containsKey(loop)) {
+            return;
+        }
+        int address = boundAddress;
+        if (address != 0 && !loop.stack().ip().isLocal(address)) {
+            return; // that stack does not own the address
+        }
+        TcpListener listener;
+        try {
+            listener = loop.stack().tcp().listen(address, boundPort, config.listenerSettings());
+        } catch (IllegalStateException e) {
+            return; // a listener of another server holds it on that stack: it cannot happen through the runtime
+        }
+        listener.handler(l -> acceptFrom(loop, l));
+        listeners.put(loop, listener);
+    }
+
+    /** Removes this server's listener from {@code loop}'s stack. Runs on that loop. */
+    void unlistenOn(ZStackEventLoop loop) {
+        TcpListener listener = listeners.remove(loop);
+        if (listener != null) {
+            listener.close(ZStackEventLoop.now());
+        }
+    }
+
+    /** Connections completed on {@code loop}: wrap them as children (on that loop) and hand them to this channel. */
+    private void acceptFrom(ZStackEventLoop loop, TcpListener listener) {
+        TcpConnection c;
+        while ((c = listener.accept()) != null) {
+            accepted.add(new ZStackSocketChannel(this, loop, c));
+        }
+        if (acceptScheduled.compareAndSet(false, true)) {
+            EventLoop mine = eventLoop();
+            if (mine.inEventLoop()) {
+                mine.execute(this::acceptReady); // not from inside the stack's poll: the pipeline may call back in
+            } else {
+                try {
+                    mine.execute(this::acceptReady);
+                } catch (java.util.concurrent.RejectedExecutionException e) {
+                    acceptScheduled.set(false);
+                    closePending();
+                }
+            }
+        }
+    }
+
+    /** Fires the accepted children into the pipeline, as the read that was asked for allows. */
+    private void acceptReady() {
+        acceptScheduled.set(false);
+        if (!isOpen()) {
+            closePending();
+            return;
+        }
+        if (!readPending && !config.isAutoRead()) {
+            return; // they wait for read()
+        }
+        RecvByteBufAllocator.Handle handle = unsafe().recvBufAllocHandle();
+        handle.reset(config);
+        ChannelPipeline pipeline = pipeline();
+        ZStackSocketChannel child;
+        do {
+            child = accepted.poll();
+            if (child == null) {
+                break;
+            }
+            readPending = false;
+            handle.incMessagesRead(1);
+            pipeline.fireChannelRead(child);
+        } while (handle.continueReading());
+        handle.readComplete();
+        pipeline.fireChannelReadComplete();
+        if (!accepted.isEmpty() && (readPending || config.isAutoRead())
+                && acceptScheduled.compareAndSet(false, true)) {
+            eventLoop().execute(this::acceptReady);
+        }
+    }
+
+    private void closePending() {
+        ZStackSocketChannel child;
+        while ((child = accepted.poll()) != null) {
+            child.abortUnregistered();
+        }
+    }
+
+    @Override
+    protected void doBeginRead() {
+        readPending = true;
+        if (!accepted.isEmpty() && acceptScheduled.compareAndSet(false, true)) {
+            eventLoop().execute(this::acceptReady);
+        }
+    }
+
+    @Override
+    protected void doClose() throws Exception {
+        boolean wasBound = local != null;
+        open = false;
+        active = false;
+        if (wasBound) {
+            ZStackRuntime.unlisten(this);
+            for (ZStackEventLoop loop : listeners.keySet()) {
+                if (loop.inEventLoop()) {
+                    unlistenOn(loop);
+                }
+            }
+            ZStackRuntime.releasePort(boundAddress, boundPort);
+        }
+        closePending();
+    }
+
+    @Override
+    protected void doDisconnect() {
+        throw new UnsupportedOperationException();
+    }
+
+    @Override
+    protected void doWrite(ChannelOutboundBuffer in) {
+        throw new UnsupportedOperationException();
+    }
+
+    @Override
+    protected Object filterOutboundMessage(Object msg) {
+        throw new UnsupportedOperationException();
+    }
+
+    private final class ServerUnsafe extends AbstractUnsafe {
+        @Override
+        public void connect(SocketAddress remoteAddress, SocketAddress localAddress, ChannelPromise promise) {
+            promise.setFailure(new UnsupportedOperationException());
+        }
+    }
+}

@@ -1,0 +1,808 @@
+package io.zstack.channel;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelMetadata;
+import io.netty.channel.ChannelOutboundBuffer;
+import io.netty.channel.ChannelPipeline;
+import io.netty.channel.ChannelPromise;
+import io.netty.channel.ConnectTimeoutException;
+import io.netty.channel.EventLoop;
+import io.netty.channel.FileRegion;
+import io.netty.channel.RecvByteBufAllocator;
+import io.netty.channel.socket.ChannelInputShutdownEvent;
+import io.netty.channel.socket.ChannelInputShutdownReadComplete;
+import io.netty.channel.socket.ServerSocketChannel;
+import io.netty.channel.socket.SocketChannel;
+import io.netty.util.concurrent.Future;
+import io.zstack.buffer.Mbuf;
+import io.zstack.buffer.MbufByteBuf;
+import io.zstack.buffer.MbufPool;
+import io.zstack.tcp.TcpConnection;
+import io.zstack.tcp.TcpError;
+import io.zstack.tcp.TcpSettings;
+import java.io.IOException;
+import java.lang.foreign.MemorySegment;
+import java.net.ConnectException;
+import java.net.InetSocketAddress;
+import java.net.NoRouteToHostException;
+import java.net.SocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.channels.AlreadyConnectedException;
+import java.nio.channels.ClosedChannelException;
+import java.nio.channels.ConnectionPendingException;
+import java.nio.channels.WritableByteChannel;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * A TCP connection of the ZStack stack as a Netty {@link SocketChannel}.
+ *
+ * <p>Zero copy: a read delivers each received mbuf segment as a ByteBuf over its payload (releasing it frees the
+ * mbuf); a written ByteBuf from the loop's allocator goes into the TCP send queue by reference (the stack prepends
+ * headers in front of it and frees it when acknowledged). Other buffers and FileRegions are copied once into mbufs.
+ *
+ * <p>All stack calls run on the loop that owns the connection. Stack events only schedule work on the loop, so the
+ * pipeline never runs inside the stack's segment processing.
+ */
+public final class ZStackSocketChannel extends AbstractZStackChannel implements SocketChannel {
+    private static final ChannelMetadata METADATA = new ChannelMetadata(false, 16);
+
+    private final ZStackSocketChannelConfig config;
+    /** The loop that holds an accepted connection; null for a client channel until it registers. */
+    private final ZStackEventLoop ownerLoop;
+    private TcpConnection connection;
+    private volatile InetSocketAddress local;
+    private volatile InetSocketAddress remote;
+    private volatile boolean inputShutdown;
+    private volatile boolean outputShutdown;
+    private boolean readPending;
+    private boolean readScheduled;
+    private boolean flushScheduled;
+    private boolean eofHandled;
+    private ChannelPromise connectPromise;
+    private Future<?> connectTimeout;
+    private InetSocketAddress requestedRemote;
+    private final Runnable readTask = this::readNow;
+    private final Runnable flushTask = this::flushNow;
+
+    /** A client channel; it opens its connection when connected. */
+    public ZStackSocketChannel() {
+        super(null);
+        this.ownerLoop = null;
+        this.config = new ZStackSocketChannelConfig(this, new TcpSettings());
+    }
+
+    /** An accepted connection, created on {@code loop}'s thread. */
+    ZStackSocketChannel(ZStackServerSocketChannel parent, ZStackEventLoop loop, TcpConnection connection) {
+        super(parent);
+        this.ownerLoop = loop;
+        this.connection = connection;
+        this.config = new ZStackSocketChannelConfig(this, connection.settings());
+        config.settings(connection.settings());
+        config.defaultAllocator(loop.allocator());
+        this.local = ZStackAddresses.toSocketAddress(connection.localAddress(), connection.localPort());
+        this.remote = ZStackAddresses.toSocketAddress(connection.remoteAddress(), connection.remotePort());
+        this.active = true;
+        connection.handler(events);
+    }
+
+    ZStackEventLoop ownerLoop() {
+        return ownerLoop;
+    }
+
+    @Override
+    protected boolean isCompatible(EventLoop loop) {
+        return loop instanceof ZStackEventLoop && (ownerLoop == null || loop == ownerLoop);
+    }
+
+    @Override
+    public ServerSocketChannel parent() {
+        return (ServerSocketChannel) super.parent();
+    }
+
+    @Override
+    public ZStackSocketChannelConfig config() {
+        return config;
+    }
+
+    @Override
+    public ChannelMetadata metadata() {
+        return METADATA;
+    }
+
+    @Override
+    public InetSocketAddress localAddress() {
+        return (InetSocketAddress) super.localAddress();
+    }
+
+    @Override
+    public InetSocketAddress remoteAddress() {
+        return (InetSocketAddress) super.remoteAddress();
+    }
+
+    @Override
+    protected SocketAddress localAddress0() {
+        return local;
+    }
+
+    @Override
+    protected SocketAddress remoteAddress0() {
+        return remote;
+    }
+
+    /** The TCP state (for statistics and tests); null before connect. Loop thread only. */
+    public TcpConnection connection() {
+        return connection;
+    }
+
+    private MbufPool pool() {
+        return zstackLoop().pool();
+    }
+
+    @Override
+    protected void doRegister() throws Exception {
+        super.doRegister();
+        config.defaultAllocator(zstackLoop().allocator());
+        if (connection != null && connection.state() == io.zstack.tcp.TcpState.CLOSED) {
+            events.onClosed(connection, connection.error()); // it died between accept and registration
+        }
+    }
+
+    void keepAliveChanged() {
+        onLoop(() -> {
+            if (connection != null) {
+                connection.keepAliveChanged(ZStackEventLoop.now());
+            }
+        });
+    }
+
+    // ============================================================================================ stack events
+
+    private final TcpConnection.Handler events = new TcpConnection.Handler() {
+        @Override
+        public void onConnected(TcpConnection c) {
+            eventLoop().execute(ZStackSocketChannel.this::finishConnect);
+        }
+
+        @Override
+        public void onReadable(TcpConnection c) {
+            scheduleRead();
+        }
+
+        @Override
+        public void onWritable(TcpConnection c) {
+            if (!flushScheduled && unsafe().outboundBuffer() != null && !unsafe().outboundBuffer().isEmpty()) {
+                flushScheduled = true;
+                eventLoop().execute(flushTask);
+            }
+        }
+
+        @Override
+        public void onClosed(TcpConnection c, TcpError error) {
+            if (!isRegistered()) {
+                return; // handled at registration
+            }
+            eventLoop().execute(() -> connectionClosed(error));
+        }
+    };
+
+    private void scheduleRead() {
+        if (!readScheduled && isRegistered()) {
+            readScheduled = true;
+            eventLoop().execute(readTask);
+        }
+    }
+
+    // ============================================================================================ connect
+
+    private void finishConnect() {
+        ChannelPromise promise = connectPromise;
+        if (promise == null) {
+            return;
+        }
+        connectPromise = null;
+        cancelConnectTimeout();
+        local = ZStackAddresses.toSocketAddress(connection.localAddress(), connection.localPort());
+        remote = requestedRemote;
+        boolean wasActive = active;
+        active = true;
+        boolean promiseSet = promise.trySuccess();
+        if (!wasActive) {
+            pipeline().fireChannelActive();
+        }
+        if (!promiseSet) {
+            unsafe().close(unsafe().voidPromise()); // cancelled meanwhile
+        }
+    }
+
+    private void failConnect(Throwable cause) {
+        ChannelPromise promise = connectPromise;
+        if (promise == null) {
+            return;
+        }
+        connectPromise = null;
+        cancelConnectTimeout();
+        promise.tryFailure(cause);
+        unsafe().close(unsafe().voidPromise());
+    }
+
+    private void cancelConnectTimeout() {
+        if (connectTimeout != null) {
+            connectTimeout.cancel(false);
+            connectTimeout = null;
+        }
+    }
+
+    protected boolean doConnect(SocketAddress remoteAddress, SocketAddress localAddress) throws Exception {
+        if (connection != null) {
+            throw new AlreadyConnectedException();
+        }
+        InetSocketAddress target = ZStackAddresses.checked(remoteAddress);
+        int address = ZStackAddresses.toInt(target.getAddress());
+        int localIp = 0;
+        int localPort = 0;
+        InetSocketAddress bound = localAddress != null ? ZStackAddresses.checked(localAddress) : local;
+        if (bound != null) {
+            localIp = ZStackAddresses.toInt(bound.getAddress());
+            localPort = bound.getPort();
+        }
+        ZStackEventLoop loop = zstackLoop();
+        int source = localIp != 0 ? localIp : loop.stack().ip().sourceFor(address);
+        TcpConnection c;
+        try {
+            // an ephemeral port whose flow hashes back to this loop's queue, so replies reach this stack
+            c = loop.stack().tcp().connect(localIp, localPort, address, target.getPort(), config.settings().copy(),
+                    loop.queueCount() > 1 ? port -> ZStackFlows.queueOf(address, target.getPort(),
+                            source, port,
+                            loop.queueCount()) == loop.queueIndex() : null, ZStackEventLoop.now());
+        } catch (IllegalStateException e) {
+            throw new java.net.BindException(e.getMessage());
+        }
+        connection = c;
+        config.settings(c.settings());
+        requestedRemote = target;
+        local = ZStackAddresses.toSocketAddress(c.localAddress(), c.localPort());
+        c.handler(events);
+        if (c.state() == io.zstack.tcp.TcpState.CLOSED) {
+            throw connectError(c.error(), target);
+        }
+        return false; // the handshake finishes in onConnected
+    }
+
+    private static IOException connectError(TcpError error, InetSocketAddress target) {
+        if (error == TcpError.TIMED_OUT) {
+            return new ConnectTimeoutException("connection timed out: " + target);
+        }
+        if (error == TcpError.UNREACHABLE) {
+            return new NoRouteToHostException("No route to host: " + target);
+        }
+        return new ConnectException("Connection refused: " + target);
+    }
+
+    @Override
+    protected void doBind(SocketAddress localAddress) throws Exception {
+        InetSocketAddress requested = ZStackAddresses.checked(localAddress);
+        int address = ZStackAddresses.toInt(requested.getAddress());
+        if (address != 0 && !zstackLoop().stack().ip().isLocal(address)) {
+            throw new java.net.BindException("Cannot assign requested address: " + requested);
+        }
+        // the port is taken when connecting (the stack checks the 4-tuple); 0 means an ephemeral one then
+        local = requested;
+    }
+
+    // ============================================================================================ read
+
+    @Override
+    protected void doBeginRead() {
+        readPending = true;
+        if (connection != null && (connection.readable() > 0 || connection.isInputShutdown())) {
+            scheduleRead();
+        }
+    }
+
+    private void readNow() {
+        readScheduled = false;
+        TcpConnection c = connection;
+        if (c == null || !isOpen()) {
+            return;
+        }
+        if (inputShutdown) {
+            discardInput(c);
+            return;
+        }
+        if (!readPending && !config.isAutoRead()) {
+            return; // data waits for read(); the receive window closes meanwhile
+        }
+        RecvByteBufAllocator.Handle handle = unsafe().recvBufAllocHandle();
+        handle.reset(config);
+        ChannelPipeline pipeline = pipeline();
+        boolean copy = config.isCopyMode();
+        boolean readSomething = false;
+        long now = ZStackEventLoop.now();
+        do {
+            long chain = c.read(now);
+            if (chain == 0) {
+                break;
+            }
+            readPending = false;
+            readSomething = true;
+            for (long segment = chain; segment != 0; ) {
+                long next = Mbuf.next(segment);
+                int length = Mbuf.dataLen(segment);
+                // each segment becomes a buffer of its own
+                Mbuf.setNext(segment, 0);
+                Mbuf.setNbSegs(segment, 1);
+                Mbuf.setPktLen(segment, length);
+                if (length == 0 || !isOpen()) {
+                    pool().freeSegment(segment);
+                    segment = next;
+                    continue;
+                }
+                ByteBuf buf = copy ? copyOut(segment, length) : zstackLoop().allocator().wrapReceived(segment);
+                handle.attemptedBytesRead(length);
+                handle.lastBytesRead(length);
+                handle.incMessagesRead(1);
+                pipeline.fireChannelRead(buf);
+                segment = next;
+            }
+        } while (handle.continueReading() && isOpen());
+        handle.readComplete();
+        if (readSomething) {
+            pipeline.fireChannelReadComplete();
+        }
+        if (!isOpen() || connection == null) {
+            return;
+        }
+        if (c.readable() > 0) {
+            if (readPending || config.isAutoRead()) {
+                scheduleRead(); // the rest next round, so other channels get their turn
+            }
+        } else if (c.isInputShutdown()) {
+            inputEnded();
+        }
+    }
+
+    private ByteBuf copyOut(long segment, int length) {
+        ByteBuf buf = config.getAllocator().directBuffer(length);
+        try {
+            buf.writeBytes(MemorySegment.ofAddress(Mbuf.dataAddress(segment)).reinterpret(length).asByteBuffer());
+        } finally {
+            pool().freeSegment(segment);
+        }
+        return buf;
+    }
+
+    /** The peer sent FIN and everything before it was read. */
+    private void inputEnded() {
+        if (eofHandled) {
+            return;
+        }
+        eofHandled = true;
+        if (config.isAllowHalfClosure()) {
+            inputShutdown = true;
+            pipeline().fireUserEventTriggered(ChannelInputShutdownEvent.INSTANCE);
+            pipeline().fireUserEventTriggered(ChannelInputShutdownReadComplete.INSTANCE);
+        } else {
+            unsafe().close(unsafe().voidPromise());
+        }
+    }
+
+    private void discardInput(TcpConnection c) {
+        long chain;
+        long now = ZStackEventLoop.now();
+        while ((chain = c.read(now)) != 0) {
+            pool().free(chain);
+        }
+    }
+
+    /** The stack is done with the connection: orderly (error null) or not. */
+    private void connectionClosed(TcpError error) {
+        if (connectPromise != null) {
+            failConnect(connectError(error == null ? TcpError.REFUSED : error, requestedRemote));
+            return;
+        }
+        if (!isOpen()) {
+            return;
+        }
+        if (error == null) {
+            // FIN both ways: what is left to read is still delivered, then EOF
+            if (connection.readable() > 0 || !eofHandled) {
+                scheduleRead();
+                if (!readPending && !config.isAutoRead() && connection.readable() == 0) {
+                    inputEnded();
+                }
+            }
+            return;
+        }
+        IOException cause = switch (error) {
+            case RESET -> new IOException("Connection reset by peer");
+            case TIMED_OUT -> new IOException("Connection timed out");
+            case UNREACHABLE -> new NoRouteToHostException("No route to host");
+            case REFUSED -> new ConnectException("Connection refused");
+            case ABORTED -> new IOException("Connection aborted");
+        };
+        pipeline().fireExceptionCaught(cause);
+        unsafe().close(unsafe().voidPromise());
+    }
+
+    // ============================================================================================ write
+
+    @Override
+    protected Object filterOutboundMessage(Object msg) {
+        if (msg instanceof ByteBuf || msg instanceof FileRegion) {
+            return msg;
+        }
+        throw new UnsupportedOperationException("unsupported message type: " + msg.getClass().getName()
+                + " (expected ByteBuf or FileRegion)");
+    }
+
+    private void flushNow() {
+        flushScheduled = false;
+        if (isActive()) {
+            ((SocketUnsafe) unsafe()).flushNow();
+        }
+    }
+
+    @Override
+    protected void doWrite(ChannelOutboundBuffer in) throws Exception {
+        TcpConnection c = connection;
+        long now = ZStackEventLoop.now();
+        for (;;) {
+            Object msg = in.current();
+            if (msg == null) {
+                return;
+            }
+            if (c == null || !c.state().canSend() || c.isOutputShutdown()) {
+                throw c != null && c.error() == TcpError.RESET ? new IOException("Connection reset by peer")
+                        : new ClosedChannelException();
+            }
+            long space = c.sendSpace();
+            if (space <= 0) {
+                return; // onWritable flushes again when ACKs free space
+            }
+            if (msg instanceof ByteBuf buf) {
+                int readable = buf.readableBytes();
+                if (readable == 0) {
+                    in.remove();
+                    continue;
+                }
+                long handedOff = config.isCopyMode() ? 0 : handOff(buf, readable);
+                if (handedOff != 0) {
+                    if (!c.write(handedOff, now)) {
+                        pool().free(handedOff);
+                        throw new ClosedChannelException();
+                    }
+                    in.remove();
+                    continue;
+                }
+                int n = (int) Math.min(readable, space);
+                long chain = copyIn(buf, buf.readerIndex(), n);
+                if (chain == 0) {
+                    scheduleRetry();
+                    return;
+                }
+                if (!c.write(chain, now)) {
+                    pool().free(chain);
+                    throw new ClosedChannelException();
+                }
+                in.removeBytes(n);
+            } else {
+                FileRegion region = (FileRegion) msg;
+                long left = region.count() - region.transferred();
+                if (left <= 0) {
+                    in.remove();
+                    continue;
+                }
+                MbufSink sink = new MbufSink((int) Math.min(left, space));
+                long n = region.transferTo(sink, region.transferred());
+                if (sink.chain == 0) {
+                    if (n < 0 || sink.poolEmpty) {
+                        if (sink.poolEmpty) {
+                            scheduleRetry();
+                            return;
+                        }
+                        throw new IOException("FileRegion ended early: " + region);
+                    }
+                    continue;
+                }
+                if (!c.write(sink.chain, now)) {
+                    pool().free(sink.chain);
+                    throw new ClosedChannelException();
+                }
+                in.progress(sink.written);
+                if (region.transferred() >= region.count()) {
+                    in.remove();
+                }
+            }
+        }
+    }
+
+    private void scheduleRetry() {
+        // the mbuf pool is empty: try again shortly, when ACKs have returned mbufs
+        if (!flushScheduled) {
+            flushScheduled = true;
+            eventLoop().schedule(flushTask, 1, TimeUnit.MILLISECONDS);
+        }
+    }
+
+    /**
+     * The mbuf holding {@code buf}'s readable bytes, made ready for the send queue with a reference of its own, or
+     * 0 when the buffer is not one mbuf of this loop's pool that nothing else has queued.
+     */
+    private long handOff(ByteBuf buf, int readable) {
+        MbufByteBuf root = MbufByteBuf.unwrapMbuf(buf);
+        if (root == null || root.mbuf() == 0 || root.pool() != pool() || !buf.hasMemoryAddress()) {
+            return 0;
+        }
+        long m = root.mbuf();
+        if (pool().refcnt(m) != 1) {
+            return 0; // already in a send queue (the same buffer written twice): copy
+        }
+        long start = buf.memoryAddress() + buf.readerIndex();
+        long bufStart = Mbuf.bufAddr(m);
+        if (start < bufStart || start + readable > bufStart + Mbuf.bufLen(m)) {
+            return 0;
+        }
+        pool().refcntUpdate(m, 1); // the send queue's reference; the ByteBuf's goes when in.remove() releases it
+        Mbuf.setDataOff(m, (int) (start - bufStart));
+        Mbuf.setDataLen(m, readable);
+        Mbuf.setPktLen(m, readable);
+        Mbuf.setNbSegs(m, 1);
+        Mbuf.setNext(m, 0);
+        return m;
+    }
+
+    /** Copies [index, index+length) of buf into a new mbuf chain; 0 if the pool ran out. */
+    private long copyIn(ByteBuf buf, int index, int length) {
+        MbufPool pool = pool();
+        long head = 0;
+        int done = 0;
+        while (done < length) {
+            long m = pool.alloc();
+            if (m == 0) {
+                pool.free(head);
+                return 0;
+            }
+            int n = Math.min(length - done, Mbuf.tailroom(m));
+            long dst = Mbuf.append(m, n);
+            buf.getBytes(index + done, MemorySegment.ofAddress(dst).reinterpret(n).asByteBuffer());
+            done += n;
+            if (head == 0) {
+                head = m;
+            } else {
+                Mbuf.chain(head, m);
+            }
+        }
+        return head;
+    }
+
+    /** A WritableByteChannel that fills mbufs, for FileRegion.transferTo. */
+    private final class MbufSink implements WritableByteChannel {
+        private final int limit;
+        long chain;
+        int written;
+        boolean poolEmpty;
+
+        MbufSink(int limit) {
+            this.limit = limit;
+        }
+
+        @Override
+        public int write(ByteBuffer src) {
+            int n = Math.min(src.remaining(), limit - written);
+            if (n <= 0) {
+                return 0;
+            }
+            int start = src.position();
+            ByteBuffer slice = src.slice(start, n);
+            long part = copyIn(io.netty.buffer.Unpooled.wrappedBuffer(slice), 0, n);
+            if (part == 0) {
+                poolEmpty = true;
+                return 0;
+            }
+            if (chain == 0) {
+                chain = part;
+            } else {
+                Mbuf.chain(chain, part);
+            }
+            src.position(start + n);
+            written += n;
+            return n;
+        }
+
+        @Override
+        public boolean isOpen() {
+            return true;
+        }
+
+        @Override
+        public void close() {
+        }
+    }
+
+    // ============================================================================================ shutdown, close
+
+    @Override
+    public boolean isInputShutdown() {
+        return inputShutdown || !isOpen();
+    }
+
+    @Override
+    public boolean isOutputShutdown() {
+        return outputShutdown || !isOpen();
+    }
+
+    @Override
+    public boolean isShutdown() {
+        return isInputShutdown() && isOutputShutdown();
+    }
+
+    @Override
+    public ChannelFuture shutdownOutput() {
+        return shutdownOutput(newPromise());
+    }
+
+    @Override
+    public ChannelFuture shutdownOutput(ChannelPromise promise) {
+        EventLoop loop = eventLoop();
+        if (loop.inEventLoop()) {
+            ((AbstractUnsafe) unsafe()).shutdownOutput(promise);
+        } else {
+            loop.execute(() -> ((AbstractUnsafe) unsafe()).shutdownOutput(promise));
+        }
+        return promise;
+    }
+
+    @Override
+    protected void doShutdownOutput() {
+        outputShutdown = true;
+        if (connection != null) {
+            connection.shutdownOutput(ZStackEventLoop.now());
+        }
+    }
+
+    @Override
+    public ChannelFuture shutdownInput() {
+        return shutdownInput(newPromise());
+    }
+
+    @Override
+    public ChannelFuture shutdownInput(ChannelPromise promise) {
+        EventLoop loop = eventLoop();
+        if (loop.inEventLoop()) {
+            shutdownInput0(promise);
+        } else {
+            loop.execute(() -> shutdownInput0(promise));
+        }
+        return promise;
+    }
+
+    private void shutdownInput0(ChannelPromise promise) {
+        // SHUT_RD: what arrives from now on is discarded (the peer is not told, as with Linux)
+        inputShutdown = true;
+        if (connection != null) {
+            discardInput(connection);
+        }
+        promise.setSuccess();
+    }
+
+    @Override
+    public ChannelFuture shutdown() {
+        return shutdown(newPromise());
+    }
+
+    @Override
+    public ChannelFuture shutdown(ChannelPromise promise) {
+        ChannelFuture output = shutdownOutput();
+        if (output.isDone()) {
+            shutdownOutputDone(output, promise);
+        } else {
+            output.addListener((ChannelFutureListener) f -> shutdownOutputDone(f, promise));
+        }
+        return promise;
+    }
+
+    private void shutdownOutputDone(ChannelFuture output, ChannelPromise promise) {
+        ChannelFuture input = shutdownInput();
+        input.addListener((ChannelFutureListener) f -> {
+            Throwable cause = output.cause() != null ? output.cause() : f.cause();
+            if (cause != null) {
+                promise.setFailure(cause);
+            } else {
+                promise.setSuccess();
+            }
+        });
+    }
+
+    @Override
+    protected void doDisconnect() throws Exception {
+        doClose();
+    }
+
+    @Override
+    protected void doClose() throws Exception {
+        open = false;
+        active = false;
+        inputShutdown = true;
+        outputShutdown = true;
+        cancelConnectTimeout();
+        ChannelPromise promise = connectPromise;
+        if (promise != null) {
+            connectPromise = null;
+            promise.tryFailure(new ClosedChannelException());
+        }
+        TcpConnection c = connection;
+        if (c != null) {
+            c.handler(new TcpConnection.Handler() {
+            });
+            if (c.isOpen() && !(c.state() == io.zstack.tcp.TcpState.CLOSED)) {
+                c.close(ZStackEventLoop.now());
+            }
+        }
+    }
+
+    /** An accepted child its server never handed out (the server closed): reset it on its own loop. */
+    void abortUnregistered() {
+        open = false;
+        active = false;
+        TcpConnection c = connection;
+        if (c != null) {
+            ownerLoop.execute(() -> c.abort(ZStackEventLoop.now()));
+        }
+    }
+
+    @Override
+    protected AbstractUnsafe newUnsafe() {
+        return new SocketUnsafe();
+    }
+
+    private final class SocketUnsafe extends AbstractUnsafe {
+        void flushNow() {
+            flush0();
+        }
+
+        @Override
+        public void connect(SocketAddress remoteAddress, SocketAddress localAddress, ChannelPromise promise) {
+            if (!promise.setUncancellable() || !ensureOpen(promise)) {
+                return;
+            }
+            try {
+                if (connectPromise != null) {
+                    throw new ConnectionPendingException();
+                }
+                if (connection != null) {
+                    throw new AlreadyConnectedException();
+                }
+                boolean wasActive = isActive();
+                connectPromise = promise;
+                if (doConnect(remoteAddress, localAddress)) {
+                    finishConnect();
+                    return;
+                }
+                int timeoutMillis = config.getConnectTimeoutMillis();
+                if (timeoutMillis > 0) {
+                    connectTimeout = eventLoop().schedule(() -> {
+                        ChannelPromise pending = connectPromise;
+                        if (pending != null) {
+                            failConnect(new ConnectTimeoutException("connection timed out after " + timeoutMillis
+                                    + " ms: " + remoteAddress));
+                        }
+                    }, timeoutMillis, TimeUnit.MILLISECONDS);
+                }
+                promise.addListener((ChannelFutureListener) f -> {
+                    if (f.isCancelled()) {
+                        cancelConnectTimeout();
+                        connectPromise = null;
+                        close(voidPromise());
+                    }
+                });
+            } catch (Throwable t) {
+                connectPromise = null;
+                closeIfClosed();
+                promise.tryFailure(annotateConnectException(t, remoteAddress));
+            }
+        }
+    }
+
+}

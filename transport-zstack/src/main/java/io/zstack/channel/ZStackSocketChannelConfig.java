@@ -1,0 +1,339 @@
+package io.zstack.channel;
+
+import io.netty.buffer.ByteBufAllocator;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.DefaultChannelConfig;
+import io.netty.channel.MessageSizeEstimator;
+import io.netty.channel.RecvByteBufAllocator;
+import io.netty.channel.WriteBufferWaterMark;
+import io.netty.channel.socket.SocketChannelConfig;
+import io.zstack.tcp.TcpSettings;
+import io.zstack.tcp.cc.CongestionAlgorithm;
+import java.util.Map;
+
+/**
+ * Options of a {@link ZStackSocketChannel}, kept in the {@link TcpSettings} its connection reads: set before
+ * connecting they shape the handshake (buffer sizes, window scale); set later they apply from the next segment.
+ */
+public final class ZStackSocketChannelConfig extends DefaultChannelConfig implements SocketChannelConfig {
+    private static final long S = 1_000_000_000L;
+    private final ZStackSocketChannel channel;
+    private volatile TcpSettings settings;
+    private volatile boolean allowHalfClosure;
+    private volatile boolean copyMode;
+    private volatile boolean allocatorChosen;
+
+    ZStackSocketChannelConfig(ZStackSocketChannel channel, TcpSettings settings) {
+        super(channel);
+        this.channel = channel;
+        this.settings = settings;
+        setTcpNoDelay(true); // Netty's transports default to TCP_NODELAY
+    }
+
+    TcpSettings settings() {
+        return settings;
+    }
+
+    /** An accepted child takes the settings its connection was created with. */
+    void settings(TcpSettings settings) {
+        boolean noDelay = isTcpNoDelay();
+        this.settings = settings;
+        settings.nagle = !noDelay;
+    }
+
+    boolean allocatorChosen() {
+        return allocatorChosen;
+    }
+
+    @Override
+    public Map<ChannelOption<?>, Object> getOptions() {
+        return getOptions(super.getOptions(), ChannelOption.SO_RCVBUF, ChannelOption.SO_SNDBUF,
+                ChannelOption.TCP_NODELAY, ChannelOption.SO_KEEPALIVE, ChannelOption.SO_REUSEADDR,
+                ChannelOption.SO_LINGER, ChannelOption.IP_TOS, ChannelOption.ALLOW_HALF_CLOSURE,
+                ZStackChannelOption.DELAYED_ACK, ZStackChannelOption.CONGESTION_CONTROL,
+                ZStackChannelOption.TCP_KEEPIDLE, ZStackChannelOption.TCP_KEEPINTVL, ZStackChannelOption.TCP_KEEPCNT,
+                ZStackChannelOption.COPY_MODE);
+    }
+
+    @SuppressWarnings("unchecked")
+    @Override
+    public <T> T getOption(ChannelOption<T> option) {
+        if (option == ChannelOption.SO_RCVBUF) {
+            return (T) Integer.valueOf(getReceiveBufferSize());
+        }
+        if (option == ChannelOption.SO_SNDBUF) {
+            return (T) Integer.valueOf(getSendBufferSize());
+        }
+        if (option == ChannelOption.TCP_NODELAY) {
+            return (T) Boolean.valueOf(isTcpNoDelay());
+        }
+        if (option == ChannelOption.SO_KEEPALIVE) {
+            return (T) Boolean.valueOf(isKeepAlive());
+        }
+        if (option == ChannelOption.SO_REUSEADDR) {
+            return (T) Boolean.valueOf(isReuseAddress());
+        }
+        if (option == ChannelOption.SO_LINGER) {
+            return (T) Integer.valueOf(getSoLinger());
+        }
+        if (option == ChannelOption.IP_TOS) {
+            return (T) Integer.valueOf(getTrafficClass());
+        }
+        if (option == ChannelOption.ALLOW_HALF_CLOSURE) {
+            return (T) Boolean.valueOf(isAllowHalfClosure());
+        }
+        if (option == ZStackChannelOption.DELAYED_ACK) {
+            return (T) Boolean.valueOf(settings.delayedAck);
+        }
+        if (option == ZStackChannelOption.CONGESTION_CONTROL) {
+            return (T) settings.congestionControl;
+        }
+        if (option == ZStackChannelOption.TCP_KEEPIDLE) {
+            return (T) Integer.valueOf((int) (settings.keepAliveIdleNanos / S));
+        }
+        if (option == ZStackChannelOption.TCP_KEEPINTVL) {
+            return (T) Integer.valueOf((int) (settings.keepAliveIntervalNanos / S));
+        }
+        if (option == ZStackChannelOption.TCP_KEEPCNT) {
+            return (T) Integer.valueOf(settings.keepAliveProbes);
+        }
+        if (option == ZStackChannelOption.COPY_MODE) {
+            return (T) Boolean.valueOf(copyMode);
+        }
+        return super.getOption(option);
+    }
+
+    @Override
+    public <T> boolean setOption(ChannelOption<T> option, T value) {
+        validate(option, value);
+        if (option == ChannelOption.SO_RCVBUF) {
+            setReceiveBufferSize((Integer) value);
+        } else if (option == ChannelOption.SO_SNDBUF) {
+            setSendBufferSize((Integer) value);
+        } else if (option == ChannelOption.TCP_NODELAY) {
+            setTcpNoDelay((Boolean) value);
+        } else if (option == ChannelOption.SO_KEEPALIVE) {
+            setKeepAlive((Boolean) value);
+        } else if (option == ChannelOption.SO_REUSEADDR) {
+            setReuseAddress((Boolean) value);
+        } else if (option == ChannelOption.SO_LINGER) {
+            setSoLinger((Integer) value);
+        } else if (option == ChannelOption.IP_TOS) {
+            setTrafficClass((Integer) value);
+        } else if (option == ChannelOption.ALLOW_HALF_CLOSURE) {
+            setAllowHalfClosure((Boolean) value);
+        } else if (option == ZStackChannelOption.DELAYED_ACK) {
+            settings.delayedAck = (Boolean) value;
+        } else if (option == ZStackChannelOption.CONGESTION_CONTROL) {
+            settings.congestionControl = (CongestionAlgorithm) value;
+        } else if (option == ZStackChannelOption.TCP_KEEPIDLE) {
+            settings.keepAliveIdleNanos = positive(option, (Integer) value) * S;
+            channel.keepAliveChanged();
+        } else if (option == ZStackChannelOption.TCP_KEEPINTVL) {
+            settings.keepAliveIntervalNanos = positive(option, (Integer) value) * S;
+            channel.keepAliveChanged();
+        } else if (option == ZStackChannelOption.TCP_KEEPCNT) {
+            settings.keepAliveProbes = (int) positive(option, (Integer) value);
+        } else if (option == ZStackChannelOption.COPY_MODE) {
+            copyMode = (Boolean) value;
+        } else {
+            return super.setOption(option, value);
+        }
+        return true;
+    }
+
+    private static long positive(ChannelOption<?> option, int value) {
+        if (value <= 0) {
+            throw new IllegalArgumentException(option + " must be positive: " + value);
+        }
+        return value;
+    }
+
+    boolean isCopyMode() {
+        return copyMode;
+    }
+
+    @Override
+    public boolean isTcpNoDelay() {
+        return !settings.nagle;
+    }
+
+    @Override
+    public ZStackSocketChannelConfig setTcpNoDelay(boolean tcpNoDelay) {
+        settings.nagle = !tcpNoDelay;
+        return this;
+    }
+
+    @Override
+    public int getSoLinger() {
+        long linger = settings.lingerNanos;
+        return linger < 0 ? -1 : (int) (linger / S);
+    }
+
+    @Override
+    public ZStackSocketChannelConfig setSoLinger(int soLinger) {
+        settings.lingerNanos = soLinger < 0 ? -1 : soLinger * S;
+        return this;
+    }
+
+    @Override
+    public int getSendBufferSize() {
+        return settings.sendBufferBytes;
+    }
+
+    @Override
+    public ZStackSocketChannelConfig setSendBufferSize(int sendBufferSize) {
+        if (sendBufferSize <= 0) {
+            throw new IllegalArgumentException("SO_SNDBUF must be positive: " + sendBufferSize);
+        }
+        settings.sendBufferBytes = sendBufferSize;
+        return this;
+    }
+
+    @Override
+    public int getReceiveBufferSize() {
+        return settings.receiveBufferBytes;
+    }
+
+    @Override
+    public ZStackSocketChannelConfig setReceiveBufferSize(int receiveBufferSize) {
+        if (receiveBufferSize <= 0) {
+            throw new IllegalArgumentException("SO_RCVBUF must be positive: " + receiveBufferSize);
+        }
+        settings.receiveBufferBytes = receiveBufferSize;
+        return this;
+    }
+
+    @Override
+    public boolean isKeepAlive() {
+        return settings.keepAlive;
+    }
+
+    @Override
+    public ZStackSocketChannelConfig setKeepAlive(boolean keepAlive) {
+        settings.keepAlive = keepAlive;
+        channel.keepAliveChanged();
+        return this;
+    }
+
+    /** IP_TOS is accepted and reported, but the stack sends every packet with TOS 0. */
+    private volatile int trafficClass;
+
+    @Override
+    public int getTrafficClass() {
+        return trafficClass;
+    }
+
+    @Override
+    public ZStackSocketChannelConfig setTrafficClass(int trafficClass) {
+        this.trafficClass = trafficClass;
+        return this;
+    }
+
+    /** SO_REUSEADDR: the stack always lets a new connection reuse a 4-tuple in TIME_WAIT; reported as set. */
+    private volatile boolean reuseAddress;
+
+    @Override
+    public boolean isReuseAddress() {
+        return reuseAddress;
+    }
+
+    @Override
+    public ZStackSocketChannelConfig setReuseAddress(boolean reuseAddress) {
+        this.reuseAddress = reuseAddress;
+        return this;
+    }
+
+    @Override
+    public ZStackSocketChannelConfig setPerformancePreferences(int connectionTime, int latency, int bandwidth) {
+        return this;
+    }
+
+    @Override
+    public boolean isAllowHalfClosure() {
+        return allowHalfClosure;
+    }
+
+    @Override
+    public ZStackSocketChannelConfig setAllowHalfClosure(boolean allowHalfClosure) {
+        this.allowHalfClosure = allowHalfClosure;
+        return this;
+    }
+
+    @Override
+    public ZStackSocketChannelConfig setConnectTimeoutMillis(int connectTimeoutMillis) {
+        super.setConnectTimeoutMillis(connectTimeoutMillis);
+        return this;
+    }
+
+    @Override
+    @Deprecated
+    public ZStackSocketChannelConfig setMaxMessagesPerRead(int maxMessagesPerRead) {
+        super.setMaxMessagesPerRead(maxMessagesPerRead);
+        return this;
+    }
+
+    @Override
+    public ZStackSocketChannelConfig setWriteSpinCount(int writeSpinCount) {
+        super.setWriteSpinCount(writeSpinCount);
+        return this;
+    }
+
+    @Override
+    public ZStackSocketChannelConfig setAllocator(ByteBufAllocator allocator) {
+        allocatorChosen = true;
+        super.setAllocator(allocator);
+        return this;
+    }
+
+    /** The loop's mbuf allocator, unless the user chose one. */
+    void defaultAllocator(ByteBufAllocator allocator) {
+        if (!allocatorChosen) {
+            super.setAllocator(allocator);
+        }
+    }
+
+    @Override
+    public ZStackSocketChannelConfig setRecvByteBufAllocator(RecvByteBufAllocator allocator) {
+        super.setRecvByteBufAllocator(allocator);
+        return this;
+    }
+
+    @Override
+    public ZStackSocketChannelConfig setAutoRead(boolean autoRead) {
+        super.setAutoRead(autoRead);
+        return this;
+    }
+
+    @Override
+    public ZStackSocketChannelConfig setAutoClose(boolean autoClose) {
+        super.setAutoClose(autoClose);
+        return this;
+    }
+
+    @Override
+    @Deprecated
+    public ZStackSocketChannelConfig setWriteBufferHighWaterMark(int writeBufferHighWaterMark) {
+        super.setWriteBufferHighWaterMark(writeBufferHighWaterMark);
+        return this;
+    }
+
+    @Override
+    @Deprecated
+    public ZStackSocketChannelConfig setWriteBufferLowWaterMark(int writeBufferLowWaterMark) {
+        super.setWriteBufferLowWaterMark(writeBufferLowWaterMark);
+        return this;
+    }
+
+    @Override
+    public ZStackSocketChannelConfig setWriteBufferWaterMark(WriteBufferWaterMark writeBufferWaterMark) {
+        super.setWriteBufferWaterMark(writeBufferWaterMark);
+        return this;
+    }
+
+    @Override
+    public ZStackSocketChannelConfig setMessageSizeEstimator(MessageSizeEstimator estimator) {
+        super.setMessageSizeEstimator(estimator);
+        return this;
+    }
+}

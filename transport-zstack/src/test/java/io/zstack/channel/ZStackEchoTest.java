@@ -1,0 +1,94 @@
+package io.zstack.channel;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.netty.bootstrap.Bootstrap;
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.SimpleChannelInboundHandler;
+import java.io.ByteArrayOutputStream;
+import java.net.ConnectException;
+import java.net.InetSocketAddress;
+import java.util.Random;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/** Netty bootstraps over the stack's loopback: echo, refused connect, addresses. */
+class ZStackEchoTest {
+    private static ZStackEventLoopGroup boss;
+    private static ZStackEventLoopGroup workers;
+
+    @BeforeAll
+    static void groups() {
+        boss = new ZStackEventLoopGroup(1);
+        workers = new ZStackEventLoopGroup(2);
+    }
+
+    @AfterAll
+    static void shutdown() throws Exception {
+        boss.shutdownGracefully(0, 5, TimeUnit.SECONDS).sync();
+        workers.shutdownGracefully(0, 5, TimeUnit.SECONDS).sync();
+    }
+
+    @Test
+    void echoesAMegabyteThroughTheStack() throws Exception {
+        Channel server = new ServerBootstrap().group(boss, workers).channel(ZStackServerSocketChannel.class)
+                .childHandler(new ChannelInboundHandlerAdapter() {
+                    @Override
+                    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+                        ctx.writeAndFlush(msg);
+                    }
+                }).bind(new InetSocketAddress("127.0.0.1", 0)).sync().channel();
+        byte[] data = new byte[1 << 20];
+        new Random(1).nextBytes(data);
+        ByteArrayOutputStream received = new ByteArrayOutputStream();
+        CompletableFuture<byte[]> done = new CompletableFuture<>();
+        Channel client = new Bootstrap().group(workers).channel(ZStackSocketChannel.class)
+                .option(ChannelOption.TCP_NODELAY, true)
+                .handler(new SimpleChannelInboundHandler<ByteBuf>() {
+                    @Override
+                    protected void channelRead0(ChannelHandlerContext ctx, ByteBuf msg) {
+                        byte[] chunk = new byte[msg.readableBytes()];
+                        msg.readBytes(chunk);
+                        received.writeBytes(chunk);
+                        if (received.size() == data.length) {
+                            done.complete(received.toByteArray());
+                        }
+                    }
+
+                    @Override
+                    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+                        done.completeExceptionally(cause);
+                    }
+                }).connect(server.localAddress()).sync().channel();
+        assertInstanceOf(ZStackSocketChannel.class, client);
+        assertEquals(server.localAddress(), client.remoteAddress());
+        client.writeAndFlush(Unpooled.wrappedBuffer(data)).sync();
+        assertArrayEquals(data, done.get(30, TimeUnit.SECONDS));
+        client.close().sync();
+        server.close().sync();
+    }
+
+    @Test
+    void aConnectToAPortNobodyListensOnIsRefused() {
+        ExecutionException e = assertThrows(ExecutionException.class, () -> new Bootstrap().group(workers)
+                .channel(ZStackSocketChannel.class).handler(new ChannelInboundHandlerAdapter())
+                .connect(new InetSocketAddress("127.0.0.1", 9)).get(10, TimeUnit.SECONDS));
+        assertInstanceOf(ConnectException.class, e.getCause(), e.toString());
+        assertTrue(e.getCause().getMessage().contains("refused"), e.getCause().getMessage());
+    }
+}

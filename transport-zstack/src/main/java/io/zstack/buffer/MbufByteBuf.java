@@ -481,12 +481,10 @@ public final class MbufByteBuf extends AbstractReferenceCountedByteBuf {
     @Override
     public int setBytes(int index, InputStream in, int length) throws IOException {
         checkIndex(index, length);
-        if (length == 0) {
-            return 0;
-        }
         byte[] chunk = new byte[Math.min(length, STREAM_CHUNK)];
         int done = 0;
-        while (done < length) {
+        do {
+            // Reads even for length 0, so an exhausted stream answers -1 as with Netty's own buffers.
             int want = Math.min(chunk.length, length - done);
             int n = in.read(chunk, 0, want);
             if (n < 0) {
@@ -497,7 +495,7 @@ public final class MbufByteBuf extends AbstractReferenceCountedByteBuf {
             if (n < want) {
                 break;
             }
-        }
+        } while (done < length);
         return done;
     }
 

@@ -76,7 +76,7 @@ public final class ZStackConfig {
 
     public static final class Builder {
         private DeviceFactory device = (index, count) -> new NoLinkDevice("nolink" + index,
-                new JavaMbufPool("zstack-loop" + index, DEFAULT_LOOPBACK_MBUFS), MacAddress.of(0x02_00_00_00_00_01L));
+                new JavaMbufPool("zstack-loop" + index, DEFAULT_LOOPBACK_MBUFS), MacAddress.of(0x02_00_00_00_00_01L), true);
         private Ipv4Config address = Ipv4Config.parse("127.0.0.1/8", null);
         private TcpSettings tcpDefaults = new TcpSettings();
         private int idleSpins = 1000;

@@ -151,19 +151,10 @@ public final class ZStackEventLoop extends SingleThreadEventLoop {
 
     @Override
     protected void cleanup() {
-        stack.close();
+        stack.close(); // resets what is left, frees every queued mbuf, closes the device (which closes what it owns)
         long outstanding = (long) pool.capacity() - pool.available();
-        if (outstanding != 0) {
-            // buffers the application still holds (unreleased reads, retained writes): freeing the pool under them
-            // would corrupt memory, so the pool is left for the process to reclaim
-            logger.warn("{} mbufs of {} still referenced at shutdown (unreleased ByteBufs?); pool kept", outstanding,
-                    pool);
-            return;
-        }
-        try {
-            pool.close();
-        } catch (RuntimeException e) {
-            logger.warn("closing the mbuf pool failed", e);
+        if (outstanding > 0) {
+            logger.warn("{} mbufs of {} still referenced after shutdown (ByteBufs not released?)", outstanding, pool);
         }
     }
 
@@ -172,7 +163,14 @@ public final class ZStackEventLoop extends SingleThreadEventLoop {
         return "ZStackEventLoop(" + index + "/" + count + ", " + stack + ")";
     }
 
-    boolean owns(Channel channel) {
-        return channel.eventLoop() == this;
+    @Override
+    public int registeredChannels() {
+        return channels.size();
+    }
+
+    @Override
+    public java.util.Iterator<Channel> registeredChannelsIterator() {
+        assert inEventLoop();
+        return java.util.List.<Channel>copyOf(channels).iterator();
     }
 }

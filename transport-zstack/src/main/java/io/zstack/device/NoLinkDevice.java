@@ -13,12 +13,15 @@ public final class NoLinkDevice implements NetDevice {
     private final String name;
     private final MbufPool pool;
     private final MacAddress mac;
+    private final boolean ownsPool;
     private long framesDropped;
 
-    public NoLinkDevice(String name, MbufPool pool, MacAddress mac) {
+    /** A device over {@code pool}; with {@code ownsPool} closing the device closes the pool too. */
+    public NoLinkDevice(String name, MbufPool pool, MacAddress mac, boolean ownsPool) {
         this.name = name;
         this.pool = pool;
         this.mac = mac;
+        this.ownsPool = ownsPool;
     }
 
     @Override
@@ -70,5 +73,10 @@ public final class NoLinkDevice implements NetDevice {
 
     @Override
     public void close() {
+        // a pool with mbufs still out (buffers the application holds) stays open: freeing it would pull memory
+        // from under them
+        if (ownsPool && pool.available() == pool.capacity()) {
+            pool.close();
+        }
     }
 }

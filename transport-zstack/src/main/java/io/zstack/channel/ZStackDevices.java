@@ -1,0 +1,136 @@
+package io.zstack.channel;
+
+import io.zstack.buffer.DpdkMbufPool;
+import io.zstack.device.DpdkPortDevice;
+import io.zstack.device.NetDevice;
+import io.zstack.dpdk.DpdkPort;
+import io.zstack.dpdk.PortConfig;
+import io.zstack.dpdk.Vdevs;
+
+/**
+ * Device factories for {@link ZStackConfig.Builder#device}: a DPDK port (a NIC by PCI address, or any vdev) opened
+ * once with one queue pair per loop and RSS across them, sharing one mbuf pool. Closing the last loop's device
+ * closes the port and the pool.
+ */
+public final class ZStackDevices {
+    /** Mbufs in the shared pool per queue: enough for full rx/tx rings plus what TCP holds in its queues. */
+    public static final int MBUFS_PER_QUEUE = 16384;
+    /** Data room of each mbuf: a 1500-byte frame plus DPDK's headroom. */
+    public static final int MBUF_DATA_ROOM = 2176;
+
+    private ZStackDevices() {
+    }
+
+    /** A TAP interface named {@code iface} (DPDK's net_tap): the kernel sees it as an ordinary interface. */
+    public static ZStackConfig.DeviceFactory tap(String iface) {
+        return dpdk(Vdevs.tap(0, iface), PortConfig.defaults());
+    }
+
+    /**
+     * The port {@code devargs} names (e.g. "net_tap0,iface=zs0" or "net_af_packet0,iface=eth1"), configured from
+     * {@code config} with as many queue pairs as the group has loops.
+     */
+    public static ZStackConfig.DeviceFactory dpdk(String devargs, PortConfig config) {
+        return new SharedPort(devargs, config);
+    }
+
+    private static final class SharedPort implements ZStackConfig.DeviceFactory {
+        private final String devargs;
+        private final PortConfig config;
+        private DpdkPort port;
+        private DpdkMbufPool pool;
+        private int open;
+
+        SharedPort(String devargs, PortConfig config) {
+            this.devargs = devargs;
+            this.config = config;
+        }
+
+        @Override
+        public synchronized NetDevice open(int loopIndex, int loopCount) {
+            if (port == null) {
+                pool = DpdkMbufPool.create("zstack-" + Math.abs(devargs.hashCode()), MBUFS_PER_QUEUE * loopCount - 1,
+                        256, MBUF_DATA_ROOM);
+                port = DpdkPort.probe(devargs);
+                try {
+                    PortConfig queues = new PortConfig(loopCount, loopCount, config.rxDescriptors(),
+                            config.txDescriptors(), config.checksumOffload(), config.tso(), config.multiSegments(),
+                            loopCount > 1, config.mtu(), config.promiscuous());
+                    port.configure(queues, pool.mempool().address());
+                    port.start();
+                } catch (RuntimeException e) {
+                    port.close();
+                    pool.close();
+                    port = null;
+                    throw e;
+                }
+            }
+            open++;
+            return new QueueDevice(new DpdkPortDevice(port, loopIndex, pool));
+        }
+
+        private synchronized void closed() {
+            if (--open == 0) {
+                port.close();
+                if (pool.available() == pool.capacity()) {
+                    pool.close(); // otherwise the application still holds buffers: leave the memory to them
+                }
+                port = null;
+            }
+        }
+
+        /** One loop's queue; closing it releases the shared port when it is the last. */
+        private final class QueueDevice implements NetDevice {
+            private final DpdkPortDevice device;
+            private boolean closed;
+
+            QueueDevice(DpdkPortDevice device) {
+                this.device = device;
+            }
+
+            @Override
+            public String name() {
+                return device.name();
+            }
+
+            @Override
+            public int receive(io.zstack.buffer.MbufBurst burst) {
+                return device.receive(burst);
+            }
+
+            @Override
+            public int transmit(io.zstack.buffer.MbufBurst burst) {
+                return device.transmit(burst);
+            }
+
+            @Override
+            public io.zstack.device.DeviceCapabilities capabilities() {
+                return device.capabilities();
+            }
+
+            @Override
+            public io.zstack.wire.MacAddress macAddress() {
+                return device.macAddress();
+            }
+
+            @Override
+            public int mtu() {
+                return device.mtu();
+            }
+
+            @Override
+            public io.zstack.buffer.MbufPool pool() {
+                return device.pool();
+            }
+
+            @Override
+            public void close() {
+                if (!closed) {
+                    closed = true;
+                    device.close(); // a queue device of a shared port leaves the port alone
+                    closed();
+                }
+            }
+        }
+    }
+}

@@ -163,6 +163,11 @@ public final class ZStackEventLoop extends SingleThreadEventLoop {
         return "ZStackEventLoop(" + index + "/" + count + ", " + stack + ")";
     }
 
+    /** The state of every connection of this loop's stack, one per line (runs on the loop). */
+    public io.netty.util.concurrent.Future<String> describeConnections() {
+        return submit(() -> stack.tcp().describeConnections(now()));
+    }
+
     @Override
     public int registeredChannels() {
         return channels.size();

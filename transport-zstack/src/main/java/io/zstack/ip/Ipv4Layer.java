@@ -369,7 +369,8 @@ public final class Ipv4Layer {
         MemorySegment l4 = Mbuf.data(packet);
         long pseudo = Checksum.pseudoHeader(source, destination, protocol, l4Length);
         long olFlags = 0;
-        boolean offloadL4 = caps.txTcpChecksum() && protocol == Ipv4Packet.PROTOCOL_TCP;
+        boolean offloadL4 = caps.txTcpChecksum() && protocol == Ipv4Packet.PROTOCOL_TCP
+                && !hasOddInnerSegment(packet);
         if (offloadL4) {
             Checksum.store(l4, checksumOffset, Checksum.fold(pseudo));
             olFlags |= Mbuf.LAYOUT.txTcpChecksum | Mbuf.LAYOUT.txIpv4;
@@ -417,6 +418,20 @@ public final class Ipv4Layer {
             case DROPPED -> counters.arpQueueDrops++;
         }
         return true;
+    }
+
+    /**
+     * True when a segment other than the last has an odd length. DPDK 22.11's net_tap sums such chains segment by
+     * segment without realigning the bytes after an odd piece, so its offloaded checksum is wrong and the peer drops
+     * the packet (seen as a retransmission the kernel never acknowledges); those packets are summed here instead.
+     */
+    private static boolean hasOddInnerSegment(long packet) {
+        for (long seg = packet; Mbuf.next(seg) != 0; seg = Mbuf.next(seg)) {
+            if ((Mbuf.dataLen(seg) & 1) != 0) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /** Fills the Ethernet header of a frame whose next hop's MAC is now known, and queues it. */

@@ -179,6 +179,15 @@ public final class TcpLayer implements Ipv4Layer.Transport {
         connections.remove(c);
     }
 
+    /** One line per connection ({@link TcpConnection#describe}), like {@code ss -ti}, for diagnostics. */
+    public String describeConnections(long nowNanos) {
+        StringBuilder sb = new StringBuilder();
+        for (TcpConnection c : connections.toArray()) {
+            sb.append(c.describe(nowNanos)).append('\n');
+        }
+        return sb.toString();
+    }
+
     /** Runs due timers. */
     public void poll(long nowNanos) {
         timers.advance(nowNanos, c -> c.onTimer(nowNanos));

@@ -15,6 +15,12 @@ import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.handler.codec.http.HttpObjectAggregator;
 import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.codec.http.HttpServerKeepAliveHandler;
+import io.zstack.channel.ZStackConfig;
+import io.zstack.channel.ZStackDevices;
+import io.zstack.channel.ZStackEventLoopGroup;
+import io.zstack.channel.ZStackServerSocketChannel;
+import io.zstack.dpdk.PortConfig;
+import io.zstack.ip.Ipv4Config;
 import java.net.InetSocketAddress;
 
 /**
@@ -23,6 +29,9 @@ import java.net.InetSocketAddress;
  *
  * <pre>
  * java -jar http-echo.jar --transport epoll --port 8080 [--threads N] [--bind ADDRESS]
+ * java -jar http-echo.jar --transport zstack --tap zs0 --address 10.0.0.2/24 [--gateway 10.0.0.1] --port 8080
+ * java -jar http-echo.jar --transport zstack --vdev net_af_packet0,iface=eth1 --address 10.0.0.2/24 --port 8080
+ * java -jar http-echo.jar --transport zstack --port 8080      (the stack's own loopback only, 127.0.0.1)
  * </pre>
  */
 public final class HttpEchoServer {
@@ -32,7 +41,26 @@ public final class HttpEchoServer {
     /** A transport: its event loop group and server channel class. */
     public record Transport(String name, EventLoopGroup group, Class<? extends ServerChannel> serverChannel) {
         public static Transport of(String name, int threads) {
+            return of(name, threads, null, null, null);
+        }
+
+        /**
+         * A transport by name; for "zstack", {@code devargs} names the DPDK device (null: loopback only) and
+         * {@code address}/{@code gateway} the interface address.
+         */
+        public static Transport of(String name, int threads, String devargs, String address, String gateway) {
             return switch (name) {
+                case "zstack" -> {
+                    ZStackConfig.Builder config = ZStackConfig.builder();
+                    if (devargs != null) {
+                        config.device(ZStackDevices.dpdk(devargs, PortConfig.defaults()));
+                    }
+                    if (address != null) {
+                        config.address(Ipv4Config.parse(address, gateway));
+                    }
+                    yield new Transport(name, new ZStackEventLoopGroup(threads, config.build()),
+                            ZStackServerSocketChannel.class);
+                }
                 case "epoll" -> {
                     if (!Epoll.isAvailable()) {
                         throw new IllegalStateException("epoll is not available: " + Epoll.unavailabilityCause());
@@ -40,7 +68,7 @@ public final class HttpEchoServer {
                     yield new Transport(name, new EpollEventLoopGroup(threads), EpollServerSocketChannel.class);
                 }
                 case "nio" -> new Transport(name, new NioEventLoopGroup(threads), NioServerSocketChannel.class);
-                default -> throw new IllegalArgumentException("unknown transport " + name + " (epoll or nio)");
+                default -> throw new IllegalArgumentException("unknown transport " + name + " (zstack, epoll or nio)");
             };
         }
     }
@@ -71,22 +99,31 @@ public final class HttpEchoServer {
         int port = 8080;
         int threads = 1;
         String bind = "0.0.0.0";
+        String devargs = null;
+        String address = null;
+        String gateway = null;
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
+                case "--tap" -> devargs = io.zstack.dpdk.Vdevs.tap(0, args[++i]);
+                case "--vdev" -> devargs = args[++i];
+                case "--address" -> address = args[++i];
+                case "--gateway" -> gateway = args[++i];
                 case "--transport" -> transportName = args[++i];
                 case "--port" -> port = Integer.parseInt(args[++i]);
                 case "--threads" -> threads = Integer.parseInt(args[++i]);
                 case "--bind" -> bind = args[++i];
                 default -> {
-                    System.err.println("usage: http-echo [--transport epoll|nio] [--port N] [--threads N] [--bind ADDRESS]");
+                    System.err.println("usage: http-echo [--transport zstack|epoll|nio] [--port N] [--threads N]"
+                            + " [--bind ADDRESS] [--tap IFACE | --vdev DEVARGS] [--address CIDR] [--gateway ADDRESS]");
                     System.exit(2);
                 }
             }
         }
-        Transport transport = Transport.of(transportName, threads);
+        Transport transport = Transport.of(transportName, threads, devargs, address, gateway);
         try {
             Channel server = start(transport, new InetSocketAddress(bind, port));
             System.out.println("http-echo on " + transport.name() + " listening at " + server.localAddress());
+            System.out.flush();
             server.closeFuture().sync();
         } finally {
             transport.group().shutdownGracefully();

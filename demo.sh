@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Sets up this machine, builds ZStack, and runs it on a DPDK tap device inside a network namespace it creates;
-# the kernel on the other side of the tap pings it. Everything it creates is removed on exit (even on Ctrl-C).
+# Sets up this machine, builds ZStack, and runs the HTTP echo server on ZStack over a DPDK tap device inside a
+# network namespace it creates; curl, on the kernel side of the tap, sends it requests. Everything it creates is
+# removed on exit (even on Ctrl-C).
 #   sudo ./demo.sh
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -22,20 +23,18 @@ cleanup() {
 trap cleanup EXIT INT TERM
 
 echo "demo: building (mvn package)"
-mvn -B -q package -DskipTests -pl transport-zstack -am
-mvn -B -q dependency:build-classpath -pl transport-zstack -Dmdep.outputFile=target/classpath.txt -Dmdep.includeScope=runtime
-classpath="transport-zstack/target/classes:$(cat transport-zstack/target/classpath.txt)"
+mvn -B -q package -DskipTests -pl example-http-echo -am
 
 ip netns add "$ns"
 ip netns exec "$ns" ip link set lo up
-echo "demo: starting ZStack in namespace $ns on tap $iface as $stack_address"
-ip netns exec "$ns" "$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED -cp "$classpath" \
-    io.zstack.stack.TapDemo --iface "$iface" --address "$stack_address/24" --seconds 60 &
+echo "demo: starting the HTTP echo server on ZStack in namespace $ns, tap $iface, address $stack_address"
+ip netns exec "$ns" "$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED --sun-misc-unsafe-memory-access=allow -jar example-http-echo/target/http-echo.jar \
+    --transport zstack --tap "$iface" --address "$stack_address/24" --port 8080 &
 java_pid=$!
 
-for _ in $(seq 1 100); do
+for _ in $(seq 1 200); do
     ip netns exec "$ns" ip link show "$iface" >/dev/null 2>&1 && break
-    kill -0 "$java_pid" 2>/dev/null || { echo "demo: ZStack exited before its tap appeared" >&2; exit 1; }
+    kill -0 "$java_pid" 2>/dev/null || { echo "demo: the server exited before its tap appeared" >&2; exit 1; }
     sleep 0.1
 done
 # the tap PMD gives the kernel side the port's own MAC; the kernel end gets its own
@@ -43,6 +42,12 @@ ip netns exec "$ns" ip link set "$iface" address 02:00:00:00:00:01
 ip netns exec "$ns" ip addr add "$kernel_address/24" dev "$iface"
 ip netns exec "$ns" ip link set "$iface" up
 
-echo "demo: the kernel ($kernel_address) pings ZStack ($stack_address)"
-ip netns exec "$ns" ping -c 5 -i 0.2 -W 2 "$stack_address"
+echo "demo: curl (the kernel's TCP, $kernel_address) -> HTTP echo on ZStack ($stack_address:8080)"
+ip netns exec "$ns" curl -sS --retry 5 --retry-connrefused --retry-delay 1 --max-time 10 \
+    -H 'Content-Type: text/plain' --data-binary 'hello from the kernel, echoed by ZStack' \
+    "http://$stack_address:8080/echo"
+echo
+ip netns exec "$ns" curl -sS --max-time 10 -o /dev/null \
+    -w 'demo: GET /size/1000000 -> HTTP %{http_code}, %{size_download} bytes in %{time_total} s\n' \
+    "http://$stack_address:8080/size/1000000"
 echo "demo: ok"

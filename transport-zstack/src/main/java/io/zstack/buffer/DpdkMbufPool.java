@@ -80,6 +80,11 @@ public final class DpdkMbufPool implements MbufPool {
     }
 
     @Override
+    public boolean owns(long m) {
+        return Mbuf.pool(m) == mempool.address();
+    }
+
+    @Override
     public long alloc() {
         return mempool.alloc();
     }

@@ -20,6 +20,8 @@ public final class JavaMbufPool implements MbufPool {
     private final Arena arena;
     private final MemorySegment region;
     private final long base;
+    /** Every open Java pool by its base address (the value in its mbufs' pool field). */
+    private static final java.util.Map<Long, JavaMbufPool> BY_BASE = new java.util.concurrent.ConcurrentHashMap<>();
     private final long[] free;
     private int freeCount;
     private boolean closed;
@@ -45,6 +47,7 @@ public final class JavaMbufPool implements MbufPool {
             resetBuffer(m);
             free[freeCount++] = m;
         }
+        BY_BASE.put(base, this);
     }
 
     /** A pool with DPDK's default data room (2048 bytes + headroom). */
@@ -81,6 +84,7 @@ public final class JavaMbufPool implements MbufPool {
     }
 
     /** True when m is one of this pool's mbufs. */
+    @Override
     public boolean owns(long m) {
         return m >= base && m < base + (long) elementSize * capacity && (m - base) % elementSize == 0;
     }
@@ -125,7 +129,7 @@ public final class JavaMbufPool implements MbufPool {
     }
 
     @Override
-    public synchronized void free(long m) {
+    public void free(long m) {
         while (m != 0) {
             long next = Mbuf.next(m);
             freeSegment(m);
@@ -133,8 +137,28 @@ public final class JavaMbufPool implements MbufPool {
         }
     }
 
+    /**
+     * Frees one segment into the pool it came from, which need not be this one (as rte_pktmbuf_free follows
+     * m->pool): frames cross between stacks of one process, and whoever holds the last reference frees them.
+     */
     @Override
-    public synchronized void freeSegment(long m) {
+    public void freeSegment(long m) {
+        ownerOf(m).freeOwnedSegment(m);
+    }
+
+    private JavaMbufPool ownerOf(long m) {
+        if (owns(m)) {
+            return this;
+        }
+        JavaMbufPool owner = BY_BASE.get(Mbuf.pool(m));
+        if (owner == null || !owner.owns(m)) {
+            throw new IllegalArgumentException(String.format("0x%x is not an mbuf of pool %s or any Java pool", m,
+                    name));
+        }
+        return owner;
+    }
+
+    private synchronized void freeOwnedSegment(long m) {
         checkOwned(m);
         int refs = Mbuf.refcntPlain(m);
         if (refs == 0) {
@@ -179,7 +203,7 @@ public final class JavaMbufPool implements MbufPool {
     }
 
     @Override
-    public synchronized void freeBulk(MbufBurst burst, int from, int count) {
+    public void freeBulk(MbufBurst burst, int from, int count) {
         for (int i = from; i < from + count; i++) {
             free(burst.get(i));
         }
@@ -191,7 +215,11 @@ public final class JavaMbufPool implements MbufPool {
     }
 
     @Override
-    public synchronized int refcntUpdate(long m, int delta) {
+    public int refcntUpdate(long m, int delta) {
+        return ownerOf(m).refcntUpdateOwned(m, delta);
+    }
+
+    private synchronized int refcntUpdateOwned(long m, int delta) {
         checkOwned(m);
         int refs = Mbuf.refcntPlain(m) + delta;
         if (refs <= 0 || refs > 0xffff) {
@@ -279,6 +307,7 @@ public final class JavaMbufPool implements MbufPool {
                     + " mbufs in use (a leak); not freed");
         }
         closed = true;
+        BY_BASE.remove(base, this);
         arena.close();
     }
 

@@ -18,6 +18,9 @@ public interface MbufPool extends AutoCloseable {
     /** Fills burst slots [0, count) with fresh mbufs and sets its size to count; all or nothing. */
     boolean allocBulk(MbufBurst burst, int count);
 
+    /** True when {@code m} was allocated from this pool (its pool field names this pool). */
+    boolean owns(long m);
+
     /** Frees a whole chain. 0 is ignored. */
     void free(long m);
 

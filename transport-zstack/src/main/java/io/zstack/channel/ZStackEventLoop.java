@@ -39,17 +39,22 @@ public final class ZStackEventLoop extends SingleThreadEventLoop {
     private final ZStackByteBufAllocator allocator;
     /** Channels registered here: closed when the loop shuts down. Loop thread only. */
     final Set<AbstractZStackChannel> channels = new HashSet<>();
+    private final LoopbackFabric fabric;
+    private final java.util.concurrent.atomic.AtomicBoolean startRequested = new java.util.concurrent.atomic.AtomicBoolean();
     private volatile Thread thread;
     private volatile boolean parked;
 
-    ZStackEventLoop(EventLoopGroup parent, Executor executor, ZStackConfig config, int index, int count) {
+    ZStackEventLoop(EventLoopGroup parent, Executor executor, ZStackConfig config, int index, int count,
+                    LoopbackFabric fabric) {
         super(parent, executor, false, newQueue(), newQueue(), RejectedExecutionHandlers.reject());
         this.config = config;
         this.index = index;
         this.count = count;
         NetDevice device = config.device().open(index, count);
         this.pool = device.pool();
-        this.stack = new NetStack(device, config.address(), config.tcpDefaults(), new IsnGenerator(),
+        this.fabric = fabric;
+        NetDevice loopback = fabric.port(index, pool, this::frameArrived);
+        this.stack = new NetStack(device, loopback, config.address(), config.tcpDefaults(), new IsnGenerator(),
                 new SecureRandom().nextLong(), System.nanoTime());
         this.allocator = new ZStackByteBufAllocator(pool);
     }
@@ -133,6 +138,22 @@ public final class ZStackEventLoop extends SingleThreadEventLoop {
             }
         } finally {
             parked = false;
+        }
+    }
+
+    /** Another loop's stack delivered loopback frames to this one: make sure this loop runs and is awake. */
+    private void frameArrived() {
+        Thread t = thread;
+        if (t == null) {
+            if (startRequested.compareAndSet(false, true)) {
+                try {
+                    execute(() -> { }); // Netty starts a loop's thread with its first task
+                } catch (java.util.concurrent.RejectedExecutionException e) {
+                    // shutting down: its stack frees what is queued when it closes
+                }
+            }
+        } else if (parked) {
+            LockSupport.unpark(t);
         }
     }
 

@@ -41,11 +41,13 @@ public final class ZStackEventLoopGroup extends MultithreadEventLoopGroup {
     }
 
     public ZStackEventLoopGroup(int nThreads, ThreadFactory threadFactory, ZStackConfig config) {
-        super(nThreads, threadFactory, config, new AtomicInteger(), loops(nThreads));
+        super(nThreads, threadFactory, config, new AtomicInteger(), loops(nThreads),
+                new LoopbackFabric(loops(nThreads)));
     }
 
     public ZStackEventLoopGroup(int nThreads, Executor executor, ZStackConfig config) {
-        super(nThreads, executor, config, new AtomicInteger(), loops(nThreads));
+        super(nThreads, executor, config, new AtomicInteger(), loops(nThreads),
+                new LoopbackFabric(loops(nThreads)));
     }
 
     private static int loops(int nThreads) {
@@ -58,7 +60,7 @@ public final class ZStackEventLoopGroup extends MultithreadEventLoopGroup {
         ZStackConfig config = (ZStackConfig) args[0];
         int index = ((AtomicInteger) args[1]).getAndIncrement();
         int count = (Integer) args[2];
-        return new ZStackEventLoop(this, executor, config, index, count);
+        return new ZStackEventLoop(this, executor, config, index, count, (LoopbackFabric) args[3]);
     }
 
     /**

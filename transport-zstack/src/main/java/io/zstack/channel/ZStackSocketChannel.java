@@ -57,9 +57,15 @@ public final class ZStackSocketChannel extends AbstractZStackChannel implements 
     private volatile boolean inputShutdown;
     private volatile boolean outputShutdown;
     private boolean readPending;
+    /** The received segment being delivered in pieces (when the read size guess is smaller), or null. */
+    private ByteBuf current;
+    /** Received segments after {@link #current}, not yet wrapped (a chain), or 0. */
+    private long rest;
     private boolean readScheduled;
     private boolean flushScheduled;
     private boolean eofHandled;
+    /** How the stack ended the connection, reported once the data received before it is delivered. */
+    private TcpError stackError;
     private ChannelPromise connectPromise;
     private Future<?> connectTimeout;
     private InetSocketAddress requestedRemote;
@@ -250,12 +256,17 @@ public final class ZStackSocketChannel extends AbstractZStackChannel implements 
         ZStackEventLoop loop = zstackLoop();
         int source = localIp != 0 ? localIp : loop.stack().ip().sourceFor(address);
         TcpConnection c;
+        int remotePort = target.getPort();
+        int queues = loop.queueCount();
+        // a loopback peer lives on whichever loop the flow hash picks; prefer another loop than this one, so the two
+        // ends run on different threads as two kernel sockets would (a handler that blocks one cannot stall both)
+        boolean spread = queues > 1 && loop.stack().ip().isLocal(address);
         try {
             // an ephemeral port whose flow hashes back to this loop's queue, so replies reach this stack
-            c = loop.stack().tcp().connect(localIp, localPort, address, target.getPort(), config.settings().copy(),
-                    loop.queueCount() > 1 ? port -> ZStackFlows.queueOf(address, target.getPort(),
-                            source, port,
-                            loop.queueCount()) == loop.queueIndex() : null, ZStackEventLoop.now());
+            c = loop.stack().tcp().connect(localIp, localPort, address, remotePort, config.settings().copy(),
+                    queues > 1 ? port -> ZStackFlows.queueOf(address, remotePort, source, port, queues)
+                            == loop.queueIndex() && (!spread || ZStackFlows.queueOf(source, port, address, remotePort,
+                            queues) != loop.queueIndex()) : null, ZStackEventLoop.now());
         } catch (IllegalStateException e) {
             throw new java.net.BindException(e.getMessage());
         }
@@ -296,7 +307,7 @@ public final class ZStackSocketChannel extends AbstractZStackChannel implements 
     @Override
     protected void doBeginRead() {
         readPending = true;
-        if (connection != null && (connection.readable() > 0 || connection.isInputShutdown())) {
+        if (connection != null && (hasInput(connection) || connection.isInputShutdown())) {
             scheduleRead();
         }
     }
@@ -312,40 +323,30 @@ public final class ZStackSocketChannel extends AbstractZStackChannel implements 
             return;
         }
         if (!readPending && !config.isAutoRead()) {
-            return; // data waits for read(); the receive window closes meanwhile
+            // data waits for read() (the receive window closes meanwhile); the end of input is told at once
+            if (!hasInput(c)) {
+                inputDrained(c);
+            }
+            return;
         }
         RecvByteBufAllocator.Handle handle = unsafe().recvBufAllocHandle();
         handle.reset(config);
         ChannelPipeline pipeline = pipeline();
-        boolean copy = config.isCopyMode();
         boolean readSomething = false;
         long now = ZStackEventLoop.now();
         do {
-            long chain = c.read(now);
-            if (chain == 0) {
+            // the allocator's guess bounds each read, as the buffer size bounds read(2)
+            ByteBuf msg = nextMessage(c, Math.max(1, handle.guess()), now);
+            if (msg == null) {
                 break;
             }
             readPending = false;
             readSomething = true;
-            for (long segment = chain; segment != 0; ) {
-                long next = Mbuf.next(segment);
-                int length = Mbuf.dataLen(segment);
-                // each segment becomes a buffer of its own
-                Mbuf.setNext(segment, 0);
-                Mbuf.setNbSegs(segment, 1);
-                Mbuf.setPktLen(segment, length);
-                if (length == 0 || !isOpen()) {
-                    pool().freeSegment(segment);
-                    segment = next;
-                    continue;
-                }
-                ByteBuf buf = copy ? copyOut(segment, length) : zstackLoop().allocator().wrapReceived(segment);
-                handle.attemptedBytesRead(length);
-                handle.lastBytesRead(length);
-                handle.incMessagesRead(1);
-                pipeline.fireChannelRead(buf);
-                segment = next;
-            }
+            int n = msg.readableBytes();
+            handle.attemptedBytesRead(n);
+            handle.lastBytesRead(n);
+            handle.incMessagesRead(1);
+            pipeline.fireChannelRead(msg);
         } while (handle.continueReading() && isOpen());
         handle.readComplete();
         if (readSomething) {
@@ -354,12 +355,72 @@ public final class ZStackSocketChannel extends AbstractZStackChannel implements 
         if (!isOpen() || connection == null) {
             return;
         }
-        if (c.readable() > 0) {
+        if (hasInput(c)) {
             if (readPending || config.isAutoRead()) {
                 scheduleRead(); // the rest next round, so other channels get their turn
             }
-        } else if (c.isInputShutdown()) {
+        } else {
+            inputDrained(c);
+        }
+    }
+
+    /** Everything received was delivered: report how the input ended, if it did. */
+    private void inputDrained(TcpConnection c) {
+        if (c.isInputShutdown()) {
             inputEnded();
+        } else if (stackError != null) {
+            failConnection(stackError);
+        }
+    }
+
+    /** Received bytes not yet delivered: in the stack, or taken from it and held here. */
+    private boolean hasInput(TcpConnection c) {
+        return current != null || rest != 0 || c.readable() > 0;
+    }
+
+    /**
+     * The next message of at most {@code limit} bytes: the whole current segment when it fits (zero copy, the
+     * buffer owns the mbuf), or a slice of it (still zero copy, sharing the mbuf). Null when nothing is received.
+     */
+    private ByteBuf nextMessage(TcpConnection c, int limit, long now) {
+        while (current == null) {
+            long segment = rest;
+            if (segment == 0) {
+                segment = c.read(now);
+                if (segment == 0) {
+                    return null;
+                }
+            }
+            rest = Mbuf.next(segment);
+            int length = Mbuf.dataLen(segment);
+            // each segment becomes a buffer of its own
+            Mbuf.setNext(segment, 0);
+            Mbuf.setNbSegs(segment, 1);
+            Mbuf.setPktLen(segment, length);
+            if (length == 0) {
+                pool().freeSegment(segment);
+                continue;
+            }
+            current = config.isCopyMode() ? copyOut(segment, length)
+                    : zstackLoop().allocator().wrapReceived(segment);
+        }
+        if (current.readableBytes() <= limit) {
+            ByteBuf whole = current;
+            current = null;
+            return whole;
+        }
+        return current.readRetainedSlice(limit);
+    }
+
+    /** Frees what was taken from the stack and not delivered. */
+    private void releaseHeldInput() {
+        if (current != null) {
+            current.release();
+            current = null;
+        }
+        if (rest != 0) {
+            pool().free(rest);
+            rest = 0;
         }
     }
 
@@ -389,6 +450,7 @@ public final class ZStackSocketChannel extends AbstractZStackChannel implements 
     }
 
     private void discardInput(TcpConnection c) {
+        releaseHeldInput();
         long chain;
         long now = ZStackEventLoop.now();
         while ((chain = c.read(now)) != 0) {
@@ -405,16 +467,17 @@ public final class ZStackSocketChannel extends AbstractZStackChannel implements 
         if (!isOpen()) {
             return;
         }
-        if (error == null) {
-            // FIN both ways: what is left to read is still delivered, then EOF
-            if (connection.readable() > 0 || !eofHandled) {
-                scheduleRead();
-                if (!readPending && !config.isAutoRead() && connection.readable() == 0) {
-                    inputEnded();
-                }
-            }
-            return;
+        if (error != null) {
+            stackError = error;
         }
+        if (hasInput(connection)) {
+            scheduleRead(); // what arrived before the end is delivered first (a reset is reported after it)
+        } else {
+            inputDrained(connection);
+        }
+    }
+
+    private void failConnection(TcpError error) {
         IOException cause = switch (error) {
             case RESET -> new IOException("Connection reset by peer");
             case TIMED_OUT -> new IOException("Connection timed out");
@@ -422,6 +485,7 @@ public final class ZStackSocketChannel extends AbstractZStackChannel implements 
             case REFUSED -> new ConnectException("Connection refused");
             case ABORTED -> new IOException("Connection aborted");
         };
+        stackError = null;
         pipeline().fireExceptionCaught(cause);
         unsafe().close(unsafe().voidPromise());
     }
@@ -446,6 +510,16 @@ public final class ZStackSocketChannel extends AbstractZStackChannel implements 
 
     @Override
     protected void doWrite(ChannelOutboundBuffer in) throws Exception {
+        try {
+            writeQueued(in);
+        } finally {
+            // frames go to the device now, as write(2) would send them: a handler that then blocks its loop (or a
+            // long task) does not hold them back until the next poll
+            zstackLoop().stack().ip().flush();
+        }
+    }
+
+    private void writeQueued(ChannelOutboundBuffer in) throws Exception {
         TcpConnection c = connection;
         long now = ZStackEventLoop.now();
         for (;;) {
@@ -536,6 +610,9 @@ public final class ZStackSocketChannel extends AbstractZStackChannel implements 
             return 0;
         }
         long m = root.mbuf();
+        if (!pool().owns(m)) {
+            return 0; // received by another loop's stack from its pool (loopback): the send queue takes our own only
+        }
         if (pool().refcnt(m) != 1) {
             return 0; // already in a send queue (the same buffer written twice): copy
         }
@@ -656,6 +733,9 @@ public final class ZStackSocketChannel extends AbstractZStackChannel implements 
 
     @Override
     protected void doShutdownOutput() {
+        if (connection == null) {
+            throw new java.nio.channels.NotYetConnectedException();
+        }
         outputShutdown = true;
         if (connection != null) {
             connection.shutdownOutput(ZStackEventLoop.now());
@@ -679,6 +759,10 @@ public final class ZStackSocketChannel extends AbstractZStackChannel implements 
     }
 
     private void shutdownInput0(ChannelPromise promise) {
+        if (connection == null) {
+            promise.setFailure(new java.nio.channels.NotYetConnectedException());
+            return;
+        }
         // SHUT_RD: what arrives from now on is discarded (the peer is not told, as with Linux)
         inputShutdown = true;
         if (connection != null) {
@@ -732,6 +816,7 @@ public final class ZStackSocketChannel extends AbstractZStackChannel implements 
             connectPromise = null;
             promise.tryFailure(new ClosedChannelException());
         }
+        releaseHeldInput();
         TcpConnection c = connection;
         if (c != null) {
             c.handler(new TcpConnection.Handler() {

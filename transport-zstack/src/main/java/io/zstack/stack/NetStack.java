@@ -23,7 +23,7 @@ public final class NetStack implements AutoCloseable {
     private static final int BURST = 32;
 
     private final NetDevice device;
-    private final LoopbackDevice loopback;
+    private final NetDevice loopback;
     private final Ipv4Layer ip;
     private final TcpLayer tcp;
     private final MbufBurst rx = new MbufBurst(BURST);
@@ -40,8 +40,17 @@ public final class NetStack implements AutoCloseable {
      */
     public NetStack(NetDevice device, Ipv4Config config, TcpSettings tcpDefaults, IsnGenerator isns, long seed,
                     long nowNanos) {
+        this(device, new LoopbackDevice("lo", device.pool(), 1024, 65535), config, tcpDefaults, isns, seed, nowNanos);
+    }
+
+    /**
+     * A stack whose loopback is {@code loopback} (e.g. one shared by the stacks of several loops, delivering by flow
+     * hash); it owns both devices.
+     */
+    public NetStack(NetDevice device, NetDevice loopback, Ipv4Config config, TcpSettings tcpDefaults,
+                    IsnGenerator isns, long seed, long nowNanos) {
         this.device = device;
-        this.loopback = new LoopbackDevice("lo", device.pool(), 1024, 65535);
+        this.loopback = loopback;
         this.ip = new Ipv4Layer(device, loopback, config, ArpCache.withDefaults());
         this.tcp = new TcpLayer(ip, device.pool(), tcpDefaults, isns, seed, nowNanos);
     }

@@ -286,7 +286,12 @@ public final class TcpConnection {
      */
     public void close(long nowNanos) {
         closedByApplication = true;
-        if (state == TcpState.CLOSED || state == TcpState.TIME_WAIT) {
+        if (state == TcpState.CLOSED) {
+            receiveQueue.clear(); // what a reset connection left unread
+            return;
+        }
+        if (state == TcpState.TIME_WAIT) {
+            receiveQueue.clear();
             return;
         }
         if (state == TcpState.LISTEN || state == TcpState.SYN_SENT) {
@@ -308,6 +313,8 @@ public final class TcpConnection {
 
     /** Sends RST and discards everything (SO_LINGER 0, or the stack shutting down). */
     public void abort(long nowNanos) {
+        closedByApplication = true;
+        receiveQueue.clear();
         if (state.isSynchronized() && state != TcpState.TIME_WAIT) {
             layer.sendReset(this, sndNxt, 0, false);
         }
@@ -1328,7 +1335,10 @@ public final class TcpConnection {
         }
         state = TcpState.CLOSED;
         sendQueue.clear();
-        receiveQueue.clear();
+        if (closedByApplication || why == TcpError.ABORTED) {
+            receiveQueue.clear();
+        }
+        // otherwise data received before a RST (or a timeout) stays readable, as on Linux, until close() frees it
         reassembly.clear();
         retransmitDeadline = 0;
         delayedAckDeadline = 0;

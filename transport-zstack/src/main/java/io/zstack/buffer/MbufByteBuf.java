@@ -88,6 +88,9 @@ public final class MbufByteBuf extends AbstractReferenceCountedByteBuf {
         // A plain read suffices: a snapshot decides the room, and it saves a downcall per received segment.
         boolean shared = Mbuf.isIndirect(segment) || Mbuf.refcntPlain(segment) > 1;
         int room = shared ? length : Mbuf.bufLen(segment) - Mbuf.dataOff(segment);
+        if (room < length) {
+            throw new IllegalArgumentException(String.format("mbuf 0x%x: data_off + data_len past buf_len", segment));
+        }
         MemorySegment memory = MemorySegment.ofAddress(Mbuf.dataAddress(segment)).reinterpret(room);
         MbufByteBuf buf = new MbufByteBuf(alloc, pool, segment, memory, length, Integer.MAX_VALUE);
         buf.setIndex(0, length);

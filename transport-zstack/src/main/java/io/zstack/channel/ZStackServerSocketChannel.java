@@ -32,6 +32,8 @@ public final class ZStackServerSocketChannel extends AbstractZStackChannel imple
     /** Children accepted by any loop, waiting for this channel's read. */
     private final Queue<ZStackSocketChannel> accepted = new ConcurrentLinkedQueue<>();
     private final AtomicBoolean acceptScheduled = new AtomicBoolean();
+    /** Loops whose listener holds connections this channel had no room for. */
+    private final java.util.Set<ZStackEventLoop> stalled = ConcurrentHashMap.newKeySet();
     private volatile InetSocketAddress local;
     private volatile int boundAddress;
     private volatile int boundPort;
@@ -125,8 +127,13 @@ public final class ZStackServerSocketChannel extends AbstractZStackChannel imple
     /** Connections completed on {@code loop}: wrap them as children (on that loop) and hand them to this channel. */
     private void acceptFrom(ZStackEventLoop loop, TcpListener listener) {
         TcpConnection c;
-        while ((c = listener.accept()) != null) {
+        // no more than the backlog waits here: the rest stay in the stack's accept queue, which then refuses new SYNs
+        // as listen(2)'s does
+        while (accepted.size() < config.getBacklog() && (c = listener.accept()) != null) {
             accepted.add(new ZStackSocketChannel(this, loop, c));
+        }
+        if (listener.pending() > 0) {
+            stalled.add(loop);
         }
         if (acceptScheduled.compareAndSet(false, true)) {
             EventLoop mine = eventLoop();
@@ -168,6 +175,19 @@ public final class ZStackServerSocketChannel extends AbstractZStackChannel imple
         } while (handle.continueReading());
         handle.readComplete();
         pipeline.fireChannelReadComplete();
+        // room again: let the loops whose accept queues were left waiting hand over more
+        for (ZStackEventLoop loop : stalled) {
+            if (accepted.size() >= config.getBacklog()) {
+                break;
+            }
+            stalled.remove(loop);
+            loop.execute(() -> {
+                TcpListener l = listeners.get(loop);
+                if (l != null) {
+                    acceptFrom(loop, l);
+                }
+            });
+        }
         if (!accepted.isEmpty() && (readPending || config.isAutoRead())
                 && acceptScheduled.compareAndSet(false, true)) {
             eventLoop().execute(this::acceptReady);
@@ -178,6 +198,15 @@ public final class ZStackServerSocketChannel extends AbstractZStackChannel imple
         ZStackSocketChannel child;
         while ((child = accepted.poll()) != null) {
             child.abortUnregistered();
+        }
+    }
+
+    /** AUTO_READ was turned off: a read asked for earlier no longer counts. */
+    void clearReadPending() {
+        if (!isRegistered() || eventLoop().inEventLoop()) {
+            readPending = false;
+        } else {
+            eventLoop().execute(() -> readPending = false);
         }
     }
 

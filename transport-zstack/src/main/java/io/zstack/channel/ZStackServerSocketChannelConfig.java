@@ -21,8 +21,11 @@ public final class ZStackServerSocketChannelConfig extends DefaultChannelConfig 
     private final TcpSettings listenerSettings = new TcpSettings();
     private volatile boolean reuseAddress = true;
 
+    private final ZStackServerSocketChannel server;
+
     ZStackServerSocketChannelConfig(ZStackServerSocketChannel channel) {
         super(channel, new ServerChannelRecvByteBufAllocator());
+        this.server = channel;
         listenerSettings.acceptBacklog = NetUtil.SOMAXCONN;
     }
 
@@ -65,6 +68,11 @@ public final class ZStackServerSocketChannelConfig extends DefaultChannelConfig 
             return super.setOption(option, value);
         }
         return true;
+    }
+
+    @Override
+    protected void autoReadCleared() {
+        server.clearReadPending();
     }
 
     @Override

@@ -304,6 +304,15 @@ public final class ZStackSocketChannel extends AbstractZStackChannel implements 
 
     // ============================================================================================ read
 
+    /** AUTO_READ was turned off: a read asked for earlier no longer counts. */
+    void clearReadPending() {
+        if (!isRegistered() || eventLoop().inEventLoop()) {
+            readPending = false;
+        } else {
+            eventLoop().execute(() -> readPending = false);
+        }
+    }
+
     @Override
     protected void doBeginRead() {
         readPending = true;
@@ -510,6 +519,10 @@ public final class ZStackSocketChannel extends AbstractZStackChannel implements 
 
     @Override
     protected void doWrite(ChannelOutboundBuffer in) throws Exception {
+        // the write sees the connection as it is now: what waits in the devices (a RST, an ACK opening the window) is
+        // processed first, as a kernel has processed it before send() is called. Stack events only queue tasks, so
+        // nothing re-enters this channel from here.
+        zstackLoop().stack().poll(ZStackEventLoop.now());
         try {
             writeQueued(in);
         } finally {
@@ -759,6 +772,10 @@ public final class ZStackSocketChannel extends AbstractZStackChannel implements 
     }
 
     private void shutdownInput0(ChannelPromise promise) {
+        if (!isOpen()) {
+            promise.setFailure(new ClosedChannelException());
+            return;
+        }
         if (connection == null) {
             promise.setFailure(new java.nio.channels.NotYetConnectedException());
             return;
@@ -849,7 +866,8 @@ public final class ZStackSocketChannel extends AbstractZStackChannel implements 
 
         @Override
         public void connect(SocketAddress remoteAddress, SocketAddress localAddress, ChannelPromise promise) {
-            if (!promise.setUncancellable() || !ensureOpen(promise)) {
+            // the promise stays cancellable: cancelling a pending connect closes the channel (see below)
+            if (promise.isDone() || !ensureOpen(promise)) {
                 return;
             }
             try {

@@ -286,6 +286,11 @@ public final class ZStackSocketChannelConfig extends DefaultChannelConfig implem
         return this;
     }
 
+    @Override
+    protected void autoReadCleared() {
+        channel.clearReadPending(); // AUTO_READ off stops reading now, not after the read already asked for
+    }
+
     /** The loop's mbuf allocator, unless the user chose one. */
     void defaultAllocator(ByteBufAllocator allocator) {
         if (!allocatorChosen) {

@@ -1,0 +1,25 @@
+package io.zstack.testsuite;
+
+import io.netty.bootstrap.Bootstrap;
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.testsuite.transport.TestsuitePermutation.BootstrapComboFactory;
+import io.netty.testsuite.transport.socket.SocketConditionalWritabilityTest;
+
+import java.net.SocketAddress;
+import java.util.List;
+
+/**
+ * Netty's {@link SocketConditionalWritabilityTest} on the transport behind {@link ZStackTransport}, over IPv4 loopback.
+ */
+public class ZStackSocketConditionalWritabilityTest extends SocketConditionalWritabilityTest {
+
+    @Override
+    protected List<BootstrapComboFactory<ServerBootstrap, Bootstrap>> newFactories() {
+        return ZStackSocketTestPermutation.INSTANCE.socket();
+    }
+
+    @Override
+    protected SocketAddress newSocketAddress() {
+        return ZStackSocketTestPermutation.newSocketAddress();
+    }
+}

@@ -1,0 +1,21 @@
+package io.zstack.testsuite.memif;
+
+import io.netty.bootstrap.Bootstrap;
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.testsuite.transport.TestsuitePermutation.BootstrapComboFactory;
+import io.netty.testsuite.transport.socket.SocketHalfClosedTest;
+import java.net.SocketAddress;
+import java.util.List;
+
+/** Netty's {@link SocketHalfClosedTest} between two ZStack stacks joined by a DPDK memif link. */
+public class MemifSocketHalfClosedTest extends SocketHalfClosedTest {
+    @Override
+    protected List<BootstrapComboFactory<ServerBootstrap, Bootstrap>> newFactories() {
+        return MemifPermutation.INSTANCE.socket();
+    }
+
+    @Override
+    protected SocketAddress newSocketAddress() {
+        return MemifPermutation.newSocketAddress();
+    }
+}

@@ -1,6 +1,7 @@
 package io.zstack.channel;
 
 import io.netty.buffer.ByteBuf;
+import io.netty.buffer.CompositeByteBuf;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelMetadata;
@@ -392,6 +393,24 @@ public final class ZStackSocketChannel extends AbstractZStackChannel implements 
      * buffer owns the mbuf), or a slice of it (still zero copy, sharing the mbuf). Null when nothing is received.
      */
     private ByteBuf nextMessage(TcpConnection c, int limit, long now) {
+        ByteBuf first = nextPiece(c, limit, now);
+        if (first == null || first.readableBytes() >= limit || !hasInput(c)) {
+            return first;
+        }
+        // as read(2) fills its buffer with whatever has arrived, a read takes every segment waiting, up to the
+        // guess: several segments make one composite message of mbuf views (still no copy)
+        CompositeByteBuf composite = config.getAllocator().compositeDirectBuffer(Integer.MAX_VALUE);
+        composite.addComponent(true, first);
+        ByteBuf piece;
+        while (composite.readableBytes() < limit
+                && (piece = nextPiece(c, limit - composite.readableBytes(), now)) != null) {
+            composite.addComponent(true, piece);
+        }
+        return composite;
+    }
+
+    /** The next piece of received data, at most {@code limit} bytes of one segment; null when nothing waits. */
+    private ByteBuf nextPiece(TcpConnection c, int limit, long now) {
         while (current == null) {
             long segment = rest;
             if (segment == 0) {
@@ -526,6 +545,9 @@ public final class ZStackSocketChannel extends AbstractZStackChannel implements 
         try {
             writeQueued(in);
         } finally {
+            if (connection != null) {
+                connection.push(ZStackEventLoop.now()); // everything this flush queued, in as few segments as fit
+            }
             // frames go to the device now, as write(2) would send them: a handler that then blocks its loop (or a
             // long task) does not hold them back until the next poll
             zstackLoop().stack().ip().flush();
@@ -556,7 +578,7 @@ public final class ZStackSocketChannel extends AbstractZStackChannel implements 
                 }
                 long handedOff = config.isCopyMode() ? 0 : handOff(buf, readable);
                 if (handedOff != 0) {
-                    if (!c.write(handedOff, now)) {
+                    if (!c.queue(handedOff)) {
                         pool().free(handedOff);
                         throw new ClosedChannelException();
                     }
@@ -569,7 +591,7 @@ public final class ZStackSocketChannel extends AbstractZStackChannel implements 
                     scheduleRetry();
                     return;
                 }
-                if (!c.write(chain, now)) {
+                if (!c.queue(chain)) {
                     pool().free(chain);
                     throw new ClosedChannelException();
                 }
@@ -593,7 +615,7 @@ public final class ZStackSocketChannel extends AbstractZStackChannel implements 
                     }
                     continue;
                 }
-                if (!c.write(sink.chain, now)) {
+                if (!c.queue(sink.chain)) {
                     pool().free(sink.chain);
                     throw new ClosedChannelException();
                 }

@@ -237,13 +237,29 @@ public final class TcpConnection {
      * when the connection cannot send or the send buffer is full.
      */
     public boolean write(long chain, long nowNanos) {
+        if (!queue(chain)) {
+            return false;
+        }
+        output(nowNanos);
+        return true;
+    }
+
+    /**
+     * Queues a chain as {@link #write} does but sends nothing yet: several buffers queued and then {@link #push}ed go
+     * out in as few segments as the MSS allows, as writev(2) of them would.
+     */
+    public boolean queue(long chain) {
         if (!state.canSend() || finQueued || state == TcpState.SYN_SENT || state == TcpState.SYN_RECEIVED
                 || sendSpace() <= 0) {
             return false;
         }
         sendQueue.append(chain);
-        output(nowNanos);
         return true;
+    }
+
+    /** Sends what {@link #queue} left waiting, as the windows allow. */
+    public void push(long nowNanos) {
+        output(nowNanos);
     }
 
     /**

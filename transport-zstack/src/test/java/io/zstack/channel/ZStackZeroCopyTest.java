@@ -105,13 +105,23 @@ class ZStackZeroCopyTest {
 
     @Test
     void handlersSeeTheDevicesMbufsAndWriteTheirOwn() throws Exception {
+        exchange(false);
+    }
+
+    /** COPY_MODE copies on both paths: the same checks must then find other memory (so they can tell). */
+    @Test
+    void copyModeCopiesOnBothPaths() throws Exception {
+        exchange(true);
+    }
+
+    private void exchange(boolean copyMode) throws Exception {
         Path dir = Files.createTempDirectory("zstack-zc");
         String socket = dir.resolve("memif.sock").toString();
-        DpdkMbufPool serverPool = DpdkMbufPool.create("zc-srv", 4095, 0, 2176);
-        DpdkMbufPool clientPool = DpdkMbufPool.create("zc-cli", 4095, 0, 2176);
-        RecordingDevice server = new RecordingDevice(DpdkPortDevice.open(Vdevs.memifServer(21, socket),
+        DpdkMbufPool serverPool = DpdkMbufPool.create("zc-srv" + copyMode, 4095, 0, 2176);
+        DpdkMbufPool clientPool = DpdkMbufPool.create("zc-cli" + copyMode, 4095, 0, 2176);
+        RecordingDevice server = new RecordingDevice(DpdkPortDevice.open(Vdevs.memifServer(copyMode ? 23 : 21, socket),
                 PortConfig.defaults(), serverPool));
-        RecordingDevice client = new RecordingDevice(DpdkPortDevice.open(Vdevs.memifClient(22, socket),
+        RecordingDevice client = new RecordingDevice(DpdkPortDevice.open(Vdevs.memifClient(copyMode ? 24 : 22, socket),
                 PortConfig.defaults(), clientPool));
         ZStackEventLoopGroup serverGroup = new ZStackEventLoopGroup(1, ZStackConfig.builder()
                 .device((i, n) -> server).address(Ipv4Config.parse("10.9.0.1/24", null)).build());
@@ -123,6 +133,7 @@ class ZStackZeroCopyTest {
             List<String> problems = new CopyOnWriteArrayList<>();
             int[] bytes = new int[1];
             Channel listener = new ServerBootstrap().group(serverGroup).channel(ZStackServerSocketChannel.class)
+                    .childOption(ZStackChannelOption.COPY_MODE, copyMode)
                     .childHandler(new ChannelInboundHandlerAdapter() {
                         @Override
                         public void channelRead(ChannelHandlerContext ctx, Object msg) {
@@ -130,8 +141,9 @@ class ZStackZeroCopyTest {
                             long start = buf.memoryAddress() + buf.readerIndex();
                             long end = start + buf.readableBytes();
                             boolean inDeviceMbuf = server.received.stream().anyMatch(r -> start >= r[0] && end <= r[1]);
-                            if (!inDeviceMbuf) {
-                                problems.add("payload at " + Long.toHexString(start) + " is not in a received mbuf");
+                            if (inDeviceMbuf == copyMode) {
+                                problems.add("payload at " + Long.toHexString(start) + (copyMode
+                                        ? " is in a received mbuf in copy mode" : " is not in a received mbuf"));
                             }
                             for (int i = 0; i < buf.readableBytes(); i++) {
                                 if (buf.getByte(buf.readerIndex() + i) != (byte) (bytes[0] + i)) {
@@ -148,6 +160,7 @@ class ZStackZeroCopyTest {
                     }).bind(new InetSocketAddress("10.9.0.1", 8080)).sync().channel();
             waitForLink(server, client);
             Channel ch = new Bootstrap().group(clientGroup).channel(ZStackSocketChannel.class)
+                    .option(ZStackChannelOption.COPY_MODE, copyMode)
                     .handler(new ChannelInboundHandlerAdapter())
                     .connect(new InetSocketAddress("10.9.0.1", 8080)).sync().channel();
             ByteBuf out = ch.alloc().directBuffer(size);
@@ -159,8 +172,9 @@ class ZStackZeroCopyTest {
             ch.writeAndFlush(out).sync();
             assertTrue(read.await(10, TimeUnit.SECONDS), "server read " + bytes[0] + " bytes");
             assertEquals(List.of(), problems);
-            assertTrue(client.transmitted.contains(written),
-                    "the written buffer's memory went to tx_burst (no copy on the way out)");
+            assertEquals(!copyMode, client.transmitted.contains(written), copyMode
+                    ? "copy mode: the written buffer was copied into other mbufs"
+                    : "the written buffer's memory went to tx_burst (no copy on the way out)");
             ch.close().sync();
             listener.close().sync();
         } finally {

@@ -42,6 +42,12 @@ class ZStackEchoTest {
     static void shutdown() throws Exception {
         boss.shutdownGracefully(0, 5, TimeUnit.SECONDS).sync();
         workers.shutdownGracefully(0, 5, TimeUnit.SECONDS).sync();
+        // every mbuf went home: frames crossed between the loops' pools, and each stack freed what it held
+        for (ZStackEventLoopGroup group : new ZStackEventLoopGroup[] {boss, workers}) {
+            for (ZStackEventLoop loop : group.loops()) {
+                assertEquals(loop.pool().capacity(), loop.pool().available(), loop + " leaked mbufs");
+            }
+        }
     }
 
     @Test

@@ -186,6 +186,12 @@ public final class ZStackEventLoop extends SingleThreadEventLoop {
         return "ZStackEventLoop(" + index + "/" + count + ", " + stack + ")";
     }
 
+    /** This loop's stack in text: IP and TCP counters (netstat -s style), mbuf pool use, and every connection. */
+    public io.netty.util.concurrent.Future<String> describe() {
+        return submit(() -> this + "\n  " + stack.ip().counters() + "\n  " + stack.tcp().counters() + "\n  pool "
+                + pool + "\n" + stack.tcp().describeConnections(now()).indent(2));
+    }
+
     /** The state of every connection of this loop's stack, one per line (runs on the loop). */
     public io.netty.util.concurrent.Future<String> describeConnections() {
         return submit(() -> stack.tcp().describeConnections(now()));

@@ -90,6 +90,25 @@ public final class ZStackEventLoopGroup extends MultithreadEventLoopGroup {
         return channel instanceof ZStackSocketChannel c ? c.ownerLoop() : null;
     }
 
+    /** Every loop's {@link ZStackEventLoop#describe()}, one after the other; completes when all have answered. */
+    public io.netty.util.concurrent.Future<String> describe() {
+        java.util.List<ZStackEventLoop> loops = loops();
+        io.netty.util.concurrent.Promise<String> result =
+                io.netty.util.concurrent.GlobalEventExecutor.INSTANCE.newPromise();
+        String[] parts = new String[loops.size()];
+        AtomicInteger left = new AtomicInteger(loops.size());
+        for (int i = 0; i < loops.size(); i++) {
+            int k = i;
+            loops.get(i).describe().addListener(f -> {
+                parts[k] = f.isSuccess() ? (String) f.getNow() : loops.get(k) + ": " + f.cause();
+                if (left.decrementAndGet() == 0) {
+                    result.setSuccess(String.join("", parts));
+                }
+            });
+        }
+        return result;
+    }
+
     /** The loops of this group (for statistics and tests). */
     public java.util.List<ZStackEventLoop> loops() {
         java.util.List<ZStackEventLoop> all = new java.util.ArrayList<>();

@@ -29,6 +29,10 @@ public final class HttpEchoHandler extends SimpleChannelInboundHandler<FullHttpR
     protected void channelRead0(ChannelHandlerContext ctx, FullHttpRequest request) {
         FullHttpResponse response;
         String uri = request.uri();
+        if (request.method() == HttpMethod.GET && uri.equals("/stats")) {
+            stats(ctx, HttpUtil.isKeepAlive(request));
+            return;
+        }
         if (request.method() == HttpMethod.GET && uri.startsWith("/size/")) {
             int size;
             try {
@@ -60,6 +64,27 @@ public final class HttpEchoHandler extends SimpleChannelInboundHandler<FullHttpR
             if (!request.protocolVersion().isKeepAliveDefault()) {
                 response.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.KEEP_ALIVE);
             }
+            ctx.writeAndFlush(response);
+        } else {
+            response.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
+            ctx.writeAndFlush(response).addListener(ChannelFutureListener.CLOSE);
+        }
+    }
+
+    /** GET /stats: on ZStack, every loop's counters and connections (text); elsewhere a 404 saying why. */
+    private static void stats(ChannelHandlerContext ctx, boolean keepAlive) {
+        if (!(ctx.channel().eventLoop().parent() instanceof io.zstack.channel.ZStackEventLoopGroup group)) {
+            send(ctx, plain(HttpResponseStatus.NOT_FOUND, "statistics exist on the zstack transport only\n", ctx),
+                    keepAlive);
+            return;
+        }
+        group.describe().addListener(f -> ctx.executor().execute(() -> send(ctx, plain(HttpResponseStatus.OK,
+                f.isSuccess() ? (String) f.getNow() : "statistics failed: " + f.cause() + "\n", ctx), keepAlive)));
+    }
+
+    private static void send(ChannelHandlerContext ctx, FullHttpResponse response, boolean keepAlive) {
+        response.headers().setInt(HttpHeaderNames.CONTENT_LENGTH, response.content().readableBytes());
+        if (keepAlive) {
             ctx.writeAndFlush(response);
         } else {
             response.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);

@@ -49,6 +49,9 @@ class HttpEchoOnZStackTest {
                 byte[] echoed = Files.readAllBytes(out);
                 assertEquals(sha256(body), sha256(echoed), "the 3 MB body came back unchanged");
                 assertTrue(echoed.length == body.length);
+                String stats = ns.exec("curl", "-sS", "--max-time", "10", "http://10.79.0.2:8080/stats");
+                assertTrue(stats.contains("passiveOpens=") && stats.contains("10.79.0.2:8080 > 10.79.0.1:"),
+                        "GET /stats shows the stack's counters and this very connection:\n" + stats);
                 server.close().sync();
             } finally {
                 transport.group().shutdownGracefully(0, 5, java.util.concurrent.TimeUnit.SECONDS).sync();

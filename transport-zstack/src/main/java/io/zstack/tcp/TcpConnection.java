@@ -2,6 +2,7 @@ package io.zstack.tcp;
 
 import io.zstack.buffer.MbufPool;
 import io.zstack.tcp.cc.CongestionControl;
+import io.zstack.wire.Ipv4Packet;
 
 /**
  * One TCP connection: the transmission control block of RFC 9293 and its event processing, with explicit time.
@@ -1379,10 +1380,6 @@ public final class TcpConnection {
         handler.onClosed(this, why);
     }
 
-    static String addressText(int a) {
-        return (a >>> 24) + "." + ((a >>> 16) & 0xff) + "." + ((a >>> 8) & 0xff) + "." + (a & 0xff);
-    }
-
     /** Everything that decides what the connection sends next, in one line (like `ss -ti`), for diagnostics. */
     public String describe(long nowNanos) {
         return this + " una=" + Integer.toUnsignedString(sndUna - iss) + " nxt=+" + SeqNum.diff(sndNxt, sndUna)
@@ -1401,7 +1398,7 @@ public final class TcpConnection {
 
     @Override
     public String toString() {
-        return "TcpConnection(" + addressText(localAddress) + ":" + localPort + " > " + addressText(remoteAddress)
-                + ":" + remotePort + " " + state + ")";
+        return "TcpConnection(" + Ipv4Packet.addressText(localAddress) + ":" + localPort + " > "
+                + Ipv4Packet.addressText(remoteAddress) + ":" + remotePort + " " + state + ")";
     }
 }

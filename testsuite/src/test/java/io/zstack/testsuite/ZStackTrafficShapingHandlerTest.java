@@ -20,18 +20,4 @@ public class ZStackTrafficShapingHandlerTest extends TrafficShapingHandlerTest {
     protected SocketAddress newSocketAddress() {
         return ZStackSocketTestPermutation.newSocketAddress();
     }
-
-    /**
-     * Excluded (no {@code @Test}), pending: see README, Exclusions. With two messages in one step, the read shaper
-     * lets the next step's message through about 73 ms after the previous one where the test wants at least 100 ms;
-     * the other seven shaping tests, including the single-message read ones, pass.
-     */
-    @Override
-    public void testReadTrafficShapping(org.junit.jupiter.api.TestInfo testInfo) {
-    }
-
-    /** Excluded (no {@code @Test}), pending: as {@link #testReadTrafficShapping}, with the global shaper. */
-    @Override
-    public void testReadGlobalTrafficShapping(org.junit.jupiter.api.TestInfo testInfo) {
-    }
 }

@@ -4,6 +4,8 @@ import io.zstack.buffer.DpdkMbufPool;
 import io.zstack.device.DpdkPortDevice;
 import io.zstack.device.NetDevice;
 import io.zstack.dpdk.DpdkPort;
+import io.zstack.dpdk.Eal;
+import io.zstack.dpdk.EalConfig;
 import io.zstack.dpdk.PortConfig;
 import io.zstack.dpdk.Vdevs;
 
@@ -31,24 +33,38 @@ public final class ZStackDevices {
      * {@code config} with as many queue pairs as the group has loops.
      */
     public static ZStackConfig.DeviceFactory dpdk(String devargs, PortConfig config) {
-        return new SharedPort(devargs, config);
+        return new SharedPort(devargs, config, null);
+    }
+
+    /**
+     * As {@link #dpdk(String, PortConfig)}, initialising DPDK's EAL with {@code eal} first (PCI allow-list, hugepages,
+     * lcores for a real NIC); without it the EAL starts with {@link EalConfig#defaults()}, which suits virtual
+     * devices. EAL starts once per process: another configuration than the one it started with is refused.
+     */
+    public static ZStackConfig.DeviceFactory dpdk(String devargs, PortConfig config, EalConfig eal) {
+        return new SharedPort(devargs, config, eal);
     }
 
     private static final class SharedPort implements ZStackConfig.DeviceFactory {
         private final String devargs;
         private final PortConfig config;
+        private final EalConfig eal;
         private DpdkPort port;
         private DpdkMbufPool pool;
         private int open;
 
-        SharedPort(String devargs, PortConfig config) {
+        SharedPort(String devargs, PortConfig config, EalConfig eal) {
             this.devargs = devargs;
             this.config = config;
+            this.eal = eal;
         }
 
         @Override
         public synchronized NetDevice open(int loopIndex, int loopCount) {
             if (port == null) {
+                if (eal != null) {
+                    Eal.init(eal); // a no-op if the process initialised it alike; a clear error if otherwise
+                }
                 pool = DpdkMbufPool.create("zstack-" + Math.abs(devargs.hashCode()), MBUFS_PER_QUEUE * loopCount - 1,
                         256, MBUF_DATA_ROOM);
                 port = DpdkPort.probe(devargs);

@@ -345,15 +345,17 @@ public final class ZStackSocketChannel extends AbstractZStackChannel implements 
         boolean readSomething = false;
         long now = ZStackEventLoop.now();
         do {
-            // the allocator's guess bounds each read, as the buffer size bounds read(2)
-            ByteBuf msg = nextMessage(c, Math.max(1, handle.guess()), now);
+            // the allocator's guess bounds each read, as the buffer size bounds read(2); reporting the guess as the
+            // attempt (not what arrived) lets the adaptive allocator size reads as it does for NIO and epoll
+            int limit = Math.max(1, handle.guess());
+            ByteBuf msg = nextMessage(c, limit, now);
             if (msg == null) {
                 break;
             }
             readPending = false;
             readSomething = true;
             int n = msg.readableBytes();
-            handle.attemptedBytesRead(n);
+            handle.attemptedBytesRead(limit);
             handle.lastBytesRead(n);
             handle.incMessagesRead(1);
             pipeline.fireChannelRead(msg);

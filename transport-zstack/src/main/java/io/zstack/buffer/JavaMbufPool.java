@@ -193,6 +193,11 @@ public final class JavaMbufPool implements MbufPool {
         resetBuffer(m);
         Mbuf.setDataOff(m, headroom());
         Mbuf.setDataLen(m, 0);
+        if (!owns(direct)) {
+            // a view of another pool's mbuf (a large buffer cut into segments): that pool counts its references
+            ownerOf(direct).freeOwnedSegment(direct);
+            return;
+        }
         int refs = Mbuf.refcntPlain(direct) - 1;
         if (refs == 0) {
             Mbuf.setRefcntPlain(direct, 1); // release() expects the last reference
@@ -232,7 +237,11 @@ public final class JavaMbufPool implements MbufPool {
     /** Makes {@code mi} view {@code m}'s buffer, as rte_pktmbuf_attach does. */
     private void attach(long mi, long m) {
         long direct = Mbuf.isIndirect(m) ? directOf(m) : m;
-        Mbuf.setRefcntPlain(direct, Mbuf.refcntPlain(direct) + 1);
+        if (owns(direct)) {
+            Mbuf.setRefcntPlain(direct, Mbuf.refcntPlain(direct) + 1);
+        } else {
+            ownerOf(direct).refcntUpdateOwned(direct, 1); // under its own pool's lock (this one's, then that one's)
+        }
         Mbuf.setBufAddr(mi, Mbuf.bufAddr(m));
         Mbuf.setBufIova(mi, Mbuf.bufIova(m));
         Mbuf.setBufLen(mi, Mbuf.bufLen(m));
@@ -251,7 +260,7 @@ public final class JavaMbufPool implements MbufPool {
 
     @Override
     public synchronized long attachIndirect(long direct) {
-        checkOwned(direct);
+        ownerOf(direct); // any Java pool's mbuf may be viewed, as rte_pktmbuf_attach allows across mempools
         long mi = alloc();
         if (mi != 0) {
             attach(mi, direct);

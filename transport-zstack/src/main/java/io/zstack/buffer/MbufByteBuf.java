@@ -51,7 +51,7 @@ public final class MbufByteBuf extends AbstractReferenceCountedByteBuf {
     private static final int STREAM_CHUNK = 8192;
 
     private final ByteBufAllocator alloc;
-    private final MbufPool pool;
+    private MbufPool pool;
     /** The mbuf holding the memory; 0 once the content moved to off-heap memory or the buffer was freed. */
     private long mbuf;
     /** Owner of the off-heap memory when the content outgrew every mbuf; null while mbuf-backed. */
@@ -173,7 +173,10 @@ public final class MbufByteBuf extends AbstractReferenceCountedByteBuf {
 
     /** Moves the content to memory of at least newCapacity bytes, as Netty's own buffers do when they grow. */
     private void reallocate(int newCapacity) {
-        long fresh = newCapacity <= mbufCapacity(pool) ? pool.alloc() : 0;
+        // a bigger mbuf when the allocator has a pool of them (still zero copy when written), else off-heap memory
+        MbufPool target = newCapacity <= mbufCapacity(pool) ? pool
+                : alloc instanceof ZStackByteBufAllocator z ? z.poolFor(newCapacity) : null;
+        long fresh = target != null ? target.alloc() : 0;
         Arena newArena = null;
         MemorySegment newMemory;
         if (fresh != 0) {
@@ -190,6 +193,9 @@ public final class MbufByteBuf extends AbstractReferenceCountedByteBuf {
         }
         MemorySegment.copy(memory, 0, newMemory, 0, capacity);
         freeMemory();
+        if (fresh != 0) {
+            pool = target;
+        }
         mbuf = fresh;
         arena = newArena;
         memory = newMemory;

@@ -18,6 +18,8 @@ public class ZStackByteBufAllocator extends AbstractByteBufAllocator {
     private final MbufPool pool;
     private final ByteBufAllocator fallback;
     private final int mbufCapacity;
+    private final MbufPool largePool;
+    private final int largeCapacity;
 
     /** Over {@code pool}, falling back to {@link PooledByteBufAllocator#DEFAULT}. */
     public ZStackByteBufAllocator(MbufPool pool) {
@@ -25,13 +27,36 @@ public class ZStackByteBufAllocator extends AbstractByteBufAllocator {
     }
 
     public ZStackByteBufAllocator(MbufPool pool, ByteBufAllocator fallback) {
+        this(pool, null, fallback);
+    }
+
+    /**
+     * Over {@code pool}, with {@code largePool} (may be null) serving buffers one mbuf of {@code pool} cannot hold:
+     * they stay single mbufs, so writing them is still zero copy (TCP cuts them into segments by reference).
+     */
+    public ZStackByteBufAllocator(MbufPool pool, MbufPool largePool, ByteBufAllocator fallback) {
         super(true);
         if (pool == null || fallback == null) {
             throw new NullPointerException(pool == null ? "pool" : "fallback");
         }
         this.pool = pool;
+        this.largePool = largePool;
         this.fallback = fallback;
         this.mbufCapacity = MbufByteBuf.mbufCapacity(pool);
+        this.largeCapacity = largePool == null ? 0 : MbufByteBuf.mbufCapacity(largePool);
+    }
+
+    /** The pool of large mbufs, or null. */
+    public MbufPool largePool() {
+        return largePool;
+    }
+
+    /** The smallest of this allocator's pools whose mbufs hold {@code capacity} bytes after headroom, or null. */
+    public MbufPool poolFor(int capacity) {
+        if (capacity <= mbufCapacity) {
+            return pool;
+        }
+        return capacity <= largeCapacity ? largePool : null;
     }
 
     public MbufPool pool() {
@@ -57,8 +82,9 @@ public class ZStackByteBufAllocator extends AbstractByteBufAllocator {
 
     @Override
     protected ByteBuf newDirectBuffer(int initialCapacity, int maxCapacity) {
-        if (initialCapacity <= mbufCapacity) {
-            MbufByteBuf buf = MbufByteBuf.allocate(this, pool, initialCapacity, maxCapacity);
+        MbufPool from = poolFor(initialCapacity);
+        if (from != null) {
+            MbufByteBuf buf = MbufByteBuf.allocate(this, from, initialCapacity, maxCapacity);
             if (buf != null) {
                 return toLeakAwareBuffer(buf);
             }
@@ -98,6 +124,7 @@ public class ZStackByteBufAllocator extends AbstractByteBufAllocator {
 
     @Override
     public String toString() {
-        return "ZStackByteBufAllocator(" + pool + ", fallback " + fallback.getClass().getSimpleName() + ")";
+        return "ZStackByteBufAllocator(" + pool + (largePool != null ? ", large " + largePool : "") + ", fallback "
+                + fallback.getClass().getSimpleName() + ")";
     }
 }

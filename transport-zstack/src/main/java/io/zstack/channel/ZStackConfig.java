@@ -30,6 +30,7 @@ public final class ZStackConfig {
     private final TcpSettings tcpDefaults;
     private final int idleSpins;
     private final long idleParkNanos;
+    private final int largeBuffers;
 
     private ZStackConfig(Builder b) {
         this.device = b.device;
@@ -37,6 +38,12 @@ public final class ZStackConfig {
         this.tcpDefaults = b.tcpDefaults.copy();
         this.idleSpins = b.idleSpins;
         this.idleParkNanos = b.idleParkNanos;
+        this.largeBuffers = b.largeBuffers;
+    }
+
+    /** Large mbufs (64 KiB) per loop for buffers one ordinary mbuf cannot hold; 0: such buffers are copied. */
+    public int largeBuffers() {
+        return largeBuffers;
     }
 
     /** A loopback-only stack with default TCP settings and idle backoff. */
@@ -81,6 +88,7 @@ public final class ZStackConfig {
         private TcpSettings tcpDefaults = new TcpSettings();
         private int idleSpins = 1000;
         private long idleParkNanos = 50_000;
+        private int largeBuffers = 128;
 
         private Builder() {
         }
@@ -113,6 +121,19 @@ public final class ZStackConfig {
             }
             this.idleSpins = spins;
             this.idleParkNanos = parkNanos;
+            return this;
+        }
+
+        /**
+         * How many 64 KiB mbufs each loop keeps for buffers larger than one ordinary mbuf (2 KiB): allocated from the
+         * channel they stay single mbufs, so writing them is zero copy too. 0 turns them off (such buffers come from
+         * Netty's pooled allocator and are copied once when written).
+         */
+        public Builder largeBuffers(int count) {
+            if (count < 0) {
+                throw new IllegalArgumentException("large buffers: " + count);
+            }
+            this.largeBuffers = count;
             return this;
         }
 

@@ -36,6 +36,8 @@ public final class ZStackEventLoop extends SingleThreadEventLoop {
     private final int count;
     private final NetStack stack;
     private final MbufPool pool;
+    /** 64 KiB mbufs for large buffers the application allocates, or null. */
+    private final MbufPool largePool;
     private final ZStackByteBufAllocator allocator;
     /** Channels registered here: closed when the loop shuts down. Loop thread only. */
     final Set<AbstractZStackChannel> channels = new HashSet<>();
@@ -56,7 +58,22 @@ public final class ZStackEventLoop extends SingleThreadEventLoop {
         NetDevice loopback = fabric.port(index, pool, this::frameArrived);
         this.stack = new NetStack(device, loopback, config.address(), config.tcpDefaults(), new IsnGenerator(),
                 new SecureRandom().nextLong(), System.nanoTime());
-        this.allocator = new ZStackByteBufAllocator(pool);
+        this.largePool = config.largeBuffers() == 0 ? null : largePoolLike(pool, config.largeBuffers(), index);
+        this.allocator = new ZStackByteBufAllocator(pool, largePool, io.netty.buffer.PooledByteBufAllocator.DEFAULT);
+    }
+
+    /** The biggest mbufs a pool can hold (buf_len is 16 bits), of the same kind as the device's pool. */
+    private static MbufPool largePoolLike(MbufPool devicePool, int count, int index) {
+        int dataRoom = 0xffff;
+        String name = "zstack-large-" + index + "-" + Integer.toHexString(System.identityHashCode(devicePool));
+        if (devicePool instanceof io.zstack.buffer.DpdkMbufPool) {
+            return io.zstack.buffer.DpdkMbufPool.create(name, count, 0, dataRoom);
+        }
+        return new io.zstack.buffer.JavaMbufPool(name, count, dataRoom);
+    }
+
+    MbufPool largePool() {
+        return largePool;
     }
 
     private static Queue<Runnable> newQueue() {
@@ -173,6 +190,9 @@ public final class ZStackEventLoop extends SingleThreadEventLoop {
     @Override
     protected void cleanup() {
         stack.close(); // resets what is left, frees every queued mbuf, closes the device (which closes what it owns)
+        if (largePool != null && largePool.available() == largePool.capacity()) {
+            largePool.close(); // otherwise buffers the application holds still use it
+        }
         long outstanding = (long) pool.capacity() - pool.available();
         if (outstanding > 0) {
             // held by ByteBufs the application has not released, or by loops still running (loopback frames cross

@@ -643,14 +643,18 @@ public final class ZStackSocketChannel extends AbstractZStackChannel implements 
      */
     private long handOff(ByteBuf buf, int readable) {
         MbufByteBuf root = MbufByteBuf.unwrapMbuf(buf);
-        if (root == null || root.mbuf() == 0 || root.pool() != pool() || !buf.hasMemoryAddress()) {
+        if (root == null || root.mbuf() == 0 || !buf.hasMemoryAddress()) {
             return 0;
         }
+        MbufPool owner = root.pool();
+        if (owner != pool() && owner != zstackLoop().largePool()) {
+            return 0; // another loop's buffer (received over the loopback): the send queue takes this loop's only
+        }
         long m = root.mbuf();
-        if (!pool().owns(m)) {
+        if (!owner.owns(m)) {
             return 0; // received by another loop's stack from its pool (loopback): the send queue takes our own only
         }
-        if (pool().refcnt(m) != 1) {
+        if (owner.refcnt(m) != 1) {
             return 0; // already in a send queue (the same buffer written twice): copy
         }
         long start = buf.memoryAddress() + buf.readerIndex();
@@ -658,7 +662,7 @@ public final class ZStackSocketChannel extends AbstractZStackChannel implements 
         if (start < bufStart || start + readable > bufStart + Mbuf.bufLen(m)) {
             return 0;
         }
-        pool().refcntUpdate(m, 1); // the send queue's reference; the ByteBuf's goes when in.remove() releases it
+        owner.refcntUpdate(m, 1); // the send queue's reference; the ByteBuf's goes when in.remove() releases it
         Mbuf.setDataOff(m, (int) (start - bufStart));
         Mbuf.setDataLen(m, readable);
         Mbuf.setPktLen(m, readable);

@@ -71,6 +71,22 @@ class JavaMbufPoolTest {
     }
 
     @Test
+    void aViewOfAnotherPoolsMbufKeepsItAliveAndReleasesItHome() {
+        try (JavaMbufPool small = new JavaMbufPool("s", 4); JavaMbufPool large = new JavaMbufPool("l", 2, 0xffff)) {
+            long big = large.alloc();
+            Mbuf.append(big, 10_000);
+            long view = small.attachIndirect(big); // how TCP cuts a large written buffer into segments
+            assertEquals(2, large.refcnt(big));
+            assertEquals(Mbuf.dataAddress(big), Mbuf.dataAddress(view), "the view shows the same bytes");
+            large.free(big); // the application's reference
+            assertEquals(1, large.available(), "still referenced by the view");
+            small.free(view);
+            assertEquals(2, large.available(), "the last view's free sent it home");
+            assertEquals(4, small.available());
+        }
+    }
+
+    @Test
     void doubleFreeIsRefusedAndAnotherPoolsMbufGoesHome() {
         try (JavaMbufPool pool = new JavaMbufPool("t", 4); JavaMbufPool other = new JavaMbufPool("o", 4)) {
             long m = pool.alloc();

@@ -1487,6 +1487,37 @@ class MbufByteBufTest {
     }
 
     @Test
+    void largeBuffersAreLargeMbufsAndGrowthMovesIntoThem() {
+        try (JavaMbufPool large = new JavaMbufPool("large", 2, 0xffff)) {
+            ZStackByteBufAllocator withLarge = new ZStackByteBufAllocator(pool, large, PooledByteBufAllocator.DEFAULT);
+            int room = withLarge.mbufCapacity();
+            ByteBuf big = withLarge.directBuffer(8192);
+            MbufByteBuf root = MbufByteBuf.unwrapMbuf(big);
+            assertNotNull(root, "8 KiB fits a large mbuf: " + big);
+            assertSame(large, root.pool());
+            assertEquals(Mbuf.dataAddress(root.mbuf()), big.memoryAddress(), "right after the large mbuf's headroom");
+            big.release();
+
+            // an ordinary buffer written past one mbuf moves into a large one, content kept
+            ByteBuf growing = withLarge.directBuffer(16);
+            for (int i = 0; i < room + 100; i++) {
+                growing.writeByte(i);
+            }
+            assertSame(large, MbufByteBuf.unwrapMbuf(growing).pool(), "moved into a large mbuf");
+            for (int i = 0; i < room + 100; i++) {
+                assertEquals((byte) i, growing.getByte(i));
+            }
+            growing.release();
+            assertEquals(2, large.available(), "every large mbuf back");
+
+            ByteBuf tooBig = withLarge.directBuffer(0x10000);
+            assertNull(MbufByteBuf.unwrapMbuf(tooBig), "beyond a large mbuf: the fallback");
+            tooBig.release();
+        }
+        assertEquals(pool.capacity(), pool.available());
+    }
+
+    @Test
     void copiesOfMbufBuffersAreMbufsAgain() {
         ByteBuf buf = alloc.directBuffer(64).writeLong(7).writeLong(8);
         ByteBuf copy = buf.copy();

@@ -31,6 +31,9 @@ public final class ZStackConfig {
     private final int idleSpins;
     private final long idleParkNanos;
     private final int largeBuffers;
+    private final java.nio.file.Path captureDirectory;
+    private final int captureSnapLength;
+    private final long captureMaxBytes;
 
     private ZStackConfig(Builder b) {
         this.device = b.device;
@@ -39,6 +42,22 @@ public final class ZStackConfig {
         this.idleSpins = b.idleSpins;
         this.idleParkNanos = b.idleParkNanos;
         this.largeBuffers = b.largeBuffers;
+        this.captureDirectory = b.captureDirectory;
+        this.captureSnapLength = b.captureSnapLength;
+        this.captureMaxBytes = b.captureMaxBytes;
+    }
+
+    /** Where each loop writes the pcap of its device's traffic, or null when capture is off. */
+    public java.nio.file.Path captureDirectory() {
+        return captureDirectory;
+    }
+
+    public int captureSnapLength() {
+        return captureSnapLength;
+    }
+
+    public long captureMaxBytes() {
+        return captureMaxBytes;
     }
 
     /** Large mbufs (64 KiB) per loop for buffers one ordinary mbuf cannot hold; 0: such buffers are copied. */
@@ -89,6 +108,9 @@ public final class ZStackConfig {
         private int idleSpins = 1000;
         private long idleParkNanos = 50_000;
         private int largeBuffers = 128;
+        private java.nio.file.Path captureDirectory;
+        private int captureSnapLength;
+        private long captureMaxBytes;
 
         private Builder() {
         }
@@ -134,6 +156,17 @@ public final class ZStackConfig {
                 throw new IllegalArgumentException("large buffers: " + count);
             }
             this.largeBuffers = count;
+            return this;
+        }
+
+        /**
+         * Captures what each loop's device sends and receives into {@code directory}/zstack-loop{index}.pcap
+         * (tcpdump/Wireshark format), frames cut at {@code snapLength} bytes, each file at most {@code maxBytes}.
+         */
+        public Builder capture(java.nio.file.Path directory, int snapLength, long maxBytes) {
+            this.captureDirectory = Objects.requireNonNull(directory, "directory");
+            this.captureSnapLength = snapLength;
+            this.captureMaxBytes = maxBytes;
             return this;
         }
 

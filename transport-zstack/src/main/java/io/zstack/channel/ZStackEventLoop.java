@@ -52,7 +52,10 @@ public final class ZStackEventLoop extends SingleThreadEventLoop {
         this.config = config;
         this.index = index;
         this.count = count;
-        NetDevice device = config.device().open(index, count);
+        NetDevice opened = config.device().open(index, count);
+        NetDevice device = config.captureDirectory() == null ? opened : new io.zstack.device.PcapDevice(opened,
+                config.captureDirectory().resolve("zstack-loop" + index + ".pcap"), config.captureSnapLength(),
+                config.captureMaxBytes());
         this.pool = device.pool();
         this.fabric = fabric;
         NetDevice loopback = fabric.port(index, pool, this::frameArrived);

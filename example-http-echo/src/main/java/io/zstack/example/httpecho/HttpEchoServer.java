@@ -32,6 +32,7 @@ import java.net.InetSocketAddress;
  * java -jar http-echo.jar --transport zstack --tap zs0 --address 10.0.0.2/24 [--gateway 10.0.0.1] --port 8080
  * java -jar http-echo.jar --transport zstack --vdev net_af_packet0,iface=eth1 --address 10.0.0.2/24 --port 8080
  * java -jar http-echo.jar --transport zstack --port 8080      (the stack's own loopback only, 127.0.0.1)
+ * ... --pcap DIR      writes DIR/zstack-loop0.pcap, ... (what each loop's device sent and received, up to 256 MiB)
  * </pre>
  */
 public final class HttpEchoServer {
@@ -49,9 +50,18 @@ public final class HttpEchoServer {
          * {@code address}/{@code gateway} the interface address.
          */
         public static Transport of(String name, int threads, String devargs, String address, String gateway) {
+            return of(name, threads, devargs, address, gateway, null);
+        }
+
+        /** As above; for "zstack", {@code pcapDirectory} (may be null) receives a capture of each loop's device. */
+        public static Transport of(String name, int threads, String devargs, String address, String gateway,
+                                   java.nio.file.Path pcapDirectory) {
             return switch (name) {
                 case "zstack" -> {
                     ZStackConfig.Builder config = ZStackConfig.builder();
+                    if (pcapDirectory != null) {
+                        config.capture(pcapDirectory, 65535, 256L << 20);
+                    }
                     if (devargs != null) {
                         config.device(ZStackDevices.dpdk(devargs, PortConfig.defaults()));
                     }
@@ -102,24 +112,27 @@ public final class HttpEchoServer {
         String devargs = null;
         String address = null;
         String gateway = null;
+        java.nio.file.Path pcap = null;
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
                 case "--tap" -> devargs = io.zstack.dpdk.Vdevs.tap(0, args[++i]);
                 case "--vdev" -> devargs = args[++i];
                 case "--address" -> address = args[++i];
                 case "--gateway" -> gateway = args[++i];
+                case "--pcap" -> pcap = java.nio.file.Path.of(args[++i]);
                 case "--transport" -> transportName = args[++i];
                 case "--port" -> port = Integer.parseInt(args[++i]);
                 case "--threads" -> threads = Integer.parseInt(args[++i]);
                 case "--bind" -> bind = args[++i];
                 default -> {
                     System.err.println("usage: http-echo [--transport zstack|epoll|nio] [--port N] [--threads N]"
-                            + " [--bind ADDRESS] [--tap IFACE | --vdev DEVARGS] [--address CIDR] [--gateway ADDRESS]");
+                            + " [--bind ADDRESS] [--tap IFACE | --vdev DEVARGS] [--address CIDR] [--gateway ADDRESS]"
+                            + " [--pcap DIRECTORY]");
                     System.exit(2);
                 }
             }
         }
-        Transport transport = Transport.of(transportName, threads, devargs, address, gateway);
+        Transport transport = Transport.of(transportName, threads, devargs, address, gateway, pcap);
         try {
             Channel server = start(transport, new InetSocketAddress(bind, port));
             System.out.println("http-echo on " + transport.name() + " listening at " + server.localAddress());

@@ -27,7 +27,7 @@ class HttpEchoOnZStackTest {
             String iface = "zshttp0";
             // the tap appears in the namespace of the thread that creates the group (it probes the device)
             HttpEchoServer.Transport transport = ns.call(() -> HttpEchoServer.Transport.of("zstack", 1,
-                    Vdevs.tap(40, iface), "10.79.0.2/24", null));
+                    Vdevs.tap(40, iface), "10.79.0.2/24", null, dir));
             try {
                 Channel server = HttpEchoServer.start(transport, new InetSocketAddress("0.0.0.0", 8080));
                 ns.exec("ip", "link", "set", iface, "address", "02:00:00:00:00:01");
@@ -56,6 +56,11 @@ class HttpEchoOnZStackTest {
             } finally {
                 transport.group().shutdownGracefully(0, 5, java.util.concurrent.TimeUnit.SECONDS).sync();
             }
+            // the loop's capture, read by tshark: the requests curl sent and the answers ZStack gave
+            String http = Command.run(60, java.util.List.of("tshark", "-r", dir.resolve("zstack-loop0.pcap").toString(),
+                    "-Y", "http", "-T", "fields", "-e", "http.request.uri", "-e", "http.response.code")).output();
+            assertTrue(http.contains("/size/100") && http.contains("/echo") && http.contains("200"),
+                    "the capture holds the HTTP exchange:\n" + http);
         }
     }
 

@@ -1,0 +1,451 @@
+#!/usr/bin/env python3
+"""ZStack benchmark harness: drives the HTTP echo server and a load generator inside two network namespaces.
+
+Started by bench/run.sh, which installs packages, builds the jars and creates the namespaces (and removes them).
+This script only measures: for every point (size x concurrency), for every repeat, for every transport of the
+setup (order rotated per repeat), it starts a fresh server pinned to the server CPU, warms it up, measures one
+load-generator run pinned to the client CPU, reads CPU time from /proc, stops the server, and appends one CSV row.
+
+Transports and setups are data (TRANSPORTS, SETUPS below): adding a variant is adding an entry.
+"""
+
+import argparse
+import csv
+import datetime
+import json
+import os
+import resource
+import shlex
+import signal
+import statistics
+import subprocess
+import sys
+import time
+import urllib.parse
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+# ---------------------------------------------------------------------------------------------------------------
+# Transports: how the server is started, how the server end of the link is configured, which load generator runs.
+#   server     arguments of http-echo.jar after the common ones ({addr}, {iface}, {memif} are substituted)
+#   link       "kernel": the server end of the veth carries the kernel address (epoll on the kernel's TCP)
+#              "dpdk":   the server end has no kernel address; ZStack opens it through a DPDK PMD
+#              "memif":  no veth at all; server and load generator share a DPDK memif link
+#   client     "wrk" (kernel TCP in the client namespace) or "loadgen-epoll" / "loadgen-zstack" (bench jar)
+#   needs      a server flag that must exist in http-echo.jar's usage text, else the transport is skipped
+#   xdp        the PMD attaches an XDP program to the interface (detached again after the run)
+# ---------------------------------------------------------------------------------------------------------------
+TRANSPORTS = {
+    "epoll": dict(server=["--transport", "epoll", "--bind", "{addr}"], link="kernel", client="wrk"),
+    "zstack-afpacket": dict(server=["--transport", "zstack", "--vdev", "net_af_packet0,iface={iface}",
+                                    "--address", "{addr}/24"], link="dpdk", client="wrk"),
+    "zstack-afxdp": dict(server=["--transport", "zstack", "--vdev",
+                                 "net_af_xdp0,iface={iface},start_queue=0,queue_count=1",
+                                 "--address", "{addr}/24"], link="dpdk", client="wrk", xdp=True),
+    "zstack-afpacket-copy": dict(server=["--transport", "zstack", "--vdev", "net_af_packet0,iface={iface}",
+                                         "--address", "{addr}/24", "--copy-mode"], link="dpdk", client="wrk",
+                                 needs="--copy-mode"),
+    # setup 2: both ends userspace
+    "epoll-loadgen": dict(server=["--transport", "epoll", "--bind", "{addr}"], link="kernel",
+                          client="loadgen-epoll"),
+    "zstack-memif-loadgen": dict(server=["--transport", "zstack", "--vdev",
+                                         "net_memif0,role=server,socket={memif},socket-abstract=no,zero-copy=no",
+                                         "--address", "{memif_server_addr}/24"], link="memif",
+                                 client="loadgen-zstack"),
+}
+
+# A setup: the transports it compares; the first is the baseline of the ratio table.
+SETUPS = {
+    "1": dict(title="wrk (kernel TCP, namespace A) -> HTTP echo (namespace B) over one veth",
+              transports=["epoll", "zstack-afpacket", "zstack-afxdp"]),
+    "2": dict(title="Netty load generator -> HTTP echo, both userspace on ZStack over memif vs both on epoll over "
+                    "the veth", transports=["epoll-loadgen", "zstack-memif-loadgen"]),
+    "3": dict(title="ZStack zero copy vs ZStack copy mode (COPY_MODE), wrk over the veth, af_packet",
+              transports=["zstack-afpacket", "zstack-afpacket-copy"]),
+}
+
+COLUMNS = ["setup", "transport", "client", "mode", "size", "concurrency", "repeat", "duration_s", "requests",
+           "rps", "lat_mean_us", "lat_p50_us", "lat_p99_us", "lat_p999_us", "lat_max_us", "errors",
+           "server_cpu_s", "client_cpu_s", "server_cpu_util", "client_cpu_util", "cpu_us_per_req",
+           "server_cpu_us_per_req", "client_cpu_us_per_req", "sys_cpu0_busy", "sys_cpu1_busy",
+           "sys_softirq_s", "foreign_cpu_s"]
+NUMERIC = COLUMNS[7:]
+
+
+def log(msg):
+    print(f"[{datetime.datetime.now().strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+def run(cmd, check=True, **kw):
+    return subprocess.run(cmd, check=check, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kw)
+
+
+def proc_cpu_seconds(pid):
+    """utime + stime of every thread of a live process (fields 14 and 15 of /proc/PID/stat), in seconds."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def system_cpu():
+    """Per-CPU (busy, total) and the machine's softirq jiffies from /proc/stat."""
+    out = {}
+    with open("/proc/stat") as f:
+        for line in f:
+            parts = line.split()
+            if parts[0].startswith("cpu"):
+                v = [int(x) for x in parts[1:]]
+                idle = v[3] + v[4]
+                out[parts[0]] = (sum(v[:8]) - idle, sum(v[:8]), v[6])
+    return out
+
+
+def thread_affinities(pid):
+    """{cpus_allowed_list: thread count} over the threads of a process."""
+    seen = {}
+    try:
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            try:
+                with open(f"/proc/{pid}/task/{tid}/status") as f:
+                    for line in f:
+                        if line.startswith("Cpus_allowed_list:"):
+                            cpus = line.split(":", 1)[1].strip()
+                            seen[cpus] = seen.get(cpus, 0) + 1
+            except OSError:
+                pass
+    except OSError:
+        pass
+    return seen
+
+
+class Harness:
+    def __init__(self, a):
+        self.a = a
+        self.out = a.out
+        os.makedirs(self.out, exist_ok=True)
+        self.csv_path = os.path.join(self.out, "results.csv")
+        self.pid_file = os.path.join(self.out, "server-pids")
+        self.usage = None
+        self.skipped = {}
+        self.probed = {}
+
+    # -- link ---------------------------------------------------------------------------------------------------
+    def ns(self, which, *cmd):
+        return ["ip", "netns", "exec", self.a.ns_client if which == "A" else self.a.ns_server, *cmd]
+
+    def configure_link(self, t):
+        a = self.a
+        run(["ip", "-n", a.ns_server, "addr", "flush", "dev", a.server_if])
+        if t["link"] == "kernel":
+            run(["ip", "-n", a.ns_server, "addr", "add", f"{a.server_addr}/24", "dev", a.server_if])
+        run(["ip", "-n", a.ns_client, "neigh", "flush", "dev", a.client_if], check=False)
+        run(["ip", "-n", a.ns_server, "neigh", "flush", "dev", a.server_if], check=False)
+
+    def detach_xdp(self):
+        run(["ip", "-n", self.a.ns_server, "link", "set", "dev", self.a.server_if, "xdp", "off"], check=False)
+
+    # -- server -------------------------------------------------------------------------------------------------
+    def server_usage(self):
+        if self.usage is None:
+            r = run([self.a.java, "-jar", self.a.jar, "--no-such-flag"], check=False)
+            self.usage = r.stdout
+        return self.usage
+
+    def start_server(self, name, t, logf):
+        a = self.a
+        subst = dict(addr=a.server_addr, iface=a.server_if, memif=a.memif_socket,
+                     memif_server_addr=a.memif_server_addr)
+        args = [s.format(**subst) for s in t["server"]]
+        cmd = self.ns("B", "taskset", "-c", str(a.server_cpu), a.java, *a.server_jvm_args, "-jar", a.jar,
+                      *args, "--port", str(a.port), "--threads", "1")
+        logf.write("$ " + shlex.join(cmd) + "\n")
+        logf.flush()
+        p = subprocess.Popen(cmd, stdout=logf, stderr=subprocess.STDOUT, start_new_session=True)
+        with open(self.pid_file, "a") as f:
+            f.write(f"{p.pid}\n")
+        return p
+
+    def wait_ready(self, p, t, timeout=60):
+        """Waits until the server answers GET /size/1 from the client side (or, for memif, its log says so)."""
+        a = self.a
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if p.poll() is not None:
+                raise RuntimeError(f"server exited with {p.returncode} before it was ready")
+            if t["link"] == "memif":
+                # nobody else can reach it yet: the log line is enough, the load generator retries its connects
+                with open(p.log_path) as f:
+                    if "listening at" in f.read():
+                        return
+            else:
+                r = run(self.ns("A", "curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "2",
+                                f"http://{a.server_addr}:{a.port}/size/1"), check=False)
+                if r.stdout.strip() == "200":
+                    return
+            time.sleep(0.3)
+        raise RuntimeError("server not ready in time")
+
+    def stop_server(self, p):
+        if p.poll() is None:
+            try:
+                os.killpg(p.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            try:
+                p.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                log(f"server {p.pid} ignored SIGTERM for 15 s: SIGKILL")
+                os.killpg(p.pid, signal.SIGKILL)
+                p.wait()
+        run(["rm", "-rf", f"/var/run/dpdk/zstack-{p.pid}"], check=False)
+
+    # -- clients ------------------------------------------------------------------------------------------------
+    def client_cmd(self, t, size, conc, duration):
+        a = self.a
+        base = self.ns("A", "taskset", "-c", str(a.client_cpu))
+        if t["client"] == "wrk":
+            return base + ["wrk", "-t", "1", "-c", str(conc), "-d", f"{duration}s", "--timeout", "5s",
+                           "-s", os.path.join(HERE, "wrk-report.lua"), f"http://{a.server_addr}:{a.port}"], \
+                dict(ZSBENCH_SIZE=str(size), ZSBENCH_MODE=a.mode)
+        lg = [a.java, *a.client_jvm_args, "-jar", a.loadgen_jar, "--size", str(size), "--mode", a.mode,
+              "--connections", str(conc), "--duration", str(duration), "--port", str(a.port)]
+        if t["client"] == "loadgen-epoll":
+            return base + lg + ["--transport", "epoll", "--host", a.server_addr], {}
+        return base + lg + ["--transport", "zstack", "--host", a.memif_server_addr,
+                            "--vdev", f"net_memif0,role=client,socket={a.memif_socket},socket-abstract=no,zero-copy=no",
+                            "--address", f"{a.memif_client_addr}/24", "--warmup", str(a.warmup)], {}
+
+    def run_client(self, t, size, conc, duration, logf):
+        cmd, env = self.client_cmd(t, size, conc, duration)
+        logf.write("$ " + shlex.join(cmd) + f"  (env {env})\n")
+        logf.flush()
+        p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                             env={**os.environ, **env})
+        out = p.stdout.read()
+        _, status, ru = os.wait4(p.pid, 0)
+        p.returncode = os.waitstatus_to_exitcode(status)
+        logf.write(out)
+        logf.flush()
+        result = None
+        for line in out.splitlines():
+            if line.startswith("ZSBENCH "):
+                result = dict(kv.split("=", 1) for kv in line.split()[1:])
+        if p.returncode != 0 or result is None:
+            raise RuntimeError(f"client failed (exit {p.returncode}): {out[-2000:]}")
+        return result, ru.ru_utime + ru.ru_stime
+
+    def warm_up(self, t, size, conc, logf, most=None):
+        """Load slices of --warmup-slice seconds at the point itself until two successive slices agree within 10%
+        (JIT compilation settles; ZStack's larger hot path takes longer than epoll's), between --warmup-min and
+        --warmup seconds."""
+        a = self.a
+        done, last, rates = 0, None, []
+        most = most or a.warmup
+        while done < most:
+            d = min(a.warmup_slice, most - done)
+            res, _ = self.run_client(t, size, conc, d, logf)
+            rate = int(res["requests"]) * 1e6 / max(1, int(res["duration_us"]))
+            rates.append(round(rate))
+            done += d
+            if done >= a.warmup_min and last and abs(rate - last) <= 0.1 * last:
+                break
+            last = rate
+        logf.write(f"warm-up: {done} s, req/s per slice {rates}\n")
+
+    # -- one measurement ----------------------------------------------------------------------------------------
+    def measure(self, setup, name, size, conc, repeat, duration=None, warmup=None):
+        a = self.a
+        duration = duration or a.duration
+        t = TRANSPORTS[name]
+        tag = f"s{setup}-{name}-{a.mode}-{size}B-c{conc}-r{repeat}"
+        logf = open(os.path.join(self.out, "logs", tag + ".log"), "w")
+        if t["link"] != "memif":
+            self.configure_link(t)
+        if t.get("xdp"):
+            self.detach_xdp()
+        p = self.start_server(name, t, logf)
+        p.log_path = logf.name
+        try:
+            self.wait_ready(p, t)
+            aff = thread_affinities(p.pid)
+            logf.write(f"server pid {p.pid} thread affinities (cpus: threads) {aff}\n")
+            if a.warmup > 0 and t["client"] == "wrk":
+                self.warm_up(t, size, conc, logf, warmup)
+            s0 = proc_cpu_seconds(p.pid)
+            y0 = system_cpu()
+            res, client_cpu = self.run_client(t, size, conc, duration, logf)
+            s1 = proc_cpu_seconds(p.pid)
+            y1 = system_cpu()
+            if t["client"] == "wrk":
+                # a server that stalled during the run (stopped answering, even ARP) must not count as a result
+                r = run(self.ns("A", "curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "5",
+                                f"http://{a.server_addr}:{a.port}/size/1"), check=False)
+                if r.stdout.strip() != "200":
+                    raise RuntimeError(f"the server stopped answering during the run (GET /size/1 after it: "
+                                       f"{r.stdout.strip() or 'no answer'}; {res['requests']} requests done, "
+                                       f"{int(res['requests']) * 1e6 / int(res['duration_us']):.0f} req/s)")
+            if t["link"] != "kernel" and t["client"] == "wrk":
+                r = run(self.ns("A", "curl", "-s", "--max-time", "5", f"http://{a.server_addr}:{a.port}/stats"),
+                        check=False)
+                with open(os.path.join(self.out, "logs", tag + ".stats.txt"), "w") as f:
+                    f.write(r.stdout)
+        finally:
+            self.stop_server(p)
+            if t.get("xdp"):
+                self.detach_xdp()
+            logf.close()
+        dur = int(res["duration_us"]) / 1e6
+        reqs = int(res["requests"])
+        server_cpu = s1 - s0
+        errors = sum(int(res[k]) for k in res if k.startswith("err_"))
+
+        def busy(cpu):
+            b0, t0, _ = y0.get(cpu, (0, 0, 0))
+            b1, t1, _ = y1.get(cpu, (0, 0, 0))
+            return (b1 - b0) / (t1 - t0) if t1 > t0 else 0.0
+
+        row = dict(setup=setup, transport=name, client=t["client"], mode=a.mode, size=size, concurrency=conc,
+                   repeat=repeat, duration_s=round(dur, 3), requests=reqs, rps=round(reqs / dur, 1),
+                   lat_mean_us=float(res["lat_mean_us"]), lat_p50_us=int(res["lat_p50_us"]),
+                   lat_p99_us=int(res["lat_p99_us"]), lat_p999_us=int(res["lat_p999_us"]),
+                   lat_max_us=int(res["lat_max_us"]), errors=errors,
+                   server_cpu_s=round(server_cpu, 3), client_cpu_s=round(client_cpu, 3),
+                   server_cpu_util=round(server_cpu / dur, 3), client_cpu_util=round(client_cpu / dur, 3),
+                   cpu_us_per_req=round((server_cpu + client_cpu) / reqs * 1e6, 3) if reqs else "",
+                   server_cpu_us_per_req=round(server_cpu / reqs * 1e6, 3) if reqs else "",
+                   client_cpu_us_per_req=round(client_cpu / reqs * 1e6, 3) if reqs else "",
+                   sys_cpu0_busy=round(busy("cpu0"), 3), sys_cpu1_busy=round(busy("cpu1"), 3),
+                   sys_softirq_s=round((y1["cpu"][2] - y0["cpu"][2]) / CLK_TCK, 3),
+                   # CPU time used on the two benchmark CPUs by anything but the server and the client (the
+                   # kernel's softirq work for the veth included): other load on a shared machine shows here
+                   foreign_cpu_s=round(sum((y1[c][0] - y0[c][0]) for c in (f"cpu{a.server_cpu}",
+                                                                          f"cpu{a.client_cpu}")) / CLK_TCK
+                                       - server_cpu - client_cpu, 3))
+        log(f"{tag}: {row['rps']:.0f} req/s, p50 {row['lat_p50_us']} us, p99 {row['lat_p99_us']} us, "
+            f"p99.9 {row['lat_p999_us']} us, cpu {row['cpu_us_per_req']} us/req "
+            f"(server {row['server_cpu_util']:.2f} core), errors {errors}, other CPU use {row['foreign_cpu_s']} s")
+        return row
+
+    # -- the run ------------------------------------------------------------------------------------------------
+    def available(self, name):
+        t = TRANSPORTS[name]
+        if name in self.skipped:
+            return False
+        need = t.get("needs")
+        if need and need not in self.server_usage():
+            self.skipped[name] = f"http-echo.jar has no {need} flag"
+        elif t["client"].startswith("loadgen") and not os.path.exists(self.a.loadgen_jar or ""):
+            self.skipped[name] = "the load generator jar is missing"
+        if name in self.skipped:
+            log(f"skipping {name}: {self.skipped[name]}")
+            return False
+        return True
+
+    def probe(self, name):
+        """One short run of a transport before the real ones: a transport that cannot run here is skipped."""
+        a = self.a
+        if name in self.probed:
+            return self.probed[name]
+        self.probed[name] = False
+        try:
+            self.measure("probe", name, 64, 10, 0, duration=3, warmup=2)
+            self.probed[name] = True
+            return True
+        except Exception as e:  # noqa: BLE001 - any failure means: not usable here
+            self.skipped[name] = f"probe failed: {e}".splitlines()[0][:300]
+            log(f"skipping {name}: {self.skipped[name]}")
+            return False
+
+    def main(self):
+        a = self.a
+        os.makedirs(os.path.join(self.out, "logs"), exist_ok=True)
+        meta = dict(started=datetime.datetime.now().isoformat(timespec="seconds"), args=vars(a),
+                    kernel=os.uname().release, cpus=os.cpu_count(),
+                    pinning=f"server JVM (all threads) on CPU {a.server_cpu}, client on CPU {a.client_cpu}")
+        log(f"pinning: server (every JVM thread) on CPU {a.server_cpu} with taskset, "
+            f"client on CPU {a.client_cpu}; load generator: {a.mode}")
+        new = not os.path.exists(self.csv_path)
+        with open(self.csv_path, "a", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=COLUMNS)
+            if new:
+                w.writeheader()
+            for setup in a.setups:
+                names = [n for n in SETUPS[setup]["transports"] if self.available(n)]
+                names = [n for n in names if self.probe(n)] if a.probe else names
+                log(f"setup {setup}: {SETUPS[setup]['title']}: transports {names}")
+                failures = {}
+                if len(names) == 0:
+                    continue
+                for size in a.sizes:
+                    for conc in a.concurrency:
+                        for r in range(a.repeats):
+                            k = r % len(names)
+                            for name in names[k:] + names[:k]:  # rotate the order each repeat
+                                if name in self.skipped:
+                                    continue
+                                try:
+                                    row = self.measure(setup, name, size, conc, r)
+                                    failures[name] = 0
+                                except Exception as e:  # noqa: BLE001 - record and go on
+                                    log(f"FAILED s{setup} {name} {size}B c{conc} r{r}: {e}")
+                                    failures[name] = failures.get(name, 0) + 1
+                                    if failures[name] >= 2:
+                                        self.skipped[name] = f"failed twice in a row, last: {e}"[:300]
+                                        log(f"skipping {name} from now on")
+                                    continue
+                                w.writerow(row)
+                                f.flush()
+        meta["finished"] = datetime.datetime.now().isoformat(timespec="seconds")
+        meta["skipped"] = self.skipped
+        with open(os.path.join(self.out, "meta.json"), "w") as f:
+            json.dump(meta, f, indent=2)
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--out", required=True)
+    p.add_argument("--ns-client", required=True)
+    p.add_argument("--ns-server", required=True)
+    p.add_argument("--client-if", default="va")
+    p.add_argument("--server-if", default="vb")
+    p.add_argument("--server-addr", default="10.90.0.2")
+    p.add_argument("--memif-socket", default="/run/zsbench.memif")
+    p.add_argument("--memif-server-addr", default="10.91.0.2")
+    p.add_argument("--memif-client-addr", default="10.91.0.1")
+    p.add_argument("--port", type=int, default=8080)
+    p.add_argument("--java", required=True)
+    p.add_argument("--jar", required=True)
+    p.add_argument("--loadgen-jar", default=None)
+    p.add_argument("--server-cpu", type=int, default=1)
+    p.add_argument("--client-cpu", type=int, default=0)
+    p.add_argument("--setups", default="1")
+    p.add_argument("--transports", default=None, help="comma list overriding every setup's transport list")
+    p.add_argument("--sizes", default="64,1024,4096,8192")
+    p.add_argument("--concurrency", default="1,10,50,100,200")
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--duration", type=int, default=10)
+    p.add_argument("--warmup", type=int, default=12, help="most seconds of warm-up per measurement")
+    p.add_argument("--warmup-min", type=int, default=4, help="least seconds of warm-up per measurement")
+    p.add_argument("--warmup-slice", type=int, default=2)
+    p.add_argument("--mode", choices=["post", "get"], default="post")
+    p.add_argument("--no-probe", dest="probe", action="store_false")
+    p.add_argument("--quick", action="store_true", help="64 B and 4 KB, concurrency 1 and 50, 1 repeat, 3 s")
+    a = p.parse_args(argv)
+    if a.quick:
+        a.sizes, a.concurrency, a.repeats, a.duration = "64,4096", "1,50", 1, 3
+        a.warmup, a.warmup_min = 6, 2
+    a.sizes = [int(x) for x in str(a.sizes).split(",")]
+    a.concurrency = [int(x) for x in str(a.concurrency).split(",")]
+    a.setups = [s for s in a.setups.split(",") if s]
+    if a.transports:
+        for s in a.setups:
+            SETUPS[s]["transports"] = [n for n in a.transports.split(",") if n in TRANSPORTS]
+    common = ["--enable-native-access=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow", "-Xms512m", "-Xmx512m"]
+    a.server_jvm_args = common
+    a.client_jvm_args = common
+    return a
+
+
+if __name__ == "__main__":
+    Harness(parse_args(sys.argv[1:])).main()

@@ -1,0 +1,188 @@
+#!/usr/bin/env python3
+"""Turns bench/results/<run>/results.csv into medians.csv, PNG plots and summary.md.
+
+    python3 bench/report.py bench/results/<run>
+
+Rows are grouped by (setup, transport, mode, size, concurrency); every numeric column's median over the repeats is
+reported. In summary.md each transport is compared with its setup's baseline (the first transport of the setup in
+harness.SETUPS: epoll for setups 1 and 2, ZStack zero copy for setup 3) at every point.
+"""
+
+import csv
+import json
+import os
+import statistics
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+
+KEY = ["setup", "transport", "client", "mode", "size", "concurrency"]
+
+
+def load(path):
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    return [r for r in rows if r["setup"] != "probe"]
+
+
+def medians(rows):
+    groups = {}
+    for r in rows:
+        groups.setdefault(tuple(r[k] for k in KEY), []).append(r)
+    out = []
+    for key, rs in groups.items():
+        m = dict(zip(KEY, key))
+        m["size"], m["concurrency"] = int(m["size"]), int(m["concurrency"])
+        m["repeats"] = len(rs)
+        for c in harness.NUMERIC:
+            vals = [float(r[c]) for r in rs if r.get(c) not in (None, "")]
+            m[c] = round(statistics.median(vals), 3) if vals else ""
+        # spread of throughput over the repeats, to judge the noise
+        rps = [float(r["rps"]) for r in rs]
+        m["rps_min"], m["rps_max"] = min(rps), max(rps)
+        out.append(m)
+    out.sort(key=lambda m: (m["setup"], m["size"], m["concurrency"], m["transport"]))
+    return out
+
+
+def order(setup, present):
+    listed = harness.SETUPS.get(setup, {}).get("transports", [])
+    return [t for t in listed if t in present] + sorted(t for t in present if t not in listed)
+
+
+def size_label(n):
+    return f"{n // 1024} KB" if n >= 1024 and n % 1024 == 0 else f"{n} B"
+
+
+def plot(med, out_dir):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    files = []
+    for setup in sorted({m["setup"] for m in med}):
+        ms = [m for m in med if m["setup"] == setup]
+        sizes = sorted({m["size"] for m in ms})
+        transports = order(setup, {m["transport"] for m in ms})
+        mode = ms[0]["mode"]
+        for metric, label, fname, logy in [("rps", "requests/s (median)", "throughput", False),
+                                           ("lat_p99_us", "p99 latency, µs (median)", "p99", True),
+                                           ("cpu_us_per_req", "CPU µs per request, server+client (median)",
+                                            "cpu", False)]:
+            cols = min(len(sizes), 2)
+            rows_n = (len(sizes) + cols - 1) // cols
+            fig, axes = plt.subplots(rows_n, cols, figsize=(6 * cols, 4 * rows_n), squeeze=False)
+            for i, size in enumerate(sizes):
+                ax = axes[i // cols][i % cols]
+                for t in transports:
+                    pts = sorted((m["concurrency"], m[metric]) for m in ms
+                                 if m["transport"] == t and m["size"] == size and m[metric] != "")
+                    if pts:
+                        ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=t)
+                ax.set_title(f"{size_label(size)} ({mode})")
+                ax.set_xlabel("concurrent connections (log scale)")
+                ax.set_xscale("log")
+                ax.set_ylabel(label)
+                if logy:
+                    ax.set_yscale("log")
+                ax.grid(True, alpha=0.3)
+                ax.legend(fontsize=8)
+            for j in range(len(sizes), rows_n * cols):
+                axes[j // cols][j % cols].axis("off")
+            fig.suptitle(f"setup {setup}: {harness.SETUPS.get(setup, {}).get('title', '')}", fontsize=10)
+            fig.tight_layout()
+            path = os.path.join(out_dir, f"setup{setup}-{fname}.png")
+            fig.savefig(path, dpi=110)
+            plt.close(fig)
+            files.append(os.path.basename(path))
+    return files
+
+
+def ratio(a, b):
+    try:
+        a, b = float(a), float(b)
+    except (TypeError, ValueError):
+        return ""
+    return f"{a / b:.2f}" if b else ""
+
+
+def summary(med, out_dir, meta, pngs):
+    lines = ["# ZStack benchmark summary", ""]
+    if meta:
+        a = meta.get("args", {})
+        lines += [f"Run {meta.get('started', '?')} to {meta.get('finished', '?')}, kernel {meta.get('kernel', '?')}, "
+                  f"{meta.get('cpus', '?')} CPUs. Pinning: {meta.get('pinning', '?')}. "
+                  f"Per point: {a.get('repeats')} repeats of {a.get('duration')} s after {a.get('warmup')} s of "
+                  f"warm-up, a fresh server each; medians. Load: {a.get('mode')} "
+                  f"({'POST /echo of N bytes, echoed back' if a.get('mode') == 'post' else 'GET /size/N'}).", ""]
+        for name, why in (meta.get("skipped") or {}).items():
+            lines.append(f"- skipped `{name}`: {why}")
+        if meta.get("skipped"):
+            lines.append("")
+    lines += ["Ratios are transport / baseline at the same point: req/s ratio > 1 and p99 ratio < 1 favour the "
+              "transport; CPU ratio is (server+client CPU per request) / baseline's.", ""]
+    for setup in sorted({m["setup"] for m in med}):
+        ms = [m for m in med if m["setup"] == setup]
+        transports = order(setup, {m["transport"] for m in ms})
+        base = transports[0]
+        lines += [f"## Setup {setup}: {harness.SETUPS.get(setup, {}).get('title', '')}", "",
+                  f"Baseline: `{base}`.", ""]
+        others = transports[1:]
+        head = ["size", "conns", f"{base} req/s", f"{base} p99 µs"]
+        for t in others:
+            head += [f"{t} req/s", f"{t} p99 µs", "req/s ratio", "p99 ratio", "CPU/req ratio"]
+        lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        idx = {(m["transport"], m["size"], m["concurrency"]): m for m in ms}
+        for size in sorted({m["size"] for m in ms}):
+            for conc in sorted({m["concurrency"] for m in ms}):
+                b = idx.get((base, size, conc))
+                cells = [size_label(size), str(conc), f"{b['rps']:.0f}" if b else "–",
+                         f"{b['lat_p99_us']:.0f}" if b else "–"]
+                for t in others:
+                    m = idx.get((t, size, conc))
+                    if m is None:
+                        cells += ["–"] * 5
+                        continue
+                    cells += [f"{m['rps']:.0f}", f"{m['lat_p99_us']:.0f}",
+                              ratio(m["rps"], b["rps"]) if b else "", ratio(m["lat_p99_us"], b["lat_p99_us"]) if b
+                              else "", ratio(m["cpu_us_per_req"], b["cpu_us_per_req"]) if b else ""]
+                lines.append("| " + " | ".join(cells) + " |")
+        lines.append("")
+        lines += ["Medians per transport (all points): latency mean/p50/p99/p99.9 in µs, CPU in µs per request "
+                  "(server, client), server CPU use in cores, spread of req/s over the repeats.", "",
+                  "| transport | size | conns | req/s | min–max | mean | p50 | p99 | p99.9 | CPU/req srv | CPU/req cli "
+                  "| srv cores | errors |", "|" + "---|" * 13]
+        for m in sorted(ms, key=lambda m: (m["size"], m["concurrency"], transports.index(m["transport"]))):
+            lines.append(f"| {m['transport']} | {size_label(m['size'])} | {m['concurrency']} | {m['rps']:.0f} | "
+                         f"{m['rps_min']:.0f}–{m['rps_max']:.0f} | {m['lat_mean_us']:.0f} | {m['lat_p50_us']:.0f} | "
+                         f"{m['lat_p99_us']:.0f} | {m['lat_p999_us']:.0f} | {m['server_cpu_us_per_req']} | "
+                         f"{m['client_cpu_us_per_req']} | {m['server_cpu_util']} | {m['errors']:.0f} |")
+        lines.append("")
+    if pngs:
+        lines += ["Plots: " + ", ".join(f"[{p}]({p})" for p in pngs), ""]
+    with open(os.path.join(out_dir, "summary.md"), "w") as f:
+        f.write("\n".join(lines))
+
+
+def main(out_dir):
+    rows = load(os.path.join(out_dir, "results.csv"))
+    if not rows:
+        print(f"report: no measurements in {out_dir}/results.csv")
+        return
+    med = medians(rows)
+    cols = KEY + ["repeats"] + harness.NUMERIC + ["rps_min", "rps_max"]
+    with open(os.path.join(out_dir, "medians.csv"), "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=cols)
+        w.writeheader()
+        w.writerows(med)
+    meta = None
+    if os.path.exists(os.path.join(out_dir, "meta.json")):
+        with open(os.path.join(out_dir, "meta.json")) as f:
+            meta = json.load(f)
+    pngs = plot(med, out_dir)
+    summary(med, out_dir, meta, pngs)
+    print(f"report: {out_dir}/medians.csv, summary.md, {', '.join(pngs)}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1] if len(sys.argv) > 1 else ".")

@@ -21,6 +21,7 @@ import io.zstack.device.DpdkPortDevice;
 import io.zstack.device.NetDevice;
 import io.zstack.dpdk.PortConfig;
 import io.zstack.dpdk.Vdevs;
+import io.zstack.testing.MemifPorts;
 import io.zstack.ip.Ipv4Config;
 import io.zstack.wire.MacAddress;
 import java.net.InetSocketAddress;
@@ -98,9 +99,9 @@ class ZStackZeroCopyTest {
             return device.pool();
         }
 
+        /** The test closes the memif ports itself, in the order memif needs (see {@link MemifPorts#closePair}). */
         @Override
         public void close() {
-            device.close();
         }
     }
 
@@ -198,9 +199,13 @@ class ZStackZeroCopyTest {
             ch.close().sync();
             listener.close().sync();
         } finally {
-            // memif: stop the client side first
             clientGroup.shutdownGracefully(0, 5, TimeUnit.SECONDS).sync();
             serverGroup.shutdownGracefully(0, 5, TimeUnit.SECONDS).sync();
+            MemifPorts.closePair((DpdkPortDevice) client.device, (DpdkPortDevice) server.device);
+            assertEquals(clientPool.capacity(), clientPool.available(), "client mbufs all home");
+            assertEquals(serverPool.capacity(), serverPool.available(), "server mbufs all home");
+            clientPool.close();
+            serverPool.close();
             Files.deleteIfExists(Path.of(socket));
             Files.deleteIfExists(dir);
         }

@@ -9,6 +9,7 @@ import io.zstack.buffer.Mbuf;
 import io.zstack.buffer.MbufBurst;
 import io.zstack.dpdk.PortConfig;
 import io.zstack.dpdk.Vdevs;
+import io.zstack.testing.MemifPorts;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.file.Files;
@@ -37,11 +38,8 @@ class MemifLinkTest {
                 exchange(client, server, 1);
                 exchange(server, client, 2);
             } finally {
-                // memif's PMD must not be polled while its peer goes away: polling stopped above, close client first
-                if (client != null) {
-                    client.close();
-                }
-                server.close();
+                // memif's PMD must not be polled while its peer goes away: polling stopped above
+                MemifPorts.closePair(client, server);
             }
             assertEquals(serverPool.capacity(), serverPool.available(), "server pool leaked mbufs");
             assertEquals(clientPool.capacity(), clientPool.available(), "client pool leaked mbufs");

@@ -69,6 +69,8 @@ class TcpLossyInteropTest {
                                     for (TcpConnection c : connections) {
                                         System.out.println("state: " + c.describe(now));
                                     }
+                                    System.out.println("pool: " + net.pool + " port: " + net.device.port().stats()
+                                            + " tcp: " + stack.tcp().counters());
                                 }
                             }
                         })) {

@@ -65,12 +65,12 @@ SETUPS = {
               transports=["zstack-afpacket", "zstack-afpacket-copy"]),
 }
 
-COLUMNS = ["setup", "transport", "client", "mode", "size", "concurrency", "repeat", "duration_s", "requests",
+COLUMNS = ["setup", "transport", "client", "load", "mode", "size", "concurrency", "repeat", "duration_s", "requests",
            "rps", "lat_mean_us", "lat_p50_us", "lat_p99_us", "lat_p999_us", "lat_max_us", "errors",
            "server_cpu_s", "client_cpu_s", "server_cpu_util", "client_cpu_util", "cpu_us_per_req",
            "server_cpu_us_per_req", "client_cpu_us_per_req", "sys_cpu0_busy", "sys_cpu1_busy",
            "sys_softirq_s", "foreign_cpu_s"]
-NUMERIC = COLUMNS[7:]
+NUMERIC = COLUMNS[COLUMNS.index("duration_s"):]
 
 
 def log(msg):
@@ -209,20 +209,31 @@ class Harness:
                            "-s", os.path.join(HERE, "wrk-report.lua"), f"http://{a.server_addr}:{a.port}"], \
                 dict(ZSBENCH_SIZE=str(size), ZSBENCH_MODE=a.mode)
         lg = [a.java, *a.client_jvm_args, "-jar", a.loadgen_jar, "--size", str(size), "--mode", a.mode,
-              "--connections", str(conc), "--duration", str(duration), "--port", str(a.port)]
+              "--connections", str(conc), "--duration", str(duration), "--port", str(a.port),
+              "--warmup", str(a.warmup), "--warmup-min", str(a.warmup_min)]
+        if a.rate > 0:
+            lg += ["--rate", str(a.rate)]
         if t["client"] == "loadgen-epoll":
             return base + lg + ["--transport", "epoll", "--host", a.server_addr], {}
         return base + lg + ["--transport", "zstack", "--host", a.memif_server_addr,
                             "--vdev", f"net_memif0,role=client,socket={a.memif_socket},socket-abstract=no,zero-copy=no",
-                            "--address", f"{a.memif_client_addr}/24", "--warmup", str(a.warmup)], {}
+                            "--address", f"{a.memif_client_addr}/24"], {}
 
-    def run_client(self, t, size, conc, duration, logf):
+    def run_client(self, t, size, conc, duration, logf, on_window=None):
+        """Runs the load generator to its end; returns its ZSBENCH fields and its CPU seconds. A load generator
+        that warms up by itself prints ZSBENCH-WINDOW start/end around its measured window: on_window(edge) is
+        called as each is read (the server's CPU time is sampled there)."""
         cmd, env = self.client_cmd(t, size, conc, duration)
         logf.write("$ " + shlex.join(cmd) + f"  (env {env})\n")
         logf.flush()
         p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                              env={**os.environ, **env})
-        out = p.stdout.read()
+        lines = []
+        for line in p.stdout:
+            lines.append(line)
+            if line.startswith("ZSBENCH-WINDOW ") and on_window:
+                on_window(line.split()[1])
+        out = "".join(lines)
         _, status, ru = os.wait4(p.pid, 0)
         p.returncode = os.waitstatus_to_exitcode(status)
         logf.write(out)
@@ -233,6 +244,8 @@ class Harness:
                 result = dict(kv.split("=", 1) for kv in line.split()[1:])
         if p.returncode != 0 or result is None:
             raise RuntimeError(f"client failed (exit {p.returncode}): {out[-2000:]}")
+        if "client_cpu_ns" in result:
+            return result, int(result["client_cpu_ns"]) / 1e9
         return result, ru.ru_utime + ru.ru_stime
 
     def warm_up(self, t, size, conc, logf, most=None):
@@ -262,6 +275,8 @@ class Harness:
         logf = open(os.path.join(self.out, "logs", tag + ".log"), "w")
         if t["link"] != "memif":
             self.configure_link(t)
+        else:
+            run(["rm", "-f", a.memif_socket])  # a socket file left behind makes the memif server fail
         if t.get("xdp"):
             self.detach_xdp()
         p = self.start_server(name, t, logf)
@@ -272,11 +287,17 @@ class Harness:
             logf.write(f"server pid {p.pid} thread affinities (cpus: threads) {aff}\n")
             if a.warmup > 0 and t["client"] == "wrk":
                 self.warm_up(t, size, conc, logf, warmup)
-            s0 = proc_cpu_seconds(p.pid)
-            y0 = system_cpu()
-            res, client_cpu = self.run_client(t, size, conc, duration, logf)
-            s1 = proc_cpu_seconds(p.pid)
-            y1 = system_cpu()
+            marks = {}
+
+            def sample(edge):
+                marks[edge] = (proc_cpu_seconds(p.pid), system_cpu())
+
+            sample("start")
+            res, client_cpu = self.run_client(t, size, conc, duration, logf, on_window=sample)
+            if "end" not in marks or t["client"] == "wrk":
+                sample("end")
+            s0, y0 = marks["start"]
+            s1, y1 = marks["end"]
             if t["client"] == "wrk":
                 # a server that stalled during the run (stopped answering, even ARP) must not count as a result
                 r = run(self.ns("A", "curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "5",
@@ -305,7 +326,8 @@ class Harness:
             b1, t1, _ = y1.get(cpu, (0, 0, 0))
             return (b1 - b0) / (t1 - t0) if t1 > t0 else 0.0
 
-        row = dict(setup=setup, transport=name, client=t["client"], mode=a.mode, size=size, concurrency=conc,
+        load = f"open:{a.rate:g}/s" if a.rate > 0 and t["client"] != "wrk" else "closed"
+        row = dict(setup=setup, transport=name, client=t["client"], load=load, mode=a.mode, size=size, concurrency=conc,
                    repeat=repeat, duration_s=round(dur, 3), requests=reqs, rps=round(reqs / dur, 1),
                    lat_mean_us=float(res["lat_mean_us"]), lat_p50_us=int(res["lat_p50_us"]),
                    lat_p99_us=int(res["lat_p99_us"]), lat_p999_us=int(res["lat_p999_us"]),
@@ -421,20 +443,28 @@ def parse_args(argv):
     p.add_argument("--client-cpu", type=int, default=0)
     p.add_argument("--setups", default="1")
     p.add_argument("--transports", default=None, help="comma list overriding every setup's transport list")
-    p.add_argument("--sizes", default="64,1024,4096,8192")
-    p.add_argument("--concurrency", default="1,10,50,100,200")
-    p.add_argument("--repeats", type=int, default=3)
-    p.add_argument("--duration", type=int, default=10)
-    p.add_argument("--warmup", type=int, default=12, help="most seconds of warm-up per measurement")
-    p.add_argument("--warmup-min", type=int, default=4, help="least seconds of warm-up per measurement")
+    p.add_argument("--sizes", default=None, help="bytes, comma separated (default 64,1024,4096,8192)")
+    p.add_argument("--concurrency", default=None, help="connections, comma separated (default 1,10,50,100,200)")
+    p.add_argument("--repeats", type=int, default=None, help="measurements per point (default 3)")
+    p.add_argument("--duration", type=int, default=None, help="seconds measured per measurement (default 10)")
+    p.add_argument("--warmup", type=int, default=None, help="most seconds of warm-up per measurement (default 12)")
+    p.add_argument("--warmup-min", type=int, default=None,
+                   help="least seconds of warm-up per measurement (default 4)")
     p.add_argument("--warmup-slice", type=int, default=2)
     p.add_argument("--mode", choices=["post", "get"], default="post")
+    p.add_argument("--rate", type=float, default=0,
+                   help="setup 2 only: open loop at this many requests/s in total (default 0: closed loop)")
     p.add_argument("--no-probe", dest="probe", action="store_false")
     p.add_argument("--quick", action="store_true", help="64 B and 4 KB, concurrency 1 and 50, 1 repeat, 3 s")
     a = p.parse_args(argv)
+    # explicit options win; --quick changes only the defaults
+    defaults = dict(sizes="64,1024,4096,8192", concurrency="1,10,50,100,200", repeats=3, duration=10, warmup=12,
+                    warmup_min=4)
     if a.quick:
-        a.sizes, a.concurrency, a.repeats, a.duration = "64,4096", "1,50", 1, 3
-        a.warmup, a.warmup_min = 6, 2
+        defaults.update(sizes="64,4096", concurrency="1,50", repeats=1, duration=3, warmup=6, warmup_min=2)
+    for k, v in defaults.items():
+        if getattr(a, k) is None:
+            setattr(a, k, v)
     a.sizes = [int(x) for x in str(a.sizes).split(",")]
     a.concurrency = [int(x) for x in str(a.concurrency).split(",")]
     a.setups = [s for s in a.setups.split(",") if s]

@@ -17,7 +17,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 
-KEY = ["setup", "transport", "client", "mode", "size", "concurrency"]
+KEY = ["setup", "transport", "client", "load", "mode", "size", "concurrency"]
 
 
 def load(path):

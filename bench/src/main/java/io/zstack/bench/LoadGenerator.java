@@ -1,0 +1,376 @@
+package io.zstack.bench;
+
+import io.netty.bootstrap.Bootstrap;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoop;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.SimpleChannelInboundHandler;
+import io.netty.channel.epoll.Epoll;
+import io.netty.channel.epoll.EpollEventLoopGroup;
+import io.netty.channel.epoll.EpollSocketChannel;
+import io.netty.channel.socket.SocketChannel;
+import io.netty.handler.codec.http.DefaultFullHttpRequest;
+import io.netty.handler.codec.http.FullHttpRequest;
+import io.netty.handler.codec.http.HttpClientCodec;
+import io.netty.handler.codec.http.HttpContent;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaderValues;
+import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.HttpObject;
+import io.netty.handler.codec.http.HttpResponse;
+import io.netty.handler.codec.http.HttpVersion;
+import io.netty.handler.codec.http.LastHttpContent;
+import io.zstack.channel.ZStackConfig;
+import io.zstack.channel.ZStackDevices;
+import io.zstack.channel.ZStackEventLoopGroup;
+import io.zstack.channel.ZStackSocketChannel;
+import io.zstack.dpdk.PortConfig;
+import io.zstack.ip.Ipv4Config;
+import java.net.InetSocketAddress;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.TimeUnit;
+import org.HdrHistogram.Histogram;
+
+/**
+ * An HTTP/1.1 load generator on Netty, on epoll or on ZStack, for the benchmark harness (bench/harness.py).
+ *
+ * <p>Closed loop (default): {@code --connections} keep-alive connections, each with one request in flight; the
+ * next request leaves when the previous response has fully arrived; latency is measured from the send.
+ * Open loop ({@code --rate R}): requests are due at R per second in total, spread evenly over the connections;
+ * a request is sent at its due time, or as soon as its connection's previous response arrived if that is later,
+ * and its latency is measured from its due time (so a stalled server is charged for the requests it delayed).
+ *
+ * <p>Warm-up: slices of 2 s until two successive slices agree within 10 % (between {@code --warmup-min} and
+ * {@code --warmup} seconds); then the measured window of {@code --duration} seconds, in which every response
+ * completed is counted and its latency recorded in an HdrHistogram (1 ns to 60 s, 3 significant digits).
+ * It prints one line {@code ZSBENCH key=value ...} with the keys wrk-report.lua prints (latencies in µs).
+ *
+ * <p>Everything runs on one event loop thread: connections, histogram and counters are touched only there.
+ */
+public final class LoadGenerator {
+    private final Options o;
+    private final Histogram histogram = new Histogram(TimeUnit.SECONDS.toNanos(60), 3);
+    private final byte[] body;
+    private final List<Conn> conns = new ArrayList<>();
+    private EventLoop loop;
+    // state of the run, confined to the event loop
+    private boolean running = true;
+    private boolean recording;
+    private long completed;
+    private long bytes;
+    private long errConnect;
+    private long errRead;
+    private long errStatus;
+    private long openLoopStart;
+
+    private LoadGenerator(Options o) {
+        this.o = o;
+        this.body = new byte[o.size];
+        Arrays.fill(body, (byte) 'z');
+    }
+
+    /** Command-line options. */
+    static final class Options {
+        String transport = "epoll";
+        String host = "127.0.0.1";
+        int port = 8080;
+        int size = 64;
+        String mode = "post";
+        int connections = 10;
+        int duration = 10;
+        int warmup = 12;
+        int warmupMin = 4;
+        double rate;
+        String vdev;
+        String address;
+        String gateway;
+
+        static Options parse(String[] args) {
+            Options o = new Options();
+            for (int i = 0; i < args.length; i++) {
+                String v = i + 1 < args.length ? args[i + 1] : null;
+                switch (args[i]) {
+                    case "--transport" -> o.transport = v;
+                    case "--host" -> o.host = v;
+                    case "--port" -> o.port = Integer.parseInt(v);
+                    case "--size" -> o.size = Integer.parseInt(v);
+                    case "--mode" -> o.mode = v;
+                    case "--connections" -> o.connections = Integer.parseInt(v);
+                    case "--duration" -> o.duration = Integer.parseInt(v);
+                    case "--warmup" -> o.warmup = Integer.parseInt(v);
+                    case "--warmup-min" -> o.warmupMin = Integer.parseInt(v);
+                    case "--rate" -> o.rate = Double.parseDouble(v);
+                    case "--vdev" -> o.vdev = v;
+                    case "--address" -> o.address = v;
+                    case "--gateway" -> o.gateway = v;
+                    default -> usage("unknown option " + args[i]);
+                }
+                i++;
+            }
+            if (!o.mode.equals("post") && !o.mode.equals("get")) {
+                usage("--mode is post or get");
+            }
+            if (o.transport.equals("zstack") && (o.vdev == null || o.address == null)) {
+                usage("--transport zstack needs --vdev DEVARGS and --address A/NN");
+            }
+            return o;
+        }
+
+        static void usage(String why) {
+            System.err.println("load-generator: " + why);
+            System.err.println("usage: java -jar zstack-bench.jar --transport epoll|zstack --host H --port P"
+                    + " --size N --mode post|get --connections C --duration S [--warmup S] [--warmup-min S]"
+                    + " [--rate REQ_PER_S (open loop)] [--vdev DEVARGS --address A/NN [--gateway G]]");
+            System.exit(2);
+        }
+    }
+
+    public static void main(String[] args) throws Exception {
+        Options o = Options.parse(args);
+        System.exit(new LoadGenerator(o).run());
+    }
+
+    private int run() throws Exception {
+        EventLoopGroup group;
+        Class<? extends SocketChannel> channel;
+        if (o.transport.equals("zstack")) {
+            group = new ZStackEventLoopGroup(1, ZStackConfig.builder()
+                    .device(ZStackDevices.dpdk(o.vdev, PortConfig.defaults()))
+                    .address(Ipv4Config.parse(o.address, o.gateway)).build());
+            channel = ZStackSocketChannel.class;
+        } else if (o.transport.equals("epoll")) {
+            if (!Epoll.isAvailable()) {
+                throw new IllegalStateException("epoll is not available: " + Epoll.unavailabilityCause());
+            }
+            group = new EpollEventLoopGroup(1);
+            channel = EpollSocketChannel.class;
+        } else {
+            Options.usage("unknown transport " + o.transport);
+            return 2;
+        }
+        try {
+            loop = group.next();
+            Bootstrap b = new Bootstrap().group(group).channel(channel)
+                    .option(ChannelOption.TCP_NODELAY, true)
+                    .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, 1000)
+                    .handler(new ChannelInitializer<SocketChannel>() {
+                        @Override
+                        protected void initChannel(SocketChannel ch) {
+                            Conn c = new Conn(conns.size());
+                            conns.add(c);
+                            ch.pipeline().addLast(new HttpClientCodec(), c);
+                        }
+                    });
+            connectAll(b);
+            loop.submit(() -> {
+                openLoopStart = System.nanoTime();
+                for (Conn c : conns) {
+                    c.next();
+                }
+            }).sync();
+            warmUp();
+            // the harness samples the server's CPU time when it reads these two lines
+            long cpu0 = processCpuNanos();
+            long[] start = onLoop(() -> {
+                histogram.reset();
+                recording = true;
+                return new long[] {System.nanoTime(), completed, bytes, errConnect + errRead + errStatus};
+            });
+            System.out.println("ZSBENCH-WINDOW start");
+            System.out.flush();
+            Thread.sleep(TimeUnit.SECONDS.toMillis(o.duration));
+            Object[] end = onLoop(() -> {
+                recording = false;
+                running = false;
+                return new Object[] {System.nanoTime(), completed, bytes, errConnect, errRead, errStatus,
+                        histogram.copy()};
+            });
+            long cpu1 = processCpuNanos();
+            System.out.println("ZSBENCH-WINDOW end");
+            Histogram h = (Histogram) end[6];
+            long durationNanos = (long) end[0] - start[0];
+            System.out.println(String.format(Locale.ROOT, "ZSBENCH requests=%d duration_us=%d bytes=%d"
+                            + " err_connect=%d err_read=%d err_write=0 err_status=%d err_timeout=0"
+                            + " lat_mean_us=%.3f lat_stdev_us=%.3f lat_p50_us=%d lat_p99_us=%d lat_p999_us=%d"
+                            + " lat_max_us=%d client_cpu_ns=%d transport=%s loop=%s",
+                    (long) end[1] - start[1], durationNanos / 1000, (long) end[2] - start[2],
+                    (long) end[3], (long) end[4], (long) end[5],
+                    h.getMean() / 1e3, h.getStdDeviation() / 1e3, h.getValueAtPercentile(50) / 1000,
+                    h.getValueAtPercentile(99) / 1000, h.getValueAtPercentile(99.9) / 1000, h.getMaxValue() / 1000,
+                    cpu1 - cpu0, o.transport, o.rate > 0 ? "open" : "closed"));
+            System.out.flush();
+            for (Conn c : conns) {
+                if (c.ch != null) {
+                    c.ch.close();
+                }
+            }
+            return 0;
+        } finally {
+            group.shutdownGracefully(0, 2, TimeUnit.SECONDS).await(10, TimeUnit.SECONDS);
+        }
+    }
+
+    /** Opens every connection; a ZStack link (memif) may take a few seconds to come up, so refusals are retried. */
+    private void connectAll(Bootstrap b) throws InterruptedException {
+        InetSocketAddress server = new InetSocketAddress(o.host, o.port);
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        for (int i = 0; i < o.connections; i++) {
+            while (true) {
+                ChannelFuture f = b.connect(server).await();
+                if (f.isSuccess()) {
+                    break;
+                }
+                if (System.nanoTime() > deadline) {
+                    throw new IllegalStateException("could not connect to " + server + ": " + f.cause());
+                }
+                Thread.sleep(100);
+            }
+        }
+    }
+
+    private void warmUp() throws Exception {
+        if (o.warmup <= 0) {
+            return;
+        }
+        int done = 0;
+        double last = -1;
+        List<Long> rates = new ArrayList<>();
+        while (done < o.warmup) {
+            int slice = Math.min(2, o.warmup - done);
+            long c0 = onLoop(() -> completed);
+            Thread.sleep(TimeUnit.SECONDS.toMillis(slice));
+            long c1 = onLoop(() -> completed);
+            double rate = (c1 - c0) / (double) slice;
+            rates.add(Math.round(rate));
+            done += slice;
+            if (done >= o.warmupMin && last > 0 && Math.abs(rate - last) <= 0.1 * last) {
+                break;
+            }
+            last = rate;
+        }
+        System.out.println("warm-up: " + done + " s, req/s per slice " + rates);
+    }
+
+    /** CPU time of this whole process (every thread), user + system. */
+    private static long processCpuNanos() {
+        return ((com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory
+                .getOperatingSystemMXBean()).getProcessCpuTime();
+    }
+
+    private <T> T onLoop(java.util.concurrent.Callable<T> task) throws Exception {
+        return loop.submit(task).get(30, TimeUnit.SECONDS);
+    }
+
+    private FullHttpRequest newRequest(Channel ch) {
+        FullHttpRequest r;
+        if (o.mode.equals("post")) {
+            // the channel's own allocator: on ZStack an mbuf, written without a further copy
+            ByteBuf content = ch.alloc().buffer(o.size).writeBytes(body);
+            r = new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.POST, "/echo", content);
+            r.headers().set(HttpHeaderNames.CONTENT_TYPE, HttpHeaderValues.APPLICATION_OCTET_STREAM);
+            r.headers().setInt(HttpHeaderNames.CONTENT_LENGTH, o.size);
+        } else {
+            r = new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.GET, "/size/" + o.size,
+                    Unpooled.EMPTY_BUFFER);
+        }
+        r.headers().set(HttpHeaderNames.HOST, o.host);
+        return r;
+    }
+
+    /** One connection: one request in flight. */
+    private final class Conn extends SimpleChannelInboundHandler<HttpObject> {
+        private final int index;
+        private Channel ch;
+        private long due;
+        private long sent;
+        private boolean inFlight;
+        private long nextDue = -1;
+
+        Conn(int index) {
+            this.index = index;
+        }
+
+        @Override
+        public void channelActive(ChannelHandlerContext ctx) {
+            ch = ctx.channel();
+            ctx.fireChannelActive();
+        }
+
+        /** Sends the next request now (closed loop) or at its due time (open loop). */
+        void next() {
+            if (!running || ch == null || !ch.isActive()) {
+                return;
+            }
+            long now = System.nanoTime();
+            if (o.rate <= 0) {
+                send(now);
+                return;
+            }
+            long interval = (long) (o.connections * 1e9 / o.rate);
+            if (nextDue < 0) {
+                nextDue = openLoopStart + index * interval / o.connections;
+            }
+            long d = nextDue;
+            nextDue += interval;
+            if (d <= now) {
+                send(d);
+            } else {
+                ch.eventLoop().schedule(() -> send(d), d - now, TimeUnit.NANOSECONDS);
+            }
+        }
+
+        private void send(long dueTime) {
+            if (!running || !ch.isActive()) {
+                return;
+            }
+            due = dueTime;
+            sent = System.nanoTime();
+            inFlight = true;
+            ch.writeAndFlush(newRequest(ch), ch.voidPromise());
+        }
+
+        @Override
+        protected void channelRead0(ChannelHandlerContext ctx, HttpObject msg) {
+            if (msg instanceof HttpResponse response && response.status().code() != 200) {
+                errStatus++;
+            }
+            if (msg instanceof HttpContent content) {
+                bytes += content.content().readableBytes();
+                if (content instanceof LastHttpContent && inFlight) {
+                    inFlight = false;
+                    long now = System.nanoTime();
+                    completed++;
+                    if (recording) {
+                        histogram.recordValue(Math.max(0, now - (o.rate > 0 ? due : sent)));
+                    }
+                    next();
+                }
+            }
+        }
+
+        @Override
+        public void channelInactive(ChannelHandlerContext ctx) {
+            if (running) {
+                errConnect++;
+            }
+            ctx.fireChannelInactive();
+        }
+
+        @Override
+        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+            if (running) {
+                errRead++;
+            }
+            ctx.close();
+        }
+    }
+}

@@ -69,7 +69,7 @@ COLUMNS = ["setup", "transport", "client", "load", "mode", "size", "concurrency"
            "rps", "lat_mean_us", "lat_p50_us", "lat_p99_us", "lat_p999_us", "lat_max_us", "errors",
            "server_cpu_s", "client_cpu_s", "server_cpu_util", "client_cpu_util", "cpu_us_per_req",
            "server_cpu_us_per_req", "client_cpu_us_per_req", "sys_cpu0_busy", "sys_cpu1_busy",
-           "sys_softirq_s", "foreign_cpu_s"]
+           "sys_softirq_s", "foreign_cpu_s", "idle_busy_before"]
 NUMERIC = COLUMNS[COLUMNS.index("duration_s"):]
 
 
@@ -217,7 +217,7 @@ class Harness:
             return base + lg + ["--transport", "epoll", "--host", a.server_addr], {}
         return base + lg + ["--transport", "zstack", "--host", a.memif_server_addr,
                             "--vdev", f"net_memif0,role=client,socket={a.memif_socket},socket-abstract=no,zero-copy=no",
-                            "--address", f"{a.memif_client_addr}/24"], {}
+                            "--address", f"{a.memif_client_addr}/24", "--fetch-stats"], {}
 
     def run_client(self, t, size, conc, duration, logf, on_window=None):
         """Runs the load generator to its end; returns its ZSBENCH fields and its CPU seconds. A load generator
@@ -266,6 +266,25 @@ class Harness:
             last = rate
         logf.write(f"warm-up: {done} s, req/s per slice {rates}\n")
 
+    def wait_quiet(self):
+        """On a shared machine: before a measurement, nothing of ours runs; waits (up to --wait-quiet seconds)
+        until the two benchmark CPUs are less than --quiet-busy busy over one second. Returns the last busy
+        fraction seen (recorded with the row as idle_busy_before)."""
+        a = self.a
+        cpus = (f"cpu{a.server_cpu}", f"cpu{a.client_cpu}")
+        deadline = time.time() + a.wait_quiet
+        while True:
+            y0 = system_cpu()
+            time.sleep(1)
+            y1 = system_cpu()
+            busy = sum(y1[c][0] - y0[c][0] for c in cpus) / max(1, sum(y1[c][1] - y0[c][1] for c in cpus))
+            if busy <= a.quiet_busy or time.time() >= deadline:
+                if busy > a.quiet_busy:
+                    log(f"the machine is busy ({busy:.0%} of CPUs {a.client_cpu},{a.server_cpu} used by others); "
+                        f"measuring anyway after waiting {a.wait_quiet} s")
+                return busy
+            time.sleep(2)
+
     # -- one measurement ----------------------------------------------------------------------------------------
     def measure(self, setup, name, size, conc, repeat, duration=None, warmup=None):
         a = self.a
@@ -279,6 +298,7 @@ class Harness:
             run(["rm", "-f", a.memif_socket])  # a socket file left behind makes the memif server fail
         if t.get("xdp"):
             self.detach_xdp()
+        quiet = self.wait_quiet()
         p = self.start_server(name, t, logf)
         p.log_path = logf.name
         try:
@@ -341,6 +361,7 @@ class Harness:
                    sys_softirq_s=round((y1["cpu"][2] - y0["cpu"][2]) / CLK_TCK, 3),
                    # CPU time used on the two benchmark CPUs by anything but the server and the client (the
                    # kernel's softirq work for the veth included): other load on a shared machine shows here
+                   idle_busy_before=round(quiet, 3),
                    foreign_cpu_s=round(sum((y1[c][0] - y0[c][0]) for c in (f"cpu{a.server_cpu}",
                                                                           f"cpu{a.client_cpu}")) / CLK_TCK
                                        - server_cpu - client_cpu, 3))
@@ -454,6 +475,10 @@ def parse_args(argv):
     p.add_argument("--mode", choices=["post", "get"], default="post")
     p.add_argument("--rate", type=float, default=0,
                    help="setup 2 only: open loop at this many requests/s in total (default 0: closed loop)")
+    p.add_argument("--wait-quiet", type=int, default=60,
+                   help="most seconds to wait, before each measurement, for other load to go away (default 60)")
+    p.add_argument("--quiet-busy", type=float, default=0.25,
+                   help="CPU busy fraction of the two CPUs considered quiet (default 0.25)")
     p.add_argument("--no-probe", dest="probe", action="store_false")
     p.add_argument("--quick", action="store_true", help="64 B and 4 KB, concurrency 1 and 50, 1 repeat, 3 s")
     a = p.parse_args(argv)
@@ -462,6 +487,8 @@ def parse_args(argv):
                     warmup_min=4)
     if a.quick:
         defaults.update(sizes="64,4096", concurrency="1,50", repeats=1, duration=3, warmup=6, warmup_min=2)
+        if "--wait-quiet" not in argv:
+            a.wait_quiet = 10
     for k, v in defaults.items():
         if getattr(a, k) is None:
             setattr(a, k, v)

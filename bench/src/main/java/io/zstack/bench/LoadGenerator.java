@@ -93,6 +93,7 @@ public final class LoadGenerator {
         String vdev;
         String address;
         String gateway;
+        boolean fetchStats;
 
         static Options parse(String[] args) {
             Options o = new Options();
@@ -112,6 +113,10 @@ public final class LoadGenerator {
                     case "--vdev" -> o.vdev = v;
                     case "--address" -> o.address = v;
                     case "--gateway" -> o.gateway = v;
+                    case "--fetch-stats" -> {
+                        o.fetchStats = true;
+                        i--;
+                    }
                     default -> usage("unknown option " + args[i]);
                 }
                 i++;
@@ -208,6 +213,13 @@ public final class LoadGenerator {
                     h.getValueAtPercentile(99) / 1000, h.getValueAtPercentile(99.9) / 1000, h.getMaxValue() / 1000,
                     cpu1 - cpu0, o.transport, o.rate > 0 ? "open" : "closed"));
             System.out.flush();
+            if (group instanceof ZStackEventLoopGroup z) {
+                // the load generator's own stack: counters and connections, for the log
+                System.out.println("load generator stack:\n" + z.describe().get(10, TimeUnit.SECONDS));
+            }
+            if (o.fetchStats) {
+                System.out.println("server GET /stats:\n" + fetchStats(b));
+            }
             for (Conn c : conns) {
                 if (c.ch != null) {
                     c.ch.close();
@@ -258,6 +270,40 @@ public final class LoadGenerator {
             last = rate;
         }
         System.out.println("warm-up: " + done + " s, req/s per slice " + rates);
+    }
+
+    /** GET /stats on a new connection (the server's counters, on ZStack); the body as text, or why it failed. */
+    private String fetchStats(Bootstrap template) throws InterruptedException {
+        java.util.concurrent.CompletableFuture<String> text = new java.util.concurrent.CompletableFuture<>();
+        Bootstrap b = template.clone().handler(new ChannelInitializer<SocketChannel>() {
+            @Override
+            protected void initChannel(SocketChannel ch) {
+                ch.pipeline().addLast(new HttpClientCodec(), new io.netty.handler.codec.http.HttpObjectAggregator(1 << 20),
+                        new SimpleChannelInboundHandler<io.netty.handler.codec.http.FullHttpResponse>() {
+                            @Override
+                            protected void channelRead0(ChannelHandlerContext ctx,
+                                                        io.netty.handler.codec.http.FullHttpResponse r) {
+                                text.complete(r.content().toString(java.nio.charset.StandardCharsets.UTF_8));
+                                ctx.close();
+                            }
+                        });
+            }
+        });
+        ChannelFuture f = b.connect(new InetSocketAddress(o.host, o.port)).await();
+        if (!f.isSuccess()) {
+            return "connect failed: " + f.cause();
+        }
+        FullHttpRequest r = new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.GET, "/stats",
+                Unpooled.EMPTY_BUFFER);
+        r.headers().set(HttpHeaderNames.HOST, o.host);
+        f.channel().writeAndFlush(r);
+        try {
+            return text.get(5, TimeUnit.SECONDS);
+        } catch (Exception e) {
+            return "no answer: " + e;
+        } finally {
+            f.channel().close();
+        }
     }
 
     /** CPU time of this whole process (every thread), user + system. */

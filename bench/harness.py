@@ -157,7 +157,11 @@ class Harness:
         subst = dict(addr=a.server_addr, iface=a.server_if, memif=a.memif_socket,
                      memif_server_addr=a.memif_server_addr)
         args = [s.format(**subst) for s in t["server"]]
-        cmd = self.ns("B", "taskset", "-c", str(a.server_cpu), a.java, *a.server_jvm_args, "-jar", a.jar,
+        jvm = list(a.server_jvm_args)
+        if a.profile:
+            # JFR's execution sampler (every 10 ms of a running thread, settings=profile) over the server's life
+            jvm.append(f"-XX:StartFlightRecording=settings=profile,filename={logf.name[:-4]}.jfr")
+        cmd = self.ns("B", "taskset", "-c", str(a.server_cpu), a.java, *jvm, "-jar", a.jar,
                       *args, "--port", str(a.port), "--threads", "1")
         logf.write("$ " + shlex.join(cmd) + "\n")
         logf.flush()
@@ -479,6 +483,8 @@ def parse_args(argv):
                    help="most seconds to wait, before each measurement, for other load to go away (default 60)")
     p.add_argument("--quiet-busy", type=float, default=0.25,
                    help="CPU busy fraction of the two CPUs considered quiet (default 0.25)")
+    p.add_argument("--profile", action="store_true",
+                   help="record a JFR profile of each server (logs/<measurement>.jfr); bench/hot-methods.sh reads it")
     p.add_argument("--no-probe", dest="probe", action="store_false")
     p.add_argument("--quick", action="store_true", help="64 B and 4 KB, concurrency 1 and 50, 1 repeat, 3 s")
     a = p.parse_args(argv)

@@ -96,6 +96,9 @@ public final class NetStack implements AutoCloseable {
 
     private int receive(NetDevice from, long nowNanos) {
         int n = from.receive(rx);
+        if (n > 0) {
+            tcp.checkMemory();
+        }
         for (int i = 0; i < n; i++) {
             ip.input(from, rx.get(i), nowNanos);
         }

@@ -883,6 +883,13 @@ public final class TcpConnection {
             chain = io.zstack.buffer.Mbuf.trimTo(pool, chain, room);
             len = room;
         }
+        // the window counts payload bytes, but every queued segment holds a whole mbuf: bound how many a connection
+        // keeps (a peer sending tiny segments) and leave the pool's last mbufs to ACKs (TcpLayer.checkMemory)
+        if (layer.memoryTight() || receiveQueue.chains() + reassembly.entries() >= maxReceiveChains()) {
+            pool.free(chain);
+            counters.receiveMemoryDrops++;
+            return;
+        }
         if (seq == rcvNxt) {
             receiveQueue.add(chain, len);
             rcvNxt += len;
@@ -912,6 +919,11 @@ public final class TcpConnection {
             }
             ackNow = true; // a hole: duplicate ACK at once, with SACK blocks (RFC 5681 §4.2, RFC 2018)
         }
+    }
+
+    /** Segments the receive and reassembly queues may hold together: four times what full-sized ones fill. */
+    private int maxReceiveChains() {
+        return 4 * settings.receiveBufferBytes / 1460 + 64;
     }
 
     private void receiveFin(long nowNanos) {

@@ -40,6 +40,8 @@ public final class TcpCounters {
     public long beyondWindow;
     public long duplicateSegments;
     public long reassemblyDrops;
+    /** Data dropped because the pool ran low or the connection held too many (small) segments; sent again. */
+    public long receiveMemoryDrops;
     public long listenOverflows;
     public long synBacklogDrops;
     public long noMbufs;

@@ -45,6 +45,9 @@ public final class TcpLayer implements Ipv4Layer.Transport {
     private final int[] sackStarts = new int[4];
     private final int[] sackEnds = new int[4];
     private int nextEphemeral;
+    /** Free mbufs below which received data is dropped (see {@link #checkMemory}). */
+    private final int memoryReserve;
+    private boolean memoryTight;
 
     public TcpLayer(Ipv4Layer ip, MbufPool pool, TcpSettings defaults, IsnGenerator isns, long seed, long nowNanos) {
         this.ip = ip;
@@ -54,6 +57,7 @@ public final class TcpLayer implements Ipv4Layer.Transport {
         this.cookies = new SynCookies(isns);
         this.random = new SplittableRandom(seed);
         this.timers = new TimerWheel<>(nowNanos);
+        this.memoryReserve = Math.max(32, pool.capacity() / 16);
         this.nextEphemeral = EPHEMERAL_FIRST + random.nextInt(EPHEMERAL_LAST - EPHEMERAL_FIRST + 1);
         ip.register(Ipv4Packet.PROTOCOL_TCP, this);
     }
@@ -69,6 +73,20 @@ public final class TcpLayer implements Ipv4Layer.Transport {
 
     MbufPool pool() {
         return pool;
+    }
+
+    /**
+     * Looks at the pool after a receive burst. When fewer than 1/16 of its mbufs are free, connections drop the data
+     * of the segments they receive (counted, the peers send it again) and keep only what the headers say: the last
+     * mbufs must stay free for ACKs, which are what frees sent data. With none left the device could receive no
+     * frame at all, and connections whose readers wait on their own writes would never drain.
+     */
+    public void checkMemory() {
+        memoryTight = pool.available() < memoryReserve;
+    }
+
+    boolean memoryTight() {
+        return memoryTight;
     }
 
     TimerWheel<TcpConnection> timers() {

@@ -70,7 +70,7 @@ class TcpLossyInteropTest {
                                         System.out.println("state: " + c.describe(now));
                                     }
                                     System.out.println("pool: " + net.pool + " port: " + net.device.port().stats()
-                                            + " tcp: " + stack.tcp().counters());
+                                            + " " + stack.tcp().counters() + " " + stack.ip().counters());
                                 }
                             }
                         })) {
@@ -78,7 +78,17 @@ class TcpLossyInteropTest {
                             "7000", Integer.toString(BYTES), "99");
                 }
                 String[] words = result.output().trim().split("\\s+");
-                assertTrue(result.output().contains("sent "), result.output());
+                if (!result.output().contains("sent ")) {
+                    // what each side saw, for a failure that does not reproduce at will
+                    String diagnosis = result.output() + "\n" + stack.tcp().describeConnections(System.nanoTime())
+                            + "\n" + stack.tcp().counters() + "\n" + stack.ip().counters() + "\n" + net.pool + " "
+                            + net.device.port().stats() + "\nrouter:\n" + router.execResult(10, "ip", "neigh").output()
+                            + router.execResult(10, "ip", "-s", "link").output()
+                            + router.execResult(10, "iptables", "-L", "-v", "-x", "-n").output() + "\nclient:\n"
+                            + client.execResult(10, "ss", "-tin").output()
+                            + client.execResult(10, "nstat", "-az").output();
+                    throw new AssertionError(diagnosis);
+                }
                 assertEquals(words[1], words[3], "sha256 of what the kernel sent vs what came back: " + result.output()
                         + "\n" + stack.tcp().counters());
                 assertEquals(Integer.toString(BYTES), words[4]);

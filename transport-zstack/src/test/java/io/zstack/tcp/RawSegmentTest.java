@@ -8,6 +8,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.zstack.buffer.Mbuf;
 import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
+import java.util.List;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -200,6 +202,78 @@ class RawSegmentTest {
         while ((chain = conn.read(peer.now())) != 0) {
             peer.stackPool.free(chain);
         }
+    }
+
+    @Test
+    void tinySegmentsCannotPinMoreMbufsThanFullOnes() {
+        // 256 KiB of window in one-byte segments would be 262144 mbufs: the count is bounded, the rest dropped
+        handshake();
+        int sent = 1000;
+        for (int offset = 0; offset < sent; offset++) {
+            peer.send(data(offset, 1));
+            peer.drain();
+        }
+        int held = conn.receiveQueue.chains() + conn.reassembly.entries();
+        assertTrue(held < sent, "held " + held + " one-byte segments");
+        assertEquals(sent - held, peer.tcp().counters().receiveMemoryDrops, "every segment not held was counted");
+        assertTrue(peer.stackPool.available() > peer.stackPool.capacity() - held - 64, peer.stackPool.toString());
+        int read = readAll();
+        assertEquals(held, read, "what was kept is readable, in order");
+        peer.send(data(held, sent - held)); // the peer sends the dropped bytes again
+        RawPeer.Sent ack = lastSent();
+        assertEquals(peerIsn + 1 + sent, ack.ack(), "the resent bytes were accepted");
+        assertEquals(sent - held, readAll());
+    }
+
+    @Test
+    void aPoolRunningLowDropsDataButStillTakesAcks() {
+        handshake();
+        write(500);
+        RawPeer.Sent ours = peer.next();
+        assertEquals(500, ours.payload().length);
+        List<Long> taken = new ArrayList<>();
+        while (peer.stackPool.available() > peer.stackPool.capacity() / 16 - 8) {
+            taken.add(peer.stackPool.alloc());
+        }
+        try {
+            RawPeer.Segment dataAndAck = data(0, 100);
+            dataAndAck.ack = iss + 1 + 500;
+            peer.send(dataAndAck);
+            peer.drain();
+            assertEquals(1, peer.tcp().counters().receiveMemoryDrops, "the data was dropped");
+            assertEquals(iss + 1 + 500, conn.sndUna, "the ACK it carried was taken: our 500 bytes are acknowledged");
+            assertEquals(0, conn.receiveQueue.chains());
+        } finally {
+            taken.forEach(peer.stackPool::free);
+        }
+        peer.send(data(0, 100));
+        assertEquals(peerIsn + 1 + 100, lastSent().ack(), "with the pool back, the resent data is taken");
+        assertEquals(100, readAll());
+    }
+
+    private RawPeer.Sent lastSent() {
+        peer.poll();
+        RawPeer.Sent last = null;
+        for (RawPeer.Sent s; (s = peer.next()) != null; ) {
+            last = s;
+        }
+        if (last == null) {
+            // a delayed ACK: let its timer fire
+            peer.advance(500 * MS);
+            last = peer.next();
+        }
+        assertNotNull(last, "the stack answered");
+        return last;
+    }
+
+    private int readAll() {
+        long chain;
+        int total = 0;
+        while ((chain = conn.read(peer.now())) != 0) {
+            total += Mbuf.pktLen(chain);
+            peer.stackPool.free(chain);
+        }
+        return total;
     }
 
     @Test

@@ -15,6 +15,7 @@ import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.handler.codec.http.HttpObjectAggregator;
 import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.codec.http.HttpServerKeepAliveHandler;
+import io.zstack.channel.ZStackChannelOption;
 import io.zstack.channel.ZStackConfig;
 import io.zstack.channel.ZStackDevices;
 import io.zstack.channel.ZStackEventLoopGroup;
@@ -88,6 +89,18 @@ public final class HttpEchoServer {
 
     /** Starts the server; the returned channel's close future completes when it stops. */
     public static Channel start(Transport transport, InetSocketAddress address) throws InterruptedException {
+        return start(transport, address, false);
+    }
+
+    /**
+     * As above; {@code copyMode} (ZStack only) makes the connections copy on both paths, as a stack without zero
+     * copy would (ZStackChannelOption.COPY_MODE), so the two can be measured against each other.
+     */
+    public static Channel start(Transport transport, InetSocketAddress address, boolean copyMode)
+            throws InterruptedException {
+        if (copyMode && transport.serverChannel() != ZStackServerSocketChannel.class) {
+            throw new IllegalArgumentException("copy mode is a ZStack option; the transport is " + transport.name());
+        }
         HttpEchoHandler handler = new HttpEchoHandler();
         ServerBootstrap b = new ServerBootstrap()
                 .group(transport.group())
@@ -101,6 +114,9 @@ public final class HttpEchoServer {
                                 new HttpObjectAggregator(MAX_CONTENT), handler);
                     }
                 });
+        if (copyMode) {
+            b.childOption(ZStackChannelOption.COPY_MODE, true);
+        }
         return b.bind(address).sync().channel();
     }
 
@@ -113,6 +129,7 @@ public final class HttpEchoServer {
         String address = null;
         String gateway = null;
         java.nio.file.Path pcap = null;
+        boolean copyMode = false;
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
                 case "--tap" -> devargs = io.zstack.dpdk.Vdevs.tap(0, args[++i]);
@@ -124,18 +141,20 @@ public final class HttpEchoServer {
                 case "--port" -> port = Integer.parseInt(args[++i]);
                 case "--threads" -> threads = Integer.parseInt(args[++i]);
                 case "--bind" -> bind = args[++i];
+                case "--copy-mode" -> copyMode = true;
                 default -> {
                     System.err.println("usage: http-echo [--transport zstack|epoll|nio] [--port N] [--threads N]"
                             + " [--bind ADDRESS] [--tap IFACE | --vdev DEVARGS] [--address CIDR] [--gateway ADDRESS]"
-                            + " [--pcap DIRECTORY]");
+                            + " [--pcap DIRECTORY] [--copy-mode]");
                     System.exit(2);
                 }
             }
         }
         Transport transport = Transport.of(transportName, threads, devargs, address, gateway, pcap);
         try {
-            Channel server = start(transport, new InetSocketAddress(bind, port));
-            System.out.println("http-echo on " + transport.name() + " listening at " + server.localAddress());
+            Channel server = start(transport, new InetSocketAddress(bind, port), copyMode);
+            System.out.println("http-echo on " + transport.name() + (copyMode ? " (copy mode)" : "")
+                    + " listening at " + server.localAddress());
             System.out.flush();
             server.closeFuture().sync();
         } finally {

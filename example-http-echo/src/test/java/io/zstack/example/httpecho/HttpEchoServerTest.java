@@ -2,6 +2,7 @@ package io.zstack.example.httpecho;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import io.netty.channel.Channel;
 import java.net.InetSocketAddress;
@@ -10,6 +11,7 @@ import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.time.Duration;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
@@ -45,6 +47,18 @@ class HttpEchoServerTest {
             assertEquals(400, bad.statusCode());
         } finally {
             server.close().sync();
+            transport.group().shutdownGracefully().sync();
+        }
+    }
+
+    @Test
+    void copyModeIsRefusedOnKernelTransports() throws Exception {
+        HttpEchoServer.Transport transport = HttpEchoServer.Transport.of("nio", 1);
+        try {
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                    () -> HttpEchoServer.start(transport, new InetSocketAddress("127.0.0.1", 0), true));
+            assertEquals("copy mode is a ZStack option; the transport is nio", e.getMessage());
+        } finally {
             transport.group().shutdownGracefully().sync();
         }
     }

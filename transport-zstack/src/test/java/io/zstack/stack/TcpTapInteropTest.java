@@ -153,68 +153,110 @@ class TcpTapInteropTest {
                 // wait until the kernel listens
                 byte[] ready = server.getInputStream().readNBytes("listening\n".length());
                 assertEquals("listening\n", new String(ready));
-                MessageDigest sent = MessageDigest.getInstance("SHA-256");
-                MessageDigest received = MessageDigest.getInstance("SHA-256");
-                long[] counts = new long[2];
-                TcpConnection[] client = new TcpConnection[1];
-                java.util.SplittableRandom random = new java.util.SplittableRandom(7);
-                byte[] chunk = new byte[1400];
-                MbufPool pool = net.pool;
-                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(240);
-                try (Runner runner = new Runner(stack, now -> {
-                    if (client[0] == null) {
-                        client[0] = stack.tcp().connect(0, 0, Ipv4Packet.parseAddress(KERNEL), 7001,
-                                stack.tcp().defaults().copy(), null, now);
-                    }
-                    TcpConnection c = client[0];
-                    long chain;
-                    while ((chain = c.read(now)) != 0) {
-                        byte[] bytes = Mbuf.toByteArray(chain);
-                        received.update(bytes);
-                        counts[1] += bytes.length;
-                        pool.free(chain);
-                    }
-                    if (!c.isActive()) {
-                        return;
-                    }
-                    while (counts[0] < BYTES && c.sendSpace() > 0) {
-                        int len = (int) Math.min(chunk.length, BYTES - counts[0]);
-                        long m = pool.alloc();
-                        if (m == 0) {
-                            break;
-                        }
-                        random.nextBytes(chunk);
-                        Mbuf.setDataOff(m, Mbuf.HEADROOM + 64);
-                        MemorySegment.copy(chunk, 0, MemorySegment.ofAddress(Mbuf.append(m, len)).reinterpret(len),
-                                ValueLayout.JAVA_BYTE, 0, len);
-                        sent.update(chunk, 0, len);
-                        if (!c.write(m, now)) {
-                            pool.free(m);
-                            break;
-                        }
-                        counts[0] += len;
-                        if (counts[0] == BYTES) {
-                            c.shutdownOutput(now);
-                        }
-                    }
-                })) {
-                    // until the peer closed and everything it sent was read
-                    while ((client[0] == null || client[0].state() != TcpState.TIME_WAIT
-                            && client[0].state() != TcpState.CLOSED || client[0].readable() > 0)
-                            && System.nanoTime() < deadline) {
-                        Thread.sleep(50);
-                    }
+                StreamingClient client = new StreamingClient(stack, Ipv4Packet.parseAddress(KERNEL), 7001, BYTES, 7,
+                        net.pool);
+                try (Runner runner = new Runner(stack, client)) {
+                    client.awaitEnd(TimeUnit.SECONDS.toNanos(240));
                 }
-                assertTrue(client[0] != null && client[0].error() == null, "connection failed: "
-                        + (client[0] == null ? "never opened" : client[0].error() + " in " + client[0].state()));
-                assertEquals(BYTES, counts[1], "bytes echoed back\n" + stack.tcp().counters());
-                assertEquals(HexFormat.of().formatHex(sent.digest()), HexFormat.of().formatHex(received.digest()));
+                client.assertEchoed(stack);
                 assertTrue(server.waitFor(30, TimeUnit.SECONDS));
                 String out = new String(server.getInputStream().readAllBytes());
                 assertTrue(out.contains("echoed " + BYTES), out);
             } finally {
                 server.destroyForcibly();
             }
+        }
+    }
+
+    /**
+     * A ZStack client driven by the poll thread: connects, streams {@code total} seeded bytes, shuts its output, and
+     * reads (and hashes) what comes back until the peer closes.
+     */
+    static final class StreamingClient implements java.util.function.LongConsumer {
+        private final NetStack stack;
+        private final int address;
+        private final int port;
+        private final long total;
+        private final MbufPool pool;
+        private final java.util.SplittableRandom random;
+        private final byte[] chunk = new byte[1400];
+        private final MessageDigest sent;
+        private final MessageDigest received;
+        private volatile TcpConnection connection;
+        private long sentBytes;
+        private volatile long receivedBytes;
+
+        StreamingClient(NetStack stack, int address, int port, long total, long seed, MbufPool pool)
+                throws java.security.NoSuchAlgorithmException {
+            this.stack = stack;
+            this.address = address;
+            this.port = port;
+            this.total = total;
+            this.pool = pool;
+            this.random = new java.util.SplittableRandom(seed);
+            this.sent = MessageDigest.getInstance("SHA-256");
+            this.received = MessageDigest.getInstance("SHA-256");
+        }
+
+        @Override
+        public void accept(long now) {
+            if (connection == null) {
+                connection = stack.tcp().connect(0, 0, address, port, stack.tcp().defaults().copy(), null, now);
+            }
+            TcpConnection c = connection;
+            long chain;
+            while ((chain = c.read(now)) != 0) {
+                byte[] bytes = Mbuf.toByteArray(chain);
+                received.update(bytes);
+                receivedBytes += bytes.length;
+                pool.free(chain);
+            }
+            if (!c.isActive()) {
+                return;
+            }
+            while (sentBytes < total && c.sendSpace() > 0) {
+                int len = (int) Math.min(chunk.length, total - sentBytes);
+                long m = pool.alloc();
+                if (m == 0) {
+                    break;
+                }
+                random.nextBytes(chunk);
+                Mbuf.setDataOff(m, Mbuf.HEADROOM + 64);
+                MemorySegment.copy(chunk, 0, MemorySegment.ofAddress(Mbuf.append(m, len)).reinterpret(len),
+                        ValueLayout.JAVA_BYTE, 0, len);
+                sent.update(chunk, 0, len);
+                if (!c.write(m, now)) {
+                    pool.free(m);
+                    break;
+                }
+                sentBytes += len;
+                if (sentBytes == total) {
+                    c.shutdownOutput(now);
+                }
+            }
+        }
+
+        /** Waits until the peer closed and everything it sent was read, or the timeout. */
+        void awaitEnd(long timeoutNanos) throws InterruptedException {
+            long deadline = System.nanoTime() + timeoutNanos;
+            while (System.nanoTime() < deadline) {
+                TcpConnection c = connection;
+                if (c != null && (c.state() == TcpState.TIME_WAIT || c.state() == TcpState.CLOSED)
+                        && c.readable() == 0) {
+                    return;
+                }
+                Thread.sleep(50);
+            }
+        }
+
+        /** Call once the poll thread stopped. */
+        void assertEchoed(NetStack stack) {
+            TcpConnection c = connection;
+            assertTrue(c != null && c.error() == null, "connection failed: "
+                    + (c == null ? "never opened" : c.error() + " in " + c.describe(System.nanoTime())));
+            assertEquals(total, receivedBytes, "bytes echoed back\n" + c.describe(System.nanoTime()) + "\n"
+                    + stack.tcp().counters());
+            assertEquals(HexFormat.of().formatHex(sent.digest()), HexFormat.of().formatHex(received.digest()));
         }
     }
 }

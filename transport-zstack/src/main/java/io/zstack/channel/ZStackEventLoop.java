@@ -211,8 +211,12 @@ public final class ZStackEventLoop extends SingleThreadEventLoop {
 
     /** This loop's stack in text: IP and TCP counters (netstat -s style), mbuf pool use, and every connection. */
     public io.netty.util.concurrent.Future<String> describe() {
-        return submit(() -> this + "\n  " + stack.ip().counters() + "\n  " + stack.tcp().counters() + "\n  pool "
-                + pool + "\n" + stack.tcp().describeConnections(now()).indent(2));
+        return submit(() -> {
+            String device = stack.device().statistics();
+            return this + "\n  " + stack.ip().counters() + "\n  " + stack.tcp().counters() + "\n  pool " + pool
+                    + (largePool == null ? "" : ", large " + largePool) + (device.isEmpty() ? "" : "\n  device "
+                    + device) + "\n" + stack.tcp().describeConnections(now()).indent(2);
+        });
     }
 
     /** The state of every connection of this loop's stack, one per line (runs on the loop). */

@@ -17,6 +17,8 @@ import java.util.concurrent.atomic.AtomicInteger;
  * <p>Every loop's stack shares the interface address, as the queues of one NIC do. A server channel listens on every
  * loop's stack; an accepted child channel lives on the loop whose stack holds its connection, whichever group that
  * loop belongs to ({@link #register(Channel)} sends it there).
+ *
+ * <p>Statistics: {@link #describe()}, and over JMX while the group runs ({@link ZStackStatisticsMXBean}).
  */
 public final class ZStackEventLoopGroup extends MultithreadEventLoopGroup {
     /** A loopback-only group with the default number of loops (twice the cores, as Netty's groups). */
@@ -43,11 +45,13 @@ public final class ZStackEventLoopGroup extends MultithreadEventLoopGroup {
     public ZStackEventLoopGroup(int nThreads, ThreadFactory threadFactory, ZStackConfig config) {
         super(nThreads, threadFactory, config, new AtomicInteger(), loops(nThreads),
                 new LoopbackFabric(loops(nThreads)));
+        ZStackStatistics.register(this);
     }
 
     public ZStackEventLoopGroup(int nThreads, Executor executor, ZStackConfig config) {
         super(nThreads, executor, config, new AtomicInteger(), loops(nThreads),
                 new LoopbackFabric(loops(nThreads)));
+        ZStackStatistics.register(this);
     }
 
     private static int loops(int nThreads) {

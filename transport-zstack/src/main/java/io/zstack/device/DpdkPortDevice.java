@@ -7,6 +7,7 @@ import io.zstack.dpdk.DpdkPort;
 import io.zstack.dpdk.Offloads;
 import io.zstack.dpdk.PortConfig;
 import io.zstack.dpdk.PortInfo;
+import io.zstack.dpdk.PortStats;
 import io.zstack.wire.MacAddress;
 
 /**
@@ -154,6 +155,15 @@ public final class DpdkPortDevice implements NetDevice {
         if (ownsPort) {
             port.close();
         }
+    }
+
+    /** The port's counters (all queues), read from DPDK. */
+    @Override
+    public String statistics() {
+        PortStats s = port.stats();
+        return "port " + port.id() + " queue " + queue + ": ipackets=" + s.ipackets() + " opackets=" + s.opackets()
+                + " ibytes=" + s.ibytes() + " obytes=" + s.obytes() + " imissed=" + s.imissed() + " ierrors="
+                + s.ierrors() + " oerrors=" + s.oerrors() + " rx_nombuf=" + s.rxNoMbuf();
     }
 
     @Override

@@ -149,6 +149,12 @@ public final class FaultInjectingDevice implements NetDevice {
         }
     }
 
+    @Override
+    public String statistics() {
+        String own = inner.statistics();
+        return (own.isEmpty() ? "" : own + "; ") + counters();
+    }
+
     /** What was done to received frames. */
     public FaultCounters rxCounters() {
         return rx == null ? FaultCounters.ZERO : rx.counters();

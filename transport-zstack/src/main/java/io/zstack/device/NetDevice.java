@@ -37,6 +37,11 @@ public interface NetDevice extends AutoCloseable {
     /** The pool received frames are allocated from, and the one to build frames to send in. */
     MbufPool pool();
 
+    /** What the device itself counts (a DPDK port's statistics, a capture's size), for diagnostics; may be empty. */
+    default String statistics() {
+        return "";
+    }
+
     /** Releases the device; frames still queued inside it are freed. */
     @Override
     void close();

@@ -147,6 +147,13 @@ public final class PcapDevice implements NetDevice {
     }
 
     @Override
+    public String statistics() {
+        String inner = device.statistics();
+        return (inner.isEmpty() ? "" : inner + "; ") + "pcap " + framesCaptured + " frames captured, "
+                + framesNotCaptured + " past the size cap";
+    }
+
+    @Override
     public void close() {
         try {
             flush();

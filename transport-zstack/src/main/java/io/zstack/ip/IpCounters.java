@@ -1,12 +1,9 @@
 package io.zstack.ip;
 
-import java.lang.reflect.Field;
-import java.lang.reflect.Modifier;
-import java.util.LinkedHashMap;
-import java.util.Map;
+import io.zstack.util.Counters;
 
 /** What the Ethernet/ARP/IPv4/ICMP layer counted, like the Ip/Icmp sections of {@code netstat -s}. */
-public final class IpCounters {
+public final class IpCounters extends Counters {
     public long framesReceived;
     public long framesSent;
     public long packetsReceived;
@@ -41,28 +38,7 @@ public final class IpCounters {
     public long txQueueFull;
     public long noMbufs;
 
-    public Map<String, Long> snapshot() {
-        Map<String, Long> out = new LinkedHashMap<>();
-        for (Field f : IpCounters.class.getDeclaredFields()) {
-            if (f.getType() == long.class && !Modifier.isStatic(f.getModifiers())) {
-                try {
-                    out.put(f.getName(), f.getLong(this));
-                } catch (IllegalAccessException e) {
-                    throw new AssertionError(e);
-                }
-            }
-        }
-        return out;
-    }
-
-    @Override
-    public String toString() {
-        StringBuilder s = new StringBuilder("ip:");
-        snapshot().forEach((k, v) -> {
-            if (v != 0) {
-                s.append(' ').append(k).append('=').append(v);
-            }
-        });
-        return s.toString();
+    public IpCounters() {
+        super("ip");
     }
 }

@@ -1,15 +1,12 @@
 package io.zstack.tcp;
 
-import java.lang.reflect.Field;
-import java.lang.reflect.Modifier;
-import java.util.LinkedHashMap;
-import java.util.Map;
+import io.zstack.util.Counters;
 
 /**
  * What the TCP layer counted, like {@code netstat -s}: segments, connections, and every reason a segment was
  * dropped. Plain fields, written only by the stack's thread; {@link #snapshot()} reads them for display.
  */
-public final class TcpCounters {
+public final class TcpCounters extends Counters {
     // segments
     public long segmentsReceived;
     public long segmentsSent;
@@ -62,29 +59,7 @@ public final class TcpCounters {
     public long icmpReceived;
     public long icmpIgnored;
 
-    /** Every counter by name, in declaration order. */
-    public Map<String, Long> snapshot() {
-        Map<String, Long> out = new LinkedHashMap<>();
-        for (Field f : TcpCounters.class.getDeclaredFields()) {
-            if (f.getType() == long.class && !Modifier.isStatic(f.getModifiers())) {
-                try {
-                    out.put(f.getName(), f.getLong(this));
-                } catch (IllegalAccessException e) {
-                    throw new AssertionError(e);
-                }
-            }
-        }
-        return out;
-    }
-
-    @Override
-    public String toString() {
-        StringBuilder s = new StringBuilder("tcp:");
-        snapshot().forEach((k, v) -> {
-            if (v != 0) {
-                s.append(' ').append(k).append('=').append(v);
-            }
-        });
-        return s.toString();
+    public TcpCounters() {
+        super("tcp");
     }
 }

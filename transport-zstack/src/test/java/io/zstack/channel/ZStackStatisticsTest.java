@@ -1,0 +1,76 @@
+package io.zstack.channel;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.netty.bootstrap.Bootstrap;
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.SimpleChannelInboundHandler;
+import java.lang.management.ManagementFactory;
+import java.net.InetSocketAddress;
+import java.util.Set;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import javax.management.MBeanServer;
+import javax.management.ObjectName;
+import javax.management.openmbean.CompositeData;
+import javax.management.openmbean.TabularData;
+import org.junit.jupiter.api.Test;
+
+/** A group's statistics are readable over JMX while it runs, through the platform MBean server, and gone after. */
+class ZStackStatisticsTest {
+    private static final MBeanServer SERVER = ManagementFactory.getPlatformMBeanServer();
+
+    @Test
+    void aRunningGroupShowsItsCountersOverJmx() throws Exception {
+        Set<ObjectName> before = SERVER.queryNames(new ObjectName("io.zstack:type=ZStackEventLoopGroup,*"), null);
+        ZStackEventLoopGroup group = new ZStackEventLoopGroup(2);
+        Set<ObjectName> after = SERVER.queryNames(new ObjectName("io.zstack:type=ZStackEventLoopGroup,*"), null);
+        after.removeAll(before);
+        assertEquals(1, after.size(), "one MBean for the new group: " + after);
+        ObjectName name = after.iterator().next();
+        try {
+            Channel server = new ServerBootstrap().group(group).channel(ZStackServerSocketChannel.class)
+                    .childHandler(new ChannelInboundHandlerAdapter() {
+                        @Override
+                        public void channelRead(ChannelHandlerContext ctx, Object msg) {
+                            ctx.writeAndFlush(msg);
+                        }
+                    }).bind(new InetSocketAddress("127.0.0.1", 0)).sync().channel();
+            CountDownLatch echoed = new CountDownLatch(1000);
+            Channel client = new Bootstrap().group(group).channel(ZStackSocketChannel.class)
+                    .handler(new SimpleChannelInboundHandler<ByteBuf>() {
+                        @Override
+                        protected void channelRead0(ChannelHandlerContext ctx, ByteBuf msg) {
+                            for (int i = msg.readableBytes(); i > 0; i--) {
+                                echoed.countDown();
+                            }
+                        }
+                    }).connect(server.localAddress()).sync().channel();
+            client.writeAndFlush(Unpooled.wrappedBuffer(new byte[1000])).sync();
+            assertTrue(echoed.await(10, TimeUnit.SECONDS));
+
+            assertEquals(2, SERVER.getAttribute(name, "Connections"), "both ends of the loopback connection");
+            TabularData counters = (TabularData) SERVER.getAttribute(name, "Counters");
+            long segmentsReceived = (Long) ((CompositeData) counters.get(new Object[] {"tcp.segmentsReceived"}))
+                    .get("value");
+            assertTrue(segmentsReceived >= 4, "handshake and data: " + segmentsReceived);
+            assertTrue(counters.containsKey(new Object[] {"ip.packetsDelivered"}));
+            long free = (Long) SERVER.getAttribute(name, "FreeMbufs");
+            long total = (Long) SERVER.getAttribute(name, "Mbufs");
+            assertTrue(free > 0 && free <= total, free + " of " + total);
+            String description = (String) SERVER.getAttribute(name, "Description");
+            assertTrue(description.contains("tcp:") && description.contains("ESTABLISHED"), description);
+            client.close().sync();
+            server.close().sync();
+        } finally {
+            group.shutdownGracefully(0, 5, TimeUnit.SECONDS).sync();
+        }
+        assertTrue(!SERVER.isRegistered(name), "unregistered when the group terminated");
+    }
+}

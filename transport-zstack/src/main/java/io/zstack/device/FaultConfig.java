@@ -10,7 +10,8 @@ package io.zstack.device;
  * @param direction           which path the faults apply to
  * @param drop                probability a frame is lost
  * @param duplicate           probability a frame is delivered twice (the second a copy in the device's pool)
- * @param corrupt             probability one random bit of the frame is flipped
+ * @param corrupt             probability one random bit of an IPv4 frame's packet is flipped (damage past the
+ *                            link's frame check; ARP and the Ethernet header are left alone)
  * @param reorder             probability a frame is held back until {@code reorderGap} later frames have passed
  * @param reorderGap          how many later frames overtake a held frame (at least 1)
  * @param reorderTimeoutNanos a held frame goes anyway after this long, overtaken or not

@@ -178,17 +178,32 @@ final class FaultInjector {
         out.add(h.frame, 0);
     }
 
+    private static final int ETHERNET_HEADER = 14;
+
     /**
-     * Flips one random bit of the frame. In place when the frame's buffers are its own; a frame whose buffer
+     * Damage a link's frame check would catch never reaches a host, so only damage past it is modelled (a faulty
+     * router or NIC memory): a bit of an IPv4 packet, whose checksums must catch it. Other frames (ARP, which has
+     * no checksum and would poison the neighbour cache) pass untouched.
+     */
+    private static boolean carriesIpv4(long frame) {
+        if (Mbuf.dataLen(frame) < ETHERNET_HEADER) {
+            return false;
+        }
+        long type = Mbuf.dataAddress(frame) + 12;
+        return MEMORY.get(JAVA_BYTE, type) == 0x08 && MEMORY.get(JAVA_BYTE, type + 1) == 0x00;
+    }
+
+    /**
+     * Flips one random bit of the IPv4 packet the frame carries. In place when the frame's buffers are its own; a frame whose buffer
      * someone else also holds (TCP keeps unacknowledged payload for retransmission) is copied first, so the
      * corruption hits only this transmission. Returns the frame to carry on with.
      */
     private long corrupt(long frame) {
         int length = Mbuf.pktLen(frame);
-        if (length == 0) {
+        if (length <= ETHERNET_HEADER || !carriesIpv4(frame)) {
             return frame;
         }
-        int offset = random.nextInt(length);
+        int offset = ETHERNET_HEADER + random.nextInt(length - ETHERNET_HEADER);
         int bit = random.nextInt(8);
         if (Frames.isShared(frame)) {
             long copy = Frames.copy(frame, pool);

@@ -123,6 +123,68 @@ final class SackScoreboard {
         return rangesAbove >= 3 || sackedAbove(seq) > 2L * mss;
     }
 
+    /** RFC 6675 IsLost for a hole whose first SACKed range above it is range {@code i}. */
+    private boolean holeBelowIsLost(int i, int mss) {
+        long sacked = 0;
+        for (int j = i; j < count; j++) {
+            sacked += Integer.toUnsignedLong(ends[j] - starts[j]);
+        }
+        return count - i >= 3 || sacked > 2L * mss;
+    }
+
+    /**
+     * RFC 6675 SetPipe: the octets between {@code una} and {@code sndMax} the network may still hold. An unSACKed
+     * octet counts once unless it is deemed lost, and once more if it was retransmitted (below {@code highRxt}).
+     * Every octet of one hole has the same SACKed data above it, so the rule is applied hole by hole.
+     */
+    long pipe(int una, int sndMax, int highRxt, int mss) {
+        long pipe = 0;
+        int from = una;
+        for (int i = 0; i <= count; i++) {
+            int holeEnd = i < count ? starts[i] : sndMax;
+            if (SeqNum.lt(from, holeEnd)) {
+                boolean lost = i < count && holeBelowIsLost(i, mss);
+                if (!lost) {
+                    pipe += Integer.toUnsignedLong(holeEnd - from);
+                }
+                if (SeqNum.gt(highRxt, from)) {
+                    pipe += Integer.toUnsignedLong(SeqNum.min(highRxt, holeEnd) - from);
+                }
+            }
+            if (i < count) {
+                from = SeqNum.max(from, ends[i]);
+            }
+        }
+        return pipe;
+    }
+
+    /**
+     * RFC 6675 NextSeg rules 1 and 3: the first unSACKed sequence number at or after {@code from} below the highest
+     * SACKed one, among holes deemed lost ({@code lostOnly}) or any. Returns -1 when there is none, otherwise the
+     * sequence number as an unsigned value; {@link #holeEndAfter} bounds the segment to send there.
+     */
+    long nextHole(int from, int una, int mss, boolean lostOnly) {
+        int holeStart = una;
+        for (int i = 0; i < count; i++) {
+            int start = SeqNum.max(holeStart, from);
+            if (SeqNum.lt(start, starts[i]) && (!lostOnly || holeBelowIsLost(i, mss))) {
+                return Integer.toUnsignedLong(start);
+            }
+            holeStart = SeqNum.max(holeStart, ends[i]);
+        }
+        return -1;
+    }
+
+    /** Where the hole containing {@code seq} ends: the start of the next SACKed range, or {@code limit}. */
+    int holeEndAfter(int seq, int limit) {
+        for (int i = 0; i < count; i++) {
+            if (SeqNum.gt(starts[i], seq)) {
+                return SeqNum.min(starts[i], limit);
+            }
+        }
+        return limit;
+    }
+
     void clear() {
         count = 0;
     }

@@ -552,7 +552,10 @@ public final class TcpConnection {
         int segLen = seg.sequenceLength();
         boolean acceptable;
         if (segLen == 0) {
-            acceptable = rcvWnd == 0 ? seg.seq == rcvNxt : SeqNum.inWindow(seg.seq, rcvNxt, rcvWnd);
+            // the right edge itself is accepted too (Linux does the same; RFC 9293's test is strict): a peer that
+            // filled our window numbers its ACKs with exactly the right edge, and dropping those would stop us
+            // hearing its ACKs for as long as our reader leaves the window full
+            acceptable = rcvWnd == 0 ? seg.seq == rcvNxt : SeqNum.inWindow(seg.seq, rcvNxt, rcvWnd + 1);
         } else {
             acceptable = rcvWnd != 0 && (SeqNum.inWindow(seg.seq, rcvNxt, rcvWnd)
                     || SeqNum.inWindow(seg.seq + segLen - 1, rcvNxt, rcvWnd));
@@ -560,6 +563,14 @@ public final class TcpConnection {
         if (!acceptable) {
             if (!seg.has(TcpFlags.RST)) {
                 counters.outOfWindow++;
+                if (timestampsOn && seg.hasTimestamp && segLen > 0 && SeqNum.le(seg.seq + segLen, rcvNxt)) {
+                    // a retransmission of what we already have: our ACK was lost. RFC 7323 §4.3 (2) takes its TSval
+                    // (SEG.SEQ <= Last.ACK.sent, and PAWS passed), so the ACK below echoes the retransmission, not
+                    // the original. Echoing the original, as Linux does, hands the peer an RTT sample as long as
+                    // its whole timeout, which inflates its next timeout, and under steady loss that feeds on itself.
+                    tsRecent = seg.tsVal;
+                    tsRecentAtNanos = nowNanos;
+                }
                 sendAckNow(nowNanos);
             } else {
                 counters.resetsIgnored++;
@@ -738,6 +749,8 @@ public final class TcpConnection {
             if (SeqNum.ge(ack, recoveryPoint)) {
                 inRecovery = false;
                 congestion.onExitRecovery(nowNanos);
+            } else if (sackRecovery()) {
+                sackRecoverySend(nowNanos); // RFC 6675: the pipe, not a partial ACK, says what goes next
             } else {
                 // RFC 6582 partial ACK: retransmit the next hole, deflate
                 congestion.onPartialAck(acked, nowNanos);
@@ -779,8 +792,12 @@ public final class TcpConnection {
         dupAcks++;
         layer.counters().duplicateAcks++;
         if (inRecovery) {
-            // each further duplicate means a segment left the network: let a new one in (RFC 5681 §3.2 step 4)
-            congestion.onDuplicateAckInRecovery(nowNanos);
+            if (sackRecovery()) {
+                sackRecoverySend(nowNanos); // the SACK blocks it carried may have shrunk the pipe
+            } else {
+                // each further duplicate means a segment left the network: let a new one in (RFC 5681 §3.2 step 4)
+                congestion.onDuplicateAckInRecovery(nowNanos);
+            }
             return;
         }
         boolean lossDetected = dupAcks >= 3 || (sackOn && scoreboard.isLost(sndUna, sendMss));
@@ -791,13 +808,57 @@ public final class TcpConnection {
             highRetransmitted = sndUna;
             congestion.onEnterRecovery(Integer.toUnsignedLong(SeqNum.diff(sndMax, sndUna)), nowNanos);
             layer.counters().fastRetransmits++;
-            retransmitNextHole(nowNanos);
+            retransmitNextHole(nowNanos); // RFC 6675 §5 step 4.3: the first lost segment goes whatever the pipe
+            if (sackRecovery()) {
+                sackRecoverySend(nowNanos);
+            }
         } else if (dupAcks <= 2) {
             limitedTransmit = true; // RFC 3042: one new segment per duplicate, if the receive window has room
         }
     }
 
     private boolean limitedTransmit;
+
+    /** Recovery follows RFC 6675 when the peer SACKs; without SACK information it is NewReno (RFC 6582). */
+    private boolean sackRecovery() {
+        return inRecovery && sackOn && scoreboard.ranges() > 0;
+    }
+
+    /**
+     * RFC 6675 §5 step (C), loss recovery driven by SACK: while the window (ssthresh during recovery) exceeds the
+     * pipe by a segment, send NextSeg: a lost hole not yet retransmitted (rule 1), else new data (rule 2), else any
+     * hole below the highest SACKed octet (rule 3). Several holes of one window are repaired in one round trip,
+     * where NewReno's partial ACKs repair one per round trip. The rescue retransmission (rule 4) is not done: the
+     * RTO covers that case.
+     */
+    private void sackRecoverySend(long nowNanos) {
+        long window = congestion.ssthresh();
+        for (int round = 0; round < SackScoreboard.MAX_RANGES * 4; round++) {
+            if (window - scoreboard.pipe(sndUna, sndMax, highRetransmitted, sendMss) < sendMss) {
+                return;
+            }
+            int from = SeqNum.gt(highRetransmitted, sndUna) ? highRetransmitted : sndUna;
+            long hole = scoreboard.nextHole(from, sndUna, sendMss, true);
+            if (hole < 0) {
+                if (sendData(nowNanos)) {
+                    continue; // new data went out as far as the pipe allowed
+                }
+                hole = scoreboard.nextHole(from, sndUna, sendMss, false);
+                if (hole < 0) {
+                    return;
+                }
+            }
+            int seq = (int) hole;
+            int len = segmentLengthAt(seq, Math.min(effectiveMss(), SeqNum.diff(scoreboard.holeEndAfter(seq, sndMax),
+                    seq)));
+            if (len <= 0) {
+                return;
+            }
+            sendSegmentAt(seq, len, nowNanos, true);
+            highRetransmitted = seq + len;
+            rttTiming = false; // Karn: never time a retransmitted segment
+        }
+    }
 
     /** Retransmits the first unacknowledged, un-SACKed segment not yet resent in this recovery. */
     private void retransmitNextHole(long nowNanos) {
@@ -1007,8 +1068,15 @@ public final class TcpConnection {
             int len = 0;
             if (unsent > 0) {
                 long inFlight = Integer.toUnsignedLong(SeqNum.diff(sndNxt, sndUna));
-                long cwnd = congestion.cwnd() + (limitedTransmit ? 2L * sendMss : 0);
-                long usable = Math.min(Integer.toUnsignedLong(sndWnd), cwnd) - inFlight;
+                long usable;
+                if (sackRecovery()) {
+                    // RFC 6675: new data only as far as the pipe leaves room under ssthresh
+                    usable = Math.min(Integer.toUnsignedLong(sndWnd) - inFlight, congestion.ssthresh()
+                            - scoreboard.pipe(sndUna, sndMax, highRetransmitted, sendMss));
+                } else {
+                    long cwnd = congestion.cwnd() + (limitedTransmit ? 2L * sendMss : 0);
+                    usable = Math.min(Integer.toUnsignedLong(sndWnd), cwnd) - inFlight;
+                }
                 if (sndWnd == 0) {
                     // zero window: the persist timer probes it (RFC 9293 §3.8.6.1)
                     if (persistDeadline == 0 && retransmitDeadline == 0) {
@@ -1058,6 +1126,12 @@ public final class TcpConnection {
             flags |= TcpFlags.FIN;
         }
         layer.transmit(this, flags, seq, offset, len, nowNanos);
+        int end = seq + len + ((flags & TcpFlags.FIN) != 0 ? 1 : 0);
+        if (SeqNum.gt(end, sndMax)) {
+            // a resend from the left edge may run past what was sent before (the queue grew meanwhile): SND.MAX
+            // must cover it, or the peer's ACK of it would look like an ACK of unsent data
+            sndMax = end;
+        }
         segmentsUnacked = 0;
         delayedAckDeadline = 0;
         ackNow = false;
@@ -1079,7 +1153,10 @@ public final class TcpConnection {
 
     /** A bare ACK carrying the current RCV.NXT and window (and SACK blocks). */
     void sendAckNow(long nowNanos) {
-        layer.transmit(this, TcpFlags.ACK, sndNxt, 0, 0, nowNanos);
+        // SND.MAX, not SND.NXT: after a timeout SND.NXT goes back to SND.UNA, and an ACK numbered below what the peer
+        // already received is unacceptable there (RFC 9293 §3.10.7.4), so the peer would drop it, ACK field and all
+        // (BSD numbers pure ACKs the same way; Linux's SND.NXT never goes back)
+        layer.transmit(this, TcpFlags.ACK, sndMax, 0, 0, nowNanos);
         segmentsUnacked = 0;
         delayedAckDeadline = 0;
         ackNow = false;

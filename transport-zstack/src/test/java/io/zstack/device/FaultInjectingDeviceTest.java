@@ -280,6 +280,20 @@ class FaultInjectingDeviceTest {
     }
 
     @Test
+    void corruptionSparesFramesThatAreNotIpv4() {
+        overLoopback(seeded(Direction.TRANSMIT).corrupt(1.0).build());
+        MbufBurst burst = new MbufBurst(4);
+        burst.add(TestFrames.frame(pool, 7, 64, TestFrames.ARP));
+        burst.add(TestFrames.frame(pool, 8, 64, TestFrames.IPV4));
+        device.transmit(burst);
+        assertEquals(2, device.receive(burst));
+        assertEquals(7, TestFrames.seqOf(burst.get(0)), "ARP has no checksum: the link's frame check stands for it");
+        assertEquals(-1, TestFrames.seqOf(burst.get(1)), "an IPv4 frame is corrupted");
+        pool.freeBulk(burst, 0, 2);
+        assertEquals(1, device.txCounters().corrupted());
+    }
+
+    @Test
     void delayHoldsFramesUntilTheirTime() {
         overLoopback(seeded(Direction.RECEIVE).delay(100 * MICROS, 0).build());
         MbufBurst burst = new MbufBurst(4);

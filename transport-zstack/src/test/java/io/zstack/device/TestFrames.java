@@ -9,12 +9,15 @@ import java.nio.ByteBuffer;
 import java.util.zip.CRC32;
 
 /**
- * Test frames: an Ethernet header (local experimental EtherType 0x88b5), a sequence number, a pattern derived from
- * it, and a CRC-32 of everything before it, so a receiver can tell which frame it got and whether it is intact.
+ * Test frames: an Ethernet header (EtherType IPv4 unless told otherwise, since only IPv4 frames are corrupted by the
+ * fault injector), a sequence number, a pattern derived from it, and a CRC-32 of everything before it, so a receiver
+ * can tell which frame it got and whether it is intact.
  */
 final class TestFrames {
     static final int HEADER = 14;
     static final int MIN_LENGTH = HEADER + 4 + 4;
+    static final short IPV4 = 0x0800;
+    static final short ARP = 0x0806;
 
     private TestFrames() {
     }
@@ -25,11 +28,15 @@ final class TestFrames {
     }
 
     static byte[] bytes(int seq, int length) {
+        return bytes(seq, length, IPV4);
+    }
+
+    static byte[] bytes(int seq, int length, short etherType) {
         if (length < MIN_LENGTH) {
             throw new IllegalArgumentException("frame too short: " + length);
         }
         ByteBuffer b = ByteBuffer.allocate(length);
-        b.put(new byte[] {2, 0, 0, 0, 0, 0x0b, 2, 0, 0, 0, 0, 0x0a}).putShort((short) 0x88b5).putInt(seq);
+        b.put(new byte[] {2, 0, 0, 0, 0, 0x0b, 2, 0, 0, 0, 0, 0x0a}).putShort(etherType).putInt(seq);
         while (b.position() < length - 4) {
             b.put((byte) (seq * 31 + b.position()));
         }
@@ -41,7 +48,11 @@ final class TestFrames {
 
     /** A frame in a fresh mbuf of {@code pool} (chained if it does not fit one). */
     static long frame(MbufPool pool, int seq, int length) {
-        byte[] data = bytes(seq, length);
+        return frame(pool, seq, length, IPV4);
+    }
+
+    static long frame(MbufPool pool, int seq, int length, short etherType) {
+        byte[] data = bytes(seq, length, etherType);
         long head = 0;
         int done = 0;
         int room = pool.dataRoom() - pool.headroom();

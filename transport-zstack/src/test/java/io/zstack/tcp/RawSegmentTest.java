@@ -277,6 +277,52 @@ class RawSegmentTest {
     }
 
     @Test
+    void sackRecoveryRepairsEveryLostHoleOfAWindowInOneRoundTrip() {
+        // RFC 6675: with segments 0, 2 and 4 of a window lost and the rest SACKed, all three go again at once;
+        // NewReno (RFC 6582) would resend one per round trip, waiting for each partial ACK
+        handshake();
+        int mss = conn.sendMss;
+        for (int i = 0; i < 10; i++) {
+            write(mss);
+        }
+        List<RawPeer.Sent> window = new ArrayList<>();
+        for (RawPeer.Sent s; (s = peer.next()) != null; ) {
+            window.add(s);
+        }
+        assertTrue(window.size() >= 8, "an initial window of at least 8 segments: " + window.size());
+        int first = iss + 1;
+        int end = window.get(window.size() - 1).seq() + mss;
+        int[][] sacks = {
+            {first + mss, first + 2 * mss},
+            {first + 3 * mss, first + 4 * mss},
+            {first + 5 * mss, end},
+        };
+        for (int blocks = 1; blocks <= 3; blocks++) {
+            RawPeer.Segment dupAck = segment(TcpFlags.ACK, peerIsn + 1, first);
+            dupAck.sackStart = new int[blocks];
+            dupAck.sackEnd = new int[blocks];
+            for (int b = 0; b < blocks; b++) {
+                dupAck.sackStart[b] = sacks[b][0];
+                dupAck.sackEnd[b] = sacks[b][1];
+            }
+            peer.send(dupAck);
+        }
+        List<Integer> resent = new ArrayList<>();
+        for (RawPeer.Sent s; (s = peer.next()) != null; ) {
+            if (s.payload().length > 0 && SeqNum.lt(s.seq(), end)) {
+                resent.add(s.seq() - first);
+            }
+        }
+        assertEquals(List.of(0, 2 * mss, 4 * mss), resent, "the three holes, in order, before any further ACK");
+        assertTrue(conn.inRecovery);
+        assertEquals(1, peer.tcp().counters().fastRetransmits);
+        RawPeer.Segment all = segment(TcpFlags.ACK, peerIsn + 1, end);
+        peer.send(all);
+        assertEquals(end, conn.sndUna);
+        assertTrue(!conn.inRecovery || SeqNum.lt(end, conn.recoveryPoint), "recovery ends once its data is acked");
+    }
+
+    @Test
     void aHoleIsReportedWithSackBlocksAtOnce() {
         handshake();
         peer.send(data(1000, 100));
@@ -319,6 +365,41 @@ class RawSegmentTest {
         peer.advance(10 * rto);
         assertNull(peer.next(), "nothing left to retransmit");
         assertEquals(0, conn.sendQueued());
+    }
+
+    @Test
+    void aTimeoutResendThatRunsPastWhatWasSentCanBeAcknowledged() {
+        handshake();
+        write(8);
+        assertEquals(8, peer.next().payload().length);
+        write(1000);
+        assertNull(peer.next(), "Nagle holds the small write while 8 bytes are in flight");
+        peer.advance(conn.rtt.rto() + 2 * MS);
+        RawPeer.Sent resend = peer.next();
+        assertNotNull(resend, "resent from the left edge after the timeout");
+        assertEquals(1008, resend.payload().length, "the resend takes all the queue has, up to a segment");
+        peer.send(segment(TcpFlags.ACK, peerIsn + 1, iss + 1 + 1008));
+        assertEquals(0, peer.tcp().counters().ackUnsent, "the ACK of the resent data is not an ACK of unsent data");
+        assertEquals(iss + 1 + 1008, conn.sndUna);
+        assertEquals(0, conn.sendQueued());
+    }
+
+    @Test
+    void theAckOfAResentSegmentWeAlreadyHadEchoesTheResentTimestamp() {
+        // our ACK was lost and the peer resent: echoing the original's TSval would give it an RTT sample as long as
+        // its timeout (RFC 7323 §4.3 (2) lets the resent one's TSval in: SEG.SEQ <= Last.ACK.sent)
+        handshake();
+        peerTs = 200;
+        peer.send(data(0, 100));
+        peer.drain();
+        peerTs = 900;
+        peer.send(data(0, 100));
+        RawPeer.Sent ack = peer.next();
+        assertNotNull(ack, "a duplicate is answered with an ACK");
+        assertEquals(peerIsn + 1 + 100, ack.ack());
+        assertEquals(900, ack.options().tsEcr());
+        assertEquals(100, conn.readable(), "the duplicate's bytes were not taken twice");
+        peer.stackPool.free(conn.read(peer.now()));
     }
 
     @Test

@@ -403,6 +403,50 @@ class RawSegmentTest {
     }
 
     @Test
+    void aPureAckAfterATimeoutCarriesTheHighestSequenceSent() {
+        // after a timeout SND.NXT goes back to SND.UNA; the peer already has more than that, and would find an ACK
+        // numbered SND.NXT below its window and drop it (RFC 9293 §3.10.7.4): pure ACKs are numbered SND.MAX
+        handshake();
+        int mss = conn.sendMss;
+        for (int i = 0; i < 3; i++) {
+            write(mss);
+        }
+        int sent = 0;
+        for (RawPeer.Sent s; (s = peer.next()) != null; ) {
+            sent += s.payload().length;
+        }
+        assertEquals(3 * mss, sent);
+        peer.advance(conn.rtt.rto() + 2 * MS);
+        assertEquals(iss + 1, peer.next().seq(), "the timeout resends from the left edge");
+        peer.send(data(0, 100)); // the peer has all three segments and sends data of its own, acking none yet
+        peer.advance(500 * MS); // past any delayed ACK
+        RawPeer.Sent ack = peer.next();
+        assertNotNull(ack);
+        assertEquals(0, ack.payload().length, "a pure ACK: the window after the timeout has no room for data");
+        assertEquals(iss + 1 + 3 * mss, ack.seq());
+        assertEquals(peerIsn + 1 + 100, ack.ack());
+        peer.stackPool.free(conn.read(peer.now()));
+    }
+
+    @Test
+    void anAckNumberedAtTheRightEdgeOfTheWindowIsTaken() {
+        // a peer that filled our window up to its right edge numbers its ACKs with that edge; Linux takes them,
+        // RFC 9293's strict test would not, and we would stop hearing the peer's ACKs while our reader is slow
+        handshake();
+        write(500);
+        assertNotNull(peer.next());
+        int edge = conn.rcvAdvertisedEdge;
+        int offset = edge - (peerIsn + 1) - 100;
+        peer.send(data(offset, 100)); // out of order, ending exactly at the edge
+        peer.drain();
+        RawPeer.Segment ack = segment(TcpFlags.ACK, edge, iss + 1 + 500);
+        long outOfWindowBefore = peer.tcp().counters().outOfWindow;
+        peer.send(ack);
+        assertEquals(iss + 1 + 500, conn.sndUna, "the ACK was taken");
+        assertEquals(outOfWindowBefore, peer.tcp().counters().outOfWindow);
+    }
+
+    @Test
     void aZeroWindowIsProbed() {
         handshake();
         write(1000);

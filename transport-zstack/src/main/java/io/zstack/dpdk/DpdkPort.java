@@ -73,16 +73,36 @@ public final class DpdkPort implements AutoCloseable {
             rc = Shim.devProbe(arena.allocateFrom(devargs), arena.allocateFrom(name));
         }
         if (rc < 0) {
-            String hint = switch (-rc) {
-                case 17 -> " (a device named " + name + " exists already)";
-                case 19, 2 -> " (no such driver or interface; is the PMD installed, and does the interface exist in "
-                        + "this network namespace?)";
-                case 1, 13 -> " (not permitted: run as root or with CAP_NET_ADMIN)";
-                default -> "";
-            };
+            String hint;
+            if (!hasNetAdmin()) {
+                // PMDs report a refused TUNSETIFF or packet socket as EINVAL or EPERM: say what is really missing
+                hint = " (this process lacks CAP_NET_ADMIN, which tap, af_packet and af_xdp ports need: run as root)";
+            } else {
+                hint = switch (-rc) {
+                    case 17 -> " (a device named " + name + " exists already)";
+                    // af_packet answers a missing interface with EPERM (its probe returns -1), even to root
+                    case 19, 2, 1 -> " (no such driver or interface: is the PMD installed, and does the interface "
+                            + "exist in this network namespace?)";
+                    default -> "";
+                };
+            }
             throw new DpdkException("probing device " + devargs + hint, -rc);
         }
         return new DpdkPort(rc, name, true);
+    }
+
+    /** Whether this process holds CAP_NET_ADMIN (bit 12 of CapEff in /proc/self/status); true if it cannot tell. */
+    static boolean hasNetAdmin() {
+        try {
+            for (String line : java.nio.file.Files.readAllLines(java.nio.file.Path.of("/proc/self/status"))) {
+                if (line.startsWith("CapEff:")) {
+                    return (Long.parseUnsignedLong(line.substring(7).trim(), 16) & (1L << 12)) != 0;
+                }
+            }
+        } catch (java.io.IOException | RuntimeException e) {
+            return true;
+        }
+        return true;
     }
 
     /** Opens a port EAL already knows (a PCI NIC allowed in {@link EalConfig}, or a vdev given at init). */

@@ -23,6 +23,7 @@ import io.zstack.channel.ZStackServerSocketChannel;
 import io.zstack.dpdk.PortConfig;
 import io.zstack.ip.Ipv4Config;
 import java.net.InetSocketAddress;
+import java.util.concurrent.TimeUnit;
 
 /**
  * A plain Netty HTTP echo server. The transport is chosen by {@code --transport}; nothing else in the application
@@ -150,9 +151,22 @@ public final class HttpEchoServer {
                 }
             }
         }
-        Transport transport = Transport.of(transportName, threads, devargs, address, gateway, pcap);
+        Transport transport;
         try {
-            Channel server = start(transport, new InetSocketAddress(bind, port), copyMode);
+            transport = Transport.of(transportName, threads, devargs, address, gateway, pcap);
+        } catch (RuntimeException e) {
+            exitWith(e);
+            return;
+        }
+        try {
+            Channel server;
+            try {
+                server = start(transport, new InetSocketAddress(bind, port), copyMode);
+            } catch (Exception e) {
+                transport.group().shutdownGracefully(0, 5, TimeUnit.SECONDS).syncUninterruptibly();
+                exitWith(e);
+                return;
+            }
             System.out.println("http-echo on " + transport.name() + (copyMode ? " (copy mode)" : "")
                     + " listening at " + server.localAddress());
             System.out.flush();
@@ -160,5 +174,27 @@ public final class HttpEchoServer {
         } finally {
             transport.group().shutdownGracefully();
         }
+    }
+
+    /**
+     * A set-up mistake (no permission, no such interface, address in use, DPDK missing...) ends the program with one
+     * line saying what went wrong, each cause's message after the last; {@code -Dhttp-echo.trace=true} adds the
+     * stack trace.
+     */
+    private static void exitWith(Throwable e) {
+        StringBuilder line = new StringBuilder("http-echo: cannot start: ");
+        String previous = null;
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            String message = t.getMessage() != null ? t.getMessage() : t.getClass().getSimpleName();
+            if (previous == null || !previous.contains(message)) {
+                line.append(previous == null ? "" : ": ").append(message);
+            }
+            previous = message;
+        }
+        System.err.println(line);
+        if (Boolean.getBoolean("http-echo.trace")) {
+            e.printStackTrace();
+        }
+        System.exit(1);
     }
 }

@@ -42,6 +42,13 @@ ip netns exec "$ns" ip link set "$iface" address 02:00:00:00:00:01
 ip netns exec "$ns" ip addr add "$kernel_address/24" dev "$iface"
 ip netns exec "$ns" ip link set "$iface" up
 
+# the listener is up once the server prints its line; wait for it quietly rather than show curl's refusals
+for _ in $(seq 1 100); do
+    ip netns exec "$ns" curl -s -o /dev/null --max-time 1 "http://$stack_address:8080/size/1" && break
+    kill -0 "$java_pid" 2>/dev/null || { echo "demo: the server exited before it answered" >&2; exit 1; }
+    sleep 0.1
+done
+
 echo "demo: curl (the kernel's TCP, $kernel_address) -> HTTP echo on ZStack ($stack_address:8080)"
 ip netns exec "$ns" curl -sS --retry 5 --retry-connrefused --retry-delay 1 --max-time 10 \
     -H 'Content-Type: text/plain' --data-binary 'hello from the kernel, echoed by ZStack' \

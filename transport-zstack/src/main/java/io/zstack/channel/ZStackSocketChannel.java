@@ -30,6 +30,7 @@ import java.net.InetSocketAddress;
 import java.net.NoRouteToHostException;
 import java.net.SocketAddress;
 import java.nio.ByteBuffer;
+import java.util.List;
 import java.nio.channels.AlreadyConnectedException;
 import java.nio.channels.ClosedChannelException;
 import java.nio.channels.ConnectionPendingException;
@@ -578,6 +579,11 @@ public final class ZStackSocketChannel extends AbstractZStackChannel implements 
                     in.remove();
                     continue;
                 }
+                if (!config.isCopyMode() && buf instanceof CompositeByteBuf composite
+                        && handOffComponents(c, composite, readable)) {
+                    in.remove();
+                    continue;
+                }
                 long handedOff = config.isCopyMode() ? 0 : handOff(buf, readable);
                 if (handedOff != 0) {
                     if (!c.queue(handedOff)) {
@@ -642,6 +648,57 @@ public final class ZStackSocketChannel extends AbstractZStackChannel implements 
      * 0 when the buffer is not one mbuf of this loop's pool that nothing else has queued.
      */
     private long handOff(ByteBuf buf, int readable) {
+        long m = handOffCandidate(buf, readable);
+        if (m == 0) {
+            return 0;
+        }
+        MbufPool owner = MbufByteBuf.unwrapMbuf(buf).pool();
+        long start = buf.memoryAddress() + buf.readerIndex();
+        owner.refcntUpdate(m, 1); // the send queue's reference; the ByteBuf's goes when in.remove() releases it
+        Mbuf.setDataOff(m, (int) (start - Mbuf.bufAddr(m)));
+        Mbuf.setDataLen(m, readable);
+        Mbuf.setPktLen(m, readable);
+        Mbuf.setNbSegs(m, 1);
+        Mbuf.setNext(m, 0);
+        return m;
+    }
+
+    /**
+     * A composite whose every component can be handed off (an echoed read, an aggregated HTTP body, a header and a
+     * body written together) goes to the send queue piece by piece, each by reference. Returns false, having changed
+     * nothing, if any piece would need a copy; the caller then copies the whole.
+     */
+    private boolean handOffComponents(TcpConnection c, CompositeByteBuf composite, int readable)
+            throws ClosedChannelException {
+        List<ByteBuf> parts = composite.decompose(composite.readerIndex(), readable);
+        long[] roots = new long[parts.size()];
+        for (int i = 0; i < roots.length; i++) {
+            ByteBuf part = parts.get(i);
+            roots[i] = part.readableBytes() == 0 ? -1 : handOffCandidate(part, part.readableBytes());
+            if (roots[i] == 0) {
+                return false;
+            }
+            for (int j = 0; j < i; j++) {
+                if (roots[j] == roots[i]) {
+                    return false; // two pieces of one mbuf: each would need its own view
+                }
+            }
+        }
+        for (ByteBuf part : parts) {
+            if (part.readableBytes() == 0) {
+                continue;
+            }
+            long m = handOff(part, part.readableBytes());
+            if (!c.queue(m)) {
+                pool().free(m);
+                throw new ClosedChannelException();
+            }
+        }
+        return true;
+    }
+
+    /** The mbuf {@link #handOff} would hand over for {@code buf}, or 0; changes nothing. */
+    private long handOffCandidate(ByteBuf buf, int readable) {
         MbufByteBuf root = MbufByteBuf.unwrapMbuf(buf);
         if (root == null || root.mbuf() == 0 || !buf.hasMemoryAddress()) {
             return 0;
@@ -662,12 +719,6 @@ public final class ZStackSocketChannel extends AbstractZStackChannel implements 
         if (start < bufStart || start + readable > bufStart + Mbuf.bufLen(m)) {
             return 0;
         }
-        owner.refcntUpdate(m, 1); // the send queue's reference; the ByteBuf's goes when in.remove() releases it
-        Mbuf.setDataOff(m, (int) (start - bufStart));
-        Mbuf.setDataLen(m, readable);
-        Mbuf.setPktLen(m, readable);
-        Mbuf.setNbSegs(m, 1);
-        Mbuf.setNext(m, 0);
         return m;
     }
 

@@ -123,13 +123,9 @@ final class SackScoreboard {
         return rangesAbove >= 3 || sackedAbove(seq) > 2L * mss;
     }
 
-    /** RFC 6675 IsLost for a hole whose first SACKed range above it is range {@code i}. */
+    /** IsLost for the hole just below range {@code i}: every octet of a hole has the same SACKed data above it. */
     private boolean holeBelowIsLost(int i, int mss) {
-        long sacked = 0;
-        for (int j = i; j < count; j++) {
-            sacked += Integer.toUnsignedLong(ends[j] - starts[j]);
-        }
-        return count - i >= 3 || sacked > 2L * mss;
+        return isLost(starts[i] - 1, mss);
     }
 
     /**

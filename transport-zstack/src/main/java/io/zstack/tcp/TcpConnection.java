@@ -837,7 +837,7 @@ public final class TcpConnection {
             if (window - scoreboard.pipe(sndUna, sndMax, highRetransmitted, sendMss) < sendMss) {
                 return;
             }
-            int from = SeqNum.gt(highRetransmitted, sndUna) ? highRetransmitted : sndUna;
+            int from = firstNotRetransmitted();
             long hole = scoreboard.nextHole(from, sndUna, sendMss, true);
             if (hole < 0) {
                 if (sendData(nowNanos)) {
@@ -860,9 +860,14 @@ public final class TcpConnection {
         }
     }
 
+    /** Where this recovery's retransmissions carry on: past the last one, and never below SND.UNA. */
+    private int firstNotRetransmitted() {
+        return SeqNum.max(highRetransmitted, sndUna);
+    }
+
     /** Retransmits the first unacknowledged, un-SACKed segment not yet resent in this recovery. */
     private void retransmitNextHole(long nowNanos) {
-        int seq = SeqNum.gt(highRetransmitted, sndUna) ? highRetransmitted : sndUna;
+        int seq = firstNotRetransmitted();
         if (sackOn) {
             seq = scoreboard.nextUnsacked(seq, sndMax);
         }
@@ -1099,11 +1104,8 @@ public final class TcpConnection {
                 }
             }
             boolean fin = finQueued && offset + len == sendQueue.end();
-            sendSegmentAt(sndNxt, len, nowNanos, false);
+            sendSegmentAt(sndNxt, len, nowNanos, false); // moves SND.MAX
             sndNxt += len + (fin ? 1 : 0);
-            if (SeqNum.gt(sndNxt, sndMax)) {
-                sndMax = sndNxt;
-            }
             limitedTransmit = false;
             sent = true;
             if (fin) {

@@ -100,6 +100,13 @@ final class RawPeer implements AutoCloseable {
         received.clear();
     }
 
+    /** Everything the stack sent that the test has not taken yet, in order. */
+    java.util.List<Sent> takeAll() {
+        java.util.List<Sent> all = new java.util.ArrayList<>(received);
+        received.clear();
+        return all;
+    }
+
     private void decode(long frame) {
         MemorySegment data = Mbuf.data(frame);
         Ethernet eth = new Ethernet();

@@ -266,6 +266,14 @@ class RawSegmentTest {
         return last;
     }
 
+    /** Writes {@code n} full-sized segments' worth (one mbuf each) and returns everything the stack sent. */
+    private List<RawPeer.Sent> writeFullSegments(int n) {
+        for (int i = 0; i < n; i++) {
+            write(conn.sendMss);
+        }
+        return peer.takeAll();
+    }
+
     private int readAll() {
         long chain;
         int total = 0;
@@ -282,13 +290,7 @@ class RawSegmentTest {
         // NewReno (RFC 6582) would resend one per round trip, waiting for each partial ACK
         handshake();
         int mss = conn.sendMss;
-        for (int i = 0; i < 10; i++) {
-            write(mss);
-        }
-        List<RawPeer.Sent> window = new ArrayList<>();
-        for (RawPeer.Sent s; (s = peer.next()) != null; ) {
-            window.add(s);
-        }
+        List<RawPeer.Sent> window = writeFullSegments(10);
         assertTrue(window.size() >= 8, "an initial window of at least 8 segments: " + window.size());
         int first = iss + 1;
         int end = window.get(window.size() - 1).seq() + mss;
@@ -308,7 +310,7 @@ class RawSegmentTest {
             peer.send(dupAck);
         }
         List<Integer> resent = new ArrayList<>();
-        for (RawPeer.Sent s; (s = peer.next()) != null; ) {
+        for (RawPeer.Sent s : peer.takeAll()) {
             if (s.payload().length > 0 && SeqNum.lt(s.seq(), end)) {
                 resent.add(s.seq() - first);
             }
@@ -408,13 +410,7 @@ class RawSegmentTest {
         // numbered SND.NXT below its window and drop it (RFC 9293 §3.10.7.4): pure ACKs are numbered SND.MAX
         handshake();
         int mss = conn.sendMss;
-        for (int i = 0; i < 3; i++) {
-            write(mss);
-        }
-        int sent = 0;
-        for (RawPeer.Sent s; (s = peer.next()) != null; ) {
-            sent += s.payload().length;
-        }
+        int sent = writeFullSegments(3).stream().mapToInt(s -> s.payload().length).sum();
         assertEquals(3 * mss, sent);
         peer.advance(conn.rtt.rto() + 2 * MS);
         assertEquals(iss + 1, peer.next().seq(), "the timeout resends from the left edge");

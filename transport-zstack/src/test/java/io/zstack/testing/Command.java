@@ -7,7 +7,8 @@ import java.util.concurrent.TimeUnit;
 
 /** Runs an external command with a time limit and returns its exit code and output (stdout and stderr merged). */
 public final class Command {
-    public record Result(int exitCode, String output) {
+    /** How a command ended; {@code pid} is its process id (kept by programs that exec the next, as ip netns exec). */
+    public record Result(int exitCode, String output, long pid) {
         public Result requireSuccess(List<String> command) {
             if (exitCode != 0) {
                 throw new IllegalStateException(String.join(" ", command) + " exited " + exitCode + ":\n" + output);
@@ -39,7 +40,8 @@ public final class Command {
                         + " s; output so far:\n" + (out[0] == null ? "" : new String(out[0], StandardCharsets.UTF_8)));
             }
             reader.join(5000);
-            return new Result(p.exitValue(), out[0] == null ? "" : new String(out[0], StandardCharsets.UTF_8));
+            return new Result(p.exitValue(), out[0] == null ? "" : new String(out[0], StandardCharsets.UTF_8),
+                    p.pid());
         } catch (IOException e) {
             throw new IllegalStateException("cannot run " + String.join(" ", command) + ": " + e.getMessage(), e);
         } catch (InterruptedException e) {

@@ -6,11 +6,10 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.netty.channel.Channel;
+import io.zstack.testing.Command;
 import io.zstack.testing.NetNamespace;
-import java.io.IOException;
 import java.net.BindException;
 import java.net.InetSocketAddress;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -23,15 +22,8 @@ import org.junit.jupiter.api.Test;
  * the problem (and what to do), exit code 1, and leaves no DPDK runtime directory behind.
  */
 class HttpEchoSetupMistakesTest {
-    /** The server's main in a JVM of its own, behind {@code prefix} (ip netns exec, setpriv...). */
-    private record Run(int exitCode, String output, long pid) {
-        /** The line the program printed about the failure. */
-        String errorLine() {
-            return output.lines().filter(l -> l.startsWith("http-echo: ")).findFirst().orElse("");
-        }
-    }
-
-    private static Run runServer(List<String> prefix, String... args) throws Exception {
+    /** The server's main in a JVM of its own, behind {@code prefix} (ip netns exec, setpriv...); at most a minute. */
+    private static Command.Result runServer(List<String> prefix, String... args) {
         List<String> command = new ArrayList<>(prefix);
         command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         command.add("--enable-native-access=ALL-UNNAMED");
@@ -39,38 +31,26 @@ class HttpEchoSetupMistakesTest {
         command.add(System.getProperty("java.class.path"));
         command.add(HttpEchoServer.class.getName());
         command.addAll(List.of(args));
-        Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
-        p.getOutputStream().close();
-        byte[][] out = new byte[1][];
-        Thread reader = Thread.ofVirtual().start(() -> {
-            try {
-                out[0] = p.getInputStream().readAllBytes();
-            } catch (IOException e) {
-                out[0] = e.toString().getBytes(StandardCharsets.UTF_8);
-            }
-        });
-        boolean ended = p.waitFor(60, TimeUnit.SECONDS);
-        if (!ended) {
-            p.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
-        }
-        reader.join(5000);
-        String output = out[0] == null ? "" : new String(out[0], StandardCharsets.UTF_8);
-        assertTrue(ended, "the server gave up within a minute instead of hanging:\n" + output);
-        return new Run(p.exitValue(), output, p.pid());
+        return Command.run(60, command); // a server that hangs instead of giving up fails here
+    }
+
+    /** The line the program printed about the failure. */
+    private static String errorLine(Command.Result run) {
+        return run.output().lines().filter(l -> l.startsWith("http-echo: ")).findFirst().orElse("");
     }
 
     /** A process that ended leaves no DPDK runtime directory (its EAL file prefix is zstack-PID). */
-    private static void assertNoRuntimeDirectoryLeft(Run run) {
+    private static void assertNoRuntimeDirectoryLeft(Command.Result run) {
         // with prefix programs (ip netns exec, setpriv) exec'ing in turn, the JVM keeps the process's pid
         assertFalse(Files.exists(Path.of("/var/run/dpdk/zstack-" + run.pid())), "runtime directory of " + run.pid());
     }
 
     @Test
-    void aMissingInterfaceIsNamed() throws Exception {
-        Run run = runServer(List.of(), "--transport", "zstack", "--vdev", "net_af_packet0,iface=zsnosuch0",
+    void aMissingInterfaceIsNamed() {
+        Command.Result run = runServer(List.of(), "--transport", "zstack", "--vdev", "net_af_packet0,iface=zsnosuch0",
                 "--address", "10.99.0.2/24");
         assertEquals(1, run.exitCode(), run.output());
-        String line = run.errorLine();
+        String line = errorLine(run);
         assertTrue(line.contains("zsnosuch0") && line.contains("does the interface exist"),
                 "names the interface and the likely cause:\n" + run.output());
         assertFalse(run.output().contains("\tat "), "no stack trace:\n" + run.output());
@@ -82,11 +62,11 @@ class HttpEchoSetupMistakesTest {
         // root's uid with an empty capability bounding set: what a user without root (or a container without
         // NET_ADMIN) gets; in a namespace of its own, so a tap that should not appear could go nowhere
         try (NetNamespace ns = NetNamespace.create()) {
-            Run run = runServer(List.of("ip", "netns", "exec", ns.name(), "setpriv", "--bounding-set=-all",
+            Command.Result run = runServer(List.of("ip", "netns", "exec", ns.name(), "setpriv", "--bounding-set=-all",
                     "--inh-caps=-all", "--ambient-caps=-all"), "--transport", "zstack", "--tap", "zsperm0",
                     "--address", "10.99.0.2/24");
             assertEquals(1, run.exitCode(), run.output());
-            String line = run.errorLine();
+            String line = errorLine(run);
             assertTrue(line.contains("root") && line.contains("CAP_"), "says which privilege is missing:\n"
                     + run.output());
             assertNoRuntimeDirectoryLeft(run);
@@ -94,10 +74,10 @@ class HttpEchoSetupMistakesTest {
     }
 
     @Test
-    void aMalformedAddressIsReported() throws Exception {
-        Run run = runServer(List.of(), "--transport", "zstack", "--address", "10.99.0.300/24");
+    void aMalformedAddressIsReported() {
+        Command.Result run = runServer(List.of(), "--transport", "zstack", "--address", "10.99.0.300/24");
         assertEquals(1, run.exitCode(), run.output());
-        assertTrue(run.errorLine().contains("10.99.0.300"), run.output());
+        assertTrue(errorLine(run).contains("10.99.0.300"), run.output());
     }
 
     @Test

@@ -19,8 +19,14 @@ import java.lang.foreign.MemorySegment;
  * functions of the same names do; MbufTest checks them against DPDK's own.
  */
 public final class Mbuf {
-    /** The whole address space: every mbuf access is an offset into it. */
-    static final MemorySegment MEMORY = MemorySegment.NULL.reinterpret(Long.MAX_VALUE);
+    /**
+     * The whole address space: every mbuf access is an offset into it. The stack's per-packet paths read and write
+     * packet bytes through it at absolute addresses rather than through a slice per mbuf ({@link #data}): a slice
+     * that a wire view keeps in a field escapes, so each costs an allocation, and a segment through both stacks
+     * made about ten of them (a third of its CPU in TcpSegmentBenchmark). Bounds are then the caller's business:
+     * the wire views check lengths before they read.
+     */
+    public static final MemorySegment MEMORY = MemorySegment.NULL.reinterpret(Long.MAX_VALUE);
 
     public static final MbufLayout LAYOUT = MbufLayout.current();
 

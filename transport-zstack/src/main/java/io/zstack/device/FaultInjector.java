@@ -4,7 +4,6 @@ import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 
 import io.zstack.buffer.Mbuf;
 import io.zstack.buffer.MbufPool;
-import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.Iterator;
@@ -18,7 +17,6 @@ import java.util.SplittableRandom;
  * ring, at once or from {@link #release} when their time comes. Frames it holds belong to it until then.
  */
 final class FaultInjector {
-    private static final MemorySegment MEMORY = MemorySegment.NULL.reinterpret(Long.MAX_VALUE);
 
     /** A frame held for reordering: it goes after {@code gapLeft} more frames pass, or at {@code deadline}. */
     private static final class Held {
@@ -190,7 +188,7 @@ final class FaultInjector {
             return false;
         }
         long type = Mbuf.dataAddress(frame) + 12;
-        return MEMORY.get(JAVA_BYTE, type) == 0x08 && MEMORY.get(JAVA_BYTE, type + 1) == 0x00;
+        return Mbuf.MEMORY.get(JAVA_BYTE, type) == 0x08 && Mbuf.MEMORY.get(JAVA_BYTE, type + 1) == 0x00;
     }
 
     /**
@@ -220,7 +218,7 @@ final class FaultInjector {
             seg = Mbuf.next(seg);
         }
         long address = Mbuf.dataAddress(seg) + offset;
-        MEMORY.set(JAVA_BYTE, address, (byte) (MEMORY.get(JAVA_BYTE, address) ^ (1 << bit)));
+        Mbuf.MEMORY.set(JAVA_BYTE, address, (byte) (Mbuf.MEMORY.get(JAVA_BYTE, address) ^ (1 << bit)));
         if (receivePath) {
             // the device's "checksum good" verdict was about the bytes before the flip
             long verdicts = Mbuf.LAYOUT.rxIpChecksumMask | Mbuf.LAYOUT.rxL4ChecksumMask;

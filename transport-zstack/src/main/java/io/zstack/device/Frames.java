@@ -2,12 +2,10 @@ package io.zstack.device;
 
 import io.zstack.buffer.Mbuf;
 import io.zstack.buffer.MbufPool;
-import java.lang.foreign.MemorySegment;
 
 /** Frame helpers shared by the simulated devices: deep copies across pools. */
 final class Frames {
     /** All memory, to copy into an mbuf by address (the same view {@link Mbuf} uses). */
-    private static final MemorySegment MEMORY = MemorySegment.NULL.reinterpret(Long.MAX_VALUE);
 
     private Frames() {
     }
@@ -29,7 +27,7 @@ final class Frames {
             }
             int n = Math.min(room, length - copied);
             long address = Mbuf.append(m, n);
-            Mbuf.copyOut(frame, copied, MEMORY, address, n);
+            Mbuf.copyOut(frame, copied, Mbuf.MEMORY, address, n);
             copied += n;
             if (head == 0) {
                 head = m;

@@ -142,8 +142,8 @@ public final class Ipv4Layer {
         counters.framesReceived++;
         // headers must sit in the first segment; a chain (the loopback's) carries payload in the others
         int length = Mbuf.dataLen(frame);
-        MemorySegment memory = Mbuf.data(frame);
-        if (ethernet.wrap(memory, 0, length) != CheckResult.OK) {
+        long base = Mbuf.dataAddress(frame);
+        if (ethernet.wrap(Mbuf.MEMORY, base, length) != CheckResult.OK) {
             counters.frameTooShort++;
             pool.free(frame);
             return;
@@ -155,8 +155,8 @@ public final class Ipv4Layer {
             return;
         }
         switch (ethernet.etherType()) {
-            case Ethernet.TYPE_ARP -> arpInput(from, frame, memory, length, nowNanos);
-            case Ethernet.TYPE_IPV4 -> ipInput(from, frame, memory, length, nowNanos);
+            case Ethernet.TYPE_ARP -> arpInput(from, frame, Mbuf.data(frame), length, nowNanos);
+            case Ethernet.TYPE_IPV4 -> ipInput(from, frame, base, nowNanos);
             default -> {
                 counters.otherEtherType++;
                 pool.free(frame);
@@ -198,8 +198,10 @@ public final class Ipv4Layer {
         enqueue(device, frame);
     }
 
-    private void ipInput(NetDevice from, long frame, MemorySegment memory, int length, long nowNanos) {
-        CheckResult check = ipView.wrap(memory, Ethernet.HEADER_LENGTH, Mbuf.pktLen(frame) - Ethernet.HEADER_LENGTH);
+    /** {@code base}: the frame's first byte, an absolute address (the IPv4 header must lie in the first segment). */
+    private void ipInput(NetDevice from, long frame, long base, long nowNanos) {
+        CheckResult check = ipView.wrap(Mbuf.MEMORY, base + Ethernet.HEADER_LENGTH,
+                Mbuf.pktLen(frame) - Ethernet.HEADER_LENGTH);
         if (check != CheckResult.OK) {
             switch (check) {
                 case BAD_VERSION -> counters.ipBadVersion++;
@@ -236,7 +238,7 @@ public final class Ipv4Layer {
         int protocol = ipView.protocol();
         int source = ipView.source();
         if (protocol == Ipv4Packet.PROTOCOL_ICMP) {
-            icmpInput(from, frame, memory, headerLength, totalLength, nowNanos);
+            icmpInput(from, frame, Mbuf.data(frame), headerLength, totalLength, nowNanos);
             return;
         }
         Transport transport = transports[protocol];
@@ -366,32 +368,31 @@ public final class Ipv4Layer {
         }
         DeviceCapabilities caps = out.capabilities();
         // transport checksum: offloaded (pseudo-header sum in the field, as NICs expect) or computed here
-        MemorySegment l4 = Mbuf.data(packet);
+        long l4 = Mbuf.dataAddress(packet);
         long pseudo = Checksum.pseudoHeader(source, destination, protocol, l4Length);
         long olFlags = 0;
         boolean offloadL4 = caps.txTcpChecksum() && protocol == Ipv4Packet.PROTOCOL_TCP
                 && !hasOddInnerSegment(packet);
         if (offloadL4) {
-            Checksum.store(l4, checksumOffset, Checksum.fold(pseudo));
+            Checksum.store(Mbuf.MEMORY, l4 + checksumOffset, Checksum.fold(pseudo));
             olFlags |= Mbuf.LAYOUT.txTcpChecksum | Mbuf.LAYOUT.txIpv4;
         } else {
             long sum = pseudo;
             long position = 0;
             for (long seg = packet; seg != 0; seg = Mbuf.next(seg)) {
                 int len = Mbuf.dataLen(seg);
-                sum = Checksum.addAt(sum, position, Mbuf.data(seg), 0, len);
+                sum = Checksum.addAt(sum, position, Mbuf.MEMORY, Mbuf.dataAddress(seg), len);
                 position += len;
             }
             int value = Checksum.finish(sum);
             if (protocol == Ipv4Packet.PROTOCOL_UDP && value == 0) {
                 value = 0xffff;
             }
-            Checksum.store(l4, checksumOffset, value);
+            Checksum.store(Mbuf.MEMORY, l4 + checksumOffset, value);
         }
         long ipAddress = Mbuf.prepend(packet, Ipv4Packet.MIN_HEADER_LENGTH);
-        MemorySegment ip = MemorySegment.ofAddress(ipAddress).reinterpret(Ipv4Packet.MIN_HEADER_LENGTH);
         boolean offloadIp = caps.txIpv4Checksum();
-        Ipv4Packet.write(ip, 0, Ipv4Packet.MIN_HEADER_LENGTH + l4Length, nextIdentification++, true, TTL, protocol,
+        Ipv4Packet.write(Mbuf.MEMORY, ipAddress, Ipv4Packet.MIN_HEADER_LENGTH + l4Length, nextIdentification++, true, TTL, protocol,
                 source, destination, !offloadIp);
         if (offloadIp) {
             olFlags |= Mbuf.LAYOUT.txIpChecksum | Mbuf.LAYOUT.txIpv4;
@@ -401,8 +402,7 @@ public final class Ipv4Layer {
         Mbuf.setTxOffload(packet, Ethernet.HEADER_LENGTH, Ipv4Packet.MIN_HEADER_LENGTH, transportHeaderLength, 0);
         counters.packetsSent++;
         if (local) {
-            Ethernet.write(MemorySegment.ofAddress(ethAddress).reinterpret(Ethernet.HEADER_LENGTH), 0, 0, 0,
-                    Ethernet.TYPE_IPV4);
+            Ethernet.write(Mbuf.MEMORY, ethAddress, 0, 0, Ethernet.TYPE_IPV4);
             enqueue(loopback, packet);
             return true;
         }
@@ -436,7 +436,7 @@ public final class Ipv4Layer {
 
     /** Fills the Ethernet header of a frame whose next hop's MAC is now known, and queues it. */
     private void sendResolved(long frame, long destinationMac) {
-        Ethernet.write(Mbuf.data(frame), 0, destinationMac, mac, Ethernet.TYPE_IPV4);
+        Ethernet.write(Mbuf.MEMORY, Mbuf.dataAddress(frame), destinationMac, mac, Ethernet.TYPE_IPV4);
         enqueue(device, frame);
     }
 

@@ -208,7 +208,7 @@ public final class TcpLayer implements Ipv4Layer.Transport {
 
     /** Runs due timers. */
     public void poll(long nowNanos) {
-        timers.advance(nowNanos, c -> c.onTimer(nowNanos));
+        timers.advance(nowNanos, TcpConnection::onTimer);
     }
 
     /** Resets every connection and frees everything (stack shutdown). */
@@ -227,8 +227,9 @@ public final class TcpLayer implements Ipv4Layer.Transport {
     public void receive(int source, int destination, long packet, int length, boolean checksumVerified,
                         long nowNanos) {
         counters.segmentsReceived++;
-        MemorySegment first = Mbuf.data(packet);
-        if (header.wrap(first, 0, length) != CheckResult.OK) {
+        // the header must lie in the first segment (a loopback chain carries payload in the others)
+        if (header.wrap(Mbuf.MEMORY, Mbuf.dataAddress(packet), Math.min(length, Mbuf.dataLen(packet)))
+                != CheckResult.OK) {
             counters.malformed++;
             pool.free(packet);
             return;
@@ -284,7 +285,7 @@ public final class TcpLayer implements Ipv4Layer.Transport {
         long position = 0;
         for (long seg = packet; seg != 0 && position < length; seg = Mbuf.next(seg)) {
             int len = (int) Math.min(Mbuf.dataLen(seg), length - position);
-            sum = Checksum.addAt(sum, position, Mbuf.data(seg), 0, len);
+            sum = Checksum.addAt(sum, position, Mbuf.MEMORY, Mbuf.dataAddress(seg), len);
             position += len;
         }
         return Checksum.fold(sum) == 0xffff;
@@ -498,14 +499,15 @@ public final class TcpLayer implements Ipv4Layer.Transport {
         }
         boolean syn = (flags & TcpFlags.SYN) != 0;
         boolean synAck = syn && (flags & TcpFlags.ACK) != 0;
-        MemorySegment room = MemorySegment.ofAddress(Mbuf.dataAddress(m)).reinterpret(TcpHeader.MAX_HEADER_LENGTH);
+        MemorySegment room = Mbuf.MEMORY;
+        long base = Mbuf.dataAddress(m);
         int optionsLength;
         int tsVal = c.tsNow(nowNanos);
         if (syn) {
             boolean offerScale = synAck ? c.windowScalingOn : c.settings.windowScaling;
             boolean offerSack = synAck ? c.sackOn : c.settings.sack;
             boolean offerTs = synAck ? c.timestampsOn : c.settings.timestamps;
-            optionsLength = TcpHeader.writeOptions(room, TcpHeader.MIN_HEADER_LENGTH, c.receiveMss,
+            optionsLength = TcpHeader.writeOptions(room, base + TcpHeader.MIN_HEADER_LENGTH, c.receiveMss,
                     offerScale ? c.rcvWindowShift : -1, offerSack, offerTs, tsVal, synAck ? c.tsRecent : 0,
                     null, null, 0);
         } else {
@@ -513,12 +515,13 @@ public final class TcpLayer implements Ipv4Layer.Transport {
             int sackRoom = c.sendMss - length;
             int maxBlocks = Math.min(c.timestampsOn ? 3 : 4, sackRoom >= 12 ? (sackRoom - 4) / 8 : 0);
             int blocks = c.sackBlocks(sackStarts, sackEnds, maxBlocks);
-            optionsLength = TcpHeader.writeOptions(room, TcpHeader.MIN_HEADER_LENGTH, -1, -1, false, c.timestampsOn,
+            optionsLength = TcpHeader.writeOptions(room, base + TcpHeader.MIN_HEADER_LENGTH, -1, -1, false,
+                    c.timestampsOn,
                     tsVal, c.tsRecent, sackStarts, sackEnds, blocks);
         }
         int headerLength = TcpHeader.MIN_HEADER_LENGTH + optionsLength;
         boolean ack = (flags & TcpFlags.ACK) != 0;
-        TcpHeader.write(room, 0, c.localPort, c.remotePort, seq, ack ? c.rcvNxt : 0, headerLength, flags,
+        TcpHeader.write(room, base, c.localPort, c.remotePort, seq, ack ? c.rcvNxt : 0, headerLength, flags,
                 c.windowField(syn));
         Mbuf.append(m, headerLength);
         if (length > 0) {

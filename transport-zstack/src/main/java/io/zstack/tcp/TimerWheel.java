@@ -1,6 +1,6 @@
 package io.zstack.tcp;
 
-import java.util.function.Consumer;
+import java.util.function.ObjLongConsumer;
 
 /**
  * A hashed timing wheel (Varghese & Lauck, scheme 6) for per-connection timers with explicit time: schedule,
@@ -106,8 +106,12 @@ public final class TimerWheel<T> {
         size--;
     }
 
-    /** Fires, in tick order, every timer due at or before {@code nowNanos}. */
-    public void advance(long nowNanos, Consumer<T> fire) {
+    /**
+     * Fires, in tick order, every timer due at or before {@code nowNanos}, passing its owner and {@code nowNanos}
+     * (so callers can hand a non-capturing method reference: this runs on every poll, and a capturing lambda is an
+     * allocation each time).
+     */
+    public void advance(long nowNanos, ObjLongConsumer<T> fire) {
         long target = nowNanos / tickNanos;
         while (currentTick < target) {
             if (size == 0) {
@@ -121,7 +125,7 @@ public final class TimerWheel<T> {
                 Timer<T> next = t.next;
                 if (t.tick <= currentTick) {
                     unlink(t);
-                    fire.accept(t.owner);
+                    fire.accept(t.owner, nowNanos);
                     // the callback may have rescheduled or cancelled others in this slot: restart the slot walk
                     next = heads[slot];
                 }

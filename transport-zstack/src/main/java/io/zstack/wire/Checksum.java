@@ -19,20 +19,21 @@ public final class Checksum {
 
     /**
      * Adds bytes [offset, offset + length) of {@code segment} to {@code sum}, as if they started at an even position
-     * of the checksummed data. Words are summed in the machine's own byte order, eight bytes per step, and the
-     * folded result swapped to network order once at the end: the one's complement sum is byte-order independent
-     * (RFC 1071 §2(B)), so no per-word swap is needed.
+     * of the checksummed data. Words are summed in the machine's own byte order and the folded result swapped to
+     * network order once at the end: the one's complement sum is byte-order independent (RFC 1071 §2(B)), so no
+     * per-word swap is needed. The main loop adds unsigned 32-bit words into a {@code long} (no carry to handle for
+     * up to 2^32 words) with an int counter: that shape is what C2 vectorises, about 5x faster than a scalar loop
+     * over 64-bit words with the carries split off (ChecksumBenchmark).
      */
     public static long add(long sum, MemorySegment segment, long offset, int length) {
         long s = 0;
-        long i = offset;
-        long end = offset + length;
-        while (end - i >= 8) {
-            long v = segment.get(ValueLayout.JAVA_LONG_UNALIGNED, i);
-            s += (v >>> 32) + (v & 0xffff_ffffL);
-            i += 8;
+        int words = length >>> 2;
+        for (int k = 0; k < words; k++) {
+            s += Integer.toUnsignedLong(segment.get(ValueLayout.JAVA_INT_UNALIGNED, offset + ((long) k << 2)));
         }
-        while (end - i >= 2) {
+        long i = offset + ((long) words << 2);
+        long end = offset + length;
+        if (end - i >= 2) {
             s += Short.toUnsignedInt(segment.get(ValueLayout.JAVA_SHORT_UNALIGNED, i));
             i += 2;
         }

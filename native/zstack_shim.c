@@ -23,6 +23,7 @@
 #include <rte_ethdev.h>
 #include <rte_lcore.h>
 #include <rte_mbuf.h>
+#include <rte_mbuf_pool_ops.h>
 #include <rte_mempool.h>
 #include <rte_version.h>
 
@@ -220,6 +221,39 @@ struct rte_mempool *zs_pktmbuf_pool_create(const char *name, uint32_t n, uint32_
                                            int32_t socket, int32_t *err) {
     struct rte_mempool *mp = rte_pktmbuf_pool_create(name, n, cache, 0, data_room, socket);
     *err = mp ? 0 : -rte_errno;
+    return mp;
+}
+
+/*
+ * A pktmbuf pool whose objects lie back to back at one stride in a single memory chunk, as net_af_xdp's zero-copy
+ * umem assumes: it registers [first object's page, + count * object size) with the kernel. rte_pktmbuf_pool_create
+ * keeps each object inside one page when pages are 4 KiB (--no-huge), so 2.4 KiB mbufs sit one per page and a
+ * third of them fall past that range; the kernel then drops their fill and tx descriptors, those mbufs never come
+ * back, and the port goes silent. Objects may cross page boundaries here, fine for af_xdp (the kernel copies by
+ * virtual address) but not for a NIC doing DMA by physical address: use it only for af_xdp ports.
+ */
+struct rte_mempool *zs_pktmbuf_pool_create_packed(const char *name, uint32_t n, uint32_t cache, uint16_t data_room,
+                                                  int32_t socket, int32_t *err) {
+    struct rte_pktmbuf_pool_private priv = { .mbuf_data_room_size = data_room, .mbuf_priv_size = 0 };
+    struct rte_mempool *mp = rte_mempool_create_empty(name, n, sizeof(struct rte_mbuf) + data_room, cache,
+                                                      sizeof(priv), socket, RTE_MEMPOOL_F_NO_IOVA_CONTIG);
+    if (mp == NULL) {
+        *err = -rte_errno;
+        return NULL;
+    }
+    int ret = rte_mempool_set_ops_byname(mp, rte_mbuf_best_mempool_ops(), NULL);
+    if (ret == 0) {
+        rte_pktmbuf_pool_init(mp, &priv);
+        ret = rte_mempool_populate_default(mp);
+        ret = ret < 0 ? ret : mp->nb_mem_chunks == 1 ? 0 : -ENOMEM; /* one chunk, or the umem cannot cover it */
+    }
+    if (ret != 0) {
+        rte_mempool_free(mp);
+        *err = ret;
+        return NULL;
+    }
+    rte_mempool_obj_iter(mp, rte_pktmbuf_init, NULL);
+    *err = 0;
     return mp;
 }
 

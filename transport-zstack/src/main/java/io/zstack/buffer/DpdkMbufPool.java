@@ -18,7 +18,12 @@ public final class DpdkMbufPool implements MbufPool {
      * first pool of the process checks on a live mbuf that Java and DPDK read its fields the same way.
      */
     public static DpdkMbufPool create(String name, int count, int cacheSize, int dataRoom) {
-        DpdkMbufPool pool = new DpdkMbufPool(Mempool.create(name, count, cacheSize, dataRoom));
+        return create(name, count, cacheSize, dataRoom, false);
+    }
+
+    /** As {@link #create(String, int, int, int)}, laid out for net_af_xdp when {@code packed} ({@link Mempool}). */
+    public static DpdkMbufPool create(String name, int count, int cacheSize, int dataRoom, boolean packed) {
+        DpdkMbufPool pool = new DpdkMbufPool(Mempool.create(name, count, cacheSize, dataRoom, packed));
         if (!layoutVerified) {
             try {
                 verifyLayout(pool);
@@ -165,7 +170,13 @@ public final class DpdkMbufPool implements MbufPool {
     }
 
     @Override
+    public boolean isClosed() {
+        return mempool.isClosed();
+    }
+
+    @Override
     public String toString() {
-        return "DpdkMbufPool(" + name() + ", " + available() + "/" + capacity() + " free)";
+        return "DpdkMbufPool(" + name() + ", " + (isClosed() ? "closed" : available() + "/" + capacity() + " free")
+                + ")";
     }
 }

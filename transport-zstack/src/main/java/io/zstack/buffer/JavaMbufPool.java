@@ -307,6 +307,11 @@ public final class JavaMbufPool implements MbufPool {
     }
 
     @Override
+    public synchronized boolean isClosed() {
+        return closed;
+    }
+
+    @Override
     public synchronized void close() {
         if (closed) {
             return;

@@ -66,4 +66,7 @@ public interface MbufPool extends AutoCloseable {
     /** Frees the pool; refused with IllegalStateException while mbufs are out. */
     @Override
     void close();
+
+    /** True once {@link #close} succeeded; counting a closed pool is refused. */
+    boolean isClosed();
 }

@@ -1,5 +1,7 @@
 package io.zstack.channel;
 
+import io.netty.util.internal.logging.InternalLogger;
+import io.netty.util.internal.logging.InternalLoggerFactory;
 import io.zstack.buffer.DpdkMbufPool;
 import io.zstack.device.DpdkPortDevice;
 import io.zstack.device.NetDevice;
@@ -15,6 +17,8 @@ import io.zstack.dpdk.Vdevs;
  * closes the port and the pool.
  */
 public final class ZStackDevices {
+    private static final InternalLogger logger = InternalLoggerFactory.getInstance(ZStackDevices.class);
+
     /** Mbufs in the shared pool per queue: enough for full rx/tx rings plus what TCP holds in its queues. */
     public static final int MBUFS_PER_QUEUE = 16384;
     /** Data room of each mbuf: a 1500-byte frame plus DPDK's headroom. */
@@ -65,9 +69,16 @@ public final class ZStackDevices {
                 if (eal != null) {
                     Eal.init(eal); // a no-op if the process initialised it alike; a clear error if otherwise
                 }
-                pool = DpdkMbufPool.create("zstack-" + Math.abs(devargs.hashCode()), MBUFS_PER_QUEUE * loopCount - 1,
-                        256, MBUF_DATA_ROOM);
                 port = DpdkPort.probe(devargs);
+                try {
+                    pool = DpdkMbufPool.create("zstack-" + Math.abs(devargs.hashCode()),
+                            MBUFS_PER_QUEUE * loopCount - 1, 256, MBUF_DATA_ROOM,
+                            port.info().driverName().equals("net_af_xdp"));
+                } catch (RuntimeException e) {
+                    port.close();
+                    port = null;
+                    throw e;
+                }
                 try {
                     PortConfig queues = new PortConfig(loopCount, loopCount, config.rxDescriptors(),
                             config.txDescriptors(), config.checksumOffload(), config.tso(), config.multiSegments(),
@@ -90,6 +101,10 @@ public final class ZStackDevices {
                 port.close();
                 if (pool.available() == pool.capacity()) {
                     pool.close(); // otherwise the application still holds buffers: leave the memory to them
+                } else if (port.keepsMbufsAfterClose()) {
+                    logger.info("{} kept {} mbufs of {} when it closed (net_af_xdp abandons its fill ring); the pool"
+                            + " stays allocated until the process exits", port, pool.capacity() - pool.available(),
+                            pool);
                 }
                 port = null;
             }

@@ -196,7 +196,8 @@ public final class ZStackEventLoop extends SingleThreadEventLoop {
         if (largePool != null && largePool.available() == largePool.capacity()) {
             largePool.close(); // otherwise buffers the application holds still use it
         }
-        long outstanding = (long) pool.capacity() - pool.available();
+        // the device may have closed the pool with it (every mbuf home, the last loop on a shared port)
+        long outstanding = pool.isClosed() ? 0 : (long) pool.capacity() - pool.available();
         if (outstanding > 0) {
             // held by ByteBufs the application has not released, or by loops still running (loopback frames cross
             // between loops, and the receiving stack frees them)

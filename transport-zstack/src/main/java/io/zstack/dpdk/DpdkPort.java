@@ -53,6 +53,8 @@ public final class DpdkPort implements AutoCloseable {
     private long enabledRxOffloads;
     private long enabledTxOffloads;
     private boolean started;
+    private int mbufsTakenAtSetup;
+    private boolean keepsMbufsAfterClose;
     private boolean closed;
 
     private DpdkPort(int port, String name, boolean hotplugged) {
@@ -192,10 +194,13 @@ public final class DpdkPort implements AutoCloseable {
         }
         rx &= info.rxOffloadCapabilities();
         tx &= info.txOffloadCapabilities();
+        int inUseBefore = Shim.poolInUse(mempoolAddress);
         int rc = Shim.portConfigure(port, (short) config.rxQueues(), (short) config.txQueues(),
                 (short) config.rxDescriptors(), (short) config.txDescriptors(), rx, tx, rss, (short) config.mtu(),
                 mempoolAddress);
         DpdkException.check("configuring port " + name, rc);
+        mbufsTakenAtSetup = Shim.poolInUse(mempoolAddress) - inUseBefore;
+        keepsMbufsAfterClose = "net_af_xdp".equals(info.driverName());
         rxQueues = config.rxQueues();
         txQueues = config.txQueues();
         enabledRxOffloads = rx;
@@ -204,6 +209,22 @@ public final class DpdkPort implements AutoCloseable {
             // some PMDs (tap) cannot switch promiscuity; frames to our MAC arrive either way
             Shim.portPromiscuous(port, 1);
         }
+    }
+
+    /**
+     * Mbufs the driver took from the pool while its queues were set up: a tap's rx ring, af_xdp's fill ring. Most
+     * drivers give them back at close; see {@link #keepsMbufsAfterClose}.
+     */
+    public int mbufsTakenAtSetup() {
+        return mbufsTakenAtSetup;
+    }
+
+    /**
+     * True for net_af_xdp: DPDK 22.11 abandons the mbufs of its fill ring (and of its last transmit burst) when it
+     * closes, so its pool never sees them again; not a leak of the stack's, but the pool cannot be freed.
+     */
+    public boolean keepsMbufsAfterClose() {
+        return keepsMbufsAfterClose;
     }
 
     public long enabledRxOffloads() {

@@ -32,6 +32,16 @@ public final class Mempool implements AutoCloseable {
      * is 2176 = 128 + 2048) and a per-lcore cache of {@code cacheSize}.
      */
     public static Mempool create(String name, int count, int cacheSize, int dataRoom) {
+        return create(name, count, cacheSize, dataRoom, false);
+    }
+
+    /**
+     * As {@link #create(String, int, int, int)}; {@code packed} lays the mbufs back to back in one memory chunk,
+     * page boundaries ignored, which net_af_xdp's zero-copy umem needs (it registers the pool's memory as one
+     * array of equal frames: with 4 KiB pages the default layout leaves a third of the mbufs outside it, and the
+     * port loses them one by one until it goes silent). Not for NICs that DMA by physical address.
+     */
+    public static Mempool create(String name, int count, int cacheSize, int dataRoom, boolean packed) {
         if (count <= 0 || cacheSize < 0 || dataRoom <= 0 || dataRoom > 0xffff) {
             throw new IllegalArgumentException("mempool " + name + ": count=" + count + " cache=" + cacheSize
                     + " dataRoom=" + dataRoom);
@@ -39,7 +49,9 @@ public final class Mempool implements AutoCloseable {
         Eal.ensureInitialized();
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment err = arena.allocate(JAVA_INT);
-            long mp = Shim.poolCreate(arena.allocateFrom(name), count, cacheSize, (short) dataRoom, -1, err);
+            long mp = packed
+                    ? Shim.poolCreatePacked(arena.allocateFrom(name), count, cacheSize, (short) dataRoom, -1, err)
+                    : Shim.poolCreate(arena.allocateFrom(name), count, cacheSize, (short) dataRoom, -1, err);
             if (mp == 0) {
                 int errno = -err.get(JAVA_INT, 0);
                 String hint = errno == 12 ? " (EAL memory too small for " + count + " mbufs; raise EalConfig.memoryMegabytes)"
@@ -70,11 +82,24 @@ public final class Mempool implements AutoCloseable {
 
     /** Free mbufs, per-lcore caches included. */
     public int available() {
+        checkOpen();
         return Shim.poolAvailable(address);
     }
 
     public int inUse() {
+        checkOpen();
         return Shim.poolInUse(address);
+    }
+
+    public boolean isClosed() {
+        return closed.get();
+    }
+
+    /** Counting a freed pool reads freed memory (it once reported -22 free mbufs): refused instead. */
+    private void checkOpen() {
+        if (closed.get()) {
+            throw new IllegalStateException("mempool " + name + " is closed");
+        }
     }
 
     /** One mbuf, reset, or 0 when the pool is empty. */
@@ -100,7 +125,7 @@ public final class Mempool implements AutoCloseable {
         if (!closed.compareAndSet(false, true)) {
             return;
         }
-        int out = inUse();
+        int out = Shim.poolInUse(address);
         if (out != 0) {
             closed.set(false);
             throw new IllegalStateException("mempool " + name + " still has " + out + " mbufs in use (a leak); not freed");

@@ -146,6 +146,8 @@ final class Shim {
 
     private static final MethodHandle POOL_CREATE = handle("zs_pktmbuf_pool_create",
             FunctionDescriptor.of(JAVA_LONG, ADDRESS, JAVA_INT, JAVA_INT, JAVA_SHORT, JAVA_INT, ADDRESS));
+    private static final MethodHandle POOL_CREATE_PACKED = handle("zs_pktmbuf_pool_create_packed",
+            FunctionDescriptor.of(JAVA_LONG, ADDRESS, JAVA_INT, JAVA_INT, JAVA_SHORT, JAVA_INT, ADDRESS));
     private static final MethodHandle POOL_FREE = handle("zs_mempool_free", FunctionDescriptor.ofVoid(JAVA_LONG));
     private static final MethodHandle POOL_AVAIL = handle("zs_mempool_avail", FunctionDescriptor.of(JAVA_INT, JAVA_LONG), CRITICAL);
     private static final MethodHandle POOL_IN_USE = handle("zs_mempool_in_use", FunctionDescriptor.of(JAVA_INT, JAVA_LONG), CRITICAL);
@@ -155,6 +157,15 @@ final class Shim {
     static long poolCreate(MemorySegment name, int n, int cache, short dataRoom, int socket, MemorySegment err) {
         try {
             return (long) POOL_CREATE.invokeExact(name, n, cache, dataRoom, socket, err);
+        } catch (Throwable t) {
+            throw unreachable(t);
+        }
+    }
+
+    static long poolCreatePacked(MemorySegment name, int n, int cache, short dataRoom, int socket,
+                                 MemorySegment err) {
+        try {
+            return (long) POOL_CREATE_PACKED.invokeExact(name, n, cache, dataRoom, socket, err);
         } catch (Throwable t) {
             throw unreachable(t);
         }

@@ -25,6 +25,35 @@ class MbufTest {
         pool.close();
     }
 
+    /**
+     * A packed pool (for af_xdp's umem) holds its mbufs back to back at one stride, so [first, first + n * stride)
+     * covers them all; and a closed pool refuses to be counted instead of reading freed memory.
+     */
+    @Test
+    void packedPoolIsOneArrayOfEqualFramesAndAClosedPoolIsNotCounted() {
+        int n = 1023;
+        try (DpdkMbufPool packed = DpdkMbufPool.create("mbuf-test-packed", n, 0, 2176, true)) {
+            long[] addresses = new long[n];
+            for (int i = 0; i < n; i++) {
+                addresses[i] = packed.alloc();
+                assertTrue(addresses[i] != 0, "mbuf " + i);
+            }
+            java.util.Arrays.sort(addresses);
+            long stride = addresses[1] - addresses[0];
+            for (int i = 1; i < n; i++) {
+                assertEquals(stride, addresses[i] - addresses[i - 1], "gap before mbuf " + i);
+            }
+            assertTrue(stride >= 128 + 2176 && stride < 4096, "stride " + stride);
+            for (long m : addresses) {
+                packed.free(m);
+            }
+            packed.close();
+            assertTrue(packed.isClosed());
+            org.junit.jupiter.api.Assertions.assertThrows(IllegalStateException.class, packed::available);
+            assertTrue(packed.toString().contains("closed"), packed.toString());
+        }
+    }
+
     /** Random sequences of prepend/append/adj/trim on two identical mbufs, one by Java, one by DPDK. */
     @Test
     void javaHelpersMatchDpdkOnRandomSequences() {

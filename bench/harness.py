@@ -505,7 +505,9 @@ def parse_args(argv):
         for s in a.setups:
             SETUPS[s]["transports"] = [n for n in a.transports.split(",") if n in TRANSPORTS]
     common = ["--enable-native-access=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow", "-Xms512m", "-Xmx512m"]
-    a.server_jvm_args = common
+    # extra server JVM flags for profiling, e.g. ZSBENCH_SERVER_JVM="-XX:+UnlockDiagnosticVMOptions
+    # -XX:+DumpPerfMapAtExit -XX:+PreserveFramePointer" to let `perf record -C 1` name Java frames
+    a.server_jvm_args = common + os.environ.get("ZSBENCH_SERVER_JVM", "").split()
     a.client_jvm_args = common
     return a
 

@@ -1064,6 +1064,11 @@ public final class TcpConnection {
     /** Sends new data (and FIN) as the windows allow; true if any segment went out. */
     private boolean sendData(long nowNanos) {
         boolean sent = false;
+        if (sndUna == sndMax && nowNanos - lastSendNanos > rtt.rto()
+                && sendQueue.end() > offsetOf(sndNxt)) {
+            // RFC 5681 §4.1: idle for longer than an RTO, the window is no longer known to fit the path
+            congestion.onIdleRestart(nowNanos);
+        }
         while (!(finQueued && SeqNum.gt(sndNxt, finSeq))) {
             long offset = offsetOf(sndNxt);
             long unsent = Math.max(0, sendQueue.end() - offset);

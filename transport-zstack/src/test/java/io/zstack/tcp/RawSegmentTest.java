@@ -284,6 +284,29 @@ class RawSegmentTest {
         return total;
     }
 
+    /**
+     * RFC 5681 §4.1: after an idle period longer than the RTO, a sender starts again from the initial window rather
+     * than bursting a window grown long ago into a path it no longer knows.
+     */
+    @Test
+    void anIdleConnectionRestartsFromTheInitialWindow() {
+        handshake();
+        int mss = conn.sendMss;
+        List<RawPeer.Sent> sent = writeFullSegments(60);
+        int acked = iss + 1;
+        while (!sent.isEmpty()) {
+            RawPeer.Sent last = sent.get(sent.size() - 1);
+            acked = last.seq() + last.payload().length;
+            peer.send(segment(TcpFlags.ACK, peerIsn + 1, acked)); // a window-limited sender: its window grows
+            sent = peer.takeAll();
+        }
+        assertEquals(iss + 1 + 60 * mss, acked, "all 60 segments sent and acknowledged");
+        assertTrue(conn.congestion.cwnd() >= 15L * mss, "cwnd grew: " + conn.congestion.cwnd());
+        peer.advance(5_000 * MS); // idle well past the RTO
+        List<RawPeer.Sent> burst = writeFullSegments(30);
+        assertEquals(10, burst.size(), "the initial window of RFC 6928 (10 segments of " + mss + " bytes)");
+    }
+
     @Test
     void sackRecoveryRepairsEveryLostHoleOfAWindowInOneRoundTrip() {
         // RFC 6675: with segments 0, 2 and 4 of a window lost and the rest SACKed, all three go again at once;

@@ -20,12 +20,19 @@ public final class Cubic extends NewReno {
     /** Reno-friendly window estimate in segments. */
     private double wEst;
     private long lastRtt = 100_000_000L;
+    private long lastAckNanos;
 
     @Override
     public void onAck(long ackedBytes, long bytesInFlight, long rttNanos, long nowNanos) {
         if (rttNanos > 0) {
             lastRtt = rttNanos;
         }
+        if (!windowWasTheLimit(bytesInFlight) && epochStart >= 0) {
+            // RFC 9438 §5.8: time in which the application, not the window, limited sending does not count
+            // toward the cubic curve's growth (the epoch moves with it)
+            epochStart += Math.max(0, nowNanos - lastAckNanos);
+        }
+        lastAckNanos = nowNanos;
         super.onAck(ackedBytes, bytesInFlight, rttNanos, nowNanos);
     }
 

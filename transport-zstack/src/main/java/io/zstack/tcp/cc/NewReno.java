@@ -35,11 +35,26 @@ public class NewReno implements CongestionControl {
 
     @Override
     public void onAck(long ackedBytes, long bytesInFlight, long rttNanos, long nowNanos) {
+        if (!windowWasTheLimit(bytesInFlight)) {
+            return;
+        }
         if (cwnd < ssthresh) {
             cwnd += Math.min(ackedBytes, 2L * mss);
             return;
         }
         congestionAvoidance(ackedBytes, nowNanos, rttNanos);
+    }
+
+    /**
+     * Whether the window, not the application or the peer's window, limited what was in flight (RFC 7661): only
+     * then does an ACK say the network carried a full window, and only then may it grow. Otherwise an application
+     * sending a little at a time would inflate cwnd without ever testing it (it reached 60 MB on request/response
+     * connections) and could later burst all of it at once. As Linux does: in slow start, growth while cwnd is
+     * under twice the flight; in congestion avoidance, while the flight was within three segments of cwnd (delayed
+     * ACKs and a short last segment).
+     */
+    protected boolean windowWasTheLimit(long bytesInFlight) {
+        return cwnd < ssthresh ? 2 * bytesInFlight >= cwnd : bytesInFlight + 3L * mss >= cwnd;
     }
 
     /** Reno's additive increase: one MSS per cwnd of acknowledged bytes. */

@@ -110,6 +110,21 @@ public final class ZStackEventLoop extends SingleThreadEventLoop {
         return System.nanoTime();
     }
 
+    /** Tells the other loops' stacks of each neighbour this loop's stack learns from ARP, on their own threads. */
+    void shareNeighboursWith(java.util.List<ZStackEventLoop> loops) {
+        stack.ip().neighbourListener((address, mac) -> {
+            for (ZStackEventLoop other : loops) {
+                if (other != this && !other.isShuttingDown()) {
+                    try {
+                        other.execute(() -> other.stack.ip().learnNeighbour(address, mac, now()));
+                    } catch (java.util.concurrent.RejectedExecutionException e) {
+                        // that loop is stopping: it needs no neighbours any more
+                    }
+                }
+            }
+        });
+    }
+
     @Override
     protected void run() {
         thread = Thread.currentThread();

@@ -45,13 +45,28 @@ public final class ZStackEventLoopGroup extends MultithreadEventLoopGroup {
     public ZStackEventLoopGroup(int nThreads, ThreadFactory threadFactory, ZStackConfig config) {
         super(nThreads, threadFactory, config, new AtomicInteger(), loops(nThreads),
                 new LoopbackFabric(loops(nThreads)));
+        shareNeighbours();
         ZStackStatistics.register(this);
     }
 
     public ZStackEventLoopGroup(int nThreads, Executor executor, ZStackConfig config) {
         super(nThreads, executor, config, new AtomicInteger(), loops(nThreads),
                 new LoopbackFabric(loops(nThreads)));
+        shareNeighbours();
         ZStackStatistics.register(this);
+    }
+
+    /**
+     * The loops' stacks are the queues of one device, and a NIC steers every ARP frame to one queue: what one stack
+     * learns from ARP, every stack learns (Ipv4Layer#neighbourListener), or the others would never resolve a MAC.
+     */
+    private void shareNeighbours() {
+        java.util.List<ZStackEventLoop> all = loops();
+        if (all.size() > 1) {
+            for (ZStackEventLoop loop : all) {
+                loop.shareNeighboursWith(all);
+            }
+        }
     }
 
     private static int loops(int nThreads) {

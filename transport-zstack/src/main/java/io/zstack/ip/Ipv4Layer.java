@@ -64,6 +64,7 @@ public final class Ipv4Layer {
     private final Ipv4Packet ipView = new Ipv4Packet();
     private final Icmpv4Packet icmpView = new Icmpv4Packet();
     private final ArpCache.PendingSink sendResolved = this::sendResolved;
+    private NeighbourListener neighbourListener;
     private final ArpCache.RetryHandler arpRetry = new ArpCache.RetryHandler() {
         @Override
         public void request(int address) {
@@ -108,6 +109,30 @@ public final class Ipv4Layer {
 
     public ArpCache arp() {
         return arp;
+    }
+
+    /** Told of every neighbour an ARP packet for us taught this stack (its sender's address and MAC). */
+    public interface NeighbourListener {
+        void learned(int address, long mac);
+    }
+
+    /**
+     * Who to tell when this stack learns a neighbour from ARP. The stacks of one device's queues need it: a NIC
+     * cannot hash ARP, so every ARP frame lands on one queue, and the other queues' stacks would never learn a MAC
+     * (their connections would wait on ARP forever). Sharing what one learns lets every stack resolve.
+     */
+    public void neighbourListener(NeighbourListener listener) {
+        this.neighbourListener = listener;
+    }
+
+    /**
+     * A neighbour another stack of the same device learned: recorded as if its ARP packet had arrived here, and the
+     * packets waiting for it go out.
+     */
+    public void learnNeighbour(int address, long mac, long nowNanos) {
+        if (address != 0 && address != config.address()) {
+            arp.confirm(address, mac, nowNanos, true, pool, sendResolved);
+        }
     }
 
     /** True when packets to this address stay inside the stack (our own address, 127/8). */
@@ -182,6 +207,9 @@ public final class Ipv4Layer {
         if (sender != 0 && sender != config.address()) {
             // RFC 826: update a known sender; add it only when the packet is for us
             arp.confirm(sender, senderMac, nowNanos, forUs, pool, sendResolved);
+            if (forUs && from != loopback && neighbourListener != null) {
+                neighbourListener.learned(sender, senderMac);
+            }
         }
         if (!forUs || arpView.operation() != ArpPacket.REQUEST || from == loopback) {
             if (!forUs) {

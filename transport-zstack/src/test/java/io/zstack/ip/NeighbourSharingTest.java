@@ -18,6 +18,7 @@ import io.zstack.wire.MacAddress;
 import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -36,6 +37,18 @@ class NeighbourSharingTest {
     private final JavaMbufPool pool = new JavaMbufPool("neighbours", 4096);
     private final List<SimulatedLink> links = new ArrayList<>();
     private final List<NetStack> queues = new ArrayList<>();
+    /** Queues 0 and 1 share neighbours; queue 2 is alone. */
+    private NetStack q0;
+    private NetStack q1;
+    private NetStack alone;
+
+    @BeforeEach
+    void queues() {
+        q0 = queue(0);
+        q1 = queue(1);
+        alone = queue(2);
+        share(q0, q1, clock);
+    }
 
     private NetStack queue(int index) {
         SimulatedLink link = SimulatedLink.builder(clock).latencyNanos(0).bitsPerSecond(0).queueCapacity(256)
@@ -110,10 +123,6 @@ class NeighbourSharingTest {
 
     @Test
     void anArpReplyOnAnotherQueueResolvesTheConnectionThatAskedForIt() {
-        NetStack q0 = queue(0);
-        NetStack q1 = queue(1);
-        NetStack alone = queue(2);
-        share(q0, q1, clock);
         q1.tcp().connect(0, 0, PEER, 80, q1.tcp().defaults().copy(), null, clock.now());
         alone.tcp().connect(0, 0, PEER, 80, alone.tcp().defaults().copy(), null, clock.now());
         step();
@@ -129,10 +138,6 @@ class NeighbourSharingTest {
 
     @Test
     void aRequestFromTheNeighbourTeachesEveryQueue() {
-        NetStack q0 = queue(0);
-        NetStack q1 = queue(1);
-        NetStack alone = queue(2);
-        share(q0, q1, clock);
         peerSendsArp(0, ArpPacket.REQUEST); // who has OURS, tell PEER: on queue 0
         step();
         assertTrue(has(drain(0), Ethernet.TYPE_ARP, ArpPacket.REPLY), "queue 0 answers");

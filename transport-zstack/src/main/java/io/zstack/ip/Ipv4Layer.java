@@ -228,8 +228,13 @@ public final class Ipv4Layer {
 
     /** {@code base}: the frame's first byte, an absolute address (the IPv4 header must lie in the first segment). */
     private void ipInput(NetDevice from, long frame, long base, long nowNanos) {
-        CheckResult check = ipView.wrap(Mbuf.MEMORY, base + Ethernet.HEADER_LENGTH,
-                Mbuf.pktLen(frame) - Ethernet.HEADER_LENGTH);
+        int firstSegment = Mbuf.dataLen(frame) - Ethernet.HEADER_LENGTH;
+        // the view reads through all of memory, so the first segment's bounds are checked here, before and after
+        CheckResult check = firstSegment < Ipv4Packet.MIN_HEADER_LENGTH ? CheckResult.TOO_SHORT
+                : ipView.wrap(Mbuf.MEMORY, base + Ethernet.HEADER_LENGTH, Mbuf.pktLen(frame) - Ethernet.HEADER_LENGTH);
+        if (check == CheckResult.OK && ipView.headerLength() > firstSegment) {
+            check = CheckResult.BAD_HEADER_LENGTH;
+        }
         if (check != CheckResult.OK) {
             switch (check) {
                 case BAD_VERSION -> counters.ipBadVersion++;

@@ -1,0 +1,76 @@
+package io.zstack.ip;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import io.zstack.buffer.JavaMbufPool;
+import io.zstack.buffer.Mbuf;
+import io.zstack.buffer.MbufBurst;
+import io.zstack.device.SimulatedLink;
+import io.zstack.device.VirtualClock;
+import io.zstack.stack.NetStack;
+import io.zstack.tcp.IsnGenerator;
+import io.zstack.tcp.TcpSettings;
+import io.zstack.wire.Ethernet;
+import io.zstack.wire.Ipv4Packet;
+import io.zstack.wire.MacAddress;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The IPv4 header must lie in a frame's first segment (the layer reads it in place): a chained frame whose header
+ * runs into the second segment is dropped and counted, not read past the first segment's data.
+ */
+class Ipv4InputBoundsTest {
+    private static final int OURS = 0x0a000001;
+    private static final long OUR_MAC = 0x020000000001L;
+
+    @Test
+    void aHeaderThatRunsIntoTheSecondSegmentIsDroppedAndCounted() {
+        VirtualClock clock = new VirtualClock();
+        JavaMbufPool pool = new JavaMbufPool("bounds", 256);
+        SimulatedLink link = SimulatedLink.builder(clock).latencyNanos(0).bitsPerSecond(0).queueCapacity(16)
+                .pool(pool).endA("stack", MacAddress.of(OUR_MAC), 1500)
+                .endB("peer", MacAddress.of(0x020000000002L), 1500).build();
+        NetStack stack = new NetStack(link.a(), new Ipv4Config(OURS, 24, 0), new TcpSettings(), new IsnGenerator(1, 2),
+                1, 0);
+        try {
+            // first segment: Ethernet + 10 bytes of a 20-byte header; then: Ethernet + 20 of a 24-byte header
+            send(link, pool, 10, 5);
+            send(link, pool, 20, 6);
+            for (int i = 0; i < 3; i++) {
+                clock.advance(1_000_000);
+                stack.poll(clock.now());
+            }
+            assertEquals(1, stack.ip().counters().ipTooShort, stack.ip().counters().toString());
+            assertEquals(1, stack.ip().counters().ipBadHeaderLength, stack.ip().counters().toString());
+            assertEquals(0, stack.ip().counters().packetsReceived);
+        } finally {
+            stack.close();
+            link.close();
+            pool.close(); // refuses if a dropped frame was not freed
+        }
+    }
+
+    /** An IPv4/TCP frame of 100 bytes in two segments, {@code inFirst} bytes of IP in the first; IHL = words. */
+    private static void send(SimulatedLink link, JavaMbufPool pool, int inFirst, int words) {
+        byte[] frame = new byte[Ethernet.HEADER_LENGTH + 100];
+        java.lang.foreign.MemorySegment s = java.lang.foreign.MemorySegment.ofArray(frame);
+        Ethernet.write(s, 0, OUR_MAC, 0x020000000002L, Ethernet.TYPE_IPV4);
+        Ipv4Packet.write(s, Ethernet.HEADER_LENGTH, 100, 1, true, 64, Ipv4Packet.PROTOCOL_TCP, 0x0a000002, OURS,
+                true);
+        frame[Ethernet.HEADER_LENGTH] = (byte) (0x40 | words);
+        int split = Ethernet.HEADER_LENGTH + inFirst;
+        long head = segment(pool, frame, 0, split);
+        Mbuf.chain(head, segment(pool, frame, split, frame.length - split));
+        MbufBurst burst = new MbufBurst(1);
+        burst.add(head);
+        link.b().transmit(burst);
+    }
+
+    private static long segment(JavaMbufPool pool, byte[] bytes, int from, int length) {
+        long m = pool.alloc();
+        long at = Mbuf.append(m, length);
+        java.lang.foreign.MemorySegment.copy(bytes, from, Mbuf.MEMORY, java.lang.foreign.ValueLayout.JAVA_BYTE, at,
+                length);
+        return m;
+    }
+}

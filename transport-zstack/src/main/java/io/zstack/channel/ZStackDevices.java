@@ -155,6 +155,11 @@ public final class ZStackDevices {
             }
 
             @Override
+            public int mbufsKeptAfterClose() {
+                return device.mbufsKeptAfterClose();
+            }
+
+            @Override
             public void close() {
                 if (!closed) {
                     closed = true;

@@ -213,10 +213,11 @@ public final class ZStackEventLoop extends SingleThreadEventLoop {
         }
         // the device may have closed the pool with it (every mbuf home, the last loop on a shared port)
         long outstanding = pool.isClosed() ? 0 : (long) pool.capacity() - pool.available();
-        if (outstanding > 0) {
+        int keptByDriver = Math.min((int) outstanding, stack.device().mbufsKeptAfterClose());
+        if (outstanding > keptByDriver) {
             // held by ByteBufs the application has not released, or by loops still running (loopback frames cross
             // between loops, and the receiving stack frees them)
-            logger.info("{} mbufs of {} still referenced when this loop stopped", outstanding, pool);
+            logger.info("{} mbufs of {} still referenced when this loop stopped", outstanding - keptByDriver, pool);
         }
     }
 

@@ -157,6 +157,11 @@ public final class DpdkPortDevice implements NetDevice {
         }
     }
 
+    @Override
+    public int mbufsKeptAfterClose() {
+        return port.keepsMbufsAfterClose() ? port.mbufsTakenAtSetup() : 0;
+    }
+
     /** The port's counters (all queues), read from DPDK. */
     @Override
     public String statistics() {

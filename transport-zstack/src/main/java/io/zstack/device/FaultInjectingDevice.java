@@ -150,6 +150,11 @@ public final class FaultInjectingDevice implements NetDevice {
     }
 
     @Override
+    public int mbufsKeptAfterClose() {
+        return inner.mbufsKeptAfterClose();
+    }
+
+    @Override
     public String statistics() {
         String own = inner.statistics();
         return (own.isEmpty() ? "" : own + "; ") + counters();

@@ -42,6 +42,14 @@ public interface NetDevice extends AutoCloseable {
         return "";
     }
 
+    /**
+     * Mbufs of {@link #pool()} that the driver keeps even after {@link #close} (net_af_xdp abandons its fill ring):
+     * missing from the pool, but not held by the stack or the application.
+     */
+    default int mbufsKeptAfterClose() {
+        return 0;
+    }
+
     /** Releases the device; frames still queued inside it are freed. */
     @Override
     void close();

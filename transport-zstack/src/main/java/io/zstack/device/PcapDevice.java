@@ -147,6 +147,11 @@ public final class PcapDevice implements NetDevice {
     }
 
     @Override
+    public int mbufsKeptAfterClose() {
+        return device.mbufsKeptAfterClose();
+    }
+
+    @Override
     public String statistics() {
         String inner = device.statistics();
         return (inner.isEmpty() ? "" : inner + "; ") + "pcap " + framesCaptured + " frames captured, "

@@ -167,6 +167,12 @@ public final class HttpEchoServer {
                 exitWith(e);
                 return;
             }
+            // Ctrl-C or kill: close the channels and the ports properly (a DPDK port detaches what it attached,
+            // af_xdp its XDP program, memif its peer) before the JVM goes
+            Transport running = transport;
+            Runtime.getRuntime().addShutdownHook(new Thread(() -> running.group()
+                    .shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly(5, TimeUnit.SECONDS),
+                    "http-echo-shutdown"));
             System.out.println("http-echo on " + transport.name() + (copyMode ? " (copy mode)" : "")
                     + " listening at " + server.localAddress());
             System.out.flush();

@@ -73,7 +73,7 @@ public final class ZStackDevices {
                 try {
                     pool = DpdkMbufPool.create("zstack-" + Math.abs(devargs.hashCode()),
                             MBUFS_PER_QUEUE * loopCount - 1, 256, MBUF_DATA_ROOM,
-                            port.info().driverName().equals("net_af_xdp"));
+                            DpdkPort.AF_XDP_DRIVER.equals(port.info().driverName()));
                 } catch (RuntimeException e) {
                     port.close();
                     port = null;

@@ -649,12 +649,14 @@ public final class ZStackSocketChannel extends AbstractZStackChannel implements 
      */
     private long handOff(ByteBuf buf, int readable) {
         long m = handOffCandidate(buf, readable);
-        if (m == 0) {
-            return 0;
-        }
-        MbufPool owner = MbufByteBuf.unwrapMbuf(buf).pool();
+        return m == 0 ? 0 : takeReference(buf, m, readable);
+    }
+
+    /** Gives the send queue its own reference to {@code m}, {@code buf}'s candidate, framed to buf's bytes. */
+    private static long takeReference(ByteBuf buf, long m, int readable) {
         long start = buf.memoryAddress() + buf.readerIndex();
-        owner.refcntUpdate(m, 1); // the send queue's reference; the ByteBuf's goes when in.remove() releases it
+        // the send queue's reference; the ByteBuf's goes when in.remove() releases it
+        MbufByteBuf.unwrapMbuf(buf).pool().refcntUpdate(m, 1);
         Mbuf.setDataOff(m, (int) (start - Mbuf.bufAddr(m)));
         Mbuf.setDataLen(m, readable);
         Mbuf.setPktLen(m, readable);
@@ -684,11 +686,12 @@ public final class ZStackSocketChannel extends AbstractZStackChannel implements 
                 }
             }
         }
-        for (ByteBuf part : parts) {
+        for (int i = 0; i < roots.length; i++) {
+            ByteBuf part = parts.get(i);
             if (part.readableBytes() == 0) {
                 continue;
             }
-            long m = handOff(part, part.readableBytes());
+            long m = takeReference(part, roots[i], part.readableBytes());
             if (!c.queue(m)) {
                 pool().free(m);
                 throw new ClosedChannelException();

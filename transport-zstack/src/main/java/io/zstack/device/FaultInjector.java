@@ -17,7 +17,6 @@ import java.util.SplittableRandom;
  * ring, at once or from {@link #release} when their time comes. Frames it holds belong to it until then.
  */
 final class FaultInjector {
-
     /** A frame held for reordering: it goes after {@code gapLeft} more frames pass, or at {@code deadline}. */
     private static final class Held {
         final long frame;
@@ -188,7 +187,8 @@ final class FaultInjector {
             return false;
         }
         long type = Mbuf.dataAddress(frame) + 12;
-        return Mbuf.MEMORY.get(JAVA_BYTE, type) == 0x08 && Mbuf.MEMORY.get(JAVA_BYTE, type + 1) == 0x00;
+        return Mbuf.MEMORY.get(JAVA_BYTE, type) == 0x08
+                && Mbuf.MEMORY.get(JAVA_BYTE, type + 1) == 0x00;
     }
 
     /**

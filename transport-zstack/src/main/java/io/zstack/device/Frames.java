@@ -5,8 +5,6 @@ import io.zstack.buffer.MbufPool;
 
 /** Frame helpers shared by the simulated devices: deep copies across pools. */
 final class Frames {
-    /** All memory, to copy into an mbuf by address (the same view {@link Mbuf} uses). */
-
     private Frames() {
     }
 

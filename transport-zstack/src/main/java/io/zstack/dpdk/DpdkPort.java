@@ -53,6 +53,9 @@ public final class DpdkPort implements AutoCloseable {
     private long enabledRxOffloads;
     private long enabledTxOffloads;
     private boolean started;
+    /** The af_xdp PMD: its pool must be packed (see {@link Mempool}), and it keeps mbufs after close. */
+    public static final String AF_XDP_DRIVER = "net_af_xdp";
+
     private int mbufsTakenAtSetup;
     private boolean keepsMbufsAfterClose;
     private boolean closed;
@@ -200,7 +203,7 @@ public final class DpdkPort implements AutoCloseable {
                 mempoolAddress);
         DpdkException.check("configuring port " + name, rc);
         mbufsTakenAtSetup = Shim.poolInUse(mempoolAddress) - inUseBefore;
-        keepsMbufsAfterClose = "net_af_xdp".equals(info.driverName());
+        keepsMbufsAfterClose = AF_XDP_DRIVER.equals(info.driverName());
         rxQueues = config.rxQueues();
         txQueues = config.txQueues();
         enabledRxOffloads = rx;

@@ -49,9 +49,9 @@ public final class Mempool implements AutoCloseable {
         Eal.ensureInitialized();
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment err = arena.allocate(JAVA_INT);
-            long mp = packed
-                    ? Shim.poolCreatePacked(arena.allocateFrom(name), count, cacheSize, (short) dataRoom, -1, err)
-                    : Shim.poolCreate(arena.allocateFrom(name), count, cacheSize, (short) dataRoom, -1, err);
+            MemorySegment cName = arena.allocateFrom(name);
+            long mp = packed ? Shim.poolCreatePacked(cName, count, cacheSize, (short) dataRoom, -1, err)
+                    : Shim.poolCreate(cName, count, cacheSize, (short) dataRoom, -1, err);
             if (mp == 0) {
                 int errno = -err.get(JAVA_INT, 0);
                 String hint = errno == 12 ? " (EAL memory too small for " + count + " mbufs; raise EalConfig.memoryMegabytes)"

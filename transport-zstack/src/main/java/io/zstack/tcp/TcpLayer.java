@@ -516,8 +516,7 @@ public final class TcpLayer implements Ipv4Layer.Transport {
             int maxBlocks = Math.min(c.timestampsOn ? 3 : 4, sackRoom >= 12 ? (sackRoom - 4) / 8 : 0);
             int blocks = c.sackBlocks(sackStarts, sackEnds, maxBlocks);
             optionsLength = TcpHeader.writeOptions(room, base + TcpHeader.MIN_HEADER_LENGTH, -1, -1, false,
-                    c.timestampsOn,
-                    tsVal, c.tsRecent, sackStarts, sackEnds, blocks);
+                    c.timestampsOn, tsVal, c.tsRecent, sackStarts, sackEnds, blocks);
         }
         int headerLength = TcpHeader.MIN_HEADER_LENGTH + optionsLength;
         boolean ack = (flags & TcpFlags.ACK) != 0;

@@ -2,11 +2,10 @@ package io.zstack.channel;
 
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.zstack.buffer.Mbuf;
 import io.zstack.ip.Ipv4Config;
 import io.zstack.stack.NetStack;
+import io.zstack.testing.ArpFrames;
 import io.zstack.wire.ArpPacket;
-import io.zstack.wire.Ethernet;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
@@ -30,10 +29,7 @@ class ZStackNeighbourSharingTest {
             first.submit(() -> {
                 // an ARP request for our address arrives on the first loop's queue
                 NetStack stack = first.stack();
-                long m = stack.device().pool().alloc();
-                long at = Mbuf.append(m, Ethernet.HEADER_LENGTH + ArpPacket.LENGTH);
-                Ethernet.write(Mbuf.MEMORY, at, 0xffff_ffff_ffffL, PEER_MAC, Ethernet.TYPE_ARP);
-                ArpPacket.write(Mbuf.MEMORY, at + Ethernet.HEADER_LENGTH, ArpPacket.REQUEST, PEER_MAC, PEER, 0,
+                long m = ArpFrames.frame(stack.device().pool(), ArpPacket.REQUEST, PEER_MAC, PEER, 0,
                         stack.ip().config().address());
                 stack.ip().input(stack.device(), m, System.nanoTime());
             }).sync();

@@ -12,6 +12,7 @@ import io.zstack.device.VirtualClock;
 import io.zstack.stack.NetStack;
 import io.zstack.tcp.IsnGenerator;
 import io.zstack.tcp.TcpSettings;
+import io.zstack.testing.ArpFrames;
 import io.zstack.wire.ArpPacket;
 import io.zstack.wire.Ethernet;
 import io.zstack.wire.MacAddress;
@@ -104,14 +105,8 @@ class NeighbourSharingTest {
     }
 
     private void peerSendsArp(int queue, int operation) {
-        long m = pool.alloc();
-        long at = Mbuf.append(m, Ethernet.HEADER_LENGTH + ArpPacket.LENGTH);
-        long destination = operation == ArpPacket.REQUEST ? 0xffff_ffff_ffffL : OUR_MAC;
-        Ethernet.write(Mbuf.MEMORY, at, destination, PEER_MAC, Ethernet.TYPE_ARP);
-        ArpPacket.write(Mbuf.MEMORY, at + Ethernet.HEADER_LENGTH, operation, PEER_MAC, PEER,
-                operation == ArpPacket.REQUEST ? 0 : OUR_MAC, OURS);
         MbufBurst burst = new MbufBurst(1);
-        burst.add(m);
+        burst.add(ArpFrames.frame(pool, operation, PEER_MAC, PEER, OUR_MAC, OURS));
         links.get(queue).b().transmit(burst);
     }
 

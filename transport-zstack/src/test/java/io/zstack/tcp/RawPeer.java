@@ -7,6 +7,7 @@ import io.zstack.device.SimulatedLink;
 import io.zstack.device.VirtualClock;
 import io.zstack.ip.Ipv4Config;
 import io.zstack.stack.NetStack;
+import io.zstack.testing.ArpFrames;
 import io.zstack.wire.ArpPacket;
 import io.zstack.wire.CheckResult;
 import io.zstack.wire.Checksum;
@@ -27,6 +28,7 @@ final class RawPeer implements AutoCloseable {
     static final int STACK = 0x0a000001;
     static final int PEER = 0x0a000002;
     static final long PEER_MAC = 0x020000000002L;
+    static final long STACK_MAC = 0x020000000001L;
 
     /** A segment the stack sent, decoded. */
     record Sent(int sourcePort, int seq, int ack, int flags, int window, TcpOptionsSnapshot options, byte[] payload) {
@@ -50,7 +52,7 @@ final class RawPeer implements AutoCloseable {
     RawPeer(TcpSettings settings) {
         link = SimulatedLink.builder(clock).latencyNanos(0).bitsPerSecond(0).queueCapacity(1024)
                 .pools(stackPool, peerPool)
-                .endA("stack", MacAddress.of(0x020000000001L), 1500)
+                .endA("stack", MacAddress.of(STACK_MAC), 1500)
                 .endB("peer", MacAddress.of(PEER_MAC), 1500).build();
         stack = new NetStack(link.a(), new Ipv4Config(STACK, 24, 0), settings, new IsnGenerator(1, 2), 7, 0);
         // teach the stack our MAC so its first segment needs no ARP round
@@ -144,11 +146,7 @@ final class RawPeer implements AutoCloseable {
     }
 
     private void sendArpReply() {
-        long m = peerPool.alloc();
-        MemorySegment f = MemorySegment.ofAddress(Mbuf.append(m, 42)).reinterpret(42);
-        Ethernet.write(f, 0, 0x020000000001L, PEER_MAC, Ethernet.TYPE_ARP);
-        ArpPacket.write(f, 14, ArpPacket.REPLY, PEER_MAC, PEER, 0x020000000001L, STACK);
-        inject(m);
+        inject(ArpFrames.frame(peerPool, ArpPacket.REPLY, PEER_MAC, PEER, STACK_MAC, STACK));
     }
 
     /** Builder-ish description of a segment to inject. */
@@ -185,7 +183,7 @@ final class RawPeer implements AutoCloseable {
         int sum = Checksum.finish(Checksum.add(Checksum.pseudoHeader(PEER, STACK, 6, tcpLength), f, 34, tcpLength));
         Checksum.store(f, 34 + 16, s.corruptChecksum ? sum ^ 0x5555 : sum);
         Ipv4Packet.write(f, 14, 20 + tcpLength, 1, true, 64, 6, PEER, STACK, true);
-        Ethernet.write(f, 0, 0x020000000001L, PEER_MAC, Ethernet.TYPE_IPV4);
+        Ethernet.write(f, 0, STACK_MAC, PEER_MAC, Ethernet.TYPE_IPV4);
         Mbuf.append(m, 14 + 20 + tcpLength);
         inject(m);
         poll();
@@ -209,7 +207,7 @@ final class RawPeer implements AutoCloseable {
         io.zstack.wire.Icmpv4Packet.write(f, 34, icmpLength, io.zstack.wire.Icmpv4Packet.DESTINATION_UNREACHABLE, code,
                 nextHopMtu & 0xffff);
         Ipv4Packet.write(f, 14, 20 + icmpLength, 2, false, 64, Ipv4Packet.PROTOCOL_ICMP, PEER, STACK, true);
-        Ethernet.write(f, 0, 0x020000000001L, PEER_MAC, Ethernet.TYPE_IPV4);
+        Ethernet.write(f, 0, STACK_MAC, PEER_MAC, Ethernet.TYPE_IPV4);
         inject(m);
         poll();
     }

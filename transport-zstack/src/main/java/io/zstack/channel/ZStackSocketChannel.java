@@ -706,6 +706,13 @@ public final class ZStackSocketChannel extends AbstractZStackChannel implements 
         if (root == null || root.mbuf() == 0 || !buf.hasMemoryAddress()) {
             return 0;
         }
+        if (root.refCnt() != 1) {
+            // Someone besides this write holds the buffer (a decoder's cumulation whose frame this is, an owner that
+            // retained it to reuse): once the write releases its reference, Netty lets them change the bytes, which
+            // TCP needs until they are acknowledged and a loopback peer reads in place. Only the last reference
+            // goes by reference.
+            return 0;
+        }
         MbufPool owner = root.pool();
         if (owner != pool() && owner != zstackLoop().largePool()) {
             return 0; // another loop's buffer (received over the loopback): the send queue takes this loop's only

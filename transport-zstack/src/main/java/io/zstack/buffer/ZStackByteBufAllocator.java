@@ -4,12 +4,13 @@ import io.netty.buffer.AbstractByteBufAllocator;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
 import io.netty.buffer.PooledByteBufAllocator;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * The allocator a ZStack channel hands out: direct buffers are mbufs from the stack's pool with headroom reserved,
  * so what the application writes goes to TCP by reference. Requests one mbuf cannot hold, requests while the pool
- * is empty (the pool is shared with the NIC's receive ring: running it dry must not fail the application), and
- * heap buffers go to a fallback allocator.
+ * is down to the stack's reserve (the pool is shared with the stack and the NIC's receive ring: the application
+ * must neither run it dry nor fail when it is low), and heap buffers go to a fallback allocator.
  *
  * <p>Every buffer goes through Netty's leak detection, received ones too ({@link #wrapReceived}): a leaked mbuf
  * starves the NIC, so it is the leak that matters most here.
@@ -20,6 +21,15 @@ public class ZStackByteBufAllocator extends AbstractByteBufAllocator {
     private final int mbufCapacity;
     private final MbufPool largePool;
     private final int largeCapacity;
+    /**
+     * Mbufs of the regular pool the application does not get: the stack needs them for headers, ACKs, indirect
+     * views and the NIC's receive ring. An application that holds buffers it cannot write yet (an echo ignoring
+     * writability) must not take the last ones, or TCP can send nothing, hear no ACK, and free nothing.
+     */
+    private final int reserve;
+    /** Allocations left before the pool's level is read again ({@link #poolLow}): the read is a downcall on DPDK. */
+    private final AtomicInteger untilCheck = new AtomicInteger();
+    private volatile boolean poolLow;
 
     /** Over {@code pool}, falling back to {@link PooledByteBufAllocator#DEFAULT}. */
     public ZStackByteBufAllocator(MbufPool pool) {
@@ -44,6 +54,23 @@ public class ZStackByteBufAllocator extends AbstractByteBufAllocator {
         this.fallback = fallback;
         this.mbufCapacity = MbufByteBuf.mbufCapacity(pool);
         this.largeCapacity = largePool == null ? 0 : MbufByteBuf.mbufCapacity(largePool);
+        this.reserve = pool.capacity() / 4;
+    }
+
+    /**
+     * True when the regular pool is down to its reserve. Allocations are counted between two reads of the level,
+     * assuming each takes an mbuf and none comes back, so the pool cannot pass the reserve unseen by more than the
+     * threads racing here.
+     */
+    private boolean poolLow() {
+        if (untilCheck.decrementAndGet() >= 0) {
+            return poolLow;
+        }
+        int available = pool.available();
+        boolean low = available <= reserve;
+        poolLow = low;
+        untilCheck.set(low ? 64 : (available - reserve) / 2);
+        return low;
     }
 
     /** The pool of large mbufs, or null. */
@@ -83,6 +110,9 @@ public class ZStackByteBufAllocator extends AbstractByteBufAllocator {
     @Override
     protected ByteBuf newDirectBuffer(int initialCapacity, int maxCapacity) {
         MbufPool from = poolFor(initialCapacity);
+        if (from == pool && poolLow()) {
+            from = null; // the rest is the stack's
+        }
         if (from != null) {
             MbufByteBuf buf = MbufByteBuf.allocate(this, from, initialCapacity, maxCapacity);
             if (buf != null) {

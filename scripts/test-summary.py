@@ -66,7 +66,10 @@ def main():
     if not failed and not broken:
         print(f"test: all {total} tests passed" + (f" ({skipped} skipped)" if skipped else ""))
         return 0
-    print(f"test: {len(failed)} of {total} tests failed" + (":" if failed else ""))
+    if failed:
+        print(f"test: {len(failed)} of {total} tests failed:")
+    else:
+        print(f"test: the {total} tests that ran passed, but not every module ran:")
     for name, reason in failed:
         print(f"  FAILED {name}: {reason}")
     for line in broken:

@@ -6,7 +6,8 @@
 if [ "$(id -u)" != 0 ]; then
     if [ -n "${zstack_self:-}" ] && command -v sudo >/dev/null 2>&1; then
         echo "setup: DPDK, tap devices and network namespaces need root; running again through sudo" >&2
-        exec sudo -- "$zstack_self" "$@"
+        # sudo drops the environment; a JAVA_HOME the user chose is passed on
+        exec sudo -- env ${JAVA_HOME:+JAVA_HOME="$JAVA_HOME"} "$zstack_self" "$@"
     fi
     echo "ZStack's setup, tests and demo need root (DPDK, tap devices, network namespaces)." >&2
     if command -v sudo >/dev/null 2>&1; then

@@ -52,10 +52,22 @@ def main():
     if os.path.exists(log):
         with open(log, errors="replace") as f:
             text = f.read()
+        # a test JVM that died leaves no report for the class it was running; only the log names it
+        # ("Crashed tests:", then one class per line)
+        crashed = []
+        for block in re.finditer(r"^\[ERROR\] Crashed tests:\n((?:\[ERROR\] [\w.$]+\n)+)", text, re.M):
+            for line in block.group(1).splitlines():
+                name = line[len("[ERROR] "):]
+                if name not in crashed:
+                    crashed.append(name)
+        for name in crashed:
+            broken.append(f"FAILED {name}: its test JVM died (crash, exit or timeout; see {log})")
         for m in re.finditer(r"^\[ERROR\] Failed to execute goal (\S+) \S+ on project (\S+): (.*)$", text, re.M):
             goal, project, message = m.groups()
-            if "surefire" in goal and "There are test failures" in message and failed:
+            if "surefire" in goal and (crashed or failed):
                 continue
+            if not message.strip():
+                message = "see " + log
             broken.append(f"FAILED {project}: {goal.split(':')[1]} failed: {first_line(message)}")
         summary = text[text.rfind("Reactor Summary"):] if "Reactor Summary" in text else ""
         for m in re.finditer(r"^\[INFO\] (.+?) \.+ SKIPPED", summary, re.M):
@@ -69,7 +81,7 @@ def main():
     if failed:
         print(f"test: {len(failed)} of {total} tests failed:")
     else:
-        print(f"test: the {total} tests that ran passed, but not every module ran:")
+        print(f"test: the {total} tests that reported passed, but not everything ran to the end:")
     for name, reason in failed:
         print(f"  FAILED {name}: {reason}")
     for line in broken:

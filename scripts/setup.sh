@@ -51,7 +51,7 @@ zstack_progress_line() {
             awk '/^Get:/ {got++} /^Setting up / {set++} /newly installed/ {total = $1 + $3}
                  END {
                      if (set) printf "installed %d of %d packages", set, total
-                     else if (got) printf "downloaded %d package files", got
+                     else if (got) printf "fetched %d files", got
                      else printf "reading package lists"
                  }' "$2" ;;
         maven)

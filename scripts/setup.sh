@@ -104,11 +104,12 @@ if [ -z "${JAVA_HOME:-}" ] || ! zstack_is_jdk25 "$JAVA_HOME"; then
         fi
     done
     if [ -z "$zstack_jdk" ]; then
-        echo "setup: ZStack needs a JDK 25 (java and javac, version 25 or later). None found: JAVA_HOME is" >&2
-        echo "setup: ${JAVA_HOME:-not set}, and /usr/lib/jvm has only: $(ls /usr/lib/jvm 2>/dev/null | tr '\n' ' ')" >&2
+        zstack_jvms=$(ls /usr/lib/jvm 2>/dev/null | tr '\n' ' ')
+        echo "setup: ZStack needs a JDK 25 (java and javac, version 25 or later) and found none: JAVA_HOME is" >&2
+        echo "setup: ${JAVA_HOME:-not set}; /usr/lib/jvm holds ${zstack_jvms:-nothing}" >&2
         echo "setup: Debian 12 has no JDK 25 package. Install Eclipse Temurin 25 (package temurin-25-jdk from" >&2
-        echo "setup: Adoptium's apt repository, https://adoptium.net/installation/linux/), which puts it in" >&2
-        echo "setup: /usr/lib/jvm; or unpack any JDK 25 archive and run again with JAVA_HOME=/path/to/jdk-25." >&2
+        echo "setup: Adoptium's apt repository, https://adoptium.net/installation/linux/), which goes to /usr/lib/jvm," >&2
+        echo "setup: or unpack any JDK 25 and run: JAVA_HOME=/path/to/jdk-25 $0" >&2
         exit 1
     fi
     JAVA_HOME=$zstack_jdk

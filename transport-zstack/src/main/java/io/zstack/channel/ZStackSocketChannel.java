@@ -325,6 +325,17 @@ public final class ZStackSocketChannel extends AbstractZStackChannel implements 
 
     private void readNow() {
         readScheduled = false;
+        try {
+            readReceived();
+        } catch (Throwable t) {
+            // the transport's own read path failed (a handler's exceptions go through the pipeline already), for
+            // example a RecvByteBufAllocator that cannot make a handle: the data stays queued and nothing would
+            // schedule another read, so tell the application instead of leaving the channel silently stalled
+            pipeline().fireExceptionCaught(t);
+        }
+    }
+
+    private void readReceived() {
         TcpConnection c = connection;
         if (c == null || !isOpen()) {
             return;

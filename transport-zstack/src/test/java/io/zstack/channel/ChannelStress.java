@@ -170,8 +170,11 @@ final class ChannelStress {
 
             // each receiver ends at its input's end (FIN read) or when its channel closes
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-            awaitEnd(clientReceiver.ended, deadline, "client's input to end");
-            awaitEnd(echo ? echoHandler.ended : serverReceiver.ended, deadline, "server's input to end");
+            boolean ended = awaitEnd(clientReceiver.ended, deadline, "client's input to end")
+                    & awaitEnd(echo ? echoHandler.ended : serverReceiver.ended, deadline, "server's input to end");
+            if (!ended) {
+                problems.add("the stacks then:\n" + describe(serverGroup, clientGroup));
+            }
             if (!abort) {
                 expect(clientReceiver.received, clientExpects, "client received");
                 if (!echo) {
@@ -192,8 +195,7 @@ final class ChannelStress {
             listener.close().sync();
         }
         if (!awaitPoolsHome(pools)) {
-            problems.add("the stacks then:\n" + ((ZStackEventLoopGroup) serverGroup).describe().get()
-                    + (clientGroup == serverGroup ? "" : "\n" + ((ZStackEventLoopGroup) clientGroup).describe().get()));
+            problems.add("the stacks then:\n" + describe(serverGroup, clientGroup));
         }
         List<String> out = new ArrayList<>();
         for (String p : problems) {
@@ -207,7 +209,7 @@ final class ChannelStress {
         return switch (plan.nextInt(4)) {
             case 0 -> new FixedRecvByteBufAllocator(1 + plan.nextInt(16));
             case 1 -> new FixedRecvByteBufAllocator(1 + plan.nextInt(4096));
-            case 2 -> new AdaptiveRecvByteBufAllocator(1, 1 + plan.nextInt(2048), 65536);
+            case 2 -> new AdaptiveRecvByteBufAllocator(16, 16 + plan.nextInt(2048), 65536); // its smallest size
             default -> new AdaptiveRecvByteBufAllocator();
         };
     }
@@ -222,12 +224,20 @@ final class ChannelStress {
                 .addListener(done -> ((DuplexChannel) ch).shutdownOutput()));
     }
 
-    private void awaitEnd(CompletableFuture<Void> ended, long deadline, String what) throws Exception {
+    private boolean awaitEnd(CompletableFuture<Void> ended, long deadline, String what) throws Exception {
         try {
             ended.get(Math.max(1, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+            return true;
         } catch (TimeoutException e) {
             problems.add("timed out waiting for the " + what);
+            return false;
         }
+    }
+
+    /** Counters and connections of both groups' stacks, for a failure's message. */
+    private static String describe(EventLoopGroup serverGroup, EventLoopGroup clientGroup) throws Exception {
+        return ((ZStackEventLoopGroup) serverGroup).describe().get() + (clientGroup == serverGroup ? ""
+                : "\n" + ((ZStackEventLoopGroup) clientGroup).describe().get());
     }
 
     private void expect(long actual, long expected, String what) {

@@ -10,6 +10,7 @@ import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelOption;
+import io.netty.channel.RecvByteBufAllocator;
 import java.net.InetSocketAddress;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
@@ -17,7 +18,7 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
-/** What a closed channel leaves behind: nothing, whatever state its connection was in. */
+/** What a closed or failing channel leaves behind: nothing, whatever state its connection was in. */
 class ZStackCloseTest {
     private static ZStackEventLoopGroup group;
 
@@ -29,6 +30,39 @@ class ZStackCloseTest {
     @AfterAll
     static void shutdown() throws Exception {
         group.shutdownGracefully(0, 5, TimeUnit.SECONDS).sync();
+    }
+
+    /**
+     * A failure in the transport's read path (here a receive allocator that cannot make a handle) reaches the
+     * application as exceptionCaught. It used to be logged by the loop's task runner only, and the channel never
+     * read again (found by ZStackChannelStressTest: Netty's AdaptiveRecvByteBufAllocator with a minimum under 16).
+     */
+    @Test
+    void aFailingReadPathIsReportedNotSilent() throws Exception {
+        CompletableFuture<Throwable> caught = new CompletableFuture<>();
+        RecvByteBufAllocator broken = new RecvByteBufAllocator() {
+            @Override
+            public Handle newHandle() {
+                throw new IllegalStateException("no handle today");
+            }
+        };
+        Channel server = new ServerBootstrap().group(group).channel(ZStackServerSocketChannel.class)
+                .childOption(ChannelOption.RCVBUF_ALLOCATOR, broken)
+                .childHandler(new ChannelInboundHandlerAdapter() {
+                    @Override
+                    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+                        caught.complete(cause);
+                        ctx.close();
+                    }
+                }).bind(new InetSocketAddress("127.0.0.1", 0)).sync().channel();
+        Channel client = new Bootstrap().group(group).channel(ZStackSocketChannel.class)
+                .handler(new ChannelInboundHandlerAdapter())
+                .connect(server.localAddress()).sync().channel();
+        client.writeAndFlush(Unpooled.wrappedBuffer(new byte[100])).sync();
+        Throwable cause = caught.get(5, TimeUnit.SECONDS);
+        assertEquals("no handle today", cause.getMessage());
+        client.close().sync();
+        server.close().sync();
     }
 
     /**

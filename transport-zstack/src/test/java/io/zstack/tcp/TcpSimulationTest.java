@@ -61,6 +61,7 @@ class TcpSimulationTest {
             long[] sentB = {0};
             long[] readA = {0};
             long[] readB = {0};
+            long started = sim.now();
             boolean done = sim.run(() -> {
                 long now = sim.now();
                 sentA[0] = TcpSimulation.writeStream(client, sim.poolA, 100 + seed, sentA[0], bytes, sizes, now);
@@ -69,6 +70,14 @@ class TcpSimulationTest {
                 readA[0] = TcpSimulation.readStream(client, sim.poolA, 200 + seed, readA[0], now);
                 return readA[0] == bytes && readB[0] == bytes;
             }, 120 * SECOND); // the harsh seeds need 5 to 30 s; stale RTT samples once made one take 2800 s
+            // one line per seed for comparing recovery changes over a sweep (grep 'sim-sweep'): virtual time of the
+            // transfer and both stacks' counters
+            TcpCounters ca = sim.a.tcp().counters();
+            TcpCounters cb = sim.b.tcp().counters();
+            System.out.printf("sim-sweep seed %d %s: %d ms, timeouts %d, retransmitted %d, fast retransmits %d%n",
+                    seed, faults == FaultConfig.NONE ? "clean" : "drop " + faults.drop(), (sim.now() - started) / 1_000_000L,
+                    ca.timeouts + cb.timeouts, ca.retransmittedSegments + cb.retransmittedSegments,
+                    ca.fastRetransmits + cb.fastRetransmits);
             assertTrue(done, "seed " + seed + ": a->b " + readB[0] + "/" + bytes + ", b->a " + readA[0] + "/" + bytes
                     + "\n" + sim.a.tcp().counters() + "\n" + sim.b.tcp().counters() + "\n" + client.describe(sim.now())
                     + "\n" + server[0].describe(sim.now()));

@@ -7,6 +7,6 @@ seeds=${1:-40}
 nice mvn -B -o -q -pl transport-zstack verify -Dtest=TcpSimulationTest -Dsurefire.failIfNoSpecifiedTests=false \
     -Dzstack.sim.seeds="$seeds" >/dev/null
 out=transport-zstack/target/surefire-reports/io.zstack.tcp.TcpSimulationTest-output.txt
-grep -h '^sim-sweep' "$out"
-grep -h '^sim-sweep' "$out" | awk '{lvl=$5; ms[lvl]+=$6; to[lvl]+=$9; rx[lvl]+=$11; fr[lvl]+=$14; n[lvl]++}
+grep -h '^sim-sweep seed' "$out"
+grep -h '^sim-sweep seed' "$out" | awk '{lvl=$5; ms[lvl]+=$6; to[lvl]+=$9; rx[lvl]+=$11; fr[lvl]+=$14; n[lvl]++}
  END {for (l in n) printf "drop %s %d seeds, %.1f s virtual, %d timeouts, %d retransmitted, %d fast retransmits\n", l, n[l], ms[l]/1000, to[l], rx[l], fr[l]}'

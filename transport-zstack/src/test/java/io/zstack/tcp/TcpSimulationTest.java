@@ -43,7 +43,25 @@ class TcpSimulationTest {
     @ParameterizedTest(name = "seed {0}: {2} bytes each way under {1}")
     @MethodSource("cases")
     void streamsArriveIntactBothWaysAndConnectionsCloseCleanly(long seed, FaultConfig faults, long bytes) {
+        transfer(seed, faults, bytes, new TcpSettings());
+    }
+
+    static Object[][] casesWithoutSack() {
+        FaultConfig lossy = FaultConfig.builder().drop(0.02).duplicate(0.01).corrupt(0.01).reorder(0.02).build();
+        FaultConfig harsh = FaultConfig.builder().drop(0.10).duplicate(0.02).corrupt(0.02).reorder(0.05).build();
+        return new Object[][] {{3L, lossy, 1_000_000L}, {4L, lossy, 1_000_000L}, {6L, harsh, 300_000L}};
+    }
+
+    /** Peers that do not offer SACK: NewReno recovery (RFC 6582) on dupACKs and partial ACKs, no RACK or TLP. */
+    @ParameterizedTest(name = "without SACK, seed {0}: {2} bytes each way under {1}")
+    @MethodSource("casesWithoutSack")
+    void newRenoWithoutSackStillDeliversEverything(long seed, FaultConfig faults, long bytes) {
         TcpSettings settings = new TcpSettings();
+        settings.sack = false;
+        transfer(seed, faults, bytes, settings);
+    }
+
+    private static void transfer(long seed, FaultConfig faults, long bytes, TcpSettings settings) {
         try (TcpSimulation sim = new TcpSimulation(seed, faults, settings)) {
             TcpListener listener = sim.b.tcp().listen(TcpSimulation.B, 7000, settings.copy());
             TcpConnection client = sim.a.tcp().connect(0, 0, TcpSimulation.B, 7000, settings.copy(), null, sim.now());
@@ -74,7 +92,8 @@ class TcpSimulationTest {
             // transfer and both stacks' counters
             TcpCounters ca = sim.a.tcp().counters();
             TcpCounters cb = sim.b.tcp().counters();
-            System.out.printf("sim-sweep seed %d %s: %d ms, timeouts %d, retransmitted %d, fast retransmits %d%n",
+            assertTrue(settings.sack == client.sackOn && settings.sack == server[0].sackOn);
+            System.out.printf("sim-sweep " + (settings.sack ? "" : "nosack-") + "seed %d %s: %d ms, timeouts %d, retransmitted %d, fast retransmits %d%n",
                     seed, faults == FaultConfig.NONE ? "clean" : "drop " + faults.drop(), (sim.now() - started) / 1_000_000L,
                     ca.timeouts + cb.timeouts, ca.retransmittedSegments + cb.retransmittedSegments,
                     ca.fastRetransmits + cb.fastRetransmits);

@@ -128,8 +128,11 @@ public final class TcpConnection {
     long prrOut;
     /** RecoverFS: the flight when the recovery began. */
     long recoverFs;
-    /** Bytes the recovery may still send for the ACKs so far (PRR's sndcnt less what went). */
-    long recoverySendBudget;
+    /**
+     * The window PRR set at the last ACK: the pipe then plus sndcnt (as Linux sets cwnd). What may go is this less the
+     * pipe now, so a segment the reordering timer marks lost between ACKs leaves room for its retransmission.
+     */
+    long prrWindow;
     // ---- undoing a needless reduction (RFC 2883 D-SACK, RFC 3522 / RFC 4015 Eifel, as Linux undoes)
     /** A reduction may still be undone: the window and threshold to restore, and what proves it needless. */
     boolean undoPossible;
@@ -851,6 +854,7 @@ public final class TcpConnection {
             rack.onRecoveryEnd();
         }
         sent.unmarkLost();
+        probeRearm = true; // out of recovery: a tail loss probe guards the flight again
     }
 
     /** A loss episode begins: remember what an undo would restore (a second episode inside one keeps the first's). */
@@ -913,6 +917,10 @@ public final class TcpConnection {
         if (!rack.hasDelivered()) {
             return;
         }
+        if (sent.sackedSegments() == 0 && !inRecovery && !lossRecovery && reorderDeadline == 0) {
+            // cumulative ACKs alone never show a segment sent after a missing one delivered: nothing to look at
+            return;
+        }
         long reoWnd = rack.reorderingWindow(inRecovery || lossRecovery, sent.sackedSegments(), rtt.srtt());
         long wait = sent.detectLoss(rack, reoWnd, nowNanos);
         if (sent.markedLost > 0) {
@@ -933,7 +941,12 @@ public final class TcpConnection {
         prrDelivered = 0;
         prrOut = 0;
         recoverFs = Math.max(flight, 1);
-        recoverySendBudget = 0;
+        prrWindow = sent.pipe();
+        if (rack.tlpOutstanding) {
+            // the probe's SACK showed the loss: a fast recovery instead of a timeout
+            probeRecoveries++;
+            layer.counters().tailLossProbeRecoveries++;
+        }
         rack.tlpOutstanding = false;
         probeDeadline = 0;
     }
@@ -956,12 +969,12 @@ public final class TcpConnection {
         } else {
             sndcnt = Math.min(ssthresh - pipe, prrDelivered - prrOut);
         }
-        recoverySendBudget = Math.max(sndcnt, 0);
+        prrWindow = pipe + Math.max(sndcnt, 0);
     }
 
     /** What the recovery may send now: PRR's quota in fast recovery, cwnd less the pipe after a timeout. */
     private long recoveryBudget() {
-        return inRecovery ? recoverySendBudget : congestion.cwnd() - sent.pipe();
+        return (inRecovery ? prrWindow : congestion.cwnd()) - sent.pipe();
     }
 
     /**
@@ -1406,7 +1419,7 @@ public final class TcpConnection {
                 if (sackOn) {
                     // with SACK the pipe (RFC 6675 §2) is what is in flight: SACKed and lost octets left it; in
                     // recovery PRR's quota says what may go (RFC 6937)
-                    long budget = inRecovery ? recoverySendBudget : congestion.cwnd() - sent.pipe();
+                    long budget = recoveryBudget();
                     usable = Math.min(Integer.toUnsignedLong(sndWnd) - inFlight, budget);
                 } else {
                     long cwnd = congestion.cwnd() + (limitedTransmit ? 2L * sendMss : 0);
@@ -1465,7 +1478,6 @@ public final class TcpConnection {
         }
         if (inRecovery) {
             prrOut += len;
-            recoverySendBudget -= Math.max(len, 1);
             if (sackOn) {
                 prrSegments++;
                 layer.counters().prrSegments++;
@@ -1529,7 +1541,6 @@ public final class TcpConnection {
         }
         sendMss = newMss;
         sndNxt = sndUna; // what was sent at the old size was dropped on the way
-        sent.markAllLost();
     }
 
     // ======================================================================================== windows

@@ -52,7 +52,10 @@ public final class TcpCounters extends Counters {
     public long duplicateAcks;
     public long fastRetransmits;
     public long timeouts;
-    /** Tail loss probes sent (RFC 8985 §7), and those whose ACK showed they repaired a loss. */
+    /**
+     * Tail loss probes sent (RFC 8985 §7), and those that worked: their ACK started a fast recovery, or showed that
+     * the probe itself repaired the loss (§7.4.2).
+     */
     public long tailLossProbes;
     public long tailLossProbeRecoveries;
     /** Segments RACK deemed lost by time (RFC 8985 §6.2), and expiries of its reordering timer. */

@@ -136,6 +136,7 @@ class RecoveryRawSegmentTest {
         ack(seg(7), seg(9), seg(10)); // the probe arrived: its SACK shows 7 and 8 missing
         assertEquals(List.of(seg(7), seg(8)), seqs(taken()), "RACK marks both lost at once: fast recovery");
         assertTrue(conn.inRecovery);
+        assertEquals(1, counters.tailLossProbeRecoveries);
         ack(seg(10));
         assertEquals(0, conn.sendQueued());
         assertEquals(0, counters.timeouts, "no retransmission timeout");

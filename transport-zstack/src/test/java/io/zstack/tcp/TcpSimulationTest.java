@@ -93,10 +93,11 @@ class TcpSimulationTest {
             TcpCounters ca = sim.a.tcp().counters();
             TcpCounters cb = sim.b.tcp().counters();
             assertTrue(settings.sack == client.sackOn && settings.sack == server[0].sackOn);
-            System.out.printf("sim-sweep " + (settings.sack ? "" : "nosack-") + "seed %d %s: %d ms, timeouts %d, retransmitted %d, fast retransmits %d%n",
+            System.out.printf("sim-sweep " + (settings.sack ? "" : "nosack-") + "seed %d %s: %d ms, timeouts %d, retransmitted %d, fast retransmits %d, probes %d, undone %d%n",
                     seed, faults == FaultConfig.NONE ? "clean" : "drop " + faults.drop(), (sim.now() - started) / 1_000_000L,
                     ca.timeouts + cb.timeouts, ca.retransmittedSegments + cb.retransmittedSegments,
-                    ca.fastRetransmits + cb.fastRetransmits);
+                    ca.fastRetransmits + cb.fastRetransmits, ca.tailLossProbes + cb.tailLossProbes,
+                    ca.recoveriesUndone + cb.recoveriesUndone);
             assertTrue(done, "seed " + seed + ": a->b " + readB[0] + "/" + bytes + ", b->a " + readA[0] + "/" + bytes
                     + "\n" + sim.a.tcp().counters() + "\n" + sim.b.tcp().counters() + "\n" + client.describe(sim.now())
                     + "\n" + server[0].describe(sim.now()));

@@ -46,6 +46,7 @@ def ns(name, *cmd):
 class Bench:
     def __init__(self, a):
         self.a = a
+        self.senders = ["linux", "zstack"] + (["zstack-before"] if a.baseline_jar else [])
         self.pattern = os.path.join(a.out, "expected.bin")
         size = a.size_mib * 1024 * 1024
         self.size = size
@@ -74,6 +75,7 @@ class Bench:
     def start(self, sender, logf):
         a = self.a
         s = a.ns_s
+        jar = a.baseline_jar if sender == "zstack-before" else a.jar
         if sender == "linux":
             run(ns(s, "ip", "addr", "replace", f"{SERVER}/24", "dev", "s0"))
             run(ns(s, "ip", "route", "replace", "default", "via", "10.93.2.1"))
@@ -85,7 +87,7 @@ class Bench:
         run(ns(a.ns_k, "ip", "neigh", "flush", "all"), check=False)
         run(ns(a.ns_r, "ip", "neigh", "flush", "all"), check=False)
         cmd = ns(s, a.java, "--enable-native-access=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow",
-                 "-Xms512m", "-Xmx512m", "-jar", a.jar, *args, "--port", str(PORT), "--threads", "1")
+                 "-Xms512m", "-Xmx512m", "-jar", jar, *args, "--port", str(PORT), "--threads", "1")
         logf.write("$ " + " ".join(cmd) + "\n")
         logf.flush()
         p = subprocess.Popen(cmd, stdout=logf, stderr=subprocess.STDOUT, start_new_session=True)
@@ -125,17 +127,18 @@ class Bench:
             result[col] = sum(int(v) for v in re.findall(r"\b%s=(\d+)" % name, tcp))
         return result
 
-    def transfer(self, sender):
-        """One GET of the whole size; returns (seconds, bytes, intact, counter deltas)."""
+    def transfer(self, sender, size=None):
+        """One GET of the whole size (or {@code size}); returns (seconds, bytes, intact, counter deltas)."""
+        size = size or self.size
         before = self.counters(sender)
         body = os.path.join(self.a.out, "received.bin")
         r = run(ns(self.a.ns_k, "curl", "-s", "-o", body, "-w", "%{time_total} %{size_download}", "--max-time",
-                   str(self.a.max_seconds), f"http://{SERVER}:{PORT}/size/{self.size}"), check=False)
+                   str(self.a.max_seconds), f"http://{SERVER}:{PORT}/size/{size}"), check=False)
         after = self.counters(sender)
         words = r.stdout.split()
         seconds = float(words[0]) if len(words) == 2 else float("nan")
         got = int(words[1]) if len(words) == 2 else 0
-        intact = r.returncode == 0 and got == self.size and run(["cmp", "-s", body, self.pattern],
+        intact = r.returncode == 0 and got == size and size == self.size and run(["cmp", "-s", body, self.pattern],
                                                                  check=False).returncode == 0
         os.unlink(body) if os.path.exists(body) else None
         return seconds, got, intact, {k: after[k] - before[k] for k in after}
@@ -153,12 +156,12 @@ class Bench:
             w.writeheader()
             for kind, p in points:
                 self.impair(kind, p)
-                for sender in ["linux", "zstack"]:
+                for sender in self.senders:
                     logf = open(os.path.join(a.out, f"server-{sender}-{kind}-{p}.log"), "w")
                     server = self.start(sender, logf)
                     try:
                         for _ in range(a.warmup):
-                            self.transfer(sender)  # the JIT compiles the server's paths; not measured
+                            self.transfer(sender, 4 * 1024 * 1024)  # the JIT compiles the server's paths; not measured
                         for rep in range(1, a.repeats + 1):
                             secs, got, intact, deltas = self.transfer(sender)
                             row = dict(impairment=kind, probability=p, sender=sender, repeat=rep, seconds=secs,
@@ -176,31 +179,37 @@ class Bench:
 
     def report(self, rows, points):
         a = self.a
+        zs = [x for x in self.senders if x != "linux"]
+        head = "| impairment | Linux s | " + " | ".join(f"{x} s | {x}/Linux" for x in zs) + " | Linux retx / RTO / TLP | " \
+            + " | ".join(f"{x} retx / RTO / TLP / undo | {x} RTOs/retx" for x in zs) + " | all intact |"
         lines = [f"# Loss benchmark {os.path.basename(a.out)}", "",
                  f"GET of {a.size_mib} MiB from the sender to the kernel's curl through a router namespace that drops "
                  "(both directions) or duplicates packets; median of "
                  f"{a.repeats} transfers per point, min-max in brackets; counters: medians per transfer.", "",
-                 "| impairment | Linux s | ZStack s | ZStack/Linux | Linux retx / RTO / TLP | ZStack retx / RTO / TLP "
-                 "| ZStack RTOs / retx | all intact |",
-                 "|---|---|---|---|---|---|---|---|"]
+                 head, "|" + "---|" * (head.count("|") - 1)]
         plot = []
         for kind, p in points:
             med = {}
-            for sender in ["linux", "zstack"]:
+            for sender in self.senders:
                 rs = [r for r in rows if r["impairment"] == kind and r["probability"] == p and r["sender"] == sender]
                 secs = [r["seconds"] for r in rs]
                 med[sender] = dict(s=statistics.median(secs), lo=min(secs), hi=max(secs),
                                    **{c: statistics.median([r[c] for r in rs]) for c, _, _ in COUNTERS},
                                    intact=all(r["intact"] for r in rs))
-            L, Z = med["linux"], med["zstack"]
-            ratio = Z["s"] / L["s"] if L["s"] > 0 else float("nan")
-            rto_share = f"{Z['rtos'] / Z['retransmits']:.1%}" if Z["retransmits"] else "-"
+            L = med["linux"]
             name = f"drop {p * 100:g}%" if kind == "drop" else f"duplicate {p * 100:g}%"
-            lines.append(f"| {name} | {L['s']:.2f} [{L['lo']:.2f}-{L['hi']:.2f}] | {Z['s']:.2f} [{Z['lo']:.2f}-"
-                         f"{Z['hi']:.2f}] | {ratio:.2f}x | {L['retransmits']:g} / {L['rtos']:g} / {L['tlps']:g} | "
-                         f"{Z['retransmits']:g} / {Z['rtos']:g} / {Z['tlps']:g} | {rto_share} | "
-                         f"{'yes' if L['intact'] and Z['intact'] else 'NO'} |")
-            plot.append((name, L["s"], Z["s"]))
+            cells = [name, f"{L['s']:.2f} [{L['lo']:.2f}-{L['hi']:.2f}]"]
+            for x in zs:
+                Z = med[x]
+                cells += [f"{Z['s']:.2f} [{Z['lo']:.2f}-{Z['hi']:.2f}]", f"{Z['s'] / L['s']:.2f}x"]
+            cells.append(f"{L['retransmits']:g} / {L['rtos']:g} / {L['tlps']:g}")
+            for x in zs:
+                Z = med[x]
+                share = f"{Z['rtos'] / Z['retransmits']:.1%}" if Z["retransmits"] else "-"
+                cells += [f"{Z['retransmits']:g} / {Z['rtos']:g} / {Z['tlps']:g} / {Z['undos']:g}", share]
+            cells.append("yes" if all(m["intact"] for m in med.values()) else "NO")
+            lines.append("| " + " | ".join(cells) + " |")
+            plot.append((name, [med[x]["s"] for x in self.senders]))
         with open(os.path.join(a.out, "summary.md"), "w") as f:
             f.write("\n".join(lines) + "\n")
         print("\n".join(lines))
@@ -208,13 +217,15 @@ class Bench:
             import matplotlib
             matplotlib.use("Agg")
             import matplotlib.pyplot as plt
-            fig, ax = plt.subplots(figsize=(8, 4))
-            xs = range(len(plot))
-            ax.bar([x - 0.2 for x in xs], [v[1] for v in plot], 0.4, label="Linux")
-            ax.bar([x + 0.2 for x in xs], [v[2] for v in plot], 0.4, label="ZStack")
-            ax.set_xticks(list(xs))
+            fig, ax = plt.subplots(figsize=(9, 4))
+            width = 0.8 / len(self.senders)
+            for k, sender in enumerate(self.senders):
+                ax.bar([x + (k - (len(self.senders) - 1) / 2) * width for x in range(len(plot))],
+                       [v[1][k] for v in plot], width, label=sender)
+            ax.set_xticks(list(range(len(plot))))
             ax.set_xticklabels([v[0] for v in plot])
-            ax.set_ylabel(f"seconds for {a.size_mib} MiB (median)")
+            ax.set_yscale("log")
+            ax.set_ylabel(f"seconds for {a.size_mib} MiB (median, log)")
             ax.legend()
             fig.tight_layout()
             fig.savefig(os.path.join(a.out, "loss.png"))
@@ -235,6 +246,8 @@ def parse():
     p.add_argument("--warmup", type=int, default=1, help="unmeasured transfers after each server start")
     p.add_argument("--losses", default="0,0.005,0.01,0.02,0.05", help="drop probabilities, comma separated")
     p.add_argument("--duplicates", default="0.01", help="duplication probabilities (empty: none)")
+    p.add_argument("--baseline-jar", default=None,
+                   help="another http-echo.jar (e.g. built from an older commit): a third sender, zstack-before")
     p.add_argument("--max-seconds", type=int, default=300, help="a transfer taking longer fails")
     return p.parse_args()
 

@@ -38,8 +38,13 @@ class RecoveryRawSegmentTest {
     }
 
     private void connect(CongestionAlgorithm cc) {
+        connect(cc, 200 * MS);
+    }
+
+    private void connect(CongestionAlgorithm cc, long minRtoNanos) {
         TcpSettings settings = new TcpSettings();
         settings.congestionControl = cc;
+        settings.minRtoNanos = minRtoNanos;
         peer = new RawPeer(settings);
         counters = peer.tcp().counters();
         TcpListener listener = peer.tcp().listen(0, 80, settings.copy());
@@ -304,5 +309,22 @@ class RecoveryRawSegmentTest {
         ack(seg(3)); // all three arrived long ago: the ACK echoes the original TSval
         assertEquals(1, counters.recoveriesUndone);
         assertTrue(conn.congestion.cwnd() >= cwndBefore, "restored: " + conn.congestion.cwnd());
+    }
+
+    /** The minimum RTO is a setting (TcpSettings.minRtoNanos, 200 ms as in Linux by default): here 50 ms. */
+    @Test
+    void theMinimumRtoIsASetting() {
+        connect(CongestionAlgorithm.CUBIC, 50 * MS);
+        assertEquals(1, write(1).size());
+        assertEquals(50 * MS, conn.rtt.rto(), "SRTT 10 ms + 4 RTTVAR (5 ms) = 30 ms, raised to the 50 ms minimum");
+        peer.advance(49 * MS);
+        assertEquals(List.of(), taken());
+        peer.advance(2 * MS);
+        assertEquals(List.of(seg(0)), seqs(taken()), "the probe, at the latest when the RTO would fire");
+        peer.advance(48 * MS); // the probe left at 50 ms and we are at 51
+        assertEquals(List.of(), taken());
+        peer.advance(2 * MS);
+        assertEquals(List.of(seg(0)), seqs(taken()), "the timeout, one minimum RTO after the probe");
+        assertEquals(1, counters.timeouts);
     }
 }

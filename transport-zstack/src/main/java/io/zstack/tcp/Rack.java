@@ -140,17 +140,10 @@ final class Rack {
      * The probe timeout (RFC 8985 §7.2): two SRTTs, plus the worst-case delayed ACK when one segment is in flight (its
      * ACK may be delayed), else a small slack; 1 s without an RTT sample.
      */
-    static long probeTimeout(long srtt, boolean oneSegmentInFlight) {
-        if (srtt <= 0) {
+    static long probeTimeout(boolean hasRtt, long srtt, boolean oneSegmentInFlight) {
+        if (!hasRtt) {
             return PTO_WITHOUT_RTT_NANOS;
         }
         return 2 * srtt + (oneSegmentInFlight ? WORST_CASE_DELAYED_ACK_NANOS : PTO_SLACK_NANOS);
-    }
-
-    /** Forgets everything learnt (the connection is reused from scratch). */
-    void reset() {
-        xmitNanos = Long.MIN_VALUE;
-        fackValid = false;
-        tlpOutstanding = false;
     }
 }

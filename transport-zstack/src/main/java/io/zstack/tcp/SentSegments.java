@@ -71,13 +71,6 @@ final class SentSegments {
         return ends[head + i];
     }
 
-    long xmitNanos(int i) {
-        return xmit[head + i];
-    }
-
-    int flags(int i) {
-        return flags[head + i];
-    }
 
     void clear() {
         head = 0;
@@ -345,16 +338,5 @@ final class SentSegments {
                 setFlags(k, flags[k] & ~LOST);
             }
         }
-    }
-
-    /** Whether any octet of [s, e) was retransmitted (a D-SACK for it says that retransmission was needless). */
-    boolean retransmitted(int s, int e) {
-        for (int i = 0; i < count; i++) {
-            int k = head + i;
-            if (SeqNum.lt(starts[k], e) && SeqNum.gt(ends[k], s) && (flags[k] & EVER_RETRANS) != 0) {
-                return true;
-            }
-        }
-        return false;
     }
 }

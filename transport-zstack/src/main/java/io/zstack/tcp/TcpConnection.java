@@ -8,10 +8,13 @@ import io.zstack.wire.Ipv4Packet;
  * One TCP connection: the transmission control block of RFC 9293 and its event processing, with explicit time.
  *
  * <p>Input follows RFC 9293 §3.10.7 step by step, with RFC 5961's defences (challenge ACKs for in-window RST and
- * SYN, ACK range check), RFC 7323's PAWS and timestamps, and RFC 2018 SACK. Output sends what the windows allow,
- * with Nagle, receiver and sender silly-window avoidance, delayed ACKs, retransmission on timeout (RFC 6298) and
- * fast retransmit / recovery (RFC 5681, RFC 6582 NewReno, with SACK-aware retransmission), limited transmit
- * (RFC 3042), zero-window probes and keepalives.
+ * SYN, ACK range check), RFC 7323's PAWS and timestamps, and RFC 2018 SACK with RFC 2883 D-SACK. Output sends
+ * what the windows allow, with Nagle, receiver and sender silly-window avoidance, delayed ACKs, zero-window probes and
+ * keepalives. Loss recovery: with SACK, RACK-TLP (RFC 8985: {@link Rack} over the per-segment {@link SentSegments})
+ * detects losses by time and probes tail losses, fast recovery sends under Proportional Rate Reduction (RFC 6937),
+ * and a reduction that D-SACKs or timestamps show needless is undone (RFC 3522 / RFC 4015, as Linux does); without
+ * SACK, RFC 5681 fast retransmit with RFC 6582 NewReno and limited transmit (RFC 3042). The retransmission timer
+ * (RFC 6298, minimum {@link TcpSettings#minRtoNanos}) is the last resort.
  *
  * <p>Payload moves by mbuf reference only: received segments go to the {@link ReceiveQueue} as the mbufs they
  * arrived in; data written goes to the {@link SendQueue} and leaves as indirect views of those mbufs.
@@ -1040,7 +1043,7 @@ public final class TcpConnection {
             return;
         }
         boolean oneSegment = SeqNum.diff(sndMax, sndUna) <= sendMss;
-        probeDeadline = Math.min(nowNanos + Rack.probeTimeout(rtt.srtt(), oneSegment), retransmitDeadline);
+        probeDeadline = Math.min(nowNanos + Rack.probeTimeout(rtt.hasSample(), rtt.srtt(), oneSegment), retransmitDeadline);
         armTimer();
     }
 

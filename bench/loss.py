@@ -145,8 +145,8 @@ class Bench:
 
     def main(self):
         a = self.a
-        points = [("drop", float(p)) for p in a.losses.split(",")] + [("dup", float(p)) for p in
-                                                                     a.duplicates.split(",") if p]
+        points = [("drop", float(p)) for p in a.losses.split(",") if p] + [("dup", float(p)) for p in
+                                                                           a.duplicates.split(",") if p]
         rows = []
         csv_path = os.path.join(a.out, "loss.csv")
         cols = ["impairment", "probability", "sender", "repeat", "seconds", "bytes", "intact"] + [c for c, _, _ in

@@ -42,9 +42,14 @@ class RecoveryRawSegmentTest {
     }
 
     private void connect(CongestionAlgorithm cc, long minRtoNanos) {
+        connect(cc, minRtoNanos, true);
+    }
+
+    private void connect(CongestionAlgorithm cc, long minRtoNanos, boolean prrSlowStartBound) {
         TcpSettings settings = new TcpSettings();
         settings.congestionControl = cc;
         settings.minRtoNanos = minRtoNanos;
+        settings.prrSlowStartBound = prrSlowStartBound;
         peer = new RawPeer(settings);
         counters = peer.tcp().counters();
         TcpListener listener = peer.tcp().listen(0, 80, settings.copy());
@@ -246,6 +251,33 @@ class RecoveryRawSegmentTest {
         assertEquals(List.of(1, 1, 1, 0, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 0, 1, 1, 1), perAck);
         assertEquals(1, counters.fastRetransmits);
         assertEquals(9, counters.prrSegments, "sent in recovery, from ACK 3 on");
+    }
+
+    /**
+     * PRR's two bounds once the pipe is below ssthresh (RFC 6937 §3), where they differ: ten segments found lost at
+     * once by the reordering timer drop the pipe far below ssthresh with nothing delivered yet. On the next ACK, which
+     * delivers one segment, the Slow Start Reduction Bound lets two go (delivered + 1 MSS), the Conservative one none
+     * (prr_delivered - prr_out = 0, the forced first retransmission having used the one delivery's share).
+     */
+    @org.junit.jupiter.params.ParameterizedTest(name = "slow start bound {0}")
+    @org.junit.jupiter.params.provider.ValueSource(booleans = {true, false})
+    void prrBoundsOnceThePipeIsBelowSsthresh(boolean slowStartBound) {
+        connect(CongestionAlgorithm.CUBIC, 200 * MS, slowStartBound);
+        assertEquals(10, write(60).size());
+        peer.advance(10 * MS);
+        for (int i = 1; i <= 10; i++) {
+            ack(seg(i));
+        }
+        assertEquals(20, taken().size(), "a flight of 20 segments, 10 to 29; cwnd 20");
+        peer.advance(10 * MS);
+        ack(seg(10), seg(20), seg(21)); // 20 arrived: 10 to 19 may be late (a quarter RTT of reordering window)
+        assertEquals(List.of(seg(30)), seqs(taken()), "the pipe fell by one: one new segment");
+        peer.advance(3 * MS);
+        assertEquals(List.of(seg(10)), seqs(taken()), "the reordering timer: ten lost, the first resent at once");
+        assertTrue(conn.inRecovery);
+        assertEquals(14L * mss, conn.congestion.ssthresh(), "CUBIC: 0.7 x 20 segments");
+        ack(seg(10), seg(20), seg(22)); // one more delivered; the pipe is 10 segments, ssthresh 14
+        assertEquals(slowStartBound ? List.of(seg(11), seg(12)) : List.of(), seqs(taken()));
     }
 
     /** The receiver side of D-SACK: a duplicate segment is reported in the first SACK block (RFC 2883 §4). */

@@ -342,6 +342,9 @@ class Harness:
         if t.get("xdp"):
             self.detach_xdp()
         quiet = self.wait_quiet()
+        with open(os.path.join(self.out, "load.txt"), "a") as f:  # the machine's load (uptime) at each measurement
+            f.write(f"{datetime.datetime.now().isoformat(timespec='seconds')} {tag} "
+                    f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}\n")
         p = self.start_server(name, t, logf)
         p.log_path = logf.name
         try:

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -547,6 +548,12 @@ static int32_t zs_port_close_now(uint16_t port) {
     return dev ? rte_dev_remove(dev) : 0;
 }
 
+/* After a close: frees what net_af_xdp 22.11 leaks (see zs_af_xdp_capture_umems, at the end). */
+struct zs_leaked_umem { void *info; struct xsk_umem *umem; int fd; ino_t inode; };
+#define ZS_MAX_UMEMS 16
+static int zs_af_xdp_capture_umems(uint16_t port, struct zs_leaked_umem *out);
+static void zs_af_xdp_free_leaked_umems(struct zs_leaked_umem *umems, int count);
+
 static void zs_port_job_run(void *arg) {
     struct zs_port_job *job = arg;
     int home = -1;
@@ -565,14 +572,18 @@ static void zs_port_job_run(void *arg) {
     case ZS_JOB_STOP:
         job->rc = rte_eth_dev_stop(job->port);
         break;
-    case ZS_JOB_CLOSE:
+    case ZS_JOB_CLOSE: {
+        struct zs_leaked_umem umems[ZS_MAX_UMEMS];
+        int count = zs_af_xdp_capture_umems(job->port, umems);
         job->rc = zs_port_close_now(job->port);
+        zs_af_xdp_free_leaked_umems(umems, count);
         if (job->ifname[0] != 0) {
             int rc = job->flags_to_clear ? zs_if_clear_flags(job->ifname, job->flags_to_clear) : 0;
             int xdp = zs_if_detach_new_xdp(job->ifname, job->xdp_prog_before);
             job->restore_rc = rc < 0 ? rc : xdp;
         }
         break;
+    }
     default:
         break; /* ZS_JOB_SYNC: running at all means every handler queued before it has finished */
     }
@@ -720,4 +731,50 @@ int32_t zs_af_xdp_mbufs_held(uint16_t port, struct rte_mempool *mp) {
         }
     }
     return (int32_t) held;
+}
+
+/*
+ * net_af_xdp 22.11 never destroys its umem at close (it tests the decremented reference count minus one against
+ * zero), so the umem's socket stays open and bound to the interface queue: the next port on that queue fails with
+ * EBUSY, and the umem's kernel rings and state are lost. Before the close this notes each umem and its socket; after
+ * it, a socket that is still the same open file means the PMD leaked it, and the umem is deleted as the PMD meant to.
+ * A PMD that destroyed it closed that descriptor, so nothing is touched twice.
+ */
+struct zs_af_xdp_umem_head {
+    struct xsk_umem *umem;
+    void *buf_ring;
+    const void *mz;
+    struct rte_mempool *mb_pool;
+};
+
+static int zs_af_xdp_capture_umems(uint16_t port, struct zs_leaked_umem *out) {
+    struct rte_eth_dev_info info;
+    if (rte_eth_dev_info_get(port, &info) != 0 || info.driver_name == NULL
+        || strcmp(info.driver_name, "net_af_xdp") != 0 || port >= RTE_MAX_ETHPORTS) {
+        return 0;
+    }
+    struct rte_eth_fp_ops *ops = &rte_eth_fp_ops[port];
+    int count = 0;
+    for (uint16_t q = 0; q < info.nb_rx_queues && count < ZS_MAX_UMEMS && ops->rxq.data; q++) {
+        struct zs_af_xdp_rx_head *rxq = ops->rxq.data[q];
+        if (rxq == NULL || rxq->port != port || rxq->umem == NULL) continue;
+        struct zs_af_xdp_umem_head *head = rxq->umem;
+        if (head->umem == NULL || head->mb_pool != rxq->mb_pool) continue; /* not the layout this mirrors */
+        int seen = 0;
+        for (int i = 0; i < count; i++) seen |= out[i].info == head;
+        if (seen) continue;
+        struct stat st;
+        int fd = xsk_umem__fd(head->umem);
+        if (fd < 0 || fstat(fd, &st) != 0) continue;
+        out[count++] = (struct zs_leaked_umem) { head, head->umem, fd, st.st_ino };
+    }
+    return count;
+}
+
+static void zs_af_xdp_free_leaked_umems(struct zs_leaked_umem *umems, int count) {
+    for (int i = 0; i < count; i++) {
+        struct stat st;
+        if (fstat(umems[i].fd, &st) != 0 || st.st_ino != umems[i].inode) continue; /* the PMD closed it */
+        if (xsk_umem__delete(umems[i].umem) == 0) rte_free(umems[i].info);
+    }
 }

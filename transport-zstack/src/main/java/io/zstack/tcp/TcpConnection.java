@@ -8,10 +8,13 @@ import io.zstack.wire.Ipv4Packet;
  * One TCP connection: the transmission control block of RFC 9293 and its event processing, with explicit time.
  *
  * <p>Input follows RFC 9293 §3.10.7 step by step, with RFC 5961's defences (challenge ACKs for in-window RST and
- * SYN, ACK range check), RFC 7323's PAWS and timestamps, and RFC 2018 SACK. Output sends what the windows allow,
- * with Nagle, receiver and sender silly-window avoidance, delayed ACKs, retransmission on timeout (RFC 6298) and
- * fast retransmit / recovery (RFC 5681, RFC 6582 NewReno, with SACK-aware retransmission), limited transmit
- * (RFC 3042), zero-window probes and keepalives.
+ * SYN, ACK range check), RFC 7323's PAWS and timestamps, and RFC 2018 SACK with RFC 2883 D-SACK. Output sends
+ * what the windows allow, with Nagle, receiver and sender silly-window avoidance, delayed ACKs, zero-window probes and
+ * keepalives. Loss recovery: with SACK, RACK-TLP (RFC 8985: {@link Rack} over the per-segment {@link SentSegments})
+ * detects losses by time and probes tail losses, fast recovery sends under Proportional Rate Reduction (RFC 6937),
+ * and a reduction that D-SACKs or timestamps show needless is undone (RFC 3522 / RFC 4015, as Linux does); without
+ * SACK, RFC 5681 fast retransmit with RFC 6582 NewReno and limited transmit (RFC 3042). The retransmission timer
+ * (RFC 6298, minimum {@link TcpSettings#minRtoNanos}) is the last resort.
  *
  * <p>Payload moves by mbuf reference only: received segments go to the {@link ReceiveQueue} as the mbufs they
  * arrived in; data written goes to the {@link SendQueue} and leaves as indirect views of those mbufs.
@@ -117,7 +120,53 @@ public final class TcpConnection {
     boolean rttTiming;
     int rttTimedSeq;
     long rttTimedAtNanos;
-    final SackScoreboard scoreboard;
+    /** Every segment in flight with its transmit time and SACKed / lost / retransmitted marks. */
+    final SentSegments sent = new SentSegments();
+    /** RACK-TLP loss detection (RFC 8985), used whenever the peer SACKs. */
+    final Rack rack = new Rack();
+    /** After a retransmission timeout with SACK: lost segments go again as cwnd allows, until the recovery point. */
+    boolean lossRecovery;
+    // ---- Proportional Rate Reduction (RFC 6937) during fast recovery
+    long prrDelivered;
+    long prrOut;
+    /** RecoverFS: the flight when the recovery began. */
+    long recoverFs;
+    /**
+     * The window PRR set at the last ACK: the pipe then plus sndcnt (as Linux sets cwnd). What may go is this less the
+     * pipe now, so a segment the reordering timer marks lost between ACKs leaves room for its retransmission.
+     */
+    long prrWindow;
+    // ---- undoing a needless reduction (RFC 2883 D-SACK, RFC 3522 / RFC 4015 Eifel, as Linux undoes)
+    /** A reduction may still be undone: the window and threshold to restore, and what proves it needless. */
+    boolean undoPossible;
+    long undoCwnd;
+    long undoSsthresh;
+    /** SND.UNA when the episode began; an ACK past it echoing a timestamp older than the first resend is Eifel's. */
+    int undoMarker;
+    /** When the episode's first retransmission left (0: none yet). */
+    long undoRetransmitNanos;
+    /** Retransmissions of the episode not yet reported needless by a D-SACK; the ranges they covered. */
+    int undoRetransmissions;
+    final int[] undoRanges = new int[2 * 64];
+    int undoRangeCount;
+    // ---- D-SACK we owe the peer (RFC 2883): a duplicate segment's range, reported once in the first SACK block
+    boolean dsackPending;
+    int dsackStart;
+    int dsackEnd;
+    // ---- timers of RACK-TLP (0 = off)
+    long reorderDeadline;
+    long probeDeadline;
+    /** Start of the tail loss probe's range, for the D-SACK that says it was needless. */
+    int probeSeq;
+    /** An ACK or new data since the PTO was last set: set it again (RFC 8985 §7.2). */
+    boolean probeRearm;
+    // ---- this connection's recovery counts (the stack's TcpCounters sum them)
+    long probesSent;
+    long probeRecoveries;
+    long rackLosses;
+    long dsacksReceived;
+    long undos;
+    long prrSegments;
     final long[] sackRanges = new long[8];
     /** Stream range of the segment most recently received out of order, first in our SACK blocks. */
     long lastOutOfOrderStart = -1;
@@ -160,7 +209,6 @@ public final class TcpConnection {
         this.reassembly = new ReassemblyQueue(pool, settings.reassemblySegments);
         this.rtt = new RttEstimator(settings.initialRtoNanos, settings.minRtoNanos, settings.maxRtoNanos, 1_000_000L);
         this.congestion = settings.congestionControl.create();
-        this.scoreboard = new SackScoreboard();
         this.timer = new TimerWheel.Timer<>(this);
         this.quickAcksLeft = settings.quickAckSegments;
     }
@@ -586,6 +634,9 @@ public final class TcpConnection {
         if (!acceptable) {
             if (!seg.has(TcpFlags.RST)) {
                 counters.outOfWindow++;
+                if (segLen > 0 && seg.payloadLength > 0 && SeqNum.le(seg.seq + seg.payloadLength, rcvNxt)) {
+                    reportDuplicate(seg.seq, seg.seq + seg.payloadLength); // RFC 2883: the peer resent what we had
+                }
                 if (timestampsOn && seg.hasTimestamp && segLen > 0 && SeqNum.le(seg.seq + segLen, rcvNxt)) {
                     // a retransmission of what we already have: our ACK was lost. RFC 7323 §4.3 (2) takes its TSval
                     // (SEG.SEQ <= Last.ACK.sent, and PAWS passed), so the ACK below echoes the retransmission, not
@@ -711,11 +762,25 @@ public final class TcpConnection {
             return false;
         }
         int window = seg.window << sndWindowShift;
+        long echo = echoNanos(seg, nowNanos);
+        // bytes this ACK newly delivered, SACKed or cumulatively (RFC 6937 DeliveredData)
+        long delivered = 0;
+        boolean dsack = false;
         if (sackOn && seg.sackBlocks > 0) {
-            scoreboard.update(seg.sackStart, seg.sackEnd, seg.sackBlocks, sndUna, sndMax);
+            dsack = isDsack(seg, ack);
+            if (dsack) {
+                dsackReceived(seg.sackStart[0], seg.sackEnd[0], nowNanos);
+            }
+            for (int b = dsack ? 1 : 0; b < seg.sackBlocks; b++) {
+                int s = seg.sackStart[b];
+                int e = seg.sackEnd[b];
+                if (SeqNum.lt(s, e) && SeqNum.gt(e, ack) && SeqNum.le(e, sndMax)) {
+                    delivered += sent.sack(SeqNum.max(s, ack), e, rack, echo, nowNanos);
+                }
+            }
         }
         if (SeqNum.gt(ack, sndUna)) {
-            newAck(seg, ack, nowNanos);
+            delivered += newAck(seg, ack, echo, nowNanos);
         } else if (ack == sndUna) {
             boolean duplicate = seg.payloadLength == 0 && !seg.has(TcpFlags.FIN) && window == sndWnd
                     && sndMax != sndUna;
@@ -737,10 +802,312 @@ public final class TcpConnection {
                 persistBackoff = 0;
             }
         }
+        if (sackOn && state != TcpState.CLOSED) {
+            rackAfterAck(ack, dsack, delivered, nowNanos);
+        }
         return true;
     }
 
-    private void newAck(InboundSegment seg, int ack, long nowNanos) {
+    /** When the timestamp an ACK echoes was sent (our clock, millisecond precision), or Long.MIN_VALUE if none. */
+    private long echoNanos(InboundSegment seg, long nowNanos) {
+        if (!timestampsOn || !seg.hasTimestamp || seg.tsEcr == 0) {
+            return Long.MIN_VALUE;
+        }
+        return nowNanos - (long) (tsNow(nowNanos) - seg.tsEcr) * 1_000_000L;
+    }
+
+    /**
+     * RFC 2883 §4: the first SACK block is a D-SACK when the cumulative ACK covers its start, or when the second block
+     * contains it.
+     */
+    private static boolean isDsack(InboundSegment seg, int ack) {
+        int s = seg.sackStart[0];
+        int e = seg.sackEnd[0];
+        if (!SeqNum.lt(s, e)) {
+            return false;
+        }
+        return SeqNum.lt(s, ack) || (seg.sackBlocks > 1 && SeqNum.ge(s, seg.sackStart[1])
+                && SeqNum.le(e, seg.sackEnd[1]));
+    }
+
+    /** Set while an ACK carrying a D-SACK is processed, with its range. */
+    private boolean dsackOnThisAck;
+    private int lastDsackStart;
+    private int lastDsackEnd;
+
+    /**
+     * The peer received [s, e) twice. RACK widens its reordering window (RFC 8985 §6.2 step 4); if the range is one
+     * this episode retransmitted, that retransmission was needless, and once every retransmission of the episode is
+     * shown needless the reduction is undone (RFC 2883 §5, Linux's undo). A D-SACK for data the path duplicated
+     * matches no retransmission and changes nothing else.
+     */
+    private void dsackReceived(int s, int e, long nowNanos) {
+        dsacksReceived++;
+        layer.counters().dsacksReceived++;
+        dsackOnThisAck = true;
+        lastDsackStart = s;
+        lastDsackEnd = e;
+        rack.onDsack(sndUna, sndMax);
+        if (!undoPossible) {
+            return;
+        }
+        boolean matched = false;
+        for (int i = 0; i < undoRangeCount; i++) {
+            int rs = undoRanges[2 * i];
+            int re = undoRanges[2 * i + 1];
+            if (rs != re && SeqNum.ge(s, rs) && SeqNum.le(e, re)) {
+                undoRanges[2 * i + 1] = rs; // each retransmission is shown needless once
+                undoRetransmissions--;
+                matched = true;
+                break;
+            }
+        }
+        if (matched && undoRetransmissions <= 0) {
+            undo(nowNanos);
+        }
+    }
+
+    /**
+     * Every retransmission of the episode was needless (D-SACKs), or the ACK of the first one echoes a timestamp
+     * older than it (RFC 3522 Eifel detection: the original arrived): the reduction is undone (RFC 4015 response),
+     * the window and threshold restored, and the losses it assumed forgotten (RACK marks any real one again).
+     */
+    private void undo(long nowNanos) {
+        congestion.undo(undoCwnd, undoSsthresh);
+        undoPossible = false;
+        undos++;
+        layer.counters().recoveriesUndone++;
+        if (inRecovery || lossRecovery) {
+            inRecovery = false;
+            lossRecovery = false;
+            rack.onRecoveryEnd();
+        }
+        sent.unmarkLost();
+        probeRearm = true; // out of recovery: a tail loss probe guards the flight again
+    }
+
+    /** A loss episode begins: remember what an undo would restore (a second episode inside one keeps the first's). */
+    private void startUndoEpisode() {
+        if ((inRecovery || lossRecovery) && undoPossible) {
+            return;
+        }
+        undoPossible = true;
+        undoCwnd = congestion.cwnd();
+        undoSsthresh = congestion.ssthresh();
+        undoMarker = sndUna;
+        undoRetransmitNanos = 0;
+        undoRetransmissions = 0;
+        undoRangeCount = 0;
+    }
+
+    /**
+     * After an ACK's SACK blocks and cumulative ACK are taken, with SACK: the TLP episode's end (RFC 8985 §7.4), RACK's
+     * loss marking and reordering timer (§6.2), entry into fast recovery, PRR's send quota (RFC 6937), and the lost
+     * segments' retransmissions.
+     */
+    private void rackAfterAck(int ack, boolean dsack, long delivered, long nowNanos) {
+        boolean dsackHere = dsackOnThisAck;
+        dsackOnThisAck = false;
+        if (rack.tlpOutstanding && SeqNum.ge(ack, rack.tlpEndSeq)) {
+            rack.tlpOutstanding = false;
+            boolean probeNeedless = dsackHere && SeqNum.lt(lastDsackStart, rack.tlpEndSeq)
+                    && SeqNum.gt(lastDsackEnd, probeSeq);
+            if (rack.tlpIsRetransmission && !probeNeedless) {
+                // the probe repaired a loss: the congestion response of a recovery that already ended (§7.4.2)
+                probeRecoveries++;
+                layer.counters().tailLossProbeRecoveries++;
+                if (!inRecovery && !lossRecovery) {
+                    congestion.onEnterRecovery(congestion.cwnd(), nowNanos);
+                    congestion.onExitRecovery(nowNanos);
+                }
+            }
+        }
+        if (sndUna == sndMax) {
+            reorderDeadline = 0;
+            return;
+        }
+        detectLosses(nowNanos);
+        boolean entered = false;
+        if (!inRecovery && !lossRecovery && sent.lostBytes() > 0) {
+            enterFastRecovery(nowNanos);
+            entered = true;
+        }
+        if (inRecovery) {
+            prrUpdate(delivered);
+        }
+        if (inRecovery || lossRecovery) {
+            recoverySend(nowNanos, entered);
+        }
+        armTimer();
+    }
+
+    /** RACK_detect_loss_and_arrange_timer (RFC 8985 §6.2 step 5, §6.3). */
+    private void detectLosses(long nowNanos) {
+        if (!rack.hasDelivered()) {
+            return;
+        }
+        if (sent.sackedSegments() == 0 && !inRecovery && !lossRecovery && reorderDeadline == 0) {
+            // cumulative ACKs alone never show a segment sent after a missing one delivered: nothing to look at
+            return;
+        }
+        long reoWnd = rack.reorderingWindow(inRecovery || lossRecovery, sent.sackedSegments(), rtt.srtt());
+        long wait = sent.detectLoss(rack, reoWnd, nowNanos);
+        if (sent.markedLost > 0) {
+            rackLosses += sent.markedLost;
+            layer.counters().rackLosses += sent.markedLost;
+        }
+        reorderDeadline = wait > 0 ? nowNanos + wait : 0;
+    }
+
+    /** RACK deemed a segment lost: fast recovery (RFC 6675 §5) with PRR's accounting (RFC 6937 §3). */
+    private void enterFastRecovery(long nowNanos) {
+        startUndoEpisode();
+        long flight = Integer.toUnsignedLong(SeqNum.diff(sndMax, sndUna));
+        inRecovery = true;
+        recoveryPoint = sndMax;
+        congestion.onEnterRecovery(flight, nowNanos);
+        layer.counters().fastRetransmits++;
+        prrDelivered = 0;
+        prrOut = 0;
+        recoverFs = Math.max(flight, 1);
+        prrWindow = sent.pipe();
+        if (rack.tlpOutstanding) {
+            // the probe's SACK showed the loss: a fast recovery instead of a timeout
+            probeRecoveries++;
+            layer.counters().tailLossProbeRecoveries++;
+        }
+        rack.tlpOutstanding = false;
+        probeDeadline = 0;
+    }
+
+    /**
+     * RFC 6937 §3: what this ACK lets the recovery send. While the pipe exceeds ssthresh, in proportion to what was
+     * delivered (prr_delivered * ssthresh / RecoverFS, less what went already); once it is below, up to ssthresh,
+     * bounded by what was delivered: exactly that (Conservative Reduction Bound), or one segment more per ACK (Slow
+     * Start Reduction Bound, the default).
+     */
+    private void prrUpdate(long delivered) {
+        prrDelivered += delivered;
+        long pipe = sent.pipe();
+        long ssthresh = congestion.ssthresh();
+        long sndcnt;
+        if (pipe > ssthresh) {
+            sndcnt = (prrDelivered * ssthresh + recoverFs - 1) / recoverFs - prrOut;
+        } else if (settings.prrSlowStartBound) {
+            sndcnt = Math.min(ssthresh - pipe, Math.max(prrDelivered - prrOut, delivered) + sendMss);
+        } else {
+            sndcnt = Math.min(ssthresh - pipe, prrDelivered - prrOut);
+        }
+        prrWindow = pipe + Math.max(sndcnt, 0);
+    }
+
+    /** What the recovery may send now: PRR's quota in fast recovery, cwnd less the pipe after a timeout. */
+    private long recoveryBudget() {
+        return (inRecovery ? prrWindow : congestion.cwnd()) - sent.pipe();
+    }
+
+    /**
+     * Retransmits the segments deemed lost and not yet resent, in sequence order, as the recovery's budget allows
+     * ({@code force}: the first goes whatever the budget, RFC 6675 §5 step 4.3). Adjacent lost segments go together
+     * up to the MSS; the last one in flight takes unsent data along, as a resend from the left edge would.
+     */
+    private void recoverySend(long nowNanos, boolean force) {
+        for (int round = 0; round < 4096; round++) {
+            int i = sent.firstLostNotRetransmitted();
+            if (i < 0) {
+                return;
+            }
+            int seq = sent.start(i);
+            int runEnd = sent.lostRunEnd(i);
+            boolean toTheEnd = runEnd == sent.end(sent.size() - 1);
+            int limit = Math.min(effectiveMss(), toTheEnd ? Integer.MAX_VALUE : SeqNum.diff(runEnd, seq));
+            int len = segmentLengthAt(seq, limit);
+            boolean finOnly = finQueued && seq == finSeq;
+            if (len <= 0 && !finOnly) {
+                return;
+            }
+            if (!force && recoveryBudget() < Math.max(len, 1)) {
+                return;
+            }
+            force = false;
+            sendSegmentAt(seq, len, nowNanos, true);
+            int end = seq + len + (finQueued && seq + len == finSeq ? 1 : 0);
+            if (SeqNum.gt(end, sndNxt)) {
+                sndNxt = end;
+            }
+        }
+    }
+
+    /** The reordering timer fired: segments RACK was waiting on may now be lost (RFC 8985 §6.3). */
+    private void reorderTimeout(long nowNanos) {
+        if (!sackOn || sndUna == sndMax) {
+            return;
+        }
+        layer.counters().rackReorderTimeouts++;
+        detectLosses(nowNanos);
+        if (!inRecovery && !lossRecovery && sent.lostBytes() > 0) {
+            enterFastRecovery(nowNanos);
+            recoverySend(nowNanos, true);
+        } else if (inRecovery || lossRecovery) {
+            recoverySend(nowNanos, false);
+        }
+    }
+
+    /**
+     * RFC 8985 §7.2: after an ACK or new data, with SACK, outside recovery, nothing SACKed and no probe out, a tail
+     * loss probe is due in one PTO, never later than the retransmission timer.
+     */
+    private void scheduleProbe(long nowNanos) {
+        if (!probeRearm) {
+            return;
+        }
+        probeRearm = false;
+        if (!sackOn || sndUna == sndMax || inRecovery || lossRecovery || rack.tlpOutstanding
+                || sent.sackedBytes() > 0 || retransmitDeadline == 0 || !state.canSend() && state != TcpState.FIN_WAIT_1
+                && state != TcpState.CLOSING && state != TcpState.LAST_ACK) {
+            probeDeadline = 0;
+            return;
+        }
+        boolean oneSegment = SeqNum.diff(sndMax, sndUna) <= sendMss;
+        probeDeadline = Math.min(nowNanos + Rack.probeTimeout(rtt.hasSample(), rtt.srtt(), oneSegment), retransmitDeadline);
+        armTimer();
+    }
+
+    /**
+     * The PTO fired (RFC 8985 §7.3): one segment goes, new data if the peer's window takes it, else the last segment
+     * sent again, so that its ACK (with SACK) starts a fast recovery instead of waiting for the retransmission timer,
+     * which starts again from now.
+     */
+    private void sendProbe(long nowNanos) {
+        probesSent++;
+        layer.counters().tailLossProbes++;
+        int mss = effectiveMss();
+        long offset = offsetOf(sndNxt);
+        long unsent = Math.max(0, sendQueue.end() - offset);
+        long flight = Integer.toUnsignedLong(SeqNum.diff(sndNxt, sndUna));
+        int start;
+        if (unsent > 0 && Integer.toUnsignedLong(sndWnd) >= flight + Math.min(unsent, mss)) {
+            int len = (int) Math.min(unsent, mss);
+            boolean fin = finQueued && offset + len == sendQueue.end();
+            start = sndNxt;
+            sendSegmentAt(sndNxt, len, nowNanos, false);
+            sndNxt += len + (fin ? 1 : 0);
+            rack.tlpIsRetransmission = false;
+        } else {
+            int dataEnd = finQueued && SeqNum.gt(sndMax, finSeq) ? finSeq : sndMax;
+            start = SeqNum.diff(dataEnd, sndUna) > mss ? dataEnd - mss : sndUna;
+            sendSegmentAt(start, SeqNum.diff(dataEnd, start), nowNanos, true);
+            rack.tlpIsRetransmission = true;
+        }
+        probeSeq = start;
+        rack.tlpOutstanding = true;
+        rack.tlpEndSeq = sndMax;
+        retransmitDeadline = nowNanos + rtt.rto();
+        armTimer();
+    }
+
+    /** A new cumulative ACK; returns the bytes it delivered that were not SACKed before. */
+    private long newAck(InboundSegment seg, int ack, long echo, long nowNanos) {
         int acked = SeqNum.diff(ack, sndUna);
         long inFlightBefore = Integer.toUnsignedLong(SeqNum.diff(sndMax, sndUna));
         // RTT: timestamps give a sample per ACK; without, Karn's algorithm times one segment at a time
@@ -754,6 +1121,12 @@ public final class TcpConnection {
         if (sample >= 0) {
             rtt.sample(sample);
         }
+        // Eifel (RFC 3522): the ACK of the episode's first retransmission echoes a timestamp from before it, so the
+        // original arrived and the retransmissions (a timeout's included) were needless
+        if (undoPossible && undoRetransmitNanos != 0 && timestampsOn && seg.hasTimestamp && seg.tsEcr != 0
+                && SeqNum.gt(ack, undoMarker) && SeqNum.lt(seg.tsEcr, tsNow(undoRetransmitNanos))) {
+            undo(nowNanos);
+        }
         // the data part of the acknowledged range (SYN and FIN occupy a sequence number but no queue byte)
         boolean finNowAcked = finQueued && !finAcked && SeqNum.gt(ack, finSeq);
         long dataAcked = acked - (finNowAcked ? 1 : 0);
@@ -763,20 +1136,30 @@ public final class TcpConnection {
         if (dataAcked > 0) {
             sendQueue.acknowledge(sendQueue.start() + Math.min(dataAcked, sendQueue.size()));
         }
+        long delivered = sent.acknowledge(ack, rack, echo, nowNanos);
         sndUna = ack;
         if (SeqNum.lt(sndNxt, sndUna)) {
             sndNxt = sndUna;
         }
-        scoreboard.acknowledge(ack);
         retransmitCount = 0;
         rtt.resetBackoff();
+        probeRearm = true;
         // congestion control and recovery
-        if (inRecovery) {
+        if (sackOn) {
+            if ((inRecovery || lossRecovery) && SeqNum.ge(ack, recoveryPoint)) {
+                if (inRecovery) {
+                    congestion.onExitRecovery(nowNanos); // PRR ends with cwnd = ssthresh (RFC 6937 §3)
+                }
+                inRecovery = false;
+                lossRecovery = false;
+                rack.onRecoveryEnd();
+            } else if (!inRecovery) {
+                congestion.onAck(acked, inFlightBefore, sample, nowNanos); // after a timeout: slow start
+            }
+        } else if (inRecovery) {
             if (SeqNum.ge(ack, recoveryPoint)) {
                 inRecovery = false;
                 congestion.onExitRecovery(nowNanos);
-            } else if (sackRecovery()) {
-                sackRecoverySend(nowNanos); // RFC 6675: the pipe, not a partial ACK, says what goes next
             } else {
                 // RFC 6582 partial ACK: retransmit the next hole, deflate
                 congestion.onPartialAck(acked, nowNanos);
@@ -796,6 +1179,7 @@ public final class TcpConnection {
         if (sendSpace() > 0 && state.canSend()) {
             handler.onWritable(this);
         }
+        return delivered;
     }
 
     private void finWasAcked(long nowNanos) {
@@ -817,27 +1201,22 @@ public final class TcpConnection {
     private void duplicateAck(long nowNanos) {
         dupAcks++;
         layer.counters().duplicateAcks++;
+        if (sackOn) {
+            return; // RACK decides losses from the SACK blocks (rackAfterAck)
+        }
         if (inRecovery) {
-            if (sackRecovery()) {
-                sackRecoverySend(nowNanos); // the SACK blocks it carried may have shrunk the pipe
-            } else {
-                // each further duplicate means a segment left the network: let a new one in (RFC 5681 §3.2 step 4)
-                congestion.onDuplicateAckInRecovery(nowNanos);
-            }
+            // each further duplicate means a segment left the network: let a new one in (RFC 5681 §3.2 step 4)
+            congestion.onDuplicateAckInRecovery(nowNanos);
             return;
         }
-        boolean lossDetected = dupAcks >= 3 || (sackOn && scoreboard.isLost(sndUna, sendMss));
-        if (lossDetected && SeqNum.ge(sndUna, recoveryPoint)) {
+        if (dupAcks >= 3 && SeqNum.ge(sndUna, recoveryPoint)) {
             // fast retransmit (RFC 5681 §3.2); RFC 6582 §3.2 step 2: not again for losses of the window before
             inRecovery = true;
             recoveryPoint = sndMax;
             highRetransmitted = sndUna;
             congestion.onEnterRecovery(Integer.toUnsignedLong(SeqNum.diff(sndMax, sndUna)), nowNanos);
             layer.counters().fastRetransmits++;
-            retransmitNextHole(nowNanos); // RFC 6675 §5 step 4.3: the first lost segment goes whatever the pipe
-            if (sackRecovery()) {
-                sackRecoverySend(nowNanos);
-            }
+            retransmitNextHole(nowNanos);
         } else if (dupAcks <= 2) {
             limitedTransmit = true; // RFC 3042: one new segment per duplicate, if the receive window has room
         }
@@ -845,58 +1224,9 @@ public final class TcpConnection {
 
     private boolean limitedTransmit;
 
-    /** Recovery follows RFC 6675 when the peer SACKs; without SACK information it is NewReno (RFC 6582). */
-    private boolean sackRecovery() {
-        return inRecovery && sackOn && scoreboard.ranges() > 0;
-    }
-
-    /**
-     * RFC 6675 §5 step (C), loss recovery driven by SACK: while the window (ssthresh during recovery) exceeds the
-     * pipe by a segment, send NextSeg: a lost hole not yet retransmitted (rule 1), else new data (rule 2), else any
-     * hole below the highest SACKed octet (rule 3). Several holes of one window are repaired in one round trip,
-     * where NewReno's partial ACKs repair one per round trip. The rescue retransmission (rule 4) is not done: the
-     * RTO covers that case.
-     */
-    private void sackRecoverySend(long nowNanos) {
-        long window = congestion.ssthresh();
-        for (int round = 0; round < SackScoreboard.MAX_RANGES * 4; round++) {
-            if (window - scoreboard.pipe(sndUna, sndMax, highRetransmitted, sendMss) < sendMss) {
-                return;
-            }
-            int from = firstNotRetransmitted();
-            long hole = scoreboard.nextHole(from, sndUna, sendMss, true);
-            if (hole < 0) {
-                if (sendData(nowNanos)) {
-                    continue; // new data went out as far as the pipe allowed
-                }
-                hole = scoreboard.nextHole(from, sndUna, sendMss, false);
-                if (hole < 0) {
-                    return;
-                }
-            }
-            int seq = (int) hole;
-            int len = segmentLengthAt(seq, Math.min(effectiveMss(), SeqNum.diff(scoreboard.holeEndAfter(seq, sndMax),
-                    seq)));
-            if (len <= 0) {
-                return;
-            }
-            sendSegmentAt(seq, len, nowNanos, true);
-            highRetransmitted = seq + len;
-            rttTiming = false; // Karn: never time a retransmitted segment
-        }
-    }
-
-    /** Where this recovery's retransmissions carry on: past the last one, and never below SND.UNA. */
-    private int firstNotRetransmitted() {
-        return SeqNum.max(highRetransmitted, sndUna);
-    }
-
-    /** Retransmits the first unacknowledged, un-SACKed segment not yet resent in this recovery. */
+    /** Retransmits (NewReno, without SACK) the first unacknowledged segment not yet resent in this recovery. */
     private void retransmitNextHole(long nowNanos) {
-        int seq = firstNotRetransmitted();
-        if (sackOn) {
-            seq = scoreboard.nextUnsacked(seq, sndMax);
-        }
+        int seq = SeqNum.max(highRetransmitted, sndUna);
         if (SeqNum.ge(seq, sndMax)) {
             return;
         }
@@ -908,7 +1238,6 @@ public final class TcpConnection {
         highRetransmitted = seq + Math.max(len, 1);
         rttTiming = false; // Karn: never time a retransmitted segment
     }
-
     /**
      * Payload that fits a segment now: the MSS less the SACK blocks our segments carry while we hold out-of-order
      * data (the timestamp option is already accounted in {@link #sendMss}), so no frame outgrows the MTU.
@@ -952,6 +1281,7 @@ public final class TcpConnection {
         // trim what we already have (RFC 9293 §3.10.7.4: segments overlapping the left edge)
         if (SeqNum.lt(seq, rcvNxt)) {
             int cut = SeqNum.diff(rcvNxt, seq);
+            reportDuplicate(seq, seq + Math.min(cut, len));
             if (cut >= len) {
                 pool.free(chain);
                 counters.duplicateSegments++;
@@ -1011,6 +1341,9 @@ public final class TcpConnection {
         } else {
             long start = receiveOffset + SeqNum.diff(seq, rcvNxt);
             int kept = reassembly.insert(start, chain, len);
+            if (kept == 0) {
+                reportDuplicate(seq, seq + len); // all of it was held already
+            }
             if (kept < 0) {
                 counters.reassemblyDrops++;
             } else {
@@ -1050,6 +1383,9 @@ public final class TcpConnection {
     private void enterTimeWait(long nowNanos) {
         state = TcpState.TIME_WAIT;
         retransmitDeadline = 0;
+        reorderDeadline = 0;
+        probeDeadline = 0;
+        sent.clear();
         persistDeadline = 0;
         keepAliveDeadline = 0;
         delayedAckDeadline = 0;
@@ -1094,11 +1430,15 @@ public final class TcpConnection {
                 && nowNanos >= delayedAckDeadline))) {
             sendAckNow(nowNanos);
         }
+        scheduleProbe(nowNanos);
     }
 
     /** Sends new data (and FIN) as the windows allow; true if any segment went out. */
     private boolean sendData(long nowNanos) {
-        boolean sent = false;
+        if (sackOn && (inRecovery || lossRecovery)) {
+            recoverySend(nowNanos, false); // lost segments before new data (RFC 6675 NextSeg)
+        }
+        boolean sentAny = false;
         if (sndUna == sndMax && nowNanos - lastSendNanos > rtt.rto()
                 && sendQueue.end() > offsetOf(sndNxt)) {
             // RFC 5681 §4.1: idle for longer than an RTO, the window is no longer known to fit the path
@@ -1114,10 +1454,11 @@ public final class TcpConnection {
             if (unsent > 0) {
                 long inFlight = Integer.toUnsignedLong(SeqNum.diff(sndNxt, sndUna));
                 long usable;
-                if (sackRecovery()) {
-                    // RFC 6675: new data only as far as the pipe leaves room under ssthresh
-                    usable = Math.min(Integer.toUnsignedLong(sndWnd) - inFlight, congestion.ssthresh()
-                            - scoreboard.pipe(sndUna, sndMax, highRetransmitted, sendMss));
+                if (sackOn) {
+                    // with SACK the pipe (RFC 6675 §2) is what is in flight: SACKed and lost octets left it; in
+                    // recovery PRR's quota says what may go (RFC 6937)
+                    long budget = recoveryBudget();
+                    usable = Math.min(Integer.toUnsignedLong(sndWnd) - inFlight, budget);
                 } else {
                     long cwnd = congestion.cwnd() + (limitedTransmit ? 2L * sendMss : 0);
                     usable = Math.min(Integer.toUnsignedLong(sndWnd), cwnd) - inFlight;
@@ -1147,12 +1488,13 @@ public final class TcpConnection {
             sendSegmentAt(sndNxt, len, nowNanos, false); // moves SND.MAX
             sndNxt += len + (fin ? 1 : 0);
             limitedTransmit = false;
-            sent = true;
+            sentAny = true;
+            probeRearm = true;
             if (fin) {
                 break;
             }
         }
-        return sent;
+        return sentAny;
     }
 
     /**
@@ -1169,6 +1511,16 @@ public final class TcpConnection {
         }
         layer.transmit(this, flags, seq, offset, len, nowNanos);
         int end = seq + len + ((flags & TcpFlags.FIN) != 0 ? 1 : 0);
+        if (sent.sent(seq, end, nowNanos)) {
+            retransmission = true; // sent before (a resend after a timeout or a smaller MSS counts too)
+        }
+        if (inRecovery) {
+            prrOut += len;
+            if (sackOn) {
+                prrSegments++;
+                layer.counters().prrSegments++;
+            }
+        }
         if (SeqNum.gt(end, sndMax)) {
             // a resend from the left edge may run past what was sent before (the queue grew meanwhile): SND.MAX
             // must cover it, or the peer's ACK of it would look like an ACK of unsent data
@@ -1180,6 +1532,17 @@ public final class TcpConnection {
         lastSendNanos = nowNanos;
         if (retransmission) {
             layer.counters().retransmittedSegments++;
+            if (undoPossible && (inRecovery || lossRecovery)) {
+                undoRetransmissions++;
+                if (undoRetransmitNanos == 0) {
+                    undoRetransmitNanos = nowNanos;
+                }
+                if (undoRangeCount < undoRanges.length / 2) {
+                    undoRanges[2 * undoRangeCount] = seq;
+                    undoRanges[2 * undoRangeCount + 1] = end;
+                    undoRangeCount++;
+                }
+            }
         } else if (!rttTiming && !timestampsOn && len > 0) {
             rttTiming = true;
             rttTimedSeq = seq + len - 1;
@@ -1273,11 +1636,23 @@ public final class TcpConnection {
      * how many, at most {@code max}.
      */
     int sackBlocks(int[] starts, int[] ends, int max) {
-        if (!sackOn || reassembly.isEmpty()) {
+        if (!sackOn || max <= 0) {
             return 0;
         }
-        int pairs = reassembly.ranges(sackRanges);
         int n = 0;
+        if (dsackPending) {
+            // RFC 2883 §4: the duplicate's range first, in the next ACK only
+            starts[0] = dsackStart;
+            ends[0] = dsackEnd;
+            n = 1;
+            dsackPending = false;
+            layer.counters().dsacksSent++;
+        }
+        if (reassembly.isEmpty()) {
+            return n;
+        }
+        int first = n;
+        int pairs = reassembly.ranges(sackRanges);
         for (int i = 0; i < pairs && n < max; i++) {
             if (sackRanges[2 * i] <= lastOutOfOrderStart && lastOutOfOrderEnd <= sackRanges[2 * i + 1]) {
                 starts[n] = rcvNxt + (int) (sackRanges[2 * i] - receiveOffset);
@@ -1288,7 +1663,7 @@ public final class TcpConnection {
         }
         for (int i = pairs - 1; i >= 0 && n < max; i--) {
             int s = rcvNxt + (int) (sackRanges[2 * i] - receiveOffset);
-            if (n > 0 && s == starts[0]) {
+            if (n > first && s == starts[first]) {
                 continue;
             }
             starts[n] = s;
@@ -1296,6 +1671,17 @@ public final class TcpConnection {
             n++;
         }
         return n;
+    }
+
+    /** A segment brought [s, e) we already had: the next ACK reports it as a D-SACK (RFC 2883), and goes at once. */
+    private void reportDuplicate(int s, int e) {
+        if (!sackOn || !SeqNum.lt(s, e)) {
+            return;
+        }
+        dsackPending = true;
+        dsackStart = s;
+        dsackEnd = e;
+        ackNow = true;
     }
 
     // ======================================================================================== timers
@@ -1324,7 +1710,7 @@ public final class TcpConnection {
     /** Points the wheel timer at the earliest pending deadline. */
     void armTimer() {
         long next = earliest(earliest(earliest(retransmitDeadline, delayedAckDeadline), earliest(persistDeadline,
-                keepAliveDeadline)), closeDeadline);
+                keepAliveDeadline)), earliest(closeDeadline, earliest(reorderDeadline, probeDeadline)));
         if (next == 0) {
             next = Long.MAX_VALUE;
         }
@@ -1358,6 +1744,16 @@ public final class TcpConnection {
             if (closedByApplication && settings.lingerNanos > 0) {
                 abort(nowNanos); // linger expired with data unacknowledged
                 return;
+            }
+        }
+        if (reorderDeadline != 0 && nowNanos >= reorderDeadline) {
+            reorderDeadline = 0;
+            reorderTimeout(nowNanos);
+        }
+        if (probeDeadline != 0 && nowNanos >= probeDeadline) {
+            probeDeadline = 0;
+            if (retransmitDeadline != 0 && sndUna != sndMax && !inRecovery && !lossRecovery) {
+                sendProbe(nowNanos); // restarts the retransmission timer
             }
         }
         if (retransmitDeadline != 0 && nowNanos >= retransmitDeadline) {
@@ -1414,6 +1810,24 @@ public final class TcpConnection {
             layer.transmit(this, TcpFlags.SYN | (state == TcpState.SYN_RECEIVED ? TcpFlags.ACK : 0), iss, 0, 0,
                     nowNanos);
             layer.counters().retransmittedSegments++;
+            retransmitDeadline = nowNanos + rtt.rto();
+            armTimer();
+            return;
+        }
+        if (sackOn) {
+            // RFC 8985 §6.3: everything unSACKed is lost; RFC 5681 §3.1: from a window of one segment, slow start
+            // resends the lost segments (and only those) until the recovery point, then new data
+            startUndoEpisode();
+            congestion.onRetransmitTimeout(Integer.toUnsignedLong(SeqNum.diff(sndMax, sndUna)), nowNanos);
+            inRecovery = false;
+            lossRecovery = true;
+            recoveryPoint = sndMax;
+            dupAcks = 0;
+            sent.markAllLost();
+            rack.tlpOutstanding = false;
+            probeDeadline = 0;
+            reorderDeadline = 0;
+            recoverySend(nowNanos, true);
             retransmitDeadline = nowNanos + rtt.rto();
             armTimer();
             return;
@@ -1488,7 +1902,10 @@ public final class TcpConnection {
         }
         // otherwise data received before a RST (or a timeout) stays readable, as on Linux, until close() frees it
         reassembly.clear();
+        sent.clear();
         retransmitDeadline = 0;
+        reorderDeadline = 0;
+        probeDeadline = 0;
         delayedAckDeadline = 0;
         persistDeadline = 0;
         keepAliveDeadline = 0;
@@ -1518,8 +1935,13 @@ public final class TcpConnection {
                 + " queued=" + sendQueue.size() + " fin=" + finQueued + " rcvNxt=" + Integer.toUnsignedString(
                 rcvNxt - irs) + " rcvWnd=" + currentReceiveWindow() + " readable=" + receiveQueue.bytes()
                 + " ooo=" + reassembly.entries() + " dupAcks=" + dupAcks + " recovery=" + inRecovery
+                + " loss=" + lossRecovery + " pipe=" + sent.pipe() + " lost=" + sent.lostBytes() + " sacked="
+                + sent.sackedBytes() + " tlp=" + probesSent + "/" + probeRecoveries + " rackLost=" + rackLosses
+                + " dsacks=" + dsacksReceived + " undos=" + undos + " prr=" + prrSegments + " reoWnd*"
+                + rack.reoWndMult() + (rack.reorderingSeen() ? " reordering" : "")
                 + " retransmits=" + retransmitCount + " rtt=" + rtt + " timers[rto=" + relative(retransmitDeadline,
-                nowNanos) + " persist=" + relative(persistDeadline, nowNanos) + " dack=" + relative(delayedAckDeadline,
+                nowNanos) + " tlp=" + relative(probeDeadline, nowNanos) + " reo=" + relative(reorderDeadline, nowNanos)
+                + " persist=" + relative(persistDeadline, nowNanos) + " dack=" + relative(delayedAckDeadline,
                 nowNanos) + " wheel=" + (timer.isScheduled() ? relative(timer.deadline(), nowNanos) : "off") + "]";
     }
 

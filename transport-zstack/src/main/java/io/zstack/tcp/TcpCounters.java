@@ -54,6 +54,22 @@ public final class TcpCounters extends Counters {
     public long duplicateAcks;
     public long fastRetransmits;
     public long timeouts;
+    /**
+     * Tail loss probes sent (RFC 8985 §7), and those that worked: their ACK started a fast recovery, or showed that
+     * the probe itself repaired the loss (§7.4.2).
+     */
+    public long tailLossProbes;
+    public long tailLossProbeRecoveries;
+    /** Segments RACK deemed lost by time (RFC 8985 §6.2), and expiries of its reordering timer. */
+    public long rackLosses;
+    public long rackReorderTimeouts;
+    /** D-SACK blocks received from peers and sent to them (RFC 2883). */
+    public long dsacksReceived;
+    public long dsacksSent;
+    /** Window reductions undone: D-SACKs or timestamps (Eifel) showed every retransmission needless. */
+    public long recoveriesUndone;
+    /** Segments sent in fast recovery under Proportional Rate Reduction (RFC 6937). */
+    public long prrSegments;
     public long windowProbes;
     public long keepAliveProbes;
     public long keepAliveTimeouts;

@@ -31,8 +31,15 @@ public final class TcpSettings implements Cloneable {
     public CongestionAlgorithm congestionControl = CongestionAlgorithm.CUBIC;
 
     public long initialRtoNanos = 1 * S;
+    /** Lower bound of the retransmission timeout (Linux's TCP_RTO_MIN, 200 ms; RFC 6298 §2.4 suggests 1 s). */
     public long minRtoNanos = 200 * MS;
     public long maxRtoNanos = 120 * S;
+    /**
+     * Proportional Rate Reduction's bound once the pipe fell below ssthresh (RFC 6937 §3): true for the Slow Start
+     * Reduction Bound (one segment more than was delivered per ACK, the RFC's and Linux's choice), false for the
+     * Conservative Reduction Bound (no more than was delivered).
+     */
+    public boolean prrSlowStartBound = true;
     /** SYN retransmissions before connect fails (Linux tcp_syn_retries). */
     public int synRetries = 6;
     /** SYN-ACK retransmissions before a half-open connection is dropped (tcp_synack_retries). */

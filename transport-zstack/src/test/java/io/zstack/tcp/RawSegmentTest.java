@@ -378,9 +378,16 @@ class RawSegmentTest {
         assertEquals(500, first.payload().length);
         long rto = conn.rtt.rto();
         peer.advance(rto + 2 * MS);
+        RawPeer.Sent probe = peer.next();
+        assertNotNull(probe, "a tail loss probe, at the latest when the RTO (" + rto / MS + " ms) would fire");
+        assertEquals(first.seq(), probe.seq());
+        assertEquals(1, peer.tcp().counters().tailLossProbes);
+        assertEquals(0, peer.tcp().counters().timeouts, "the probe restarted the retransmission timer");
+        peer.advance(rto + 2 * MS);
         RawPeer.Sent again = peer.next();
-        assertNotNull(again, "retransmitted after one RTO (" + rto / MS + " ms)");
+        assertNotNull(again, "retransmitted one RTO after the probe");
         assertEquals(first.seq(), again.seq());
+        assertEquals(1, peer.tcp().counters().timeouts);
         peer.advance(rto + 2 * MS);
         assertNull(peer.next(), "the next one waits twice as long");
         peer.advance(rto + 2 * MS);
@@ -400,9 +407,14 @@ class RawSegmentTest {
         write(1000);
         assertNull(peer.next(), "Nagle holds the small write while 8 bytes are in flight");
         peer.advance(conn.rtt.rto() + 2 * MS);
+        RawPeer.Sent probe = peer.next();
+        assertNotNull(probe, "the tail loss probe");
+        assertEquals(iss + 1 + 8, probe.seq(), "a probe sends new data when there is some");
+        assertEquals(1000, probe.payload().length);
+        peer.advance(conn.rtt.rto() + 2 * MS);
         RawPeer.Sent resend = peer.next();
         assertNotNull(resend, "resent from the left edge after the timeout");
-        assertEquals(1008, resend.payload().length, "the resend takes all the queue has, up to a segment");
+        assertEquals(1008, resend.payload().length, "the resend takes all that is lost, up to a segment");
         peer.send(segment(TcpFlags.ACK, peerIsn + 1, iss + 1 + 1008));
         assertEquals(0, peer.tcp().counters().ackUnsent, "the ACK of the resent data is not an ACK of unsent data");
         assertEquals(iss + 1 + 1008, conn.sndUna);
@@ -435,6 +447,8 @@ class RawSegmentTest {
         int mss = conn.sendMss;
         int sent = writeFullSegments(3).stream().mapToInt(s -> s.payload().length).sum();
         assertEquals(3 * mss, sent);
+        peer.advance(conn.rtt.rto() + 2 * MS);
+        assertEquals(iss + 1 + 2 * mss, peer.next().seq(), "first the tail loss probe: the last segment again");
         peer.advance(conn.rtt.rto() + 2 * MS);
         assertEquals(iss + 1, peer.next().seq(), "the timeout resends from the left edge");
         peer.send(data(0, 100)); // the peer has all three segments and sends data of its own, acking none yet

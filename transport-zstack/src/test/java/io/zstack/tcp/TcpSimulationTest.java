@@ -43,7 +43,25 @@ class TcpSimulationTest {
     @ParameterizedTest(name = "seed {0}: {2} bytes each way under {1}")
     @MethodSource("cases")
     void streamsArriveIntactBothWaysAndConnectionsCloseCleanly(long seed, FaultConfig faults, long bytes) {
+        transfer(seed, faults, bytes, new TcpSettings());
+    }
+
+    static Object[][] casesWithoutSack() {
+        FaultConfig lossy = FaultConfig.builder().drop(0.02).duplicate(0.01).corrupt(0.01).reorder(0.02).build();
+        FaultConfig harsh = FaultConfig.builder().drop(0.10).duplicate(0.02).corrupt(0.02).reorder(0.05).build();
+        return new Object[][] {{3L, lossy, 1_000_000L}, {4L, lossy, 1_000_000L}, {6L, harsh, 300_000L}};
+    }
+
+    /** Peers that do not offer SACK: NewReno recovery (RFC 6582) on dupACKs and partial ACKs, no RACK or TLP. */
+    @ParameterizedTest(name = "without SACK, seed {0}: {2} bytes each way under {1}")
+    @MethodSource("casesWithoutSack")
+    void newRenoWithoutSackStillDeliversEverything(long seed, FaultConfig faults, long bytes) {
         TcpSettings settings = new TcpSettings();
+        settings.sack = false;
+        transfer(seed, faults, bytes, settings);
+    }
+
+    private static void transfer(long seed, FaultConfig faults, long bytes, TcpSettings settings) {
         try (TcpSimulation sim = new TcpSimulation(seed, faults, settings)) {
             TcpListener listener = sim.b.tcp().listen(TcpSimulation.B, 7000, settings.copy());
             TcpConnection client = sim.a.tcp().connect(0, 0, TcpSimulation.B, 7000, settings.copy(), null, sim.now());
@@ -61,6 +79,7 @@ class TcpSimulationTest {
             long[] sentB = {0};
             long[] readA = {0};
             long[] readB = {0};
+            long started = sim.now();
             boolean done = sim.run(() -> {
                 long now = sim.now();
                 sentA[0] = TcpSimulation.writeStream(client, sim.poolA, 100 + seed, sentA[0], bytes, sizes, now);
@@ -69,6 +88,16 @@ class TcpSimulationTest {
                 readA[0] = TcpSimulation.readStream(client, sim.poolA, 200 + seed, readA[0], now);
                 return readA[0] == bytes && readB[0] == bytes;
             }, 120 * SECOND); // the harsh seeds need 5 to 30 s; stale RTT samples once made one take 2800 s
+            // one line per seed for comparing recovery changes over a sweep (grep 'sim-sweep'): virtual time of the
+            // transfer and both stacks' counters
+            TcpCounters ca = sim.a.tcp().counters();
+            TcpCounters cb = sim.b.tcp().counters();
+            assertTrue(settings.sack == client.sackOn && settings.sack == server[0].sackOn);
+            System.out.printf("sim-sweep " + (settings.sack ? "" : "nosack-") + "seed %d %s: %d ms, timeouts %d, retransmitted %d, fast retransmits %d, probes %d, undone %d%n",
+                    seed, faults == FaultConfig.NONE ? "clean" : "drop " + faults.drop(), (sim.now() - started) / 1_000_000L,
+                    ca.timeouts + cb.timeouts, ca.retransmittedSegments + cb.retransmittedSegments,
+                    ca.fastRetransmits + cb.fastRetransmits, ca.tailLossProbes + cb.tailLossProbes,
+                    ca.recoveriesUndone + cb.recoveriesUndone);
             assertTrue(done, "seed " + seed + ": a->b " + readB[0] + "/" + bytes + ", b->a " + readA[0] + "/" + bytes
                     + "\n" + sim.a.tcp().counters() + "\n" + sim.b.tcp().counters() + "\n" + client.describe(sim.now())
                     + "\n" + server[0].describe(sim.now()));

@@ -41,6 +41,12 @@ public interface CongestionControl {
     /** The retransmission timer fired: RFC 5681 §3.1, loss window of one segment. */
     void onRetransmitTimeout(long bytesInFlight, long nowNanos);
 
+    /**
+     * The last reduction was needless (D-SACKs or timestamps showed the retransmissions spurious): back to at least
+     * the window and threshold it started from (RFC 4015 §3, Linux's undo).
+     */
+    void undo(long priorCwnd, long priorSsthresh);
+
     /** The sender was idle longer than an RTO: restart window (RFC 5681 §4.1). */
     default void onIdleRestart(long nowNanos) {
     }

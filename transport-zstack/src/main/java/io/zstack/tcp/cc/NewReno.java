@@ -96,6 +96,13 @@ public class NewReno implements CongestionControl {
     }
 
     @Override
+    public void undo(long priorCwnd, long priorSsthresh) {
+        cwnd = Math.max(cwnd, priorCwnd);
+        ssthresh = Math.max(ssthresh, priorSsthresh);
+        acknowledgedSinceGrowth = 0;
+    }
+
+    @Override
     public void onIdleRestart(long nowNanos) {
         cwnd = Math.min(cwnd, initialWindow(mss));
     }

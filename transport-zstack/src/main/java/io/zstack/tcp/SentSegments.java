@@ -1,0 +1,342 @@
+package io.zstack.tcp;
+
+/**
+ * The sender's per-segment record of what is in flight: each segment sent and not yet cumulatively acknowledged, in
+ * sequence order, with when it was last (re)transmitted and whether the receiver SACKed it, it is deemed lost, and it
+ * was retransmitted. RACK (RFC 8985) reads the transmit times to mark losses; the recovery sends what is lost and not
+ * yet retransmitted; the pipe (RFC 6675 §2, as Linux counts it: in flight = sent - SACKed - lost + retransmitted) is
+ * kept up to date as the flags change.
+ *
+ * <p>A record covers one transmission's sequence range. Later events that cover part of a record (a SACK block, a
+ * retransmission cut to a smaller MSS, a cumulative ACK inside it) split it, so each record's flags hold for all of
+ * its octets. Arrays, no allocation once grown to the largest flight seen. Single-threaded.
+ */
+final class SentSegments {
+    static final int SACKED = 1;
+    /** Deemed lost (by RACK or a timeout) and not repaired by a SACK or an ACK since. */
+    static final int LOST = 2;
+    /** The latest transmission is a retransmission that is still in flight (not itself deemed lost). */
+    static final int RETRANS = 4;
+    /** Retransmitted at least once (RACK ignores ambiguous ACKs of such segments, RFC 8985 §6.2 step 2). */
+    static final int EVER_RETRANS = 8;
+
+    private int[] starts = new int[64];
+    private int[] ends = new int[64];
+    private long[] xmit = new long[64];
+    private byte[] flags = new byte[64];
+    /** Order of the transmissions, breaking ties between segments sent at the same instant. */
+    private long[] order = new long[64];
+    private long transmissions;
+    private int head;
+    private int count;
+
+    /** Bytes recorded (SND.UNA to the end of the last record), and of those, SACKed, lost and retransmitted. */
+    private long totalBytes;
+    private long sackedBytes;
+    private long lostBytes;
+    private long retransBytes;
+    private int sackedSegments;
+
+    int size() {
+        return count;
+    }
+
+    boolean isEmpty() {
+        return count == 0;
+    }
+
+    long sackedBytes() {
+        return sackedBytes;
+    }
+
+    /** Records SACKed: the segment count RACK compares with DupThresh. */
+    int sackedSegments() {
+        return sackedSegments;
+    }
+
+    long lostBytes() {
+        return lostBytes;
+    }
+
+    /** Octets the network may still hold: sent - SACKed - lost + retransmitted (unSACKed ones). */
+    long pipe() {
+        return totalBytes - sackedBytes - lostBytes + retransBytes;
+    }
+
+    int start(int i) {
+        return starts[head + i];
+    }
+
+    int end(int i) {
+        return ends[head + i];
+    }
+
+
+    void clear() {
+        head = 0;
+        count = 0;
+        totalBytes = 0;
+        sackedBytes = 0;
+        lostBytes = 0;
+        retransBytes = 0;
+        sackedSegments = 0;
+    }
+
+    /**
+     * [seq, end) left at {@code nowNanos}. Octets beyond the last record are new; octets already recorded were sent
+     * again (a retransmission). Returns whether any of it was a retransmission.
+     */
+    boolean sent(int seq, int end, long nowNanos) {
+        if (!SeqNum.lt(seq, end)) {
+            return false;
+        }
+        boolean again = false;
+        if (count > 0 && SeqNum.lt(seq, ends[head + count - 1])) {
+            int from = SeqNum.max(seq, starts[head]);
+            int to = SeqNum.min(end, ends[head + count - 1]);
+            if (SeqNum.lt(from, to)) {
+                splitAt(from);
+                splitAt(to);
+                for (int i = indexOf(from); i < count && SeqNum.lt(starts[head + i], to); i++) {
+                    int k = head + i;
+                    setFlags(k, flags[k] | RETRANS | EVER_RETRANS);
+                    xmit[k] = nowNanos;
+                    order[k] = transmissions + 1;
+                    again = true;
+                }
+            }
+            seq = SeqNum.max(seq, ends[head + count - 1]);
+            if (!SeqNum.lt(seq, end)) {
+                transmissions++;
+                return again;
+            }
+        }
+        append(seq, end, nowNanos);
+        transmissions++;
+        return again;
+    }
+
+    private void append(int seq, int end, long nowNanos) {
+        if (head + count == starts.length) {
+            makeRoom();
+        }
+        int k = head + count;
+        starts[k] = seq;
+        ends[k] = end;
+        xmit[k] = nowNanos;
+        order[k] = transmissions + 1;
+        flags[k] = 0;
+        count++;
+        totalBytes += Integer.toUnsignedLong(end - seq);
+    }
+
+    /** Moves the records to the front of the arrays, or grows them. */
+    private void makeRoom() {
+        if (head > starts.length / 2) {
+            System.arraycopy(starts, head, starts, 0, count);
+            System.arraycopy(ends, head, ends, 0, count);
+            System.arraycopy(xmit, head, xmit, 0, count);
+            System.arraycopy(flags, head, flags, 0, count);
+            System.arraycopy(order, head, order, 0, count);
+            head = 0;
+            return;
+        }
+        int n = starts.length * 2;
+        starts = java.util.Arrays.copyOf(starts, n);
+        ends = java.util.Arrays.copyOf(ends, n);
+        xmit = java.util.Arrays.copyOf(xmit, n);
+        flags = java.util.Arrays.copyOf(flags, n);
+        order = java.util.Arrays.copyOf(order, n);
+    }
+
+    /** Index (from 0) of the record that contains {@code seq}, or {@link #count} if none does. */
+    private int indexOf(int seq) {
+        // binary search: records are sorted and disjoint
+        int lo = 0;
+        int hi = count - 1;
+        while (lo <= hi) {
+            int mid = (lo + hi) >>> 1;
+            int k = head + mid;
+            if (SeqNum.lt(seq, starts[k])) {
+                hi = mid - 1;
+            } else if (SeqNum.ge(seq, ends[k])) {
+                lo = mid + 1;
+            } else {
+                return mid;
+            }
+        }
+        return count;
+    }
+
+    /** Splits the record containing {@code seq} so that a record starts exactly there. */
+    private void splitAt(int seq) {
+        int i = indexOf(seq);
+        if (i == count || starts[head + i] == seq) {
+            return;
+        }
+        if (head + count == starts.length) {
+            makeRoom();
+        }
+        int k = head + i;
+        System.arraycopy(starts, k + 1, starts, k + 2, count - i - 1);
+        System.arraycopy(ends, k + 1, ends, k + 2, count - i - 1);
+        System.arraycopy(xmit, k + 1, xmit, k + 2, count - i - 1);
+        System.arraycopy(flags, k + 1, flags, k + 2, count - i - 1);
+        System.arraycopy(order, k + 1, order, k + 2, count - i - 1);
+        starts[k + 1] = seq;
+        ends[k + 1] = ends[k];
+        xmit[k + 1] = xmit[k];
+        flags[k + 1] = flags[k];
+        order[k + 1] = order[k];
+        ends[k] = seq;
+        count++;
+        if ((flags[k] & SACKED) != 0) {
+            sackedSegments++;
+        }
+    }
+
+    /** Changes a record's flags, keeping the byte counts. */
+    private void setFlags(int k, int f) {
+        long len = Integer.toUnsignedLong(ends[k] - starts[k]);
+        int old = flags[k];
+        sackedBytes += len * (((f & SACKED) != 0 ? 1 : 0) - ((old & SACKED) != 0 ? 1 : 0));
+        sackedSegments += ((f & SACKED) != 0 ? 1 : 0) - ((old & SACKED) != 0 ? 1 : 0);
+        lostBytes += len * (counted(f, LOST) - counted(old, LOST));
+        retransBytes += len * (counted(f, RETRANS) - counted(old, RETRANS));
+        flags[k] = (byte) f;
+    }
+
+    /** Lost and retransmitted count in the pipe only while the octets are not SACKed. */
+    private static int counted(int f, int bit) {
+        return (f & bit) != 0 && (f & SACKED) == 0 ? 1 : 0;
+    }
+
+    /**
+     * SND.UNA moved to {@code una}: drops what it covers. Each record newly delivered (not SACKed before) is handed
+     * to {@code rack}; returns the bytes newly delivered that way.
+     */
+    long acknowledge(int una, Rack rack, long echoNanos, long nowNanos) {
+        long delivered = 0;
+        while (count > 0 && SeqNum.le(ends[head], una)) {
+            int f = flags[head];
+            if ((f & SACKED) == 0) {
+                delivered += Integer.toUnsignedLong(ends[head] - starts[head]);
+                rack.delivered(xmit[head], order[head], ends[head], (f & EVER_RETRANS) != 0, echoNanos, nowNanos);
+            }
+            setFlags(head, 0);
+            totalBytes -= Integer.toUnsignedLong(ends[head] - starts[head]);
+            head++;
+            count--;
+        }
+        if (count > 0 && SeqNum.lt(starts[head], una)) {
+            splitAt(una);
+            return delivered + acknowledge(una, rack, echoNanos, nowNanos);
+        }
+        if (count == 0) {
+            head = 0;
+        }
+        return delivered;
+    }
+
+    /**
+     * A SACK block [s, e): marks what it covers SACKed, hands each newly SACKed record to {@code rack}, and returns
+     * the bytes newly SACKed.
+     */
+    long sack(int s, int e, Rack rack, long echoNanos, long nowNanos) {
+        if (count == 0) {
+            return 0;
+        }
+        s = SeqNum.max(s, starts[head]);
+        e = SeqNum.min(e, ends[head + count - 1]);
+        if (!SeqNum.lt(s, e)) {
+            return 0;
+        }
+        splitAt(s);
+        splitAt(e);
+        long delivered = 0;
+        for (int i = indexOf(s); i < count && SeqNum.lt(starts[head + i], e); i++) {
+            int k = head + i;
+            int f = flags[k];
+            if ((f & SACKED) == 0) {
+                delivered += Integer.toUnsignedLong(ends[k] - starts[k]);
+                rack.delivered(xmit[k], order[k], ends[k], (f & EVER_RETRANS) != 0, echoNanos, nowNanos);
+                setFlags(k, (f | SACKED) & ~(LOST | RETRANS));
+            }
+        }
+        return delivered;
+    }
+
+    /**
+     * RACK's loss marking (RFC 8985 §6.2 step 5): every unSACKed segment sent before the most recently delivered one,
+     * and longer ago than RACK.rtt + {@code reoWnd}, is lost. Returns the time until the next segment would qualify
+     * (for the reordering timer), or 0; {@link #markedLost} says how many were marked.
+     */
+    long detectLoss(Rack rack, long reoWnd, long nowNanos) {
+        long timeout = 0;
+        markedLost = 0;
+        for (int i = 0; i < count; i++) {
+            int k = head + i;
+            int f = flags[k];
+            if ((f & SACKED) != 0 || (f & (LOST | RETRANS)) == LOST) {
+                continue; // delivered, or lost and waiting for its retransmission
+            }
+            if (!rack.sentAfter(xmit[k], order[k])) {
+                continue;
+            }
+            long remaining = xmit[k] + rack.rtt() + reoWnd - nowNanos;
+            if (remaining <= 0) {
+                setFlags(k, (f | LOST) & ~RETRANS);
+                markedLost++;
+            } else {
+                timeout = Math.max(timeout, remaining);
+            }
+        }
+        return timeout;
+    }
+
+    int markedLost;
+
+    /** A retransmission timeout: every unSACKed octet is deemed lost, retransmitted or not (RFC 8985 §6.3). */
+    void markAllLost() {
+        for (int i = 0; i < count; i++) {
+            int k = head + i;
+            if ((flags[k] & SACKED) == 0) {
+                setFlags(k, (flags[k] | LOST) & ~RETRANS);
+            }
+        }
+    }
+
+    /** Index of the first record deemed lost and not yet retransmitted, or -1. */
+    int firstLostNotRetransmitted() {
+        if (lostBytes == 0) {
+            return -1;
+        }
+        for (int i = 0; i < count; i++) {
+            if ((flags[head + i] & (SACKED | LOST | RETRANS)) == LOST) {
+                return i;
+            }
+        }
+        return -1;
+    }
+
+    /** End of the run of adjacent records, from index {@code i}, that are lost and not yet retransmitted. */
+    int lostRunEnd(int i) {
+        int k = head + i;
+        int end = ends[k];
+        for (int j = k + 1; j < head + count && starts[j] == end && (flags[j] & (SACKED | LOST | RETRANS)) == LOST;
+             j++) {
+            end = ends[j];
+        }
+        return end;
+    }
+
+    /** An undo: the losses assumed were not real (retransmissions in flight stay counted). */
+    void unmarkLost() {
+        for (int i = 0; i < count; i++) {
+            int k = head + i;
+            if ((flags[k] & LOST) != 0) {
+                setFlags(k, flags[k] & ~LOST);
+            }
+        }
+    }
+}

@@ -1107,6 +1107,7 @@ public final class TcpConnection {
                 if (len < mss && settings.nagle && inFlight > 0 && !finQueued) {
                     break; // Nagle: at most one small segment in flight
                 }
+                len = sendQueue.endAtPiece(offset, len); // one mbuf per segment where the pieces allow (SendQueue)
             }
             boolean fin = finQueued && offset + len == sendQueue.end();
             sendSegmentAt(sndNxt, len, nowNanos, false); // moves SND.MAX

@@ -344,12 +344,13 @@ public final class ZStackSocketChannel extends AbstractZStackChannel implements 
         handle.reset(config);
         ChannelPipeline pipeline = pipeline();
         boolean readSomething = false;
-        long now = ZStackEventLoop.now();
         do {
             // the allocator's guess bounds each read, as the buffer size bounds read(2); reporting the guess as the
             // attempt (not what arrived) lets the adaptive allocator size reads as it does for NIO and epoll
             int limit = Math.max(1, handle.guess());
-            ByteBuf msg = nextMessage(c, limit, now);
+            // the time of this read, not of the loop's start: a handler that wrote (an echo) sent segments stamped
+            // since, and a window update stamped earlier would carry an older TSval, which the peer drops (PAWS)
+            ByteBuf msg = nextMessage(c, limit, ZStackEventLoop.now());
             if (msg == null) {
                 break;
             }
@@ -732,9 +733,14 @@ public final class ZStackSocketChannel extends AbstractZStackChannel implements 
         return m;
     }
 
-    /** Copies [index, index+length) of buf into a new mbuf chain; 0 if the pool ran out. */
+    /**
+     * Copies [index, index+length) of buf into a new mbuf chain; 0 if the pool ran out. Each mbuf takes at most one
+     * segment's payload, so TCP cuts every segment at an mbuf's start and writes its headers in place in front.
+     */
     private long copyIn(ByteBuf buf, int index, int length) {
         MbufPool pool = pool();
+        TcpConnection c = connection;
+        int perMbuf = c == null ? Integer.MAX_VALUE : Math.max(1, c.sendMss());
         long head = 0;
         int done = 0;
         while (done < length) {
@@ -743,7 +749,7 @@ public final class ZStackSocketChannel extends AbstractZStackChannel implements 
                 pool.free(head);
                 return 0;
             }
-            int n = Math.min(length - done, Mbuf.tailroom(m));
+            int n = Math.min(Math.min(length - done, Mbuf.tailroom(m)), perMbuf);
             long dst = Mbuf.append(m, n);
             buf.getBytes(index + done, MemorySegment.ofAddress(dst).reinterpret(n).asByteBuffer());
             done += n;

@@ -228,6 +228,11 @@ public final class TcpConnection {
         return sendQueue.size();
     }
 
+    /** Payload bytes a full segment carries to this peer now (the MSS less the timestamp option). */
+    public int sendMss() {
+        return sendMss;
+    }
+
     /** Bytes received in order and not yet read. */
     public long readable() {
         return receiveQueue.bytes();

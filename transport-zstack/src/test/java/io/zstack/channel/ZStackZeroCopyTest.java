@@ -46,6 +46,8 @@ class ZStackZeroCopyTest {
         final NetDevice device;
         /** [start, end) of every received segment's data. */
         final List<long[]> received = new CopyOnWriteArrayList<>();
+        /** Mbufs (nb_segs) of every transmitted TCP frame that carried data. */
+        final List<Integer> dataFrameSegments = new CopyOnWriteArrayList<>();
         /** [start, end) of every transmitted segment's data (headers included). */
         final List<long[]> transmitted = new CopyOnWriteArrayList<>();
 
@@ -72,11 +74,24 @@ class ZStackZeroCopyTest {
         @Override
         public int transmit(MbufBurst burst) {
             for (int i = 0; i < burst.size(); i++) {
+                if (tcpPayload(Mbuf.toByteArray(burst.get(i))) > 0) {
+                    dataFrameSegments.add(Mbuf.nbSegs(burst.get(i)));
+                }
                 for (long s = burst.get(i); s != 0; s = Mbuf.next(s)) {
                     transmitted.add(new long[] {Mbuf.dataAddress(s), Mbuf.dataAddress(s) + Mbuf.dataLen(s)});
                 }
             }
             return device.transmit(burst);
+        }
+
+        /** TCP payload bytes of an Ethernet + IPv4 + TCP frame, -1 for anything else. */
+        static int tcpPayload(byte[] f) {
+            if (f.length < 54 || f[12] != 8 || f[13] != 0 || f[23] != 6) {
+                return -1;
+            }
+            int ipHeader = (f[14] & 0x0f) * 4;
+            int total = ((f[16] & 0xff) << 8) | (f[17] & 0xff);
+            return total - ipHeader - ((f[14 + ipHeader + 12] & 0xff) >>> 4) * 4;
         }
 
         /** True when some transmitted segment's memory holds [address, address + length). */
@@ -215,6 +230,75 @@ class ZStackZeroCopyTest {
             assertEquals(!copyMode, client.transmittedFrom(written, size), copyMode
                     ? "copy mode: the written buffer was copied into other mbufs"
                     : "the written buffer's memory went to tx_burst (no copy on the way out)");
+            ch.close().sync();
+            listener.close().sync();
+        } finally {
+            clientGroup.shutdownGracefully(0, 5, TimeUnit.SECONDS).sync();
+            serverGroup.shutdownGracefully(0, 5, TimeUnit.SECONDS).sync();
+            MemifPorts.closePair((DpdkPortDevice) client.device, (DpdkPortDevice) server.device);
+            assertEquals(clientPool.capacity(), clientPool.available(), "client mbufs all home");
+            assertEquals(serverPool.capacity(), serverPool.available(), "server mbufs all home");
+            clientPool.close();
+            serverPool.close();
+            Files.deleteIfExists(Path.of(socket));
+            Files.deleteIfExists(dir);
+        }
+    }
+
+    /**
+     * What tx_burst gets on a DPDK port: the first transmission of each segment of an {@code alloc()}ed buffer, and of
+     * a server's echo of what it read, is one mbuf (headers written in its headroom), never a header mbuf in front.
+     */
+    @Test
+    void firstTransmissionsReachTxBurstAsOneMbufPerSegment() throws Exception {
+        Path dir = Files.createTempDirectory("zstack-zc1");
+        String socket = dir.resolve("memif.sock").toString();
+        DpdkMbufPool serverPool = DpdkMbufPool.create("zc1-srv", 4095, 0, 2176);
+        DpdkMbufPool clientPool = DpdkMbufPool.create("zc1-cli", 4095, 0, 2176);
+        RecordingDevice server = new RecordingDevice(DpdkPortDevice.open(Vdevs.memifServer(25, socket),
+                PortConfig.defaults(), serverPool));
+        RecordingDevice client = new RecordingDevice(DpdkPortDevice.open(Vdevs.memifClient(26, socket),
+                PortConfig.defaults(), clientPool));
+        ZStackEventLoopGroup serverGroup = new ZStackEventLoopGroup(1, ZStackConfig.builder()
+                .device((i, n) -> server).address(Ipv4Config.parse("10.9.1.1/24", null)).build());
+        ZStackEventLoopGroup clientGroup = new ZStackEventLoopGroup(1, ZStackConfig.builder()
+                .device((i, n) -> client).address(Ipv4Config.parse("10.9.1.2/24", null)).build());
+        try {
+            int writes = 20;
+            int size = 1000;
+            CountDownLatch echoed = new CountDownLatch(writes * size);
+            Channel listener = new ServerBootstrap().group(serverGroup).channel(ZStackServerSocketChannel.class)
+                    .childHandler(new ChannelInboundHandlerAdapter() {
+                        @Override
+                        public void channelRead(ChannelHandlerContext ctx, Object msg) {
+                            ctx.writeAndFlush(msg); // the received mbufs go back out
+                        }
+                    }).bind(new InetSocketAddress("10.9.1.1", 8080)).sync().channel();
+            waitForLink(server, client);
+            Channel ch = new Bootstrap().group(clientGroup).channel(ZStackSocketChannel.class)
+                    .handler(new ChannelInboundHandlerAdapter() {
+                        @Override
+                        public void channelRead(ChannelHandlerContext ctx, Object msg) {
+                            ByteBuf buf = (ByteBuf) msg;
+                            for (int i = 0; i < buf.readableBytes(); i++) {
+                                echoed.countDown();
+                            }
+                            buf.release();
+                        }
+                    })
+                    .connect(new InetSocketAddress("10.9.1.1", 8080)).sync().channel();
+            for (int w = 0; w < writes; w++) {
+                ByteBuf out = ch.alloc().directBuffer(size);
+                out.writeZero(size);
+                ch.writeAndFlush(out).sync();
+            }
+            assertTrue(echoed.await(10, TimeUnit.SECONDS), "echo incomplete: " + echoed.getCount() + " bytes missing");
+            assertEquals(writes, client.dataFrameSegments.size(), "one segment per write: " + client.dataFrameSegments);
+            assertEquals(List.of(1), client.dataFrameSegments.stream().distinct().toList(),
+                    "every allocated buffer's segment is one mbuf at tx_burst");
+            assertTrue(server.dataFrameSegments.size() >= writes, "echo frames: " + server.dataFrameSegments);
+            assertEquals(List.of(1), server.dataFrameSegments.stream().distinct().toList(),
+                    "every echoed segment is the received mbuf alone at tx_burst");
             ch.close().sync();
             listener.close().sync();
         } finally {

@@ -545,16 +545,15 @@ public final class ZStackSocketChannel extends AbstractZStackChannel implements 
         // the write sees the connection as it is now: what waits in the devices (a RST, an ACK opening the window) is
         // processed first, as a kernel has processed it before send() is called. Stack events only queue tasks, so
         // nothing re-enters this channel from here.
-        zstackLoop().stack().poll(ZStackEventLoop.now());
+        zstackLoop().stack().input(ZStackEventLoop.now());
         try {
             writeQueued(in);
         } finally {
             if (connection != null) {
                 connection.push(ZStackEventLoop.now()); // everything this flush queued, in as few segments as fit
             }
-            // frames go to the device now, as write(2) would send them: a handler that then blocks its loop (or a
-            // long task) does not hold them back until the next poll
-            zstackLoop().stack().ip().flush();
+            // the frames wait for the loop's transmit burst at the end of this round (ZStackEventLoop.run): every
+            // flush of a round shares one tx_burst, as F-stack and Linux's xmit_more batch them
         }
     }
 

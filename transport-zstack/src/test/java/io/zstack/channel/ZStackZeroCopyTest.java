@@ -46,6 +46,8 @@ class ZStackZeroCopyTest {
         final NetDevice device;
         /** [start, end) of every received segment's data. */
         final List<long[]> received = new CopyOnWriteArrayList<>();
+        /** TCP data frames in each transmit call (a tx_burst) that carried any. */
+        final List<Integer> dataFramesPerTransmit = new CopyOnWriteArrayList<>();
         /** Mbufs (nb_segs) of every transmitted TCP frame that carried data. */
         final List<Integer> dataFrameSegments = new CopyOnWriteArrayList<>();
         /** [start, end) of every transmitted segment's data (headers included). */
@@ -73,13 +75,18 @@ class ZStackZeroCopyTest {
 
         @Override
         public int transmit(MbufBurst burst) {
+            int dataFrames = 0;
             for (int i = 0; i < burst.size(); i++) {
                 if (tcpPayload(Mbuf.toByteArray(burst.get(i))) > 0) {
                     dataFrameSegments.add(Mbuf.nbSegs(burst.get(i)));
+                    dataFrames++;
                 }
                 for (long s = burst.get(i); s != 0; s = Mbuf.next(s)) {
                     transmitted.add(new long[] {Mbuf.dataAddress(s), Mbuf.dataAddress(s) + Mbuf.dataLen(s)});
                 }
+            }
+            if (dataFrames > 0) {
+                dataFramesPerTransmit.add(dataFrames);
             }
             return device.transmit(burst);
         }
@@ -314,7 +321,7 @@ class ZStackZeroCopyTest {
         }
     }
 
-    private static void waitForLink(RecordingDevice a, RecordingDevice b) throws InterruptedException {
+    static void waitForLink(RecordingDevice a, RecordingDevice b) throws InterruptedException {
         long deadline = System.nanoTime() + 10_000_000_000L;
         while (!(((DpdkPortDevice) a.device).port().info().linkUp()
                 && ((DpdkPortDevice) b.device).port().info().linkUp())) {

@@ -130,7 +130,10 @@ public final class ZStackEventLoop extends SingleThreadEventLoop {
         thread = Thread.currentThread();
         stack.start(now());
         ZStackRuntime.loopStarted(this);
-        StallWatch.watch(this);
+        if (config.stallFlushNanos() > 0) {
+            stack.ip().shareWithStallWatch();
+            StallWatch.watch(this);
+        }
         int idle = 0;
         try {
             for (;;) {
@@ -138,9 +141,22 @@ public final class ZStackEventLoop extends SingleThreadEventLoop {
                 // everything the round sent (the writes of every channel, ACKs, timers' segments)
                 long roundStart = now();
                 roundStartedNanos = roundStart;
-                int work = stack.input(roundStart);
+                // the device lock is held through the stack's own phases (its accesses inside re-enter cheaply) and
+                // released while tasks run, when handler code may block
+                stack.ip().lockDevices();
+                int work;
+                try {
+                    work = stack.input(roundStart);
+                } finally {
+                    stack.ip().unlockDevices();
+                }
                 boolean ranTasks = runAllTasks(TASK_BUDGET_NANOS);
-                stack.output(now());
+                stack.ip().lockDevices();
+                try {
+                    stack.output(now());
+                } finally {
+                    stack.ip().unlockDevices();
+                }
                 if (work > 0 || ranTasks) {
                     idle = 0;
                 } else if (config.idleParkNanos() > 0 && ++idle > config.idleSpins()) {

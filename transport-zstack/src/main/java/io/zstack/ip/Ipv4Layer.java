@@ -499,7 +499,7 @@ public final class Ipv4Layer {
 
     private void enqueue(NetDevice out, long frame) {
         MbufBurst queue = out == loopback ? loopbackQueue : deviceQueue;
-        deviceLock.lock();
+        lockDevices();
         try {
             if (queue.isFull()) {
                 out.transmit(queue);
@@ -512,7 +512,7 @@ public final class Ipv4Layer {
             queue.add(frame);
             counters.framesSent++;
         } finally {
-            deviceLock.unlock();
+            unlockDevices();
         }
     }
 
@@ -523,9 +523,32 @@ public final class Ipv4Layer {
      */
     private final java.util.concurrent.locks.ReentrantLock deviceLock = new java.util.concurrent.locks.ReentrantLock();
 
-    /** The lock {@link io.zstack.stack.NetStack} holds around a device's receive burst (see {@link #flushStalled}). */
-    public java.util.concurrent.locks.Lock deviceLock() {
-        return deviceLock;
+    /** Set once another thread may call {@link #flushStalled}: only then do device and queue accesses lock. */
+    private volatile boolean sharedWithStallWatch;
+    /** Plain copy of {@link #sharedWithStallWatch} for this stack's own thread. */
+    private boolean locking;
+
+    /**
+     * Called on the stack's thread before another thread may call {@link #flushStalled}: from then on every device and
+     * transmit-queue access takes the lock (uncontended: a CAS, or a re-entry under the loop's round lock). A stack
+     * nobody else flushes (a simulation, a benchmark) never locks.
+     */
+    public void shareWithStallWatch() {
+        locking = true;
+        sharedWithStallWatch = true;
+    }
+
+    /** Takes the device lock when another thread may flush (see {@link #shareWithStallWatch}). */
+    public void lockDevices() {
+        if (locking) {
+            deviceLock.lock();
+        }
+    }
+
+    public void unlockDevices() {
+        if (locking) {
+            deviceLock.unlock();
+        }
     }
 
     // ======================================================================================== housekeeping
@@ -543,7 +566,7 @@ public final class Ipv4Layer {
      * round shares one tx_burst. Frames a full device refuses stay queued for the next flush.
      */
     public void flush() {
-        deviceLock.lock();
+        lockDevices();
         try {
             if (deviceQueue.size() > 0) {
                 device.transmit(deviceQueue);
@@ -552,19 +575,19 @@ public final class Ipv4Layer {
                 loopback.transmit(loopbackQueue);
             }
         } finally {
-            deviceLock.unlock();
+            unlockDevices();
         }
     }
 
     /** Hands the frames queued for the loopback to it (delivered to the stacks in their next input). */
     public void flushLoopback() {
-        deviceLock.lock();
+        lockDevices();
         try {
             if (loopbackQueue.size() > 0) {
                 loopback.transmit(loopbackQueue);
             }
         } finally {
-            deviceLock.unlock();
+            unlockDevices();
         }
     }
 
@@ -574,7 +597,7 @@ public final class Ipv4Layer {
      * now. Returns the number of frames handed over. After {@link #clear} it does nothing.
      */
     public int flushStalled() {
-        if (!deviceLock.tryLock()) {
+        if (!sharedWithStallWatch || !deviceLock.tryLock()) {
             return 0;
         }
         try {
@@ -603,7 +626,7 @@ public final class Ipv4Layer {
 
     /** Frees everything queued (stack shutdown). */
     public void clear() {
-        deviceLock.lock();
+        lockDevices();
         try {
             cleared = true;
             pool.freeBulk(deviceQueue, 0, deviceQueue.size());
@@ -611,7 +634,7 @@ public final class Ipv4Layer {
             pool.freeBulk(loopbackQueue, 0, loopbackQueue.size());
             loopbackQueue.clear();
         } finally {
-            deviceLock.unlock();
+            unlockDevices();
         }
         arp.clear(pool);
     }

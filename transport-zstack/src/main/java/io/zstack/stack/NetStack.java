@@ -122,12 +122,11 @@ public final class NetStack implements AutoCloseable {
 
     private int receive(NetDevice from, long nowNanos) {
         int n;
-        java.util.concurrent.locks.Lock lock = ip.deviceLock(); // see Ipv4Layer.flushStalled
-        lock.lock();
+        ip.lockDevices(); // see Ipv4Layer.flushStalled
         try {
             n = from.receive(rx);
         } finally {
-            lock.unlock();
+            ip.unlockDevices();
         }
         if (n > 0) {
             tcp.checkMemory();

@@ -62,7 +62,10 @@ public final class ZStackEventLoop extends SingleThreadEventLoop {
         this.stack = new NetStack(device, loopback, config.address(), config.tcpDefaults(), new IsnGenerator(),
                 new SecureRandom().nextLong(), System.nanoTime());
         this.largePool = config.largeBuffers() == 0 ? null : largePoolLike(pool, config.largeBuffers(), index);
-        this.allocator = new ZStackByteBufAllocator(pool, largePool, io.netty.buffer.PooledByteBufAllocator.DEFAULT);
+        // large buffers in segment-sized mbufs: a full segment's payload on this device (MTU less IPv4, TCP and the
+        // timestamp option); a loopback-only loop (64 KiB segments, more than one mbuf) keeps single large mbufs
+        this.allocator = new ZStackByteBufAllocator(pool, largePool, io.netty.buffer.PooledByteBufAllocator.DEFAULT,
+                opened instanceof io.zstack.device.NoLinkDevice ? 0 : device.mtu() - 20 - 20 - 12);
     }
 
     /** The biggest mbufs a pool can hold (buf_len is 16 bits), of the same kind as the device's pool. */

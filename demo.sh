@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Sets up this machine, builds ZStack, and runs the HTTP echo server on ZStack over a DPDK tap device inside a
 # network namespace it creates; curl, on the kernel side of the tap, sends it requests. Everything it creates is
-# removed on exit (even on Ctrl-C).
-#   sudo ./demo.sh
+# removed on exit (even on Ctrl-C). As root, or as a user with sudo (it asks sudo for itself):
+#   ./demo.sh
 set -euo pipefail
-cd "$(dirname "$0")"
+zstack_self=$(realpath "$0")
+cd "$(dirname "$zstack_self")"
 source scripts/setup.sh
 
 ns=zstack-demo-$$
@@ -15,19 +16,31 @@ java_pid=
 
 cleanup() {
     if [ -n "$java_pid" ] && kill -0 "$java_pid" 2>/dev/null; then
+        # SIGTERM lets the server close its port and EAL; one that hangs is killed after 10 s
         kill -TERM "$java_pid" 2>/dev/null || true
+        for _ in $(seq 1 100); do
+            kill -0 "$java_pid" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -KILL "$java_pid" 2>/dev/null || true
         wait "$java_pid" 2>/dev/null || true
     fi
     ip netns del "$ns" 2>/dev/null || true
+    # the server removes its EAL runtime folder at exit; this covers one that had to be killed
+    zstack_clean_leftovers
 }
-trap cleanup EXIT INT TERM
+trap cleanup EXIT
+trap 'exit 130' INT TERM
 
-echo "demo: building (mvn package)"
-mvn -B -q package -DskipTests -pl example-http-echo -am
+mkdir -p target
+zstack_progress "demo: building (mvn package; the first run downloads Maven's plugins and Netty)" target/demo-build.log \
+    maven mvn -B -Dstyle.color=never package -DskipTests -pl example-http-echo -am
 
 ip netns add "$ns"
 ip netns exec "$ns" ip link set lo up
 echo "demo: starting the HTTP echo server on ZStack in namespace $ns, tap $iface, address $stack_address"
+echo "demo: expected from DPDK's tap driver: no multiq qdisc in this kernel, so rte_flow is off (ZStack uses none),"
+echo "demo: and no secondary processes to tell that the port started (ZStack runs none)"
 ip netns exec "$ns" "$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED --sun-misc-unsafe-memory-access=allow -jar example-http-echo/target/http-echo.jar \
     --transport zstack --tap "$iface" --address "$stack_address/24" --port 8080 &
 java_pid=$!

@@ -4,6 +4,7 @@
 #   scripts/flake-hunt.sh [-n RUNS] [-m MODULES] [-o DIR] [extra Maven arguments]
 #   scripts/flake-hunt.sh -n 20 -m testsuite,transport-zstack
 # Each run's surefire reports are kept in DIR/run-K (default: target/flake-hunt); the summary is DIR/summary.txt.
+# Run it from a clone or worktree that nothing else builds in: the runs use its target/ folders.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,13 +25,21 @@ source scripts/setup.sh
 rm -rf "$out"
 mkdir -p "$out"
 echo "flake-hunt: $runs runs of $modules at $(git rev-parse --short HEAD)$(git diff --quiet || echo ' (with uncommitted changes)')"
-# built and installed once, so each run tests exactly the listed modules against this tree's code
-mvn -B -q -Dstyle.color=never -DskipTests install >"$out/build.log" 2>&1 || { echo "build failed: $out/build.log"; exit 1; }
+# built and installed once, into a Maven repository of the hunt's own (hard links to the user's, this project's
+# artifacts fresh), so each run tests exactly this tree's code and no other build on the machine sees it
+repo="$(cd "$out" && pwd)/m2"
+user_repo="${HOME}/.m2/repository"
+if [ -d "$user_repo" ]; then
+    cp -al "$user_repo" "$repo"
+    rm -rf "$repo/io/zstack"
+fi
+maven=(mvn -B -Dstyle.color=never "-Dmaven.repo.local=$repo")
+"${maven[@]}" -q -DskipTests install >"$out/build.log" 2>&1 || { echo "build failed: $out/build.log"; exit 1; }
 
 for ((k = 1; k <= runs; k++)); do
     start=$SECONDS
     log="$out/run-$k.log"
-    if mvn -B -Dstyle.color=never --fail-at-end -pl "$modules" verify "$@" >"$log" 2>&1; then
+    if "${maven[@]}" --fail-at-end -pl "$modules" verify "$@" >"$log" 2>&1; then
         result=passed
     else
         result=FAILED

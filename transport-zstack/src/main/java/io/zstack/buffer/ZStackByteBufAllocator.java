@@ -5,12 +5,13 @@ import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
 import io.netty.buffer.CompositeByteBuf;
 import io.netty.buffer.PooledByteBufAllocator;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * The allocator a ZStack channel hands out: direct buffers are mbufs from the stack's pool with headroom reserved,
  * so what the application writes goes to TCP by reference. Requests one mbuf cannot hold, requests while the pool
- * is empty (the pool is shared with the NIC's receive ring: running it dry must not fail the application), and
- * heap buffers go to a fallback allocator.
+ * is down to the stack's reserve (the pool is shared with the stack and the NIC's receive ring: the application
+ * must neither run it dry nor fail when it is low), and heap buffers go to a fallback allocator.
  *
  * <p>Every buffer goes through Netty's leak detection, received ones too ({@link #wrapReceived}): a leaked mbuf
  * starves the NIC, so it is the leak that matters most here.
@@ -23,6 +24,15 @@ public class ZStackByteBufAllocator extends AbstractByteBufAllocator {
     private final int largeCapacity;
     /** Payload of one segment: direct buffers larger than this are composites of such mbufs; 0: never. */
     private final int segmentPayload;
+    /**
+     * Mbufs of the regular pool the application does not get: the stack needs them for headers, ACKs, indirect
+     * views and the NIC's receive ring. An application that holds buffers it cannot write yet (an echo ignoring
+     * writability) must not take the last ones, or TCP can send nothing, hear no ACK, and free nothing.
+     */
+    private final int reserve;
+    /** Allocations left before the pool's level is read again ({@link #poolLow}): the read is a downcall on DPDK. */
+    private final AtomicInteger untilCheck = new AtomicInteger();
+    private volatile boolean poolLow;
 
     /** Over {@code pool}, falling back to {@link PooledByteBufAllocator#DEFAULT}. */
     public ZStackByteBufAllocator(MbufPool pool) {
@@ -58,6 +68,23 @@ public class ZStackByteBufAllocator extends AbstractByteBufAllocator {
         this.mbufCapacity = MbufByteBuf.mbufCapacity(pool);
         this.largeCapacity = largePool == null ? 0 : MbufByteBuf.mbufCapacity(largePool);
         this.segmentPayload = segmentPayload > 0 && segmentPayload < mbufCapacity ? segmentPayload : 0;
+        this.reserve = pool.capacity() / 4;
+    }
+
+    /**
+     * True when the regular pool is down to its reserve. Allocations are counted between two reads of the level,
+     * assuming each takes an mbuf and none comes back, so the pool cannot pass the reserve unseen by more than the
+     * threads racing here.
+     */
+    private boolean poolLow() {
+        if (untilCheck.decrementAndGet() >= 0) {
+            return poolLow;
+        }
+        int available = pool.available();
+        boolean low = available <= reserve;
+        poolLow = low;
+        untilCheck.set(low ? 64 : (available - reserve) / 2);
+        return low;
     }
 
     /** The pool of large mbufs, or null. */
@@ -101,13 +128,16 @@ public class ZStackByteBufAllocator extends AbstractByteBufAllocator {
 
     @Override
     protected ByteBuf newDirectBuffer(int initialCapacity, int maxCapacity) {
-        if (segmentPayload > 0 && initialCapacity > segmentPayload) {
+        if (segmentPayload > 0 && initialCapacity > segmentPayload && !poolLow()) {
             ByteBuf segmented = segmented(initialCapacity);
             if (segmented != null) {
                 return toLeakAwareBuffer(segmented);
             }
         }
         MbufPool from = poolFor(initialCapacity);
+        if (from == pool && poolLow()) {
+            from = null; // the rest is the stack's
+        }
         if (from != null) {
             MbufByteBuf buf = MbufByteBuf.allocate(this, from, initialCapacity, maxCapacity);
             if (buf != null) {
@@ -124,6 +154,10 @@ public class ZStackByteBufAllocator extends AbstractByteBufAllocator {
      * allocator gives; its components never grow themselves.
      */
     private CompositeByteBuf segmented(int capacity) {
+        int pieces = (capacity + segmentPayload - 1) / segmentPayload;
+        if (pool.available() - pieces <= reserve) {
+            return null; // the last mbufs are the stack's (see reserve)
+        }
         CompositeByteBuf composite = new CompositeByteBuf(this, true, Integer.MAX_VALUE);
         for (int at = 0; at < capacity; at += segmentPayload) {
             int n = Math.min(segmentPayload, capacity - at);

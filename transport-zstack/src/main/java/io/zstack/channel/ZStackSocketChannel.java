@@ -594,6 +594,15 @@ public final class ZStackSocketChannel extends AbstractZStackChannel implements 
                     continue;
                 }
                 int n = (int) Math.min(readable, space);
+                int toTail = Math.min(n, c.sendTailRoom());
+                if (toTail > 0) {
+                    // small copied writes share the last mbuf instead of taking one each
+                    buf.getBytes(buf.readerIndex(),
+                            MemorySegment.ofAddress(c.sendTailAddress()).reinterpret(toTail).asByteBuffer());
+                    c.sendTailFilled(toTail);
+                    in.removeBytes(toTail);
+                    continue;
+                }
                 long chain = copyIn(buf, buf.readerIndex(), n);
                 if (chain == 0) {
                     scheduleRetry();
@@ -672,6 +681,9 @@ public final class ZStackSocketChannel extends AbstractZStackChannel implements 
      */
     private boolean handOffComponents(TcpConnection c, CompositeByteBuf composite, int readable)
             throws ClosedChannelException {
+        if (composite.refCnt() != 1) {
+            return false; // someone else holds the composite and may change its pieces: see handOffCandidate
+        }
         List<ByteBuf> parts = composite.decompose(composite.readerIndex(), readable);
         long[] roots = new long[parts.size()];
         for (int i = 0; i < roots.length; i++) {
@@ -932,9 +944,8 @@ public final class ZStackSocketChannel extends AbstractZStackChannel implements 
         if (c != null) {
             c.handler(new TcpConnection.Handler() {
             });
-            if (c.isOpen() && !(c.state() == io.zstack.tcp.TcpState.CLOSED)) {
-                c.close(ZStackEventLoop.now());
-            }
+            // always: a connection already reset or in TIME_WAIT still holds what it received and nobody read
+            c.close(ZStackEventLoop.now());
         }
     }
 

@@ -6,11 +6,21 @@ import java.util.Objects;
 
 /**
  * Typed EAL configuration. The defaults work on a machine with no hugepages and no NIC bound to DPDK
- * (vdevs only): {@code --no-huge -m 256 --no-pci --no-shconf --file-prefix=zstack-<pid> -l 0 --no-telemetry}; when
- * the machine has enough free hugepages mounted, they are used instead of {@code --no-huge} (with
- * {@code --huge-unlink}). For a real NIC, allow its PCI address and choose lcores.
+ * (vdevs only): {@code --no-huge -m 256 --no-pci --no-shconf --file-prefix=zstack-<pid> -l 0 --no-telemetry
+ * --log-level=pmd.net.memif:error --log-level=*:warning}; when the machine has enough free hugepages mounted, they
+ * are used instead of {@code --no-huge} (with {@code --huge-unlink}). For a real NIC, allow its PCI address and
+ * choose lcores.
  */
 public final class EalConfig {
+    /**
+     * Levels for drivers whose every start prints a warning that is no failure here, put before the global one.
+     * memif warns "Failed to register mp action callback" on each probe: the callback serves secondary processes,
+     * which --no-shconf rules out; memif's real failures are errors and still print. Left as they are, because
+     * real failures share their level: pmd.net.tap (the multiq qdisc, rte_flow and secondary lines are errors, like
+     * a tap that cannot be created) and lib.eal.
+     */
+    static final List<String> QUIET_DRIVER_LEVELS = List.of("pmd.net.memif:error");
+
     private final boolean hugepages;
     /** Why hugepages are used or not, for the start-up line. */
     private final String memoryChoice;
@@ -24,6 +34,7 @@ public final class EalConfig {
     private final boolean telemetry;
     private final List<String> vdevs;
     private final String logLevel;
+    private final boolean quietDrivers;
     private final boolean keepMainThreadAffinity;
     private final List<String> extraArguments;
 
@@ -46,6 +57,7 @@ public final class EalConfig {
         telemetry = b.telemetry;
         vdevs = List.copyOf(b.vdevs);
         logLevel = b.logLevel;
+        quietDrivers = b.quietDrivers;
         keepMainThreadAffinity = b.keepMainThreadAffinity;
         extraArguments = List.copyOf(b.extraArguments);
     }
@@ -111,6 +123,13 @@ public final class EalConfig {
             args.add("--vdev=" + vdev);
         }
         if (logLevel != null) {
+            if (quietDrivers) {
+                // before the global level: a driver registers its log type after EAL read the options, and then
+                // DPDK 22.11 takes the first option that matches it
+                for (String level : QUIET_DRIVER_LEVELS) {
+                    args.add("--log-level=" + level);
+                }
+            }
             args.add("--log-level=" + logLevel);
         }
         args.addAll(extraArguments);
@@ -145,6 +164,7 @@ public final class EalConfig {
         private boolean telemetry;
         private final List<String> vdevs = new ArrayList<>();
         private String logLevel = "*:warning";
+        private boolean quietDrivers = !Boolean.getBoolean("zstack.dpdk.driverWarnings");
         private boolean keepMainThreadAffinity;
         private final List<String> extraArguments = new ArrayList<>();
 
@@ -223,9 +243,21 @@ public final class EalConfig {
             return this;
         }
 
-        /** EAL log level ({@code --log-level}), "*:warning" by default; null leaves DPDK's default. */
+        /**
+         * EAL log level ({@code --log-level}), "*:warning" by default; null leaves DPDK's logging as it is, the
+         * quieted drivers included.
+         */
         public Builder logLevel(String level) {
             logLevel = level;
+            return this;
+        }
+
+        /**
+         * Whether drivers' known-harmless warnings are kept below the log level (memif's multi-process warning).
+         * On by default; off with {@code -Dzstack.dpdk.driverWarnings=true} or {@code quietDrivers(false)}.
+         */
+        public Builder quietDrivers(boolean quiet) {
+            quietDrivers = quiet;
             return this;
         }
 

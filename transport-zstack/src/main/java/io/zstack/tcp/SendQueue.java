@@ -27,6 +27,8 @@ final class SendQueue {
     private long startOfQueue;
     /** Stream offset just past the last queued byte. */
     private long endOfQueue;
+    /** What the queued pieces pin of the pools, as Linux counts skb truesize: see {@link #charge}. */
+    private long memory;
     private int capacityMask = 63;
 
     SendQueue(MbufPool pool) {
@@ -48,6 +50,55 @@ final class SendQueue {
 
     int pieces() {
         return count;
+    }
+
+    /** Pool memory the queue pins: the send buffer limits this as well as the bytes (see {@link #charge}). */
+    long memory() {
+        return memory;
+    }
+
+    /**
+     * A piece pins a whole mbuf whatever it holds: counting bytes alone, writes of a few bytes each could take every
+     * mbuf of the pool into one send queue (the stress test's 3-byte echo did, and the connection then had none left
+     * to send with). Each piece counts at least one regular mbuf's data room.
+     */
+    private long charge(int len) {
+        return Math.max(len, pool.dataRoom());
+    }
+
+    /**
+     * Room after the last piece's bytes that a copy may fill ({@link #extendTail}): 0 unless that piece is a direct
+     * mbuf that nothing but this queue references (not in flight, no view of it anywhere), so bytes written past
+     * the piece are seen by no one else.
+     */
+    int tailRoom() {
+        if (count == 0) {
+            return 0;
+        }
+        int i = (head + count - 1) & capacityMask;
+        long m = mbufs[i];
+        if (Mbuf.isIndirect(m) || pool.refcnt(m) != 1) {
+            return 0;
+        }
+        long bufferEnd = Mbuf.bufAddr(m) + Mbuf.bufLen(m);
+        return (int) Math.max(0, bufferEnd - (dataAddress[i] + length[i]));
+    }
+
+    /** Where {@link #tailRoom} starts. */
+    long tailAddress() {
+        int i = (head + count - 1) & capacityMask;
+        return dataAddress[i] + length[i];
+    }
+
+    /** Queues {@code n} bytes written at {@link #tailAddress}, at most {@link #tailRoom}. */
+    void extendTail(int n) {
+        if (n < 0 || n > tailRoom()) {
+            throw new IllegalArgumentException("extendTail " + n + ", room " + tailRoom());
+        }
+        int i = (head + count - 1) & capacityMask;
+        memory += charge(length[i] + n) - charge(length[i]);
+        length[i] += n;
+        endOfQueue += n;
     }
 
     /**
@@ -73,6 +124,7 @@ final class SendQueue {
                 startOffset[i] = endOfQueue;
                 count++;
                 endOfQueue += len;
+                memory += charge(len);
                 total += len;
             }
             seg = next;
@@ -114,6 +166,7 @@ final class SendQueue {
             int i = head;
             long pieceEnd = startOffset[i] + length[i];
             if (pieceEnd <= upTo) {
+                memory -= charge(length[i]);
                 pool.freeSegment(mbufs[i]);
                 mbufs[i] = 0;
                 head = (head + 1) & capacityMask;
@@ -121,6 +174,7 @@ final class SendQueue {
             } else {
                 if (upTo > startOffset[i]) {
                     int cut = (int) (upTo - startOffset[i]);
+                    memory += charge(length[i] - cut) - charge(length[i]);
                     dataAddress[i] += cut;
                     length[i] -= cut;
                     startOffset[i] = upTo;
@@ -318,6 +372,7 @@ final class SendQueue {
 
     /** Frees everything (connection aborted or closed). */
     void clear() {
+        memory = 0;
         while (count > 0) {
             pool.freeSegment(mbufs[head]);
             mbufs[head] = 0;

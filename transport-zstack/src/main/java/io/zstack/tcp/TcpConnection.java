@@ -220,7 +220,8 @@ public final class TcpConnection {
 
     /** Bytes that can be written before the send buffer is full. */
     public long sendSpace() {
-        return Math.max(0, settings.sendBufferBytes - sendQueue.size());
+        // bytes, and what their mbufs pin: many tiny pieces must not take the whole pool (SendQueue.charge)
+        return Math.max(0, settings.sendBufferBytes - Math.max(sendQueue.size(), sendQueue.memory()));
     }
 
     /** Bytes queued to send and not yet acknowledged. */
@@ -261,6 +262,28 @@ public final class TcpConnection {
         }
         sendQueue.append(chain);
         return true;
+    }
+
+    /**
+     * Room at the end of the send queue's last mbuf that a copied write may fill before taking new mbufs, so small
+     * writes share mbufs as Linux appends them to its tail skb; 0 when there is none, or the connection cannot
+     * queue. Fill it at {@link #sendTailAddress()} and report it with {@link #sendTailFilled}.
+     */
+    public int sendTailRoom() {
+        if (!state.canSend() || finQueued || state == TcpState.SYN_SENT || state == TcpState.SYN_RECEIVED) {
+            return 0;
+        }
+        return sendQueue.tailRoom();
+    }
+
+    /** Address of {@link #sendTailRoom()}. */
+    public long sendTailAddress() {
+        return sendQueue.tailAddress();
+    }
+
+    /** Queues {@code n} bytes just written at {@link #sendTailAddress()}. */
+    public void sendTailFilled(int n) {
+        sendQueue.extendTail(n);
     }
 
     /** Sends what {@link #queue} left waiting, as the windows allow. */
@@ -654,6 +677,9 @@ public final class TcpConnection {
         if (seg.payloadLength > 0) {
             if (state.canReceive() && !finReceived) {
                 acceptData(seg, nowNanos);
+                if (state == TcpState.CLOSED) {
+                    return; // reset: data after close
+                }
             } else {
                 counters.dataAfterFin++;
             }
@@ -940,6 +966,15 @@ public final class TcpConnection {
             chain = io.zstack.buffer.Mbuf.trimFront(pool, chain, cut);
             len -= cut;
             seq = rcvNxt;
+        }
+        if (closedByApplication) {
+            // new data after close(): nobody will read it. Queuing it would hold its mbufs until TIME_WAIT ends and
+            // tell the peer it was delivered; reset instead, as Linux does (TCPAbortOnData, RFC 9293 §3.10.7.4)
+            pool.free(chain);
+            counters.abortOnData++;
+            layer.sendReset(this, sndNxt, 0, false);
+            destroy(TcpError.ABORTED);
+            return;
         }
         // trim what lies beyond the window
         int window = currentReceiveWindow();

@@ -40,6 +40,8 @@ public final class TcpCounters extends Counters {
     public long resetsIgnored;
     public long noAck;
     public long dataAfterFin;
+    /** Connections reset because data arrived after the application closed them (Linux's TCPAbortOnData). */
+    public long abortOnData;
     public long beyondWindow;
     public long duplicateSegments;
     public long reassemblyDrops;

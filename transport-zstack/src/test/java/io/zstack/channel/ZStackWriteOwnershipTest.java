@@ -71,11 +71,24 @@ class ZStackWriteOwnershipTest {
     }
 
     /**
+     * A composite of allocated pieces (a codec's header and body) kept by its owner: each piece is held only by the
+     * composite, but the composite is shared, so its pieces can change.
+     */
+    @Test
+    void retainedCompositeWrittenThenOverwritten() throws Exception {
+        writeOverwriteThenRead(ByteBuf::retain, true);
+    }
+
+    private void writeOverwriteThenRead(Function<ByteBuf, ByteBuf> toWrite) throws Exception {
+        writeOverwriteThenRead(toWrite, false);
+    }
+
+    /**
      * The peer does not read (AUTO_READ off), so the segments wait in its receive queue; the writer's owner then
      * overwrites its buffer, which Netty allows once the write future is done and it holds the only reference; only
      * then does the peer read. It must get the bytes that were written.
      */
-    private void writeOverwriteThenRead(Function<ByteBuf, ByteBuf> toWrite) throws Exception {
+    private void writeOverwriteThenRead(Function<ByteBuf, ByteBuf> toWrite, boolean composite) throws Exception {
         CompletableFuture<Channel> accepted = new CompletableFuture<>();
         ByteArrayOutputStream received = new ByteArrayOutputStream();
         CompletableFuture<byte[]> done = new CompletableFuture<>();
@@ -105,20 +118,25 @@ class ZStackWriteOwnershipTest {
                 .handler(new ChannelInboundHandlerAdapter())
                 .connect(server.localAddress()).sync().channel();
         Channel child = accepted.get(5, TimeUnit.SECONDS);
-        ByteBuf root = client.alloc().directBuffer(SIZE);
-        assertNotNull(MbufByteBuf.unwrapMbuf(root), "the channel's allocator gives mbuf-backed buffers");
         byte[] written = new byte[SIZE];
         for (int i = 0; i < SIZE; i++) {
             written[i] = (byte) (i * 7 + 3);
         }
-        root.writeBytes(written);
+        ByteBuf root;
+        if (composite) {
+            ByteBuf header = client.alloc().directBuffer(100).writeBytes(written, 0, 100);
+            ByteBuf body = client.alloc().directBuffer(SIZE - 100).writeBytes(written, 100, SIZE - 100);
+            root = client.alloc().compositeDirectBuffer(2).addComponents(true, header, body);
+        } else {
+            root = client.alloc().directBuffer(SIZE).writeBytes(written);
+            assertNotNull(MbufByteBuf.unwrapMbuf(root), "the channel's allocator gives mbuf-backed buffers");
+        }
         client.writeAndFlush(toWrite.apply(root)).sync();
         // the write is complete: its reference is released, the owner holds the only one and may reuse the buffer
         assertEquals(1, root.refCnt());
         assertTrue(waitForReceiveQueue(child), "the segments reached the peer's receive queue");
-        root.clear();
         for (int i = 0; i < SIZE; i++) {
-            root.writeByte(0x55);
+            root.setByte(i, 0x55);
         }
         root.release();
         child.read();

@@ -14,7 +14,14 @@ class EalConfigTest {
     void defaultsWorkWithoutHugepagesOrPci() {
         List<String> args = EalConfig.builder().hugepagesWhenAvailable(Hugepages.NONE).build().toArguments();
         assertEquals(List.of("zstack", "-l", "0", "--no-huge", "-m", "256", "--no-pci", "--no-shconf",
-                "--file-prefix=zstack-" + ProcessHandle.current().pid(), "--no-telemetry", "--log-level=*:warning"), args);
+                "--file-prefix=zstack-" + ProcessHandle.current().pid(), "--no-telemetry", "--log-level=pmd.net.memif:error",
+                "--log-level=*:warning"), args);
+    }
+
+    @Test
+    void driverWarningsCanBeShown() {
+        List<String> args = EalConfig.builder().quietDrivers(false).build().toArguments();
+        assertEquals(List.of("--log-level=*:warning"), args.stream().filter(a -> a.startsWith("--log-level")).toList());
     }
 
     /** Hugepages when enough are free and mounted (with --huge-unlink), 4 KiB pages otherwise; the reason is told. */

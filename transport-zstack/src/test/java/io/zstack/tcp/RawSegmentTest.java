@@ -524,6 +524,30 @@ class RawSegmentTest {
         assertEquals(0, peer.tcp().connectionCount());
     }
 
+    /**
+     * Data that arrives after the application closed the connection resets it: nobody will read it, so it must
+     * neither be acknowledged as delivered nor hold its mbufs through TIME_WAIT (found by ZStackChannelStressTest:
+     * a closed channel's connection kept 32 mbufs of its peer's pool for 60 s).
+     */
+    @Test
+    void dataAfterCloseResetsTheConnection() {
+        handshake();
+        conn.close(peer.now());
+        peer.poll();
+        RawPeer.Sent fin = peer.next();
+        assertTrue(fin.has(TcpFlags.FIN));
+        RawPeer.Segment late = data(0, 100);
+        late.ack = fin.seq() + 1;
+        peer.send(late);
+        RawPeer.Sent reset = peer.next();
+        assertNotNull(reset, "an answer to the late data");
+        assertTrue(reset.has(TcpFlags.RST), "the late data is answered with RST");
+        assertEquals(fin.seq() + 1, reset.seq());
+        assertEquals(TcpState.CLOSED, conn.state());
+        assertEquals(0, peer.tcp().connectionCount(), "nothing lingers in TIME_WAIT holding the data");
+        assertEquals(1, peer.tcp().counters().abortOnData);
+    }
+
     @Test
     void icmpPortUnreachableRefusesAConnectAndStaleIcmpIsIgnored() {
         TcpConnection c = peer.tcp().connect(0, 0, RawPeer.PEER, 9000, peer.tcp().defaults().copy(), null, peer.now());

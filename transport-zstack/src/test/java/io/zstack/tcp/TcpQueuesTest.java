@@ -50,6 +50,42 @@ class TcpQueuesTest {
         return head;
     }
 
+    /**
+     * Each queued piece counts at least one mbuf's data room against the send buffer, so tiny writes cannot take
+     * the pool; copies may extend the last piece instead, but only while nothing else references its mbuf.
+     */
+    @Test
+    void tinyPiecesAreChargedAWholeMbufAndCopiesFillTheTail() {
+        SendQueue queue = new SendQueue(pool);
+        byte[] stream = new byte[4000];
+        new SplittableRandom(3).nextBytes(stream);
+        for (int i = 0; i < 10; i++) {
+            queue.append(mbufWith(stream, i * 3, 3));
+        }
+        assertEquals(30, queue.size());
+        assertEquals(10L * pool.dataRoom(), queue.memory(), "ten 3-byte pieces pin ten mbufs");
+        // the last piece's mbuf is the queue's alone: a copy may fill the rest of it
+        int room = queue.tailRoom();
+        assertTrue(room > 1000, "room after the last piece: " + room);
+        MemorySegment.ofAddress(queue.tailAddress()).reinterpret(100)
+                .copyFrom(MemorySegment.ofArray(stream).asSlice(30, 100));
+        queue.extendTail(100);
+        assertEquals(130, queue.size());
+        assertEquals(10L * pool.dataRoom(), queue.memory(), "filling the tail takes no new mbuf");
+        // once a view of the tail exists (a segment in flight), bytes after it may be seen by no one: no room
+        long view = queue.slice(0, 130);
+        assertEquals(0, queue.tailRoom());
+        byte[] sent = new byte[130];
+        queue.copyOut(0, 130, MemorySegment.ofArray(sent), 0);
+        assertArrayEquals(java.util.Arrays.copyOf(stream, 130), sent);
+        pool.free(view);
+        assertEquals(room - 100, queue.tailRoom(), "the view freed, the tail is the queue's again");
+        queue.acknowledge(129);
+        assertEquals(pool.dataRoom(), queue.memory(), "the acknowledged pieces no longer count");
+        queue.clear();
+        assertEquals(0, queue.memory());
+    }
+
     @Test
     void outOfOrderOverlappingDuplicatedSegmentsReassembleExactly() {
         for (int seed = 0; seed < 50; seed++) {

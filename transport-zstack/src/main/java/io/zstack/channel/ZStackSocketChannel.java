@@ -579,10 +579,16 @@ public final class ZStackSocketChannel extends AbstractZStackChannel implements 
                     in.remove();
                     continue;
                 }
-                if (!config.isCopyMode() && buf instanceof CompositeByteBuf composite
-                        && handOffComponents(c, composite, readable)) {
-                    in.remove();
-                    continue;
+                if (!config.isCopyMode() && buf instanceof CompositeByteBuf composite) {
+                    int queued = handOffComponents(c, composite, readable);
+                    if (queued == readable) {
+                        in.remove();
+                        continue;
+                    }
+                    if (queued > 0) {
+                        in.removeBytes(queued); // the send buffer is full: the rest when ACKs free space
+                        return;
+                    }
                 }
                 long handedOff = config.isCopyMode() ? 0 : handOff(buf, readable);
                 if (handedOff != 0) {
@@ -676,13 +682,14 @@ public final class ZStackSocketChannel extends AbstractZStackChannel implements 
 
     /**
      * A composite whose every component can be handed off (an echoed read, an aggregated HTTP body, a header and a
-     * body written together) goes to the send queue piece by piece, each by reference. Returns false, having changed
-     * nothing, if any piece would need a copy; the caller then copies the whole.
+     * body written together, a large allocated buffer) goes to the send queue piece by piece, each by reference, as
+     * many whole pieces as the send buffer takes now. Returns the bytes queued, or -1, having changed nothing, if any
+     * piece would need a copy; the caller then copies the whole.
      */
-    private boolean handOffComponents(TcpConnection c, CompositeByteBuf composite, int readable)
+    private int handOffComponents(TcpConnection c, CompositeByteBuf composite, int readable)
             throws ClosedChannelException {
         if (composite.refCnt() != 1) {
-            return false; // someone else holds the composite and may change its pieces: see handOffCandidate
+            return -1; // someone else holds the composite and may change its pieces: see handOffCandidate
         }
         List<ByteBuf> parts = composite.decompose(composite.readerIndex(), readable);
         long[] roots = new long[parts.size()];
@@ -690,26 +697,31 @@ public final class ZStackSocketChannel extends AbstractZStackChannel implements 
             ByteBuf part = parts.get(i);
             roots[i] = part.readableBytes() == 0 ? -1 : handOffCandidate(part, part.readableBytes());
             if (roots[i] == 0) {
-                return false;
+                return -1;
             }
             for (int j = 0; j < i; j++) {
                 if (roots[j] == roots[i]) {
-                    return false; // two pieces of one mbuf: each would need its own view
+                    return -1; // two pieces of one mbuf: each would need its own view
                 }
             }
         }
-        for (int i = 0; i < roots.length; i++) {
+        // whole pieces while the send buffer has room (a large allocated buffer is many segment-sized pieces): the
+        // caller leaves the rest in the outbound buffer, its pieces untouched, for when ACKs free space
+        int queued = 0;
+        for (int i = 0; i < roots.length && c.sendSpace() > 0; i++) {
             ByteBuf part = parts.get(i);
-            if (part.readableBytes() == 0) {
+            int n = part.readableBytes();
+            if (n == 0) {
                 continue;
             }
-            long m = takeReference(part, roots[i], part.readableBytes());
+            long m = takeReference(part, roots[i], n);
             if (!c.queue(m)) {
                 pool().free(m);
                 throw new ClosedChannelException();
             }
+            queued += n;
         }
-        return true;
+        return queued;
     }
 
     /** The mbuf {@link #handOff} would hand over for {@code buf}, or 0; changes nothing. */

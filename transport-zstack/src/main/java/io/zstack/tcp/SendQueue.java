@@ -72,6 +72,14 @@ final class SendQueue {
      * the piece are seen by no one else.
      */
     int tailRoom() {
+        return tailRoom(Integer.MAX_VALUE);
+    }
+
+    /**
+     * {@link #tailRoom()}, but never growing the last piece past {@code maxPiece} bytes: with pieces of at most one
+     * segment's payload, TCP cuts every segment at a piece's start, where its headers go in place ({@link #inPlace}).
+     */
+    int tailRoom(int maxPiece) {
         if (count == 0) {
             return 0;
         }
@@ -81,7 +89,8 @@ final class SendQueue {
             return 0;
         }
         long bufferEnd = Mbuf.bufAddr(m) + Mbuf.bufLen(m);
-        return (int) Math.max(0, bufferEnd - (dataAddress[i] + length[i]));
+        long room = Math.max(0, bufferEnd - (dataAddress[i] + length[i]));
+        return (int) Math.max(0, Math.min(room, (long) maxPiece - length[i]));
     }
 
     /** Where {@link #tailRoom} starts. */
@@ -92,7 +101,7 @@ final class SendQueue {
 
     /** Queues {@code n} bytes written at {@link #tailAddress}, at most {@link #tailRoom}. */
     void extendTail(int n) {
-        if (n < 0 || n > tailRoom()) {
+        if (n < 0 || n > tailRoom()) { // callers ask tailRoom(maxPiece), at most this
             throw new IllegalArgumentException("extendTail " + n + ", room " + tailRoom());
         }
         int i = (head + count - 1) & capacityMask;

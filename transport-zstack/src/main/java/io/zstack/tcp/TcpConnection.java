@@ -273,7 +273,7 @@ public final class TcpConnection {
         if (!state.canSend() || finQueued || state == TcpState.SYN_SENT || state == TcpState.SYN_RECEIVED) {
             return 0;
         }
-        return sendQueue.tailRoom();
+        return sendQueue.tailRoom(sendMss);
     }
 
     /** Address of {@link #sendTailRoom()}. */

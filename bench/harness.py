@@ -404,6 +404,19 @@ class Harness:
             log(f"skipping {name}: {self.skipped[name]}")
             return False
 
+    def steer_client_receive(self):
+        """A veth is not a NIC: the server's transmit (a kernel socket's, af_packet's or af_xdp's) runs the veth and the
+        client namespace's whole receive inline, on the server's CPU. Receive Packet Steering on the client's veth moves
+        that work to the client's CPU, where another machine would take it, for every transport alike."""
+        a = self.a
+        mask = format(1 << a.client_cpu, "x")
+        path = f"/sys/class/net/{a.client_if}/queues/rx-0/rps_cpus"
+        subprocess.run(["ip", "netns", "exec", a.ns_client, "sh", "-c", f"echo {mask} > {path}"], check=True)
+        got = subprocess.run(["ip", "netns", "exec", a.ns_client, "cat", path], check=True, capture_output=True,
+                             text=True).stdout.strip()
+        log(f"RPS: the client veth {a.client_if}'s receive runs on CPU {a.client_cpu} (rps_cpus={got})")
+        return f"{a.client_if} rps_cpus={got}"
+
     def main(self):
         a = self.a
         os.makedirs(os.path.join(self.out, "logs"), exist_ok=True)
@@ -412,6 +425,7 @@ class Harness:
                     pinning=f"server JVM (all threads) on CPU {a.server_cpu}, client on CPU {a.client_cpu}")
         log(f"pinning: server (every JVM thread) on CPU {a.server_cpu} with taskset, "
             f"client on CPU {a.client_cpu}; load generator: {a.mode}")
+        meta["rps"] = self.steer_client_receive()
         new = not os.path.exists(self.csv_path)
         with open(self.csv_path, "a", newline="") as f:
             w = csv.DictWriter(f, fieldnames=COLUMNS)

@@ -46,8 +46,14 @@ class ZStackZeroCopyTest {
         final NetDevice device;
         /** [start, end) of every received segment's data. */
         final List<long[]> received = new CopyOnWriteArrayList<>();
-        /** Data address of every transmitted segment. */
-        final Set<Long> transmitted = ConcurrentHashMap.newKeySet();
+        /** TCP data frames in each transmit call (a tx_burst) that carried any. */
+        final List<Integer> dataFramesPerTransmit = new CopyOnWriteArrayList<>();
+        /** Data frames whose first mbuf held only headers (a header mbuf in front of the payload). */
+        final List<Integer> headerOnlyHeads = new CopyOnWriteArrayList<>();
+        /** Mbufs (nb_segs) of every transmitted TCP frame that carried data. */
+        final List<Integer> dataFrameSegments = new CopyOnWriteArrayList<>();
+        /** [start, end) of every transmitted segment's data (headers included). */
+        final List<long[]> transmitted = new CopyOnWriteArrayList<>();
 
         RecordingDevice(NetDevice device) {
             this.device = device;
@@ -71,12 +77,40 @@ class ZStackZeroCopyTest {
 
         @Override
         public int transmit(MbufBurst burst) {
+            int dataFrames = 0;
             for (int i = 0; i < burst.size(); i++) {
+                byte[] frame = Mbuf.toByteArray(burst.get(i));
+                int payload = tcpPayload(frame);
+                if (payload > 0) {
+                    dataFrameSegments.add(Mbuf.nbSegs(burst.get(i)));
+                    if (Mbuf.dataLen(burst.get(i)) <= frame.length - payload) {
+                        headerOnlyHeads.add(Mbuf.dataLen(burst.get(i)));
+                    }
+                    dataFrames++;
+                }
                 for (long s = burst.get(i); s != 0; s = Mbuf.next(s)) {
-                    transmitted.add(Mbuf.dataAddress(s));
+                    transmitted.add(new long[] {Mbuf.dataAddress(s), Mbuf.dataAddress(s) + Mbuf.dataLen(s)});
                 }
             }
+            if (dataFrames > 0) {
+                dataFramesPerTransmit.add(dataFrames);
+            }
             return device.transmit(burst);
+        }
+
+        /** TCP payload bytes of an Ethernet + IPv4 + TCP frame, -1 for anything else. */
+        static int tcpPayload(byte[] f) {
+            if (f.length < 54 || f[12] != 8 || f[13] != 0 || f[23] != 6) {
+                return -1;
+            }
+            int ipHeader = (f[14] & 0x0f) * 4;
+            int total = ((f[16] & 0xff) << 8) | (f[17] & 0xff);
+            return total - ipHeader - ((f[14 + ipHeader + 12] & 0xff) >>> 4) * 4;
+        }
+
+        /** True when some transmitted segment's memory holds [address, address + length). */
+        boolean transmittedFrom(long address, int length) {
+            return transmitted.stream().anyMatch(r -> address >= r[0] && address + length <= r[1]);
         }
 
         @Override
@@ -181,14 +215,29 @@ class ZStackZeroCopyTest {
                 out.writeByte((byte) i);
             }
             long written = out.memoryAddress() + out.readerIndex();
+            // copy mode: the written buffers stay held, so their mbufs cannot come back as the very mbufs a later copy
+            // or frame is built in (which would make "not in a transmitted frame" fail by chance)
+            List<ByteBuf> held = new java.util.ArrayList<>();
+            if (copyMode) {
+                held.add(out.retain());
+            }
             ch.writeAndFlush(out).sync();
             // a buffer larger than one mbuf comes from the loop's large mbufs, and TCP cuts it by reference too
+            // a buffer larger than one segment is a composite of segment-sized mbufs, each with headroom of its own
             ByteBuf big = ch.alloc().directBuffer(bigSize);
-            assertNotNull(MbufByteBuf.unwrapMbuf(big), "8 KiB from the channel's allocator is one large mbuf");
             for (int i = 0; i < bigSize; i++) {
                 big.writeByte((byte) (size + i));
             }
-            long bigWritten = big.memoryAddress() + big.readerIndex();
+            assertTrue(big instanceof CompositeByteBuf, "8 KiB from the channel's allocator: " + big);
+            List<long[]> bigParts = new java.util.ArrayList<>();
+            for (ByteBuf part : ((CompositeByteBuf) big).decompose(big.readerIndex(), big.readableBytes())) {
+                assertNotNull(MbufByteBuf.unwrapMbuf(part), "each piece is an mbuf: " + part);
+                assertTrue(part.readableBytes() <= 1448, "at most one segment's payload: " + part.readableBytes());
+                bigParts.add(new long[] {part.memoryAddress() + part.readerIndex(), part.readableBytes()});
+            }
+            if (copyMode) {
+                held.add(big.retain());
+            }
             ch.writeAndFlush(big).sync();
             // a composite of allocated buffers (a codec's header and body, an echoed read) goes piece by piece
             ByteBuf partA = ch.alloc().directBuffer(partSize);
@@ -199,17 +248,22 @@ class ZStackZeroCopyTest {
             }
             long partAWritten = partA.memoryAddress() + partA.readerIndex();
             long partBWritten = partB.memoryAddress() + partB.readerIndex();
-            ch.writeAndFlush(ch.alloc().compositeDirectBuffer(2).addComponents(true, partA, partB)).sync();
+            ByteBuf parts = ch.alloc().compositeDirectBuffer(2).addComponents(true, partA, partB);
+            if (copyMode) {
+                held.add(parts.retain());
+            }
+            ch.writeAndFlush(parts).sync();
             assertTrue(read.await(10, TimeUnit.SECONDS), "server read " + bytes[0] + " bytes");
             assertEquals(List.of(), problems);
-            assertEquals(!copyMode, client.transmitted.contains(bigWritten), copyMode
-                    ? "copy mode: the large buffer was copied" : "the large buffer's first segment is its own memory");
-            assertEquals(!copyMode, client.transmitted.contains(partAWritten)
-                    && client.transmitted.contains(partBWritten), copyMode
+            assertEquals(!copyMode, bigParts.stream().allMatch(p -> client.transmittedFrom(p[0], (int) p[1])), copyMode
+                    ? "copy mode: the large buffer was copied" : "every piece of the large buffer went as its own memory");
+            assertEquals(!copyMode, client.transmittedFrom(partAWritten, partSize)
+                    && client.transmittedFrom(partBWritten, partSize), copyMode
                     ? "copy mode: the composite's pieces were copied" : "each piece of the composite went by reference");
-            assertEquals(!copyMode, client.transmitted.contains(written), copyMode
+            assertEquals(!copyMode, client.transmittedFrom(written, size), copyMode
                     ? "copy mode: the written buffer was copied into other mbufs"
                     : "the written buffer's memory went to tx_burst (no copy on the way out)");
+            held.forEach(ByteBuf::release);
             ch.close().sync();
             listener.close().sync();
         } finally {
@@ -225,7 +279,86 @@ class ZStackZeroCopyTest {
         }
     }
 
-    private static void waitForLink(RecordingDevice a, RecordingDevice b) throws InterruptedException {
+    /**
+     * What tx_burst gets on a DPDK port: the first transmission of each segment of an {@code alloc()}ed buffer, and of
+     * a server's echo of what it read, is one mbuf (headers written in its headroom), never a header mbuf in front.
+     */
+    @Test
+    void firstTransmissionsReachTxBurstAsOneMbufPerSegment() throws Exception {
+        Path dir = Files.createTempDirectory("zstack-zc1");
+        String socket = dir.resolve("memif.sock").toString();
+        DpdkMbufPool serverPool = DpdkMbufPool.create("zc1-srv", 4095, 0, 2176);
+        DpdkMbufPool clientPool = DpdkMbufPool.create("zc1-cli", 4095, 0, 2176);
+        RecordingDevice server = new RecordingDevice(DpdkPortDevice.open(Vdevs.memifServer(25, socket),
+                PortConfig.defaults(), serverPool));
+        RecordingDevice client = new RecordingDevice(DpdkPortDevice.open(Vdevs.memifClient(26, socket),
+                PortConfig.defaults(), clientPool));
+        ZStackEventLoopGroup serverGroup = new ZStackEventLoopGroup(1, ZStackConfig.builder()
+                .device((i, n) -> server).address(Ipv4Config.parse("10.9.1.1/24", null)).build());
+        ZStackEventLoopGroup clientGroup = new ZStackEventLoopGroup(1, ZStackConfig.builder()
+                .device((i, n) -> client).address(Ipv4Config.parse("10.9.1.2/24", null)).build());
+        try {
+            int writes = 20;
+            int size = 1000;
+            int bigSize = 8192;
+            CountDownLatch echoed = new CountDownLatch(writes * size + bigSize);
+            Channel listener = new ServerBootstrap().group(serverGroup).channel(ZStackServerSocketChannel.class)
+                    .childHandler(new ChannelInboundHandlerAdapter() {
+                        @Override
+                        public void channelRead(ChannelHandlerContext ctx, Object msg) {
+                            ctx.writeAndFlush(msg); // the received mbufs go back out
+                        }
+                    }).bind(new InetSocketAddress("10.9.1.1", 8080)).sync().channel();
+            waitForLink(server, client);
+            Channel ch = new Bootstrap().group(clientGroup).channel(ZStackSocketChannel.class)
+                    .handler(new ChannelInboundHandlerAdapter() {
+                        @Override
+                        public void channelRead(ChannelHandlerContext ctx, Object msg) {
+                            ByteBuf buf = (ByteBuf) msg;
+                            for (int i = 0; i < buf.readableBytes(); i++) {
+                                echoed.countDown();
+                            }
+                            buf.release();
+                        }
+                    })
+                    .connect(new InetSocketAddress("10.9.1.1", 8080)).sync().channel();
+            for (int w = 0; w < writes; w++) {
+                ByteBuf out = ch.alloc().directBuffer(size);
+                out.writeZero(size);
+                ch.writeAndFlush(out).sync();
+            }
+            // and one larger than a segment: every segment TCP cuts from it is one of its mbufs
+            ByteBuf big = ch.alloc().directBuffer(bigSize);
+            big.writeZero(bigSize);
+            ch.writeAndFlush(big).sync();
+            assertTrue(echoed.await(10, TimeUnit.SECONDS), "echo incomplete: " + echoed.getCount() + " bytes missing");
+            assertEquals(writes + (bigSize + 1447) / 1448, client.dataFrameSegments.size(),
+                    "one segment per small write, six for the large one: " + client.dataFrameSegments);
+            assertEquals(List.of(1), client.dataFrameSegments.stream().distinct().toList(),
+                    "every allocated buffer's segment is one mbuf at tx_burst");
+            assertEquals(List.of(), client.headerOnlyHeads);
+            assertTrue(server.dataFrameSegments.size() >= writes, "echo frames: " + server.dataFrameSegments);
+            // the echo's pieces are what reads delivered (a read's size limit may cut a received segment, and a cut
+            // piece is copied): a segment may chain several of them, but its headers are always in the first one's
+            // headroom, never in a header mbuf of their own
+            assertEquals(List.of(), server.headerOnlyHeads, "echoed segments with a header mbuf in front: "
+                    + server.dataFrameSegments);
+            ch.close().sync();
+            listener.close().sync();
+        } finally {
+            clientGroup.shutdownGracefully(0, 5, TimeUnit.SECONDS).sync();
+            serverGroup.shutdownGracefully(0, 5, TimeUnit.SECONDS).sync();
+            MemifPorts.closePair((DpdkPortDevice) client.device, (DpdkPortDevice) server.device);
+            assertEquals(clientPool.capacity(), clientPool.available(), "client mbufs all home");
+            assertEquals(serverPool.capacity(), serverPool.available(), "server mbufs all home");
+            clientPool.close();
+            serverPool.close();
+            Files.deleteIfExists(Path.of(socket));
+            Files.deleteIfExists(dir);
+        }
+    }
+
+    static void waitForLink(RecordingDevice a, RecordingDevice b) throws InterruptedException {
         long deadline = System.nanoTime() + 10_000_000_000L;
         while (!(((DpdkPortDevice) a.device).port().info().linkUp()
                 && ((DpdkPortDevice) b.device).port().info().linkUp())) {

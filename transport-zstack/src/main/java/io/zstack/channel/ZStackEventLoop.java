@@ -191,7 +191,7 @@ public final class ZStackEventLoop extends SingleThreadEventLoop {
      * then waits in channelActive until the follower, on another loop, has read the data and closed) would hold them
      * back forever, where a kernel would have sent them during write(2). A daemon thread looks at every loop each
      * {@link #PERIOD_NANOS}; a loop whose round started more than {@link ZStackConfig#stallFlushNanos()} ago (1 ms by
-     * default) gets its queued frames
+     * default) and whose thread is waiting (not runnable) gets its queued frames
      * flushed from that thread, under the transmit lock its own thread takes around every device and queue access
      * ({@link io.zstack.ip.Ipv4Layer#flushStalled}): never while the loop is in there itself.
      */
@@ -220,7 +220,12 @@ public final class ZStackEventLoop extends SingleThreadEventLoop {
                 for (ZStackEventLoop loop : LOOPS) {
                     long started = loop.roundStartedNanos;
                     long stall = loop.config.stallFlushNanos();
-                    if (started != 0 && stall > 0 && now - started > stall) {
+                    Thread t = loop.thread;
+                    // only a loop whose thread waits (a latch, a future, sleep, a monitor): one that is merely slow
+                    // (descheduled on a busy machine, a long task) flushes at its round's end itself, and taking its
+                    // lock then would only make it wait for this thread
+                    if (started != 0 && stall > 0 && now - started > stall && t != null && !loop.parked
+                            && t.getState() != Thread.State.RUNNABLE) {
                         loop.stack.ip().flushStalled();
                     }
                 }

@@ -7,9 +7,9 @@ import java.util.Objects;
 /**
  * Typed EAL configuration. The defaults work on a machine with no hugepages and no NIC bound to DPDK
  * (vdevs only): {@code --no-huge -m 256 --no-pci --no-shconf --file-prefix=zstack-<pid> -l 0 --no-telemetry
- * --log-level=pmd.net.memif:error --log-level=*:warning}; when the machine has enough free hugepages mounted, they
- * are used instead of {@code --no-huge} (with {@code --huge-unlink}). For a real NIC, allow its PCI address and
- * choose lcores.
+ * --log-level=pmd.net.memif:error --log-level=*:warning}. {@link Builder#hugepagesWhenAvailable()} takes hugepages
+ * (with {@code --huge-unlink}) when enough are free and mounted, and says so in the start-up line. For a real NIC,
+ * allow its PCI address and choose lcores.
  */
 public final class EalConfig {
     /**
@@ -154,7 +154,7 @@ public final class EalConfig {
 
     public static final class Builder {
         private boolean hugepages;
-        private boolean hugepagesWhenAvailable = true;
+        private boolean hugepagesWhenAvailable;
         private Hugepages hugepageProbe;
         private int memoryMegabytes = 256;
         private final List<String> pciAllowList = new ArrayList<>();
@@ -173,7 +173,7 @@ public final class EalConfig {
 
         /**
          * Use hugepages, or not, whatever the machine offers (with {@code true}, EAL fails to start without enough
-         * of them). By default hugepages are used when enough are free and mounted ({@link #hugepagesWhenAvailable}).
+         * of them). Off by default; {@link #hugepagesWhenAvailable} decides from what the machine has.
          */
         public Builder hugepages(boolean on) {
             hugepages = on;
@@ -182,9 +182,12 @@ public final class EalConfig {
         }
 
         /**
-         * The default: hugepages when the machine has a hugetlbfs mounted and enough free ones for
-         * {@link #memoryMegabytes}, else {@code --no-huge} (4 KiB pages, first-touch and TLB costs); decided when the
-         * configuration is built, and stated in EAL's start-up line ({@link EalConfig#memoryChoice()}).
+         * Hugepages when the machine has a hugetlbfs mounted and enough free ones for {@link #memoryMegabytes}, else
+         * {@code --no-huge} (4 KiB pages, first-touch and TLB costs); decided when the configuration is built, and
+         * stated in EAL's start-up line ({@link EalConfig#memoryChoice()}). Not the default: rte_eal_init takes an
+         * exclusive lock on the hugetlbfs directory, which every running DPDK process holds shared, so on a mount
+         * another DPDK process uses (another engineer's benchmark, here) it blocks until that process exits. Use it
+         * where the process owns its mount (the benchmark harness reserves and mounts its own).
          */
         public Builder hugepagesWhenAvailable() {
             hugepagesWhenAvailable = true;

@@ -348,6 +348,18 @@ class InPlaceHeadersTest {
         q.clear();
     }
 
+    /** Copies appended to the last piece stop at one segment's payload, so the next segment starts at a piece. */
+    @Test
+    void copiesAppendedToTheLastPieceNeverGrowItPastASegment() {
+        SendQueue q = new SendQueue(poolA);
+        q.append(allocated(poolA, pattern(1000, 5)));
+        assertEquals(448, q.tailRoom(1448));
+        q.extendTail(448);
+        assertEquals(0, q.tailRoom(1448));
+        assertTrue(q.tailRoom() > 0, "the mbuf itself has room left, a segment does not");
+        q.clear();
+    }
+
     @Test
     void aSegmentOverSeveralPiecesTakesThemAllByReference() {
         SendQueue q = new SendQueue(poolA);

@@ -54,6 +54,22 @@ TRANSPORTS = {
                                          "--address", "{memif_server_addr}/24"], link="memif",
                                  client="loadgen-zstack"),
 }
+# Peers (issue 14, bench/peers/): the C servers built by bench/peers/build.sh, started instead of http-echo.jar when
+# run.sh is given --peers SRC. "peer" names the binary; F-stack's need a config (vdev and address), written per run.
+PEER_VDEVS = dict(afpacket="net_af_packet0,iface={iface}",
+                  afxdp="net_af_xdp0,iface={iface},start_queue=0,queue_count=1",
+                  memif="net_memif0,role=server,socket={memif},socket-abstract=no,zero-copy=no")
+for _stack in ("zstack", "fstack"):
+    for _link in ("afpacket", "afxdp"):
+        TRANSPORTS[f"peer-{_stack}-{_link}"] = dict(peer=f"{_stack}-echo", vdev=PEER_VDEVS[_link], link="dpdk",
+                                                  client="wrk", xdp=_link == "afxdp")
+    TRANSPORTS[f"peer-{_stack}-memif-loadgen"] = dict(peer=f"{_stack}-echo", vdev=PEER_VDEVS["memif"], link="memif",
+                                                   client="loadgen-zstack")
+TRANSPORTS["peer-c-epoll"] = dict(peer="epoll-echo", link="kernel", client="wrk")
+TRANSPORTS["peer-c-epoll-loadgen"] = dict(peer="epoll-echo", link="kernel", client="loadgen-epoll")
+PEER_SETUPS = {"1": ["peer-c-epoll", "peer-zstack-afxdp", "peer-zstack-afpacket", "peer-fstack-afxdp",
+                     "peer-fstack-afpacket"],
+               "2": ["peer-c-epoll-loadgen", "peer-zstack-memif-loadgen", "peer-fstack-memif-loadgen"]}
 
 # A setup: the transports it compares; the first is the baseline of the ratio table.
 SETUPS = {
@@ -156,6 +172,8 @@ class Harness:
         a = self.a
         subst = dict(addr=a.server_addr, iface=a.server_if, memif=a.memif_socket,
                      memif_server_addr=a.memif_server_addr)
+        if "peer" in t:
+            return self.start_peer(t, subst, logf)
         args = [s.format(**subst) for s in t["server"]]
         jvm = list(a.server_jvm_args)
         if a.profile:
@@ -163,6 +181,26 @@ class Harness:
             jvm.append(f"-XX:StartFlightRecording=settings=profile,filename={logf.name[:-4]}.jfr")
         cmd = self.ns("B", "taskset", "-c", str(a.server_cpu), a.java, *jvm, "-jar", a.jar,
                       *args, "--port", str(a.port), "--threads", "1")
+        logf.write("$ " + shlex.join(cmd) + "\n")
+        logf.flush()
+        p = subprocess.Popen(cmd, stdout=logf, stderr=subprocess.STDOUT, start_new_session=True)
+        with open(self.pid_file, "a") as f:
+            f.write(f"{p.pid}\n")
+        return p
+
+    def start_peer(self, t, subst, logf):
+        """A peer server of bench/peers/ (issue 14), pinned like the JVM servers; F-stack's get a config file."""
+        a = self.a
+        cmd = [os.path.join(a.peers_bin, t["peer"]), "--port", str(a.port)]
+        if t["peer"] == "epoll-echo":
+            cmd += ["--bind", a.server_addr]
+        else:
+            ini = logf.name[:-4] + ".ini"
+            addr = a.memif_server_addr if t["link"] == "memif" else a.server_addr
+            with open(ini, "w") as f:
+                f.write(peer_config(a, t["vdev"].format(**subst), addr, f"zsbench-{os.getpid()}"))
+            cmd += ["--conf", ini, "--proc-type=primary", "--proc-id=0"]
+        cmd = self.ns("B", "taskset", "-c", str(a.server_cpu), *cmd)
         logf.write("$ " + shlex.join(cmd) + "\n")
         logf.flush()
         p = subprocess.Popen(cmd, stdout=logf, stderr=subprocess.STDOUT, start_new_session=True)
@@ -202,7 +240,8 @@ class Harness:
                 log(f"server {p.pid} ignored SIGTERM for 15 s: SIGKILL")
                 os.killpg(p.pid, signal.SIGKILL)
                 p.wait()
-        run(["rm", "-rf", f"/var/run/dpdk/zstack-{p.pid}"], check=False)
+        run(["rm", "-rf", f"/var/run/dpdk/zstack-{p.pid}", f"/var/run/dpdk/container-zsbench-{os.getpid()}"],
+            check=False)
 
     # -- clients ------------------------------------------------------------------------------------------------
     def client_cmd(self, t, size, conc, duration):
@@ -303,6 +342,9 @@ class Harness:
         if t.get("xdp"):
             self.detach_xdp()
         quiet = self.wait_quiet()
+        with open(os.path.join(self.out, "load.txt"), "a") as f:  # the machine's load (uptime) at each measurement
+            f.write(f"{datetime.datetime.now().isoformat(timespec='seconds')} {tag} "
+                    f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}\n")
         p = self.start_server(name, t, logf)
         p.log_path = logf.name
         try:
@@ -339,6 +381,8 @@ class Harness:
             self.stop_server(p)
             if t.get("xdp"):
                 self.detach_xdp()
+            if "peer" in t and t["link"] == "dpdk":  # whatever a peer left on the interface
+                run(["ip", "-n", a.ns_server, "link", "set", "dev", a.server_if, "promisc", "off"], check=False)
             logf.close()
         dur = int(res["duration_us"]) / 1e6
         reqs = int(res["requests"])
@@ -384,6 +428,8 @@ class Harness:
             self.skipped[name] = f"http-echo.jar has no {need} flag"
         elif t["client"].startswith("loadgen") and not os.path.exists(self.a.loadgen_jar or ""):
             self.skipped[name] = "the load generator jar is missing"
+        elif "peer" in t and not os.path.exists(os.path.join(self.a.peers_bin or "", t["peer"])):
+            self.skipped[name] = f"peer {t['peer']} is not built (run.sh --peers SRC, bench/peers/README.md)"
         if name in self.skipped:
             log(f"skipping {name}: {self.skipped[name]}")
             return False
@@ -463,6 +509,24 @@ class Harness:
             json.dump(meta, f, indent=2)
 
 
+def peer_config(a, vdev, addr, prefix):
+    """F-stack's config.ini for one peer run: its defaults (lib/config.ini), one lcore on the server CPU, the vdev
+    through the EAL arguments (bench/peers/fstack-eal-args.patch), no tx batching delay, no promiscuous mode."""
+    net = addr.rsplit(".", 1)[0]
+    huge = f" --huge-dir={a.huge_dir} --huge-unlink" if a.huge_dir else ""
+    freebsd = ""
+    if a.peers_conf_base and os.path.exists(a.peers_conf_base):
+        with open(a.peers_conf_base) as f:
+            text = f.read()
+        freebsd = text[text.find("[freebsd.boot]"):] if "[freebsd.boot]" in text else ""
+    return (f"[dpdk]\nlcore_mask={1 << a.server_cpu:x}\nchannel=4\npromiscuous=0\nnuma_on=1\n"
+            f"tx_csum_offoad_skip=0\ntso=0\nvlan_strip=1\nidle_sleep=0\npkt_tx_delay=0\nsymmetric_rss=0\n"
+            f"port_list=0\nnb_vdev=0\nnb_bond=0\nfile_prefix={prefix}\n"
+            f"eal_args=--vdev={vdev} --no-pci --no-telemetry -m 256{huge}\n"
+            f"[pcap]\nenable=0\nsnaplen=96\nsavelen=16777216\nsavepath=.\n"
+            f"[port0]\naddr={addr}\nnetmask=255.255.255.0\nbroadcast={net}.255\ngateway={net}.1\n\n{freebsd}")
+
+
 def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", required=True)
@@ -499,6 +563,11 @@ def parse_args(argv):
                    help="CPU busy fraction of the two CPUs considered quiet (default 0.25)")
     p.add_argument("--profile", action="store_true",
                    help="record a JFR profile of each server (logs/<measurement>.jfr); bench/hot-methods.sh reads it")
+    p.add_argument("--peers-bin", default=None,
+                   help="folder of the peer servers (bench/peers/build.sh); adds them to setups 1 and 2")
+    p.add_argument("--peers-conf-base", default=None,
+                   help="F-stack's config.ini whose [freebsd.*] sections the peers use")
+    p.add_argument("--huge-dir", default=None, help="hugetlbfs mount for the F-stack peers")
     p.add_argument("--no-probe", dest="probe", action="store_false")
     p.add_argument("--quick", action="store_true", help="64 B and 4 KB, concurrency 1 and 50, 1 repeat, 3 s")
     a = p.parse_args(argv)
@@ -515,6 +584,9 @@ def parse_args(argv):
     a.sizes = [int(x) for x in str(a.sizes).split(",")]
     a.concurrency = [int(x) for x in str(a.concurrency).split(",")]
     a.setups = [s for s in a.setups.split(",") if s]
+    if a.peers_bin:
+        for s, names in PEER_SETUPS.items():
+            SETUPS[s]["transports"] = SETUPS[s]["transports"] + names
     if a.transports:
         for s in a.setups:
             SETUPS[s]["transports"] = [n for n in a.transports.split(",") if n in TRANSPORTS]

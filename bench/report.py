@@ -106,7 +106,52 @@ def ratio(a, b):
     return f"{a / b:.2f}" if b else ""
 
 
-def summary(med, out_dir, meta, pngs):
+def is_peer(t):
+    """Transports ZStack is measured against (issue 14): the bench/peers/ servers and Netty on epoll."""
+    return t.startswith("peer-") or t.startswith("epoll")
+
+
+def best_peer_lines(med, rows):
+    """Per setup and point: ZStack's best transport / the best peer (req/s), the median of each and, over the
+    repeats (paired by repeat number: the same rotation round), min-max of that ratio."""
+    out = []
+    for setup in sorted({m["setup"] for m in med}):
+        ms = [m for m in med if m["setup"] == setup]
+        ours = sorted({m["transport"] for m in ms if m["transport"].startswith("zstack") and
+                       not m["transport"].endswith("-copy")})
+        peers = sorted({m["transport"] for m in ms if is_peer(m["transport"])})
+        if not ours or not any(t.startswith("peer-") for t in peers):
+            continue
+        out += [f"## Setup {setup}: ZStack against the best peer", "",
+                f"ZStack: best of {', '.join(f'`{t}`' for t in ours)}; peers: {', '.join(f'`{t}`' for t in peers)}. "
+                "Ratio of medians, and min–max of the per-repeat ratio (best ZStack / best peer in the same "
+                "repeat). Goal (issue 14): >= 1.0 everywhere, >= 1.5 at 4 and 8 KB.", "",
+                "| size | conns | best ZStack | req/s | best peer | req/s | ratio | min–max |", "|" + "---|" * 8]
+        idx = {(m["transport"], m["size"], m["concurrency"]): m for m in ms}
+        for size in sorted({m["size"] for m in ms}):
+            for conc in sorted({m["concurrency"] for m in ms}):
+                zs = [idx[(t, size, conc)] for t in ours if (t, size, conc) in idx]
+                ps = [idx[(t, size, conc)] for t in peers if (t, size, conc) in idx]
+                if not zs or not ps:
+                    continue
+                z = max(zs, key=lambda m: m["rps"])
+                p = max(ps, key=lambda m: m["rps"])
+                per = {}
+                for r in rows:
+                    if r["setup"] == setup and int(r["size"]) == size and int(r["concurrency"]) == conc:
+                        side = "z" if r["transport"] in ours else "p" if r["transport"] in peers else None
+                        if side:
+                            d = per.setdefault(r["repeat"], {})
+                            d[side] = max(d.get(side, 0.0), float(r["rps"]))
+                rs = [d["z"] / d["p"] for d in per.values() if d.get("z") and d.get("p")]
+                spread = f"{min(rs):.2f}–{max(rs):.2f}" if rs else ""
+                out.append(f"| {size_label(size)} | {conc} | `{z['transport']}` | {z['rps']:.0f} | `{p['transport']}` | "
+                           f"{p['rps']:.0f} | {ratio(z['rps'], p['rps'])} | {spread} |")
+        out.append("")
+    return out
+
+
+def summary(med, out_dir, meta, pngs, rows_all=()):
     lines = ["# ZStack benchmark summary", ""]
     if meta:
         a = meta.get("args", {})
@@ -160,6 +205,7 @@ def summary(med, out_dir, meta, pngs):
                          f"{m['client_cpu_us_per_req']} | {m['server_cpu_util']} | {m.get('foreign_cpu_s', '')} | "
                          f"{m['errors']:.0f} |")
         lines.append("")
+    lines += best_peer_lines(med, rows_all)
     if pngs:
         lines += ["Plots: " + ", ".join(f"[{p}]({p})" for p in pngs), ""]
     with open(os.path.join(out_dir, "summary.md"), "w") as f:
@@ -182,7 +228,7 @@ def main(out_dir):
         with open(os.path.join(out_dir, "meta.json")) as f:
             meta = json.load(f)
     pngs = plot(med, out_dir)
-    summary(med, out_dir, meta, pngs)
+    summary(med, out_dir, meta, pngs, rows)
     print(f"report: {out_dir}/medians.csv, summary.md, {', '.join(pngs)}")
 
 

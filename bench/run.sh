@@ -27,6 +27,9 @@ if [ ${#bench_missing[@]} -gt 0 ]; then
     apt-get install -y -q --no-install-recommends "${bench_missing[@]}" >/dev/null 2>&1 ||
         { apt-get update -q >/dev/null; apt-get install -y -q --no-install-recommends "${bench_missing[@]}" >/dev/null; }
 fi
+source bench/peers/peers.sh  # --peers SRC: the paper's Z-stack, F-stack and C epoll as transports (issue 14)
+peers_take_args "$@"
+set -- ${peers_rest[@]+"${peers_rest[@]}"}
 # Debian's python3 has matplotlib; a python3 earlier on PATH (pyenv) may not
 py=/usr/bin/python3
 
@@ -73,6 +76,7 @@ cleanup() {
     ip netns del "$ns_a" 2>/dev/null || true
     ip netns del "$ns_b" 2>/dev/null || true
     rm -f "$memif"
+    peers_cleanup "$out"
     exit "$rc"
 }
 trap cleanup EXIT
@@ -90,11 +94,12 @@ ip -n "$ns_a" addr add 10.90.0.1/24 dev va
 ip -n "$ns_a" link set va up
 ip -n "$ns_b" link set vb up
 
+peers_setup "$out"
 echo "bench: namespaces $ns_a (client, va 10.90.0.1) and $ns_b (server, vb 10.90.0.2); results in $out"
 echo "bench: CPU pinning: server JVM on CPU 1, client (wrk or load generator) on CPU 0 (taskset -c)"
 "$py" bench/harness.py --out "$out" --ns-client "$ns_a" --ns-server "$ns_b" --client-if va --server-if vb \
     --server-addr 10.90.0.2 --memif-socket "$memif" --java "$JAVA_HOME/bin/java" --jar "$jar" \
-    --loadgen-jar "$loadgen" "$@" &
+    --loadgen-jar "$loadgen" ${peers_harness_args[@]+"${peers_harness_args[@]}"} "$@" &
 harness_pid=$!
 wait "$harness_pid"
 harness_pid=

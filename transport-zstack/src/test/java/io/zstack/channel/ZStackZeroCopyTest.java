@@ -50,8 +50,12 @@ class ZStackZeroCopyTest {
         final List<Integer> dataFramesPerTransmit = new CopyOnWriteArrayList<>();
         /** Data frames whose first mbuf held only headers (a header mbuf in front of the payload). */
         final List<Integer> headerOnlyHeads = new CopyOnWriteArrayList<>();
-        /** Mbufs (nb_segs) of every transmitted TCP frame that carried data. */
+        /** Mbufs (nb_segs) of every transmitted TCP frame that carried bytes never sent before. */
         final List<Integer> dataFrameSegments = new CopyOnWriteArrayList<>();
+        /** Segments per frame of the data frames that repeated bytes already sent. */
+        final List<Integer> retransmittedFrames = new CopyOnWriteArrayList<>();
+        /** Sequence number just past the highest payload byte transmitted; null before the first. */
+        private Integer sentEnd;
         /** [start, end) of every transmitted segment's data (headers included). */
         final List<long[]> transmitted = new CopyOnWriteArrayList<>();
 
@@ -81,7 +85,9 @@ class ZStackZeroCopyTest {
             for (int i = 0; i < burst.size(); i++) {
                 byte[] frame = Mbuf.toByteArray(burst.get(i));
                 int payload = tcpPayload(frame);
-                if (payload > 0) {
+                if (payload > 0 && !firstTransmission(frame, payload)) {
+                    retransmittedFrames.add(Mbuf.nbSegs(burst.get(i))); // a probe or a resend: may take a header mbuf
+                } else if (payload > 0) {
                     dataFrameSegments.add(Mbuf.nbSegs(burst.get(i)));
                     if (Mbuf.dataLen(burst.get(i)) <= frame.length - payload) {
                         headerOnlyHeads.add(Mbuf.dataLen(burst.get(i)));
@@ -96,6 +102,23 @@ class ZStackZeroCopyTest {
                 dataFramesPerTransmit.add(dataFrames);
             }
             return device.transmit(burst);
+        }
+
+        /**
+         * True when the frame's payload reaches past everything sent before (one connection per device here): a
+         * tail loss probe or a retransmission repeats bytes already sent, and the timing of those depends on the
+         * machine, not on the buffers' layout.
+         */
+        private boolean firstTransmission(byte[] f, int payload) {
+            int tcp = 14 + (f[14] & 0x0f) * 4;
+            int seq = ((f[tcp + 4] & 0xff) << 24) | ((f[tcp + 5] & 0xff) << 16) | ((f[tcp + 6] & 0xff) << 8)
+                    | (f[tcp + 7] & 0xff);
+            int end = seq + payload;
+            if (sentEnd != null && end - sentEnd <= 0) {
+                return false;
+            }
+            sentEnd = end;
+            return true;
         }
 
         /** TCP payload bytes of an Ethernet + IPv4 + TCP frame, -1 for anything else. */
@@ -337,9 +360,10 @@ class ZStackZeroCopyTest {
             big.writeZero(bigSize);
             ch.writeAndFlush(big).sync();
             assertTrue(echoed.await(10, TimeUnit.SECONDS), "echo incomplete: " + echoed.getCount() + " bytes missing");
+            // first transmissions only: a tail loss probe fires when an ACK is late, as it may be on a busy machine
             assertEquals(writes + (bigSize + 1447) / 1448, client.dataFrameSegments.size(),
-                    "one segment per small write, six for the large one: " + client.dataFrameSegments);
-            assertEquals(0, retransmissions(clientGroup), "first transmissions only");
+                    "one segment per small write, six for the large one: " + client.dataFrameSegments
+                    + ", and resent: " + client.retransmittedFrames);
             assertEquals(List.of(1), client.dataFrameSegments.stream().distinct().toList(),
                     "every allocated buffer's segment is one mbuf at tx_burst");
             assertEquals(List.of(), client.headerOnlyHeads);

@@ -1302,8 +1302,7 @@ public final class TcpConnection {
             // tell the peer it was delivered; reset instead, as Linux does (TCPAbortOnData, RFC 9293 §3.10.7.4)
             pool.free(chain);
             counters.abortOnData++;
-            layer.sendReset(this, sndNxt, 0, false);
-            destroy(TcpError.ABORTED);
+            abort(nowNanos);
             return;
         }
         // trim what lies beyond the window

@@ -370,19 +370,14 @@ final class ChannelStress {
     private record Held(ByteBuf buf, long position) {
     }
 
-    /** Checks every byte against its stream position; holds some buffers, toggles AUTO_READ. Loop thread only. */
-    private final class Receiver extends ChannelInboundHandlerAdapter {
+    /** What both ends of a seed do alike: read on their own while AUTO_READ is off, toggle it, report failures. */
+    private abstract class StressHandler extends ChannelInboundHandlerAdapter {
         final String side;
-        final int phase;
         final Random random;
-        final List<Held> held = new ArrayList<>();
         final CompletableFuture<Void> ended = new CompletableFuture<>();
-        volatile long received;
-        boolean mismatch;
 
-        Receiver(String side, int phase, Random random) {
+        StressHandler(String side, Random random) {
             this.side = side;
-            this.phase = phase;
             this.random = random;
         }
 
@@ -391,6 +386,34 @@ final class ChannelStress {
             if (!ctx.channel().config().isAutoRead()) {
                 ctx.read();
             }
+        }
+
+        /** Turns AUTO_READ over one read in sixteen; the read's channelReadComplete then asks for more if off. */
+        void maybeToggleAutoRead(ChannelHandlerContext ctx) {
+            if (random.nextInt(16) == 0) {
+                ctx.channel().config().setAutoRead(!ctx.channel().config().isAutoRead());
+            }
+        }
+
+        @Override
+        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+            if (!(abort && cause instanceof IOException)) {
+                problems.add(side + ": " + cause);
+            }
+            ctx.close();
+        }
+    }
+
+    /** Checks every byte against its stream position; holds some buffers, toggles AUTO_READ. Loop thread only. */
+    private final class Receiver extends StressHandler {
+        final int phase;
+        final List<Held> held = new ArrayList<>();
+        volatile long received;
+        boolean mismatch;
+
+        Receiver(String side, int phase, Random random) {
+            super(side, random);
+            this.phase = phase;
         }
 
         @Override
@@ -407,9 +430,7 @@ final class ChannelStress {
             while (held.size() > random.nextInt(8)) {
                 release(held.remove(random.nextInt(held.size())));
             }
-            if (random.nextInt(16) == 0) {
-                ctx.channel().config().setAutoRead(!ctx.channel().config().isAutoRead());
-            }
+            maybeToggleAutoRead(ctx);
         }
 
         @Override
@@ -433,14 +454,6 @@ final class ChannelStress {
         @Override
         public void channelInactive(ChannelHandlerContext ctx) {
             end();
-        }
-
-        @Override
-        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-            if (!(abort && cause instanceof IOException)) {
-                problems.add(side + ": " + cause);
-            }
-            ctx.close();
         }
 
         private void end() {
@@ -478,13 +491,11 @@ final class ChannelStress {
      * The server of an echo seed: writes each frame FixedLengthFrameDecoder hands it (a retained slice of the
      * decoder's cumulation) and flushes at the end of a read, as Netty's fixed-length echo test does.
      */
-    private final class EchoHandler extends ChannelInboundHandlerAdapter {
-        final Random random;
-        final CompletableFuture<Void> ended = new CompletableFuture<>();
+    private final class EchoHandler extends StressHandler {
         volatile long echoed;
 
         EchoHandler(Random random) {
-            this.random = random;
+            super("echo server", random);
         }
 
         @Override
@@ -493,19 +504,10 @@ final class ChannelStress {
         }
 
         @Override
-        public void channelActive(ChannelHandlerContext ctx) {
-            if (!ctx.channel().config().isAutoRead()) {
-                ctx.read();
-            }
-        }
-
-        @Override
         public void channelRead(ChannelHandlerContext ctx, Object msg) {
             echoed += ((ByteBuf) msg).readableBytes();
             ctx.write(msg);
-            if (random.nextInt(16) == 0) {
-                ctx.channel().config().setAutoRead(!ctx.channel().config().isAutoRead());
-            }
+            maybeToggleAutoRead(ctx);
         }
 
         @Override
@@ -527,14 +529,6 @@ final class ChannelStress {
         @Override
         public void channelInactive(ChannelHandlerContext ctx) {
             ended.complete(null);
-        }
-
-        @Override
-        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-            if (!(abort && cause instanceof IOException)) {
-                problems.add("echo server: " + cause);
-            }
-            ctx.close();
         }
     }
 }

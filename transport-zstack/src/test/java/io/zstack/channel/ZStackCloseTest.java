@@ -91,11 +91,9 @@ class ZStackCloseTest {
         child.closeFuture().addListener(f -> inactive.complete(null));
         client.writeAndFlush(client.alloc().directBuffer(30_000).writeZero(30_000)).sync();
         client.writeAndFlush(Unpooled.wrappedBuffer(new byte[30_000])).sync();
+        assertTrue(ZStackWriteOwnershipTest.awaitReadable(child, 60_000),
+                "the data reached the child's receive queue");
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
-        while (child.eventLoop().submit(() -> child.connection().readable()).get() < 60_000) {
-            assertTrue(System.nanoTime() < deadline, "the data reached the child's receive queue");
-            Thread.sleep(1);
-        }
         client.close().sync(); // SO_LINGER 0: RST, and the child's connection is closed with 60,000 bytes unread
         while (child.eventLoop().submit(() -> child.connection().isOpen()).get()) {
             assertTrue(System.nanoTime() < deadline, "the reset reached the child");

@@ -134,7 +134,7 @@ class ZStackWriteOwnershipTest {
         client.writeAndFlush(toWrite.apply(root)).sync();
         // the write is complete: its reference is released, the owner holds the only one and may reuse the buffer
         assertEquals(1, root.refCnt());
-        assertTrue(waitForReceiveQueue(child), "the segments reached the peer's receive queue");
+        assertTrue(awaitReadable(child, SIZE), "the segments reached the peer's receive queue");
         for (int i = 0; i < SIZE; i++) {
             root.setByte(i, 0x55);
         }
@@ -146,13 +146,13 @@ class ZStackWriteOwnershipTest {
         server.close().sync();
     }
 
-    /** True once the child's connection holds received bytes not yet read by the application. */
-    private static boolean waitForReceiveQueue(Channel child) throws Exception {
+    /** True once {@code child}'s connection holds {@code bytes} received bytes the application has not read (5 s). */
+    static boolean awaitReadable(Channel child, long bytes) throws Exception {
         ZStackSocketChannel channel = (ZStackSocketChannel) child;
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
         while (System.nanoTime() < deadline) {
             long queued = child.eventLoop().submit(() -> channel.connection().readable()).get();
-            if (queued >= SIZE) {
+            if (queued >= bytes) {
                 return true;
             }
             Thread.sleep(1);

@@ -129,7 +129,9 @@ public class ZStackByteBufAllocator extends AbstractByteBufAllocator {
     @Override
     protected ByteBuf newDirectBuffer(int initialCapacity, int maxCapacity) {
         if (segmentPayload > 0 && initialCapacity > segmentPayload && !poolLow()) {
-            ByteBuf segmented = segmented(initialCapacity);
+            // typed as a composite so the leak detector wraps it as one: a plain leak-aware wrapper would hide the
+            // pieces from the channel, which would then copy the buffer instead of sending its mbufs
+            CompositeByteBuf segmented = segmented(initialCapacity);
             if (segmented != null) {
                 return toLeakAwareBuffer(segmented);
             }

@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.CompositeByteBuf;
 import io.netty.buffer.UnpooledByteBufAllocator;
+import io.netty.util.ResourceLeakDetector;
 import java.util.List;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -53,6 +54,24 @@ class SegmentedBufferTest {
         buf.writeBytes(new byte[3000]);
         assertEquals(7000, buf.writerIndex());
         buf.release();
+    }
+
+    /**
+     * Whichever buffer the leak detector samples stays a composite: a leak-aware wrapper that is not one hid the
+     * pieces from the channel, which then copied that buffer (1 large buffer in 128 at the default level).
+     */
+    @Test
+    void aTrackedLargeBufferIsStillAComposite() {
+        ResourceLeakDetector.Level before = ResourceLeakDetector.getLevel();
+        ResourceLeakDetector.setLevel(ResourceLeakDetector.Level.PARANOID); // every buffer tracked
+        try {
+            ByteBuf buf = alloc.directBuffer(4000);
+            assertTrue(buf instanceof CompositeByteBuf, buf.toString());
+            assertEquals(3, ((CompositeByteBuf) buf).numComponents());
+            buf.release();
+        } finally {
+            ResourceLeakDetector.setLevel(before);
+        }
     }
 
     @Test

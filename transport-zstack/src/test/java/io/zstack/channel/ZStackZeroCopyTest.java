@@ -54,8 +54,8 @@ class ZStackZeroCopyTest {
         final List<Integer> dataFrameSegments = new CopyOnWriteArrayList<>();
         /** Segments per frame of the data frames that repeated bytes already sent. */
         final List<Integer> retransmittedFrames = new CopyOnWriteArrayList<>();
-        /** Sequence number just past the highest payload byte transmitted; null before the first. */
-        private Integer sentEnd;
+        /** Per connection (its ports), the sequence number just past the highest payload byte transmitted. */
+        private final java.util.Map<Integer, Integer> sentEnd = new java.util.HashMap<>();
         /** [start, end) of every transmitted segment's data (headers included). */
         final List<long[]> transmitted = new CopyOnWriteArrayList<>();
 
@@ -105,19 +105,22 @@ class ZStackZeroCopyTest {
         }
 
         /**
-         * True when the frame's payload reaches past everything sent before (one connection per device here): a
-         * tail loss probe or a retransmission repeats bytes already sent, and the timing of those depends on the
-         * machine, not on the buffers' layout.
+         * True when the frame's payload reaches past everything its connection sent before: a tail loss probe or a
+         * retransmission repeats bytes already sent, and the timing of those depends on the machine, not on the
+         * buffers' layout. Connections are told apart by their ports (each has its own sequence space).
          */
         private boolean firstTransmission(byte[] f, int payload) {
             int tcp = 14 + (f[14] & 0x0f) * 4;
+            int ports = ((f[tcp] & 0xff) << 24) | ((f[tcp + 1] & 0xff) << 16) | ((f[tcp + 2] & 0xff) << 8)
+                    | (f[tcp + 3] & 0xff);
             int seq = ((f[tcp + 4] & 0xff) << 24) | ((f[tcp + 5] & 0xff) << 16) | ((f[tcp + 6] & 0xff) << 8)
                     | (f[tcp + 7] & 0xff);
             int end = seq + payload;
-            if (sentEnd != null && end - sentEnd <= 0) {
+            Integer before = sentEnd.get(ports);
+            if (before != null && end - before <= 0) {
                 return false;
             }
-            sentEnd = end;
+            sentEnd.put(ports, end);
             return true;
         }
 

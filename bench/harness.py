@@ -554,7 +554,9 @@ def parse_args(argv):
     p.add_argument("--warmup-min", type=int, default=None,
                    help="least seconds of warm-up per measurement (default 4)")
     p.add_argument("--warmup-slice", type=int, default=2)
-    p.add_argument("--mode", choices=["post", "get"], default="post")
+    p.add_argument("--mode", choices=["post", "get", "post-close", "get-close"], default="post",
+                   help="post: POST /echo of N bytes; get: GET /size/N; -close: every request on a new connection "
+                        "(Connection: close, the server closes, wrk reconnects: the connection rate; wrk only)")
     p.add_argument("--rate", type=float, default=0,
                    help="setup 2 only: open loop at this many requests/s in total (default 0: closed loop)")
     p.add_argument("--wait-quiet", type=int, default=60,
@@ -584,6 +586,8 @@ def parse_args(argv):
     a.sizes = [int(x) for x in str(a.sizes).split(",")]
     a.concurrency = [int(x) for x in str(a.concurrency).split(",")]
     a.setups = [s for s in a.setups.split(",") if s]
+    if a.mode.endswith("-close") and "2" in a.setups:
+        p.error("--mode *-close needs wrk as the client: setups 1 and 3 (setup 2's load generator keeps connections)")
     if a.peers_bin:
         for s, names in PEER_SETUPS.items():
             SETUPS[s]["transports"] = SETUPS[s]["transports"] + names

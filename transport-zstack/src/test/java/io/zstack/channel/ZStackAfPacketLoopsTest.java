@@ -99,9 +99,12 @@ class ZStackAfPacketLoopsTest {
         }
         assertEquals("echoed " + CONNECTIONS + " " + ((long) CONNECTIONS * BYTES), serverOutput.readLine());
         long handedOver = 0;
+        long received = 0;
         for (ZStackEventLoop loop : group.loops()) {
             handedOver += loop.submit(() -> loop.stack().framesHandedOver()).get(5, TimeUnit.SECONDS);
+            received += loop.submit(() -> loop.stack().ip().counters().framesReceived).get(5, TimeUnit.SECONDS);
         }
+        System.out.println("frames handed to the owning loop: " + handedOver + " of " + received + " received");
         // the fanout did misdeliver, so the test exercised the hand-over
         assertTrue(handedOver > 0, "no frame needed another loop: the test proved nothing\n" + describe(group));
     }

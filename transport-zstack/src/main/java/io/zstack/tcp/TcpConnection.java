@@ -425,7 +425,7 @@ public final class TcpConnection {
         recoveryPoint = iss;
         receiveMss = layer.mssFor(remoteAddress);
         sendMss = 536; // RFC 9293 default until the peer says otherwise
-        tsOffsetMillis = layer.randomInt() & 0x7fffffffL;
+        tsOffsetMillis = timestampOffset();
         // what our SYN offers; the peer's SYN-ACK decides what is used
         windowScalingOn = settings.windowScaling;
         rcvWindowShift = settings.windowScaling ? windowShiftFor(settings.receiveBufferBytes) : 0;
@@ -447,7 +447,7 @@ public final class TcpConnection {
         sndMax = iss;
         recoveryPoint = iss;
         receiveMss = layer.mssFor(remoteAddress);
-        tsOffsetMillis = layer.randomInt() & 0x7fffffffL;
+        tsOffsetMillis = timestampOffset();
         takeSynOptions(seg, nowNanos);
         sndWnd = seg.window; // never scaled in a SYN (RFC 7323 §2.2)
         maxSndWnd = sndWnd;
@@ -470,7 +470,7 @@ public final class TcpConnection {
         recoveryPoint = seg.ack;
         receiveMss = layer.mssFor(remoteAddress);
         sendMss = Math.min(peerMss, receiveMss);
-        tsOffsetMillis = layer.randomInt() & 0x7fffffffL;
+        tsOffsetMillis = timestampOffset();
         // the cookie keeps no window scale, SACK or timestamps: the connection runs without them (documented)
         sndWnd = seg.window;
         maxSndWnd = sndWnd;
@@ -608,6 +608,11 @@ public final class TcpConnection {
             sndWl2 = iss;
             layer.transmit(this, TcpFlags.SYN | TcpFlags.ACK, iss, 0, 0, nowNanos);
         }
+    }
+
+    /** This tuple's timestamp clock offset: see {@link IsnGenerator#timestampOffset}. */
+    private long timestampOffset() {
+        return Integer.toUnsignedLong(layer.timestampOffset(localAddress, localPort, remoteAddress, remotePort));
     }
 
     /** When our first SYN left, for the handshake's RTT sample (Karn: only if it was not retransmitted). */

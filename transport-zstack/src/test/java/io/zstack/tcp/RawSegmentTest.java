@@ -538,6 +538,56 @@ class RawSegmentTest {
         assertEquals(0, peer.tcp().connectionCount());
     }
 
+    /** Closes the accepted connection first and completes the close, leaving this stack in TIME_WAIT. */
+    private void closeIntoTimeWait() {
+        conn.close(peer.now());
+        peer.poll();
+        RawPeer.Sent fin = peer.next();
+        assertTrue(fin.has(TcpFlags.FIN));
+        peer.send(segment(TcpFlags.ACK | TcpFlags.FIN, peerIsn + 1, fin.seq() + 1));
+        peer.drain();
+        assertEquals(TcpState.TIME_WAIT, conn.state());
+    }
+
+    /**
+     * A client opening connections faster than its 1 ms timestamp clock ticks sends a SYN for a tuple in TIME_WAIT
+     * with the timestamp it last sent: it passes PAWS, and starting past the old stream, it takes the tuple (as on
+     * Linux). It was refused for not having a newer timestamp: the client waited a second and sent it again.
+     */
+    @Test
+    void aSynStartingPastTheOldStreamReusesTimeWaitWithAnEqualTimestamp() {
+        handshake();
+        closeIntoTimeWait();
+        peerIsn += 100_000;
+        RawPeer.Segment syn = segment(TcpFlags.SYN, peerIsn, 0); // same peerTs as the old connection's last
+        syn.mss = 1460;
+        peer.send(syn);
+        RawPeer.Sent synAck = peer.next();
+        assertNotNull(synAck, "the SYN is answered");
+        assertTrue(synAck.has(TcpFlags.SYN) && synAck.has(TcpFlags.ACK), "a SYN-ACK, a new connection");
+        assertEquals(peerIsn + 1, synAck.ack());
+        assertEquals(1, peer.tcp().counters().timeWaitReused);
+        assertEquals(TcpState.CLOSED, conn.state(), "the old incarnation is gone");
+        peer.send(segment(TcpFlags.ACK, peerIsn + 1, synAck.seq() + 1));
+        TcpConnection again = listener.accept();
+        assertNotNull(again, "accepted");
+        again.abort(peer.now());
+        peer.drain();
+    }
+
+    /** A SYN whose timestamp is older than the TIME_WAIT's last one is an old duplicate (PAWS): the tuple stays. */
+    @Test
+    void aSynWithAnOlderTimestampLeavesTimeWaitAlone() {
+        handshake();
+        closeIntoTimeWait();
+        peerTs -= 10;
+        peer.send(segment(TcpFlags.SYN, peerIsn + 100_000, 0));
+        RawPeer.Sent reply = peer.next();
+        assertTrue(reply == null || !reply.has(TcpFlags.SYN), "no SYN-ACK: " + reply);
+        assertEquals(0, peer.tcp().counters().timeWaitReused);
+        assertEquals(TcpState.TIME_WAIT, conn.state());
+    }
+
     /**
      * Data that arrives after the application closed the connection resets it: nobody will read it, so it must
      * neither be acknowledged as delivered nor hold its mbufs through TIME_WAIT (found by ZStackChannelStressTest:

@@ -35,8 +35,10 @@ public final class ZStackConfig {
     private final java.nio.file.Path captureDirectory;
     private final int captureSnapLength;
     private final long captureMaxBytes;
+    private final boolean inProcess;
 
     private ZStackConfig(Builder b) {
+        this.inProcess = b.inProcess;
         this.device = b.device;
         this.address = b.address;
         this.tcpDefaults = b.tcpDefaults.copy();
@@ -60,6 +62,11 @@ public final class ZStackConfig {
 
     public long captureMaxBytes() {
         return captureMaxBytes;
+    }
+
+    /** Whether connections between ZStack channels of this process skip TCP (see {@link Builder#inProcess}). */
+    public boolean inProcess() {
+        return inProcess;
     }
 
     /** Large mbufs (64 KiB) per loop for buffers one ordinary mbuf cannot hold; 0: such buffers are copied. */
@@ -119,6 +126,7 @@ public final class ZStackConfig {
         private java.nio.file.Path captureDirectory;
         private int captureSnapLength;
         private long captureMaxBytes;
+        private boolean inProcess = false;
 
         private Builder() {
         }
@@ -189,6 +197,19 @@ public final class ZStackConfig {
             this.captureDirectory = Objects.requireNonNull(directory, "directory");
             this.captureSnapLength = snapLength;
             this.captureMaxBytes = maxBytes;
+            return this;
+        }
+
+        /**
+         * The in-process path (default on): a connection from a channel of this group to 127.0.0.1 or another address
+         * of one of this process's stacks, where a ZStack server of this process listens whose group has the path on
+         * too, is carried without TCP: the writer's mbufs become the reader's received buffers (no headers, checksums
+         * or ACKs), with Netty's socket semantics kept (addresses, ordering, writability, half-closure, resets).
+         * Such connections are marked in-process in the connection dump and counters; a capture shows nothing of
+         * them. Off: every connection takes the stack's TCP, over its loopback or its device.
+         */
+        public Builder inProcess(boolean on) {
+            this.inProcess = on;
             return this;
         }
 

@@ -42,6 +42,8 @@ public final class ZStackEventLoop extends SingleThreadEventLoop {
     /** Channels registered here: closed when the loop shuts down. Loop thread only. */
     final Set<AbstractZStackChannel> channels = new HashSet<>();
     private final LoopbackFabric fabric;
+    /** In-process connections of this loop's channels. Loop thread only. */
+    final InProcessCounters inProcessCounters = new InProcessCounters();
     private final java.util.concurrent.atomic.AtomicBoolean startRequested = new java.util.concurrent.atomic.AtomicBoolean();
     private volatile Thread thread;
     private volatile boolean parked;
@@ -79,6 +81,10 @@ public final class ZStackEventLoop extends SingleThreadEventLoop {
             return io.zstack.buffer.DpdkMbufPool.create(name, count, 0, dataRoom);
         }
         return new io.zstack.buffer.JavaMbufPool(name, count, dataRoom);
+    }
+
+    ZStackConfig config() {
+        return config;
     }
 
     MbufPool largePool() {
@@ -311,13 +317,20 @@ public final class ZStackEventLoop extends SingleThreadEventLoop {
                     + (largePool == null ? "" : ", large " + largePool) + (device.isEmpty() ? "" : "\n  device "
                     + device) + (count == 1 ? "" : "\n  steering: handed over " + stack.framesHandedOver()
                     + ", taken over " + stack.framesTakenOver() + ", dropped " + stack.handOverDrops())
-                    + "\n" + stack.tcp().describeConnections(now()).indent(2);
+                    + "\n  " + inProcessCounters + "\n" + connections().indent(2);
         });
     }
 
     /** The state of every connection of this loop's stack, one per line (runs on the loop). */
     public io.netty.util.concurrent.Future<String> describeConnections() {
-        return submit(() -> stack.tcp().describeConnections(now()));
+        return submit(this::connections);
+    }
+
+    /** TCP connections, then the in-process ones (marked so) of this loop's channels. */
+    private String connections() {
+        String tcp = stack.tcp().describeConnections(now());
+        String inProcess = InProcessConnections.describe(this);
+        return inProcess.isEmpty() ? tcp : tcp.isEmpty() ? inProcess : tcp.stripTrailing() + "\n" + inProcess;
     }
 
     @Override

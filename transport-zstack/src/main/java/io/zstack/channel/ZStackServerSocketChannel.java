@@ -95,6 +95,7 @@ public final class ZStackServerSocketChannel extends AbstractZStackChannel imple
         local = ZStackAddresses.toSocketAddress(address, port);
         active = true;
         ZStackRuntime.listen(this);
+        InProcessConnections.listen(this, address, port);
     }
 
     /** Installs this server's listener in {@code loop}'s stack. Runs on that loop. */
@@ -135,6 +136,27 @@ public final class ZStackServerSocketChannel extends AbstractZStackChannel imple
         if (listener.pending() > 0) {
             stalled.add(loop);
         }
+        scheduleAccept();
+    }
+
+    /**
+     * An in-process connection's child (any thread): queued for accept as a TCP child is; false when this server
+     * is closed or its backlog is full.
+     */
+    boolean acceptInProcess(ZStackSocketChannel child) {
+        if (!isOpen() || accepted.size() >= config.getBacklog()) {
+            return false;
+        }
+        accepted.add(child);
+        if (!isOpen()) {
+            closePending(); // closed meanwhile: its doClose may have looked at the queue before the add
+            return true; // the child is reset, as a connection accepted just before a close is
+        }
+        scheduleAccept();
+        return true;
+    }
+
+    private void scheduleAccept() {
         if (acceptScheduled.compareAndSet(false, true)) {
             EventLoop mine = eventLoop();
             if (mine.inEventLoop()) {
@@ -224,6 +246,7 @@ public final class ZStackServerSocketChannel extends AbstractZStackChannel imple
         open = false;
         active = false;
         if (wasBound) {
+            InProcessConnections.unlisten(this, boundAddress, boundPort);
             ZStackRuntime.unlisten(this);
             for (ZStackEventLoop loop : listeners.keySet()) {
                 if (loop.inEventLoop()) {

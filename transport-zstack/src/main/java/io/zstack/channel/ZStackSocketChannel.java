@@ -54,11 +54,13 @@ public final class ZStackSocketChannel extends AbstractZStackChannel implements 
     /** The loop that holds an accepted connection; null for a client channel until it registers. */
     private final ZStackEventLoop ownerLoop;
     private TcpConnection connection;
-    private volatile InetSocketAddress local;
+    /** This channel's end of an in-process connection (see {@link InProcessConnections}), or null (TCP). */
+    InProcessEnd inProcess;
+    volatile InetSocketAddress local;
     private volatile InetSocketAddress remote;
-    private volatile boolean inputShutdown;
+    volatile boolean inputShutdown;
     private volatile boolean outputShutdown;
-    private boolean readPending;
+    boolean readPending;
     /** The received segment being delivered in pieces (when the read size guess is smaller), or null. */
     private ByteBuf current;
     /** Received segments after {@link #current}, not yet wrapped (a chain), or 0. */
@@ -93,6 +95,16 @@ public final class ZStackSocketChannel extends AbstractZStackChannel implements 
         this.remote = ZStackAddresses.toSocketAddress(connection.remoteAddress(), connection.remotePort());
         this.active = true;
         connection.handler(events);
+    }
+
+    /** An accepted in-process connection (its end is set by InProcessConnections); any loop may take it. */
+    ZStackSocketChannel(ZStackServerSocketChannel parent, InetSocketAddress local, InetSocketAddress remote) {
+        super(parent);
+        this.ownerLoop = null;
+        this.config = new ZStackSocketChannelConfig(this, parent.config().listenerSettings());
+        this.local = local;
+        this.remote = remote;
+        this.active = true;
     }
 
     ZStackEventLoop ownerLoop() {
@@ -211,7 +223,9 @@ public final class ZStackSocketChannel extends AbstractZStackChannel implements 
         }
         connectPromise = null;
         cancelConnectTimeout();
-        local = ZStackAddresses.toSocketAddress(connection.localAddress(), connection.localPort());
+        if (connection != null) {
+            local = ZStackAddresses.toSocketAddress(connection.localAddress(), connection.localPort());
+        }
         remote = requestedRemote;
         boolean wasActive = active;
         active = true;
@@ -243,7 +257,7 @@ public final class ZStackSocketChannel extends AbstractZStackChannel implements 
     }
 
     protected boolean doConnect(SocketAddress remoteAddress, SocketAddress localAddress) throws Exception {
-        if (connection != null) {
+        if (connection != null || inProcess != null) {
             throw new AlreadyConnectedException();
         }
         InetSocketAddress target = ZStackAddresses.checked(remoteAddress);
@@ -251,6 +265,10 @@ public final class ZStackSocketChannel extends AbstractZStackChannel implements 
         int localIp = 0;
         int localPort = 0;
         InetSocketAddress bound = localAddress != null ? ZStackAddresses.checked(localAddress) : local;
+        if (InProcessConnections.connect(this, target, bound)) {
+            requestedRemote = target;
+            return true; // connected: the server's child is queued for its accept
+        }
         if (bound != null) {
             localIp = ZStackAddresses.toInt(bound.getAddress());
             localPort = bound.getPort();
@@ -318,6 +336,10 @@ public final class ZStackSocketChannel extends AbstractZStackChannel implements 
     @Override
     protected void doBeginRead() {
         readPending = true;
+        if (inProcess != null) {
+            inProcess.wakeRead();
+            return;
+        }
         if (connection != null && (hasInput(connection) || connection.isInputShutdown())) {
             scheduleRead();
         }
@@ -478,7 +500,7 @@ public final class ZStackSocketChannel extends AbstractZStackChannel implements 
     }
 
     /** The peer sent FIN and everything before it was read. */
-    private void inputEnded() {
+    void inputEnded() {
         if (eofHandled) {
             return;
         }
@@ -520,7 +542,7 @@ public final class ZStackSocketChannel extends AbstractZStackChannel implements 
         }
     }
 
-    private void failConnection(TcpError error) {
+    void failConnection(TcpError error) {
         IOException cause = switch (error) {
             case RESET -> new IOException("Connection reset by peer");
             case TIMED_OUT -> new IOException("Connection timed out");
@@ -544,7 +566,7 @@ public final class ZStackSocketChannel extends AbstractZStackChannel implements 
                 + " (expected ByteBuf or FileRegion)");
     }
 
-    private void flushNow() {
+    void flushNow() {
         flushScheduled = false;
         if (isActive()) {
             ((SocketUnsafe) unsafe()).flushNow();
@@ -553,6 +575,10 @@ public final class ZStackSocketChannel extends AbstractZStackChannel implements 
 
     @Override
     protected void doWrite(ChannelOutboundBuffer in) throws Exception {
+        if (inProcess != null) {
+            inProcess.write(in);
+            return;
+        }
         // the write sees the connection as it is now: what waits in the devices (a RST, an ACK opening the window) is
         // processed first, as a kernel has processed it before send() is called. Stack events only queue tasks, so
         // nothing re-enters this channel from here.
@@ -875,10 +901,13 @@ public final class ZStackSocketChannel extends AbstractZStackChannel implements 
 
     @Override
     protected void doShutdownOutput() {
-        if (connection == null) {
+        if (connection == null && inProcess == null) {
             throw new java.nio.channels.NotYetConnectedException();
         }
         outputShutdown = true;
+        if (inProcess != null) {
+            inProcess.shutdownOutput();
+        }
         if (connection != null) {
             connection.shutdownOutput(ZStackEventLoop.now());
         }
@@ -905,7 +934,7 @@ public final class ZStackSocketChannel extends AbstractZStackChannel implements 
             promise.setFailure(new ClosedChannelException());
             return;
         }
-        if (connection == null) {
+        if (connection == null && inProcess == null) {
             promise.setFailure(new java.nio.channels.NotYetConnectedException());
             return;
         }
@@ -913,6 +942,8 @@ public final class ZStackSocketChannel extends AbstractZStackChannel implements 
         inputShutdown = true;
         if (connection != null) {
             discardInput(connection);
+        } else {
+            inProcess.discardInput();
         }
         promise.setSuccess();
     }
@@ -963,6 +994,9 @@ public final class ZStackSocketChannel extends AbstractZStackChannel implements 
             promise.tryFailure(new ClosedChannelException());
         }
         releaseHeldInput();
+        if (inProcess != null) {
+            inProcess.close();
+        }
         TcpConnection c = connection;
         if (c != null) {
             c.handler(new TcpConnection.Handler() {
@@ -976,6 +1010,9 @@ public final class ZStackSocketChannel extends AbstractZStackChannel implements 
     void abortUnregistered() {
         open = false;
         active = false;
+        if (inProcess != null) {
+            inProcess.abort();
+        }
         TcpConnection c = connection;
         if (c != null) {
             ownerLoop.execute(() -> c.abort(ZStackEventLoop.now()));
@@ -1002,7 +1039,7 @@ public final class ZStackSocketChannel extends AbstractZStackChannel implements 
                 if (connectPromise != null) {
                     throw new ConnectionPendingException();
                 }
-                if (connection != null) {
+                if (connection != null || inProcess != null) {
                     throw new AlreadyConnectedException();
                 }
                 boolean wasActive = isActive();

@@ -62,6 +62,7 @@ final class ZStackStatistics implements ZStackStatisticsMXBean {
             NetStack stack = loop.stack();
             stack.ip().counters().snapshot().forEach((k, v) -> m.put("ip." + k, v));
             stack.tcp().counters().snapshot().forEach((k, v) -> m.put("tcp." + k, v));
+            loop.inProcessCounters.snapshot().forEach((k, v) -> m.put("inprocess." + k, v));
             return new LoopFigures(m, 0, 0, 0);
         })) {
             f.counters.forEach((k, v) -> sum.merge(k, v, Long::sum));

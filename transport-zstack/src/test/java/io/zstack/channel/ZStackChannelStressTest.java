@@ -69,11 +69,19 @@ class ZStackChannelStressTest {
 
         abstract int loops();
 
+        /** Whether the connections skip TCP (the in-process path) or take the stack's loopback. */
+        boolean inProcess() {
+            return false;
+        }
+
         @BeforeAll
         void start() {
             String capture = System.getProperty("zstack.stress.capture");
-            group = capture == null ? new ZStackEventLoopGroup(loops()) : new ZStackEventLoopGroup(loops(),
-                    ZStackConfig.builder().capture(Path.of(capture), 128, 1L << 30).build());
+            ZStackConfig.Builder config = ZStackConfig.builder().inProcess(inProcess());
+            if (capture != null) {
+                config.capture(Path.of(capture), 128, 1L << 30);
+            }
+            group = new ZStackEventLoopGroup(loops(), config.build());
         }
 
         @AfterAll
@@ -84,8 +92,19 @@ class ZStackChannelStressTest {
         @ParameterizedTest(name = "seed {0}")
         @MethodSource("io.zstack.channel.ZStackChannelStressTest#seeds")
         void seed(long seed) throws Exception {
+            long before = inProcessConnects(group);
             runSeed(seed, group, group, new InetSocketAddress("127.0.0.1", 0));
+            assertEquals(inProcess() ? before + 1 : before, inProcessConnects(group), "in-process connects");
         }
+    }
+
+    /** Connections the group's loops made without TCP. */
+    static long inProcessConnects(ZStackEventLoopGroup group) throws Exception {
+        long sum = 0;
+        for (ZStackEventLoop loop : group.loops()) {
+            sum += loop.submit(() -> loop.inProcessCounters.connectsInProcess).get();
+        }
+        return sum;
     }
 
     @Nested
@@ -104,6 +123,36 @@ class ZStackChannelStressTest {
         @Override
         int loops() {
             return 2;
+        }
+    }
+
+    /** The in-process path, client and server on one loop: the hand-over is a task on that loop. */
+    @Nested
+    @TestInstance(TestInstance.Lifecycle.PER_CLASS)
+    class InProcessOneLoop extends Loopback {
+        @Override
+        int loops() {
+            return 1;
+        }
+
+        @Override
+        boolean inProcess() {
+            return true;
+        }
+    }
+
+    /** The in-process path between two loops: buffers cross threads through the pipes. */
+    @Nested
+    @TestInstance(TestInstance.Lifecycle.PER_CLASS)
+    class InProcessTwoLoops extends Loopback {
+        @Override
+        int loops() {
+            return 2;
+        }
+
+        @Override
+        boolean inProcess() {
+            return true;
         }
     }
 

@@ -1,0 +1,127 @@
+package io.zstack.channel;
+
+import java.io.IOException;
+import java.net.BindException;
+import java.net.ConnectException;
+import java.net.InetSocketAddress;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.stream.Collectors;
+
+/**
+ * The in-process path: a connect from a ZStack channel to an address and port where a ZStack server of this process
+ * listens is carried without TCP, by two {@link InProcessPipe}s between the client and a new child of the server
+ * (see {@link ZStackConfig.Builder#inProcess}). Both the client's and the server's groups must allow it.
+ *
+ * <p>The addresses are TCP's: the client gets the source address the stack would pick and an ephemeral port (taken
+ * from the ports servers bind, so neither can take the other's); the child's local address is the one the client
+ * connected to. Nothing crosses a device, so a capture shows nothing of these connections.
+ */
+final class InProcessConnections {
+    /** Servers whose group allows the path, by bound address (0: every address) and port. */
+    private static final Map<Long, ZStackServerSocketChannel> SERVERS = new ConcurrentHashMap<>();
+    /** Open ends, for the connection dump. */
+    private static final Set<InProcessEnd> ENDS = ConcurrentHashMap.newKeySet();
+
+    private InProcessConnections() {
+    }
+
+    private static long key(int address, int port) {
+        return (Integer.toUnsignedLong(address) << 16) | port;
+    }
+
+    /** A server bound: connects to it may take the path if its loop's configuration allows. */
+    static void listen(ZStackServerSocketChannel server, int address, int port) {
+        if (server.zstackLoop().config().inProcess()) {
+            SERVERS.put(key(address, port), server);
+        }
+    }
+
+    static void unlisten(ZStackServerSocketChannel server, int address, int port) {
+        SERVERS.remove(key(address, port), server);
+    }
+
+    /**
+     * Connects {@code client} in process if its loop allows it and a server listens at {@code target}: returns true
+     * with the connection made (the client's {@code inProcess} and local address set, the child queued for accept),
+     * false when TCP should carry it. {@code bound} is the client's bound local address, or null.
+     */
+    static boolean connect(ZStackSocketChannel client, InetSocketAddress target, InetSocketAddress bound)
+            throws IOException {
+        ZStackEventLoop loop = client.zstackLoop();
+        if (!loop.config().inProcess()) {
+            return false;
+        }
+        int address = ZStackAddresses.toInt(target.getAddress());
+        int port = target.getPort();
+        ZStackServerSocketChannel server = SERVERS.get(key(address, port));
+        if (server == null && isProcessAddress(loop, address)) {
+            server = SERVERS.get(key(0, port));
+        }
+        if (server == null || !server.isOpen()) {
+            return false; // nobody here: TCP finds out (a refusal over the loopback, or a peer on the link)
+        }
+        int source = bound != null && ZStackAddresses.toInt(bound.getAddress()) != 0
+                ? ZStackAddresses.toInt(bound.getAddress()) : loop.stack().ip().sourceFor(address);
+        int localPort = bound != null ? bound.getPort() : 0;
+        int reserved = 0;
+        if (localPort == 0) {
+            localPort = ZStackRuntime.reservePort(source, 0);
+            if (localPort < 0) {
+                throw new BindException("Cannot assign requested address: no ephemeral port left on "
+                        + ZStackAddresses.toSocketAddress(source, 0).getAddress().getHostAddress());
+            }
+            reserved = localPort;
+        }
+        InetSocketAddress clientAddress = ZStackAddresses.toSocketAddress(source, localPort);
+        InetSocketAddress serverAddress = ZStackAddresses.toSocketAddress(address, port);
+        InProcessPipe up = new InProcessPipe();
+        InProcessPipe down = new InProcessPipe();
+        ZStackSocketChannel child = new ZStackSocketChannel(server, serverAddress, clientAddress);
+        InProcessEnd clientEnd = new InProcessEnd(client, down, up, source, reserved);
+        InProcessEnd childEnd = new InProcessEnd(child, up, down, 0, 0);
+        clientEnd.peer = childEnd;
+        childEnd.peer = clientEnd;
+        child.inProcess = childEnd;
+        client.inProcess = clientEnd;
+        ENDS.add(clientEnd);
+        ENDS.add(childEnd);
+        if (!server.acceptInProcess(child)) {
+            client.inProcess = null;
+            ENDS.remove(clientEnd);
+            ENDS.remove(childEnd);
+            if (reserved != 0) {
+                ZStackRuntime.releasePort(source, reserved);
+            }
+            // a full accept queue refuses, as listen(2)'s backlog does (a kernel would drop the SYN and retry)
+            throw new ConnectException("Connection refused: " + target);
+        }
+        client.local = clientAddress;
+        loop.inProcessCounters.connectsInProcess++;
+        return true;
+    }
+
+    /** An address of one of this process's stacks (127/8 is every stack's). */
+    private static boolean isProcessAddress(ZStackEventLoop loop, int address) {
+        if (loop.stack().ip().isLocal(address)) {
+            return true;
+        }
+        for (ZStackEventLoop other : ZStackRuntime.loops()) {
+            if (other.stack().ip().isLocal(address)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    static void closed(InProcessEnd end) {
+        ENDS.remove(end);
+    }
+
+    /** The in-process connections of channels on {@code loop}, one per line, ss style. */
+    static String describe(ZStackEventLoop loop) {
+        return ENDS.stream().filter(e -> e.channel.isRegistered() && e.channel.eventLoop() == loop)
+                .map(InProcessEnd::describe).sorted().collect(Collectors.joining("\n"));
+    }
+}

@@ -1,0 +1,407 @@
+package io.zstack.channel;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.CompositeByteBuf;
+import io.netty.channel.ChannelOutboundBuffer;
+import io.netty.channel.ChannelPipeline;
+import io.netty.channel.FileRegion;
+import io.netty.channel.RecvByteBufAllocator;
+import io.zstack.buffer.MbufByteBuf;
+import io.zstack.tcp.TcpError;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.WritableByteChannel;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+/**
+ * One channel's end of an in-process connection: it writes into {@link #out} and reads from {@link #in}, the two
+ * {@link InProcessPipe}s it shares with {@link #peer}. No TCP is involved: a written buffer is handed to the peer as
+ * the buffer it reads (by reference when the writer held the last reference to an mbuf, else copied once), and the
+ * peer's loop is woken by a task.
+ *
+ * <p>Everything runs on the channel's loop, except {@link #wakeRead} and {@link #wakeWrite}, which the peer calls
+ * from its own loop; each schedules at most one task at a time.
+ */
+final class InProcessEnd {
+    /** Largest copy of one written buffer: what a 64 KiB mbuf of the loop's large pool holds. */
+    private static final int COPY_CHUNK = 60 * 1024;
+
+    final ZStackSocketChannel channel;
+    final InProcessPipe in;
+    final InProcessPipe out;
+    InProcessEnd peer;
+    /** The ephemeral port this end reserved (a connecting end), released when it closes; else 0. */
+    private final int reservedAddress;
+    private final int reservedPort;
+    private final AtomicBoolean readScheduled = new AtomicBoolean();
+    private final AtomicBoolean writeScheduled = new AtomicBoolean();
+    private final Runnable readTask = this::readNow;
+    private final Runnable writeTask = this::writeNow;
+    /** The buffer being delivered in pieces (the read size guess is smaller), or null. Loop thread only. */
+    private ByteBuf current;
+    /** A write found the peer closed and dropped its data: further writes fail, as after a reset. */
+    private boolean peerGone;
+    private boolean closed;
+
+    InProcessEnd(ZStackSocketChannel channel, InProcessPipe in, InProcessPipe out, int reservedAddress,
+                 int reservedPort) {
+        this.channel = channel;
+        this.in = in;
+        this.out = out;
+        this.reservedAddress = reservedAddress;
+        this.reservedPort = reservedPort;
+    }
+
+    private InProcessCounters counters() {
+        return channel.zstackLoop().inProcessCounters;
+    }
+
+    // ============================================================================================ wake-ups
+
+    /** Any thread: this end has something to read (or to learn about its input's end). */
+    void wakeRead() {
+        // an unregistered channel reads when it registers (its first beginRead looks at the pipe)
+        if (channel.isRegistered() && readScheduled.compareAndSet(false, true)) {
+            try {
+                channel.eventLoop().execute(readTask);
+            } catch (RejectedExecutionException e) {
+                // its loop is stopping and closes the channel, which frees what waits
+            }
+        }
+    }
+
+    /** Any thread: the peer took data (room again) or went away; flush what waits. */
+    void wakeWrite() {
+        if (channel.isRegistered() && writeScheduled.compareAndSet(false, true)) {
+            try {
+                channel.eventLoop().execute(writeTask);
+            } catch (RejectedExecutionException e) {
+                // stopping: its pending writes fail when the loop closes the channel
+            }
+        }
+    }
+
+    private void writeNow() {
+        writeScheduled.set(false);
+        channel.flushNow();
+    }
+
+    // ============================================================================================ write
+
+    /** What may be in flight toward the peer: this end's send buffer and the peer's receive buffer, as with TCP. */
+    private long budget() {
+        return (long) channel.config().getSendBufferSize() + peer.channel.config().getReceiveBufferSize();
+    }
+
+    /** Moves flushed messages to the peer while there is room; the rest waits for {@link #wakeWrite}. */
+    void write(ChannelOutboundBuffer buffer) throws IOException {
+        boolean added = false;
+        try {
+            for (;;) {
+                Object msg = buffer.current();
+                if (msg == null) {
+                    return;
+                }
+                if (out.isReaderClosed()) {
+                    if (peerGone) {
+                        throw new IOException("Connection reset by peer");
+                    }
+                    // the first write after the peer closed is accepted and dropped, as TCP's is before the
+                    // peer's RST comes back; the next one fails
+                    peerGone = true;
+                    while (buffer.remove()) {
+                        // dropped
+                    }
+                    return;
+                }
+                long room = out.room(budget());
+                if (room <= 0) {
+                    out.writerBlocked = true;
+                    if (out.room(budget()) <= 0) {
+                        return; // the reader wakes us when it takes something (see InProcessPipe)
+                    }
+                    out.writerBlocked = false;
+                    continue;
+                }
+                if (msg instanceof ByteBuf buf) {
+                    int readable = buf.readableBytes();
+                    if (readable == 0) {
+                        buffer.remove();
+                        continue;
+                    }
+                    if (!channel.config().isCopyMode() && canHandOver(buf)) {
+                        buf.retain(); // the pipe's reference; the outbound buffer's goes with remove()
+                        buffer.remove();
+                        added |= out.add(buf);
+                        counters().bytesByReference += readable;
+                        continue;
+                    }
+                    int n = (int) Math.min(Math.min(readable, room), COPY_CHUNK);
+                    ByteBuf copy = channel.zstackLoop().allocator().directBuffer(n);
+                    copy.writeBytes(buf, buf.readerIndex(), n);
+                    buffer.removeBytes(n);
+                    added |= out.add(copy);
+                    counters().bytesCopied += n;
+                } else {
+                    FileRegion region = (FileRegion) msg;
+                    long left = region.count() - region.transferred();
+                    if (left <= 0) {
+                        buffer.remove();
+                        continue;
+                    }
+                    int n = (int) Math.min(Math.min(left, room), COPY_CHUNK);
+                    ByteBuf copy = channel.zstackLoop().allocator().directBuffer(n);
+                    BufferSink sink = new BufferSink(copy, n);
+                    try {
+                        region.transferTo(sink, region.transferred());
+                    } catch (IOException | RuntimeException e) {
+                        copy.release();
+                        throw e;
+                    }
+                    if (sink.written == 0) {
+                        copy.release();
+                        throw new IOException("FileRegion ended early: " + region);
+                    }
+                    buffer.progress(sink.written);
+                    if (region.transferred() >= region.count()) {
+                        buffer.remove();
+                    }
+                    added |= out.add(copy);
+                    counters().bytesCopied += sink.written;
+                }
+            }
+        } finally {
+            if (added) {
+                peer.wakeRead();
+            }
+        }
+    }
+
+    /**
+     * True when {@code buf} may go to the reader by reference: it is one mbuf, and the writer holds the last
+     * reference to it, so nobody can change the bytes once the write is done (the rule of the TCP path's
+     * handOffCandidate; a decoder's cumulation or a buffer kept for reuse has other holders, and is copied).
+     */
+    private static boolean canHandOver(ByteBuf buf) {
+        MbufByteBuf root = MbufByteBuf.unwrapMbuf(buf);
+        return root != null && root.mbuf() != 0 && root.refCnt() == 1 && buf.refCnt() == 1
+                && root.pool().refcnt(root.mbuf()) == 1 && !(buf instanceof CompositeByteBuf);
+    }
+
+    /** A WritableByteChannel that fills a buffer up to a limit, for FileRegion.transferTo. */
+    private static final class BufferSink implements WritableByteChannel {
+        private final ByteBuf target;
+        private final int limit;
+        int written;
+
+        BufferSink(ByteBuf target, int limit) {
+            this.target = target;
+            this.limit = limit;
+        }
+
+        @Override
+        public int write(ByteBuffer src) {
+            int n = Math.min(src.remaining(), limit - written);
+            if (n <= 0) {
+                return 0;
+            }
+            target.writeBytes(src.slice(src.position(), n));
+            src.position(src.position() + n);
+            written += n;
+            return n;
+        }
+
+        @Override
+        public boolean isOpen() {
+            return true;
+        }
+
+        @Override
+        public void close() {
+        }
+    }
+
+    void shutdownOutput() {
+        out.end(false);
+        peer.wakeRead();
+    }
+
+    // ============================================================================================ read
+
+    private void readNow() {
+        readScheduled.set(false);
+        try {
+            readQueued();
+        } catch (Throwable t) {
+            channel.pipeline().fireExceptionCaught(t); // as the TCP path: never leave the channel silently stalled
+        }
+    }
+
+    /** Delivers what the peer sent, as the TCP path's readReceived does with what the stack received. */
+    private void readQueued() {
+        if (!channel.isOpen()) {
+            return;
+        }
+        if (channel.inputShutdown) {
+            discardInput();
+            return;
+        }
+        ZStackSocketChannelConfig config = channel.config();
+        if (!channel.readPending && !config.isAutoRead()) {
+            if (!hasInput()) {
+                inputDrained(); // the end of input is told at once, as with TCP
+            }
+            return;
+        }
+        RecvByteBufAllocator.Handle handle = channel.unsafe().recvBufAllocHandle();
+        handle.reset(config);
+        ChannelPipeline pipeline = channel.pipeline();
+        boolean readSomething = false;
+        try {
+            do {
+                int limit = Math.max(1, handle.guess());
+                ByteBuf msg = nextMessage(limit);
+                if (msg == null) {
+                    break;
+                }
+                channel.readPending = false;
+                readSomething = true;
+                handle.attemptedBytesRead(limit);
+                handle.lastBytesRead(msg.readableBytes());
+                handle.incMessagesRead(1);
+                pipeline.fireChannelRead(msg);
+            } while (handle.continueReading() && channel.isOpen());
+        } finally {
+            tookSome();
+        }
+        handle.readComplete();
+        if (readSomething) {
+            pipeline.fireChannelReadComplete();
+        }
+        if (!channel.isOpen()) {
+            return;
+        }
+        if (hasInput()) {
+            if (channel.readPending || config.isAutoRead()) {
+                wakeRead(); // the rest next round, so other channels get their turn
+            }
+        } else {
+            inputDrained();
+        }
+    }
+
+    /** The peer may wait for room: tell it some was made. */
+    private void tookSome() {
+        if (in.writerBlocked) {
+            in.writerBlocked = false;
+            peer.wakeWrite();
+        }
+    }
+
+    private boolean hasInput() {
+        return current != null || !in.isEmpty();
+    }
+
+    /** Everything sent was delivered: report how the input ended, if it did. */
+    private void inputDrained() {
+        switch (in.endAfterData()) {
+            case EOF -> channel.inputEnded();
+            case RESET -> channel.failConnection(TcpError.RESET);
+            case OPEN -> { }
+        }
+    }
+
+    /** Up to {@code limit} bytes: whole buffers while they fit (several make a composite), else a slice. */
+    private ByteBuf nextMessage(int limit) {
+        ByteBuf first = nextPiece(limit);
+        if (first == null || first.readableBytes() >= limit || !hasInput()) {
+            return first;
+        }
+        CompositeByteBuf composite = channel.config().getAllocator().compositeDirectBuffer(Integer.MAX_VALUE);
+        composite.addComponent(true, first);
+        ByteBuf piece;
+        while (composite.readableBytes() < limit && (piece = nextPiece(limit - composite.readableBytes())) != null) {
+            composite.addComponent(true, piece);
+        }
+        return composite;
+    }
+
+    private ByteBuf nextPiece(int limit) {
+        if (current == null) {
+            current = in.poll();
+            if (current == null) {
+                return null;
+            }
+        }
+        if (current.readableBytes() <= limit) {
+            ByteBuf whole = current;
+            current = null;
+            return whole;
+        }
+        return current.readRetainedSlice(limit);
+    }
+
+    /** SHUT_RD, or input after the end: what arrives is dropped (and makes room for the writer). */
+    void discardInput() {
+        if (current != null) {
+            current.release();
+            current = null;
+        }
+        ByteBuf buf;
+        while ((buf = in.poll()) != null) {
+            buf.release();
+        }
+        tookSome();
+    }
+
+    // ============================================================================================ close
+
+    /**
+     * The channel closes: what waits toward it is freed, and the peer reads the end after what was sent: EOF, or a
+     * reset when SO_LINGER is 0 or data sent here was never read (as Linux answers a close with unread data).
+     */
+    void close() {
+        close(channel.config().getSoLinger() == 0);
+    }
+
+    /** An accepted end its server never handed out: the client sees a reset. Any thread (never registered). */
+    void abort() {
+        close(true);
+    }
+
+    private void close(boolean reset) {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        boolean unread = hasInput();
+        if (current != null) {
+            current.release();
+            current = null;
+        }
+        in.closeReader();
+        boolean sendsReset = reset || unread;
+        out.end(sendsReset);
+        if (sendsReset && channel.isRegistered()) {
+            counters().resetsSent++;
+        }
+        peer.wakeRead();
+        peer.wakeWrite(); // its pending writes now fail or drop, as after a reset
+        if (reservedPort != 0) {
+            ZStackRuntime.releasePort(reservedAddress, reservedPort);
+        }
+        InProcessConnections.closed(this);
+    }
+
+    /** One line for the ss-style dump. */
+    String describe() {
+        return "in-process " + (closed ? "CLOSED" : channel.isOutputShutdown() ? "OUTPUT-SHUT" : "ESTABLISHED")
+                + " " + format(channel.localAddress()) + " -> " + format(channel.remoteAddress())
+                + (in.isEmpty() ? "" : " unread") + (out.writerBlocked ? " writer-blocked" : "");
+    }
+
+    private static String format(java.net.InetSocketAddress a) {
+        return a == null ? "?" : a.getAddress().getHostAddress() + ":" + a.getPort();
+    }
+}

@@ -130,19 +130,20 @@ final class InProcessEnd {
                         buffer.remove();
                         continue;
                     }
+                    // queued before the outbound buffer lets go: removing completes write promises, whose
+                    // listeners may shut the output down or close, which must find these bytes sent
                     if (!channel.config().isCopyMode() && canHandOver(buf)) {
-                        buf.retain(); // the pipe's reference; the outbound buffer's goes with remove()
-                        buffer.remove();
-                        added |= out.add(buf);
+                        added |= out.add(buf.retain()); // the pipe's reference; the outbound buffer's goes below
                         counters().bytesByReference += readable;
+                        buffer.remove();
                         continue;
                     }
                     int n = (int) Math.min(Math.min(readable, room), COPY_CHUNK);
                     ByteBuf copy = channel.zstackLoop().allocator().directBuffer(n);
                     copy.writeBytes(buf, buf.readerIndex(), n);
-                    buffer.removeBytes(n);
                     added |= out.add(copy);
                     counters().bytesCopied += n;
+                    buffer.removeBytes(n);
                 } else {
                     FileRegion region = (FileRegion) msg;
                     long left = region.count() - region.transferred();
@@ -163,12 +164,12 @@ final class InProcessEnd {
                         copy.release();
                         throw new IOException("FileRegion ended early: " + region);
                     }
+                    added |= out.add(copy);
+                    counters().bytesCopied += sink.written;
                     buffer.progress(sink.written);
                     if (region.transferred() >= region.count()) {
                         buffer.remove();
                     }
-                    added |= out.add(copy);
-                    counters().bytesCopied += sink.written;
                 }
             }
         } finally {

@@ -21,7 +21,7 @@ import java.util.List;
  * every later connect to it hanging. (A stack that resets or answers with a SYN cookie instead makes {@link #open}
  * fail with that explanation.)
  */
-final class LoopbackBlackHole implements AutoCloseable {
+public final class LoopbackBlackHole implements AutoCloseable {
 
     private static final int BACKLOG = 1;
     /** Linux queues backlog + 1 connections; anything far above that means the stack never drops. */
@@ -39,7 +39,17 @@ final class LoopbackBlackHole implements AutoCloseable {
 
     /** Opens a black hole on {@code 127.0.0.1} with the bootstraps of {@code permutation}. */
     static LoopbackBlackHole open(ZStackSocketTestPermutation permutation) throws InterruptedException {
-        Channel listener = permutation.newServerBootstrap()
+        return open(permutation, permutation);
+    }
+
+    /**
+     * A black hole served by {@code server}'s group and filled from {@code clients}' group, whose connects then
+     * hang. The in-process path has none (a full backlog refuses at once, see InProcessConnections), so its
+     * permutation fills a TCP server's accept queue: its clients' connects to a port only TCP serves take TCP.
+     */
+    public static LoopbackBlackHole open(ZStackSocketTestPermutation server, ZStackSocketTestPermutation clients)
+            throws InterruptedException {
+        Channel listener = server.newServerBootstrap()
                 .option(ChannelOption.SO_BACKLOG, BACKLOG)
                 // Never read, hence never accept: established connections stay in the accept queue.
                 .option(ChannelOption.AUTO_READ, false)
@@ -50,7 +60,7 @@ final class LoopbackBlackHole implements AutoCloseable {
         boolean ok = false;
         try {
             for (int i = 0; i < MAX_FILLERS; i++) {
-                ChannelFuture connect = permutation.newClientBootstrap()
+                ChannelFuture connect = clients.newClientBootstrap()
                         .handler(new ChannelInboundHandlerAdapter())
                         .connect(listener.localAddress());
                 if (!connect.await(UNANSWERED_MILLIS)) {
@@ -76,7 +86,7 @@ final class LoopbackBlackHole implements AutoCloseable {
     }
 
     /** Where to connect to get no answer at all. */
-    InetSocketAddress address() {
+    public InetSocketAddress address() {
         return (InetSocketAddress) listener.localAddress();
     }
 

@@ -32,7 +32,12 @@ public class ZStackSocketChannelNotYetConnectedTest extends SocketChannelNotYetC
 
     @Override
     protected List<BootstrapFactory<Bootstrap>> newFactories() {
-        return ZStackSocketTestPermutation.INSTANCE.clientSocket();
+        return permutation().clientSocket();
+    }
+
+    /** The permutation whose bootstraps the test body uses too. */
+    protected ZStackSocketTestPermutation permutation() {
+        return ZStackSocketTestPermutation.INSTANCE;
     }
 
     @Override
@@ -48,7 +53,7 @@ public class ZStackSocketChannelNotYetConnectedTest extends SocketChannelNotYetC
     }
 
     private void readPendingUntilActive(Bootstrap cb) throws Throwable {
-        Channel server = ZStackSocketTestPermutation.INSTANCE.newServerBootstrap()
+        Channel server = permutation().newServerBootstrap()
                 .childHandler(new ChannelInboundHandlerAdapter() {
                     @Override
                     public void channelActive(ChannelHandlerContext ctx) {

@@ -38,7 +38,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  */
 public class ZStackSocketConnectionAttemptTest extends SocketConnectionAttemptTest {
 
-    private static LoopbackBlackHole blackHole;
+    /** Opened once per class; a subclass for another permutation opens its own (see its hiding openBlackHole). */
+    protected static LoopbackBlackHole blackHole;
 
     @BeforeAll
     static void openBlackHole() throws InterruptedException {

@@ -32,7 +32,12 @@ public class ZStackSocketShutdownOutputByPeerTest
 
     @Override
     protected List<BootstrapFactory<ServerBootstrap>> newFactories() {
-        return ZStackSocketTestPermutation.INSTANCE.serverSocket();
+        return permutation().serverSocket();
+    }
+
+    /** The permutation of the server and of the peer. */
+    protected ZStackSocketTestPermutation permutation() {
+        return ZStackSocketTestPermutation.INSTANCE;
     }
 
     @Override
@@ -47,7 +52,7 @@ public class ZStackSocketShutdownOutputByPeerTest
 
     @Override
     protected void connect(Peer peer, SocketAddress address) throws IOException {
-        peer.channel = (SocketChannel) await(ZStackSocketTestPermutation.INSTANCE.newClientBootstrap()
+        peer.channel = (SocketChannel) await(permutation().newClientBootstrap()
                 .handler(new ChannelInboundHandlerAdapter())
                 .connect(address)).channel();
     }

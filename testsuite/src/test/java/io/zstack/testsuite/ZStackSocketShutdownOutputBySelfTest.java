@@ -30,8 +30,11 @@ import org.junit.jupiter.api.Timeout;
  * is not wired here (see README, Exclusions); the same assertions run against a transport server child instead.
  */
 @Timeout(value = 30, unit = TimeUnit.SECONDS)
-class ZStackSocketShutdownOutputBySelfTest {
-    private static final ZStackSocketTestPermutation P = ZStackSocketTestPermutation.INSTANCE;
+public class ZStackSocketShutdownOutputBySelfTest {
+    /** The permutation of both ends. */
+    protected ZStackSocketTestPermutation permutation() {
+        return ZStackSocketTestPermutation.INSTANCE;
+    }
 
     /** The peer: a server child that records what it reads, when its input ends, and can write back. */
     private static final class Peer extends ChannelInboundHandlerAdapter {
@@ -61,22 +64,23 @@ class ZStackSocketShutdownOutputBySelfTest {
         }
     }
 
-    private static Channel server(Peer peer) {
-        return P.newServerBootstrap().childOption(ChannelOption.ALLOW_HALF_CLOSURE, true).childHandler(peer)
+    private Channel server(Peer peer) {
+        return permutation().newServerBootstrap().childOption(ChannelOption.ALLOW_HALF_CLOSURE, true).childHandler(peer)
                 .bind(ZStackSocketTestPermutation.newSocketAddress()).syncUninterruptibly().channel();
     }
 
     @Test
-    void shutdownOutputHalfClosesAndTheOtherDirectionStillWorks() throws Exception {
+    public void shutdownOutputHalfClosesAndTheOtherDirectionStillWorks() throws Exception {
         Peer peer = new Peer();
         Channel server = server(peer);
         BlockingQueue<Integer> received = new LinkedBlockingQueue<>();
-        SocketChannel ch = (SocketChannel) P.newClientBootstrap().handler(new SimpleChannelInboundHandler<ByteBuf>() {
-            @Override
-            protected void channelRead0(ChannelHandlerContext ctx, ByteBuf msg) {
-                received.add((int) msg.readByte());
-            }
-        }).connect(server.localAddress()).sync().channel();
+        SocketChannel ch = (SocketChannel) permutation().newClientBootstrap()
+                .handler(new SimpleChannelInboundHandler<ByteBuf>() {
+                    @Override
+                    protected void channelRead0(ChannelHandlerContext ctx, ByteBuf msg) {
+                        received.add((int) msg.readByte());
+                    }
+                }).connect(server.localAddress()).sync().channel();
         try {
             assertTrue(ch.isActive());
             assertFalse(ch.isOutputShutdown());
@@ -100,11 +104,12 @@ class ZStackSocketShutdownOutputBySelfTest {
     }
 
     @Test
-    void shutdownAfterCloseFails() throws Exception {
+    public void shutdownAfterCloseFails() throws Exception {
         Peer peer = new Peer();
         Channel server = server(peer);
         try {
-            SocketChannel ch = (SocketChannel) P.newClientBootstrap().handler(new ChannelInboundHandlerAdapter())
+            SocketChannel ch = (SocketChannel) permutation().newClientBootstrap()
+                    .handler(new ChannelInboundHandlerAdapter())
                     .connect(server.localAddress()).sync().channel();
             assertTrue(ch.isActive());
             ch.close().syncUninterruptibly();
@@ -124,19 +129,19 @@ class ZStackSocketShutdownOutputBySelfTest {
     }
 
     @Test
-    void shutdownOutputWithSoLingerCompletes() throws Exception {
+    public void shutdownOutputWithSoLingerCompletes() throws Exception {
         shutdownWithSoLinger(true);
     }
 
     @Test
-    void shutdownWithSoLingerCompletes() throws Exception {
+    public void shutdownWithSoLingerCompletes() throws Exception {
         shutdownWithSoLinger(false);
     }
 
-    private static void shutdownWithSoLinger(boolean outputOnly) throws Exception {
+    private void shutdownWithSoLinger(boolean outputOnly) throws Exception {
         Peer peer = new Peer();
         Channel server = server(peer);
-        SocketChannel ch = (SocketChannel) P.newClientBootstrap().option(ChannelOption.SO_LINGER, 1)
+        SocketChannel ch = (SocketChannel) permutation().newClientBootstrap().option(ChannelOption.SO_LINGER, 1)
                 .handler(new ChannelInboundHandlerAdapter()).connect(server.localAddress()).sync().channel();
         try {
             if (outputOnly) {

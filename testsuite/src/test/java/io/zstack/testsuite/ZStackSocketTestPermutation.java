@@ -33,17 +33,30 @@ import java.util.List;
  */
 public final class ZStackSocketTestPermutation extends SocketTestPermutation {
 
-    /** Shared by every test class, as Netty's own permutation is. */
-    public static final ZStackSocketTestPermutation INSTANCE = new ZStackSocketTestPermutation();
+    /** Shared by every test class, as Netty's own permutation is: TCP over the stack's loopback. */
+    public static final ZStackSocketTestPermutation INSTANCE = new ZStackSocketTestPermutation(false);
 
     /** Event loops in the shared group: one per core of the 2-core machines this runs on. */
     static final int THREADS = 2;
 
     // Server (boss and children) and client all live on one group: with ZStack one group owns one stack, and
     // only sockets on the same stack can reach each other through its loopback.
-    private final EventLoopGroup group = ZStackTransport.newGroup(THREADS, "testsuite-zstack");
+    private final EventLoopGroup group;
 
-    private ZStackSocketTestPermutation() {
+    private ZStackSocketTestPermutation(boolean inProcess) {
+        group = ZStackTransport.newGroup(THREADS, inProcess ? "testsuite-inprocess" : "testsuite-zstack", inProcess);
+    }
+
+    /**
+     * The third permutation (the second is memif's): the same group shape, with the in-process path on, so every
+     * connection between its channels skips TCP. Made on first use.
+     */
+    public static ZStackSocketTestPermutation inProcess() {
+        return InProcessHolder.IN_PROCESS;
+    }
+
+    private static final class InProcessHolder {
+        static final ZStackSocketTestPermutation IN_PROCESS = new ZStackSocketTestPermutation(true);
     }
 
     /** The IPv4 loopback address every test uses, {@code 127.0.0.1}. */

@@ -2,6 +2,7 @@ package io.zstack.testsuite;
 
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.ReflectiveChannelFactory;
+import io.zstack.channel.ZStackConfig;
 import io.zstack.channel.ZStackEventLoopGroup;
 import io.zstack.channel.ZStackServerSocketChannel;
 import io.zstack.channel.ZStackSocketChannel;
@@ -38,7 +39,16 @@ public final class ZStackTransport {
      * SWITCH.
      */
     public static EventLoopGroup newGroup(int threads, String name) {
-        return new ZStackEventLoopGroup(threads, new DefaultThreadFactory(name, true));
+        return newGroup(threads, name, false);
+    }
+
+    /**
+     * {@link #newGroup(int, String)}, with connections between its channels carried by TCP over the stack's loopback
+     * ({@code inProcess} false) or by the in-process path, which skips TCP ({@code ZStackConfig.Builder#inProcess}).
+     */
+    public static EventLoopGroup newGroup(int threads, String name, boolean inProcess) {
+        return new ZStackEventLoopGroup(threads, new DefaultThreadFactory(name, true),
+                ZStackConfig.builder().inProcess(inProcess).build());
     }
 
     /** {@link #newGroup(int, String)} with a default thread name. */

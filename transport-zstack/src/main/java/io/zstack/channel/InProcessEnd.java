@@ -104,11 +104,11 @@ final class InProcessEnd {
                     return;
                 }
                 if (out.isReaderClosed()) {
-                    if (peerGone) {
+                    if (peerGone || in.isReset()) {
                         throw new IOException("Connection reset by peer");
                     }
-                    // the first write after the peer closed is accepted and dropped, as TCP's is before the
-                    // peer's RST comes back; the next one fails
+                    // the peer closed in order (FIN): the first write after is accepted and dropped, as TCP's is
+                    // before the RST it provokes comes back; the next one fails
                     peerGone = true;
                     while (buffer.remove()) {
                         // dropped
@@ -248,12 +248,15 @@ final class InProcessEnd {
             discardInput();
             return;
         }
+        if (!hasInput()) {
+            // nothing to deliver (a wake-up for the input's end): no read, whose empty result would make an adaptive
+            // receive allocator shrink its guess; the end of input is told at once, as with TCP
+            inputDrained();
+            return;
+        }
         ZStackSocketChannelConfig config = channel.config();
         if (!channel.readPending && !config.isAutoRead()) {
-            if (!hasInput()) {
-                inputDrained(); // the end of input is told at once, as with TCP
-            }
-            return;
+            return; // data waits for read()
         }
         RecvByteBufAllocator.Handle handle = channel.unsafe().recvBufAllocHandle();
         handle.reset(config);

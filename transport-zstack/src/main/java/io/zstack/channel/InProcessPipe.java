@@ -62,6 +62,11 @@ final class InProcessPipe {
         }
     }
 
+    /** The writer reset the direction (it may still have data queued before the reset). */
+    boolean isReset() {
+        return end == End.RESET;
+    }
+
     boolean isReaderClosed() {
         return readerClosed;
     }

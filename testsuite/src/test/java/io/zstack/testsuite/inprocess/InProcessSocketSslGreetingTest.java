@@ -1,0 +1,19 @@
+package io.zstack.testsuite.inprocess;
+
+import io.netty.bootstrap.Bootstrap;
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.testsuite.transport.TestsuitePermutation.BootstrapComboFactory;
+import io.zstack.testsuite.ZStackSocketSslGreetingTest;
+import io.zstack.testsuite.ZStackSocketTestPermutation;
+import java.util.List;
+
+/**
+ * {@link ZStackSocketSslGreetingTest} over the in-process path: both ends are ZStack channels of this JVM, so the
+ * connection skips TCP ({@link ZStackSocketTestPermutation#inProcess()}).
+ */
+public class InProcessSocketSslGreetingTest extends ZStackSocketSslGreetingTest {
+    @Override
+    protected List<BootstrapComboFactory<ServerBootstrap, Bootstrap>> newFactories() {
+        return ZStackSocketTestPermutation.inProcess().socket();
+    }
+}

@@ -126,7 +126,7 @@ public final class ZStackConfig {
         private java.nio.file.Path captureDirectory;
         private int captureSnapLength;
         private long captureMaxBytes;
-        private boolean inProcess = false;
+        private boolean inProcess = true;
 
         private Builder() {
         }

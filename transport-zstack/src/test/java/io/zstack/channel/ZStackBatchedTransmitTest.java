@@ -40,10 +40,10 @@ class ZStackBatchedTransmitTest {
                 Vdevs.memifServer(27, socket), PortConfig.defaults(), serverPool));
         ZStackZeroCopyTest.RecordingDevice client = new ZStackZeroCopyTest.RecordingDevice(DpdkPortDevice.open(
                 Vdevs.memifClient(28, socket), PortConfig.defaults(), clientPool));
-        ZStackEventLoopGroup serverGroup = new ZStackEventLoopGroup(1, ZStackConfig.builder()
+        ZStackEventLoopGroup serverGroup = new ZStackEventLoopGroup(1, ZStackConfig.builder().inProcess(false)
                 .device((i, n) -> server).address(Ipv4Config.parse("10.9.2.1/24", null)).build());
         // no stall flush: however slow this shared machine runs the task, its flushes wait for the round's end
-        ZStackEventLoopGroup clientGroup = new ZStackEventLoopGroup(1, ZStackConfig.builder()
+        ZStackEventLoopGroup clientGroup = new ZStackEventLoopGroup(1, ZStackConfig.builder().inProcess(false)
                 .device((i, n) -> client).address(Ipv4Config.parse("10.9.2.2/24", null)).stallFlush(0).build());
         try {
             int connections = 8;
@@ -122,7 +122,7 @@ class ZStackBatchedTransmitTest {
      */
     @Test
     void aHandlerThatBlocksItsLoopAfterWritingStillGetsTheWriteOut() throws Exception {
-        ZStackEventLoopGroup group = new ZStackEventLoopGroup(2);
+        ZStackEventLoopGroup group = new ZStackEventLoopGroup(2, ZStackConfig.builder().inProcess(false).build());
         try {
             CountDownLatch peerRead = new CountDownLatch(1);
             AtomicBoolean peerReadInTime = new AtomicBoolean();

@@ -178,9 +178,11 @@ class ZStackChannelStressTest {
             clientPort = DpdkPortDevice.open(Vdevs.memifClient(32, socket), PortConfig.defaults(), clientPool);
             DpdkPortDevice server = serverPort;
             DpdkPortDevice client = clientPort;
-            serverGroup = new ZStackEventLoopGroup(1, ZStackConfig.builder().device((i, n) -> unclosed(server))
+            serverGroup = new ZStackEventLoopGroup(1, ZStackConfig.builder().inProcess(false)
+                    .device((i, n) -> unclosed(server))
                     .address(Ipv4Config.parse("10.9.1.1/24", null)).build());
-            clientGroup = new ZStackEventLoopGroup(1, ZStackConfig.builder().device((i, n) -> unclosed(client))
+            clientGroup = new ZStackEventLoopGroup(1, ZStackConfig.builder().inProcess(false)
+                    .device((i, n) -> unclosed(client))
                     .address(Ipv4Config.parse("10.9.1.2/24", null)).build());
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
             while (!(serverPort.port().info().linkUp() && clientPort.port().info().linkUp())) {

@@ -24,7 +24,7 @@ class ZStackCloseTest {
 
     @BeforeAll
     static void group() {
-        group = new ZStackEventLoopGroup(1);
+        group = new ZStackEventLoopGroup(1, ZStackConfig.builder().inProcess(false).build());
     }
 
     @AfterAll

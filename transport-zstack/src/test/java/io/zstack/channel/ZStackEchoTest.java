@@ -34,8 +34,8 @@ class ZStackEchoTest {
 
     @BeforeAll
     static void groups() {
-        boss = new ZStackEventLoopGroup(1);
-        workers = new ZStackEventLoopGroup(2);
+        boss = new ZStackEventLoopGroup(1, ZStackConfig.builder().inProcess(false).build());
+        workers = new ZStackEventLoopGroup(2, ZStackConfig.builder().inProcess(false).build());
     }
 
     @AfterAll

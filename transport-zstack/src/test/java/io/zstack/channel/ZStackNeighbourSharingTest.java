@@ -21,7 +21,7 @@ class ZStackNeighbourSharingTest {
     @Test
     void whatOneLoopLearnsFromArpEveryLoopKnows() throws Exception {
         ZStackEventLoopGroup group = new ZStackEventLoopGroup(2,
-                ZStackConfig.builder().address(Ipv4Config.parse("10.0.0.1/24", null)).build());
+                ZStackConfig.builder().inProcess(false).address(Ipv4Config.parse("10.0.0.1/24", null)).build());
         try {
             List<ZStackEventLoop> loops = group.loops();
             ZStackEventLoop first = loops.get(0);

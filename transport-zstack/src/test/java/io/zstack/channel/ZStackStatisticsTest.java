@@ -29,7 +29,7 @@ class ZStackStatisticsTest {
     @Test
     void aRunningGroupShowsItsCountersOverJmx() throws Exception {
         Set<ObjectName> before = SERVER.queryNames(new ObjectName("io.zstack:type=ZStackEventLoopGroup,*"), null);
-        ZStackEventLoopGroup group = new ZStackEventLoopGroup(2);
+        ZStackEventLoopGroup group = new ZStackEventLoopGroup(2, ZStackConfig.builder().inProcess(false).build());
         Set<ObjectName> after = SERVER.queryNames(new ObjectName("io.zstack:type=ZStackEventLoopGroup,*"), null);
         after.removeAll(before);
         assertEquals(1, after.size(), "one MBean for the new group: " + after);

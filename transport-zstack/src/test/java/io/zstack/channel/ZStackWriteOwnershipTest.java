@@ -40,7 +40,7 @@ class ZStackWriteOwnershipTest {
 
     @BeforeAll
     static void group() {
-        group = new ZStackEventLoopGroup(1);
+        group = new ZStackEventLoopGroup(1, ZStackConfig.builder().inProcess(false).build());
     }
 
     @AfterAll

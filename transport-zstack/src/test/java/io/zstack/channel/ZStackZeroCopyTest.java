@@ -184,9 +184,9 @@ class ZStackZeroCopyTest {
                 PortConfig.defaults(), serverPool));
         RecordingDevice client = new RecordingDevice(DpdkPortDevice.open(Vdevs.memifClient(copyMode ? 24 : 22, socket),
                 PortConfig.defaults(), clientPool));
-        ZStackEventLoopGroup serverGroup = new ZStackEventLoopGroup(1, ZStackConfig.builder()
+        ZStackEventLoopGroup serverGroup = new ZStackEventLoopGroup(1, ZStackConfig.builder().inProcess(false)
                 .device((i, n) -> server).address(Ipv4Config.parse("10.9.0.1/24", null)).build());
-        ZStackEventLoopGroup clientGroup = new ZStackEventLoopGroup(1, ZStackConfig.builder()
+        ZStackEventLoopGroup clientGroup = new ZStackEventLoopGroup(1, ZStackConfig.builder().inProcess(false)
                 .device((i, n) -> client).address(Ipv4Config.parse("10.9.0.2/24", null)).build());
         Throwable failure = null;
         try {
@@ -314,9 +314,9 @@ class ZStackZeroCopyTest {
                 PortConfig.defaults(), serverPool));
         RecordingDevice client = new RecordingDevice(DpdkPortDevice.open(Vdevs.memifClient(26, socket),
                 PortConfig.defaults(), clientPool));
-        ZStackEventLoopGroup serverGroup = new ZStackEventLoopGroup(1, ZStackConfig.builder()
+        ZStackEventLoopGroup serverGroup = new ZStackEventLoopGroup(1, ZStackConfig.builder().inProcess(false)
                 .device((i, n) -> server).address(Ipv4Config.parse("10.9.1.1/24", null)).build());
-        ZStackEventLoopGroup clientGroup = new ZStackEventLoopGroup(1, ZStackConfig.builder()
+        ZStackEventLoopGroup clientGroup = new ZStackEventLoopGroup(1, ZStackConfig.builder().inProcess(false)
                 .device((i, n) -> client).address(Ipv4Config.parse("10.9.1.2/24", null)).build());
         Throwable failure = null;
         try {

@@ -51,9 +51,11 @@ public final class MemifPermutation extends SocketTestPermutation {
             throw new UncheckedIOException(e);
         }
         serverGroup = new ZStackEventLoopGroup(1, new DefaultThreadFactory("memif-server", true), ZStackConfig.builder()
+                .inProcess(false) // both stacks are in this JVM: the link, not the in-process path, is under test
                 .device(ZStackDevices.dpdk(Vdevs.memifServer(31, socket.toString()), PortConfig.defaults()))
                 .address(Ipv4Config.parse(SERVER_ADDRESS + "/24", null)).build());
         clientGroup = new ZStackEventLoopGroup(1, new DefaultThreadFactory("memif-client", true), ZStackConfig.builder()
+                .inProcess(false)
                 .device(ZStackDevices.dpdk(Vdevs.memifClient(32, socket.toString()), PortConfig.defaults()))
                 .address(Ipv4Config.parse(CLIENT_ADDRESS + "/24", null)).build());
         awaitLink();

@@ -167,6 +167,10 @@ public final class ZStackSocketChannel extends AbstractZStackChannel implements 
         if (connection != null && connection.state() == io.zstack.tcp.TcpState.CLOSED) {
             events.onClosed(connection, connection.error()); // it died between accept and registration
         }
+        if (inProcess != null) {
+            // what the peer did before this registration (its wake-ups found no loop): a task, so it runs registered
+            eventLoop().execute(inProcess::wakeRead);
+        }
     }
 
     void keepAliveChanged() {

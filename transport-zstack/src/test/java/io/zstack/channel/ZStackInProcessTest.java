@@ -239,6 +239,30 @@ class ZStackInProcessTest {
         assertPoolsHome();
     }
 
+    /**
+     * A client that closes before its server has accepted (the server reads only when asked): the child, which reads
+     * only when asked too, still learns of the end once registered, and closes (no half-closure).
+     */
+    @Test
+    void aChildLearnsOfAnEndThatCameBeforeItsRegistration() throws Exception {
+        CompletableFuture<Channel> accepted = new CompletableFuture<>();
+        Channel server = new ServerBootstrap().group(group).channel(ZStackServerSocketChannel.class)
+                .option(ChannelOption.AUTO_READ, false)
+                .childOption(ChannelOption.AUTO_READ, false)
+                .childHandler(new ChannelInboundHandlerAdapter() {
+                    @Override
+                    public void channelActive(ChannelHandlerContext ctx) {
+                        accepted.complete(ctx.channel());
+                    }
+                }).bind(new InetSocketAddress("127.0.0.1", 0)).sync().channel();
+        Channel client = client(group, server, new ChannelInboundHandlerAdapter());
+        client.close().sync();
+        server.read();
+        Channel child = accepted.get(5, TimeUnit.SECONDS);
+        assertTrue(child.closeFuture().await(5, TimeUnit.SECONDS), "the child never learnt the client closed");
+        server.close().sync();
+    }
+
     /** A group with the switch off, and a server whose group has it off, take TCP. */
     @Test
     void theSwitchTurnsItOff() throws Exception {

@@ -534,6 +534,7 @@ class RawSegmentTest {
         assertEquals(TcpState.TIME_WAIT, conn.state());
         peer.advance(2 * conn.settings().mslNanos - 100 * MS);
         assertEquals(1, peer.tcp().connectionCount(), "still in TIME_WAIT");
+        assertEquals("1 in TIME_WAIT\n", peer.tcp().describeConnections(peer.now()), "counted, not listed");
         peer.advance(200 * MS);
         assertEquals(0, peer.tcp().connectionCount());
     }

@@ -215,6 +215,11 @@ public final class TcpConnection {
 
     // ======================================================================================== public API
 
+    /** Whether events still go to a handler (tests: a TIME_WAIT lets go of its channel). */
+    boolean hasHandler() {
+        return handler != NO_HANDLER;
+    }
+
     public TcpState state() {
         return state;
     }
@@ -549,6 +554,12 @@ public final class TcpConnection {
         }
         if (state != TcpState.CLOSED) {
             output(nowNanos);
+        }
+        if (state == TcpState.TIME_WAIT) {
+            // the application heard the close and the EOF (enterTimeWait, receiveFin): nothing more goes to it, so
+            // 2MSL in the connection table must not keep its channel and pipeline reachable (thousands of them on
+            // a server closing first)
+            handler = NO_HANDLER;
         }
     }
 
@@ -1390,6 +1401,14 @@ public final class TcpConnection {
     }
 
     private void enterTimeWait(long nowNanos) {
+        if (layer.timeWaitCount >= settings.maxTimeWaits) {
+            // as Linux on tcp_max_tw_buckets: the peer's FIN is acknowledged, the tuple is not kept
+            layer.counters().timeWaitOverflows++;
+            sendAckNow(nowNanos);
+            destroy(null);
+            return;
+        }
+        layer.timeWaitCount++;
         state = TcpState.TIME_WAIT;
         retransmitDeadline = 0;
         reorderDeadline = 0;
@@ -1904,6 +1923,9 @@ public final class TcpConnection {
     void destroy(TcpError why) {
         if (state == TcpState.CLOSED) {
             return;
+        }
+        if (state == TcpState.TIME_WAIT) {
+            layer.timeWaitCount--;
         }
         state = TcpState.CLOSED;
         sendQueue.clear();

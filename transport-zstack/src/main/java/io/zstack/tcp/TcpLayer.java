@@ -199,6 +199,9 @@ public final class TcpLayer implements Ipv4Layer.Transport {
         return c;
     }
 
+    /** Connections of this layer in TIME_WAIT (see {@link TcpSettings#maxTimeWaits}). */
+    int timeWaitCount;
+
     void remove(TcpConnection c) {
         connections.remove(c);
     }

@@ -15,20 +15,16 @@ import io.zstack.buffer.DpdkMbufPool;
 import io.zstack.buffer.Mbuf;
 import io.zstack.buffer.MbufBurst;
 import io.zstack.buffer.MbufByteBuf;
-import io.zstack.buffer.MbufPool;
-import io.zstack.device.DeviceCapabilities;
 import io.zstack.device.DpdkPortDevice;
+import io.zstack.device.ForwardingNetDevice;
 import io.zstack.device.NetDevice;
 import io.zstack.dpdk.PortConfig;
 import io.zstack.dpdk.Vdevs;
 import io.zstack.ip.Ipv4Config;
-import io.zstack.wire.MacAddress;
 import java.net.InetSocketAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
-import java.util.Set;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
@@ -41,8 +37,7 @@ import org.junit.jupiter.api.Test;
  */
 class ZStackZeroCopyTest {
     /** Records where the frames it passes live. */
-    static final class RecordingDevice implements NetDevice {
-        final NetDevice device;
+    static final class RecordingDevice extends ForwardingNetDevice {
         /** [start, end) of every received segment's data. */
         final List<long[]> received = new CopyOnWriteArrayList<>();
         /** TCP data frames in each transmit call (a tx_burst) that carried any. */
@@ -59,17 +54,12 @@ class ZStackZeroCopyTest {
         final List<long[]> transmitted = new CopyOnWriteArrayList<>();
 
         RecordingDevice(NetDevice device) {
-            this.device = device;
-        }
-
-        @Override
-        public String name() {
-            return device.name();
+            super(device);
         }
 
         @Override
         public int receive(MbufBurst burst) {
-            int n = device.receive(burst);
+            int n = inner.receive(burst);
             for (int i = 0; i < n; i++) {
                 for (long s = burst.get(i); s != 0; s = Mbuf.next(s)) {
                     received.add(new long[] {Mbuf.dataAddress(s), Mbuf.dataAddress(s) + Mbuf.dataLen(s)});
@@ -100,7 +90,7 @@ class ZStackZeroCopyTest {
             if (dataFrames > 0) {
                 dataFramesPerTransmit.add(dataFrames);
             }
-            return device.transmit(burst);
+            return inner.transmit(burst);
         }
 
         /**
@@ -136,31 +126,6 @@ class ZStackZeroCopyTest {
         /** True when some transmitted segment's memory holds [address, address + length). */
         boolean transmittedFrom(long address, int length) {
             return transmitted.stream().anyMatch(r -> address >= r[0] && address + length <= r[1]);
-        }
-
-        @Override
-        public DeviceCapabilities capabilities() {
-            return device.capabilities();
-        }
-
-        @Override
-        public MacAddress macAddress() {
-            return device.macAddress();
-        }
-
-        @Override
-        public int mtu() {
-            return device.mtu();
-        }
-
-        @Override
-        public MbufPool pool() {
-            return device.pool();
-        }
-
-        @Override
-        public void close() {
-            device.close(); // either end first, from whichever loop stops first
         }
     }
 
@@ -425,8 +390,8 @@ class ZStackZeroCopyTest {
 
     static void waitForLink(RecordingDevice a, RecordingDevice b) throws InterruptedException {
         long deadline = System.nanoTime() + 10_000_000_000L;
-        while (!(((DpdkPortDevice) a.device).port().info().linkUp()
-                && ((DpdkPortDevice) b.device).port().info().linkUp())) {
+        while (!(((DpdkPortDevice) a.inner()).port().info().linkUp()
+                && ((DpdkPortDevice) b.inner()).port().info().linkUp())) {
             assertTrue(System.nanoTime() < deadline, "memif link did not come up in 10 s");
             Thread.sleep(10);
         }

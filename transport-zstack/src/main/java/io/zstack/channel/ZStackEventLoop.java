@@ -129,7 +129,6 @@ public final class ZStackEventLoop extends SingleThreadEventLoop {
     protected void run() {
         thread = Thread.currentThread();
         stack.start(now());
-        ZStackRuntime.loopStarted(this);
         int idle = 0;
         try {
             for (;;) {
@@ -155,8 +154,6 @@ public final class ZStackEventLoop extends SingleThreadEventLoop {
         } catch (Throwable t) {
             logger.error("ZStack event loop failed; its channels are closed", t);
             closeAll();
-        } finally {
-            ZStackRuntime.loopStopped(this);
         }
     }
 

@@ -208,7 +208,7 @@ public final class ZStackServerSocketChannel extends AbstractZStackChannel imple
         }
     }
 
-    /** AUTO_READ was turned off: a read asked for earlier no longer counts. */
+    @Override
     void clearReadPending() {
         if (!isRegistered() || eventLoop().inEventLoop()) {
             readPending = false;

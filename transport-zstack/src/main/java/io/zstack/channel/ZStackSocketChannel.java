@@ -306,7 +306,7 @@ public final class ZStackSocketChannel extends AbstractZStackChannel implements 
 
     // ============================================================================================ read
 
-    /** AUTO_READ was turned off: a read asked for earlier no longer counts. */
+    @Override
     void clearReadPending() {
         if (!isRegistered() || eventLoop().inEventLoop()) {
             readPending = false;

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.zstack.testing.Command;
+import io.zstack.testing.MissingDpdkLibrary;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -68,16 +69,7 @@ class ZStackAvailabilityTest {
     /** A machine without DPDK: the shim loads, but the librte_* it was linked against is not there. */
     @Test
     void missingDpdkLibrariesAreTheCauseAndNameThePackage() throws IOException {
-        Path fakeDpdk = dir.resolve("librte_zstackabsent.so.23");
-        Path empty = dir.resolve("absent.c");
-        Files.writeString(empty, "int rte_zstack_absent(void){return 1;}\n");
-        Command.check("gcc", "-shared", "-fPIC", "-o", fakeDpdk.toString(), "-Wl,-soname,librte_zstackabsent.so.23",
-                empty.toString());
-        Path shim = dir.resolve("libshim.so");
-        Path caller = dir.resolve("shim.c");
-        Files.writeString(caller, "int rte_zstack_absent(void);\nint zs_call(void){return rte_zstack_absent();}\n");
-        Command.check("gcc", "-shared", "-fPIC", "-o", shim.toString(), caller.toString(), fakeDpdk.toString());
-        Files.delete(fakeDpdk);
+        Path shim = MissingDpdkLibrary.shimNeeding(dir, "librte_zstackabsent.so.23");
         List<String> lines = probe(currentJava(),
                 List.of("--enable-native-access=ALL-UNNAMED", "-Dzstack.native.path=" + shim));
         assertUnavailable(lines, "io.zstack.dpdk.DpdkUnavailableException: DPDK is not installed: install its runtime"

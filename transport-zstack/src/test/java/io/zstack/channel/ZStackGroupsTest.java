@@ -17,18 +17,12 @@ import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.DefaultEventLoopGroup;
 import io.netty.channel.EventLoop;
 import io.netty.channel.EventLoopGroup;
-import io.zstack.buffer.DpdkMbufPool;
-import io.zstack.device.DpdkPortDevice;
-import io.zstack.dpdk.PortConfig;
-import io.zstack.dpdk.Vdevs;
 import io.zstack.ip.Ipv4Config;
-import io.zstack.testing.MemifPorts;
+import io.zstack.testing.MemifLink;
 import java.net.ConnectException;
 import java.net.InetSocketAddress;
 import java.net.SocketAddress;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
@@ -116,6 +110,14 @@ class ZStackGroupsTest {
         }
     }
 
+    /** A connect from {@code group} to {@code address} is refused: nobody listens there on that group's host. */
+    private static void assertRefused(EventLoopGroup group, SocketAddress address) {
+        ExecutionException refused = assertThrows(ExecutionException.class, () -> new Bootstrap().group(group)
+                .channel(ZStackSocketChannel.class).handler(new ChannelInboundHandlerAdapter()).connect(address)
+                .get(TIMEOUT_SECONDS, TimeUnit.SECONDS));
+        assertInstanceOf(ConnectException.class, refused.getCause());
+    }
+
     /** What a loop's stack holds: its TCP connections and the connections it accepted so far. */
     private static long[] stackLoad(ZStackEventLoop loop) throws Exception {
         return loop.submit(() -> new long[] {loop.stack().tcp().connectionCount(),
@@ -145,10 +147,7 @@ class ZStackGroupsTest {
             }
             assertEquals(4, accepted, "the workers' stacks accepted every connection");
             // the boss group is another host: its loopback has no listener of this server
-            ExecutionException refused = assertThrows(ExecutionException.class, () -> new Bootstrap().group(boss)
-                    .channel(ZStackSocketChannel.class).handler(new ChannelInboundHandlerAdapter())
-                    .connect(server.localAddress()).get(TIMEOUT_SECONDS, TimeUnit.SECONDS));
-            assertInstanceOf(ConnectException.class, refused.getCause());
+            assertRefused(boss, server.localAddress());
             server.close().sync();
         } finally {
             shutdown(boss, workers);
@@ -174,10 +173,7 @@ class ZStackGroupsTest {
             assertTrue(again.cause() instanceof java.net.BindException, String.valueOf(again.cause()));
             serverB.close().sync();
             // b's loopback never reaches a's server
-            ExecutionException refused = assertThrows(ExecutionException.class, () -> new Bootstrap().group(b)
-                    .channel(ZStackSocketChannel.class).handler(new ChannelInboundHandlerAdapter()).connect(port)
-                    .get(TIMEOUT_SECONDS, TimeUnit.SECONDS));
-            assertInstanceOf(ConnectException.class, refused.getCause());
+            assertRefused(b, port);
             assertEquals("a:z", ask(a, port, "z"));
             serverA.close().sync();
         } finally {
@@ -187,27 +183,16 @@ class ZStackGroupsTest {
 
     @Test
     void aClientGroupTalksToAServerGroupOverALinkBetweenTheirOwnDevices() throws Exception {
-        Path dir = Files.createTempDirectory("zstack-groups");
-        String socket = dir.resolve("memif.sock").toString();
-        DpdkMbufPool serverPool = DpdkMbufPool.create("groups-srv", 4095, 0, 2176);
-        DpdkMbufPool clientPool = DpdkMbufPool.create("groups-cli", 4095, 0, 2176);
-        DpdkPortDevice serverPort = DpdkPortDevice.open(Vdevs.memifServer(41, socket), PortConfig.defaults(),
-                serverPool);
-        DpdkPortDevice clientPort = DpdkPortDevice.open(Vdevs.memifClient(42, socket), PortConfig.defaults(),
-                clientPool);
+        MemifLink link = new MemifLink("groups", 41, 42, 4095);
         ZStackEventLoopGroup boss = new ZStackEventLoopGroup(1);
         ZStackEventLoopGroup workers = new ZStackEventLoopGroup(1, ZStackConfig.builder()
-                .device((i, n) -> new ZStackZeroCopyTest.RecordingDevice(serverPort))
+                .device((i, n) -> new ZStackZeroCopyTest.RecordingDevice(link.server))
                 .address(Ipv4Config.parse("10.9.4.1/24", null)).build());
         ZStackEventLoopGroup clients = new ZStackEventLoopGroup(1, ZStackConfig.builder()
-                .device((i, n) -> new ZStackZeroCopyTest.RecordingDevice(clientPort))
+                .device((i, n) -> new ZStackZeroCopyTest.RecordingDevice(link.client))
                 .address(Ipv4Config.parse("10.9.4.2/24", null)).build());
         try {
-            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(TIMEOUT_SECONDS);
-            while (!(serverPort.port().info().linkUp() && clientPort.port().info().linkUp())) {
-                assertTrue(System.nanoTime() < deadline, "memif link did not come up");
-                Thread.sleep(10);
-            }
+            link.awaitUp(TIMEOUT_SECONDS);
             NamedEcho echo = new NamedEcho("server");
             // the server's address is the worker group's, not the boss's (loopback only): bind checks the child group
             Channel server = serve(new ServerBootstrap().group(boss, workers), echo,
@@ -216,23 +201,14 @@ class ZStackGroupsTest {
             assertEquals(Set.copyOf(workers.loops()), echo.childLoops);
             assertEquals(1, stackLoad(workers.loops().getFirst())[1]);
             // the client's own loopback has no such server
-            ExecutionException refused = assertThrows(ExecutionException.class, () -> new Bootstrap().group(clients)
-                    .channel(ZStackSocketChannel.class).handler(new ChannelInboundHandlerAdapter())
-                    .connect(new InetSocketAddress("127.0.0.1", ((InetSocketAddress) server.localAddress()).getPort()))
-                    .get(TIMEOUT_SECONDS, TimeUnit.SECONDS));
-            assertInstanceOf(ConnectException.class, refused.getCause());
+            int port = ((InetSocketAddress) server.localAddress()).getPort();
+            assertRefused(clients, new InetSocketAddress("127.0.0.1", port));
             server.close().sync();
         } finally {
             try {
                 shutdown(clients, workers, boss);
             } finally {
-                MemifPorts.closePair(clientPort, serverPort);
-                assertEquals(clientPool.capacity(), clientPool.available(), "client mbufs all home");
-                assertEquals(serverPool.capacity(), serverPool.available(), "server mbufs all home");
-                clientPool.close();
-                serverPool.close();
-                Files.deleteIfExists(dir.resolve("memif.sock"));
-                Files.deleteIfExists(dir);
+                link.close();
             }
         }
     }

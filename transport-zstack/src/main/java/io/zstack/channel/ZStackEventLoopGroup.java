@@ -17,7 +17,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  *
  * <p><b>A group is one host.</b> Its loops' stacks are the queues of the device its {@link ZStackConfig} names and
  * share that interface's address, what ARP learns, a loopback (127.0.0.0/8) that joins the group's stacks and
- * nothing else, and one port space. Groups share nothing: two groups in one JVM are two hosts, as two network
+ * nothing else, and one port space. Groups share no network state: two groups in one JVM are two hosts, as two network
  * namespaces are, and reach each other only over a link between their devices (memif, a tap and a bridge, a NIC).
  * So a client reaches a server over 127.0.0.1 when its channel is registered in the group the server listens in.
  *
@@ -28,7 +28,9 @@ import java.util.concurrent.atomic.AtomicInteger;
  * round-robin, decides which of the group's loops, because the connection's TCP state lives in that loop's stack.
  * The parent (boss) group only runs the server channel's own pipeline; it may be any ZStack group, a loopback-only
  * one included, and needs no device. Ports are reserved per child group: servers in different groups may bind the
- * same port. A server channel registered and bound without {@code ServerBootstrap} listens in its own group.
+ * same port. A server channel registered and bound without {@code ServerBootstrap} listens in its own group. A child
+ * group that is not a ZStack group is refused at bind, and registering a child in a group other than the one that
+ * accepted it fails with an error naming both (the connection is reset).
  *
  * <p>Clients connect from the stack of the loop they are registered on: their group's device and address.
  *

@@ -46,8 +46,9 @@ public final class ZStackSocketChannelConfig extends AbstractZStackChannelConfig
 
     @Override
     public Map<ChannelOption<?>, Object> getOptions() {
-        return getOptions(super.getOptions(), ChannelOption.SO_SNDBUF,
-                ChannelOption.TCP_NODELAY, ChannelOption.SO_KEEPALIVE, ChannelOption.SO_LINGER, ChannelOption.IP_TOS, ChannelOption.ALLOW_HALF_CLOSURE,
+        return getOptions(super.getOptions(), ChannelOption.SO_SNDBUF, ChannelOption.TCP_NODELAY,
+                ChannelOption.SO_KEEPALIVE, ChannelOption.SO_LINGER, ChannelOption.IP_TOS,
+                ChannelOption.ALLOW_HALF_CLOSURE,
                 ZStackChannelOption.DELAYED_ACK, ZStackChannelOption.CONGESTION_CONTROL,
                 ZStackChannelOption.TCP_KEEPIDLE, ZStackChannelOption.TCP_KEEPINTVL, ZStackChannelOption.TCP_KEEPCNT,
                 ZStackChannelOption.COPY_MODE);

@@ -306,7 +306,7 @@ public final class ZStackSocketChannel extends AbstractZStackChannel implements 
 
     // ============================================================================================ read
 
-    /** AUTO_READ was turned off: a read asked for earlier no longer counts. */
+    @Override
     void clearReadPending() {
         if (!isRegistered() || eventLoop().inEventLoop()) {
             readPending = false;
@@ -963,6 +963,9 @@ public final class ZStackSocketChannel extends AbstractZStackChannel implements 
             promise.tryFailure(new ClosedChannelException());
         }
         releaseHeldInput();
+        if (connection != null && !isRegistered() && ownerLoop != null && !ownerLoop.inEventLoop()) {
+            abortUnregistered(); // an accepted child that never reached its loop (its registration failed)
+        }
         TcpConnection c = connection;
         if (c != null) {
             c.handler(new TcpConnection.Handler() {
@@ -972,12 +975,16 @@ public final class ZStackSocketChannel extends AbstractZStackChannel implements 
         }
     }
 
-    /** An accepted child its server never handed out (the server closed): reset it on its own loop. */
+    /**
+     * An accepted child that never reached its loop (its server closed first, or its registration failed): reset it
+     * on its own loop, once.
+     */
     void abortUnregistered() {
         open = false;
         active = false;
         TcpConnection c = connection;
         if (c != null) {
+            connection = null;
             ownerLoop.execute(() -> c.abort(ZStackEventLoop.now()));
         }
     }

@@ -1697,6 +1697,11 @@ public final class TcpConnection {
         }
     }
 
+    /** Re-reads the minimum RTO ({@link TcpSettings#minRtoNanos}) after the application changed it. */
+    public void minRtoChanged() {
+        rtt.minRtoNanos(settings.minRtoNanos);
+    }
+
     /** Re-reads SO_KEEPALIVE and friends after the application changed them. */
     public void keepAliveChanged(long nowNanos) {
         if (settings.keepAlive && isActive()) {

@@ -168,6 +168,7 @@ public final class TcpConnection {
     long undos;
     long prrSegments;
     final long[] sackRanges = new long[8];
+    private final long[] sackAround = new long[2];
     /** Stream range of the segment most recently received out of order, first in our SACK blocks. */
     long lastOutOfOrderStart = -1;
     long lastOutOfOrderEnd = -1;
@@ -1639,6 +1640,7 @@ public final class TcpConnection {
             return 0;
         }
         int n = 0;
+        long dsackOffset = -1;
         if (dsackPending) {
             // RFC 2883 §4: the duplicate's range first, in the next ACK only
             starts[0] = dsackStart;
@@ -1646,30 +1648,44 @@ public final class TcpConnection {
             n = 1;
             dsackPending = false;
             layer.counters().dsacksSent++;
+            if (SeqNum.ge(dsackStart, rcvNxt)) {
+                dsackOffset = receiveOffset + SeqNum.diff(dsackStart, rcvNxt);
+            }
         }
         if (reassembly.isEmpty()) {
             return n;
         }
         int first = n;
         int pairs = reassembly.ranges(sackRanges);
-        for (int i = 0; i < pairs && n < max; i++) {
-            if (sackRanges[2 * i] <= lastOutOfOrderStart && lastOutOfOrderEnd <= sackRanges[2 * i + 1]) {
-                starts[n] = rcvNxt + (int) (sackRanges[2 * i] - receiveOffset);
-                ends[n] = rcvNxt + (int) (sackRanges[2 * i + 1] - receiveOffset);
-                n++;
-                break;
+        // RFC 2883 §4: a duplicate above the cumulative ACK is followed by the block that holds it; then the block of
+        // the latest out-of-order arrival (RFC 2018 §4); then the others, highest first
+        for (int pass = 0; pass < 2 && n < max; pass++) {
+            long at = pass == 0 ? dsackOffset : lastOutOfOrderStart;
+            long atEnd = pass == 0 ? dsackOffset + SeqNum.diff(dsackEnd, dsackStart) : lastOutOfOrderEnd;
+            if (at < 0) {
+                continue;
+            }
+            if (reassembly.rangeAround(at, atEnd, sackAround)) {
+                n = addSackBlock(starts, ends, first, n, sackAround[0], sackAround[1]);
             }
         }
         for (int i = pairs - 1; i >= 0 && n < max; i--) {
-            int s = rcvNxt + (int) (sackRanges[2 * i] - receiveOffset);
-            if (n > first && s == starts[first]) {
-                continue;
-            }
-            starts[n] = s;
-            ends[n] = rcvNxt + (int) (sackRanges[2 * i + 1] - receiveOffset);
-            n++;
+            n = addSackBlock(starts, ends, first, n, sackRanges[2 * i], sackRanges[2 * i + 1]);
         }
         return n;
+    }
+
+    /** Appends stream range [from, to) as a SACK block unless one of blocks [first, n) already reports it. */
+    private int addSackBlock(int[] starts, int[] ends, int first, int n, long from, long to) {
+        int s = rcvNxt + (int) (from - receiveOffset);
+        for (int k = first; k < n; k++) {
+            if (starts[k] == s) {
+                return n;
+            }
+        }
+        starts[n] = s;
+        ends[n] = rcvNxt + (int) (to - receiveOffset);
+        return n + 1;
     }
 
     /** A segment brought [s, e) we already had: the next ACK reports it as a D-SACK (RFC 2883), and goes at once. */

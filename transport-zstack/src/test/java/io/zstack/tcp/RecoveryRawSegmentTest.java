@@ -304,6 +304,35 @@ class RecoveryRawSegmentTest {
         }
     }
 
+    /**
+     * The first SACK block reports the latest arrival (RFC 2018 §4), and a D-SACK above the cumulative ACK is followed
+     * by the block holding it (RFC 2883 §4), also when more ranges are held than an option has room for and that
+     * block is not among the lowest of them.
+     */
+    @Test
+    void sackBlocksLeadWithTheLatestArrivalAmongManyRanges() {
+        connect(CongestionAlgorithm.CUBIC);
+        int base = PEER_ISN + 1;
+        RawPeer.Segment last = null;
+        for (int k = 0; k < 5; k++) { // [100, 200), [300, 400), ... [900, 1000) held; the holes between missing
+            last = segment(TcpFlags.ACK, base + 100 + 200 * k, iss + 1);
+            last.payload = new byte[100];
+            peer.drain();
+            peer.send(last);
+        }
+        RawPeer.Sent ack = peer.next();
+        assertNotNull(ack);
+        assertEquals(base, ack.ack());
+        assertEquals(base + 900, ack.options().sackStart()[0], "the first block: the latest arrival");
+        peer.drain();
+        peer.send(last); // again: the path duplicated it
+        ack = peer.next();
+        assertNotNull(ack);
+        assertArrayEquals(new int[] {base + 900, base + 900, base + 700}, ack.options().sackStart());
+        assertArrayEquals(new int[] {base + 1000, base + 1000, base + 800}, ack.options().sackEnd());
+        assertEquals(1, counters.dsacksSent);
+    }
+
     /** A D-SACK for the only retransmission of a recovery shows it needless: cwnd and ssthresh come back. */
     @Test
     void aDsackForASpuriousRetransmissionRestoresTheWindow() {

@@ -154,6 +154,78 @@ class RecoveryRawSegmentTest {
         assertTrue(!conn.inRecovery && !conn.lossRecovery);
     }
 
+    /**
+     * A probe with new data sends two segments (TcpConnection#sendProbe): when the flight's last ACK was what got
+     * lost, the probe arrives in order, and a receiver may hold the ACK of one lone segment (Linux for 40 ms) but must
+     * answer a second full one at once (RFC 9293 §3.8.6.3).
+     */
+    @Test
+    void aProbeWithNewDataSendsTwoSegments() {
+        connect(CongestionAlgorithm.CUBIC);
+        assertEquals(10, write(20).size(), "the initial window; ten more wait");
+        long pto = 2 * conn.rtt.srtt() + 2 * MS;
+        peer.advance(pto - MS);
+        assertEquals(List.of(), taken(), "nothing before the PTO");
+        peer.advance(2 * MS);
+        assertEquals(List.of(seg(10), seg(11)), seqs(taken()), "the probe: two new segments");
+        assertEquals(1, counters.tailLossProbes);
+        ack(seg(12)); // everything arrived: only the ACKs were lost
+        assertEquals(0, counters.timeouts);
+        assertEquals(0, counters.retransmittedSegments);
+        assertTrue(!conn.rack.tlpOutstanding, "the probe's episode ended with its ACK");
+    }
+
+    /**
+     * A fast recovery whose ACKs stop (here every ACK after the retransmission is lost, though the peer got it all)
+     * is not left to the 200 ms RTO: one PTO after the last ACK a probe goes, and its answer ends the recovery. RACK
+     * alone cannot help: nothing sent after the retransmission was ever reported delivered.
+     */
+    @Test
+    void aRecoveryWhoseAcksStopEndsWithAProbeNotATimeout() {
+        connect(CongestionAlgorithm.CUBIC);
+        assertEquals(10, write(30).size());
+        peer.advance(10 * MS);
+        ack(seg(0), seg(1), seg(4)); // three SACKed above segment 0: lost
+        List<RawPeer.Sent> recovery = taken();
+        assertEquals(seg(0), recovery.get(0).seq(), "fast retransmit");
+        assertTrue(conn.inRecovery);
+        int highest = conn.sndMax;
+        int next = (highest - seg(0)) / mss;
+        long pto = 2 * conn.rtt.srtt() + 2 * MS;
+        assertTrue(pto < conn.rtt.rto() / 4, "PTO " + pto + " well below the RTO " + conn.rtt.rto());
+        peer.advance(pto - MS);
+        assertEquals(List.of(), taken(), "nothing before the PTO");
+        peer.advance(2 * MS);
+        assertEquals(List.of(seg(next), seg(next + 1)), seqs(taken()), "the probe: two new segments");
+        assertEquals(1, counters.recoveryProbes);
+        assertTrue(conn.inRecovery, "the probe alone ends nothing");
+        ack(seg(next + 2)); // its answer: everything arrived, the recovery point is passed
+        assertTrue(!conn.inRecovery && !conn.lossRecovery, "the recovery ended");
+        assertEquals(0, counters.timeouts, "no retransmission timeout");
+        assertEquals(1, counters.retransmittedSegments);
+    }
+
+    /**
+     * The recovery's probe also finds a lost retransmission: its SACK shows it delivered after the retransmission was
+     * sent, so RACK marks the retransmission lost and sends it again, still without a timeout.
+     */
+    @Test
+    void aRecoveryProbeRevealsALostRetransmission() {
+        connect(CongestionAlgorithm.CUBIC);
+        assertEquals(10, write(30).size());
+        peer.advance(10 * MS);
+        ack(seg(0), seg(1), seg(4));
+        assertEquals(seg(0), taken().get(0).seq());
+        int next = (conn.sndMax - seg(0)) / mss;
+        peer.advance(2 * conn.rtt.srtt() + 3 * MS);
+        assertEquals(List.of(seg(next), seg(next + 1)), seqs(taken()), "the probe");
+        ack(seg(0), seg(1), seg(next + 2)); // all but segment 0: the retransmission was lost too
+        List<RawPeer.Sent> again = taken();
+        assertTrue(!again.isEmpty(), "something was sent");
+        assertEquals(seg(0), again.get(0).seq(), "segment 0 a second time");
+        assertEquals(0, counters.timeouts);
+    }
+
     /** A retransmission that is lost again is found by time, not by the RTO (RFC 8985 §2.2 and §6). */
     @Test
     void aLostRetransmissionIsDetectedByRackWithoutATimeout() {

@@ -176,6 +176,29 @@ class RecoveryRawSegmentTest {
     }
 
     /**
+     * A probe whose answer is lost too gets a second one two PTOs later, before the RTO: a probe goes exactly when an
+     * ACK was lost, so its own answer is as likely to be lost as any ACK. The second one's answer ends the episode.
+     */
+    @Test
+    void aProbeWhoseAnswerIsLostGetsASecondBeforeTheTimeout() {
+        connect(CongestionAlgorithm.CUBIC);
+        assertEquals(10, write(20).size());
+        long pto = 2 * conn.rtt.srtt() + 2 * MS;
+        peer.advance(pto + MS);
+        assertEquals(List.of(seg(10), seg(11)), seqs(taken()), "the first probe");
+        peer.advance(2 * pto - 2 * MS); // its answer is lost
+        assertEquals(List.of(), taken(), "nothing before two PTOs");
+        peer.advance(2 * MS);
+        assertEquals(List.of(seg(12), seg(13)), seqs(taken()), "the second probe, two PTOs after the first");
+        assertEquals(2, counters.tailLossProbes);
+        ack(seg(14));
+        assertTrue(!conn.rack.tlpOutstanding);
+        assertEquals(0, counters.timeouts);
+        peer.advance(3 * pto);
+        assertEquals(0, counters.timeouts, "no timeout later either");
+    }
+
+    /**
      * A fast recovery whose ACKs stop (here every ACK after the retransmission is lost, though the peer got it all)
      * is not left to the 200 ms RTO: one PTO after the last ACK a probe goes, and its answer ends the recovery. RACK
      * alone cannot help: nothing sent after the retransmission was ever reported delivered.
@@ -434,8 +457,8 @@ class RecoveryRawSegmentTest {
         assertEquals(3, sent.size());
         int original = sent.get(2).options().tsVal();
         long cwndBefore = conn.congestion.cwnd();
-        peer.advance(450 * MS); // the probe, then the timeout
-        assertEquals(1, counters.tailLossProbes);
+        peer.advance(450 * MS); // the probes, then the timeout
+        assertEquals(TcpConnection.MAX_PROBES, counters.tailLossProbes);
         assertEquals(1, counters.timeouts);
         assertEquals(conn.sendMss, conn.congestion.cwnd(), "collapsed to one segment");
         echo = original;

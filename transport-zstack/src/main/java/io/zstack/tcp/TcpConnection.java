@@ -764,6 +764,7 @@ public final class TcpConnection {
         }
         int window = seg.window << sndWindowShift;
         long echo = echoNanos(seg, nowNanos);
+        int unaBefore = sndUna;
         // bytes this ACK newly delivered, SACKed or cumulatively (RFC 6937 DeliveredData)
         long delivered = 0;
         boolean dsack = false;
@@ -803,10 +804,60 @@ public final class TcpConnection {
                 persistBackoff = 0;
             }
         }
+        if (frto != FRTO_OFF) {
+            frtoAck(SeqNum.gt(ack, unaBefore), nowNanos);
+        }
         if (sackOn && state != TcpState.CLOSED) {
             rackAfterAck(ack, dsack, delivered, nowNanos);
         }
         return true;
+    }
+
+    // ---- F-RTO (RFC 5682, SACK-enhanced): was a retransmission timeout spurious?
+    static final int FRTO_OFF = 0;
+    /** The timeout's retransmission went: waiting for the first ACK after it. */
+    static final int FRTO_FIRST_ACK = 1;
+    /** That ACK advanced SND.UNA and two new segments went instead of retransmissions: waiting for the second. */
+    static final int FRTO_SECOND_ACK = 2;
+    int frto;
+
+    /**
+     * RFC 5682 §3.1 steps 2 and 3, after a timeout without timestamps (with them, Eifel's echoed timestamp answers
+     * the question at the first ACK). If the first ACK after the timeout's retransmission advances SND.UNA (short of
+     * the recovery point), two new segments go instead of more retransmissions; if the ACK after that advances
+     * SND.UNA again, it acknowledges segments sent only once before the timeout: they were not lost, only late, and the
+     * timeout's reduction is undone (RFC 4015). Anything else (a duplicate ACK, no new data to send) continues the
+     * conventional recovery: resending what the timeout marked lost, in slow start.
+     */
+    private void frtoAck(boolean advanced, long nowNanos) {
+        if (!lossRecovery || !advanced) {
+            frto = FRTO_OFF;
+            return;
+        }
+        if (frto == FRTO_SECOND_ACK) {
+            frto = FRTO_OFF;
+            layer.counters().spuriousTimeouts++;
+            if (undoPossible) {
+                undo(nowNanos);
+            }
+            return;
+        }
+        int mss = effectiveMss();
+        int sentNew = 0;
+        while (sentNew < PROBE_SEGMENTS) {
+            long offset = offsetOf(sndNxt);
+            long unsent = Math.max(0, sendQueue.end() - offset);
+            int len = (int) Math.min(unsent, mss);
+            long flight = Integer.toUnsignedLong(SeqNum.diff(sndNxt, sndUna));
+            if (len <= 0 || SeqNum.lt(sndNxt, sndMax) || Integer.toUnsignedLong(sndWnd) < flight + len) {
+                break;
+            }
+            boolean fin = finQueued && offset + len == sendQueue.end();
+            sendSegmentAt(sndNxt, len, nowNanos, false);
+            sndNxt += len + (fin ? 1 : 0);
+            sentNew++;
+        }
+        frto = sentNew > 0 ? FRTO_SECOND_ACK : FRTO_OFF;
     }
 
     /** When the timestamp an ACK echoes was sent (our clock, millisecond precision), or Long.MIN_VALUE if none. */
@@ -941,7 +992,7 @@ public final class TcpConnection {
             }
             probeRearm = true; // the recovery's probe waits one PTO from its latest ACK
         }
-        if (inRecovery || lossRecovery) {
+        if ((inRecovery || lossRecovery) && frto != FRTO_SECOND_ACK) {
             recoverySend(nowNanos, entered);
         }
         armTimer();
@@ -1496,6 +1547,9 @@ public final class TcpConnection {
     /** Sends new data (and FIN) as the windows allow; true if any segment went out. */
     private boolean sendData(long nowNanos) {
         if (sackOn && (inRecovery || lossRecovery)) {
+            if (frto == FRTO_SECOND_ACK) {
+                return false; // F-RTO's two new segments are out: nothing more before the next ACK tells
+            }
             recoverySend(nowNanos, false); // lost segments before new data (RFC 6675 NextSeg)
         }
         boolean sentAny = false;
@@ -1899,6 +1953,8 @@ public final class TcpConnection {
             // resends the lost segments (and only those) until the recovery point, then new data
             startUndoEpisode();
             congestion.onRetransmitTimeout(Integer.toUnsignedLong(SeqNum.diff(sndMax, sndUna)), nowNanos);
+            // F-RTO (RFC 5682) where Eifel cannot tell: the first timeout, outside a fast recovery, without timestamps
+            frto = !timestampsOn && retransmitCount == 1 && !inRecovery && !lossRecovery ? FRTO_FIRST_ACK : FRTO_OFF;
             inRecovery = false;
             lossRecovery = true;
             recoveryPoint = sndMax;

@@ -29,6 +29,8 @@ class RecoveryRawSegmentTest {
     private int mss;
     /** The stack's latest TSval, echoed in the peer's ACKs so that the stack measures RTT. */
     private int echo;
+    /** Whether the peer offers (and then sends) timestamps. */
+    private boolean timestamps = true;
 
     @AfterEach
     void tearDown() {
@@ -66,7 +68,8 @@ class RecoveryRawSegmentTest {
         peer.send(segment(TcpFlags.ACK, PEER_ISN + 1, iss + 1));
         conn = listener.accept();
         assertNotNull(conn);
-        assertTrue(conn.sackOn && conn.timestampsOn);
+        assertTrue(conn.sackOn);
+        assertEquals(timestamps, conn.timestampsOn);
         mss = conn.sendMss;
     }
 
@@ -76,7 +79,7 @@ class RecoveryRawSegmentTest {
         s.flags = flags;
         s.seq = seq;
         s.ack = ack;
-        s.timestamp = true;
+        s.timestamp = timestamps;
         s.tsVal = 100;
         s.tsEcr = echo;
         return s;
@@ -116,7 +119,7 @@ class RecoveryRawSegmentTest {
     private List<RawPeer.Sent> taken() {
         List<RawPeer.Sent> data = new ArrayList<>();
         for (RawPeer.Sent s : peer.takeAll()) {
-            echo = s.options().tsVal();
+            echo = timestamps ? s.options().tsVal() : 0;
             if (s.payload().length > 0) {
                 data.add(s);
             }
@@ -465,6 +468,66 @@ class RecoveryRawSegmentTest {
         ack(seg(3)); // all three arrived long ago: the ACK echoes the original TSval
         assertEquals(1, counters.recoveriesUndone);
         assertTrue(conn.congestion.cwnd() >= cwndBefore, "restored: " + conn.congestion.cwnd());
+    }
+
+    /**
+     * F-RTO without timestamps (RFC 5682 §3.1): the first ACK after a timeout's retransmission advances SND.UNA, so
+     * two new segments go instead of retransmissions; the next ACK advances it again, acknowledging segments sent only
+     * once: the timeout was spurious (the ACKs were late), and its collapse of the window is undone.
+     */
+    @Test
+    void fRtoFindsASpuriousTimeoutWithoutTimestamps() {
+        timestamps = false;
+        connect(CongestionAlgorithm.NEW_RENO);
+        assertEquals(10, write(30).size());
+        peer.advance(10 * MS);
+        ack(seg(2)); // the handshake and this ACK give RTT samples (Karn's timing without timestamps)
+        List<RawPeer.Sent> grown = taken();
+        assertTrue(!grown.isEmpty());
+        long cwndBefore = conn.congestion.cwnd();
+        int highest = (conn.sndMax - seg(0)) / mss;
+        untilTheFirstTimeout(); // no ACK: probes, then the timeout
+        List<RawPeer.Sent> afterTimeout = taken();
+        assertEquals(seg(2), afterTimeout.get(afterTimeout.size() - 1).seq(), "the timeout resends the first");
+        int next = (conn.sndMax - seg(0)) / mss;
+        ack(seg(5)); // the late ACKs arrive: SND.UNA advances, short of the recovery point
+        assertEquals(List.of(seg(next), seg(next + 1)), seqs(taken()), "F-RTO: two new segments, no retransmission");
+        ack(seg(8)); // and again: segments sent once, before the timeout, were acknowledged
+        assertEquals(1, counters.spuriousTimeouts);
+        assertEquals(1, counters.recoveriesUndone);
+        assertTrue(!conn.lossRecovery, "the timeout's recovery is over");
+        assertTrue(conn.congestion.cwnd() >= cwndBefore, "restored: " + conn.congestion.cwnd() + " < " + cwndBefore);
+        assertTrue(highest > 8);
+    }
+
+    /** Moves time a millisecond at a time until the retransmission timer fires (at most a second). */
+    private void untilTheFirstTimeout() {
+        for (int i = 0; i < 1000 && counters.timeouts == 0; i++) {
+            peer.advance(MS);
+        }
+        assertEquals(1, counters.timeouts);
+    }
+
+    /** F-RTO with a real loss: the ACK after its two new segments is a duplicate, so the recovery resends as usual. */
+    @Test
+    void fRtoFallsBackToTheConventionalRecoveryOnADuplicateAck() {
+        timestamps = false;
+        connect(CongestionAlgorithm.NEW_RENO);
+        assertEquals(10, write(30).size());
+        peer.advance(10 * MS);
+        ack(seg(2));
+        taken();
+        untilTheFirstTimeout();
+        taken();
+        int next = (conn.sndMax - seg(0)) / mss;
+        ack(seg(3)); // the retransmission arrived; segment 3 and what follows it did not
+        assertEquals(List.of(seg(next), seg(next + 1)), seqs(taken()));
+        ack(seg(3), seg(next), seg(next + 1)); // a duplicate ACK: the new segments arrived, segment 3 still missing
+        List<RawPeer.Sent> resent = taken();
+        assertTrue(!resent.isEmpty() && resent.get(0).seq() == seg(3), "the conventional recovery resends: " + resent);
+        assertEquals(0, counters.spuriousTimeouts);
+        assertEquals(0, counters.recoveriesUndone);
+        assertTrue(conn.lossRecovery);
     }
 
     /** The minimum RTO is a setting (TcpSettings.minRtoNanos, 200 ms as in Linux by default): here 50 ms. */

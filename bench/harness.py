@@ -450,6 +450,19 @@ class Harness:
             log(f"skipping {name}: {self.skipped[name]}")
             return False
 
+    def steer_client_receive(self):
+        """A veth is not a NIC: the server's transmit (a kernel socket's, af_packet's or af_xdp's) runs the veth and the
+        client namespace's whole receive inline, on the server's CPU. Receive Packet Steering on the client's veth moves
+        that work to the client's CPU, where another machine would take it, for every transport alike."""
+        a = self.a
+        mask = format(1 << a.client_cpu, "x")
+        path = f"/sys/class/net/{a.client_if}/queues/rx-0/rps_cpus"
+        subprocess.run(["ip", "netns", "exec", a.ns_client, "sh", "-c", f"echo {mask} > {path}"], check=True)
+        got = subprocess.run(["ip", "netns", "exec", a.ns_client, "cat", path], check=True, capture_output=True,
+                             text=True).stdout.strip()
+        log(f"RPS: the client veth {a.client_if}'s receive runs on CPU {a.client_cpu} (rps_cpus={got})")
+        return f"{a.client_if} rps_cpus={got}"
+
     def main(self):
         a = self.a
         os.makedirs(os.path.join(self.out, "logs"), exist_ok=True)
@@ -458,6 +471,7 @@ class Harness:
                     pinning=f"server JVM (all threads) on CPU {a.server_cpu}, client on CPU {a.client_cpu}")
         log(f"pinning: server (every JVM thread) on CPU {a.server_cpu} with taskset, "
             f"client on CPU {a.client_cpu}; load generator: {a.mode}")
+        meta["rps"] = self.steer_client_receive()
         new = not os.path.exists(self.csv_path)
         with open(self.csv_path, "a", newline="") as f:
             w = csv.DictWriter(f, fieldnames=COLUMNS)
@@ -540,7 +554,9 @@ def parse_args(argv):
     p.add_argument("--warmup-min", type=int, default=None,
                    help="least seconds of warm-up per measurement (default 4)")
     p.add_argument("--warmup-slice", type=int, default=2)
-    p.add_argument("--mode", choices=["post", "get"], default="post")
+    p.add_argument("--mode", choices=["post", "get", "post-close", "get-close"], default="post",
+                   help="post: POST /echo of N bytes; get: GET /size/N; -close: every request on a new connection "
+                        "(Connection: close, the server closes, wrk reconnects: the connection rate; wrk only)")
     p.add_argument("--rate", type=float, default=0,
                    help="setup 2 only: open loop at this many requests/s in total (default 0: closed loop)")
     p.add_argument("--wait-quiet", type=int, default=60,
@@ -570,6 +586,8 @@ def parse_args(argv):
     a.sizes = [int(x) for x in str(a.sizes).split(",")]
     a.concurrency = [int(x) for x in str(a.concurrency).split(",")]
     a.setups = [s for s in a.setups.split(",") if s]
+    if a.mode.endswith("-close") and "2" in a.setups:
+        p.error("--mode *-close needs wrk as the client: setups 1 and 3 (setup 2's load generator keeps connections)")
     if a.peers_bin:
         for s, names in PEER_SETUPS.items():
             SETUPS[s]["transports"] = SETUPS[s]["transports"] + names

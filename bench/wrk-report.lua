@@ -2,10 +2,17 @@
 -- The request comes from the environment, so every wrk thread builds the same one:
 --   ZSBENCH_MODE=post  POST /echo with a body of ZSBENCH_SIZE bytes (the server echoes it back)
 --   ZSBENCH_MODE=get   GET /size/ZSBENCH_SIZE (the server answers ZSBENCH_SIZE bytes)
+--   a mode ending in "-close" (post-close, get-close) asks for a new connection per request: Connection: close, the
+--   server closes after its response and wrk connects again (latencies count from the request's write, so the
+--   handshake is in the request rate, not in them)
 -- done() prints one line starting with "ZSBENCH " of key=value pairs; latencies are in microseconds.
-
 local size = tonumber(os.getenv("ZSBENCH_SIZE") or "64")
 local mode = os.getenv("ZSBENCH_MODE") or "post"
+local close = mode:sub(-6) == "-close"
+if close then
+  mode = mode:sub(1, -7)
+  wrk.headers["Connection"] = "close"
+end
 
 if mode == "post" then
   wrk.method = "POST"

@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
 if [ ! -f benchmarks/target/benchmarks.jar ] || [ -n "$(find transport-zstack/src benchmarks/src -newer benchmarks/target/benchmarks.jar -print -quit)" ]; then
-    mvn -B -q install -DskipTests -pl benchmarks -am
+    mvn -B -q package -DskipTests -pl benchmarks -am   # package, never install: the reactor resolves the modules
 fi
 exec "$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED -jar benchmarks/target/benchmarks.jar \
     -rf json -rff benchmarks/target/jmh-result.json "$@"

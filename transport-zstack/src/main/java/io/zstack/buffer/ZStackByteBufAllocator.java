@@ -3,6 +3,7 @@ package io.zstack.buffer;
 import io.netty.buffer.AbstractByteBufAllocator;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
+import io.netty.buffer.CompositeByteBuf;
 import io.netty.buffer.PooledByteBufAllocator;
 import java.util.concurrent.atomic.AtomicInteger;
 
@@ -21,6 +22,8 @@ public class ZStackByteBufAllocator extends AbstractByteBufAllocator {
     private final int mbufCapacity;
     private final MbufPool largePool;
     private final int largeCapacity;
+    /** Payload of one segment: direct buffers larger than this are composites of such mbufs; 0: never. */
+    private final int segmentPayload;
     /**
      * Mbufs of the regular pool the application does not get: the stack needs them for headers, ACKs, indirect
      * views and the NIC's receive ring. An application that holds buffers it cannot write yet (an echo ignoring
@@ -45,6 +48,16 @@ public class ZStackByteBufAllocator extends AbstractByteBufAllocator {
      * they stay single mbufs, so writing them is still zero copy (TCP cuts them into segments by reference).
      */
     public ZStackByteBufAllocator(MbufPool pool, MbufPool largePool, ByteBufAllocator fallback) {
+        this(pool, largePool, fallback, 0);
+    }
+
+    /**
+     * As above; with {@code segmentPayload} > 0, a direct buffer larger than that is a composite of mbufs holding at
+     * most {@code segmentPayload} bytes each (one TCP segment's payload), each with the pool's headroom in front: TCP
+     * cuts every segment at an mbuf's start and sends it as that mbuf alone, headers written in its headroom, where a
+     * single large mbuf gives every segment but the first a header mbuf of its own.
+     */
+    public ZStackByteBufAllocator(MbufPool pool, MbufPool largePool, ByteBufAllocator fallback, int segmentPayload) {
         super(true);
         if (pool == null || fallback == null) {
             throw new NullPointerException(pool == null ? "pool" : "fallback");
@@ -54,6 +67,7 @@ public class ZStackByteBufAllocator extends AbstractByteBufAllocator {
         this.fallback = fallback;
         this.mbufCapacity = MbufByteBuf.mbufCapacity(pool);
         this.largeCapacity = largePool == null ? 0 : MbufByteBuf.mbufCapacity(largePool);
+        this.segmentPayload = segmentPayload > 0 && segmentPayload < mbufCapacity ? segmentPayload : 0;
         this.reserve = pool.capacity() / 4;
     }
 
@@ -107,8 +121,21 @@ public class ZStackByteBufAllocator extends AbstractByteBufAllocator {
         return toLeakAwareBuffer(MbufByteBuf.ofReceived(this, pool, segment));
     }
 
+    /** The segment payload large buffers are cut by (0: they are single mbufs). */
+    public int segmentPayload() {
+        return segmentPayload;
+    }
+
     @Override
     protected ByteBuf newDirectBuffer(int initialCapacity, int maxCapacity) {
+        if (segmentPayload > 0 && initialCapacity > segmentPayload && !poolLow()) {
+            // typed as a composite so the leak detector wraps it as one: a plain leak-aware wrapper would hide the
+            // pieces from the channel, which would then copy the buffer instead of sending its mbufs
+            CompositeByteBuf segmented = segmented(initialCapacity);
+            if (segmented != null) {
+                return toLeakAwareBuffer(segmented);
+            }
+        }
         MbufPool from = poolFor(initialCapacity);
         if (from == pool && poolLow()) {
             from = null; // the rest is the stack's
@@ -121,6 +148,29 @@ public class ZStackByteBufAllocator extends AbstractByteBufAllocator {
         }
         // The fallback tracks leaks of its own buffers.
         return fallback.directBuffer(initialCapacity, maxCapacity);
+    }
+
+    /**
+     * A composite of {@code capacity} bytes in mbufs of at most {@link #segmentPayload} bytes each (writerIndex 0), or
+     * null (nothing held) when the pool cannot give them all. It grows as any composite does, by a component the
+     * allocator gives; its components never grow themselves.
+     */
+    private CompositeByteBuf segmented(int capacity) {
+        int pieces = (capacity + segmentPayload - 1) / segmentPayload;
+        if (pool.available() - pieces <= reserve) {
+            return null; // the last mbufs are the stack's (see reserve)
+        }
+        CompositeByteBuf composite = new CompositeByteBuf(this, true, Integer.MAX_VALUE);
+        for (int at = 0; at < capacity; at += segmentPayload) {
+            int n = Math.min(segmentPayload, capacity - at);
+            MbufByteBuf part = MbufByteBuf.allocate(this, pool, n, n);
+            if (part == null) {
+                composite.release();
+                return null;
+            }
+            composite.addComponent(false, part.setIndex(0, n));
+        }
+        return composite;
     }
 
     @Override

@@ -30,6 +30,7 @@ public final class ZStackConfig {
     private final TcpSettings tcpDefaults;
     private final int idleSpins;
     private final long idleParkNanos;
+    private final long stallFlushNanos;
     private final int largeBuffers;
     private final java.nio.file.Path captureDirectory;
     private final int captureSnapLength;
@@ -41,6 +42,7 @@ public final class ZStackConfig {
         this.tcpDefaults = b.tcpDefaults.copy();
         this.idleSpins = b.idleSpins;
         this.idleParkNanos = b.idleParkNanos;
+        this.stallFlushNanos = b.stallFlushNanos;
         this.largeBuffers = b.largeBuffers;
         this.captureDirectory = b.captureDirectory;
         this.captureSnapLength = b.captureSnapLength;
@@ -95,6 +97,11 @@ public final class ZStackConfig {
         return idleParkNanos;
     }
 
+    /** How long a loop may stay in one round before another thread flushes what it queued (see {@link #Builder}). */
+    public long stallFlushNanos() {
+        return stallFlushNanos;
+    }
+
     @Override
     public String toString() {
         return "ZStackConfig(" + address + ", idleSpins=" + idleSpins + ", idleParkNanos=" + idleParkNanos + ")";
@@ -107,6 +114,7 @@ public final class ZStackConfig {
         private TcpSettings tcpDefaults = new TcpSettings();
         private int idleSpins = 1000;
         private long idleParkNanos = 50_000;
+        private long stallFlushNanos = 1_000_000;
         private int largeBuffers = 128;
         private java.nio.file.Path captureDirectory;
         private int captureSnapLength;
@@ -129,6 +137,20 @@ public final class ZStackConfig {
 
         public Builder tcpDefaults(TcpSettings settings) {
             this.tcpDefaults = settings.copy();
+            return this;
+        }
+
+        /**
+         * Frames a loop round sends go to the device in one burst at the round's end. A handler that blocks its loop
+         * (waits on a latch, a future, I/O) would hold them back, so when a round has lasted longer than
+         * {@code nanos}, another thread flushes what it queued (default 1 ms; 0: never, every write then waits for
+         * the end of its round).
+         */
+        public Builder stallFlush(long nanos) {
+            if (nanos < 0) {
+                throw new IllegalArgumentException("stallFlush " + nanos);
+            }
+            this.stallFlushNanos = nanos;
             return this;
         }
 

@@ -62,7 +62,10 @@ public final class ZStackEventLoop extends SingleThreadEventLoop {
         this.stack = new NetStack(device, loopback, config.address(), config.tcpDefaults(), new IsnGenerator(),
                 new SecureRandom().nextLong(), System.nanoTime());
         this.largePool = config.largeBuffers() == 0 ? null : largePoolLike(pool, config.largeBuffers(), index);
-        this.allocator = new ZStackByteBufAllocator(pool, largePool, io.netty.buffer.PooledByteBufAllocator.DEFAULT);
+        // large buffers in segment-sized mbufs: a full segment's payload on this device (MTU less IPv4, TCP and the
+        // timestamp option); a loopback-only loop (64 KiB segments, more than one mbuf) keeps single large mbufs
+        this.allocator = new ZStackByteBufAllocator(pool, largePool, io.netty.buffer.PooledByteBufAllocator.DEFAULT,
+                opened instanceof io.zstack.device.NoLinkDevice ? 0 : device.mtu() - 20 - 20 - 12);
     }
 
     /** The biggest mbufs a pool can hold (buf_len is 16 bits), of the same kind as the device's pool. */
@@ -130,14 +133,32 @@ public final class ZStackEventLoop extends SingleThreadEventLoop {
         thread = Thread.currentThread();
         stack.start(now());
         ZStackRuntime.loopStarted(this);
+        if (config.stallFlushNanos() > 0) {
+            stack.ip().shareWithStallWatch();
+            StallWatch.watch(this);
+        }
         int idle = 0;
         try {
             for (;;) {
-                int work = stack.poll(now());
+                // one round: input, the tasks it and others queued (reads, writes), then one transmit burst for
+                // everything the round sent (the writes of every channel, ACKs, timers' segments)
+                long roundStart = now();
+                roundStartedNanos = roundStart;
+                // the device lock is held through the stack's own phases (its accesses inside re-enter cheaply) and
+                // released while tasks run, when handler code may block
+                stack.ip().lockDevices();
+                int work;
+                try {
+                    work = stack.input(roundStart);
+                } finally {
+                    stack.ip().unlockDevices();
+                }
                 boolean ranTasks = runAllTasks(TASK_BUDGET_NANOS);
-                // what the tasks wrote goes out now, not one round later
-                if (ranTasks) {
-                    work += stack.poll(now());
+                stack.ip().lockDevices();
+                try {
+                    stack.output(now());
+                } finally {
+                    stack.ip().unlockDevices();
                 }
                 if (work > 0 || ranTasks) {
                     idle = 0;
@@ -156,7 +177,59 @@ public final class ZStackEventLoop extends SingleThreadEventLoop {
             logger.error("ZStack event loop failed; its channels are closed", t);
             closeAll();
         } finally {
+            StallWatch.unwatch(this);
             ZStackRuntime.loopStopped(this);
+        }
+    }
+
+    /** When the current round started (System.nanoTime), or 0 while parked; read by {@link StallWatch}. */
+    private volatile long roundStartedNanos;
+
+    /**
+     * Batched transmit has one hazard, and this closes it. Frames a round queued go out in one burst at the round's
+     * end; a handler that blocks its event loop after writing (Netty's SocketHalfClosedTest does: its leader writes,
+     * then waits in channelActive until the follower, on another loop, has read the data and closed) would hold them
+     * back forever, where a kernel would have sent them during write(2). A daemon thread looks at every loop each
+     * {@link #PERIOD_NANOS}; a loop whose round started more than {@link ZStackConfig#stallFlushNanos()} ago (1 ms by
+     * default) and whose thread is waiting (not runnable) gets its queued frames
+     * flushed from that thread, under the transmit lock its own thread takes around every device and queue access
+     * ({@link io.zstack.ip.Ipv4Layer#flushStalled}): never while the loop is in there itself.
+     */
+    static final class StallWatch {
+        static final long PERIOD_NANOS = 1_000_000;
+        private static final java.util.Set<ZStackEventLoop> LOOPS = java.util.concurrent.ConcurrentHashMap.newKeySet();
+        private static Thread watcher;
+
+        static synchronized void watch(ZStackEventLoop loop) {
+            LOOPS.add(loop);
+            if (watcher == null) {
+                watcher = new Thread(StallWatch::run, "zstack-stall-watch");
+                watcher.setDaemon(true);
+                watcher.start();
+            }
+        }
+
+        static synchronized void unwatch(ZStackEventLoop loop) {
+            LOOPS.remove(loop);
+        }
+
+        private static void run() {
+            for (;;) {
+                LockSupport.parkNanos(PERIOD_NANOS);
+                long now = System.nanoTime();
+                for (ZStackEventLoop loop : LOOPS) {
+                    long started = loop.roundStartedNanos;
+                    long stall = loop.config.stallFlushNanos();
+                    Thread t = loop.thread;
+                    // only a loop whose thread waits (a latch, a future, sleep, a monitor): one that is merely slow
+                    // (descheduled on a busy machine, a long task) flushes at its round's end itself, and taking its
+                    // lock then would only make it wait for this thread
+                    if (started != 0 && stall > 0 && now - started > stall && t != null && !loop.parked
+                            && t.getState() != Thread.State.RUNNABLE) {
+                        loop.stack.ip().flushStalled();
+                    }
+                }
+            }
         }
     }
 
@@ -167,6 +240,7 @@ public final class ZStackEventLoop extends SingleThreadEventLoop {
             delay = Math.min(delay, Math.max(0, scheduled - getCurrentTimeNanos()));
         }
         parked = true;
+        roundStartedNanos = 0; // parked, nothing queued: not a stall
         try {
             if (!hasTasks() && delay > 0) {
                 LockSupport.parkNanos(this, delay);

@@ -366,12 +366,13 @@ public final class ZStackSocketChannel extends AbstractZStackChannel implements 
         handle.reset(config);
         ChannelPipeline pipeline = pipeline();
         boolean readSomething = false;
-        long now = ZStackEventLoop.now();
         do {
             // the allocator's guess bounds each read, as the buffer size bounds read(2); reporting the guess as the
             // attempt (not what arrived) lets the adaptive allocator size reads as it does for NIO and epoll
             int limit = Math.max(1, handle.guess());
-            ByteBuf msg = nextMessage(c, limit, now);
+            // the time of this read, not of the loop's start: a handler that wrote (an echo) sent segments stamped
+            // since, and a window update stamped earlier would carry an older TSval, which the peer drops (PAWS)
+            ByteBuf msg = nextMessage(c, limit, ZStackEventLoop.now());
             if (msg == null) {
                 break;
             }
@@ -566,16 +567,15 @@ public final class ZStackSocketChannel extends AbstractZStackChannel implements 
         // the write sees the connection as it is now: what waits in the devices (a RST, an ACK opening the window) is
         // processed first, as a kernel has processed it before send() is called. Stack events only queue tasks, so
         // nothing re-enters this channel from here.
-        zstackLoop().stack().poll(ZStackEventLoop.now());
+        zstackLoop().stack().input(ZStackEventLoop.now());
         try {
             writeQueued(in);
         } finally {
             if (connection != null) {
                 connection.push(ZStackEventLoop.now()); // everything this flush queued, in as few segments as fit
             }
-            // frames go to the device now, as write(2) would send them: a handler that then blocks its loop (or a
-            // long task) does not hold them back until the next poll
-            zstackLoop().stack().ip().flush();
+            // the frames wait for the loop's transmit burst at the end of this round (ZStackEventLoop.run): every
+            // flush of a round shares one tx_burst, as F-stack and Linux's xmit_more batch them
         }
     }
 
@@ -601,10 +601,16 @@ public final class ZStackSocketChannel extends AbstractZStackChannel implements 
                     in.remove();
                     continue;
                 }
-                if (!config.isCopyMode() && buf instanceof CompositeByteBuf composite
-                        && handOffComponents(c, composite, readable)) {
-                    in.remove();
-                    continue;
+                if (!config.isCopyMode() && buf instanceof CompositeByteBuf composite) {
+                    int queued = handOffComponents(c, composite, readable);
+                    if (queued == readable) {
+                        in.remove();
+                        continue;
+                    }
+                    if (queued > 0) {
+                        in.removeBytes(queued); // the send buffer is full: the rest when ACKs free space
+                        return;
+                    }
                 }
                 long handedOff = config.isCopyMode() ? 0 : handOff(buf, readable);
                 if (handedOff != 0) {
@@ -698,13 +704,14 @@ public final class ZStackSocketChannel extends AbstractZStackChannel implements 
 
     /**
      * A composite whose every component can be handed off (an echoed read, an aggregated HTTP body, a header and a
-     * body written together) goes to the send queue piece by piece, each by reference. Returns false, having changed
-     * nothing, if any piece would need a copy; the caller then copies the whole.
+     * body written together, a large allocated buffer) goes to the send queue piece by piece, each by reference, as
+     * many whole pieces as the send buffer takes now. Returns the bytes queued, or -1, having changed nothing, if any
+     * piece would need a copy; the caller then copies the whole.
      */
-    private boolean handOffComponents(TcpConnection c, CompositeByteBuf composite, int readable)
+    private int handOffComponents(TcpConnection c, CompositeByteBuf composite, int readable)
             throws ClosedChannelException {
         if (composite.refCnt() != 1) {
-            return false; // someone else holds the composite and may change its pieces: see handOffCandidate
+            return -1; // someone else holds the composite and may change its pieces: see handOffCandidate
         }
         List<ByteBuf> parts = composite.decompose(composite.readerIndex(), readable);
         long[] roots = new long[parts.size()];
@@ -712,26 +719,31 @@ public final class ZStackSocketChannel extends AbstractZStackChannel implements 
             ByteBuf part = parts.get(i);
             roots[i] = part.readableBytes() == 0 ? -1 : handOffCandidate(part, part.readableBytes());
             if (roots[i] == 0) {
-                return false;
+                return -1;
             }
             for (int j = 0; j < i; j++) {
                 if (roots[j] == roots[i]) {
-                    return false; // two pieces of one mbuf: each would need its own view
+                    return -1; // two pieces of one mbuf: each would need its own view
                 }
             }
         }
-        for (int i = 0; i < roots.length; i++) {
+        // whole pieces while the send buffer has room (a large allocated buffer is many segment-sized pieces): the
+        // caller leaves the rest in the outbound buffer, its pieces untouched, for when ACKs free space
+        int queued = 0;
+        for (int i = 0; i < roots.length && c.sendSpace() > 0; i++) {
             ByteBuf part = parts.get(i);
-            if (part.readableBytes() == 0) {
+            int n = part.readableBytes();
+            if (n == 0) {
                 continue;
             }
-            long m = takeReference(part, roots[i], part.readableBytes());
+            long m = takeReference(part, roots[i], n);
             if (!c.queue(m)) {
                 pool().free(m);
                 throw new ClosedChannelException();
             }
+            queued += n;
         }
-        return true;
+        return queued;
     }
 
     /** The mbuf {@link #handOff} would hand over for {@code buf}, or 0; changes nothing. */
@@ -766,9 +778,14 @@ public final class ZStackSocketChannel extends AbstractZStackChannel implements 
         return m;
     }
 
-    /** Copies [index, index+length) of buf into a new mbuf chain; 0 if the pool ran out. */
+    /**
+     * Copies [index, index+length) of buf into a new mbuf chain; 0 if the pool ran out. Each mbuf takes at most one
+     * segment's payload, so TCP cuts every segment at an mbuf's start and writes its headers in place in front.
+     */
     private long copyIn(ByteBuf buf, int index, int length) {
         MbufPool pool = pool();
+        TcpConnection c = connection;
+        int perMbuf = c == null ? Integer.MAX_VALUE : Math.max(1, c.sendMss());
         long head = 0;
         int done = 0;
         while (done < length) {
@@ -777,7 +794,7 @@ public final class ZStackSocketChannel extends AbstractZStackChannel implements 
                 pool.free(head);
                 return 0;
             }
-            int n = Math.min(length - done, Mbuf.tailroom(m));
+            int n = Math.min(Math.min(length - done, Mbuf.tailroom(m)), perMbuf);
             long dst = Mbuf.append(m, n);
             buf.getBytes(index + done, MemorySegment.ofAddress(dst).reinterpret(n).asByteBuffer());
             done += n;

@@ -66,7 +66,7 @@ public final class Eal {
         active = config;
         Path runtimeDir = RUNTIME_ROOT.resolve(config.filePrefix());
         Runtime.getRuntime().addShutdownHook(new Thread(() -> deleteRuntimeDirectory(runtimeDir), "zstack-eal-cleanup"));
-        logger.info("DPDK EAL initialised: {} [{}]", Dpdk.version(), config);
+        logger.info("DPDK EAL initialised: {} [{}]; memory: {}", Dpdk.version(), config, config.memoryChoice());
     }
 
     private static String hint(int errno) {

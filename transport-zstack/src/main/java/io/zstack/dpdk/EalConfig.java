@@ -7,8 +7,9 @@ import java.util.Objects;
 /**
  * Typed EAL configuration. The defaults work on a machine with no hugepages and no NIC bound to DPDK
  * (vdevs only): {@code --no-huge -m 256 --no-pci --no-shconf --file-prefix=zstack-<pid> -l 0 --no-telemetry
- * --log-level=pmd.net.memif:error --log-level=*:warning}.
- * For a real NIC, allow its PCI address, switch on hugepages, and choose lcores.
+ * --log-level=pmd.net.memif:error --log-level=*:warning}. {@link Builder#hugepagesWhenAvailable()} takes hugepages
+ * (with {@code --huge-unlink}) when enough are free and mounted, and says so in the start-up line. For a real NIC,
+ * allow its PCI address and choose lcores.
  */
 public final class EalConfig {
     /**
@@ -21,6 +22,10 @@ public final class EalConfig {
     static final List<String> QUIET_DRIVER_LEVELS = List.of("pmd.net.memif:error");
 
     private final boolean hugepages;
+    /** Why hugepages are used or not, for the start-up line. */
+    private final String memoryChoice;
+    /** Hugepages chosen because the machine had them: their files are unlinked once mapped. */
+    private final boolean hugeUnlink;
     private final int memoryMegabytes;
     private final List<String> pciAllowList;
     private final String lcores;
@@ -34,7 +39,16 @@ public final class EalConfig {
     private final List<String> extraArguments;
 
     private EalConfig(Builder b) {
-        hugepages = b.hugepages;
+        if (b.hugepagesWhenAvailable) {
+            Hugepages found = b.hugepageProbe != null ? b.hugepageProbe : Hugepages.probe();
+            hugepages = found.canBack(b.memoryMegabytes);
+            memoryChoice = found.describe(b.memoryMegabytes);
+            hugeUnlink = hugepages;
+        } else {
+            hugeUnlink = false;
+            hugepages = b.hugepages;
+            memoryChoice = hugepages ? "hugepages (asked for)" : "4 KiB pages (--no-huge, asked for)";
+        }
         memoryMegabytes = b.memoryMegabytes;
         pciAllowList = List.copyOf(b.pciAllowList);
         lcores = b.lcores;
@@ -57,6 +71,16 @@ public final class EalConfig {
         return builder().build();
     }
 
+    /** True when EAL is given hugepages (no {@code --no-huge}). */
+    public boolean hugepages() {
+        return hugepages;
+    }
+
+    /** What memory EAL gets and why: the free hugepages found, or why it runs on 4 KiB pages. */
+    public String memoryChoice() {
+        return memoryChoice;
+    }
+
     public String filePrefix() {
         return filePrefix;
     }
@@ -73,6 +97,8 @@ public final class EalConfig {
         args.add(lcores);
         if (!hugepages) {
             args.add("--no-huge");
+        } else if (hugeUnlink) {
+            args.add("--huge-unlink"); // no hugepage files left behind in hugetlbfs, whatever way the process ends
         }
         if (memoryMegabytes > 0) {
             args.add("-m");
@@ -128,6 +154,8 @@ public final class EalConfig {
 
     public static final class Builder {
         private boolean hugepages;
+        private boolean hugepagesWhenAvailable;
+        private Hugepages hugepageProbe;
         private int memoryMegabytes = 256;
         private final List<String> pciAllowList = new ArrayList<>();
         private String lcores = "0";
@@ -143,9 +171,34 @@ public final class EalConfig {
         private Builder() {
         }
 
-        /** Use hugepages (needs them mounted and reserved). Off by default. */
+        /**
+         * Use hugepages, or not, whatever the machine offers (with {@code true}, EAL fails to start without enough
+         * of them). Off by default; {@link #hugepagesWhenAvailable} decides from what the machine has.
+         */
         public Builder hugepages(boolean on) {
             hugepages = on;
+            hugepagesWhenAvailable = false;
+            return this;
+        }
+
+        /**
+         * Hugepages when the machine has a hugetlbfs mounted and enough free ones for {@link #memoryMegabytes}, else
+         * {@code --no-huge} (4 KiB pages, first-touch and TLB costs); decided when the configuration is built, and
+         * stated in EAL's start-up line ({@link EalConfig#memoryChoice()}). Not the default: rte_eal_init takes an
+         * exclusive lock on the hugetlbfs directory, which every running DPDK process holds shared, so on a mount
+         * another DPDK process uses (another engineer's benchmark, here) it blocks until that process exits. Use it
+         * where the process owns its mount (the benchmark harness reserves and mounts its own).
+         */
+        public Builder hugepagesWhenAvailable() {
+            hugepagesWhenAvailable = true;
+            hugepageProbe = null;
+            return this;
+        }
+
+        /** As {@link #hugepagesWhenAvailable}, deciding from {@code found} instead of this machine (tests). */
+        public Builder hugepagesWhenAvailable(Hugepages found) {
+            hugepagesWhenAvailable = true;
+            hugepageProbe = found;
             return this;
         }
 

@@ -5,6 +5,16 @@ import io.zstack.util.Counters;
 /** What the Ethernet/ARP/IPv4/ICMP layer counted, like the Ip/Icmp sections of {@code netstat -s}. */
 public final class IpCounters extends Counters {
     public long framesReceived;
+    /** Transport checksums left to the device (offloaded: only the pseudo-header sum is written). */
+    public long txChecksumOffloaded;
+    /** Transport checksums summed here (the device offers no offload, or the frame's layout defeats it). */
+    public long txChecksumSoftware;
+    /** Received transport packets whose checksum the device verified (its RX_L4_CKSUM_GOOD flag): not summed again. */
+    public long rxChecksumTrusted;
+    /** Received transport packets without the device's verdict: the transport sums them. */
+    public long rxChecksumSoftware;
+    /** Frames another thread flushed because the loop did not come back from a handler (ZStackEventLoop.StallWatch). */
+    public long stalledFlushFrames;
     public long framesSent;
     public long packetsReceived;
     public long packetsDelivered;

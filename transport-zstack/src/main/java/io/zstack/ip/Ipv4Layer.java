@@ -293,6 +293,11 @@ public final class Ipv4Layer {
             verified = false; // the transport recomputes and counts it
         }
         counters.packetsDelivered++;
+        if (verified) {
+            counters.rxChecksumTrusted++;
+        } else {
+            counters.rxChecksumSoftware++;
+        }
         transport.receive(source, destination, frame, l4Length, verified, nowNanos);
     }
 
@@ -409,7 +414,9 @@ public final class Ipv4Layer {
         if (offloadL4) {
             Checksum.store(Mbuf.MEMORY, l4 + checksumOffset, Checksum.fold(pseudo));
             olFlags |= Mbuf.LAYOUT.txTcpChecksum | Mbuf.LAYOUT.txIpv4;
+            counters.txChecksumOffloaded++;
         } else {
+            counters.txChecksumSoftware++;
             long sum = pseudo;
             long position = 0;
             for (long seg = packet; seg != 0; seg = Mbuf.next(seg)) {
@@ -492,16 +499,56 @@ public final class Ipv4Layer {
 
     private void enqueue(NetDevice out, long frame) {
         MbufBurst queue = out == loopback ? loopbackQueue : deviceQueue;
-        if (queue.isFull()) {
-            out.transmit(queue);
+        lockDevices();
+        try {
             if (queue.isFull()) {
-                counters.txQueueFull++;
-                pool.free(frame);
-                return;
+                out.transmit(queue);
+                if (queue.isFull()) {
+                    counters.txQueueFull++;
+                    pool.free(frame);
+                    return;
+                }
             }
+            queue.add(frame);
+            counters.framesSent++;
+        } finally {
+            unlockDevices();
         }
-        queue.add(frame);
-        counters.framesSent++;
+    }
+
+    /**
+     * Held by whoever touches the devices or the transmit queues: the stack's thread always (uncontended, a CAS), and
+     * {@link #flushStalled} from another thread when the stack's thread has not come back to its loop for long (a
+     * handler that blocks its event loop after a write must not hold that write back, as a kernel would have sent it).
+     */
+    private final java.util.concurrent.locks.ReentrantLock deviceLock = new java.util.concurrent.locks.ReentrantLock();
+
+    /** Set once another thread may call {@link #flushStalled}: only then do device and queue accesses lock. */
+    private volatile boolean sharedWithStallWatch;
+    /** Plain copy of {@link #sharedWithStallWatch} for this stack's own thread. */
+    private boolean locking;
+
+    /**
+     * Called on the stack's thread before another thread may call {@link #flushStalled}: from then on every device and
+     * transmit-queue access takes the lock (uncontended: a CAS, or a re-entry under the loop's round lock). A stack
+     * nobody else flushes (a simulation, a benchmark) never locks.
+     */
+    public void shareWithStallWatch() {
+        locking = true;
+        sharedWithStallWatch = true;
+    }
+
+    /** Takes the device lock when another thread may flush (see {@link #shareWithStallWatch}). */
+    public void lockDevices() {
+        if (locking) {
+            deviceLock.lock();
+        }
+    }
+
+    public void unlockDevices() {
+        if (locking) {
+            deviceLock.unlock();
+        }
     }
 
     // ======================================================================================== housekeeping
@@ -514,13 +561,61 @@ public final class Ipv4Layer {
         }
     }
 
-    /** Hands queued frames to the devices. Frames a full device refuses stay queued for the next flush. */
+    /**
+     * Hands queued frames to the devices, one burst each: the stack calls it once per loop round, so every write of a
+     * round shares one tx_burst. Frames a full device refuses stay queued for the next flush.
+     */
     public void flush() {
-        if (deviceQueue.size() > 0) {
-            device.transmit(deviceQueue);
+        lockDevices();
+        try {
+            if (deviceQueue.size() > 0) {
+                device.transmit(deviceQueue);
+            }
+            if (loopbackQueue.size() > 0) {
+                loopback.transmit(loopbackQueue);
+            }
+        } finally {
+            unlockDevices();
         }
-        if (loopbackQueue.size() > 0) {
-            loopback.transmit(loopbackQueue);
+    }
+
+    /** Hands the frames queued for the loopback to it (delivered to the stacks in their next input). */
+    public void flushLoopback() {
+        lockDevices();
+        try {
+            if (loopbackQueue.size() > 0) {
+                loopback.transmit(loopbackQueue);
+            }
+        } finally {
+            unlockDevices();
+        }
+    }
+
+    /**
+     * Called from another thread when the stack's thread has been away from its loop for long with frames queued
+     * (the event loop's stall watch): flushes them if the stack's thread is not inside the devices or queues right
+     * now. Returns the number of frames handed over. After {@link #clear} it does nothing.
+     */
+    public int flushStalled() {
+        if (!sharedWithStallWatch || !deviceLock.tryLock()) {
+            return 0;
+        }
+        try {
+            int before = deviceQueue.size() + loopbackQueue.size();
+            if (before == 0 || cleared) {
+                return 0;
+            }
+            if (deviceQueue.size() > 0) {
+                device.transmit(deviceQueue);
+            }
+            if (loopbackQueue.size() > 0) {
+                loopback.transmit(loopbackQueue);
+            }
+            int sent = before - deviceQueue.size() - loopbackQueue.size();
+            counters.stalledFlushFrames += sent;
+            return sent;
+        } finally {
+            deviceLock.unlock();
         }
     }
 
@@ -531,10 +626,18 @@ public final class Ipv4Layer {
 
     /** Frees everything queued (stack shutdown). */
     public void clear() {
-        pool.freeBulk(deviceQueue, 0, deviceQueue.size());
-        deviceQueue.clear();
-        pool.freeBulk(loopbackQueue, 0, loopbackQueue.size());
-        loopbackQueue.clear();
+        lockDevices();
+        try {
+            cleared = true;
+            pool.freeBulk(deviceQueue, 0, deviceQueue.size());
+            deviceQueue.clear();
+            pool.freeBulk(loopbackQueue, 0, loopbackQueue.size());
+            loopbackQueue.clear();
+        } finally {
+            unlockDevices();
+        }
         arp.clear(pool);
     }
+
+    private boolean cleared;
 }

@@ -11,8 +11,9 @@ import java.lang.foreign.MemorySegment;
  *
  * <p>Each piece is one mbuf segment plus the range of its buffer that holds queued bytes. The range is kept here,
  * not in the mbuf, because a NIC may still hold the mbuf (its data_off changed by headers prepended in place)
- * while a retransmission needs the original bytes. {@link #slice} builds indirect views for a segment to send;
- * {@link #acknowledge} drops whole pieces and narrows the first.
+ * while a retransmission needs the original bytes. {@link #inPlace} hands out the queued mbuf itself, headers to go
+ * in its headroom, when nothing else can be reading it (the rule is written there); {@link #slice} builds a
+ * segment's payload for a header mbuf otherwise; {@link #acknowledge} drops whole pieces and narrows the first.
  */
 final class SendQueue {
     private final MbufPool pool;
@@ -71,6 +72,14 @@ final class SendQueue {
      * the piece are seen by no one else.
      */
     int tailRoom() {
+        return tailRoom(Integer.MAX_VALUE);
+    }
+
+    /**
+     * {@link #tailRoom()}, but never growing the last piece past {@code maxPiece} bytes: with pieces of at most one
+     * segment's payload, TCP cuts every segment at a piece's start, where its headers go in place ({@link #inPlace}).
+     */
+    int tailRoom(int maxPiece) {
         if (count == 0) {
             return 0;
         }
@@ -80,7 +89,8 @@ final class SendQueue {
             return 0;
         }
         long bufferEnd = Mbuf.bufAddr(m) + Mbuf.bufLen(m);
-        return (int) Math.max(0, bufferEnd - (dataAddress[i] + length[i]));
+        long room = Math.max(0, bufferEnd - (dataAddress[i] + length[i]));
+        return (int) Math.max(0, Math.min(room, (long) maxPiece - length[i]));
     }
 
     /** Where {@link #tailRoom} starts. */
@@ -91,7 +101,7 @@ final class SendQueue {
 
     /** Queues {@code n} bytes written at {@link #tailAddress}, at most {@link #tailRoom}. */
     void extendTail(int n) {
-        if (n < 0 || n > tailRoom()) {
+        if (n < 0 || n > tailRoom()) { // callers ask tailRoom(maxPiece), at most this
             throw new IllegalArgumentException("extendTail " + n + ", room " + tailRoom());
         }
         int i = (head + count - 1) & capacityMask;
@@ -200,33 +210,122 @@ final class SendQueue {
     }
 
     /**
-     * A new mbuf chain viewing bytes [{@code from}, {@code from + len}) of the queue, built of indirect mbufs (the
-     * payload is shared, not copied), or 0 if the pool ran out (nothing is held then). The caller owns the chain:
-     * it goes to the NIC, which frees it, and the queued bytes stay alive until acknowledged.
+     * A chain for one segment's first-choice transmission: its head is the queued mbuf itself, to take the segment's
+     * headers in place, in the headroom in front of its payload; 0 when the rule below forbids it (nothing is held
+     * then: the caller builds a header mbuf in front of {@link #slice}).
+     *
+     * <p><b>The rule (wrong bytes otherwise).</b> Writing headers in front of a payload writes into memory that the
+     * send queue does not account for. That is allowed only when nobody can be reading that memory, which holds when
+     * <ol>
+     * <li>the mbuf is direct and has no external buffer: an indirect mbuf's (or an attached external buffer's)
+     * headroom is another mbuf's buffer, whose bytes are some other segment's payload;</li>
+     * <li>the send queue holds its only reference (refcnt 1): otherwise a transmit ring, a loopback peer's receive
+     * queue or a capture still reads the earlier transmission of these bytes (and the memory in front of them),
+     * which is the case of a retransmission while the NIC still holds the first copy;</li>
+     * <li>the segment starts at the first byte the queue holds of that mbuf: the bytes in front are then headroom,
+     * the headers of the frame it was received in (an echo), or bytes already acknowledged. A segment cut from the
+     * middle of a buffer has the previous segment's unacknowledged payload in front of it;</li>
+     * <li>the headroom holds the largest Ethernet + IPv4 + TCP header ({@code headerRoom}).</li>
+     * </ol>
+     * The other mbufs of a segment that spans several pieces follow {@link #slice}'s rules (no bytes are written
+     * into them); {@code chains} false (a device that takes one mbuf per frame) refuses such a segment.
      */
-    long slice(long from, int len) {
+    long inPlace(long from, int len, int headerRoom, boolean chains) {
+        checkRange(from, len);
+        int k = find(from);
+        int i = (this.head + k) & capacityMask;
+        if (from != startOffset[i]) {
+            return 0; // rule 3
+        }
+        long m = mbufs[i];
+        int take = Math.min(length[i], len);
+        if ((take < len && !chains) || !exclusive(m) || dataAddress[i] - Mbuf.bufAddr(m) < headerRoom) {
+            return 0; // rules 1, 2 and 4, or a segment spanning pieces for a device that takes no chains
+        }
+        pool.refcntUpdate(m, 1); // the transmission's reference: the NIC frees it, the queue keeps its own
+        frame(m, dataAddress[i], take);
+        if (take == len) {
+            return m;
+        }
+        long rest = views(from + take, len - take, k + 1);
+        if (rest == 0) {
+            pool.freeSegment(m);
+            return 0;
+        }
+        Mbuf.setNext(m, rest);
+        Mbuf.setNbSegs(m, 1 + Mbuf.nbSegs(rest));
+        Mbuf.setPktLen(m, len);
+        return m;
+    }
+
+    /**
+     * True when only the send queue holds {@code m}, a direct mbuf with its own buffer (rules 1 and 2 of
+     * {@link #inPlace}): then it may itself go into a frame. Its fields (data_off, data_len, next) are then the
+     * transmission's; the queue keeps the range in its own arrays.
+     */
+    private boolean exclusive(long m) {
+        return (Mbuf.olFlags(m) & (Mbuf.LAYOUT.indirect | Mbuf.LAYOUT.external)) == 0 && pool.refcnt(m) == 1;
+    }
+
+    /** Points a queued direct mbuf (one more reference already taken) at [address, address + len), alone. */
+    private static void frame(long m, long address, int len) {
+        Mbuf.setDataOff(m, (int) (address - Mbuf.bufAddr(m)));
+        Mbuf.setDataLen(m, len);
+        Mbuf.setPktLen(m, len);
+        Mbuf.setNbSegs(m, 1);
+        Mbuf.setNext(m, 0);
+        Mbuf.setOlFlags(m, 0);
+        Mbuf.setPacketType(m, 0);
+        Mbuf.setTxOffload(m, 0);
+    }
+
+    private void checkRange(long from, int len) {
         if (from < startOfQueue || len <= 0 || from + len > endOfQueue) {
             throw new IllegalArgumentException("slice [" + from + ", +" + len + ") outside [" + startOfQueue + ", "
                     + endOfQueue + ")");
         }
+    }
+
+    /**
+     * A new mbuf chain holding bytes [{@code from}, {@code from + len}) of the queue by reference (the payload is
+     * never copied), or 0 if the pool ran out (nothing is held then). Each piece goes as the queued mbuf itself with
+     * a reference more when only the queue holds it ({@link #exclusive}: its fields are free to describe this
+     * frame), else as an indirect mbuf viewing it (the queued mbuf is still in an earlier frame: a transmit ring or a
+     * loopback peer reads its fields and bytes). Nothing is written into any payload's memory. The caller owns the
+     * chain: it goes to the NIC, which frees it, and the queued bytes stay alive until acknowledged.
+     */
+    long slice(long from, int len) {
+        checkRange(from, len);
+        return views(from, len, find(from));
+    }
+
+    /** The chain of {@link #slice}, starting at piece {@code k} (which holds {@code from}). */
+    private long views(long from, int len, int k) {
         long head = 0;
         long tail = 0;
         int segments = 0;
-        int k = find(from);
         long at = from;
         int left = len;
         while (left > 0) {
             int i = (this.head + k) & capacityMask;
             int skip = (int) (at - startOffset[i]);
             int take = Math.min(length[i] - skip, left);
-            long view = pool.attachIndirect(mbufs[i]);
-            if (view == 0) {
-                pool.free(head);
-                return 0;
+            long m = mbufs[i];
+            long view;
+            if (exclusive(m)) {
+                pool.refcntUpdate(m, 1);
+                view = m;
+                frame(view, dataAddress[i] + skip, take);
+            } else {
+                view = pool.attachIndirect(m);
+                if (view == 0) {
+                    pool.free(head);
+                    return 0;
+                }
+                Mbuf.setDataOff(view, (int) (dataAddress[i] + skip - Mbuf.bufAddr(view)));
+                Mbuf.setDataLen(view, take);
+                Mbuf.setPktLen(view, take);
             }
-            Mbuf.setDataOff(view, (int) (dataAddress[i] + skip - Mbuf.bufAddr(view)));
-            Mbuf.setDataLen(view, take);
-            Mbuf.setPktLen(view, take);
             if (head == 0) {
                 head = view;
             } else {
@@ -241,6 +340,26 @@ final class SendQueue {
         Mbuf.setNbSegs(head, segments);
         Mbuf.setPktLen(head, len);
         return head;
+    }
+
+    /**
+     * The length of a new segment of at most {@code len} bytes at {@code from}, cut back to the last boundary between
+     * pieces inside it when it would otherwise end in the middle of a piece. The next segment then starts at a piece's
+     * first byte, where its headers can go in place ({@link #inPlace}'s rule 3): a short piece followed by full ones
+     * (a header and a body, an echoed read) costs one frame more than cutting by the MSS alone, instead of a header
+     * mbuf and an indirect mbuf in every later segment. Without a boundary inside, {@code len} is kept.
+     */
+    int endAtPiece(long from, int len) {
+        long end = from + len;
+        if (end >= endOfQueue) {
+            return len;
+        }
+        int i = (head + find(end - 1)) & capacityMask;
+        long pieceStart = startOffset[i];
+        if (pieceStart + length[i] == end || pieceStart <= from) {
+            return len;
+        }
+        return (int) (pieceStart - from);
     }
 
     /** Copies bytes [from, from + len) into dst (used when a device cannot send chains). */

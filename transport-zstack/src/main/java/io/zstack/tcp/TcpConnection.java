@@ -278,6 +278,11 @@ public final class TcpConnection {
         return sendQueue.size();
     }
 
+    /** Payload bytes a full segment carries to this peer now (the MSS less the timestamp option). */
+    public int sendMss() {
+        return sendMss;
+    }
+
     /** Bytes received in order and not yet read. */
     public long readable() {
         return receiveQueue.bytes();
@@ -317,7 +322,7 @@ public final class TcpConnection {
         if (!state.canSend() || finQueued || state == TcpState.SYN_SENT || state == TcpState.SYN_RECEIVED) {
             return 0;
         }
-        return sendQueue.tailRoom();
+        return sendQueue.tailRoom(sendMss);
     }
 
     /** Address of {@link #sendTailRoom()}. */
@@ -1597,6 +1602,7 @@ public final class TcpConnection {
                 if (len < mss && settings.nagle && inFlight > 0 && !finQueued) {
                     break; // Nagle: at most one small segment in flight
                 }
+                len = sendQueue.endAtPiece(offset, len); // one mbuf per segment where the pieces allow (SendQueue)
             }
             boolean fin = finQueued && offset + len == sendQueue.end();
             sendSegmentAt(sndNxt, len, nowNanos, false); // moves SND.MAX

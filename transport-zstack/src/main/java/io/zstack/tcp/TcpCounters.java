@@ -10,6 +10,12 @@ public final class TcpCounters extends Counters {
     // segments
     public long segmentsReceived;
     public long segmentsSent;
+    /** Data segments sent as their payload's own mbuf, every header written in place in its headroom. */
+    public long segmentsInPlace;
+    /** Data segments sent as a header mbuf followed by the payload by reference (see SendQueue.inPlace's rule). */
+    public long segmentsWithHeaderMbuf;
+    /** Data segments whose payload was copied behind the header (a device that takes one mbuf per frame). */
+    public long segmentsCopied;
     public long retransmittedSegments;
     public long resetsSent;
     public long resetsReceived;

@@ -6,6 +6,7 @@ import io.zstack.device.DeviceCapabilities;
 import io.zstack.ip.Ipv4Layer;
 import io.zstack.wire.CheckResult;
 import io.zstack.wire.Checksum;
+import io.zstack.wire.Ethernet;
 import io.zstack.wire.Icmpv4Packet;
 import io.zstack.wire.Ipv4Packet;
 import io.zstack.wire.TcpHeader;
@@ -20,7 +21,8 @@ import java.util.SplittableRandom;
 /**
  * TCP for one stack instance: demultiplexes segments to connections (4-tuple table) and listeners, answers what
  * has no socket with RST (RFC 9293 §3.10.7.1), runs the SYN backlog and SYN cookies, builds every outgoing
- * segment (header and options into a fresh header mbuf, payload as indirect views of the send queue), and drives
+ * segment (headers in place in front of the payload when the send queue's rule allows, else a header mbuf before
+ * the payload by reference; see {@link #transmit}), and drives
  * the connections' timers from one timer wheel.
  */
 public final class TcpLayer implements Ipv4Layer.Transport {
@@ -486,45 +488,67 @@ public final class TcpLayer implements Ipv4Layer.Transport {
         return m;
     }
 
+    /** Room an in-place segment needs in front of its payload: Ethernet, IPv4 and the largest TCP header. */
+    static final int HEADER_ROOM = Ethernet.HEADER_LENGTH + Ipv4Packet.MIN_HEADER_LENGTH + TcpHeader.MAX_HEADER_LENGTH;
+
     /**
-     * Builds and sends one segment of connection {@code c}: the header (with the options its state calls for) in a
-     * new mbuf, followed by bytes [offset, offset + length) of its send queue as indirect views (or copied, if the
-     * route's device cannot send chains). Returns false when out of mbufs (the segment is then lost, and
-     * retransmission covers it).
+     * Builds and sends one segment of connection {@code c}. A data segment goes, when {@link SendQueue#inPlace}'s
+     * rule allows (a first transmission of an {@code alloc()}ed or echoed buffer, cut at its start), as the queued
+     * mbuf itself with every header written into its headroom: one mbuf per segment, nothing allocated. Otherwise (a
+     * retransmission while the first copy may still be in a transmit ring, a segment cut from the middle of a buffer,
+     * a view of someone else's buffer, no payload) the header goes into a new mbuf, followed by bytes
+     * [offset, offset + length) of the send queue by reference (or copied, if the route's device cannot send chains).
+     * Returns false when out of mbufs (the segment is then lost, and retransmission covers it).
      */
     boolean transmit(TcpConnection c, int flags, int seq, long offset, int length, long nowNanos) {
-        long m = allocHeader();
-        if (m == 0) {
-            return false;
-        }
         boolean syn = (flags & TcpFlags.SYN) != 0;
+        boolean multiSegment = ip.capabilitiesFor(c.remoteAddress).multiSegment();
+        long m = 0;
+        boolean inPlace = false;
+        if (length > 0 && !syn) {
+            m = c.sendQueue.inPlace(offset, length, HEADER_ROOM, multiSegment);
+            inPlace = m != 0;
+        }
+        if (!inPlace) {
+            m = allocHeader();
+            if (m == 0) {
+                return false;
+            }
+        }
         boolean synAck = syn && (flags & TcpFlags.ACK) != 0;
-        MemorySegment room = Mbuf.MEMORY;
-        long base = Mbuf.dataAddress(m);
-        int optionsLength;
         int tsVal = c.tsNow(nowNanos);
+        int blocks = 0;
+        int optionsLength;
         if (syn) {
-            boolean offerScale = synAck ? c.windowScalingOn : c.settings.windowScaling;
-            boolean offerSack = synAck ? c.sackOn : c.settings.sack;
-            boolean offerTs = synAck ? c.timestampsOn : c.settings.timestamps;
-            optionsLength = TcpHeader.writeOptions(room, base + TcpHeader.MIN_HEADER_LENGTH, c.receiveMss,
-                    offerScale ? c.rcvWindowShift : -1, offerSack, offerTs, tsVal, synAck ? c.tsRecent : 0,
-                    null, null, 0);
+            optionsLength = TcpHeader.optionsLength(c.receiveMss >= 0, synAck ? c.windowScalingOn : c.settings.windowScaling,
+                    synAck ? c.sackOn : c.settings.sack, synAck ? c.timestampsOn : c.settings.timestamps, 0);
         } else {
             // SACK blocks never push a segment past the MSS the peer allows (effectiveMss sized the payload for them)
             int sackRoom = c.sendMss - length;
             int maxBlocks = Math.min(c.timestampsOn ? 3 : 4, sackRoom >= 12 ? (sackRoom - 4) / 8 : 0);
-            int blocks = c.sackBlocks(sackStarts, sackEnds, maxBlocks);
-            optionsLength = TcpHeader.writeOptions(room, base + TcpHeader.MIN_HEADER_LENGTH, -1, -1, false,
-                    c.timestampsOn, tsVal, c.tsRecent, sackStarts, sackEnds, blocks);
+            blocks = c.sackBlocks(sackStarts, sackEnds, maxBlocks);
+            optionsLength = TcpHeader.optionsLength(false, false, false, c.timestampsOn, blocks);
         }
         int headerLength = TcpHeader.MIN_HEADER_LENGTH + optionsLength;
+        // in place: the header goes in front of the payload; else it is the header mbuf's data
+        long base = inPlace ? Mbuf.prepend(m, headerLength) : Mbuf.append(m, headerLength);
+        MemorySegment room = Mbuf.MEMORY;
+        if (syn) {
+            boolean offerScale = synAck ? c.windowScalingOn : c.settings.windowScaling;
+            boolean offerSack = synAck ? c.sackOn : c.settings.sack;
+            boolean offerTs = synAck ? c.timestampsOn : c.settings.timestamps;
+            TcpHeader.writeOptions(room, base + TcpHeader.MIN_HEADER_LENGTH, c.receiveMss,
+                    offerScale ? c.rcvWindowShift : -1, offerSack, offerTs, tsVal, synAck ? c.tsRecent : 0,
+                    null, null, 0);
+        } else {
+            TcpHeader.writeOptions(room, base + TcpHeader.MIN_HEADER_LENGTH, -1, -1, false,
+                    c.timestampsOn, tsVal, c.tsRecent, sackStarts, sackEnds, blocks);
+        }
         boolean ack = (flags & TcpFlags.ACK) != 0;
         TcpHeader.write(room, base, c.localPort, c.remotePort, seq, ack ? c.rcvNxt : 0, headerLength, flags,
                 c.windowField(syn));
-        Mbuf.append(m, headerLength);
-        if (length > 0) {
-            if (ip.capabilitiesFor(c.remoteAddress).multiSegment()) {
+        if (length > 0 && !inPlace) {
+            if (multiSegment) {
                 long payload = c.sendQueue.slice(offset, length);
                 if (payload == 0) {
                     counters.noMbufs++;
@@ -532,6 +556,7 @@ public final class TcpLayer implements Ipv4Layer.Transport {
                     return false;
                 }
                 Mbuf.chain(m, payload);
+                counters.segmentsWithHeaderMbuf++;
             } else {
                 long at = Mbuf.append(m, length);
                 if (at == 0) {
@@ -539,7 +564,10 @@ public final class TcpLayer implements Ipv4Layer.Transport {
                     throw new IllegalStateException("segment of " + length + " bytes does not fit one mbuf");
                 }
                 c.sendQueue.copyOut(offset, length, MemorySegment.ofAddress(at).reinterpret(length), 0);
+                counters.segmentsCopied++;
             }
+        } else if (inPlace) {
+            counters.segmentsInPlace++;
         }
         counters.segmentsSent++;
         if ((flags & TcpFlags.RST) != 0) {

@@ -164,6 +164,17 @@ public final class TcpHeader {
     }
 
     /**
+     * The length {@link #writeOptions} writes for the same choices ({@code mss}: whether an MSS option goes in), so
+     * a header can be placed before it is written (in front of a payload, in place).
+     */
+    public static int optionsLength(boolean mss, boolean windowScale, boolean sackPermitted, boolean timestamp,
+                                    int sackBlocks) {
+        int n = (mss ? 4 : 0) + (timestamp ? 12 : sackPermitted ? 4 : 0) + (windowScale ? 4 : 0);
+        int blocks = Math.min(sackBlocks, (MAX_HEADER_LENGTH - MIN_HEADER_LENGTH - n - 4) / 8);
+        return blocks > 0 ? n + 4 + 8 * blocks : n;
+    }
+
+    /**
      * Writes options at {@code offset} in the order Linux uses, padded with NOPs so each lands 4-byte aligned, and
      * returns their length (a multiple of 4, at most 40). Absent options: mss/windowScale &lt; 0, flags false,
      * sackBlocks 0. SACK blocks that do not fit are left out.

@@ -12,7 +12,7 @@ class EalConfigTest {
 
     @Test
     void defaultsWorkWithoutHugepagesOrPci() {
-        List<String> args = EalConfig.defaults().toArguments();
+        List<String> args = EalConfig.builder().hugepagesWhenAvailable(Hugepages.NONE).build().toArguments();
         assertEquals(List.of("zstack", "-l", "0", "--no-huge", "-m", "256", "--no-pci", "--no-shconf",
                 "--file-prefix=zstack-" + ProcessHandle.current().pid(), "--no-telemetry", "--log-level=pmd.net.memif:error",
                 "--log-level=*:warning"), args);
@@ -22,6 +22,34 @@ class EalConfigTest {
     void driverWarningsCanBeShown() {
         List<String> args = EalConfig.builder().quietDrivers(false).build().toArguments();
         assertEquals(List.of("--log-level=*:warning"), args.stream().filter(a -> a.startsWith("--log-level")).toList());
+    }
+
+    /** Hugepages when enough are free and mounted (with --huge-unlink), 4 KiB pages otherwise; the reason is told. */
+    @Test
+    void hugepagesAreUsedWhenEnoughAreFreeAndMounted() {
+        String mounts = "proc /proc proc rw 0 0\nhugetlbfs /dev/hugepages hugetlbfs rw,relatime,pagesize=2M 0 0\n";
+        String meminfo = "MemTotal: 8000000 kB\nHugePages_Total:     128\nHugePages_Free:      128\n"
+                + "Hugepagesize:       2048 kB\n";
+        Hugepages found = Hugepages.parse(meminfo, mounts);
+        assertEquals(new Hugepages(128, 2048, "/dev/hugepages"), found);
+        EalConfig huge = EalConfig.builder().hugepagesWhenAvailable(found).build();
+        assertTrue(huge.hugepages());
+        assertTrue(huge.toArguments().contains("--huge-unlink") && !huge.toArguments().contains("--no-huge"));
+        assertTrue(huge.memoryChoice().contains("128 free x 2048 KiB at /dev/hugepages"), huge.memoryChoice());
+        // 256 MiB wanted, 128 MiB free: 4 KiB pages
+        EalConfig tooFew = EalConfig.builder()
+                .hugepagesWhenAvailable(Hugepages.parse(meminfo.replace("Free:      128", "Free:      64"), mounts))
+                .build();
+        assertTrue(tooFew.toArguments().contains("--no-huge"), tooFew.toString());
+        assertTrue(tooFew.memoryChoice().contains("256 MiB needed"), tooFew.memoryChoice());
+        // reserved but not mounted where EAL looks: 4 KiB pages
+        EalConfig unmounted = EalConfig.builder().hugepagesWhenAvailable(Hugepages.parse(meminfo, "proc /proc proc rw 0 0\n"))
+                .build();
+        assertTrue(unmounted.toArguments().contains("--no-huge"));
+        assertTrue(unmounted.memoryChoice().contains("no hugetlbfs mounted"), unmounted.memoryChoice());
+        // asked for explicitly: no probing
+        assertTrue(EalConfig.builder().hugepages(false).hugepagesWhenAvailable(found).hugepages(false).build()
+                .toArguments().contains("--no-huge"));
     }
 
     @Test

@@ -113,6 +113,41 @@ class TcpTapInteropTest {
                         "window scale, SACK-permitted, timestamps and MSS in both SYNs:\n" + options);
             }
             assertTrue(stack.tcp().counters().passiveOpens >= 1);
+            // the tap offers checksum offloads both ways: TCP checksums went to the device (the kernel accepted every
+            // byte, so they were right), and what it received it had verified (RX_L4_CKSUM_GOOD), never summed again
+            io.zstack.ip.IpCounters ip = stack.ip().counters();
+            assertTrue(net.device.capabilities().txTcpChecksum() && net.device.capabilities().rxChecksumVerified(),
+                    net.device.toString());
+            assertTrue(ip.txChecksumOffloaded > 0 && ip.txChecksumOffloaded > 10 * ip.txChecksumSoftware, ip.toString());
+            assertTrue(ip.rxChecksumTrusted > 0, ip.toString());
+            assertEquals(0, ip.rxChecksumSoftware, ip.toString());
+        }
+    }
+
+    /** The same exchange with the port's offloads off: the stack sums every checksum itself, both ways. */
+    @Test
+    void withoutOffloadsTheStackSumsEveryChecksum(@TempDir Path dir) throws Exception {
+        Path script = peerScript(dir);
+        int bytes = 4 * 1024 * 1024;
+        try (TapNetwork net = TapNetwork.create(KERNEL, PortConfig.defaults().withoutOffloads());
+             NetStack stack = new NetStack(net.device, Ipv4Config.parse(STACK + "/24", null))) {
+            TcpListener listener = stack.tcp().listen(0, 7000, stack.tcp().defaults().copy());
+            List<TcpConnection> connections = new ArrayList<>();
+            MbufPool pool = net.pool;
+            Command.Result result;
+            try (Runner runner = new Runner(stack, now -> echo(listener, connections, now, pool))) {
+                result = net.namespace.execResult(300, "/usr/bin/python3", script.toString(), "client", STACK, "7000",
+                        Integer.toString(bytes), "43");
+            }
+            String[] words = result.output().trim().split("\\s+");
+            assertTrue(result.output().contains("sent "), result.output());
+            assertEquals(words[1], words[3], "sha256 of what the kernel sent vs what came back: " + result.output());
+            io.zstack.ip.IpCounters ip = stack.ip().counters();
+            assertTrue(!net.device.capabilities().txTcpChecksum() && !net.device.capabilities().rxChecksumVerified(),
+                    net.device.toString());
+            assertEquals(0, ip.txChecksumOffloaded, ip.toString());
+            assertEquals(0, ip.rxChecksumTrusted, ip.toString());
+            assertTrue(ip.txChecksumSoftware > 0 && ip.rxChecksumSoftware > 0, ip.toString());
         }
     }
 

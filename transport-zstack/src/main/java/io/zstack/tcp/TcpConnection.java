@@ -852,7 +852,7 @@ public final class TcpConnection {
         while (sentNew < PROBE_SEGMENTS) {
             long offset = offsetOf(sndNxt);
             long unsent = Math.max(0, sendQueue.end() - offset);
-            int len = (int) Math.min(unsent, mss);
+            int len = unsent > 0 ? sendQueue.endAtPiece(offset, (int) Math.min(unsent, mss)) : 0;
             long flight = Integer.toUnsignedLong(SeqNum.diff(sndNxt, sndUna));
             if (len <= 0 || SeqNum.lt(sndNxt, sndMax) || Integer.toUnsignedLong(sndWnd) < flight + len) {
                 break;
@@ -1194,7 +1194,7 @@ public final class TcpConnection {
         if (unsent > 0 && Integer.toUnsignedLong(sndWnd) >= flight + Math.min(unsent, mss)) {
             start = sndNxt;
             for (int n = 0; n < PROBE_SEGMENTS && unsent > 0; n++) {
-                int len = (int) Math.min(unsent, mss);
+                int len = sendQueue.endAtPiece(offset, (int) Math.min(unsent, mss));
                 if (n > 0 && Integer.toUnsignedLong(sndWnd) < flight + len) {
                     break;
                 }
@@ -1597,7 +1597,14 @@ public final class TcpConnection {
                 }
                 boolean allTheRest = len == unsent;
                 if (len < mss && !allTheRest && len < maxSndWnd / 2) {
-                    break; // sender SWS avoidance (RFC 9293 §3.8.6.2.1): wait for a useful amount of window
+                    // sender SWS avoidance (RFC 9293 §3.8.6.2.1): wait for a useful amount of window. With nothing
+                    // in flight no ACK is coming to open it, and if the peer's window update was lost the wait
+                    // would never end: the persist timer is the RFC's override timeout (as Linux's probe timer)
+                    if (inFlight == 0 && persistDeadline == 0 && retransmitDeadline == 0) {
+                        persistDeadline = nowNanos + persistInterval();
+                        armTimer();
+                    }
+                    break;
                 }
                 if (len < mss && settings.nagle && inFlight > 0 && !finQueued) {
                     break; // Nagle: at most one small segment in flight
@@ -1993,10 +2000,26 @@ public final class TcpConnection {
      * Zero-window probe. RFC 9293 §3.8.6.1 sends one byte beyond the window; like Linux we send a bare ACK with the
      * already-acknowledged sequence number SND.UNA - 1 instead: the peer must answer it with its current window, and
      * no byte sits in flight outside the window (which would need its own retransmission).
+     *
+     * <p>A window that is open but too small for sender SWS avoidance, with nothing in flight, gets what it takes
+     * instead (the RFC's override timeout; Linux's probe timer sends the part that fits): its ACK brings the window.
      */
     private void zeroWindowProbe(long nowNanos) {
-        if (sndWnd != 0 || sendQueue.end() <= offsetOf(sndNxt)) {
+        if (sendQueue.end() <= offsetOf(sndNxt)) {
             persistBackoff = 0;
+            return;
+        }
+        if (sndWnd != 0) {
+            persistBackoff = 0;
+            long inFlight = Integer.toUnsignedLong(SeqNum.diff(sndNxt, sndUna));
+            long room = Integer.toUnsignedLong(sndWnd) - inFlight;
+            if (inFlight == 0 && room > 0) {
+                int len = (int) Math.min(Math.min(room, sendQueue.end() - offsetOf(sndNxt)), effectiveMss());
+                boolean fin = finQueued && offsetOf(sndNxt) + len == sendQueue.end();
+                layer.counters().windowOverrides++;
+                sendSegmentAt(sndNxt, len, nowNanos, false);
+                sndNxt += len + (fin ? 1 : 0);
+            }
             return;
         }
         layer.counters().windowProbes++;

@@ -81,6 +81,8 @@ public final class TcpCounters extends Counters {
     /** Segments sent in fast recovery under Proportional Rate Reduction (RFC 6937). */
     public long prrSegments;
     public long windowProbes;
+    /** Segments sent into a window too small for sender SWS avoidance once the persist timer ran out (RFC 9293). */
+    public long windowOverrides;
     public long keepAliveProbes;
     public long keepAliveTimeouts;
     /** ICMP errors that matched a connection, and those that did not (stale or forged). */

@@ -530,6 +530,32 @@ class RecoveryRawSegmentTest {
         assertTrue(conn.lossRecovery);
     }
 
+    /**
+     * A window too small for sender SWS avoidance, with nothing in flight, is not waited on forever: no ACK is coming
+     * to open it (the peer's window update may have been lost), so the persist timer sends what fits (RFC 9293
+     * §3.8.6.2.1's override timeout). Found by the channel stress test under load: 9,649 bytes held for a 9,040-byte
+     * window, no timer armed, the transfer stuck.
+     */
+    @Test
+    void aSmallWindowHoldingDataIsOverriddenByThePersistTimer() {
+        connect(CongestionAlgorithm.CUBIC);
+        assertEquals(10, write(10).size());
+        peer.advance(10 * MS);
+        RawPeer.Segment small = segment(TcpFlags.ACK, PEER_ISN + 1, seg(10));
+        small.window = 8; // 1,024 bytes (scale 7): less than a segment and than half the largest window seen
+        peer.send(small);
+        assertEquals(List.of(), write(3), "sender SWS avoidance holds the data");
+        peer.advance(150 * MS);
+        assertEquals(List.of(), taken(), "not before the persist interval");
+        peer.advance(100 * MS);
+        List<RawPeer.Sent> sent = taken();
+        assertEquals(List.of(seg(10)), seqs(sent), "the override: what the window takes");
+        assertEquals(1024, sent.get(0).payload().length);
+        assertEquals(1, counters.windowOverrides);
+        ack(seg(10) + 1024); // its ACK opens the window again: the rest goes
+        assertTrue(taken().size() >= 2, "the rest, once the window opened");
+    }
+
     /** The minimum RTO is a setting (TcpSettings.minRtoNanos, 200 ms as in Linux by default): here 50 ms. */
     @Test
     void theMinimumRtoIsASetting() {

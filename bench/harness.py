@@ -450,18 +450,25 @@ class Harness:
             log(f"skipping {name}: {self.skipped[name]}")
             return False
 
-    def steer_client_receive(self):
-        """A veth is not a NIC: the server's transmit (a kernel socket's, af_packet's or af_xdp's) runs the veth and the
-        client namespace's whole receive inline, on the server's CPU. Receive Packet Steering on the client's veth moves
-        that work to the client's CPU, where another machine would take it, for every transport alike."""
+    def steer_receive(self):
+        """A veth is not a NIC: a frame's whole receive (the veth, then the namespace's TCP) runs inline on the CPU
+        that sent it. Without steering, the server's transmit (a kernel socket's, or af_packet's and af_xdp's) runs
+        the client namespace's TCP receive on the server's CPU, and the client's transmit runs the epoll server's
+        kernel receive (SYNs, ACKs, data: the kernel's share of the server's work) on the client's CPU, where
+        nobody charges it to the server. Receive Packet Steering on both veth ends queues each side's receive to
+        its own CPU, where two machines would take it, for every transport alike. (af_xdp's XDP program runs
+        before RPS, in the sender's context: the redirect into the socket's ring, a small part.)"""
         a = self.a
-        mask = format(1 << a.client_cpu, "x")
-        path = f"/sys/class/net/{a.client_if}/queues/rx-0/rps_cpus"
-        subprocess.run(["ip", "netns", "exec", a.ns_client, "sh", "-c", f"echo {mask} > {path}"], check=True)
-        got = subprocess.run(["ip", "netns", "exec", a.ns_client, "cat", path], check=True, capture_output=True,
-                             text=True).stdout.strip()
-        log(f"RPS: the client veth {a.client_if}'s receive runs on CPU {a.client_cpu} (rps_cpus={got})")
-        return f"{a.client_if} rps_cpus={got}"
+        steered = []
+        for ns, iface, cpu, side in ((a.ns_client, a.client_if, a.client_cpu, "client"),
+                                     (a.ns_server, a.server_if, a.server_cpu, "server")):
+            path = f"/sys/class/net/{iface}/queues/rx-0/rps_cpus"
+            subprocess.run(["ip", "netns", "exec", ns, "sh", "-c", f"echo {1 << cpu:x} > {path}"], check=True)
+            got = subprocess.run(["ip", "netns", "exec", ns, "cat", path], check=True, capture_output=True,
+                                 text=True).stdout.strip()
+            log(f"RPS: the {side} veth {iface}'s receive runs on CPU {cpu} (rps_cpus={got})")
+            steered.append(f"{iface} rps_cpus={got}")
+        return ", ".join(steered)
 
     def main(self):
         a = self.a
@@ -471,7 +478,7 @@ class Harness:
                     pinning=f"server JVM (all threads) on CPU {a.server_cpu}, client on CPU {a.client_cpu}")
         log(f"pinning: server (every JVM thread) on CPU {a.server_cpu} with taskset, "
             f"client on CPU {a.client_cpu}; load generator: {a.mode}")
-        meta["rps"] = self.steer_client_receive()
+        meta["rps"] = self.steer_receive()
         new = not os.path.exists(self.csv_path)
         with open(self.csv_path, "a", newline="") as f:
             w = csv.DictWriter(f, fieldnames=COLUMNS)

@@ -14,4 +14,4 @@ mkdir -p "$(dirname "$out")"
 gcc -O2 -g -fPIC -shared -Wall -Wextra -Wno-unused-parameter -Werror \
     $(pkg-config --cflags libdpdk) \
     -o "$out" "$here/zstack_shim.c" \
-    $(pkg-config --libs libdpdk) -lpthread
+    $(pkg-config --libs libdpdk) -lxdp -lbpf -lpthread

@@ -6,28 +6,46 @@
  * functions, plus a layout table (struct offsets, field widths, flag values, bitfield positions) computed by
  * the compiler against the DPDK actually installed. The Java side takes every offset from that table.
  *
- * Rules: no allocation, no locking, no callbacks into Java. Errors come back as negative errno values.
+ * Rules: no allocation, no locking, no callbacks into Java on the fast path. Errors come back as negative errno
+ * values. Port teardown (at the end of this file) is the exception: it allocates, waits and runs on DPDK's
+ * interrupt thread, because that is the only way to keep it from racing the PMDs' own interrupt handlers.
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
+#include <net/if.h>
 #include <pthread.h>
 #include <sched.h>
+#include <semaphore.h>
+#include <stdlib.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <linux/if_link.h>
+#include <xdp/xsk.h>
+
+#include <rte_alarm.h>
 #include <rte_bus.h>
 #include <rte_dev.h>
 #include <rte_eal.h>
 #include <rte_errno.h>
 #include <rte_ethdev.h>
 #include <rte_lcore.h>
+#include <rte_malloc.h>
 #include <rte_mbuf.h>
 #include <rte_mbuf_pool_ops.h>
 #include <rte_mempool.h>
 #include <rte_version.h>
 
-#define ZS_SHIM_ABI 1
+#define ZS_SHIM_ABI 2
 
 /* ---- layout table ---------------------------------------------------------------------------------- */
 
@@ -295,18 +313,6 @@ int32_t zs_dev_probe(const char *devargs, const char *name) {
     return rc < 0 ? rc : (int32_t) port;
 }
 
-/* Stops and closes the port, then removes its device (vdevs are freed; the PMD's threads and fds go). */
-int32_t zs_port_close(uint16_t port) {
-    struct rte_eth_dev_info info;
-    int rc = rte_eth_dev_info_get(port, &info);
-    if (rc < 0) return rc;
-    struct rte_device *dev = info.device;
-    rte_eth_dev_stop(port);
-    rc = rte_eth_dev_close(port);
-    if (rc < 0) return rc;
-    return dev ? rte_dev_remove(dev) : 0;
-}
-
 int32_t zs_port_by_name(const char *name) {
     uint16_t port;
     int rc = rte_eth_dev_get_port_by_name(name, &port);
@@ -392,7 +398,6 @@ int32_t zs_port_configure(uint16_t port, uint16_t nb_rxq, uint16_t nb_txq, uint1
 }
 
 int32_t zs_port_start(uint16_t port) { return rte_eth_dev_start(port); }
-int32_t zs_port_stop(uint16_t port) { return rte_eth_dev_stop(port); }
 int32_t zs_port_promiscuous(uint16_t port, int32_t on) {
     return on ? rte_eth_promiscuous_enable(port) : rte_eth_promiscuous_disable(port);
 }
@@ -428,3 +433,348 @@ uint16_t zs_tx_prepare(uint16_t port, uint16_t queue, struct rte_mbuf **mbufs, u
 }
 
 int32_t zs_shim_abi(void) { return ZS_SHIM_ABI; }
+
+/* ---- what a process holds: for tests that open and close ports repeatedly ---------------------------------- */
+
+static void zs_count_pool(struct rte_mempool *mp, void *arg) { (void) mp; (*(int32_t *) arg)++; }
+
+/* Mempools that exist in this process. */
+int32_t zs_mempool_count(void) {
+    int32_t count = 0;
+    rte_mempool_walk(zs_count_pool, &count);
+    return count;
+}
+
+/* Bytes of EAL's heap allocated now, summed over sockets (mempools, rings, PMD state). */
+int64_t zs_heap_allocated_bytes(void) {
+    int64_t total = 0;
+    for (unsigned socket = 0; socket < RTE_MAX_NUMA_NODES; socket++) {
+        struct rte_malloc_socket_stats stats;
+        if (rte_malloc_get_socket_stats((int) socket, &stats) == 0) total += (int64_t) stats.heap_allocsz_bytes;
+    }
+    return total;
+}
+
+/* ---- port teardown ---------------------------------------------------------------------------------- */
+
+/*
+ * DPDK's interrupt thread runs the PMDs' own handlers: memif's tears a port down when its peer disconnects. Closing
+ * or stopping a memif port from another thread at that moment frees the same regions twice (a crash in EAL's heap,
+ * or "EAL: Error: Invalid memory"). So stops and closes run on that thread too, as an EAL alarm, one after another
+ * with the handlers, and the caller waits. The job also enters the network namespace the port was opened in: the
+ * af_packet and af_xdp PMDs and the interface restore below name the interface by name or index, and those mean
+ * another interface (or none) in another namespace.
+ */
+
+enum zs_job_kind { ZS_JOB_STOP = 0, ZS_JOB_CLOSE = 1, ZS_JOB_SYNC = 2 };
+
+struct zs_port_job {
+    int kind;
+    uint16_t port;
+    int netns_fd;                /* -1: stay in the interrupt thread's namespace */
+    char ifname[IF_NAMESIZE];    /* "" when the port has no kernel interface */
+    uint32_t flags_to_clear;     /* interface flags this process turned on (IFF_PROMISC, IFF_ALLMULTI) */
+    uint32_t xdp_prog_before;    /* the interface's XDP program id when the port was opened (0: none) */
+    int32_t rc;
+    int32_t restore_rc;
+    sem_t done;
+};
+
+/* Clears the flags in mask that are set now. Only bits this process set are passed, so others' settings stay. */
+static int zs_if_clear_flags(const char *ifname, uint32_t mask) {
+    int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (s < 0) return -errno;
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof ifr);
+    snprintf(ifr.ifr_name, sizeof ifr.ifr_name, "%s", ifname);
+    int rc = 0;
+    if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0) {
+        rc = errno == ENODEV ? 0 : -errno; /* the interface is gone: nothing to restore */
+    } else if (ifr.ifr_flags & mask) {
+        ifr.ifr_flags &= ~mask;
+        if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0) rc = -errno;
+    }
+    close(s);
+    return rc;
+}
+
+/*
+ * Detaches the XDP program now on the interface if it is not the one found there at open. libxdp attaches through a
+ * bpf link that lives until the process exits, so the link is looked up by program id and detached; a program
+ * attached through netlink is replaced by nothing, only if it is still that very program.
+ */
+static int zs_if_detach_new_xdp(const char *ifname, uint32_t prog_before) {
+    int ifindex = (int) if_nametoindex(ifname);
+    if (ifindex == 0) return 0;
+    LIBBPF_OPTS(bpf_xdp_query_opts, query);
+    int rc = bpf_xdp_query(ifindex, 0, &query);
+    if (rc < 0) return rc;
+    uint32_t now = query.prog_id;
+    if (now == 0 || now == prog_before) return 0;
+    uint32_t id = 0;
+    while (bpf_link_get_next_id(id, &id) == 0) {
+        int fd = bpf_link_get_fd_by_id(id);
+        if (fd < 0) continue;
+        struct bpf_link_info info;
+        uint32_t len = sizeof info;
+        memset(&info, 0, sizeof info);
+        if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0 && info.type == BPF_LINK_TYPE_XDP
+            && info.prog_id == now && (int) info.xdp.ifindex == ifindex) {
+            rc = bpf_link_detach(fd);
+            close(fd);
+            return rc;
+        }
+        close(fd);
+    }
+    int prog_fd = bpf_prog_get_fd_by_id(now);
+    if (prog_fd < 0) return prog_fd;
+    uint32_t mode = query.attach_mode == XDP_ATTACHED_SKB ? XDP_FLAGS_SKB_MODE
+                  : query.attach_mode == XDP_ATTACHED_HW ? XDP_FLAGS_HW_MODE : XDP_FLAGS_DRV_MODE;
+    LIBBPF_OPTS(bpf_xdp_attach_opts, replace, .old_prog_fd = prog_fd);
+    rc = bpf_xdp_detach(ifindex, XDP_FLAGS_REPLACE | mode, &replace);
+    close(prog_fd);
+    return rc;
+}
+
+/* Stops and closes the port, then removes its device (vdevs are freed; the PMD's threads and fds go). */
+static int32_t zs_port_close_now(uint16_t port) {
+    struct rte_eth_dev_info info;
+    int rc = rte_eth_dev_info_get(port, &info);
+    if (rc < 0) return rc;
+    struct rte_device *dev = info.device;
+    rte_eth_dev_stop(port);
+    rc = rte_eth_dev_close(port);
+    if (rc < 0) return rc;
+    return dev ? rte_dev_remove(dev) : 0;
+}
+
+/* After a close: frees what net_af_xdp 22.11 leaks (see zs_af_xdp_capture_umems, at the end). */
+struct zs_leaked_umem { void *info; struct xsk_umem *umem; int fd; ino_t inode; };
+#define ZS_MAX_UMEMS 16
+static int zs_af_xdp_capture_umems(uint16_t port, struct zs_leaked_umem *out);
+static void zs_af_xdp_free_leaked_umems(struct zs_leaked_umem *umems, int count);
+
+static void zs_port_job_run(void *arg) {
+    struct zs_port_job *job = arg;
+    int home = -1;
+    job->rc = 0;
+    job->restore_rc = 0;
+    if (job->netns_fd >= 0) {
+        home = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+        if (home < 0 || setns(job->netns_fd, CLONE_NEWNET) != 0) {
+            job->rc = -errno;
+            if (home >= 0) close(home);
+            sem_post(&job->done);
+            return;
+        }
+    }
+    switch (job->kind) {
+    case ZS_JOB_STOP:
+        job->rc = rte_eth_dev_stop(job->port);
+        break;
+    case ZS_JOB_CLOSE: {
+        struct zs_leaked_umem umems[ZS_MAX_UMEMS];
+        int count = zs_af_xdp_capture_umems(job->port, umems);
+        job->rc = zs_port_close_now(job->port);
+        zs_af_xdp_free_leaked_umems(umems, count);
+        if (job->ifname[0] != 0) {
+            int rc = job->flags_to_clear ? zs_if_clear_flags(job->ifname, job->flags_to_clear) : 0;
+            int xdp = zs_if_detach_new_xdp(job->ifname, job->xdp_prog_before);
+            job->restore_rc = rc < 0 ? rc : xdp;
+        }
+        break;
+    }
+    default:
+        break; /* ZS_JOB_SYNC: running at all means every handler queued before it has finished */
+    }
+    if (home >= 0) {
+        if (setns(home, CLONE_NEWNET) != 0 && job->restore_rc == 0) job->restore_rc = -errno;
+        close(home);
+    }
+    sem_post(&job->done);
+}
+
+/* Runs a job on the interrupt thread and waits for it (directly if the caller is that thread or no alarm can be set). */
+static void zs_port_job_submit(struct zs_port_job *job) {
+    sem_init(&job->done, 0, 0);
+    if (rte_thread_is_intr() || rte_eal_alarm_set(1, zs_port_job_run, job) != 0) {
+        zs_port_job_run(job);
+    }
+    while (sem_wait(&job->done) != 0 && errno == EINTR) {
+    }
+    sem_destroy(&job->done);
+}
+
+/*
+ * Stops, closes and removes the port on the interrupt thread, inside the namespace netns_fd names (or -1), then gives
+ * the interface back as it was found: flags_to_clear turned off, an XDP program other than xdp_prog_before detached.
+ * Returns the close's result; *restore_rc the restore's (0, or a negative errno).
+ */
+int32_t zs_port_close_safely(uint16_t port, int32_t netns_fd, const char *ifname, uint32_t flags_to_clear,
+                             uint32_t xdp_prog_before, int32_t *restore_rc) {
+    struct zs_port_job *job = calloc(1, sizeof *job);
+    if (job == NULL) return -ENOMEM;
+    job->kind = ZS_JOB_CLOSE;
+    job->port = port;
+    job->netns_fd = netns_fd;
+    if (ifname) snprintf(job->ifname, sizeof job->ifname, "%s", ifname);
+    job->flags_to_clear = flags_to_clear;
+    job->xdp_prog_before = xdp_prog_before;
+    zs_port_job_submit(job);
+    int32_t rc = job->rc;
+    if (restore_rc) *restore_rc = job->restore_rc;
+    free(job);
+    return rc;
+}
+
+/* rte_eth_dev_stop on the interrupt thread (see above). */
+int32_t zs_port_stop_safely(uint16_t port, int32_t netns_fd) {
+    struct zs_port_job *job = calloc(1, sizeof *job);
+    if (job == NULL) return -ENOMEM;
+    job->kind = ZS_JOB_STOP;
+    job->port = port;
+    job->netns_fd = netns_fd;
+    zs_port_job_submit(job);
+    int32_t rc = job->rc;
+    free(job);
+    return rc;
+}
+
+/* Returns once every interrupt handler already running or queued (a memif peer's disconnect) has finished. */
+int32_t zs_interrupt_thread_sync(void) {
+    struct zs_port_job *job = calloc(1, sizeof *job);
+    if (job == NULL) return -ENOMEM;
+    job->kind = ZS_JOB_SYNC;
+    job->netns_fd = -1;
+    zs_port_job_submit(job);
+    free(job);
+    return 0;
+}
+
+/* The calling thread's network namespace, as a file descriptor to pass to the calls above; close it with zs_fd_close. */
+int32_t zs_netns_open(void) {
+    int fd = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+    return fd < 0 ? -errno : fd;
+}
+
+void zs_fd_close(int32_t fd) {
+    if (fd >= 0) close(fd);
+}
+
+/*
+ * The interface's flags and XDP program id, in the calling thread's namespace: what a port must give back at close.
+ * Returns 0, or -ENODEV when there is no such interface.
+ */
+int32_t zs_if_state(const char *ifname, uint32_t *flags, uint32_t *xdp_prog) {
+    int ifindex = (int) if_nametoindex(ifname);
+    if (ifindex == 0) return -ENODEV;
+    int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (s < 0) return -errno;
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof ifr);
+    snprintf(ifr.ifr_name, sizeof ifr.ifr_name, "%s", ifname);
+    int rc = ioctl(s, SIOCGIFFLAGS, &ifr) < 0 ? -errno : 0;
+    close(s);
+    if (rc < 0) return rc;
+    *flags = (uint16_t) ifr.ifr_flags;
+    LIBBPF_OPTS(bpf_xdp_query_opts, query);
+    *xdp_prog = bpf_xdp_query(ifindex, 0, &query) == 0 ? query.prog_id : 0;
+    return 0;
+}
+
+/*
+ * net_af_xdp (DPDK 22.11) keeps the mbufs of its umem in the kernel's rings and forgets them at close. What it holds
+ * is exact from its own ring indices, which only it writes: fill entries it produced that it has not yet taken back
+ * from the rx ring, and transmit descriptors it produced whose completions it has not yet taken. Its queue structs
+ * are private to the PMD; this mirrors their heads (22.11) and checks the mirror against the port and pool it must
+ * point to. Read it while nobody polls the port. Returns the count, or -ENOTSUP if the layout does not match.
+ */
+struct zs_af_xdp_rx_head {
+    struct xsk_ring_cons rx;
+    void *umem;
+    void *xsk;
+    struct rte_mempool *mb_pool;
+    uint16_t port;
+    uint64_t stats[3];
+    struct xsk_ring_prod fq;
+    struct xsk_ring_cons cq;
+    void *pair;
+};
+
+struct zs_af_xdp_tx_head {
+    struct xsk_ring_prod tx;
+    void *umem;
+    uint64_t stats[3];
+    struct zs_af_xdp_rx_head *pair;
+};
+
+int32_t zs_af_xdp_mbufs_held(uint16_t port, struct rte_mempool *mp) {
+    struct rte_eth_dev_info info;
+    if (rte_eth_dev_info_get(port, &info) != 0 || info.driver_name == NULL
+        || strcmp(info.driver_name, "net_af_xdp") != 0 || port >= RTE_MAX_ETHPORTS) {
+        return -ENOTSUP;
+    }
+    struct rte_eth_fp_ops *ops = &rte_eth_fp_ops[port];
+    int64_t held = 0;
+    for (uint16_t q = 0; q < info.nb_rx_queues; q++) {
+        struct zs_af_xdp_rx_head *rxq = ops->rxq.data ? ops->rxq.data[q] : NULL;
+        struct zs_af_xdp_tx_head *txq = ops->txq.data && q < info.nb_tx_queues ? ops->txq.data[q] : NULL;
+        if (rxq == NULL || rxq->port != port || rxq->mb_pool != mp || rxq->fq.producer == NULL
+            || rxq->rx.consumer == NULL || (txq != NULL && txq->pair != rxq)) {
+            return -ENOTSUP;
+        }
+        held += (uint32_t) (__atomic_load_n(rxq->fq.producer, __ATOMIC_ACQUIRE)
+                            - __atomic_load_n(rxq->rx.consumer, __ATOMIC_ACQUIRE));
+        if (txq != NULL && txq->tx.producer != NULL && rxq->cq.consumer != NULL) {
+            held += (uint32_t) (__atomic_load_n(txq->tx.producer, __ATOMIC_ACQUIRE)
+                                - __atomic_load_n(rxq->cq.consumer, __ATOMIC_ACQUIRE));
+        }
+    }
+    return (int32_t) held;
+}
+
+/*
+ * net_af_xdp 22.11 never destroys its umem at close (it tests the decremented reference count minus one against
+ * zero), so the umem's socket stays open and bound to the interface queue: the next port on that queue fails with
+ * EBUSY, and the umem's kernel rings and state are lost. Before the close this notes each umem and its socket; after
+ * it, a socket that is still the same open file means the PMD leaked it, and the umem is deleted as the PMD meant to.
+ * A PMD that destroyed it closed that descriptor, so nothing is touched twice.
+ */
+struct zs_af_xdp_umem_head {
+    struct xsk_umem *umem;
+    void *buf_ring;
+    const void *mz;
+    struct rte_mempool *mb_pool;
+};
+
+static int zs_af_xdp_capture_umems(uint16_t port, struct zs_leaked_umem *out) {
+    struct rte_eth_dev_info info;
+    if (rte_eth_dev_info_get(port, &info) != 0 || info.driver_name == NULL
+        || strcmp(info.driver_name, "net_af_xdp") != 0 || port >= RTE_MAX_ETHPORTS) {
+        return 0;
+    }
+    struct rte_eth_fp_ops *ops = &rte_eth_fp_ops[port];
+    int count = 0;
+    for (uint16_t q = 0; q < info.nb_rx_queues && count < ZS_MAX_UMEMS && ops->rxq.data; q++) {
+        struct zs_af_xdp_rx_head *rxq = ops->rxq.data[q];
+        if (rxq == NULL || rxq->port != port || rxq->umem == NULL) continue;
+        struct zs_af_xdp_umem_head *head = rxq->umem;
+        if (head->umem == NULL || head->mb_pool != rxq->mb_pool) continue; /* not the layout this mirrors */
+        int seen = 0;
+        for (int i = 0; i < count; i++) seen |= out[i].info == head;
+        if (seen) continue;
+        struct stat st;
+        int fd = xsk_umem__fd(head->umem);
+        if (fd < 0 || fstat(fd, &st) != 0) continue;
+        out[count++] = (struct zs_leaked_umem) { head, head->umem, fd, st.st_ino };
+    }
+    return count;
+}
+
+static void zs_af_xdp_free_leaked_umems(struct zs_leaked_umem *umems, int count) {
+    for (int i = 0; i < count; i++) {
+        struct stat st;
+        if (fstat(umems[i].fd, &st) != 0 || st.st_ino != umems[i].inode) continue; /* the PMD closed it */
+        if (xsk_umem__delete(umems[i].umem) == 0) rte_free(umems[i].info);
+    }
+}

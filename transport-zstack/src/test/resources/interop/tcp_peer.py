@@ -4,6 +4,8 @@
   tcp_peer.py client HOST PORT BYTES SEED   connect, send BYTES of a seeded stream while reading the echo,
                                             print "sent <sha256> received <sha256> <bytes>"
   tcp_peer.py echo-server HOST PORT         accept one connection, echo everything until EOF, print the byte count
+  tcp_peer.py echo-many HOST PORT N         accept N connections, echo each on its own thread until EOF, then
+                                            print "echoed <connections> <bytes>"
 """
 import hashlib
 import random
@@ -64,8 +66,43 @@ def echo_server(host, port):
     print("echoed %d" % total, flush=True)
 
 
+def echo_many(host, port, count):
+    srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    srv.bind((host, port))
+    srv.listen(count)
+    print("listening", flush=True)
+    srv.settimeout(60)
+    totals = []
+    threads = []
+
+    def echo(conn):
+        conn.settimeout(60)
+        total = 0
+        while True:
+            data = conn.recv(1 << 20)
+            if not data:
+                break
+            conn.sendall(data)
+            total += len(data)
+        conn.shutdown(socket.SHUT_WR)
+        conn.close()
+        totals.append(total)
+
+    for _ in range(count):
+        conn, _ = srv.accept()
+        t = threading.Thread(target=echo, args=(conn,))
+        t.start()
+        threads.append(t)
+    for t in threads:
+        t.join(120)
+    print("echoed %d %d" % (len(totals), sum(totals)), flush=True)
+
+
 if __name__ == "__main__":
-    if sys.argv[1] == "client":
+    if sys.argv[1] == "echo-many":
+        echo_many(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
+    elif sys.argv[1] == "client":
         client(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]))
     else:
         echo_server(sys.argv[2], int(sys.argv[3]))

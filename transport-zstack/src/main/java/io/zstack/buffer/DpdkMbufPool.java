@@ -169,6 +169,11 @@ public final class DpdkMbufPool implements MbufPool {
         mempool.close();
     }
 
+    /** Frees the pool if every mbuf but the {@code abandoned} ones a closed driver forgot is home (see Mempool). */
+    public boolean closeAbandoned(int abandoned) {
+        return mempool.closeAbandoned(abandoned);
+    }
+
     @Override
     public boolean isClosed() {
         return mempool.isClosed();

@@ -6,6 +6,7 @@ import io.zstack.buffer.MbufPool;
 import io.zstack.device.DeviceCapabilities;
 import io.zstack.device.MpscFrameRing;
 import io.zstack.device.NetDevice;
+import io.zstack.stack.FlowSteering;
 import io.zstack.wire.Ethernet;
 import io.zstack.wire.Ipv4Packet;
 import io.zstack.wire.MacAddress;
@@ -18,6 +19,10 @@ import java.nio.ByteOrder;
  * flow hash picks ({@link ZStackFlows}), so the two ends of a loopback connection usually live on different loops
  * (a client on one loop reaches a server child on another), and a connection's own frames always reach the stack
  * that holds it. Frames cross threads by reference through lock-free rings; no byte is copied.
+ *
+ * <p>The same rings carry frames the shared device delivered to the wrong stack ({@link #steering}): each TCP frame
+ * goes to the stack its flow hash picks, so a device that does not spread flows by that hash (af_packet's kernel
+ * fanout) still reaches the stack that holds the connection.
  */
 final class LoopbackFabric {
     private static final ValueLayout.OfShort U16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.BIG_ENDIAN);
@@ -40,6 +45,45 @@ final class LoopbackFabric {
         Port port = new Port(index, pool, wakeup);
         ports[index] = port;
         return port;
+    }
+
+    /**
+     * How stack {@code index} hands frames its device delivered to the stack that owns their flow. Call after
+     * {@link #port} for every stack.
+     */
+    FlowSteering steering(int index) {
+        Port own = ports[index];
+        return new FlowSteering() {
+            @Override
+            public int ownerOf(long frame) {
+                return route(frame, index);
+            }
+
+            @Override
+            public int self() {
+                return index;
+            }
+
+            @Override
+            public boolean handOver(int owner, long frame) {
+                Port target = ports[owner];
+                if (!target.handedOver.offer(frame)) {
+                    return false;
+                }
+                target.wakeup.run();
+                return true;
+            }
+
+            @Override
+            public int takeHandedOver(MbufBurst burst) {
+                burst.clear();
+                long frame;
+                while (!burst.isFull() && (frame = own.handedOver.poll()) != 0) {
+                    burst.add(frame); // as the device delivered it: its checksum flags are the device's
+                }
+                return burst.size();
+            }
+        };
     }
 
     /** The stack a frame is for: by the flow hash for TCP, the sender itself for everything else. */
@@ -71,6 +115,8 @@ final class LoopbackFabric {
         private final MbufPool pool;
         private final Runnable wakeup;
         private final MpscFrameRing inbound = new MpscFrameRing(RING_FRAMES);
+        /** Frames the shared device delivered to another stack, for this one's flows. */
+        private final MpscFrameRing handedOver = new MpscFrameRing(RING_FRAMES);
         private final long rxFlags = Mbuf.LAYOUT.rxIpChecksumGood | Mbuf.LAYOUT.rxL4ChecksumGood;
         private final boolean[] woken;
 
@@ -146,6 +192,9 @@ final class LoopbackFabric {
             long frame;
             while ((frame = inbound.poll()) != 0) {
                 pool.free(frame); // frames may come from any stack's pool: the free follows each mbuf's own
+            }
+            while ((frame = handedOver.poll()) != 0) {
+                pool.free(frame);
             }
         }
     }

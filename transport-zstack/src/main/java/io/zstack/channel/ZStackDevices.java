@@ -24,6 +24,8 @@ public final class ZStackDevices {
     /** Data room of each mbuf: a 1500-byte frame plus DPDK's headroom. */
     public static final int MBUF_DATA_ROOM = 2176;
 
+    private static final java.util.concurrent.atomic.AtomicInteger POOLS = new java.util.concurrent.atomic.AtomicInteger();
+
     private ZStackDevices() {
     }
 
@@ -71,7 +73,8 @@ public final class ZStackDevices {
                 }
                 port = DpdkPort.probe(devargs);
                 try {
-                    pool = DpdkMbufPool.create("zstack-" + Math.abs(devargs.hashCode()),
+                    // a new name each time: a pool the application still uses outlives its port
+                    pool = DpdkMbufPool.create("zstack-" + Math.abs(devargs.hashCode()) + "-" + POOLS.incrementAndGet(),
                             MBUFS_PER_QUEUE * loopCount - 1, 256, MBUF_DATA_ROOM,
                             DpdkPort.AF_XDP_DRIVER.equals(port.info().driverName()));
                 } catch (RuntimeException e) {
@@ -99,11 +102,10 @@ public final class ZStackDevices {
         private synchronized void closed() {
             if (--open == 0) {
                 port.close();
-                if (pool.available() == pool.capacity()) {
-                    pool.close(); // otherwise the application still holds buffers: leave the memory to them
-                } else if (port.keepsMbufsAfterClose()) {
-                    logger.info("{} kept {} mbufs of {} when it closed (net_af_xdp abandons its fill ring); the pool"
-                            + " stays allocated until the process exits", port, pool.capacity() - pool.available(),
+                // every mbuf home but those a closed af_xdp driver forgot (counted exactly at close): free the pool
+                if (!pool.closeAbandoned(port.mbufsAbandonedAtClose())) {
+                    logger.info("{} closed with {} mbufs of {} still held by the application; the pool stays"
+                            + " allocated", port, pool.capacity() - pool.available() - port.mbufsAbandonedAtClose(),
                             pool);
                 }
                 port = null;

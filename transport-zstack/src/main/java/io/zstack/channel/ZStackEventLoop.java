@@ -61,6 +61,9 @@ public final class ZStackEventLoop extends SingleThreadEventLoop {
         NetDevice loopback = fabric.port(index, pool, this::frameArrived);
         this.stack = new NetStack(device, loopback, config.address(), config.tcpDefaults(), new IsnGenerator(),
                 new SecureRandom().nextLong(), System.nanoTime());
+        if (count > 1) {
+            stack.steerDeviceInput(fabric.steering(index)); // each TCP frame to the loop its flow hash picks
+        }
         this.largePool = config.largeBuffers() == 0 ? null : largePoolLike(pool, config.largeBuffers(), index);
         // large buffers in segment-sized mbufs: a full segment's payload on this device (MTU less IPv4, TCP and the
         // timestamp option); a loopback-only loop (64 KiB segments, more than one mbuf) keeps single large mbufs
@@ -306,7 +309,9 @@ public final class ZStackEventLoop extends SingleThreadEventLoop {
             String device = stack.device().statistics();
             return this + "\n  " + stack.ip().counters() + "\n  " + stack.tcp().counters() + "\n  pool " + pool
                     + (largePool == null ? "" : ", large " + largePool) + (device.isEmpty() ? "" : "\n  device "
-                    + device) + "\n" + stack.tcp().describeConnections(now()).indent(2);
+                    + device) + (count == 1 ? "" : "\n  steering: handed over " + stack.framesHandedOver()
+                    + ", taken over " + stack.framesTakenOver() + ", dropped " + stack.handOverDrops())
+                    + "\n" + stack.tcp().describeConnections(now()).indent(2);
         });
     }
 

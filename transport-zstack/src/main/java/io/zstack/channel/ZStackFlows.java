@@ -23,26 +23,47 @@ final class ZStackFlows {
         return Integer.remainderUnsigned(hash, queues);
     }
 
-    /** Toeplitz hash of the IPv4/TCP 4-tuple in network order (Microsoft RSS specification). */
+    /**
+     * Toeplitz hash of the IPv4/TCP 4-tuple in network order (Microsoft RSS specification). Every received frame of
+     * a multi-loop group is hashed (to find its owning loop), so the bitwise definition is folded into one table per
+     * input byte: the hash is the XOR of twelve lookups.
+     */
     static int toeplitz(int source, int destination, int sourcePort, int destinationPort) {
-        byte[] input = {
-            (byte) (source >>> 24), (byte) (source >>> 16), (byte) (source >>> 8), (byte) source,
-            (byte) (destination >>> 24), (byte) (destination >>> 16), (byte) (destination >>> 8), (byte) destination,
-            (byte) (sourcePort >>> 8), (byte) sourcePort, (byte) (destinationPort >>> 8), (byte) destinationPort};
-        int result = 0;
-        // the 32-bit window of the key that starts at each input bit
-        long window = ((DEFAULT_KEY[0] & 0xffL) << 24) | ((DEFAULT_KEY[1] & 0xffL) << 16)
-                | ((DEFAULT_KEY[2] & 0xffL) << 8) | (DEFAULT_KEY[3] & 0xffL);
-        int nextKeyByte = 4;
-        for (byte b : input) {
-            long keyByte = DEFAULT_KEY[nextKeyByte++] & 0xffL;
-            for (int bit = 7; bit >= 0; bit--) {
-                if ((b & (1 << bit)) != 0) {
-                    result ^= (int) window;
+        int[] t = TABLE;
+        return t[source >>> 24] ^ t[256 + ((source >>> 16) & 0xff)] ^ t[512 + ((source >>> 8) & 0xff)]
+                ^ t[768 + (source & 0xff)]
+                ^ t[1024 + (destination >>> 24)] ^ t[1280 + ((destination >>> 16) & 0xff)]
+                ^ t[1536 + ((destination >>> 8) & 0xff)] ^ t[1792 + (destination & 0xff)]
+                ^ t[2048 + ((sourcePort >>> 8) & 0xff)] ^ t[2304 + (sourcePort & 0xff)]
+                ^ t[2560 + ((destinationPort >>> 8) & 0xff)] ^ t[2816 + (destinationPort & 0xff)];
+    }
+
+    /** For input byte i and value v, at [i * 256 + v]: the XOR of the key's 32-bit windows at v's set bits. */
+    private static final int[] TABLE = buildTable();
+
+    private static int[] buildTable() {
+        int[] table = new int[12 * 256];
+        for (int i = 0; i < 12; i++) {
+            for (int v = 0; v < 256; v++) {
+                int h = 0;
+                for (int bit = 0; bit < 8; bit++) {
+                    if ((v & (0x80 >>> bit)) != 0) {
+                        h ^= keyWindow(i * 8 + bit);
+                    }
                 }
-                window = ((window << 1) | ((keyByte >>> bit) & 1)) & 0xffff_ffffL;
+                table[i * 256 + v] = h;
             }
         }
-        return result;
+        return table;
+    }
+
+    /** The 32 bits of the key starting at bit {@code start} (bit 0 is the first byte's top bit). */
+    private static int keyWindow(int start) {
+        int w = 0;
+        for (int k = 0; k < 32; k++) {
+            int bit = start + k;
+            w = (w << 1) | ((DEFAULT_KEY[bit >>> 3] >>> (7 - (bit & 7))) & 1);
+        }
+        return w;
     }
 }

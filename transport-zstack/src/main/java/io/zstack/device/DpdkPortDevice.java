@@ -159,7 +159,7 @@ public final class DpdkPortDevice implements NetDevice {
 
     @Override
     public int mbufsKeptAfterClose() {
-        return port.keepsMbufsAfterClose() ? port.mbufsTakenAtSetup() : 0;
+        return port.mbufsAbandonedAtClose();
     }
 
     /** The port's counters (all queues), read from DPDK. */

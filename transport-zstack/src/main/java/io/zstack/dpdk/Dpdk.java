@@ -3,7 +3,7 @@ package io.zstack.dpdk;
 /** Process-wide facts about the DPDK this process runs on. */
 public final class Dpdk {
     /** The shim ABI this Java code was written against (ZS_SHIM_ABI in native/zstack_shim.c). */
-    static final int SHIM_ABI = 1;
+    static final int SHIM_ABI = 2;
 
     private static volatile boolean checked;
 
@@ -58,4 +58,16 @@ public final class Dpdk {
     }
 
     private static final long LCORE_ID_ANY = 0xffffffffL;
+
+    /** Mempools that exist in this process now (a pool never freed shows here). */
+    public static int mempoolCount() {
+        Eal.ensureInitialized();
+        return Shim.mempoolCount();
+    }
+
+    /** Bytes of EAL's heap allocated now: mempools, rings and the PMDs' own state. */
+    public static long heapAllocatedBytes() {
+        Eal.ensureInitialized();
+        return Shim.heapAllocatedBytes();
+    }
 }

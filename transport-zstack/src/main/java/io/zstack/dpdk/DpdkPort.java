@@ -7,6 +7,10 @@ import static java.lang.foreign.ValueLayout.JAVA_SHORT;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
 
 /**
  * An ethdev port: any PMD, a real NIC or a vdev. Created by hot-plugging a vdev ({@link #probe}) or by name for
@@ -15,6 +19,11 @@ import java.lang.foreign.MemorySegment;
  *
  * <p>Bursts take the native address of an array of mbuf pointers ({@code MbufBurst.address(i)} on the buffer
  * side). A queue must be polled by one thread at a time, as DPDK requires.
+ *
+ * <p>Closing is safe in any order and from any thread: stop and close run on DPDK's interrupt thread, one after
+ * another with the PMDs' own handlers, inside the network namespace the port was opened in; a memif port pauses its
+ * own bursts and those of its peer in this process while the link between them is torn down. A closed port gives
+ * its kernel interface back as it found it (promiscuous mode off if it turned it on, its XDP program detached).
  */
 public final class DpdkPort implements AutoCloseable {
     private static final class InfoLayout {
@@ -45,9 +54,27 @@ public final class DpdkPort implements AutoCloseable {
         };
     }
 
+    /** IFF_PROMISC: the interface flag {@link PortConfig#promiscuous()} turns on. */
+    private static final int IFF_PROMISC = 0x100;
+    /** Open memif ports by socket path and interface id: the two ends of a link in this process. */
+    private static final Map<String, List<DpdkPort>> MEMIF_LINKS = new HashMap<>();
+    private static final long MEMIF_PEER_DOWN_NANOS = 5_000_000_000L;
+
     private final short port;
     private final String name;
     private final boolean hotplugged;
+    /** The network namespace of the thread that opened the port (a file descriptor), or -1. */
+    private final int netnsFd;
+    /** The kernel interface an af_packet or af_xdp port runs on, or null. */
+    private final String kernelInterface;
+    private final int interfaceFlagsBefore;
+    private final int xdpProgramBefore;
+    /** For memif ports: the key of its link in {@link #MEMIF_LINKS}, and the gate its bursts pass; else null. */
+    private final String memifLink;
+    private final PollGate gate;
+    private int flagsToClear;
+    private long mempoolAddress;
+    private int mbufsAbandonedAtClose;
     private int rxQueues;
     private int txQueues;
     private long enabledRxOffloads;
@@ -56,14 +83,62 @@ public final class DpdkPort implements AutoCloseable {
     /** The af_xdp PMD: its pool must be packed (see {@link Mempool}), and it keeps mbufs after close. */
     public static final String AF_XDP_DRIVER = "net_af_xdp";
 
-    private int mbufsTakenAtSetup;
-    private boolean keepsMbufsAfterClose;
     private boolean closed;
 
-    private DpdkPort(int port, String name, boolean hotplugged) {
+    private DpdkPort(int port, String name, boolean hotplugged, String devargs, InterfaceState before) {
         this.port = (short) port;
         this.name = name;
         this.hotplugged = hotplugged;
+        this.kernelInterface = before == null ? null : before.name;
+        this.interfaceFlagsBefore = before == null ? 0 : before.flags;
+        this.xdpProgramBefore = before == null ? 0 : before.xdpProgram;
+        int fd = Shim.netnsOpen();
+        this.netnsFd = fd < 0 ? -1 : fd;
+        String driver = info().driverName();
+        if ("net_memif".equals(driver) && devargs != null) {
+            memifLink = devarg(devargs, "socket", "") + "#" + devarg(devargs, "id", "0");
+            PortInfo info = info();
+            gate = new PollGate(Math.max(1, Math.max(info.maxRxQueues(), info.maxTxQueues())));
+            synchronized (MEMIF_LINKS) {
+                MEMIF_LINKS.computeIfAbsent(memifLink, k -> new ArrayList<>()).add(this);
+            }
+        } else {
+            memifLink = null;
+            gate = null;
+        }
+    }
+
+    /** The value of {@code key=} in devargs, or {@code otherwise}. */
+    static String devarg(String devargs, String key, String otherwise) {
+        for (String part : devargs.split(",")) {
+            if (part.startsWith(key + "=")) {
+                return part.substring(key.length() + 1);
+            }
+        }
+        return otherwise;
+    }
+
+    /** A kernel interface's flags and XDP program when a port was opened on it: what close gives back. */
+    private record InterfaceState(String name, int flags, int xdpProgram) {
+        /** The state of the interface an af_packet or af_xdp devargs names, or null for other devices. */
+        static InterfaceState of(String devargs) {
+            String device = Vdevs.deviceName(devargs);
+            if (!device.startsWith("net_af_packet") && !device.startsWith("net_af_xdp")) {
+                return null;
+            }
+            String iface = devarg(devargs, "iface", null);
+            if (iface == null) {
+                return null;
+            }
+            try (Arena arena = Arena.ofConfined()) {
+                MemorySegment flags = arena.allocate(JAVA_INT);
+                MemorySegment xdp = arena.allocate(JAVA_INT);
+                if (Shim.ifState(arena.allocateFrom(iface), flags, xdp) < 0) {
+                    return null; // no such interface: the probe says so
+                }
+                return new InterfaceState(iface, flags.get(JAVA_INT, 0), xdp.get(JAVA_INT, 0));
+            }
+        }
     }
 
     /**
@@ -73,6 +148,7 @@ public final class DpdkPort implements AutoCloseable {
     public static DpdkPort probe(String devargs) {
         Eal.ensureInitialized();
         String name = Vdevs.deviceName(devargs);
+        InterfaceState before = InterfaceState.of(devargs);
         int rc;
         try (Arena arena = Arena.ofConfined()) {
             rc = Shim.devProbe(arena.allocateFrom(devargs), arena.allocateFrom(name));
@@ -93,7 +169,7 @@ public final class DpdkPort implements AutoCloseable {
             }
             throw new DpdkException("probing device " + devargs + hint, -rc);
         }
-        return new DpdkPort(rc, name, true);
+        return new DpdkPort(rc, name, true, devargs, before);
     }
 
     /** Whether this process holds CAP_NET_ADMIN (bit 12 of CapEff in /proc/self/status); true if it cannot tell. */
@@ -120,7 +196,7 @@ public final class DpdkPort implements AutoCloseable {
         if (rc < 0) {
             throw new DpdkException("finding port " + name + " (" + Shim.portCount() + " ports available)", -rc);
         }
-        return new DpdkPort(rc, name, false);
+        return new DpdkPort(rc, name, false, null, null);
     }
 
     /** Number of ports DPDK has now. */
@@ -197,37 +273,44 @@ public final class DpdkPort implements AutoCloseable {
         }
         rx &= info.rxOffloadCapabilities();
         tx &= info.txOffloadCapabilities();
-        int inUseBefore = Shim.poolInUse(mempoolAddress);
         int rc = Shim.portConfigure(port, (short) config.rxQueues(), (short) config.txQueues(),
                 (short) config.rxDescriptors(), (short) config.txDescriptors(), rx, tx, rss, (short) config.mtu(),
                 mempoolAddress);
         DpdkException.check("configuring port " + name, rc);
-        mbufsTakenAtSetup = Shim.poolInUse(mempoolAddress) - inUseBefore;
-        keepsMbufsAfterClose = AF_XDP_DRIVER.equals(info.driverName());
+        this.mempoolAddress = mempoolAddress;
         rxQueues = config.rxQueues();
         txQueues = config.txQueues();
         enabledRxOffloads = rx;
         enabledTxOffloads = tx;
         if (config.promiscuous()) {
             // some PMDs (tap) cannot switch promiscuity; frames to our MAC arrive either way
-            Shim.portPromiscuous(port, 1);
+            if (Shim.portPromiscuous(port, 1) == 0 && kernelInterface != null
+                    && (interfaceFlagsBefore & IFF_PROMISC) == 0) {
+                flagsToClear |= IFF_PROMISC; // ours to turn off again at close
+            }
         }
     }
 
     /**
-     * Mbufs the driver took from the pool while its queues were set up: a tap's rx ring, af_xdp's fill ring. Most
-     * drivers give them back at close; see {@link #keepsMbufsAfterClose}.
+     * Mbufs of the receive pool the driver holds now, exactly, or -1 if this driver's holdings cannot be read (only
+     * net_af_xdp's can: its fill ring, its unread receive ring and its uncompleted transmits, from the ring indices
+     * only it writes). A snapshot; exact while nobody polls the port.
      */
-    public int mbufsTakenAtSetup() {
-        return mbufsTakenAtSetup;
+    public int mbufsHeldByDriver() {
+        if (closed || mempoolAddress == 0 || !AF_XDP_DRIVER.equals(info().driverName())) {
+            return -1;
+        }
+        int held = Shim.afXdpMbufsHeld(port, mempoolAddress);
+        return held < 0 ? -1 : held;
     }
 
     /**
-     * True for net_af_xdp: DPDK 22.11 abandons the mbufs of its fill ring (and of its last transmit burst) when it
-     * closes, so its pool never sees them again; not a leak of the stack's, but the pool cannot be freed.
+     * Mbufs the driver still held when the port closed and never gave back: net_af_xdp (DPDK 22.11) forgets its umem
+     * rings at close. Counted exactly before the close; the pool they belong to can be freed once every other mbuf
+     * is home ({@link Mempool#closeAbandoned}). 0 for other drivers.
      */
-    public boolean keepsMbufsAfterClose() {
-        return keepsMbufsAfterClose;
+    public int mbufsAbandonedAtClose() {
+        return mbufsAbandonedAtClose;
     }
 
     public long enabledRxOffloads() {
@@ -255,10 +338,16 @@ public final class DpdkPort implements AutoCloseable {
         started = true;
     }
 
+    /** Stops the port (on DPDK's interrupt thread; a memif peer in this process is paused meanwhile). */
     public void stop() {
         if (started && !closed) {
-            Shim.portStop(port);
             started = false;
+            List<DpdkPort> peers = pauseLink();
+            try {
+                Shim.portStopSafely(port, netnsFd);
+            } finally {
+                resumeLink(peers);
+            }
         }
     }
 
@@ -290,7 +379,17 @@ public final class DpdkPort implements AutoCloseable {
 
     /** Receives up to {@code n} mbufs into the pointer array at {@code array}; returns how many. */
     public int rxBurst(int queue, long array, int n) {
-        return Shim.rxBurst(port, (short) queue, array, (short) n);
+        if (gate == null) {
+            return Shim.rxBurst(port, (short) queue, array, (short) n);
+        }
+        if (!gate.enter(queue)) {
+            return 0;
+        }
+        try {
+            return Shim.rxBurst(port, (short) queue, array, (short) n);
+        } finally {
+            gate.exit(queue);
+        }
     }
 
     /**
@@ -298,12 +397,32 @@ public final class DpdkPort implements AutoCloseable {
      * port (freed once sent); the rest still belong to the caller.
      */
     public int txBurst(int queue, long array, int n) {
-        return Shim.txBurst(port, (short) queue, array, (short) n);
+        if (gate == null) {
+            return Shim.txBurst(port, (short) queue, array, (short) n);
+        }
+        if (!gate.enter(queue)) {
+            return 0; // paused: the frames stay with the caller, as with a full ring
+        }
+        try {
+            return Shim.txBurst(port, (short) queue, array, (short) n);
+        } finally {
+            gate.exit(queue);
+        }
     }
 
     /** Lets the PMD check and fix up offload requests (pseudo-header checksums) before {@link #txBurst}. */
     public int txPrepare(int queue, long array, int n) {
-        return Shim.txPrepare(port, (short) queue, array, (short) n);
+        if (gate == null) {
+            return Shim.txPrepare(port, (short) queue, array, (short) n);
+        }
+        if (!gate.enter(queue)) {
+            return n; // nothing to check now: the burst that follows sends nothing either
+        }
+        try {
+            return Shim.txPrepare(port, (short) queue, array, (short) n);
+        } finally {
+            gate.exit(queue);
+        }
     }
 
     private void checkOpen() {
@@ -312,17 +431,102 @@ public final class DpdkPort implements AutoCloseable {
         }
     }
 
-    /** Stops and closes the port and removes a hot-plugged device. Stop polling it first. */
+    /**
+     * Stops and closes the port, removes a hot-plugged device and restores its kernel interface. Safe from any thread
+     * and in any order with other ports; bursts on a closed memif port return 0, other ports must not be polled
+     * after close.
+     */
     @Override
     public void close() {
-        if (closed) {
-            return;
+        synchronized (this) {
+            if (closed) {
+                return;
+            }
+            closed = true;
         }
-        closed = true;
         started = false;
-        int rc = Shim.portClose(port);
+        List<DpdkPort> peers = pauseLink();
+        if (gate != null) {
+            gate.pause(); // for good: this port's bursts return 0 from now on
+        }
+        int rc;
+        int restoreRc;
+        try (Arena arena = Arena.ofConfined()) {
+            if (mempoolAddress != 0 && AF_XDP_DRIVER.equals(info().driverName())) {
+                mbufsAbandonedAtClose = Math.max(0, Shim.afXdpMbufsHeld(port, mempoolAddress));
+            }
+            MemorySegment restore = arena.allocate(JAVA_INT);
+            rc = Shim.portCloseSafely(port, netnsFd, kernelInterface == null ? MemorySegment.NULL
+                    : arena.allocateFrom(kernelInterface), flagsToClear, xdpProgramBefore, restore);
+            restoreRc = restore.get(JAVA_INT, 0);
+        } finally {
+            if (memifLink != null) {
+                synchronized (MEMIF_LINKS) {
+                    List<DpdkPort> ends = MEMIF_LINKS.get(memifLink);
+                    ends.remove(this);
+                    if (ends.isEmpty()) {
+                        MEMIF_LINKS.remove(memifLink);
+                    }
+                }
+            }
+            resumeLink(peers);
+            Shim.fdClose(netnsFd);
+        }
         if (rc < 0 && hotplugged) {
             throw new DpdkException("closing port " + name, -rc);
+        }
+        if (restoreRc < 0) {
+            throw new DpdkException("restoring interface " + kernelInterface + " after closing port " + name,
+                    -restoreRc);
+        }
+    }
+
+    /**
+     * The other open end of this memif link in this process, paused: stopping or closing this end makes DPDK's
+     * interrupt thread tear that end down too, and its bursts must not run meanwhile. Empty for other ports.
+     */
+    private List<DpdkPort> pauseLink() {
+        if (memifLink == null) {
+            return List.of();
+        }
+        List<DpdkPort> peers;
+        synchronized (MEMIF_LINKS) {
+            peers = new ArrayList<>(MEMIF_LINKS.getOrDefault(memifLink, List.of()));
+        }
+        peers.remove(this);
+        for (DpdkPort peer : peers) {
+            peer.gate.pause();
+        }
+        return peers;
+    }
+
+    /**
+     * Lets the peers' bursts run again once the interrupt thread has taken their link down: the disconnect message is
+     * in their socket when this end's close returns, their link goes down when the thread starts handling it, and an
+     * empty job on that thread returns only after the handling has finished.
+     */
+    private static void resumeLink(List<DpdkPort> peers) {
+        if (peers.isEmpty()) {
+            return;
+        }
+        long deadline = System.nanoTime() + MEMIF_PEER_DOWN_NANOS;
+        for (DpdkPort peer : peers) {
+            while (peer.linkUpQuietly() && System.nanoTime() < deadline) {
+                Thread.onSpinWait();
+                Thread.yield();
+            }
+        }
+        Shim.interruptThreadSync();
+        for (DpdkPort peer : peers) {
+            peer.gate.resume();
+        }
+    }
+
+    /** The link state, false once the port is gone (another thread may close it meanwhile). */
+    private boolean linkUpQuietly() {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment s = arena.allocate(InfoLayout.SIZE, 8);
+            return Shim.portInfo(port, s) == 0 && s.get(JAVA_BYTE, InfoLayout.LINK_UP) != 0;
         }
     }
 

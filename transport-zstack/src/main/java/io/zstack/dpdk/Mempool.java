@@ -133,6 +133,27 @@ public final class Mempool implements AutoCloseable {
         Shim.poolFree(address);
     }
 
+    /**
+     * Frees this pool although {@code abandoned} mbufs never came back, because a closed driver forgot them (see
+     * {@link DpdkPort#mbufsAbandonedAtClose}): nothing can reach them any more. Every other mbuf must be home, so
+     * this is refused (and returns false) while anyone else still holds one.
+     */
+    public boolean closeAbandoned(int abandoned) {
+        if (abandoned < 0) {
+            throw new IllegalArgumentException("abandoned " + abandoned);
+        }
+        if (!closed.compareAndSet(false, true)) {
+            return true;
+        }
+        int out = Shim.poolInUse(address);
+        if (out != abandoned) {
+            closed.set(false);
+            return false;
+        }
+        Shim.poolFree(address);
+        return true;
+    }
+
     // ---- operations on mbufs of any DPDK pool
 
     /** Frees a whole chain (rte_pktmbuf_free). */

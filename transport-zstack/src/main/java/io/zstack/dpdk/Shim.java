@@ -372,14 +372,12 @@ final class Shim {
     // ---- ethdev
 
     private static final MethodHandle DEV_PROBE = handle("zs_dev_probe", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS));
-    private static final MethodHandle PORT_CLOSE = handle("zs_port_close", FunctionDescriptor.of(JAVA_INT, JAVA_SHORT));
     private static final MethodHandle PORT_BY_NAME = handle("zs_port_by_name", FunctionDescriptor.of(JAVA_INT, ADDRESS));
     private static final MethodHandle PORT_COUNT = handle("zs_port_count", FunctionDescriptor.of(JAVA_SHORT));
     private static final MethodHandle PORT_INFO = handle("zs_port_info", FunctionDescriptor.of(JAVA_INT, JAVA_SHORT, ADDRESS));
     private static final MethodHandle PORT_CONFIGURE = handle("zs_port_configure", FunctionDescriptor.of(JAVA_INT,
             JAVA_SHORT, JAVA_SHORT, JAVA_SHORT, JAVA_SHORT, JAVA_SHORT, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_SHORT, JAVA_LONG));
     private static final MethodHandle PORT_START = handle("zs_port_start", FunctionDescriptor.of(JAVA_INT, JAVA_SHORT));
-    private static final MethodHandle PORT_STOP = handle("zs_port_stop", FunctionDescriptor.of(JAVA_INT, JAVA_SHORT));
     private static final MethodHandle PORT_PROMISCUOUS = handle("zs_port_promiscuous", FunctionDescriptor.of(JAVA_INT, JAVA_SHORT, JAVA_INT));
     private static final MethodHandle PORT_SET_MTU = handle("zs_port_set_mtu", FunctionDescriptor.of(JAVA_INT, JAVA_SHORT, JAVA_SHORT));
     private static final MethodHandle PORT_STATS = handle("zs_port_stats", FunctionDescriptor.of(JAVA_INT, JAVA_SHORT, ADDRESS));
@@ -399,13 +397,6 @@ final class Shim {
         }
     }
 
-    static int portClose(short port) {
-        try {
-            return (int) PORT_CLOSE.invokeExact(port);
-        } catch (Throwable t) {
-            throw unreachable(t);
-        }
-    }
 
     static int portByName(MemorySegment name) {
         try {
@@ -449,13 +440,6 @@ final class Shim {
         }
     }
 
-    static int portStop(short port) {
-        try {
-            return (int) PORT_STOP.invokeExact(port);
-        } catch (Throwable t) {
-            throw unreachable(t);
-        }
-    }
 
     static int portPromiscuous(short port, int on) {
         try {
@@ -508,6 +492,97 @@ final class Shim {
     static int txPrepare(short port, short queue, long array, short n) {
         try {
             return Short.toUnsignedInt((short) TX_PREPARE.invokeExact(port, queue, array, n));
+        } catch (Throwable t) {
+            throw unreachable(t);
+        }
+    }
+
+    // ---- port teardown (on DPDK's interrupt thread, in the port's network namespace; see the shim)
+
+    private static final MethodHandle PORT_CLOSE_SAFELY = handle("zs_port_close_safely",
+            FunctionDescriptor.of(JAVA_INT, JAVA_SHORT, JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT, ADDRESS));
+    private static final MethodHandle PORT_STOP_SAFELY = handle("zs_port_stop_safely",
+            FunctionDescriptor.of(JAVA_INT, JAVA_SHORT, JAVA_INT));
+    private static final MethodHandle INTERRUPT_THREAD_SYNC = handle("zs_interrupt_thread_sync",
+            FunctionDescriptor.of(JAVA_INT));
+    private static final MethodHandle NETNS_OPEN = handle("zs_netns_open", FunctionDescriptor.of(JAVA_INT));
+    private static final MethodHandle FD_CLOSE = handle("zs_fd_close", FunctionDescriptor.ofVoid(JAVA_INT));
+    private static final MethodHandle IF_STATE = handle("zs_if_state",
+            FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS));
+    private static final MethodHandle AF_XDP_MBUFS_HELD = handle("zs_af_xdp_mbufs_held",
+            FunctionDescriptor.of(JAVA_INT, JAVA_SHORT, JAVA_LONG));
+
+    static int portCloseSafely(short port, int netnsFd, MemorySegment ifname, int flagsToClear, int xdpProgBefore,
+                               MemorySegment restoreRc) {
+        try {
+            return (int) PORT_CLOSE_SAFELY.invokeExact(port, netnsFd, ifname, flagsToClear, xdpProgBefore, restoreRc);
+        } catch (Throwable t) {
+            throw unreachable(t);
+        }
+    }
+
+    static int portStopSafely(short port, int netnsFd) {
+        try {
+            return (int) PORT_STOP_SAFELY.invokeExact(port, netnsFd);
+        } catch (Throwable t) {
+            throw unreachable(t);
+        }
+    }
+
+    static int interruptThreadSync() {
+        try {
+            return (int) INTERRUPT_THREAD_SYNC.invokeExact();
+        } catch (Throwable t) {
+            throw unreachable(t);
+        }
+    }
+
+    static int netnsOpen() {
+        try {
+            return (int) NETNS_OPEN.invokeExact();
+        } catch (Throwable t) {
+            throw unreachable(t);
+        }
+    }
+
+    static void fdClose(int fd) {
+        try {
+            FD_CLOSE.invokeExact(fd);
+        } catch (Throwable t) {
+            throw unreachable(t);
+        }
+    }
+
+    static int ifState(MemorySegment ifname, MemorySegment flags, MemorySegment xdpProg) {
+        try {
+            return (int) IF_STATE.invokeExact(ifname, flags, xdpProg);
+        } catch (Throwable t) {
+            throw unreachable(t);
+        }
+    }
+
+    static int afXdpMbufsHeld(short port, long pool) {
+        try {
+            return (int) AF_XDP_MBUFS_HELD.invokeExact(port, pool);
+        } catch (Throwable t) {
+            throw unreachable(t);
+        }
+    }
+
+    private static final MethodHandle MEMPOOL_COUNT = handle("zs_mempool_count", FunctionDescriptor.of(JAVA_INT));
+    private static final MethodHandle HEAP_ALLOCATED = handle("zs_heap_allocated_bytes", FunctionDescriptor.of(JAVA_LONG));
+
+    static int mempoolCount() {
+        try {
+            return (int) MEMPOOL_COUNT.invokeExact();
+        } catch (Throwable t) {
+            throw unreachable(t);
+        }
+    }
+
+    static long heapAllocatedBytes() {
+        try {
+            return (long) HEAP_ALLOCATED.invokeExact();
         } catch (Throwable t) {
             throw unreachable(t);
         }

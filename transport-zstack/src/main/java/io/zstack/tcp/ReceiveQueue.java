@@ -9,8 +9,9 @@ import io.zstack.buffer.MbufPool;
  */
 final class ReceiveQueue {
     private final MbufPool pool;
-    private long[] chains = new long[64];
-    private int[] lengths = new int[64];
+    // 8 chains to start with, doubled as the application lets more wait
+    private long[] chains = new long[8];
+    private int[] lengths = new int[8];
     private int head;
     private int count;
     private long bytes;

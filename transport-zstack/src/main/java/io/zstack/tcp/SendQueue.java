@@ -17,10 +17,11 @@ import java.lang.foreign.MemorySegment;
  */
 final class SendQueue {
     private final MbufPool pool;
-    private long[] mbufs = new long[64];
-    private long[] dataAddress = new long[64];
-    private int[] length = new int[64];
-    private long[] startOffset = new long[64];
+    // 8 pieces to start with (a request/response connection needs no more), doubled as a flight needs
+    private long[] mbufs = new long[8];
+    private long[] dataAddress = new long[8];
+    private int[] length = new int[8];
+    private long[] startOffset = new long[8];
     private int head;
     private int count;
     /** Stream offset of the first unacknowledged byte. */
@@ -29,7 +30,7 @@ final class SendQueue {
     private long endOfQueue;
     /** What the queued pieces pin of the pools, as Linux counts skb truesize: see {@link #charge}. */
     private long memory;
-    private int capacityMask = 63;
+    private int capacityMask = 7;
 
     SendQueue(MbufPool pool) {
         this.pool = pool;

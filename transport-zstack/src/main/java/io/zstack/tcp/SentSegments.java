@@ -20,12 +20,13 @@ final class SentSegments {
     /** Retransmitted at least once (RACK ignores ambiguous ACKs of such segments, RFC 8985 §6.2 step 2). */
     static final int EVER_RETRANS = 8;
 
-    private int[] starts = new int[64];
-    private int[] ends = new int[64];
-    private long[] xmit = new long[64];
-    private byte[] flags = new byte[64];
+    // 8 records to start with (a request/response connection needs no more), doubled as a flight needs
+    private int[] starts = new int[8];
+    private int[] ends = new int[8];
+    private long[] xmit = new long[8];
+    private byte[] flags = new byte[8];
     /** Order of the transmissions, breaking ties between segments sent at the same instant. */
-    private long[] order = new long[64];
+    private long[] order = new long[8];
     private long transmissions;
     private int head;
     private int count;

@@ -216,6 +216,11 @@ public final class TcpConnection {
 
     // ======================================================================================== public API
 
+    /** Whether events still go to a handler (tests: a TIME_WAIT lets go of its channel). */
+    boolean hasHandler() {
+        return handler != NO_HANDLER;
+    }
+
     public TcpState state() {
         return state;
     }
@@ -426,7 +431,7 @@ public final class TcpConnection {
         recoveryPoint = iss;
         receiveMss = layer.mssFor(remoteAddress);
         sendMss = 536; // RFC 9293 default until the peer says otherwise
-        tsOffsetMillis = layer.randomInt() & 0x7fffffffL;
+        tsOffsetMillis = timestampOffset();
         // what our SYN offers; the peer's SYN-ACK decides what is used
         windowScalingOn = settings.windowScaling;
         rcvWindowShift = settings.windowScaling ? windowShiftFor(settings.receiveBufferBytes) : 0;
@@ -448,7 +453,7 @@ public final class TcpConnection {
         sndMax = iss;
         recoveryPoint = iss;
         receiveMss = layer.mssFor(remoteAddress);
-        tsOffsetMillis = layer.randomInt() & 0x7fffffffL;
+        tsOffsetMillis = timestampOffset();
         takeSynOptions(seg, nowNanos);
         sndWnd = seg.window; // never scaled in a SYN (RFC 7323 §2.2)
         maxSndWnd = sndWnd;
@@ -471,7 +476,7 @@ public final class TcpConnection {
         recoveryPoint = seg.ack;
         receiveMss = layer.mssFor(remoteAddress);
         sendMss = Math.min(peerMss, receiveMss);
-        tsOffsetMillis = layer.randomInt() & 0x7fffffffL;
+        tsOffsetMillis = timestampOffset();
         // the cookie keeps no window scale, SACK or timestamps: the connection runs without them (documented)
         sndWnd = seg.window;
         maxSndWnd = sndWnd;
@@ -551,6 +556,12 @@ public final class TcpConnection {
         if (state != TcpState.CLOSED) {
             output(nowNanos);
         }
+        if (state == TcpState.TIME_WAIT) {
+            // the application heard the close and the EOF (enterTimeWait, receiveFin): nothing more goes to it, so
+            // 2MSL in the connection table must not keep its channel and pipeline reachable (thousands of them on
+            // a server closing first)
+            handler = NO_HANDLER;
+        }
     }
 
     private void inputSynSent(InboundSegment seg, long nowNanos) {
@@ -609,6 +620,11 @@ public final class TcpConnection {
             sndWl2 = iss;
             layer.transmit(this, TcpFlags.SYN | TcpFlags.ACK, iss, 0, 0, nowNanos);
         }
+    }
+
+    /** This tuple's timestamp clock offset: see {@link IsnGenerator#timestampOffset}. */
+    private long timestampOffset() {
+        return Integer.toUnsignedLong(layer.timestampOffset(localAddress, localPort, remoteAddress, remotePort));
     }
 
     /** When our first SYN left, for the handshake's RTT sample (Karn: only if it was not retransmitted). */
@@ -1497,6 +1513,14 @@ public final class TcpConnection {
     }
 
     private void enterTimeWait(long nowNanos) {
+        if (layer.timeWaitCount >= settings.maxTimeWaits) {
+            // as Linux on tcp_max_tw_buckets: the peer's FIN is acknowledged, the tuple is not kept
+            layer.counters().timeWaitOverflows++;
+            sendAckNow(nowNanos);
+            destroy(null);
+            return;
+        }
+        layer.timeWaitCount++;
         state = TcpState.TIME_WAIT;
         retransmitDeadline = 0;
         reorderDeadline = 0;
@@ -2059,6 +2083,9 @@ public final class TcpConnection {
     void destroy(TcpError why) {
         if (state == TcpState.CLOSED) {
             return;
+        }
+        if (state == TcpState.TIME_WAIT) {
+            layer.timeWaitCount--;
         }
         state = TcpState.CLOSED;
         sendQueue.clear();

@@ -28,6 +28,8 @@ public final class TcpCounters extends Counters {
     public long establishedResets;
     public long timeWaits;
     public long timeWaitReused;
+    /** Connections that skipped TIME_WAIT because maxTimeWaits were held. */
+    public long timeWaitOverflows;
 
     // drops, by reason
     public long checksumErrors;

@@ -99,6 +99,10 @@ public final class TcpLayer implements Ipv4Layer.Transport {
         return random.nextInt();
     }
 
+    int timestampOffset(int localAddress, int localPort, int remoteAddress, int remotePort) {
+        return isns.timestampOffset(localAddress, localPort, remoteAddress, remotePort);
+    }
+
     int isn(int localAddress, int localPort, int remoteAddress, int remotePort, long nowNanos) {
         return isns.isn(localAddress, localPort, remoteAddress, remotePort, nowNanos);
     }
@@ -195,6 +199,9 @@ public final class TcpLayer implements Ipv4Layer.Transport {
         return c;
     }
 
+    /** Connections of this layer in TIME_WAIT (see {@link TcpSettings#maxTimeWaits}). */
+    int timeWaitCount;
+
     void remove(TcpConnection c) {
         connections.remove(c);
     }
@@ -202,8 +209,16 @@ public final class TcpLayer implements Ipv4Layer.Transport {
     /** One line per connection ({@link TcpConnection#describe}), like {@code ss -ti}, for diagnostics. */
     public String describeConnections(long nowNanos) {
         StringBuilder sb = new StringBuilder();
+        int timeWaits = 0;
         for (TcpConnection c : connections.toArray()) {
-            sb.append(c.describe(nowNanos)).append('\n');
+            if (c.state == TcpState.TIME_WAIT) {
+                timeWaits++; // a server closing first holds thousands: counted, not listed (they hold no data)
+            } else {
+                sb.append(c.describe(nowNanos)).append('\n');
+            }
+        }
+        if (timeWaits > 0) {
+            sb.append(timeWaits).append(" in TIME_WAIT\n");
         }
         return sb.toString();
     }
@@ -305,9 +320,12 @@ public final class TcpLayer implements Ipv4Layer.Transport {
                 seg.sourcePort);
         if (c != null && c.state == TcpState.TIME_WAIT && seg.has(TcpFlags.SYN) && !seg.has(TcpFlags.ACK)
                 && !seg.has(TcpFlags.RST)) {
-            // RFC 6191 / RFC 9293 §3.6.1: a new incarnation may reuse the tuple if it is clearly newer
-            boolean newer = c.timestampsOn && seg.hasTimestamp ? SeqNum.gt(seg.tsVal, c.tsRecent)
-                    : SeqNum.gt(seg.seq, c.rcvNxt);
+            // RFC 6191 / RFC 9293 §3.6.1: a new incarnation may reuse the tuple if it is clearly newer. As Linux
+            // does: its timestamp must pass PAWS, and either it is newer or the SYN starts past the old stream (a
+            // client opening connections faster than its 1 ms timestamp clock ticks repeats a timestamp)
+            boolean timestamps = c.timestampsOn && seg.hasTimestamp;
+            boolean newer = !(timestamps && SeqNum.lt(seg.tsVal, c.tsRecent))
+                    && (SeqNum.gt(seg.seq, c.rcvNxt) || timestamps && SeqNum.gt(seg.tsVal, c.tsRecent));
             if (newer) {
                 c.destroy(null);
                 counters.timeWaitReused++;

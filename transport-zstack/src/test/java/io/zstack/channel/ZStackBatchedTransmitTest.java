@@ -14,7 +14,6 @@ import io.zstack.device.DpdkPortDevice;
 import io.zstack.dpdk.PortConfig;
 import io.zstack.dpdk.Vdevs;
 import io.zstack.ip.Ipv4Config;
-import io.zstack.testing.MemifPorts;
 import java.net.InetSocketAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -80,7 +79,6 @@ class ZStackBatchedTransmitTest {
         } finally {
             clientGroup.shutdownGracefully(0, 5, TimeUnit.SECONDS).sync();
             serverGroup.shutdownGracefully(0, 5, TimeUnit.SECONDS).sync();
-            MemifPorts.closePair((DpdkPortDevice) client.device, (DpdkPortDevice) server.device);
             assertEquals(clientPool.capacity(), clientPool.available(), "client mbufs all home");
             assertEquals(serverPool.capacity(), serverPool.available(), "server mbufs all home");
             clientPool.close();

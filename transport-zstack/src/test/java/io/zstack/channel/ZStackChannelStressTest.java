@@ -9,7 +9,6 @@ import io.zstack.device.DpdkPortDevice;
 import io.zstack.dpdk.PortConfig;
 import io.zstack.dpdk.Vdevs;
 import io.zstack.ip.Ipv4Config;
-import io.zstack.testing.MemifPorts;
 import java.net.InetSocketAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -147,7 +146,8 @@ class ZStackChannelStressTest {
                 clientGroup.shutdownGracefully(0, 5, TimeUnit.SECONDS).sync();
                 serverGroup.shutdownGracefully(0, 5, TimeUnit.SECONDS).sync();
             } finally {
-                MemifPorts.closePair(clientPort, serverPort);
+                clientPort.close();
+                serverPort.close();
                 assertEquals(clientPool.capacity(), clientPool.available(), "client mbufs all home");
                 assertEquals(serverPool.capacity(), serverPool.available(), "server mbufs all home");
                 clientPool.close();

@@ -32,7 +32,7 @@ import org.junit.jupiter.api.io.TempDir;
  * client streams to a ZStack echo server (sha256 compared both ways), and a ZStack client streams through a kernel
  * echo server. The handshake, captured on the kernel side, negotiates window scaling, SACK and timestamps.
  */
-class TcpTapInteropTest {
+public class TcpTapInteropTest {
     private static final int BYTES = 32 * 1024 * 1024;
     private static final String KERNEL = "10.77.0.1";
     private static final String STACK = "10.77.0.2";
@@ -68,7 +68,7 @@ class TcpTapInteropTest {
         }
     }
 
-    static Path peerScript(Path dir) throws Exception {
+    public static Path peerScript(Path dir) throws Exception {
         Path script = dir.resolve("tcp_peer.py");
         try (InputStream in = TcpTapInteropTest.class.getResourceAsStream("/interop/tcp_peer.py")) {
             Files.copy(in, script);

@@ -524,6 +524,18 @@ class RawSegmentTest {
     @Test
     void activeCloseWaitsTwoMslInTimeWait() {
         handshake();
+        List<String> events = new ArrayList<>();
+        conn.handler(new TcpConnection.Handler() {
+            @Override
+            public void onReadable(TcpConnection c) {
+                events.add("readable");
+            }
+
+            @Override
+            public void onClosed(TcpConnection c, TcpError error) {
+                events.add("closed " + error);
+            }
+        });
         conn.close(peer.now());
         peer.poll();
         RawPeer.Sent fin = peer.next();
@@ -532,10 +544,84 @@ class RawSegmentTest {
         RawPeer.Sent lastAck = peer.next();
         assertEquals(peerIsn + 2, lastAck.ack());
         assertEquals(TcpState.TIME_WAIT, conn.state());
+        assertEquals(List.of("closed null", "readable"), events, "the close and the EOF reach the application");
+        assertTrue(!conn.hasHandler(), "2MSL in the table keeps no channel reachable");
         peer.advance(2 * conn.settings().mslNanos - 100 * MS);
         assertEquals(1, peer.tcp().connectionCount(), "still in TIME_WAIT");
+        assertEquals("1 in TIME_WAIT\n", peer.tcp().describeConnections(peer.now()), "counted, not listed");
+        assertEquals(1, peer.tcp().timeWaitCount);
         peer.advance(200 * MS);
         assertEquals(0, peer.tcp().connectionCount());
+        assertEquals(0, peer.tcp().timeWaitCount);
+    }
+
+    /** With maxTimeWaits held, a closing connection still acknowledges the peer's FIN, then keeps no TIME_WAIT. */
+    @Test
+    void beyondMaxTimeWaitsAClosingConnectionAcknowledgesAndGoes() {
+        handshake();
+        conn.settings().maxTimeWaits = 0;
+        conn.close(peer.now());
+        peer.poll();
+        RawPeer.Sent fin = peer.next();
+        assertTrue(fin.has(TcpFlags.FIN));
+        peer.send(segment(TcpFlags.ACK | TcpFlags.FIN, peerIsn + 1, fin.seq() + 1));
+        RawPeer.Sent lastAck = peer.next();
+        assertNotNull(lastAck, "the FIN is acknowledged");
+        assertEquals(peerIsn + 2, lastAck.ack());
+        assertEquals(TcpState.CLOSED, conn.state());
+        assertEquals(0, peer.tcp().connectionCount());
+        assertEquals(0, peer.tcp().timeWaitCount);
+        assertEquals(1, peer.tcp().counters().timeWaitOverflows);
+    }
+
+    /** Closes the accepted connection first and completes the close, leaving this stack in TIME_WAIT. */
+    private void closeIntoTimeWait() {
+        conn.close(peer.now());
+        peer.poll();
+        RawPeer.Sent fin = peer.next();
+        assertTrue(fin.has(TcpFlags.FIN));
+        peer.send(segment(TcpFlags.ACK | TcpFlags.FIN, peerIsn + 1, fin.seq() + 1));
+        peer.drain();
+        assertEquals(TcpState.TIME_WAIT, conn.state());
+    }
+
+    /**
+     * A client opening connections faster than its 1 ms timestamp clock ticks sends a SYN for a tuple in TIME_WAIT
+     * with the timestamp it last sent: it passes PAWS, and starting past the old stream, it takes the tuple (as on
+     * Linux). It was refused for not having a newer timestamp: the client waited a second and sent it again.
+     */
+    @Test
+    void aSynStartingPastTheOldStreamReusesTimeWaitWithAnEqualTimestamp() {
+        handshake();
+        closeIntoTimeWait();
+        peerIsn += 100_000;
+        RawPeer.Segment syn = segment(TcpFlags.SYN, peerIsn, 0); // same peerTs as the old connection's last
+        syn.mss = 1460;
+        peer.send(syn);
+        RawPeer.Sent synAck = peer.next();
+        assertNotNull(synAck, "the SYN is answered");
+        assertTrue(synAck.has(TcpFlags.SYN) && synAck.has(TcpFlags.ACK), "a SYN-ACK, a new connection");
+        assertEquals(peerIsn + 1, synAck.ack());
+        assertEquals(1, peer.tcp().counters().timeWaitReused);
+        assertEquals(TcpState.CLOSED, conn.state(), "the old incarnation is gone");
+        peer.send(segment(TcpFlags.ACK, peerIsn + 1, synAck.seq() + 1));
+        TcpConnection again = listener.accept();
+        assertNotNull(again, "accepted");
+        again.abort(peer.now());
+        peer.drain();
+    }
+
+    /** A SYN whose timestamp is older than the TIME_WAIT's last one is an old duplicate (PAWS): the tuple stays. */
+    @Test
+    void aSynWithAnOlderTimestampLeavesTimeWaitAlone() {
+        handshake();
+        closeIntoTimeWait();
+        peerTs -= 10;
+        peer.send(segment(TcpFlags.SYN, peerIsn + 100_000, 0));
+        RawPeer.Sent reply = peer.next();
+        assertTrue(reply == null || !reply.has(TcpFlags.SYN), "no SYN-ACK: " + reply);
+        assertEquals(0, peer.tcp().counters().timeWaitReused);
+        assertEquals(TcpState.TIME_WAIT, conn.state());
     }
 
     /**

@@ -46,6 +46,41 @@ class TcpSimulationTest {
         transfer(seed, faults, bytes, new TcpSettings());
     }
 
+    /**
+     * A client that reuses its port while the server still holds the tuple in TIME_WAIT (wrk cycling through its
+     * ports against a server that closes first) gets through at once, every time: each end's timestamp clock has
+     * an offset fixed per tuple, so a new incarnation's timestamps are newer than the old one's. With an offset
+     * drawn per connection, about half these SYNs carried an older timestamp and waited for the SYN's 1 s timeout.
+     */
+    @Test
+    void aClientReusingItsPortGetsThroughTheServersTimeWaitAtOnce() {
+        TcpSettings settings = new TcpSettings();
+        try (TcpSimulation sim = new TcpSimulation(11, FaultConfig.NONE, settings)) {
+            TcpListener listener = sim.b.tcp().listen(TcpSimulation.B, 7000, settings.copy());
+            int rounds = 40;
+            for (int i = 0; i < rounds; i++) {
+                TcpConnection client = sim.a.tcp().connect(0, 40000, TcpSimulation.B, 7000, settings.copy(), null,
+                        sim.now());
+                TcpConnection[] server = new TcpConnection[1];
+                int round = i;
+                assertTrue(sim.run(() -> {
+                    if (server[0] == null) {
+                        server[0] = listener.accept();
+                    }
+                    return server[0] != null && client.state() == TcpState.ESTABLISHED;
+                }, SECOND / 2), () -> "connection " + round + " not through within 500 ms: " + client.describe(sim.now())
+                        + "\n" + sim.b.tcp().counters());
+                server[0].close(sim.now()); // the server closes first and keeps the TIME_WAIT
+                assertTrue(sim.run(() -> client.state() == TcpState.CLOSE_WAIT, SECOND));
+                client.close(sim.now());
+                assertTrue(sim.run(() -> client.state() == TcpState.CLOSED
+                        && server[0].state() == TcpState.TIME_WAIT, SECOND));
+            }
+            assertEquals(rounds - 1, sim.b.tcp().counters().timeWaitReused);
+            assertEquals(0, sim.b.tcp().counters().pawsRejected);
+        }
+    }
+
     static Object[][] casesWithoutSack() {
         FaultConfig lossy = FaultConfig.builder().drop(0.02).duplicate(0.01).corrupt(0.01).reorder(0.02).build();
         FaultConfig harsh = FaultConfig.builder().drop(0.10).duplicate(0.02).corrupt(0.02).reorder(0.05).build();

@@ -536,14 +536,7 @@ class RawSegmentTest {
                 events.add("closed " + error);
             }
         });
-        conn.close(peer.now());
-        peer.poll();
-        RawPeer.Sent fin = peer.next();
-        assertTrue(fin.has(TcpFlags.FIN));
-        peer.send(segment(TcpFlags.ACK | TcpFlags.FIN, peerIsn + 1, fin.seq() + 1));
-        RawPeer.Sent lastAck = peer.next();
-        assertEquals(peerIsn + 2, lastAck.ack());
-        assertEquals(TcpState.TIME_WAIT, conn.state());
+        closeIntoTimeWait();
         assertEquals(List.of("closed null", "readable"), events, "the close and the EOF reach the application");
         assertTrue(!conn.hasHandler(), "2MSL in the table keeps no channel reachable");
         peer.advance(2 * conn.settings().mslNanos - 100 * MS);
@@ -560,29 +553,33 @@ class RawSegmentTest {
     void beyondMaxTimeWaitsAClosingConnectionAcknowledgesAndGoes() {
         handshake();
         conn.settings().maxTimeWaits = 0;
-        conn.close(peer.now());
-        peer.poll();
-        RawPeer.Sent fin = peer.next();
-        assertTrue(fin.has(TcpFlags.FIN));
-        peer.send(segment(TcpFlags.ACK | TcpFlags.FIN, peerIsn + 1, fin.seq() + 1));
-        RawPeer.Sent lastAck = peer.next();
-        assertNotNull(lastAck, "the FIN is acknowledged");
-        assertEquals(peerIsn + 2, lastAck.ack());
+        closeFirst();
         assertEquals(TcpState.CLOSED, conn.state());
         assertEquals(0, peer.tcp().connectionCount());
         assertEquals(0, peer.tcp().timeWaitCount);
         assertEquals(1, peer.tcp().counters().timeWaitOverflows);
     }
 
-    /** Closes the accepted connection first and completes the close, leaving this stack in TIME_WAIT. */
+    /**
+     * Closes the accepted connection first and completes the close (the peer's FIN acknowledged), leaving this stack
+     * in TIME_WAIT.
+     */
     private void closeIntoTimeWait() {
+        closeFirst();
+        peer.drain();
+        assertEquals(TcpState.TIME_WAIT, conn.state());
+    }
+
+    /** The accepted connection closes first; the peer acknowledges its FIN with its own, which gets acknowledged. */
+    private void closeFirst() {
         conn.close(peer.now());
         peer.poll();
         RawPeer.Sent fin = peer.next();
         assertTrue(fin.has(TcpFlags.FIN));
         peer.send(segment(TcpFlags.ACK | TcpFlags.FIN, peerIsn + 1, fin.seq() + 1));
-        peer.drain();
-        assertEquals(TcpState.TIME_WAIT, conn.state());
+        RawPeer.Sent lastAck = peer.next();
+        assertNotNull(lastAck, "the peer's FIN is acknowledged");
+        assertEquals(peerIsn + 2, lastAck.ack());
     }
 
     /**

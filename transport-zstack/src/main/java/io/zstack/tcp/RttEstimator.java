@@ -166,6 +166,16 @@ public final class RttEstimator {
     }
 
     /**
+     * Withdraws the latest {@link #backoff()}: the timeout's retransmission never left the host (no buffer for it),
+     * so the timeout says nothing about the path (Linux does not back off then either).
+     */
+    public void withdrawBackoff() {
+        if (backoffs > 0) {
+            backoffs--;
+        }
+    }
+
+    /**
      * Cancels the backoff without a sample: for an ACK of new data that Karn's rule excludes from sampling
      * when the caller decides the path is alive again (RFC 6298 §5 leaves this to the implementation).
      */

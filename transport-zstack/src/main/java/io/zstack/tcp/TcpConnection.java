@@ -1660,7 +1660,7 @@ public final class TcpConnection {
         if (finQueued && seq + len == finSeq) {
             flags |= TcpFlags.FIN;
         }
-        layer.transmit(this, flags, seq, offset, len, nowNanos);
+        lastTransmitFailed = !layer.transmit(this, flags, seq, offset, len, nowNanos);
         int end = seq + len + ((flags & TcpFlags.FIN) != 0 ? 1 : 0);
         if (sent.sent(seq, end, nowNanos)) {
             retransmission = true; // sent before (a resend after a timeout or a smaller MSS counts too)
@@ -2000,7 +2000,9 @@ public final class TcpConnection {
             rack.tlpOutstanding = false;
             probeDeadline = 0;
             reorderDeadline = 0;
+            lastTransmitFailed = false;
             recoverySend(nowNanos, true);
+            resendFailedLocally();
             retransmitDeadline = nowNanos + rtt.rto();
             armTimer();
             return;
@@ -2012,12 +2014,30 @@ public final class TcpConnection {
         dupAcks = 0;
         sndNxt = sndUna;
         int len = segmentLengthAt(sndUna, effectiveMss());
+        lastTransmitFailed = false;
         if (len > 0 || (finQueued && sndUna == finSeq)) {
             sendSegmentAt(sndUna, len, nowNanos, true);
             sndNxt = sndUna + len + ((finQueued && sndUna + len == finSeq) ? 1 : 0);
         }
+        resendFailedLocally();
         retransmitDeadline = nowNanos + rtt.rto();
         armTimer();
+    }
+
+    /** The latest segment handed to the layer did not leave the host (TcpLayer#transmit had no mbuf for it). */
+    private boolean lastTransmitFailed;
+
+    /**
+     * A timeout's resend that found no mbuf never reached the path: it neither backs the timer off nor counts toward
+     * giving up, and the timer retries at the current RTO, as Linux retries a resend that failed locally.
+     */
+    private void resendFailedLocally() {
+        if (!lastTransmitFailed) {
+            return;
+        }
+        layer.counters().timeoutResendsFailed++;
+        rtt.withdrawBackoff();
+        retransmitCount--;
     }
 
     /**

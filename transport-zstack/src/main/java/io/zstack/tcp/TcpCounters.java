@@ -52,6 +52,8 @@ public final class TcpCounters extends Counters {
     public long listenOverflows;
     public long synBacklogDrops;
     public long noMbufs;
+    /** Retransmission timeouts whose resend could not leave the host (no mbuf): retried without backoff. */
+    public long timeoutResendsFailed;
 
     // defences and recovery
     public long challengeAcks;

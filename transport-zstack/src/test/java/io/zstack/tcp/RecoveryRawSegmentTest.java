@@ -556,6 +556,45 @@ class RecoveryRawSegmentTest {
         assertTrue(taken().size() >= 2, "the rest, once the window opened");
     }
 
+    /**
+     * A timeout whose resend finds no mbuf (the pool is empty) did not reach the path: no backoff, not counted toward
+     * giving up, and the timer tries again at the same RTO, not twice it.
+     */
+    @Test
+    void aTimeoutResendWithoutAnMbufIsRetriedWithoutBackoff() {
+        connect(CongestionAlgorithm.CUBIC);
+        long m = peer.stackPool.alloc();
+        Mbuf.setDataOff(m, Mbuf.HEADROOM + 64);
+        MemorySegment.ofAddress(Mbuf.append(m, 100)).reinterpret(100).fill((byte) 7);
+        assertTrue(conn.queue(m));
+        peer.stackPool.refcntUpdate(m, 1); // held elsewhere too: every resend needs a header mbuf in front
+        conn.push(peer.now());
+        peer.poll();
+        assertEquals(List.of(seg(0)), seqs(taken()));
+        List<Long> drained = new ArrayList<>();
+        for (long d; (d = peer.stackPool.alloc()) != 0; ) {
+            drained.add(d);
+        }
+        long rto = conn.rtt.rto();
+        for (int i = 0; i < 2000 && counters.timeouts == 0; i++) {
+            peer.advance(MS);
+        }
+        assertEquals(1, counters.timeouts);
+        assertEquals(1, counters.timeoutResendsFailed, "the resend found no mbuf");
+        assertEquals(0, conn.rtt.backoffCount(), "no backoff for it");
+        assertEquals(rto, conn.rtt.rto());
+        assertEquals(List.of(), taken());
+        drained.forEach(peer.stackPool::free);
+        peer.advance(rto - MS);
+        assertEquals(List.of(), taken(), "not before one RTO");
+        peer.advance(2 * MS);
+        assertEquals(List.of(seg(0)), seqs(taken()), "the retry, one RTO later: it leaves now");
+        assertEquals(2, counters.timeouts);
+        assertEquals(1, conn.rtt.backoffCount(), "this one reached the path");
+        peer.stackPool.free(m);
+        ack(seg(0) + 100);
+    }
+
     /** The minimum RTO is a setting (TcpSettings.minRtoNanos, 200 ms as in Linux by default): here 50 ms. */
     @Test
     void theMinimumRtoIsASetting() {

@@ -152,9 +152,20 @@ public final class ZStackSocketChannel extends AbstractZStackChannel implements 
     protected void doRegister() throws Exception {
         super.doRegister();
         config.defaultAllocator(zstackLoop().allocator());
+        if (connection != null) {
+            connection.minRtoChanged(); // an accepted child's options were set before it had a loop to apply them on
+        }
         if (connection != null && connection.state() == io.zstack.tcp.TcpState.CLOSED) {
             events.onClosed(connection, connection.error()); // it died between accept and registration
         }
+    }
+
+    void minRtoChanged() {
+        onLoop(() -> {
+            if (connection != null) {
+                connection.minRtoChanged();
+            }
+        });
     }
 
     void keepAliveChanged() {

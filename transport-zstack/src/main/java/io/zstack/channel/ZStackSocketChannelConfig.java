@@ -51,7 +51,7 @@ public final class ZStackSocketChannelConfig extends AbstractZStackChannelConfig
                 ChannelOption.ALLOW_HALF_CLOSURE,
                 ZStackChannelOption.DELAYED_ACK, ZStackChannelOption.CONGESTION_CONTROL,
                 ZStackChannelOption.TCP_KEEPIDLE, ZStackChannelOption.TCP_KEEPINTVL, ZStackChannelOption.TCP_KEEPCNT,
-                ZStackChannelOption.COPY_MODE);
+                ZStackChannelOption.TCP_RTO_MIN_US, ZStackChannelOption.COPY_MODE);
     }
 
     @SuppressWarnings("unchecked")
@@ -90,6 +90,9 @@ public final class ZStackSocketChannelConfig extends AbstractZStackChannelConfig
         if (option == ZStackChannelOption.TCP_KEEPCNT) {
             return (T) Integer.valueOf(settings.keepAliveProbes);
         }
+        if (option == ZStackChannelOption.TCP_RTO_MIN_US) {
+            return (T) Integer.valueOf((int) (settings.minRtoNanos / 1000));
+        }
         if (option == ZStackChannelOption.COPY_MODE) {
             return (T) Boolean.valueOf(copyMode);
         }
@@ -123,6 +126,14 @@ public final class ZStackSocketChannelConfig extends AbstractZStackChannelConfig
             channel.keepAliveChanged();
         } else if (option == ZStackChannelOption.TCP_KEEPCNT) {
             settings.keepAliveProbes = (int) positive(option, (Integer) value);
+        } else if (option == ZStackChannelOption.TCP_RTO_MIN_US) {
+            long nanos = positive(option, (Integer) value) * 1000;
+            if (nanos > settings.maxRtoNanos) {
+                throw new IllegalArgumentException(option + " must not exceed the maximum RTO ("
+                        + settings.maxRtoNanos / 1000 + " us): " + value);
+            }
+            settings.minRtoNanos = nanos;
+            channel.minRtoChanged();
         } else if (option == ZStackChannelOption.COPY_MODE) {
             copyMode = (Boolean) value;
         } else {

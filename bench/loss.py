@@ -46,10 +46,16 @@ def ns(name, *cmd):
 class Bench:
     def __init__(self, a):
         self.a = a
-        self.senders = ["linux", "zstack"] + (["zstack-before"] if a.baseline_jar else [])
+        # "linux": the same Netty application on epoll, with the sender namespace's default congestion control (a new
+        # namespace takes the host's: here BBR); "linux-<cc>": the kernel with that congestion control (loss-sender.py)
+        self.linux = ["linux"] + [f"linux-{cc}" for cc in a.linux_cc.split(",") if cc]
+        self.senders = self.linux + ["zstack"] + (["zstack-before"] if a.baseline_jar else [])
+        self.default_cc = run(ns(a.ns_s, "sysctl", "-n", "net.ipv4.tcp_congestion_control"), check=False).stdout.strip()
         self.pattern = os.path.join(a.out, "expected.bin")
         size = a.size_mib * 1024 * 1024
         self.size = size
+        self.pcap_count = 0
+        self.loads = {}
         block = bytes(ord("a") + i % 26 for i in range(26 * 4096))
         with open(self.pattern, "wb") as f:
             left = size
@@ -76,7 +82,7 @@ class Bench:
         a = self.a
         s = a.ns_s
         jar = a.baseline_jar if sender == "zstack-before" else a.jar
-        if sender == "linux":
+        if sender.startswith("linux"):
             run(ns(s, "ip", "addr", "replace", f"{SERVER}/24", "dev", "s0"))
             run(ns(s, "ip", "route", "replace", "default", "via", "10.93.2.1"))
             args = ["--transport", "epoll", "--bind", SERVER]
@@ -88,6 +94,9 @@ class Bench:
         run(ns(a.ns_r, "ip", "neigh", "flush", "all"), check=False)
         cmd = ns(s, a.java, "--enable-native-access=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow",
                  "-Xms512m", "-Xmx512m", "-jar", jar, *args, "--port", str(PORT), "--threads", "1")
+        if sender.startswith("linux-"):
+            cmd = ns(s, sys.executable, os.path.join(os.path.dirname(os.path.abspath(__file__)), "loss-sender.py"),
+                     SERVER, str(PORT), sender[len("linux-"):], self.pattern)
         logf.write("$ " + " ".join(cmd) + "\n")
         logf.flush()
         p = subprocess.Popen(cmd, stdout=logf, stderr=subprocess.STDOUT, start_new_session=True)
@@ -112,7 +121,7 @@ class Bench:
                 p.wait()
 
     def counters(self, sender):
-        if sender == "linux":
+        if sender.startswith("linux"):
             out = run(ns(self.a.ns_s, "nstat", "-az", "--json"), check=False).stdout
             values = {}
             for _, _, name in COUNTERS:
@@ -132,9 +141,21 @@ class Bench:
         size = size or self.size
         before = self.counters(sender)
         body = os.path.join(self.a.out, "received.bin")
+        capture = None
+        if self.a.pcap and size == self.size:
+            # headers only, on the router's sender-side veth: what the sender put on the wire and what reached it
+            self.pcap_count += 1
+            path = os.path.join(self.a.out, f"{self.point}-{sender}-{self.pcap_count}.pcap")
+            capture = subprocess.Popen(ns(self.a.ns_r, "tcpdump", "-q", "-i", "r1", "-s", "96", "-w", path, "tcp"),
+                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+            time.sleep(0.5)
         r = run(ns(self.a.ns_k, "curl", "-s", "-o", body, "-w", "%{time_total} %{size_download}", "--max-time",
                    str(self.a.max_seconds), f"http://{SERVER}:{PORT}/size/{size}"), check=False)
         after = self.counters(sender)
+        if capture:
+            time.sleep(0.2)
+            os.killpg(capture.pid, signal.SIGINT)
+            capture.wait(timeout=10)
         words = r.stdout.split()
         seconds = float(words[0]) if len(words) == 2 else float("nan")
         got = int(words[1]) if len(words) == 2 else 0
@@ -156,6 +177,8 @@ class Bench:
             w.writeheader()
             for kind, p in points:
                 self.impair(kind, p)
+                self.point = f"{kind}-{p:g}"
+                load_start = os.getloadavg()[0]
                 for sender in self.senders:
                     logf = open(os.path.join(a.out, f"server-{sender}-{kind}-{p}.log"), "w")
                     server = self.start(sender, logf)
@@ -174,18 +197,24 @@ class Bench:
                     finally:
                         self.stop(server)
                         logf.close()
+                self.loads[(kind, p)] = f"{load_start:.1f}-{os.getloadavg()[0]:.1f}"
         os.unlink(self.pattern)
         self.report(rows, points)
 
     def report(self, rows, points):
         a = self.a
-        zs = [x for x in self.senders if x != "linux"]
-        head = "| impairment | Linux s | " + " | ".join(f"{x} s | {x}/Linux" for x in zs) + " | Linux retx / RTO / TLP | " \
+        zs = [x for x in self.senders if x not in self.linux]
+        head = "| impairment | load | " + " | ".join(f"{x} s" for x in self.linux) + " | " \
+            + " | ".join(f"{x} s | " + " | ".join(f"{x}/{y}" for y in self.linux) for x in zs) + " | " \
+            + " | ".join(f"{x} retx / RTO / TLP" for x in self.linux) + " | " \
             + " | ".join(f"{x} retx / RTO / TLP / undo | {x} RTOs/retx" for x in zs) + " | all intact |"
         lines = [f"# Loss benchmark {os.path.basename(a.out)}", "",
                  f"GET of {a.size_mib} MiB from the sender to the kernel's curl through a router namespace that drops "
                  "(both directions) or duplicates packets; median of "
-                 f"{a.repeats} transfers per point, min-max in brackets; counters: medians per transfer.", "",
+                 f"{a.repeats} transfers per point, min-max in brackets; counters: medians per transfer. `linux` is "
+                 f"the same Netty application on epoll with the namespace's default congestion control "
+                 f"({self.default_cc}); `linux-<cc>` the kernel with that congestion control (loss-sender.py, "
+                 "sendfile). Ratios are of medians. Load: the 1-minute load average at the point's start and end.", "",
                  head, "|" + "---|" * (head.count("|") - 1)]
         plot = []
         for kind, p in points:
@@ -196,13 +225,18 @@ class Bench:
                 med[sender] = dict(s=statistics.median(secs), lo=min(secs), hi=max(secs),
                                    **{c: statistics.median([r[c] for r in rs]) for c, _, _ in COUNTERS},
                                    intact=all(r["intact"] for r in rs))
-            L = med["linux"]
             name = f"drop {p * 100:g}%" if kind == "drop" else f"duplicate {p * 100:g}%"
-            cells = [name, f"{L['s']:.2f} [{L['lo']:.2f}-{L['hi']:.2f}]"]
+            cells = [name, self.loads.get((kind, p), "")]
+            for y in self.linux:
+                L = med[y]
+                cells.append(f"{L['s']:.2f} [{L['lo']:.2f}-{L['hi']:.2f}]")
             for x in zs:
                 Z = med[x]
-                cells += [f"{Z['s']:.2f} [{Z['lo']:.2f}-{Z['hi']:.2f}]", f"{Z['s'] / L['s']:.2f}x"]
-            cells.append(f"{L['retransmits']:g} / {L['rtos']:g} / {L['tlps']:g}")
+                cells.append(f"{Z['s']:.2f} [{Z['lo']:.2f}-{Z['hi']:.2f}]")
+                cells += [f"{Z['s'] / med[y]['s']:.2f}x" for y in self.linux]
+            for y in self.linux:
+                L = med[y]
+                cells.append(f"{L['retransmits']:g} / {L['rtos']:g} / {L['tlps']:g}")
             for x in zs:
                 Z = med[x]
                 share = f"{Z['rtos'] / Z['retransmits']:.1%}" if Z["retransmits"] else "-"
@@ -248,6 +282,10 @@ def parse():
     p.add_argument("--duplicates", default="0.01", help="duplication probabilities (empty: none)")
     p.add_argument("--baseline-jar", default=None,
                    help="another http-echo.jar (e.g. built from an older commit): a third sender, zstack-before")
+    p.add_argument("--linux-cc", default="cubic",
+                   help="congestion controls for the kernel as further senders, comma separated (empty: none)")
+    p.add_argument("--pcap", action="store_true",
+                   help="capture the headers of every measured transfer on the router's sender side (<point>-<sender>-<n>.pcap)")
     p.add_argument("--max-seconds", type=int, default=300, help="a transfer taking longer fails")
     return p.parse_args()
 

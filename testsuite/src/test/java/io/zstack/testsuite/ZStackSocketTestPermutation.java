@@ -39,8 +39,8 @@ public final class ZStackSocketTestPermutation extends SocketTestPermutation {
     /** Event loops in the shared group: one per core of the 2-core machines this runs on. */
     static final int THREADS = 2;
 
-    // Server (boss and children) and client all live on one group: with ZStack one group owns one stack, and
-    // only sockets on the same stack can reach each other through its loopback.
+    // Server (boss and children) and client all live on one group: a ZStack group is one host, and only sockets
+    // of the same host reach each other through its loopback.
     private final EventLoopGroup group;
 
     private ZStackSocketTestPermutation(boolean inProcess) {

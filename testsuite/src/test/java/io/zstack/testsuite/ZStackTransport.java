@@ -11,33 +11,20 @@ import io.netty.channel.socket.SocketChannel;
 import io.netty.util.concurrent.DefaultThreadFactory;
 
 /**
- * The one place that says which transport the testsuite runs on.
+ * The one place that says which transport the testsuite runs on: ZStack's event loop group and channels.
  *
  * <p>Every test class in this module obtains its event loops and channel classes from here (through
- * {@link ZStackSocketTestPermutation} or directly), so switching the whole suite from the stand-in to ZStack means
- * editing only this class: the five members marked {@code SWITCH}. Until {@code io.zstack.channel} has its event loop
- * group and channels, the stand-in is Netty's NIO transport, which lets the suite itself be proven on this machine.
- *
- * <p>For ZStack, the intended bodies are:
- * <pre>
- *   newGroup:                 new ZStackEventLoopGroup(threads, new DefaultThreadFactory(name, true))
- *   serverChannelClass:       ZStackServerSocketChannel.class
- *   clientChannelClass:       ZStackSocketChannel.class
- *   supportsChannelIteration: whatever ZStackEventLoop.registeredChannelsIterator() supports
- * </pre>
+ * {@link ZStackSocketTestPermutation} or directly), so the suite names the transport's classes in one file only.
  */
 public final class ZStackTransport {
 
-    /** Human-readable name of the transport behind the seam, for logs and reports. SWITCH. */
+    /** Human-readable name of the transport, for logs and reports. */
     public static final String NAME = "zstack";
 
     private ZStackTransport() {
     }
 
-    /**
-     * A new event loop group with {@code threads} loops whose threads are daemons named after {@code name}.
-     * SWITCH.
-     */
+    /** A new loopback-only group of {@code threads} loops whose threads are daemons named after {@code name}. */
     public static EventLoopGroup newGroup(int threads, String name) {
         return newGroup(threads, name, false);
     }
@@ -56,19 +43,19 @@ public final class ZStackTransport {
         return newGroup(threads, "testsuite-transport");
     }
 
-    /** The listening channel class, for {@code ServerBootstrap.channel(..)}. SWITCH. */
+    /** The listening channel class, for {@code ServerBootstrap.channel(..)}. */
     public static Class<? extends ServerSocketChannel> serverChannelClass() {
         return ZStackServerSocketChannel.class;
     }
 
-    /** The connecting/accepted stream channel class, for {@code Bootstrap.channel(..)}. SWITCH. */
+    /** The connecting/accepted stream channel class, for {@code Bootstrap.channel(..)}. */
     public static Class<? extends SocketChannel> clientChannelClass() {
         return ZStackSocketChannel.class;
     }
 
     /**
      * Whether the transport's event loop implements {@code SingleThreadEventLoop.registeredChannelsIterator()}
-     * (NIO does; Netty's base class throws {@link UnsupportedOperationException}). SWITCH.
+     * (ZStack's does; Netty's base class throws {@link UnsupportedOperationException}).
      */
     public static boolean supportsChannelIteration() {
         return true;

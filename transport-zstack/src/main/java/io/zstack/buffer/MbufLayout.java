@@ -114,7 +114,7 @@ public final class MbufLayout {
 
     /** The layout the process uses: the installed DPDK's if it loads, else the built-in one. */
     static MbufLayout current() {
-        if (Dpdk.isAvailable()) {
+        if (Dpdk.unavailabilityCause() == null) {
             return of(LayoutTable.fromShim());
         }
         logger.debug("DPDK not available: mbuf layout is the built-in one for DPDK 22.11 x86_64");

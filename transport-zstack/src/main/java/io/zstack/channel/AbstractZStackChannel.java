@@ -20,6 +20,9 @@ abstract class AbstractZStackChannel extends AbstractChannel {
         return (ZStackEventLoop) eventLoop();
     }
 
+    /** AUTO_READ was turned off: a read asked for earlier no longer counts. */
+    abstract void clearReadPending();
+
     @Override
     protected boolean isCompatible(EventLoop loop) {
         return loop instanceof ZStackEventLoop;

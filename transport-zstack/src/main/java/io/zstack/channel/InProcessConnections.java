@@ -19,27 +19,27 @@ import java.util.stream.Collectors;
  * connected to. Nothing crosses a device, so a capture shows nothing of these connections.
  */
 final class InProcessConnections {
-    /** Servers whose group allows the path, by bound address (0: every address) and port. */
-    private static final Map<Long, ZStackServerSocketChannel> SERVERS = new ConcurrentHashMap<>();
+    /** Servers whose child group allows the path, by host (a group), bound address (0: every address) and port. */
+    private static final Map<Bound, ZStackServerSocketChannel> SERVERS = new ConcurrentHashMap<>();
     /** Open ends, for the connection dump. */
     private static final Set<InProcessEnd> ENDS = ConcurrentHashMap.newKeySet();
 
     private InProcessConnections() {
     }
 
-    private static long key(int address, int port) {
-        return (Integer.toUnsignedLong(address) << 16) | port;
+    /** Where a server listens: a port of an address (0: all) of one host, the group its children live in. */
+    private record Bound(GroupListeners host, int address, int port) {
     }
 
-    /** A server bound: connects to it may take the path if its loop's configuration allows. */
-    static void listen(ZStackServerSocketChannel server, int address, int port) {
-        if (server.zstackLoop().config().inProcess()) {
-            SERVERS.put(key(address, port), server);
+    /** A server bound in {@code children}'s host: connects to it may take the path if that group allows it. */
+    static void listen(ZStackServerSocketChannel server, ZStackEventLoopGroup children, int address, int port) {
+        if (children.loops().getFirst().config().inProcess()) {
+            SERVERS.put(new Bound(children.listeners(), address, port), server);
         }
     }
 
-    static void unlisten(ZStackServerSocketChannel server, int address, int port) {
-        SERVERS.remove(key(address, port), server);
+    static void unlisten(ZStackServerSocketChannel server) {
+        SERVERS.values().remove(server);
     }
 
     /**
@@ -55,10 +55,8 @@ final class InProcessConnections {
         }
         int address = ZStackAddresses.toInt(target.getAddress());
         int port = target.getPort();
-        ZStackServerSocketChannel server = SERVERS.get(key(address, port));
-        if (server == null && isProcessAddress(loop, address)) {
-            server = SERVERS.get(key(0, port));
-        }
+        GroupListeners own = ((ZStackEventLoopGroup) loop.parent()).listeners();
+        ZStackServerSocketChannel server = serverAt(own, address, port);
         if (server == null || !server.isOpen()) {
             return false; // nobody here: TCP finds out (a refusal over the loopback, or a peer on the link)
         }
@@ -67,7 +65,7 @@ final class InProcessConnections {
         int localPort = bound != null ? bound.getPort() : 0;
         int reserved = 0;
         if (localPort == 0) {
-            localPort = ZStackRuntime.reservePort(source, 0);
+            localPort = own.reservePort(source, 0);
             if (localPort < 0) {
                 throw new BindException("Cannot assign requested address: no ephemeral port left on "
                         + ZStackAddresses.toSocketAddress(source, 0).getAddress().getHostAddress());
@@ -79,8 +77,8 @@ final class InProcessConnections {
         InProcessPipe up = new InProcessPipe();
         InProcessPipe down = new InProcessPipe();
         ZStackSocketChannel child = new ZStackSocketChannel(server, serverAddress, clientAddress);
-        InProcessEnd clientEnd = new InProcessEnd(client, down, up, source, reserved);
-        InProcessEnd childEnd = new InProcessEnd(child, up, down, 0, 0);
+        InProcessEnd clientEnd = new InProcessEnd(client, down, up, own, source, reserved);
+        InProcessEnd childEnd = new InProcessEnd(child, up, down, null, 0, 0);
         clientEnd.peer = childEnd;
         childEnd.peer = clientEnd;
         child.inProcess = childEnd;
@@ -92,7 +90,7 @@ final class InProcessConnections {
             ENDS.remove(clientEnd);
             ENDS.remove(childEnd);
             if (reserved != 0) {
-                ZStackRuntime.releasePort(source, reserved);
+                own.releasePort(source, reserved);
             }
             // a full accept queue refuses, as listen(2)'s backlog does (a kernel would drop the SYN and retry)
             throw new ConnectException("Connection refused: " + target);
@@ -102,17 +100,22 @@ final class InProcessConnections {
         return true;
     }
 
-    /** An address of one of this process's stacks (127/8 is every stack's). */
-    private static boolean isProcessAddress(ZStackEventLoop loop, int address) {
-        if (loop.stack().ip().isLocal(address)) {
-            return true;
+    /**
+     * The server a TCP connect to {@code address}:{@code port} from host {@code own} would reach: 127/8 and the
+     * host's own address are its own (a group is one host), any other address is the host whose stacks have it.
+     */
+    private static ZStackServerSocketChannel serverAt(GroupListeners own, int address, int port) {
+        if (own.isLocal(address)) {
+            ZStackServerSocketChannel server = SERVERS.get(new Bound(own, address, port));
+            return server != null ? server : SERVERS.get(new Bound(own, 0, port));
         }
-        for (ZStackEventLoop other : ZStackRuntime.loops()) {
-            if (other.stack().ip().isLocal(address)) {
-                return true;
+        for (Map.Entry<Bound, ZStackServerSocketChannel> e : SERVERS.entrySet()) {
+            Bound b = e.getKey();
+            if (b.port() == port && (b.address() == address || b.address() == 0) && b.host().isLocal(address)) {
+                return e.getValue();
             }
         }
-        return false;
+        return null;
     }
 
     static void closed(InProcessEnd end) {

@@ -31,7 +31,8 @@ final class InProcessEnd {
     final InProcessPipe in;
     final InProcessPipe out;
     InProcessEnd peer;
-    /** The ephemeral port this end reserved (a connecting end), released when it closes; else 0. */
+    /** The ephemeral port this end reserved in its host (a connecting end), released when it closes; else 0. */
+    private final GroupListeners reservedIn;
     private final int reservedAddress;
     private final int reservedPort;
     private final AtomicBoolean readScheduled = new AtomicBoolean();
@@ -44,11 +45,12 @@ final class InProcessEnd {
     private boolean peerGone;
     private boolean closed;
 
-    InProcessEnd(ZStackSocketChannel channel, InProcessPipe in, InProcessPipe out, int reservedAddress,
-                 int reservedPort) {
+    InProcessEnd(ZStackSocketChannel channel, InProcessPipe in, InProcessPipe out, GroupListeners reservedIn,
+                 int reservedAddress, int reservedPort) {
         this.channel = channel;
         this.in = in;
         this.out = out;
+        this.reservedIn = reservedIn;
         this.reservedAddress = reservedAddress;
         this.reservedPort = reservedPort;
     }
@@ -393,7 +395,7 @@ final class InProcessEnd {
         peer.wakeRead();
         peer.wakeWrite(); // its pending writes now fail or drop, as after a reset
         if (reservedPort != 0) {
-            ZStackRuntime.releasePort(reservedAddress, reservedPort);
+            reservedIn.releasePort(reservedAddress, reservedPort);
         }
         InProcessConnections.closed(this);
     }

@@ -14,6 +14,11 @@ public final class ZStackChannelOption<T> extends ChannelOption<T> {
     public static final ChannelOption<Integer> TCP_KEEPIDLE = valueOf(ZStackChannelOption.class, "TCP_KEEPIDLE");
     /** Seconds between keepalive probes (TCP_KEEPINTVL). */
     public static final ChannelOption<Integer> TCP_KEEPINTVL = valueOf(ZStackChannelOption.class, "TCP_KEEPINTVL");
+    /**
+     * Lower bound of the retransmission timeout in microseconds (as Linux's TCP_RTO_MIN_US; 200,000 by default, as
+     * Linux's TCP_RTO_MIN): on a path whose round trip is microseconds, a timeout costs this much.
+     */
+    public static final ChannelOption<Integer> TCP_RTO_MIN_US = valueOf(ZStackChannelOption.class, "TCP_RTO_MIN_US");
     /** Unanswered probes before the connection is dropped (TCP_KEEPCNT). */
     public static final ChannelOption<Integer> TCP_KEEPCNT = valueOf(ZStackChannelOption.class, "TCP_KEEPCNT");
     /**

@@ -4,6 +4,7 @@ import io.netty.util.internal.logging.InternalLogger;
 import io.netty.util.internal.logging.InternalLoggerFactory;
 import io.zstack.buffer.DpdkMbufPool;
 import io.zstack.device.DpdkPortDevice;
+import io.zstack.device.ForwardingNetDevice;
 import io.zstack.device.NetDevice;
 import io.zstack.dpdk.DpdkPort;
 import io.zstack.dpdk.Eal;
@@ -113,59 +114,18 @@ public final class ZStackDevices {
         }
 
         /** One loop's queue; closing it releases the shared port when it is the last. */
-        private final class QueueDevice implements NetDevice {
-            private final DpdkPortDevice device;
+        private final class QueueDevice extends ForwardingNetDevice {
             private boolean closed;
 
             QueueDevice(DpdkPortDevice device) {
-                this.device = device;
-            }
-
-            @Override
-            public String name() {
-                return device.name();
-            }
-
-            @Override
-            public int receive(io.zstack.buffer.MbufBurst burst) {
-                return device.receive(burst);
-            }
-
-            @Override
-            public int transmit(io.zstack.buffer.MbufBurst burst) {
-                return device.transmit(burst);
-            }
-
-            @Override
-            public io.zstack.device.DeviceCapabilities capabilities() {
-                return device.capabilities();
-            }
-
-            @Override
-            public io.zstack.wire.MacAddress macAddress() {
-                return device.macAddress();
-            }
-
-            @Override
-            public int mtu() {
-                return device.mtu();
-            }
-
-            @Override
-            public io.zstack.buffer.MbufPool pool() {
-                return device.pool();
-            }
-
-            @Override
-            public int mbufsKeptAfterClose() {
-                return device.mbufsKeptAfterClose();
+                super(device);
             }
 
             @Override
             public void close() {
                 if (!closed) {
                     closed = true;
-                    device.close(); // a queue device of a shared port leaves the port alone
+                    inner.close(); // a queue device of a shared port leaves the port alone
                     closed();
                 }
             }

@@ -141,7 +141,6 @@ public final class ZStackEventLoop extends SingleThreadEventLoop {
     protected void run() {
         thread = Thread.currentThread();
         stack.start(now());
-        ZStackRuntime.loopStarted(this);
         if (config.stallFlushNanos() > 0) {
             stack.ip().shareWithStallWatch();
             StallWatch.watch(this);
@@ -187,7 +186,6 @@ public final class ZStackEventLoop extends SingleThreadEventLoop {
             closeAll();
         } finally {
             StallWatch.unwatch(this);
-            ZStackRuntime.loopStopped(this);
         }
     }
 

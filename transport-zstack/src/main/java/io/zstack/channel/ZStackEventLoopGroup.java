@@ -3,6 +3,7 @@ package io.zstack.channel;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelPromise;
+import io.netty.channel.DefaultChannelPromise;
 import io.netty.channel.EventLoop;
 import io.netty.channel.MultithreadEventLoopGroup;
 import io.netty.util.concurrent.EventExecutor;
@@ -14,13 +15,31 @@ import java.util.concurrent.atomic.AtomicInteger;
  * Event loops that each own one instance of the ZStack TCP/IP stack (one device queue) and busy-poll it. Use it as
  * {@code EpollEventLoopGroup} is used, with {@link ZStackServerSocketChannel} and {@link ZStackSocketChannel}.
  *
- * <p>Every loop's stack shares the interface address, as the queues of one NIC do. A server channel listens on every
- * loop's stack; an accepted child channel lives on the loop whose stack holds its connection, whichever group that
- * loop belongs to ({@link #register(Channel)} sends it there).
+ * <p><b>A group is one host.</b> Its loops' stacks are the queues of the device its {@link ZStackConfig} names and
+ * share that interface's address, what ARP learns, a loopback (127.0.0.0/8) that joins the group's stacks and
+ * nothing else, and one port space. Groups share no network state: two groups in one JVM are two hosts, as two network
+ * namespaces are, and reach each other only over a link between their devices (memif, a tap and a bridge, a NIC).
+ * So a client reaches a server over 127.0.0.1 when its channel is registered in the group the server listens in.
+ *
+ * <p><b>Servers.</b> A {@link ZStackServerSocketChannel} listens on every stack of its <em>child group</em>: the
+ * group {@code ServerBootstrap.group(parentGroup, childGroup)} names for the children, or the only group given to
+ * {@code group(group)}. A connection is accepted by the stack its flow reaches (the NIC's RSS, or the loopback's flow
+ * hash, picks the queue) and its child channel lives on that stack's loop, in the child group: the hash, not
+ * round-robin, decides which of the group's loops, because the connection's TCP state lives in that loop's stack.
+ * The parent (boss) group only runs the server channel's own pipeline; it may be any ZStack group, a loopback-only
+ * one included, and needs no device. Ports are reserved per child group: servers in different groups may bind the
+ * same port. A server channel registered and bound without {@code ServerBootstrap} listens in its own group. A child
+ * group that is not a ZStack group is refused at bind, and registering a child in a group other than the one that
+ * accepted it fails with an error naming both (the connection is reset).
+ *
+ * <p>Clients connect from the stack of the loop they are registered on: their group's device and address.
  *
  * <p>Statistics: {@link #describe()}, and over JMX while the group runs ({@link ZStackStatisticsMXBean}).
  */
 public final class ZStackEventLoopGroup extends MultithreadEventLoopGroup {
+    /** This host's servers: their listeners on its stacks, the ports they hold. */
+    private final GroupListeners listeners;
+
     /** A loopback-only group with the default number of loops (twice the cores, as Netty's groups). */
     public ZStackEventLoopGroup() {
         this(0);
@@ -45,6 +64,7 @@ public final class ZStackEventLoopGroup extends MultithreadEventLoopGroup {
     public ZStackEventLoopGroup(int nThreads, ThreadFactory threadFactory, ZStackConfig config) {
         super(nThreads, threadFactory, config, new AtomicInteger(), loops(nThreads),
                 new LoopbackFabric(loops(nThreads)));
+        listeners = new GroupListeners(loops());
         shareNeighbours();
         ZStackStatistics.register(this);
     }
@@ -52,6 +72,7 @@ public final class ZStackEventLoopGroup extends MultithreadEventLoopGroup {
     public ZStackEventLoopGroup(int nThreads, Executor executor, ZStackConfig config) {
         super(nThreads, executor, config, new AtomicInteger(), loops(nThreads),
                 new LoopbackFabric(loops(nThreads)));
+        listeners = new GroupListeners(loops());
         shareNeighbours();
         ZStackStatistics.register(this);
     }
@@ -82,31 +103,51 @@ public final class ZStackEventLoopGroup extends MultithreadEventLoopGroup {
         return new ZStackEventLoop(this, executor, config, index, count, (LoopbackFabric) args[3]);
     }
 
+    GroupListeners listeners() {
+        return listeners;
+    }
+
     /**
      * Registers a channel; an accepted child goes to the loop that owns its connection (the flow's queue), not to
-     * the round-robin choice, because its TCP state lives in that loop's stack.
+     * the round-robin choice, because its TCP state lives in that loop's stack. A child accepted by another group's
+     * stacks cannot move here: its registration fails, and names the group that carries it.
      */
     @Override
     public ChannelFuture register(Channel channel) {
         ZStackEventLoop owner = ownerOf(channel);
-        return owner != null ? owner.register(channel) : super.register(channel);
+        return owner == null ? super.register(channel) : register(new DefaultChannelPromise(channel, owner));
     }
 
     @Override
     public ChannelFuture register(ChannelPromise promise) {
         ZStackEventLoop owner = ownerOf(promise.channel());
-        return owner != null ? owner.register(promise) : super.register(promise);
+        if (owner == null) {
+            return super.register(promise);
+        }
+        if (owner.parent() != this) {
+            ((ZStackSocketChannel) promise.channel()).abortUnregistered();
+            return promise.setFailure(new IllegalStateException("cannot register " + promise.channel() + " in "
+                    + this + ": its connection was accepted by a stack of " + owner.parent() + ", and a connection"
+                    + " stays on the stack that accepted it. A ZStack server listens in the child group its"
+                    + " ServerBootstrap names (its own group without one): register its children there"));
+        }
+        return owner.register(promise);
     }
 
     @Deprecated
     @Override
     public ChannelFuture register(Channel channel, ChannelPromise promise) {
-        ZStackEventLoop owner = ownerOf(channel);
-        return owner != null ? owner.register(channel, promise) : super.register(channel, promise);
+        return register(promise);
     }
 
     private static ZStackEventLoop ownerOf(Channel channel) {
         return channel instanceof ZStackSocketChannel c ? c.ownerLoop() : null;
+    }
+
+    @Override
+    public String toString() {
+        return "ZStackEventLoopGroup(" + executorCount() + " loops, " + loops().getFirst().stack().ip().config()
+                + ")";
     }
 
     /** Every loop's {@link ZStackEventLoop#describe()}, one after the other; completes when all have answered. */

@@ -19,9 +19,11 @@ import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
- * A listening socket on the ZStack stack. Binding installs a listener in every ZStack loop's stack (each queue of
- * the interface); a connection is accepted by the stack its flow reaches, and its child channel is registered on
- * that stack's loop. The accepted children reach this channel's pipeline as messages, as in every Netty transport.
+ * A listening socket on the ZStack stack. Binding installs a listener in every stack of the child group (each queue of
+ * that group's interface; see {@link ZStackEventLoopGroup} for the model): the group {@code ServerBootstrap} names
+ * for the children, else this channel's own. A connection is accepted by the stack its flow reaches, and its child
+ * channel belongs to that stack's loop. The accepted children reach this channel's pipeline as messages, as in every
+ * Netty transport.
  */
 public final class ZStackServerSocketChannel extends AbstractZStackChannel implements ServerSocketChannel {
     private static final ChannelMetadata METADATA = new ChannelMetadata(false, 16);
@@ -35,6 +37,8 @@ public final class ZStackServerSocketChannel extends AbstractZStackChannel imple
     /** Loops whose listener holds connections this channel had no room for. */
     private final java.util.Set<ZStackEventLoop> stalled = ConcurrentHashMap.newKeySet();
     private volatile InetSocketAddress local;
+    /** The child group's listeners, where this server is bound; null before bind. */
+    private volatile GroupListeners host;
     private volatile int boundAddress;
     private volatile int boundPort;
     private boolean readPending;
@@ -82,20 +86,23 @@ public final class ZStackServerSocketChannel extends AbstractZStackChannel imple
     protected void doBind(SocketAddress localAddress) throws Exception {
         InetSocketAddress requested = ZStackAddresses.checked(localAddress);
         int address = ZStackAddresses.toInt(requested.getAddress());
-        if (address != 0 && !zstackLoop().stack().ip().isLocal(address)) {
+        ZStackEventLoopGroup children = ChildGroups.of(this);
+        GroupListeners listeners = children.listeners();
+        if (!listeners.isLocal(address)) {
             throw new BindException("Cannot assign requested address: " + requested.getAddress().getHostAddress()
-                    + " is not an address of this stack (" + zstackLoop().stack().ip().config() + ")");
+                    + " is not an address of the child group " + children);
         }
-        int port = ZStackRuntime.reservePort(address, requested.getPort());
+        int port = listeners.reservePort(address, requested.getPort());
         if (port < 0) {
-            throw new BindException("Address already in use: " + requested);
+            throw new BindException("Address already in use: " + requested + " in " + children);
         }
+        host = listeners;
         boundAddress = address;
         boundPort = port;
         local = ZStackAddresses.toSocketAddress(address, port);
         active = true;
-        ZStackRuntime.listen(this);
-        InProcessConnections.listen(this, address, port);
+        listeners.listen(this);
+        InProcessConnections.listen(this, children, address, port);
     }
 
     /** Installs this server's listener in {@code loop}'s stack. Runs on that loop. */
@@ -223,7 +230,7 @@ public final class ZStackServerSocketChannel extends AbstractZStackChannel imple
         }
     }
 
-    /** AUTO_READ was turned off: a read asked for earlier no longer counts. */
+    @Override
     void clearReadPending() {
         if (!isRegistered() || eventLoop().inEventLoop()) {
             readPending = false;
@@ -246,14 +253,14 @@ public final class ZStackServerSocketChannel extends AbstractZStackChannel imple
         open = false;
         active = false;
         if (wasBound) {
-            InProcessConnections.unlisten(this, boundAddress, boundPort);
-            ZStackRuntime.unlisten(this);
+            InProcessConnections.unlisten(this);
+            host.unlisten(this);
             for (ZStackEventLoop loop : listeners.keySet()) {
                 if (loop.inEventLoop()) {
                     unlistenOn(loop);
                 }
             }
-            ZStackRuntime.releasePort(boundAddress, boundPort);
+            host.releasePort(boundAddress, boundPort);
         }
         closePending();
     }

@@ -164,6 +164,9 @@ public final class ZStackSocketChannel extends AbstractZStackChannel implements 
     protected void doRegister() throws Exception {
         super.doRegister();
         config.defaultAllocator(zstackLoop().allocator());
+        if (connection != null) {
+            connection.minRtoChanged(); // an accepted child's options were set before it had a loop to apply them on
+        }
         if (connection != null && connection.state() == io.zstack.tcp.TcpState.CLOSED) {
             events.onClosed(connection, connection.error()); // it died between accept and registration
         }
@@ -171,6 +174,14 @@ public final class ZStackSocketChannel extends AbstractZStackChannel implements 
             // what the peer did before this registration (its wake-ups found no loop): a task, so it runs registered
             eventLoop().execute(inProcess::wakeRead);
         }
+    }
+
+    void minRtoChanged() {
+        onLoop(() -> {
+            if (connection != null) {
+                connection.minRtoChanged();
+            }
+        });
     }
 
     void keepAliveChanged() {
@@ -328,7 +339,7 @@ public final class ZStackSocketChannel extends AbstractZStackChannel implements 
 
     // ============================================================================================ read
 
-    /** AUTO_READ was turned off: a read asked for earlier no longer counts. */
+    @Override
     void clearReadPending() {
         if (!isRegistered() || eventLoop().inEventLoop()) {
             readPending = false;
@@ -1001,6 +1012,9 @@ public final class ZStackSocketChannel extends AbstractZStackChannel implements 
         if (inProcess != null) {
             inProcess.close();
         }
+        if (connection != null && !isRegistered() && ownerLoop != null && !ownerLoop.inEventLoop()) {
+            abortUnregistered(); // an accepted child that never reached its loop (its registration failed)
+        }
         TcpConnection c = connection;
         if (c != null) {
             c.handler(new TcpConnection.Handler() {
@@ -1010,7 +1024,10 @@ public final class ZStackSocketChannel extends AbstractZStackChannel implements 
         }
     }
 
-    /** An accepted child its server never handed out (the server closed): reset it on its own loop. */
+    /**
+     * An accepted child that never reached its loop (its server closed first, or its registration failed): reset it
+     * on its own loop, once.
+     */
     void abortUnregistered() {
         open = false;
         active = false;
@@ -1019,6 +1036,7 @@ public final class ZStackSocketChannel extends AbstractZStackChannel implements 
         }
         TcpConnection c = connection;
         if (c != null) {
+            connection = null;
             ownerLoop.execute(() -> c.abort(ZStackEventLoop.now()));
         }
     }

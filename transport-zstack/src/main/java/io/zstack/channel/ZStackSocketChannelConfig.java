@@ -1,11 +1,8 @@
 package io.zstack.channel;
 
 import io.netty.buffer.ByteBufAllocator;
+import io.netty.channel.AdaptiveRecvByteBufAllocator;
 import io.netty.channel.ChannelOption;
-import io.netty.channel.DefaultChannelConfig;
-import io.netty.channel.MessageSizeEstimator;
-import io.netty.channel.RecvByteBufAllocator;
-import io.netty.channel.WriteBufferWaterMark;
 import io.netty.channel.socket.SocketChannelConfig;
 import io.zstack.tcp.TcpSettings;
 import io.zstack.tcp.cc.CongestionAlgorithm;
@@ -15,7 +12,8 @@ import java.util.Map;
  * Options of a {@link ZStackSocketChannel}, kept in the {@link TcpSettings} its connection reads: set before
  * connecting they shape the handshake (buffer sizes, window scale); set later they apply from the next segment.
  */
-public final class ZStackSocketChannelConfig extends DefaultChannelConfig implements SocketChannelConfig {
+public final class ZStackSocketChannelConfig extends AbstractZStackChannelConfig<ZStackSocketChannelConfig>
+        implements SocketChannelConfig {
     private static final long S = 1_000_000_000L;
     private final ZStackSocketChannel channel;
     private volatile TcpSettings settings;
@@ -24,12 +22,13 @@ public final class ZStackSocketChannelConfig extends DefaultChannelConfig implem
     private volatile boolean allocatorChosen;
 
     ZStackSocketChannelConfig(ZStackSocketChannel channel, TcpSettings settings) {
-        super(channel);
+        super(channel, new AdaptiveRecvByteBufAllocator(), false);
         this.channel = channel;
         this.settings = settings;
         setTcpNoDelay(true); // Netty's transports default to TCP_NODELAY
     }
 
+    @Override
     TcpSettings settings() {
         return settings;
     }
@@ -47,20 +46,17 @@ public final class ZStackSocketChannelConfig extends DefaultChannelConfig implem
 
     @Override
     public Map<ChannelOption<?>, Object> getOptions() {
-        return getOptions(super.getOptions(), ChannelOption.SO_RCVBUF, ChannelOption.SO_SNDBUF,
-                ChannelOption.TCP_NODELAY, ChannelOption.SO_KEEPALIVE, ChannelOption.SO_REUSEADDR,
-                ChannelOption.SO_LINGER, ChannelOption.IP_TOS, ChannelOption.ALLOW_HALF_CLOSURE,
+        return getOptions(super.getOptions(), ChannelOption.SO_SNDBUF, ChannelOption.TCP_NODELAY,
+                ChannelOption.SO_KEEPALIVE, ChannelOption.SO_LINGER, ChannelOption.IP_TOS,
+                ChannelOption.ALLOW_HALF_CLOSURE,
                 ZStackChannelOption.DELAYED_ACK, ZStackChannelOption.CONGESTION_CONTROL,
                 ZStackChannelOption.TCP_KEEPIDLE, ZStackChannelOption.TCP_KEEPINTVL, ZStackChannelOption.TCP_KEEPCNT,
-                ZStackChannelOption.COPY_MODE);
+                ZStackChannelOption.TCP_RTO_MIN_US, ZStackChannelOption.COPY_MODE);
     }
 
     @SuppressWarnings("unchecked")
     @Override
     public <T> T getOption(ChannelOption<T> option) {
-        if (option == ChannelOption.SO_RCVBUF) {
-            return (T) Integer.valueOf(getReceiveBufferSize());
-        }
         if (option == ChannelOption.SO_SNDBUF) {
             return (T) Integer.valueOf(getSendBufferSize());
         }
@@ -69,9 +65,6 @@ public final class ZStackSocketChannelConfig extends DefaultChannelConfig implem
         }
         if (option == ChannelOption.SO_KEEPALIVE) {
             return (T) Boolean.valueOf(isKeepAlive());
-        }
-        if (option == ChannelOption.SO_REUSEADDR) {
-            return (T) Boolean.valueOf(isReuseAddress());
         }
         if (option == ChannelOption.SO_LINGER) {
             return (T) Integer.valueOf(getSoLinger());
@@ -97,6 +90,9 @@ public final class ZStackSocketChannelConfig extends DefaultChannelConfig implem
         if (option == ZStackChannelOption.TCP_KEEPCNT) {
             return (T) Integer.valueOf(settings.keepAliveProbes);
         }
+        if (option == ZStackChannelOption.TCP_RTO_MIN_US) {
+            return (T) Integer.valueOf((int) (settings.minRtoNanos / 1000));
+        }
         if (option == ZStackChannelOption.COPY_MODE) {
             return (T) Boolean.valueOf(copyMode);
         }
@@ -106,16 +102,12 @@ public final class ZStackSocketChannelConfig extends DefaultChannelConfig implem
     @Override
     public <T> boolean setOption(ChannelOption<T> option, T value) {
         validate(option, value);
-        if (option == ChannelOption.SO_RCVBUF) {
-            setReceiveBufferSize((Integer) value);
-        } else if (option == ChannelOption.SO_SNDBUF) {
+        if (option == ChannelOption.SO_SNDBUF) {
             setSendBufferSize((Integer) value);
         } else if (option == ChannelOption.TCP_NODELAY) {
             setTcpNoDelay((Boolean) value);
         } else if (option == ChannelOption.SO_KEEPALIVE) {
             setKeepAlive((Boolean) value);
-        } else if (option == ChannelOption.SO_REUSEADDR) {
-            setReuseAddress((Boolean) value);
         } else if (option == ChannelOption.SO_LINGER) {
             setSoLinger((Integer) value);
         } else if (option == ChannelOption.IP_TOS) {
@@ -134,6 +126,14 @@ public final class ZStackSocketChannelConfig extends DefaultChannelConfig implem
             channel.keepAliveChanged();
         } else if (option == ZStackChannelOption.TCP_KEEPCNT) {
             settings.keepAliveProbes = (int) positive(option, (Integer) value);
+        } else if (option == ZStackChannelOption.TCP_RTO_MIN_US) {
+            long nanos = positive(option, (Integer) value) * 1000;
+            if (nanos > settings.maxRtoNanos) {
+                throw new IllegalArgumentException(option + " must not exceed the maximum RTO ("
+                        + settings.maxRtoNanos / 1000 + " us): " + value);
+            }
+            settings.minRtoNanos = nanos;
+            channel.minRtoChanged();
         } else if (option == ZStackChannelOption.COPY_MODE) {
             copyMode = (Boolean) value;
         } else {
@@ -191,20 +191,6 @@ public final class ZStackSocketChannelConfig extends DefaultChannelConfig implem
     }
 
     @Override
-    public int getReceiveBufferSize() {
-        return settings.receiveBufferBytes;
-    }
-
-    @Override
-    public ZStackSocketChannelConfig setReceiveBufferSize(int receiveBufferSize) {
-        if (receiveBufferSize <= 0) {
-            throw new IllegalArgumentException("SO_RCVBUF must be positive: " + receiveBufferSize);
-        }
-        settings.receiveBufferBytes = receiveBufferSize;
-        return this;
-    }
-
-    @Override
     public boolean isKeepAlive() {
         return settings.keepAlive;
     }
@@ -230,25 +216,6 @@ public final class ZStackSocketChannelConfig extends DefaultChannelConfig implem
         return this;
     }
 
-    /** SO_REUSEADDR: the stack always lets a new connection reuse a 4-tuple in TIME_WAIT; reported as set. */
-    private volatile boolean reuseAddress;
-
-    @Override
-    public boolean isReuseAddress() {
-        return reuseAddress;
-    }
-
-    @Override
-    public ZStackSocketChannelConfig setReuseAddress(boolean reuseAddress) {
-        this.reuseAddress = reuseAddress;
-        return this;
-    }
-
-    @Override
-    public ZStackSocketChannelConfig setPerformancePreferences(int connectionTime, int latency, int bandwidth) {
-        return this;
-    }
-
     @Override
     public boolean isAllowHalfClosure() {
         return allowHalfClosure;
@@ -261,34 +228,10 @@ public final class ZStackSocketChannelConfig extends DefaultChannelConfig implem
     }
 
     @Override
-    public ZStackSocketChannelConfig setConnectTimeoutMillis(int connectTimeoutMillis) {
-        super.setConnectTimeoutMillis(connectTimeoutMillis);
-        return this;
-    }
-
-    @Override
-    @Deprecated
-    public ZStackSocketChannelConfig setMaxMessagesPerRead(int maxMessagesPerRead) {
-        super.setMaxMessagesPerRead(maxMessagesPerRead);
-        return this;
-    }
-
-    @Override
-    public ZStackSocketChannelConfig setWriteSpinCount(int writeSpinCount) {
-        super.setWriteSpinCount(writeSpinCount);
-        return this;
-    }
-
-    @Override
     public ZStackSocketChannelConfig setAllocator(ByteBufAllocator allocator) {
         allocatorChosen = true;
         super.setAllocator(allocator);
         return this;
-    }
-
-    @Override
-    protected void autoReadCleared() {
-        channel.clearReadPending(); // AUTO_READ off stops reading now, not after the read already asked for
     }
 
     /** The loop's mbuf allocator, unless the user chose one. */
@@ -296,49 +239,5 @@ public final class ZStackSocketChannelConfig extends DefaultChannelConfig implem
         if (!allocatorChosen) {
             super.setAllocator(allocator);
         }
-    }
-
-    @Override
-    public ZStackSocketChannelConfig setRecvByteBufAllocator(RecvByteBufAllocator allocator) {
-        super.setRecvByteBufAllocator(allocator);
-        return this;
-    }
-
-    @Override
-    public ZStackSocketChannelConfig setAutoRead(boolean autoRead) {
-        super.setAutoRead(autoRead);
-        return this;
-    }
-
-    @Override
-    public ZStackSocketChannelConfig setAutoClose(boolean autoClose) {
-        super.setAutoClose(autoClose);
-        return this;
-    }
-
-    @Override
-    @Deprecated
-    public ZStackSocketChannelConfig setWriteBufferHighWaterMark(int writeBufferHighWaterMark) {
-        super.setWriteBufferHighWaterMark(writeBufferHighWaterMark);
-        return this;
-    }
-
-    @Override
-    @Deprecated
-    public ZStackSocketChannelConfig setWriteBufferLowWaterMark(int writeBufferLowWaterMark) {
-        super.setWriteBufferLowWaterMark(writeBufferLowWaterMark);
-        return this;
-    }
-
-    @Override
-    public ZStackSocketChannelConfig setWriteBufferWaterMark(WriteBufferWaterMark writeBufferWaterMark) {
-        super.setWriteBufferWaterMark(writeBufferWaterMark);
-        return this;
-    }
-
-    @Override
-    public ZStackSocketChannelConfig setMessageSizeEstimator(MessageSizeEstimator estimator) {
-        super.setMessageSizeEstimator(estimator);
-        return this;
     }
 }

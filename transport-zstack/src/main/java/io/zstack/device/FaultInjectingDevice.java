@@ -2,7 +2,6 @@ package io.zstack.device;
 
 import io.zstack.buffer.MbufBurst;
 import io.zstack.buffer.MbufPool;
-import io.zstack.wire.MacAddress;
 import java.util.Objects;
 import java.util.SplittableRandom;
 
@@ -25,10 +24,9 @@ import java.util.SplittableRandom;
  * <p>When it corrupts a path it reports that path's checksum offloads (and TSO) off, since the inner device
  * would otherwise compute or verify checksums over the wrong bytes and hide the corruption from the stack.
  */
-public final class FaultInjectingDevice implements NetDevice {
+public final class FaultInjectingDevice extends ForwardingNetDevice {
     private static final int FLUSH_BURST = 64;
 
-    private final NetDevice inner;
     private final FaultConfig config;
     private final NanoClock clock;
     private final FaultInjector rx;
@@ -43,7 +41,7 @@ public final class FaultInjectingDevice implements NetDevice {
 
     /** Wraps {@code inner}; closing this device closes it. */
     public FaultInjectingDevice(NetDevice inner, FaultConfig config, NanoClock clock) {
-        this.inner = Objects.requireNonNull(inner, "inner");
+        super(Objects.requireNonNull(inner, "inner"));
         this.config = Objects.requireNonNull(config, "config");
         this.clock = Objects.requireNonNull(clock, "clock");
         SplittableRandom seeds = new SplittableRandom(config.seed());
@@ -69,18 +67,9 @@ public final class FaultInjectingDevice implements NetDevice {
                 txCorrupt ? 0 : c.maxTsoBytes());
     }
 
-    /** The device underneath. */
-    public NetDevice inner() {
-        return inner;
-    }
 
     public FaultConfig config() {
         return config;
-    }
-
-    @Override
-    public String name() {
-        return inner.name();
     }
 
     @Override
@@ -150,11 +139,6 @@ public final class FaultInjectingDevice implements NetDevice {
     }
 
     @Override
-    public int mbufsKeptAfterClose() {
-        return inner.mbufsKeptAfterClose();
-    }
-
-    @Override
     public String statistics() {
         String own = inner.statistics();
         return (own.isEmpty() ? "" : own + "; ") + counters();
@@ -199,21 +183,6 @@ public final class FaultInjectingDevice implements NetDevice {
     @Override
     public DeviceCapabilities capabilities() {
         return capabilities;
-    }
-
-    @Override
-    public MacAddress macAddress() {
-        return inner.macAddress();
-    }
-
-    @Override
-    public int mtu() {
-        return inner.mtu();
-    }
-
-    @Override
-    public MbufPool pool() {
-        return inner.pool();
     }
 
     private void checkOpen() {

@@ -2,8 +2,6 @@ package io.zstack.device;
 
 import io.zstack.buffer.Mbuf;
 import io.zstack.buffer.MbufBurst;
-import io.zstack.buffer.MbufPool;
-import io.zstack.wire.MacAddress;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.lang.foreign.MemorySegment;
@@ -20,13 +18,12 @@ import java.nio.file.StandardOpenOption;
  *
  * <p>Writes go through a buffer flushed when full and on {@link #close}; single-threaded like every device.
  */
-public final class PcapDevice implements NetDevice {
+public final class PcapDevice extends ForwardingNetDevice {
     private static final int MAGIC_NANOS = 0xa1b23c4d;
     private static final int LINKTYPE_ETHERNET = 1;
     private static final int FILE_HEADER = 24;
     private static final int RECORD_HEADER = 16;
 
-    private final NetDevice device;
     private final FileChannel file;
     private final int snapLength;
     private final long maxBytes;
@@ -46,7 +43,7 @@ public final class PcapDevice implements NetDevice {
         if (snapLength < 64 || maxBytes < FILE_HEADER) {
             throw new IllegalArgumentException("snap length " + snapLength + ", max bytes " + maxBytes);
         }
-        this.device = device;
+        super(device);
         this.snapLength = snapLength;
         this.maxBytes = maxBytes;
         try {
@@ -102,7 +99,7 @@ public final class PcapDevice implements NetDevice {
 
     @Override
     public int receive(MbufBurst burst) {
-        int n = device.receive(burst);
+        int n = inner.receive(burst);
         for (int i = 0; i < n; i++) {
             capture(burst.get(i));
         }
@@ -116,45 +113,15 @@ public final class PcapDevice implements NetDevice {
             capture(burst.get(i));
         }
         int offered = burst.size();
-        int taken = device.transmit(burst);
+        int taken = inner.transmit(burst);
         capturedUntaken = offered - taken;
         return taken;
     }
 
     @Override
-    public String name() {
-        return device.name();
-    }
-
-    @Override
-    public DeviceCapabilities capabilities() {
-        return device.capabilities();
-    }
-
-    @Override
-    public MacAddress macAddress() {
-        return device.macAddress();
-    }
-
-    @Override
-    public int mtu() {
-        return device.mtu();
-    }
-
-    @Override
-    public MbufPool pool() {
-        return device.pool();
-    }
-
-    @Override
-    public int mbufsKeptAfterClose() {
-        return device.mbufsKeptAfterClose();
-    }
-
-    @Override
     public String statistics() {
-        String inner = device.statistics();
-        return (inner.isEmpty() ? "" : inner + "; ") + "pcap " + framesCaptured + " frames captured, "
+        String own = inner.statistics();
+        return (own.isEmpty() ? "" : own + "; ") + "pcap " + framesCaptured + " frames captured, "
                 + framesNotCaptured + " past the size cap";
     }
 
@@ -166,7 +133,7 @@ public final class PcapDevice implements NetDevice {
         } catch (IOException e) {
             throw new UncheckedIOException("closing the capture file failed", e);
         } finally {
-            device.close();
+            inner.close();
         }
     }
 }

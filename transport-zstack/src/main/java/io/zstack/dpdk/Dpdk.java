@@ -28,13 +28,16 @@ public final class Dpdk {
         checked = true;
     }
 
-    /** True when DPDK and the shim load in this process. Never throws. */
-    public static boolean isAvailable() {
+    /**
+     * Why DPDK and the shim do not load in this process (the libraries, the platform, native access, the shim's
+     * build), or null when they do. Never throws. Users ask {@code io.zstack.channel.ZStack}, which adds the JDK.
+     */
+    public static DpdkUnavailableException unavailabilityCause() {
         try {
             requireShim();
-            return true;
+            return null;
         } catch (DpdkUnavailableException e) {
-            return false;
+            return e;
         }
     }
 

@@ -6,12 +6,10 @@ final class Errno {
     }
 
     static String describe(int errno) {
-        if (NativeShim.isAvailable()) {
-            try {
-                return Dpdk.strerror(errno);
-            } catch (RuntimeException ignored) {
-                // fall through to the built-in names
-            }
+        try {
+            return Dpdk.strerror(errno);
+        } catch (RuntimeException ignored) {
+            // DPDK does not load here: the built-in names
         }
         return switch (errno) {
             case 1 -> "Operation not permitted";

@@ -38,16 +38,6 @@ public final class NativeShim {
     private NativeShim() {
     }
 
-    /** True when the shim and DPDK's libraries load in this process. Never throws. */
-    public static boolean isAvailable() {
-        try {
-            lookup();
-            return true;
-        } catch (DpdkUnavailableException e) {
-            return false;
-        }
-    }
-
     /** The shim's symbols (and, through its dependencies, DPDK's exported ones). */
     public static synchronized SymbolLookup lookup() {
         if (lookup != null) {

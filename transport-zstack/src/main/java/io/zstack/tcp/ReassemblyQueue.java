@@ -169,6 +169,43 @@ final class ReassemblyQueue {
         return pairs;
     }
 
+    /**
+     * The held range, merged where contiguous, that contains [at, atEnd): written as (start, end) into out[0..1];
+     * false if no range holds all of it. For the SACK block that must come first whichever of the ranges it is.
+     */
+    boolean rangeAround(long at, long atEnd, long[] out) {
+        int lo = 0;
+        int hi = count - 1;
+        int found = -1;
+        while (lo <= hi) { // the last entry starting at or before {@code at}
+            int mid = (lo + hi) >>> 1;
+            if (starts[mid] <= at) {
+                found = mid;
+                lo = mid + 1;
+            } else {
+                hi = mid - 1;
+            }
+        }
+        if (found < 0 || starts[found] + lengths[found] < at) {
+            return false;
+        }
+        int first = found;
+        while (first > 0 && starts[first - 1] + lengths[first - 1] == starts[first]) {
+            first--;
+        }
+        int last = found;
+        while (last + 1 < count && starts[last] + lengths[last] == starts[last + 1]) {
+            last++;
+        }
+        long end = starts[last] + lengths[last];
+        if (atEnd > end) {
+            return false;
+        }
+        out[0] = starts[first];
+        out[1] = end;
+        return true;
+    }
+
     /** Highest stream offset held (exclusive), or -1 when empty. */
     long highestEnd() {
         return count == 0 ? -1 : starts[count - 1] + lengths[count - 1];

@@ -54,7 +54,7 @@ public final class RttEstimator {
     private static final int MAX_BACKOFF_SHIFT = 62;
 
     private final long initialRtoNanos;
-    private final long minRtoNanos;
+    private long minRtoNanos;
     private final long maxRtoNanos;
     private final long granularityNanos;
 
@@ -166,6 +166,16 @@ public final class RttEstimator {
     }
 
     /**
+     * Withdraws the latest {@link #backoff()}: the timeout's retransmission never left the host (no buffer for it),
+     * so the timeout says nothing about the path (Linux does not back off then either).
+     */
+    public void withdrawBackoff() {
+        if (backoffs > 0) {
+            backoffs--;
+        }
+    }
+
+    /**
      * Cancels the backoff without a sample: for an ACK of new data that Karn's rule excludes from sampling
      * when the caller decides the path is alive again (RFC 6298 §5 leaves this to the implementation).
      */
@@ -227,6 +237,21 @@ public final class RttEstimator {
         return minRtoNanos;
     }
 
+    /**
+     * Changes the lower clamp (a socket option set on a live connection): the RTO is clamped again from the current
+     * estimate at once, the backoff kept.
+     */
+    public void minRtoNanos(long minRtoNanos) {
+        if (minRtoNanos <= 0 || minRtoNanos > maxRtoNanos) {
+            throw new IllegalArgumentException("need 0 < minRto <= maxRto: " + minRtoNanos + ", " + maxRtoNanos);
+        }
+        this.minRtoNanos = minRtoNanos;
+        if (hasSample) {
+            long var = rttvar > Long.MAX_VALUE / K ? Long.MAX_VALUE : K * rttvar;
+            baseRto = Math.max(minRtoNanos, Math.min(maxRtoNanos, satAdd(srtt, Math.max(granularityNanos, var))));
+        }
+    }
+
     public long maxRtoNanos() {
         return maxRtoNanos;
     }
@@ -238,6 +263,7 @@ public final class RttEstimator {
 
     @Override
     public String toString() {
-        return "RttEstimator[srtt=" + srtt + ", rttvar=" + rttvar + ", rto=" + rto() + ", backoffs=" + backoffs + "]";
+        return "RttEstimator[srtt=" + srtt + ", rttvar=" + rttvar + ", rto=" + rto() + ", minRto=" + minRtoNanos
+                + ", backoffs=" + backoffs + "]";
     }
 }

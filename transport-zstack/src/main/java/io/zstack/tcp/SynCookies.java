@@ -19,7 +19,10 @@ final class SynCookies {
         this.keys = keys;
     }
 
-    /** The largest table MSS not above what the client offered. */
+    /**
+     * The largest table MSS not above what the client offered; for an offer below 536, 536 itself (index 0), as
+     * Linux's cookies do: every host must take 576-byte datagrams (RFC 9293 §3.7.1), so 536 is always deliverable.
+     */
     static int mssIndex(int mss) {
         int index = 0;
         for (int i = 0; i < MSS_TABLE.length; i++) {

@@ -168,6 +168,7 @@ public final class TcpConnection {
     long undos;
     long prrSegments;
     final long[] sackRanges = new long[8];
+    private final long[] sackAround = new long[2];
     /** Stream range of the segment most recently received out of order, first in our SACK blocks. */
     long lastOutOfOrderStart = -1;
     long lastOutOfOrderEnd = -1;
@@ -214,6 +215,11 @@ public final class TcpConnection {
     }
 
     // ======================================================================================== public API
+
+    /** Whether events still go to a handler (tests: a TIME_WAIT lets go of its channel). */
+    boolean hasHandler() {
+        return handler != NO_HANDLER;
+    }
 
     public TcpState state() {
         return state;
@@ -550,6 +556,12 @@ public final class TcpConnection {
         if (state != TcpState.CLOSED) {
             output(nowNanos);
         }
+        if (state == TcpState.TIME_WAIT) {
+            // the application heard the close and the EOF (enterTimeWait, receiveFin): nothing more goes to it, so
+            // 2MSL in the connection table must not keep its channel and pipeline reachable (thousands of them on
+            // a server closing first)
+            handler = NO_HANDLER;
+        }
     }
 
     private void inputSynSent(InboundSegment seg, long nowNanos) {
@@ -773,6 +785,7 @@ public final class TcpConnection {
         }
         int window = seg.window << sndWindowShift;
         long echo = echoNanos(seg, nowNanos);
+        int unaBefore = sndUna;
         // bytes this ACK newly delivered, SACKed or cumulatively (RFC 6937 DeliveredData)
         long delivered = 0;
         boolean dsack = false;
@@ -812,10 +825,60 @@ public final class TcpConnection {
                 persistBackoff = 0;
             }
         }
+        if (frto != FRTO_OFF) {
+            frtoAck(SeqNum.gt(ack, unaBefore), nowNanos);
+        }
         if (sackOn && state != TcpState.CLOSED) {
             rackAfterAck(ack, dsack, delivered, nowNanos);
         }
         return true;
+    }
+
+    // ---- F-RTO (RFC 5682, SACK-enhanced): was a retransmission timeout spurious?
+    static final int FRTO_OFF = 0;
+    /** The timeout's retransmission went: waiting for the first ACK after it. */
+    static final int FRTO_FIRST_ACK = 1;
+    /** That ACK advanced SND.UNA and two new segments went instead of retransmissions: waiting for the second. */
+    static final int FRTO_SECOND_ACK = 2;
+    int frto;
+
+    /**
+     * RFC 5682 §3.1 steps 2 and 3, after a timeout without timestamps (with them, Eifel's echoed timestamp answers
+     * the question at the first ACK). If the first ACK after the timeout's retransmission advances SND.UNA (short of
+     * the recovery point), two new segments go instead of more retransmissions; if the ACK after that advances
+     * SND.UNA again, it acknowledges segments sent only once before the timeout: they were not lost, only late, and the
+     * timeout's reduction is undone (RFC 4015). Anything else (a duplicate ACK, no new data to send) continues the
+     * conventional recovery: resending what the timeout marked lost, in slow start.
+     */
+    private void frtoAck(boolean advanced, long nowNanos) {
+        if (!lossRecovery || !advanced) {
+            frto = FRTO_OFF;
+            return;
+        }
+        if (frto == FRTO_SECOND_ACK) {
+            frto = FRTO_OFF;
+            layer.counters().spuriousTimeouts++;
+            if (undoPossible) {
+                undo(nowNanos);
+            }
+            return;
+        }
+        int mss = effectiveMss();
+        int sentNew = 0;
+        while (sentNew < PROBE_SEGMENTS) {
+            long offset = offsetOf(sndNxt);
+            long unsent = Math.max(0, sendQueue.end() - offset);
+            int len = unsent > 0 ? sendQueue.endAtPiece(offset, (int) Math.min(unsent, mss)) : 0;
+            long flight = Integer.toUnsignedLong(SeqNum.diff(sndNxt, sndUna));
+            if (len <= 0 || SeqNum.lt(sndNxt, sndMax) || Integer.toUnsignedLong(sndWnd) < flight + len) {
+                break;
+            }
+            boolean fin = finQueued && offset + len == sendQueue.end();
+            sendSegmentAt(sndNxt, len, nowNanos, false);
+            sndNxt += len + (fin ? 1 : 0);
+            sentNew++;
+        }
+        frto = sentNew > 0 ? FRTO_SECOND_ACK : FRTO_OFF;
     }
 
     /** When the timestamp an ACK echoes was sent (our clock, millisecond precision), or Long.MIN_VALUE if none. */
@@ -944,8 +1007,13 @@ public final class TcpConnection {
         }
         if (inRecovery) {
             prrUpdate(delivered);
+            if (delivered > 0) {
+                // in recovery the probe only asks for news, and this is news: the next silence may have its own
+                rack.tlpOutstanding = false;
+            }
+            probeRearm = true; // the recovery's probe waits one PTO from its latest ACK
         }
-        if (inRecovery || lossRecovery) {
+        if ((inRecovery || lossRecovery) && frto != FRTO_SECOND_ACK) {
             recoverySend(nowNanos, entered);
         }
         armTimer();
@@ -1041,6 +1109,7 @@ public final class TcpConnection {
             }
             force = false;
             sendSegmentAt(seq, len, nowNanos, true);
+            probeRearm = true;
             int end = seq + len + (finQueued && seq + len == finSeq ? 1 : 0);
             if (SeqNum.gt(end, sndNxt)) {
                 sndNxt = end;
@@ -1066,53 +1135,105 @@ public final class TcpConnection {
     /**
      * RFC 8985 §7.2: after an ACK or new data, with SACK, outside recovery, nothing SACKed and no probe out, a tail
      * loss probe is due in one PTO, never later than the retransmission timer.
+     *
+     * <p>Also in fast recovery, beyond the RFC (and Linux): RACK finds a lost segment only once one sent after it is
+     * delivered, so when the last ACKs of a recovery go missing (the final ACK, or a retransmission and what followed
+     * it) nothing is left to show it, and the recovery would wait for the RTO, at least 200 ms, however short the
+     * round trip. On a lossy path that is the usual way a recovery ends in a timeout (the loss benchmark: every one
+     * of them was this, a receiver that compresses its SACKs sending a single ACK after the hole was filled). A
+     * probe one PTO after the last ACK or transmission gets an answer in one round trip instead.
+     *
+     * <p>A probe whose answer is lost as well gets a second one, two PTOs later, before the RTO (the RFC and Linux
+     * go to the RTO): a probe is sent exactly when an ACK was lost, so on a path that loses ACKs at random its answer
+     * is lost as often as any ACK (at 5% drop, every remaining RTO of the benchmark was such a probe).
      */
     private void scheduleProbe(long nowNanos) {
         if (!probeRearm) {
             return;
         }
         probeRearm = false;
-        if (!sackOn || sndUna == sndMax || inRecovery || lossRecovery || rack.tlpOutstanding
-                || sent.sackedBytes() > 0 || retransmitDeadline == 0 || !state.canSend() && state != TcpState.FIN_WAIT_1
+        if (rack.tlpOutstanding && probeDeadline != 0 && sackOn && sndUna != sndMax && !lossRecovery) {
+            // news while the second probe waits: it waits its two PTOs from now
+            probeDeadline = secondProbeDeadline(nowNanos);
+            armTimer();
+            return;
+        }
+        boolean tail = inRecovery || sent.sackedBytes() == 0;
+        if (!sackOn || sndUna == sndMax || lossRecovery || rack.tlpOutstanding || !tail
+                || retransmitDeadline == 0 || !state.canSend() && state != TcpState.FIN_WAIT_1
                 && state != TcpState.CLOSING && state != TcpState.LAST_ACK) {
             probeDeadline = 0;
             return;
         }
-        boolean oneSegment = SeqNum.diff(sndMax, sndUna) <= sendMss;
-        probeDeadline = Math.min(nowNanos + Rack.probeTimeout(rtt.hasSample(), rtt.srtt(), oneSegment), retransmitDeadline);
+        probesUnanswered = 0;
+        probeDeadline = Math.min(nowNanos + probeTimeout(), retransmitDeadline);
         armTimer();
     }
 
+    /** Two PTOs from now, if that comes before the RTO (which the second probe never postpones); else 0. */
+    private long secondProbeDeadline(long nowNanos) {
+        long at = nowNanos + 2 * probeTimeout();
+        return retransmitDeadline != 0 && at < retransmitDeadline ? at : 0;
+    }
+
+    private long probeTimeout() {
+        return Rack.probeTimeout(rtt.hasSample(), rtt.srtt(), SeqNum.diff(sndMax, sndUna) <= sendMss);
+    }
+
+    /** Probes sent since the last one that was answered (see {@link #scheduleProbe}). */
+    private int probesUnanswered;
+    /** Probes in a row before only the RTO is left. */
+    static final int MAX_PROBES = 2;
+
     /**
-     * The PTO fired (RFC 8985 §7.3): one segment goes, new data if the peer's window takes it, else the last segment
-     * sent again, so that its ACK (with SACK) starts a fast recovery instead of waiting for the retransmission timer,
-     * which starts again from now.
+     * The PTO fired (RFC 8985 §7.3): new data goes if the peer's window takes it, else the last segment again, so that
+     * its ACK (with SACK) starts or ends a fast recovery instead of waiting for the retransmission timer, which starts
+     * again from now.
+     *
+     * <p>New data goes as two segments where the RFC sends one: a receiver may hold back its ACK of a lone in-order
+     * segment (RFC 9293 §3.8.6.3, up to 500 ms; Linux 40 ms) but not of a second full one. When it was the flight's
+     * last ACK that was lost, a lone segment arrives in order, and its ACK came 40 ms later: in the loss benchmark at
+     * 2% (a kernel receiver), a third of the transfer time went in those waits.
      */
     private void sendProbe(long nowNanos) {
         probesSent++;
         layer.counters().tailLossProbes++;
+        if (inRecovery) {
+            layer.counters().recoveryProbes++;
+        }
         int mss = effectiveMss();
         long offset = offsetOf(sndNxt);
         long unsent = Math.max(0, sendQueue.end() - offset);
         long flight = Integer.toUnsignedLong(SeqNum.diff(sndNxt, sndUna));
         int start;
+        boolean retransmittedProbe = false;
         if (unsent > 0 && Integer.toUnsignedLong(sndWnd) >= flight + Math.min(unsent, mss)) {
-            int len = (int) Math.min(unsent, mss);
-            boolean fin = finQueued && offset + len == sendQueue.end();
             start = sndNxt;
-            sendSegmentAt(sndNxt, len, nowNanos, false);
-            sndNxt += len + (fin ? 1 : 0);
-            rack.tlpIsRetransmission = false;
+            for (int n = 0; n < PROBE_SEGMENTS && unsent > 0; n++) {
+                int len = sendQueue.endAtPiece(offset, (int) Math.min(unsent, mss));
+                if (n > 0 && Integer.toUnsignedLong(sndWnd) < flight + len) {
+                    break;
+                }
+                boolean fin = finQueued && offset + len == sendQueue.end();
+                sendSegmentAt(sndNxt, len, nowNanos, false);
+                sndNxt += len + (fin ? 1 : 0);
+                offset += len;
+                unsent -= len;
+                flight += len;
+            }
         } else {
             int dataEnd = finQueued && SeqNum.gt(sndMax, finSeq) ? finSeq : sndMax;
             start = SeqNum.diff(dataEnd, sndUna) > mss ? dataEnd - mss : sndUna;
             sendSegmentAt(start, SeqNum.diff(dataEnd, start), nowNanos, true);
-            rack.tlpIsRetransmission = true;
+            retransmittedProbe = true;
         }
-        probeSeq = start;
+        // one episode for both probes: it repaired a loss if either was a retransmission the peer did not report needless
+        rack.tlpIsRetransmission = retransmittedProbe || rack.tlpOutstanding && rack.tlpIsRetransmission;
+        probeSeq = rack.tlpOutstanding && SeqNum.lt(probeSeq, start) ? probeSeq : start;
         rack.tlpOutstanding = true;
         rack.tlpEndSeq = sndMax;
         retransmitDeadline = nowNanos + rtt.rto();
+        probeDeadline = ++probesUnanswered < MAX_PROBES ? secondProbeDeadline(nowNanos) : 0;
         armTimer();
     }
 
@@ -1233,6 +1354,8 @@ public final class TcpConnection {
     }
 
     private boolean limitedTransmit;
+    /** Segments of new data a loss probe sends (see {@link #sendProbe}). */
+    static final int PROBE_SEGMENTS = 2;
 
     /** Retransmits (NewReno, without SACK) the first unacknowledged segment not yet resent in this recovery. */
     private void retransmitNextHole(long nowNanos) {
@@ -1390,6 +1513,14 @@ public final class TcpConnection {
     }
 
     private void enterTimeWait(long nowNanos) {
+        if (layer.timeWaitCount >= settings.maxTimeWaits) {
+            // as Linux on tcp_max_tw_buckets: the peer's FIN is acknowledged, the tuple is not kept
+            layer.counters().timeWaitOverflows++;
+            sendAckNow(nowNanos);
+            destroy(null);
+            return;
+        }
+        layer.timeWaitCount++;
         state = TcpState.TIME_WAIT;
         retransmitDeadline = 0;
         reorderDeadline = 0;
@@ -1445,6 +1576,9 @@ public final class TcpConnection {
     /** Sends new data (and FIN) as the windows allow; true if any segment went out. */
     private boolean sendData(long nowNanos) {
         if (sackOn && (inRecovery || lossRecovery)) {
+            if (frto == FRTO_SECOND_ACK) {
+                return false; // F-RTO's two new segments are out: nothing more before the next ACK tells
+            }
             recoverySend(nowNanos, false); // lost segments before new data (RFC 6675 NextSeg)
         }
         boolean sentAny = false;
@@ -1487,7 +1621,14 @@ public final class TcpConnection {
                 }
                 boolean allTheRest = len == unsent;
                 if (len < mss && !allTheRest && len < maxSndWnd / 2) {
-                    break; // sender SWS avoidance (RFC 9293 §3.8.6.2.1): wait for a useful amount of window
+                    // sender SWS avoidance (RFC 9293 §3.8.6.2.1): wait for a useful amount of window. With nothing
+                    // in flight no ACK is coming to open it, and if the peer's window update was lost the wait
+                    // would never end: the persist timer is the RFC's override timeout (as Linux's probe timer)
+                    if (inFlight == 0 && persistDeadline == 0 && retransmitDeadline == 0) {
+                        persistDeadline = nowNanos + persistInterval();
+                        armTimer();
+                    }
+                    break;
                 }
                 if (len < mss && settings.nagle && inFlight > 0 && !finQueued) {
                     break; // Nagle: at most one small segment in flight
@@ -1519,7 +1660,7 @@ public final class TcpConnection {
         if (finQueued && seq + len == finSeq) {
             flags |= TcpFlags.FIN;
         }
-        layer.transmit(this, flags, seq, offset, len, nowNanos);
+        lastTransmitFailed = !layer.transmit(this, flags, seq, offset, len, nowNanos);
         int end = seq + len + ((flags & TcpFlags.FIN) != 0 ? 1 : 0);
         if (sent.sent(seq, end, nowNanos)) {
             retransmission = true; // sent before (a resend after a timeout or a smaller MSS counts too)
@@ -1650,6 +1791,7 @@ public final class TcpConnection {
             return 0;
         }
         int n = 0;
+        long dsackOffset = -1;
         if (dsackPending) {
             // RFC 2883 §4: the duplicate's range first, in the next ACK only
             starts[0] = dsackStart;
@@ -1657,30 +1799,44 @@ public final class TcpConnection {
             n = 1;
             dsackPending = false;
             layer.counters().dsacksSent++;
+            if (SeqNum.ge(dsackStart, rcvNxt)) {
+                dsackOffset = receiveOffset + SeqNum.diff(dsackStart, rcvNxt);
+            }
         }
         if (reassembly.isEmpty()) {
             return n;
         }
         int first = n;
         int pairs = reassembly.ranges(sackRanges);
-        for (int i = 0; i < pairs && n < max; i++) {
-            if (sackRanges[2 * i] <= lastOutOfOrderStart && lastOutOfOrderEnd <= sackRanges[2 * i + 1]) {
-                starts[n] = rcvNxt + (int) (sackRanges[2 * i] - receiveOffset);
-                ends[n] = rcvNxt + (int) (sackRanges[2 * i + 1] - receiveOffset);
-                n++;
-                break;
+        // RFC 2883 §4: a duplicate above the cumulative ACK is followed by the block that holds it; then the block of
+        // the latest out-of-order arrival (RFC 2018 §4); then the others, highest first
+        for (int pass = 0; pass < 2 && n < max; pass++) {
+            long at = pass == 0 ? dsackOffset : lastOutOfOrderStart;
+            long atEnd = pass == 0 ? dsackOffset + SeqNum.diff(dsackEnd, dsackStart) : lastOutOfOrderEnd;
+            if (at < 0) {
+                continue;
+            }
+            if (reassembly.rangeAround(at, atEnd, sackAround)) {
+                n = addSackBlock(starts, ends, first, n, sackAround[0], sackAround[1]);
             }
         }
         for (int i = pairs - 1; i >= 0 && n < max; i--) {
-            int s = rcvNxt + (int) (sackRanges[2 * i] - receiveOffset);
-            if (n > first && s == starts[first]) {
-                continue;
-            }
-            starts[n] = s;
-            ends[n] = rcvNxt + (int) (sackRanges[2 * i + 1] - receiveOffset);
-            n++;
+            n = addSackBlock(starts, ends, first, n, sackRanges[2 * i], sackRanges[2 * i + 1]);
         }
         return n;
+    }
+
+    /** Appends stream range [from, to) as a SACK block unless one of blocks [first, n) already reports it. */
+    private int addSackBlock(int[] starts, int[] ends, int first, int n, long from, long to) {
+        int s = rcvNxt + (int) (from - receiveOffset);
+        for (int k = first; k < n; k++) {
+            if (starts[k] == s) {
+                return n;
+            }
+        }
+        starts[n] = s;
+        ends[n] = rcvNxt + (int) (to - receiveOffset);
+        return n + 1;
     }
 
     /** A segment brought [s, e) we already had: the next ACK reports it as a D-SACK (RFC 2883), and goes at once. */
@@ -1706,6 +1862,11 @@ public final class TcpConnection {
             keepAliveDeadline = nowNanos + settings.keepAliveIdleNanos;
             armTimer();
         }
+    }
+
+    /** Re-reads the minimum RTO ({@link TcpSettings#minRtoNanos}) after the application changed it. */
+    public void minRtoChanged() {
+        rtt.minRtoNanos(settings.minRtoNanos);
     }
 
     /** Re-reads SO_KEEPALIVE and friends after the application changed them. */
@@ -1762,7 +1923,7 @@ public final class TcpConnection {
         }
         if (probeDeadline != 0 && nowNanos >= probeDeadline) {
             probeDeadline = 0;
-            if (retransmitDeadline != 0 && sndUna != sndMax && !inRecovery && !lossRecovery) {
+            if (retransmitDeadline != 0 && sndUna != sndMax && !lossRecovery) {
                 sendProbe(nowNanos); // restarts the retransmission timer
             }
         }
@@ -1829,6 +1990,8 @@ public final class TcpConnection {
             // resends the lost segments (and only those) until the recovery point, then new data
             startUndoEpisode();
             congestion.onRetransmitTimeout(Integer.toUnsignedLong(SeqNum.diff(sndMax, sndUna)), nowNanos);
+            // F-RTO (RFC 5682) where Eifel cannot tell: the first timeout, outside a fast recovery, without timestamps
+            frto = !timestampsOn && retransmitCount == 1 && !inRecovery && !lossRecovery ? FRTO_FIRST_ACK : FRTO_OFF;
             inRecovery = false;
             lossRecovery = true;
             recoveryPoint = sndMax;
@@ -1837,7 +2000,9 @@ public final class TcpConnection {
             rack.tlpOutstanding = false;
             probeDeadline = 0;
             reorderDeadline = 0;
+            lastTransmitFailed = false;
             recoverySend(nowNanos, true);
+            resendFailedLocally();
             retransmitDeadline = nowNanos + rtt.rto();
             armTimer();
             return;
@@ -1849,22 +2014,56 @@ public final class TcpConnection {
         dupAcks = 0;
         sndNxt = sndUna;
         int len = segmentLengthAt(sndUna, effectiveMss());
+        lastTransmitFailed = false;
         if (len > 0 || (finQueued && sndUna == finSeq)) {
             sendSegmentAt(sndUna, len, nowNanos, true);
             sndNxt = sndUna + len + ((finQueued && sndUna + len == finSeq) ? 1 : 0);
         }
+        resendFailedLocally();
         retransmitDeadline = nowNanos + rtt.rto();
         armTimer();
+    }
+
+    /** The latest segment handed to the layer did not leave the host (TcpLayer#transmit had no mbuf for it). */
+    private boolean lastTransmitFailed;
+
+    /**
+     * A timeout's resend that found no mbuf never reached the path: it neither backs the timer off nor counts toward
+     * giving up, and the timer retries at the current RTO, as Linux retries a resend that failed locally.
+     */
+    private void resendFailedLocally() {
+        if (!lastTransmitFailed) {
+            return;
+        }
+        layer.counters().timeoutResendsFailed++;
+        rtt.withdrawBackoff();
+        retransmitCount--;
     }
 
     /**
      * Zero-window probe. RFC 9293 §3.8.6.1 sends one byte beyond the window; like Linux we send a bare ACK with the
      * already-acknowledged sequence number SND.UNA - 1 instead: the peer must answer it with its current window, and
      * no byte sits in flight outside the window (which would need its own retransmission).
+     *
+     * <p>A window that is open but too small for sender SWS avoidance, with nothing in flight, gets what it takes
+     * instead (the RFC's override timeout; Linux's probe timer sends the part that fits): its ACK brings the window.
      */
     private void zeroWindowProbe(long nowNanos) {
-        if (sndWnd != 0 || sendQueue.end() <= offsetOf(sndNxt)) {
+        if (sendQueue.end() <= offsetOf(sndNxt)) {
             persistBackoff = 0;
+            return;
+        }
+        if (sndWnd != 0) {
+            persistBackoff = 0;
+            long inFlight = Integer.toUnsignedLong(SeqNum.diff(sndNxt, sndUna));
+            long room = Integer.toUnsignedLong(sndWnd) - inFlight;
+            if (inFlight == 0 && room > 0) {
+                int len = (int) Math.min(Math.min(room, sendQueue.end() - offsetOf(sndNxt)), effectiveMss());
+                boolean fin = finQueued && offsetOf(sndNxt) + len == sendQueue.end();
+                layer.counters().windowOverrides++;
+                sendSegmentAt(sndNxt, len, nowNanos, false);
+                sndNxt += len + (fin ? 1 : 0);
+            }
             return;
         }
         layer.counters().windowProbes++;
@@ -1904,6 +2103,9 @@ public final class TcpConnection {
     void destroy(TcpError why) {
         if (state == TcpState.CLOSED) {
             return;
+        }
+        if (state == TcpState.TIME_WAIT) {
+            layer.timeWaitCount--;
         }
         state = TcpState.CLOSED;
         sendQueue.clear();

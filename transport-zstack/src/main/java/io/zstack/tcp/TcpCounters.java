@@ -28,6 +28,8 @@ public final class TcpCounters extends Counters {
     public long establishedResets;
     public long timeWaits;
     public long timeWaitReused;
+    /** Connections that skipped TIME_WAIT because maxTimeWaits were held. */
+    public long timeWaitOverflows;
 
     // drops, by reason
     public long checksumErrors;
@@ -50,6 +52,8 @@ public final class TcpCounters extends Counters {
     public long listenOverflows;
     public long synBacklogDrops;
     public long noMbufs;
+    /** Retransmission timeouts whose resend could not leave the host (no mbuf): retried without backoff. */
+    public long timeoutResendsFailed;
 
     // defences and recovery
     public long challengeAcks;
@@ -66,17 +70,23 @@ public final class TcpCounters extends Counters {
      */
     public long tailLossProbes;
     public long tailLossProbeRecoveries;
+    /** Of the probes, those sent in fast recovery after its ACKs stopped (TcpConnection#scheduleProbe). */
+    public long recoveryProbes;
     /** Segments RACK deemed lost by time (RFC 8985 §6.2), and expiries of its reordering timer. */
     public long rackLosses;
     public long rackReorderTimeouts;
     /** D-SACK blocks received from peers and sent to them (RFC 2883). */
     public long dsacksReceived;
     public long dsacksSent;
+    /** Retransmission timeouts F-RTO (RFC 5682) found spurious: segments sent once before it were acknowledged. */
+    public long spuriousTimeouts;
     /** Window reductions undone: D-SACKs or timestamps (Eifel) showed every retransmission needless. */
     public long recoveriesUndone;
     /** Segments sent in fast recovery under Proportional Rate Reduction (RFC 6937). */
     public long prrSegments;
     public long windowProbes;
+    /** Segments sent into a window too small for sender SWS avoidance once the persist timer ran out (RFC 9293). */
+    public long windowOverrides;
     public long keepAliveProbes;
     public long keepAliveTimeouts;
     /** ICMP errors that matched a connection, and those that did not (stale or forged). */

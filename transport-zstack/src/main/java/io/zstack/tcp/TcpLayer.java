@@ -199,6 +199,9 @@ public final class TcpLayer implements Ipv4Layer.Transport {
         return c;
     }
 
+    /** Connections of this layer in TIME_WAIT (see {@link TcpSettings#maxTimeWaits}). */
+    int timeWaitCount;
+
     void remove(TcpConnection c) {
         connections.remove(c);
     }
@@ -206,8 +209,16 @@ public final class TcpLayer implements Ipv4Layer.Transport {
     /** One line per connection ({@link TcpConnection#describe}), like {@code ss -ti}, for diagnostics. */
     public String describeConnections(long nowNanos) {
         StringBuilder sb = new StringBuilder();
+        int timeWaits = 0;
         for (TcpConnection c : connections.toArray()) {
-            sb.append(c.describe(nowNanos)).append('\n');
+            if (c.state == TcpState.TIME_WAIT) {
+                timeWaits++; // a server closing first holds thousands: counted, not listed (they hold no data)
+            } else {
+                sb.append(c.describe(nowNanos)).append('\n');
+            }
+        }
+        if (timeWaits > 0) {
+            sb.append(timeWaits).append(" in TIME_WAIT\n");
         }
         return sb.toString();
     }

@@ -9,14 +9,7 @@ import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
-import io.zstack.buffer.DpdkMbufPool;
-import io.zstack.device.DpdkPortDevice;
-import io.zstack.dpdk.PortConfig;
-import io.zstack.dpdk.Vdevs;
-import io.zstack.ip.Ipv4Config;
 import java.net.InetSocketAddress;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
@@ -32,26 +25,18 @@ import org.junit.jupiter.api.Test;
 class ZStackBatchedTransmitTest {
     @Test
     void theFlushesOfOneRoundShareOneTxBurst() throws Exception {
-        Path dir = Files.createTempDirectory("zstack-batch");
-        String socket = dir.resolve("memif.sock").toString();
-        DpdkMbufPool serverPool = DpdkMbufPool.create("batch-srv", 4095, 0, 2176);
-        DpdkMbufPool clientPool = DpdkMbufPool.create("batch-cli", 4095, 0, 2176);
-        ZStackZeroCopyTest.RecordingDevice server = new ZStackZeroCopyTest.RecordingDevice(DpdkPortDevice.open(
-                Vdevs.memifServer(27, socket), PortConfig.defaults(), serverPool));
-        ZStackZeroCopyTest.RecordingDevice client = new ZStackZeroCopyTest.RecordingDevice(DpdkPortDevice.open(
-                Vdevs.memifClient(28, socket), PortConfig.defaults(), clientPool));
-        ZStackEventLoopGroup serverGroup = new ZStackEventLoopGroup(1, ZStackConfig.builder().inProcess(false)
-                .device((i, n) -> server).address(Ipv4Config.parse("10.9.2.1/24", null)).build());
         // no stall flush: however slow this shared machine runs the task, its flushes wait for the round's end
-        ZStackEventLoopGroup clientGroup = new ZStackEventLoopGroup(1, ZStackConfig.builder().inProcess(false)
-                .device((i, n) -> client).address(Ipv4Config.parse("10.9.2.2/24", null)).stallFlush(0).build());
-        try {
+        MemifRecordingPair pair = new MemifRecordingPair("batch", 27, 2, b -> b.stallFlush(0));
+        ZStackZeroCopyTest.RecordingDevice client = pair.client;
+        ZStackEventLoopGroup serverGroup = pair.serverGroup;
+        ZStackEventLoopGroup clientGroup = pair.clientGroup;
+        pair.run(() -> {
             int connections = 8;
             CountDownLatch received = new CountDownLatch(connections * 100);
             Channel listener = new ServerBootstrap().group(serverGroup).channel(ZStackServerSocketChannel.class)
                     .childHandler(new CountingReader(received)).bind(new InetSocketAddress("10.9.2.1", 8080)).sync()
                     .channel();
-            ZStackZeroCopyTest.waitForLink(server, client);
+            pair.awaitLink();
             List<Channel> channels = new ArrayList<>();
             for (int i = 0; i < connections; i++) {
                 channels.add(new Bootstrap().group(clientGroup).channel(ZStackSocketChannel.class)
@@ -76,16 +61,7 @@ class ZStackBatchedTransmitTest {
                 ch.close().sync();
             }
             listener.close().sync();
-        } finally {
-            clientGroup.shutdownGracefully(0, 5, TimeUnit.SECONDS).sync();
-            serverGroup.shutdownGracefully(0, 5, TimeUnit.SECONDS).sync();
-            assertEquals(clientPool.capacity(), clientPool.available(), "client mbufs all home");
-            assertEquals(serverPool.capacity(), serverPool.available(), "server mbufs all home");
-            clientPool.close();
-            serverPool.close();
-            Files.deleteIfExists(Path.of(socket));
-            Files.deleteIfExists(dir);
-        }
+        });
     }
 
     /** Counts the bytes every connection reads. */

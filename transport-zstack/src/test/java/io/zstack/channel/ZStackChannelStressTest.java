@@ -1,16 +1,12 @@
 package io.zstack.channel;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.zstack.buffer.DpdkMbufPool;
 import io.zstack.buffer.MbufPool;
 import io.zstack.device.DpdkPortDevice;
-import io.zstack.dpdk.PortConfig;
-import io.zstack.dpdk.Vdevs;
 import io.zstack.ip.Ipv4Config;
+import io.zstack.testing.MemifLink;
 import java.net.InetSocketAddress;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -160,35 +156,22 @@ class ZStackChannelStressTest {
     @Nested
     @TestInstance(TestInstance.Lifecycle.PER_CLASS)
     class Memif {
-        private Path dir;
-        private DpdkMbufPool serverPool;
-        private DpdkMbufPool clientPool;
-        private DpdkPortDevice serverPort;
-        private DpdkPortDevice clientPort;
+        private MemifLink link;
         private ZStackEventLoopGroup serverGroup;
         private ZStackEventLoopGroup clientGroup;
 
         @BeforeAll
         void start() throws Exception {
-            dir = Files.createTempDirectory("zstack-stress");
-            String socket = dir.resolve("memif.sock").toString();
-            serverPool = DpdkMbufPool.create("stress-srv", 8191, 0, 2176);
-            clientPool = DpdkMbufPool.create("stress-cli", 8191, 0, 2176);
-            serverPort = DpdkPortDevice.open(Vdevs.memifServer(31, socket), PortConfig.defaults(), serverPool);
-            clientPort = DpdkPortDevice.open(Vdevs.memifClient(32, socket), PortConfig.defaults(), clientPool);
-            DpdkPortDevice server = serverPort;
-            DpdkPortDevice client = clientPort;
+            link = new MemifLink("stress", 31, 32, 8191);
+            DpdkPortDevice server = link.server;
+            DpdkPortDevice client = link.client;
             serverGroup = new ZStackEventLoopGroup(1, ZStackConfig.builder().inProcess(false)
                     .device((i, n) -> unclosed(server))
                     .address(Ipv4Config.parse("10.9.1.1/24", null)).build());
             clientGroup = new ZStackEventLoopGroup(1, ZStackConfig.builder().inProcess(false)
                     .device((i, n) -> unclosed(client))
                     .address(Ipv4Config.parse("10.9.1.2/24", null)).build());
-            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-            while (!(serverPort.port().info().linkUp() && clientPort.port().info().linkUp())) {
-                assertTrue(System.nanoTime() < deadline, "memif link did not come up in 10 s");
-                Thread.sleep(10);
-            }
+            link.awaitUp(10);
         }
 
         @AfterAll
@@ -197,14 +180,7 @@ class ZStackChannelStressTest {
                 clientGroup.shutdownGracefully(0, 5, TimeUnit.SECONDS).sync();
                 serverGroup.shutdownGracefully(0, 5, TimeUnit.SECONDS).sync();
             } finally {
-                clientPort.close();
-                serverPort.close();
-                assertEquals(clientPool.capacity(), clientPool.available(), "client mbufs all home");
-                assertEquals(serverPool.capacity(), serverPool.available(), "server mbufs all home");
-                clientPool.close();
-                serverPool.close();
-                Files.deleteIfExists(dir.resolve("memif.sock"));
-                Files.deleteIfExists(dir);
+                link.close();
             }
         }
 

@@ -89,6 +89,49 @@ class ZStackEchoTest {
         server.close().sync();
     }
 
+    /**
+     * ZStackChannelOption.TCP_RTO_MIN_US reaches the connection's RTO estimator: as a child option before the
+     * handshake ends, and on a live connection; the default is Linux's 200 ms; nonsense is refused.
+     */
+    @Test
+    void theMinimumRtoIsAChannelOption() throws Exception {
+        CompletableFuture<Channel> accepted = new CompletableFuture<>();
+        Channel server = new ServerBootstrap().group(boss, workers).channel(ZStackServerSocketChannel.class)
+                .childOption(ZStackChannelOption.TCP_RTO_MIN_US, 5_000)
+                .childHandler(new ChannelInboundHandlerAdapter() {
+                    @Override
+                    public void channelActive(ChannelHandlerContext ctx) {
+                        accepted.complete(ctx.channel());
+                    }
+                }).bind(new InetSocketAddress("127.0.0.1", 0)).sync().channel();
+        Channel client = new Bootstrap().group(workers).channel(ZStackSocketChannel.class)
+                .handler(new ChannelInboundHandlerAdapter()).connect(server.localAddress()).sync().channel();
+        accepted.get(10, TimeUnit.SECONDS);
+        assertEquals(200_000, client.config().getOption(ZStackChannelOption.TCP_RTO_MIN_US));
+        int clientPort = ((InetSocketAddress) client.localAddress()).getPort();
+        int serverPort = ((InetSocketAddress) server.localAddress()).getPort();
+        String clientSide = "127.0.0.1:" + clientPort + " > 127.0.0.1:" + serverPort + " ";
+        String serverSide = "127.0.0.1:" + serverPort + " > 127.0.0.1:" + clientPort + " ";
+        assertTrue(connectionLine(serverSide).contains("minRto=5000000,"), "the accepted connection: child option");
+        assertTrue(connectionLine(clientSide).contains("minRto=200000000,"), "the client: the default");
+        client.config().setOption(ZStackChannelOption.TCP_RTO_MIN_US, 7_000);
+        assertEquals(7_000, client.config().getOption(ZStackChannelOption.TCP_RTO_MIN_US));
+        assertTrue(connectionLine(clientSide).contains("minRto=7000000,"), "the live connection took it");
+        assertThrows(IllegalArgumentException.class,
+                () -> client.config().setOption(ZStackChannelOption.TCP_RTO_MIN_US, 0));
+        assertThrows(IllegalArgumentException.class,
+                () -> client.config().setOption(ZStackChannelOption.TCP_RTO_MIN_US, Integer.MAX_VALUE));
+        client.close().sync();
+        server.close().sync();
+    }
+
+    /** The workers' description of the connection whose line starts with {@code prefix}. */
+    private static String connectionLine(String prefix) throws Exception {
+        String all = workers.describe().get();
+        return all.lines().filter(l -> l.contains("TcpConnection(" + prefix)).findFirst()
+                .orElseThrow(() -> new AssertionError("no connection " + prefix + " in\n" + all));
+    }
+
     @Test
     void aConnectToAPortNobodyListensOnIsRefused() {
         ExecutionException e = assertThrows(ExecutionException.class, () -> new Bootstrap().group(workers)

@@ -11,24 +11,13 @@ import io.netty.buffer.CompositeByteBuf;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
-import io.zstack.buffer.DpdkMbufPool;
 import io.zstack.buffer.Mbuf;
 import io.zstack.buffer.MbufBurst;
 import io.zstack.buffer.MbufByteBuf;
-import io.zstack.buffer.MbufPool;
-import io.zstack.device.DeviceCapabilities;
-import io.zstack.device.DpdkPortDevice;
+import io.zstack.device.ForwardingNetDevice;
 import io.zstack.device.NetDevice;
-import io.zstack.dpdk.PortConfig;
-import io.zstack.dpdk.Vdevs;
-import io.zstack.ip.Ipv4Config;
-import io.zstack.wire.MacAddress;
 import java.net.InetSocketAddress;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.List;
-import java.util.Set;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
@@ -41,8 +30,7 @@ import org.junit.jupiter.api.Test;
  */
 class ZStackZeroCopyTest {
     /** Records where the frames it passes live. */
-    static final class RecordingDevice implements NetDevice {
-        final NetDevice device;
+    static final class RecordingDevice extends ForwardingNetDevice {
         /** [start, end) of every received segment's data. */
         final List<long[]> received = new CopyOnWriteArrayList<>();
         /** TCP data frames in each transmit call (a tx_burst) that carried any. */
@@ -59,17 +47,12 @@ class ZStackZeroCopyTest {
         final List<long[]> transmitted = new CopyOnWriteArrayList<>();
 
         RecordingDevice(NetDevice device) {
-            this.device = device;
-        }
-
-        @Override
-        public String name() {
-            return device.name();
+            super(device);
         }
 
         @Override
         public int receive(MbufBurst burst) {
-            int n = device.receive(burst);
+            int n = inner.receive(burst);
             for (int i = 0; i < n; i++) {
                 for (long s = burst.get(i); s != 0; s = Mbuf.next(s)) {
                     received.add(new long[] {Mbuf.dataAddress(s), Mbuf.dataAddress(s) + Mbuf.dataLen(s)});
@@ -100,7 +83,7 @@ class ZStackZeroCopyTest {
             if (dataFrames > 0) {
                 dataFramesPerTransmit.add(dataFrames);
             }
-            return device.transmit(burst);
+            return inner.transmit(burst);
         }
 
         /**
@@ -137,31 +120,6 @@ class ZStackZeroCopyTest {
         boolean transmittedFrom(long address, int length) {
             return transmitted.stream().anyMatch(r -> address >= r[0] && address + length <= r[1]);
         }
-
-        @Override
-        public DeviceCapabilities capabilities() {
-            return device.capabilities();
-        }
-
-        @Override
-        public MacAddress macAddress() {
-            return device.macAddress();
-        }
-
-        @Override
-        public int mtu() {
-            return device.mtu();
-        }
-
-        @Override
-        public MbufPool pool() {
-            return device.pool();
-        }
-
-        @Override
-        public void close() {
-            device.close(); // either end first, from whichever loop stops first
-        }
     }
 
     @Test
@@ -176,20 +134,12 @@ class ZStackZeroCopyTest {
     }
 
     private void exchange(boolean copyMode) throws Exception {
-        Path dir = Files.createTempDirectory("zstack-zc");
-        String socket = dir.resolve("memif.sock").toString();
-        DpdkMbufPool serverPool = DpdkMbufPool.create("zc-srv" + copyMode, 4095, 0, 2176);
-        DpdkMbufPool clientPool = DpdkMbufPool.create("zc-cli" + copyMode, 4095, 0, 2176);
-        RecordingDevice server = new RecordingDevice(DpdkPortDevice.open(Vdevs.memifServer(copyMode ? 23 : 21, socket),
-                PortConfig.defaults(), serverPool));
-        RecordingDevice client = new RecordingDevice(DpdkPortDevice.open(Vdevs.memifClient(copyMode ? 24 : 22, socket),
-                PortConfig.defaults(), clientPool));
-        ZStackEventLoopGroup serverGroup = new ZStackEventLoopGroup(1, ZStackConfig.builder().inProcess(false)
-                .device((i, n) -> server).address(Ipv4Config.parse("10.9.0.1/24", null)).build());
-        ZStackEventLoopGroup clientGroup = new ZStackEventLoopGroup(1, ZStackConfig.builder().inProcess(false)
-                .device((i, n) -> client).address(Ipv4Config.parse("10.9.0.2/24", null)).build());
-        Throwable failure = null;
-        try {
+        MemifRecordingPair pair = new MemifRecordingPair("zc" + copyMode, copyMode ? 23 : 21, 0, b -> b);
+        RecordingDevice server = pair.server;
+        RecordingDevice client = pair.client;
+        ZStackEventLoopGroup serverGroup = pair.serverGroup;
+        ZStackEventLoopGroup clientGroup = pair.clientGroup;
+        pair.run(() -> {
             int size = 1000;
             CountDownLatch read = new CountDownLatch(1);
             List<String> problems = new CopyOnWriteArrayList<>();
@@ -230,7 +180,7 @@ class ZStackZeroCopyTest {
                             }
                         }
                     }).bind(new InetSocketAddress("10.9.0.1", 8080)).sync().channel();
-            waitForLink(server, client);
+            pair.awaitLink();
             Channel ch = new Bootstrap().group(clientGroup).channel(ZStackSocketChannel.class)
                     .option(ZStackChannelOption.COPY_MODE, copyMode)
                     .handler(new ChannelInboundHandlerAdapter())
@@ -292,12 +242,7 @@ class ZStackZeroCopyTest {
             held.forEach(ByteBuf::release);
             ch.close().sync();
             listener.close().sync();
-        } catch (Throwable t) {
-            failure = t;
-            throw t;
-        } finally {
-            tearDown(failure, clientGroup, serverGroup, client, server, clientPool, serverPool, socket, dir);
-        }
+        });
     }
 
     /**
@@ -306,20 +251,12 @@ class ZStackZeroCopyTest {
      */
     @Test
     void firstTransmissionsReachTxBurstAsOneMbufPerSegment() throws Exception {
-        Path dir = Files.createTempDirectory("zstack-zc1");
-        String socket = dir.resolve("memif.sock").toString();
-        DpdkMbufPool serverPool = DpdkMbufPool.create("zc1-srv", 4095, 0, 2176);
-        DpdkMbufPool clientPool = DpdkMbufPool.create("zc1-cli", 4095, 0, 2176);
-        RecordingDevice server = new RecordingDevice(DpdkPortDevice.open(Vdevs.memifServer(25, socket),
-                PortConfig.defaults(), serverPool));
-        RecordingDevice client = new RecordingDevice(DpdkPortDevice.open(Vdevs.memifClient(26, socket),
-                PortConfig.defaults(), clientPool));
-        ZStackEventLoopGroup serverGroup = new ZStackEventLoopGroup(1, ZStackConfig.builder().inProcess(false)
-                .device((i, n) -> server).address(Ipv4Config.parse("10.9.1.1/24", null)).build());
-        ZStackEventLoopGroup clientGroup = new ZStackEventLoopGroup(1, ZStackConfig.builder().inProcess(false)
-                .device((i, n) -> client).address(Ipv4Config.parse("10.9.1.2/24", null)).build());
-        Throwable failure = null;
-        try {
+        MemifRecordingPair pair = new MemifRecordingPair("zc1", 25, 1, b -> b);
+        RecordingDevice server = pair.server;
+        RecordingDevice client = pair.client;
+        ZStackEventLoopGroup serverGroup = pair.serverGroup;
+        ZStackEventLoopGroup clientGroup = pair.clientGroup;
+        pair.run(() -> {
             int writes = 20;
             int size = 1000;
             int bigSize = 8192;
@@ -331,7 +268,7 @@ class ZStackZeroCopyTest {
                             ctx.writeAndFlush(msg); // the received mbufs go back out
                         }
                     }).bind(new InetSocketAddress("10.9.1.1", 8080)).sync().channel();
-            waitForLink(server, client);
+            pair.awaitLink();
             Channel ch = new Bootstrap().group(clientGroup).channel(ZStackSocketChannel.class)
                     .handler(new ChannelInboundHandlerAdapter() {
                         @Override
@@ -377,37 +314,7 @@ class ZStackZeroCopyTest {
                     + server.dataFrameSegments);
             ch.close().sync();
             listener.close().sync();
-        } catch (Throwable t) {
-            failure = t;
-            throw t;
-        } finally {
-            tearDown(failure, clientGroup, serverGroup, client, server, clientPool, serverPool, socket, dir);
-        }
-    }
-
-    /**
-     * Stops both groups, closes the memif pair and checks that every mbuf came home. After a failure the test left
-     * buffers unreleased, so a pool check failing then is added to that failure instead of replacing it (it hid
-     * the real cause of a flake once).
-     */
-    private static void tearDown(Throwable failure, ZStackEventLoopGroup clientGroup, ZStackEventLoopGroup serverGroup,
-            RecordingDevice client, RecordingDevice server, DpdkMbufPool clientPool, DpdkMbufPool serverPool,
-            String socket, Path dir) throws Exception {
-        clientGroup.shutdownGracefully(0, 5, TimeUnit.SECONDS).sync();
-        serverGroup.shutdownGracefully(0, 5, TimeUnit.SECONDS).sync();
-        try {
-            assertEquals(clientPool.capacity(), clientPool.available(), "client mbufs all home");
-            assertEquals(serverPool.capacity(), serverPool.available(), "server mbufs all home");
-            clientPool.close();
-            serverPool.close();
-        } catch (AssertionError e) {
-            if (failure == null) {
-                throw e;
-            }
-            failure.addSuppressed(e);
-        }
-        Files.deleteIfExists(Path.of(socket));
-        Files.deleteIfExists(dir);
+        });
     }
 
     private static void awaitEchoed(CountDownLatch echoed, long left) throws InterruptedException {
@@ -421,14 +328,5 @@ class ZStackZeroCopyTest {
     private static long retransmissions(ZStackEventLoopGroup group) throws Exception {
         ZStackEventLoop loop = (ZStackEventLoop) group.next();
         return loop.submit(() -> loop.stack().tcp().counters().retransmittedSegments).get(5, TimeUnit.SECONDS);
-    }
-
-    static void waitForLink(RecordingDevice a, RecordingDevice b) throws InterruptedException {
-        long deadline = System.nanoTime() + 10_000_000_000L;
-        while (!(((DpdkPortDevice) a.device).port().info().linkUp()
-                && ((DpdkPortDevice) b.device).port().info().linkUp())) {
-            assertTrue(System.nanoTime() < deadline, "memif link did not come up in 10 s");
-            Thread.sleep(10);
-        }
     }
 }

@@ -9,7 +9,7 @@ import io.zstack.buffer.JavaMbufPool;
 import io.zstack.buffer.Mbuf;
 import io.zstack.buffer.MbufBurst;
 import io.zstack.buffer.MbufPool;
-import io.zstack.device.DeviceCapabilities;
+import io.zstack.device.ForwardingNetDevice;
 import io.zstack.device.NetDevice;
 import io.zstack.device.SimulatedLink;
 import io.zstack.device.VirtualClock;
@@ -33,17 +33,16 @@ class InPlaceHeadersTest {
     private static final int HEADER_ROOM = TcpLayer.HEADER_ROOM;
 
     /** Records the frames a stack hands to its device (as tx_burst would get them) and can hold them like a ring. */
-    static final class TxRecorder implements NetDevice {
+    static final class TxRecorder extends ForwardingNetDevice {
         record Frame(long head, int segments, int payload, byte[] bytes) {
         }
 
-        final NetDevice inner;
         final List<Frame> frames = new ArrayList<>();
         final List<Long> held = new ArrayList<>();
         boolean hold;
 
         TxRecorder(NetDevice inner) {
-            this.inner = inner;
+            super(inner);
         }
 
         @Override
@@ -89,40 +88,6 @@ class InPlaceHeadersTest {
             return frames.stream().filter(f -> f.payload > 0).toList();
         }
 
-        @Override
-        public int receive(MbufBurst burst) {
-            return inner.receive(burst);
-        }
-
-        @Override
-        public String name() {
-            return inner.name();
-        }
-
-        @Override
-        public DeviceCapabilities capabilities() {
-            return inner.capabilities();
-        }
-
-        @Override
-        public MacAddress macAddress() {
-            return inner.macAddress();
-        }
-
-        @Override
-        public int mtu() {
-            return inner.mtu();
-        }
-
-        @Override
-        public MbufPool pool() {
-            return inner.pool();
-        }
-
-        @Override
-        public void close() {
-            inner.close();
-        }
     }
 
     private final VirtualClock clock = new VirtualClock();

@@ -524,29 +524,62 @@ class RawSegmentTest {
     @Test
     void activeCloseWaitsTwoMslInTimeWait() {
         handshake();
+        List<String> events = new ArrayList<>();
+        conn.handler(new TcpConnection.Handler() {
+            @Override
+            public void onReadable(TcpConnection c) {
+                events.add("readable");
+            }
+
+            @Override
+            public void onClosed(TcpConnection c, TcpError error) {
+                events.add("closed " + error);
+            }
+        });
+        closeIntoTimeWait();
+        assertEquals(List.of("closed null", "readable"), events, "the close and the EOF reach the application");
+        assertTrue(!conn.hasHandler(), "2MSL in the table keeps no channel reachable");
+        peer.advance(2 * conn.settings().mslNanos - 100 * MS);
+        assertEquals(1, peer.tcp().connectionCount(), "still in TIME_WAIT");
+        assertEquals("1 in TIME_WAIT\n", peer.tcp().describeConnections(peer.now()), "counted, not listed");
+        assertEquals(1, peer.tcp().timeWaitCount);
+        peer.advance(200 * MS);
+        assertEquals(0, peer.tcp().connectionCount());
+        assertEquals(0, peer.tcp().timeWaitCount);
+    }
+
+    /** With maxTimeWaits held, a closing connection still acknowledges the peer's FIN, then keeps no TIME_WAIT. */
+    @Test
+    void beyondMaxTimeWaitsAClosingConnectionAcknowledgesAndGoes() {
+        handshake();
+        conn.settings().maxTimeWaits = 0;
+        closeFirst();
+        assertEquals(TcpState.CLOSED, conn.state());
+        assertEquals(0, peer.tcp().connectionCount());
+        assertEquals(0, peer.tcp().timeWaitCount);
+        assertEquals(1, peer.tcp().counters().timeWaitOverflows);
+    }
+
+    /**
+     * Closes the accepted connection first and completes the close (the peer's FIN acknowledged), leaving this stack
+     * in TIME_WAIT.
+     */
+    private void closeIntoTimeWait() {
+        closeFirst();
+        peer.drain();
+        assertEquals(TcpState.TIME_WAIT, conn.state());
+    }
+
+    /** The accepted connection closes first; the peer acknowledges its FIN with its own, which gets acknowledged. */
+    private void closeFirst() {
         conn.close(peer.now());
         peer.poll();
         RawPeer.Sent fin = peer.next();
         assertTrue(fin.has(TcpFlags.FIN));
         peer.send(segment(TcpFlags.ACK | TcpFlags.FIN, peerIsn + 1, fin.seq() + 1));
         RawPeer.Sent lastAck = peer.next();
+        assertNotNull(lastAck, "the peer's FIN is acknowledged");
         assertEquals(peerIsn + 2, lastAck.ack());
-        assertEquals(TcpState.TIME_WAIT, conn.state());
-        peer.advance(2 * conn.settings().mslNanos - 100 * MS);
-        assertEquals(1, peer.tcp().connectionCount(), "still in TIME_WAIT");
-        peer.advance(200 * MS);
-        assertEquals(0, peer.tcp().connectionCount());
-    }
-
-    /** Closes the accepted connection first and completes the close, leaving this stack in TIME_WAIT. */
-    private void closeIntoTimeWait() {
-        conn.close(peer.now());
-        peer.poll();
-        RawPeer.Sent fin = peer.next();
-        assertTrue(fin.has(TcpFlags.FIN));
-        peer.send(segment(TcpFlags.ACK | TcpFlags.FIN, peerIsn + 1, fin.seq() + 1));
-        peer.drain();
-        assertEquals(TcpState.TIME_WAIT, conn.state());
     }
 
     /**

@@ -29,6 +29,8 @@ class RecoveryRawSegmentTest {
     private int mss;
     /** The stack's latest TSval, echoed in the peer's ACKs so that the stack measures RTT. */
     private int echo;
+    /** Whether the peer offers (and then sends) timestamps. */
+    private boolean timestamps = true;
 
     @AfterEach
     void tearDown() {
@@ -66,7 +68,8 @@ class RecoveryRawSegmentTest {
         peer.send(segment(TcpFlags.ACK, PEER_ISN + 1, iss + 1));
         conn = listener.accept();
         assertNotNull(conn);
-        assertTrue(conn.sackOn && conn.timestampsOn);
+        assertTrue(conn.sackOn);
+        assertEquals(timestamps, conn.timestampsOn);
         mss = conn.sendMss;
     }
 
@@ -76,7 +79,7 @@ class RecoveryRawSegmentTest {
         s.flags = flags;
         s.seq = seq;
         s.ack = ack;
-        s.timestamp = true;
+        s.timestamp = timestamps;
         s.tsVal = 100;
         s.tsEcr = echo;
         return s;
@@ -116,7 +119,7 @@ class RecoveryRawSegmentTest {
     private List<RawPeer.Sent> taken() {
         List<RawPeer.Sent> data = new ArrayList<>();
         for (RawPeer.Sent s : peer.takeAll()) {
-            echo = s.options().tsVal();
+            echo = timestamps ? s.options().tsVal() : 0;
             if (s.payload().length > 0) {
                 data.add(s);
             }
@@ -152,6 +155,101 @@ class RecoveryRawSegmentTest {
         assertEquals(0, counters.timeouts, "no retransmission timeout");
         assertEquals(2, counters.rackLosses);
         assertTrue(!conn.inRecovery && !conn.lossRecovery);
+    }
+
+    /**
+     * A probe with new data sends two segments (TcpConnection#sendProbe): when the flight's last ACK was what got
+     * lost, the probe arrives in order, and a receiver may hold the ACK of one lone segment (Linux for 40 ms) but must
+     * answer a second full one at once (RFC 9293 §3.8.6.3).
+     */
+    @Test
+    void aProbeWithNewDataSendsTwoSegments() {
+        connect(CongestionAlgorithm.CUBIC);
+        assertEquals(10, write(20).size(), "the initial window; ten more wait");
+        long pto = 2 * conn.rtt.srtt() + 2 * MS;
+        peer.advance(pto - MS);
+        assertEquals(List.of(), taken(), "nothing before the PTO");
+        peer.advance(2 * MS);
+        assertEquals(List.of(seg(10), seg(11)), seqs(taken()), "the probe: two new segments");
+        assertEquals(1, counters.tailLossProbes);
+        ack(seg(12)); // everything arrived: only the ACKs were lost
+        assertEquals(0, counters.timeouts);
+        assertEquals(0, counters.retransmittedSegments);
+        assertTrue(!conn.rack.tlpOutstanding, "the probe's episode ended with its ACK");
+    }
+
+    /**
+     * A probe whose answer is lost too gets a second one two PTOs later, before the RTO: a probe goes exactly when an
+     * ACK was lost, so its own answer is as likely to be lost as any ACK. The second one's answer ends the episode.
+     */
+    @Test
+    void aProbeWhoseAnswerIsLostGetsASecondBeforeTheTimeout() {
+        connect(CongestionAlgorithm.CUBIC);
+        assertEquals(10, write(20).size());
+        long pto = 2 * conn.rtt.srtt() + 2 * MS;
+        peer.advance(pto + MS);
+        assertEquals(List.of(seg(10), seg(11)), seqs(taken()), "the first probe");
+        peer.advance(2 * pto - 2 * MS); // its answer is lost
+        assertEquals(List.of(), taken(), "nothing before two PTOs");
+        peer.advance(2 * MS);
+        assertEquals(List.of(seg(12), seg(13)), seqs(taken()), "the second probe, two PTOs after the first");
+        assertEquals(2, counters.tailLossProbes);
+        ack(seg(14));
+        assertTrue(!conn.rack.tlpOutstanding);
+        assertEquals(0, counters.timeouts);
+        peer.advance(3 * pto);
+        assertEquals(0, counters.timeouts, "no timeout later either");
+    }
+
+    /**
+     * A fast recovery whose ACKs stop (here every ACK after the retransmission is lost, though the peer got it all)
+     * is not left to the 200 ms RTO: one PTO after the last ACK a probe goes, and its answer ends the recovery. RACK
+     * alone cannot help: nothing sent after the retransmission was ever reported delivered.
+     */
+    @Test
+    void aRecoveryWhoseAcksStopEndsWithAProbeNotATimeout() {
+        connect(CongestionAlgorithm.CUBIC);
+        assertEquals(10, write(30).size());
+        peer.advance(10 * MS);
+        ack(seg(0), seg(1), seg(4)); // three SACKed above segment 0: lost
+        List<RawPeer.Sent> recovery = taken();
+        assertEquals(seg(0), recovery.get(0).seq(), "fast retransmit");
+        assertTrue(conn.inRecovery);
+        int highest = conn.sndMax;
+        int next = (highest - seg(0)) / mss;
+        long pto = 2 * conn.rtt.srtt() + 2 * MS;
+        assertTrue(pto < conn.rtt.rto() / 4, "PTO " + pto + " well below the RTO " + conn.rtt.rto());
+        peer.advance(pto - MS);
+        assertEquals(List.of(), taken(), "nothing before the PTO");
+        peer.advance(2 * MS);
+        assertEquals(List.of(seg(next), seg(next + 1)), seqs(taken()), "the probe: two new segments");
+        assertEquals(1, counters.recoveryProbes);
+        assertTrue(conn.inRecovery, "the probe alone ends nothing");
+        ack(seg(next + 2)); // its answer: everything arrived, the recovery point is passed
+        assertTrue(!conn.inRecovery && !conn.lossRecovery, "the recovery ended");
+        assertEquals(0, counters.timeouts, "no retransmission timeout");
+        assertEquals(1, counters.retransmittedSegments);
+    }
+
+    /**
+     * The recovery's probe also finds a lost retransmission: its SACK shows it delivered after the retransmission was
+     * sent, so RACK marks the retransmission lost and sends it again, still without a timeout.
+     */
+    @Test
+    void aRecoveryProbeRevealsALostRetransmission() {
+        connect(CongestionAlgorithm.CUBIC);
+        assertEquals(10, write(30).size());
+        peer.advance(10 * MS);
+        ack(seg(0), seg(1), seg(4));
+        assertEquals(seg(0), taken().get(0).seq());
+        int next = (conn.sndMax - seg(0)) / mss;
+        peer.advance(2 * conn.rtt.srtt() + 3 * MS);
+        assertEquals(List.of(seg(next), seg(next + 1)), seqs(taken()), "the probe");
+        ack(seg(0), seg(1), seg(next + 2)); // all but segment 0: the retransmission was lost too
+        List<RawPeer.Sent> again = taken();
+        assertTrue(!again.isEmpty(), "something was sent");
+        assertEquals(seg(0), again.get(0).seq(), "segment 0 a second time");
+        assertEquals(0, counters.timeouts);
     }
 
     /** A retransmission that is lost again is found by time, not by the RTO (RFC 8985 §2.2 and §6). */
@@ -304,6 +402,35 @@ class RecoveryRawSegmentTest {
         }
     }
 
+    /**
+     * The first SACK block reports the latest arrival (RFC 2018 §4), and a D-SACK above the cumulative ACK is followed
+     * by the block holding it (RFC 2883 §4), also when more ranges are held than an option has room for and that
+     * block is not among the lowest of them.
+     */
+    @Test
+    void sackBlocksLeadWithTheLatestArrivalAmongManyRanges() {
+        connect(CongestionAlgorithm.CUBIC);
+        int base = PEER_ISN + 1;
+        RawPeer.Segment last = null;
+        for (int k = 0; k < 5; k++) { // [100, 200), [300, 400), ... [900, 1000) held; the holes between missing
+            last = segment(TcpFlags.ACK, base + 100 + 200 * k, iss + 1);
+            last.payload = new byte[100];
+            peer.drain();
+            peer.send(last);
+        }
+        RawPeer.Sent ack = peer.next();
+        assertNotNull(ack);
+        assertEquals(base, ack.ack());
+        assertEquals(base + 900, ack.options().sackStart()[0], "the first block: the latest arrival");
+        peer.drain();
+        peer.send(last); // again: the path duplicated it
+        ack = peer.next();
+        assertNotNull(ack);
+        assertArrayEquals(new int[] {base + 900, base + 900, base + 700}, ack.options().sackStart());
+        assertArrayEquals(new int[] {base + 1000, base + 1000, base + 800}, ack.options().sackEnd());
+        assertEquals(1, counters.dsacksSent);
+    }
+
     /** A D-SACK for the only retransmission of a recovery shows it needless: cwnd and ssthresh come back. */
     @Test
     void aDsackForASpuriousRetransmissionRestoresTheWindow() {
@@ -333,14 +460,139 @@ class RecoveryRawSegmentTest {
         assertEquals(3, sent.size());
         int original = sent.get(2).options().tsVal();
         long cwndBefore = conn.congestion.cwnd();
-        peer.advance(450 * MS); // the probe, then the timeout
-        assertEquals(1, counters.tailLossProbes);
+        peer.advance(450 * MS); // the probes, then the timeout
+        assertEquals(TcpConnection.MAX_PROBES, counters.tailLossProbes);
         assertEquals(1, counters.timeouts);
         assertEquals(conn.sendMss, conn.congestion.cwnd(), "collapsed to one segment");
         echo = original;
         ack(seg(3)); // all three arrived long ago: the ACK echoes the original TSval
         assertEquals(1, counters.recoveriesUndone);
         assertTrue(conn.congestion.cwnd() >= cwndBefore, "restored: " + conn.congestion.cwnd());
+    }
+
+    /**
+     * F-RTO without timestamps (RFC 5682 §3.1): the first ACK after a timeout's retransmission advances SND.UNA, so
+     * two new segments go instead of retransmissions; the next ACK advances it again, acknowledging segments sent only
+     * once: the timeout was spurious (the ACKs were late), and its collapse of the window is undone.
+     */
+    @Test
+    void fRtoFindsASpuriousTimeoutWithoutTimestamps() {
+        timestamps = false;
+        connect(CongestionAlgorithm.NEW_RENO);
+        assertEquals(10, write(30).size());
+        peer.advance(10 * MS);
+        ack(seg(2)); // the handshake and this ACK give RTT samples (Karn's timing without timestamps)
+        List<RawPeer.Sent> grown = taken();
+        assertTrue(!grown.isEmpty());
+        long cwndBefore = conn.congestion.cwnd();
+        int highest = (conn.sndMax - seg(0)) / mss;
+        untilTheFirstTimeout(); // no ACK: probes, then the timeout
+        List<RawPeer.Sent> afterTimeout = taken();
+        assertEquals(seg(2), afterTimeout.get(afterTimeout.size() - 1).seq(), "the timeout resends the first");
+        int next = (conn.sndMax - seg(0)) / mss;
+        ack(seg(5)); // the late ACKs arrive: SND.UNA advances, short of the recovery point
+        assertEquals(List.of(seg(next), seg(next + 1)), seqs(taken()), "F-RTO: two new segments, no retransmission");
+        ack(seg(8)); // and again: segments sent once, before the timeout, were acknowledged
+        assertEquals(1, counters.spuriousTimeouts);
+        assertEquals(1, counters.recoveriesUndone);
+        assertTrue(!conn.lossRecovery, "the timeout's recovery is over");
+        assertTrue(conn.congestion.cwnd() >= cwndBefore, "restored: " + conn.congestion.cwnd() + " < " + cwndBefore);
+        assertTrue(highest > 8);
+    }
+
+    /** Moves time a millisecond at a time until the retransmission timer fires (at most a second). */
+    private void untilTheFirstTimeout() {
+        for (int i = 0; i < 1000 && counters.timeouts == 0; i++) {
+            peer.advance(MS);
+        }
+        assertEquals(1, counters.timeouts);
+    }
+
+    /** F-RTO with a real loss: the ACK after its two new segments is a duplicate, so the recovery resends as usual. */
+    @Test
+    void fRtoFallsBackToTheConventionalRecoveryOnADuplicateAck() {
+        timestamps = false;
+        connect(CongestionAlgorithm.NEW_RENO);
+        assertEquals(10, write(30).size());
+        peer.advance(10 * MS);
+        ack(seg(2));
+        taken();
+        untilTheFirstTimeout();
+        taken();
+        int next = (conn.sndMax - seg(0)) / mss;
+        ack(seg(3)); // the retransmission arrived; segment 3 and what follows it did not
+        assertEquals(List.of(seg(next), seg(next + 1)), seqs(taken()));
+        ack(seg(3), seg(next), seg(next + 1)); // a duplicate ACK: the new segments arrived, segment 3 still missing
+        List<RawPeer.Sent> resent = taken();
+        assertTrue(!resent.isEmpty() && resent.get(0).seq() == seg(3), "the conventional recovery resends: " + resent);
+        assertEquals(0, counters.spuriousTimeouts);
+        assertEquals(0, counters.recoveriesUndone);
+        assertTrue(conn.lossRecovery);
+    }
+
+    /**
+     * A window too small for sender SWS avoidance, with nothing in flight, is not waited on forever: no ACK is coming
+     * to open it (the peer's window update may have been lost), so the persist timer sends what fits (RFC 9293
+     * §3.8.6.2.1's override timeout). Found by the channel stress test under load: 9,649 bytes held for a 9,040-byte
+     * window, no timer armed, the transfer stuck.
+     */
+    @Test
+    void aSmallWindowHoldingDataIsOverriddenByThePersistTimer() {
+        connect(CongestionAlgorithm.CUBIC);
+        assertEquals(10, write(10).size());
+        peer.advance(10 * MS);
+        RawPeer.Segment small = segment(TcpFlags.ACK, PEER_ISN + 1, seg(10));
+        small.window = 8; // 1,024 bytes (scale 7): less than a segment and than half the largest window seen
+        peer.send(small);
+        assertEquals(List.of(), write(3), "sender SWS avoidance holds the data");
+        peer.advance(150 * MS);
+        assertEquals(List.of(), taken(), "not before the persist interval");
+        peer.advance(100 * MS);
+        List<RawPeer.Sent> sent = taken();
+        assertEquals(List.of(seg(10)), seqs(sent), "the override: what the window takes");
+        assertEquals(1024, sent.get(0).payload().length);
+        assertEquals(1, counters.windowOverrides);
+        ack(seg(10) + 1024); // its ACK opens the window again: the rest goes
+        assertTrue(taken().size() >= 2, "the rest, once the window opened");
+    }
+
+    /**
+     * A timeout whose resend finds no mbuf (the pool is empty) did not reach the path: no backoff, not counted toward
+     * giving up, and the timer tries again at the same RTO, not twice it.
+     */
+    @Test
+    void aTimeoutResendWithoutAnMbufIsRetriedWithoutBackoff() {
+        connect(CongestionAlgorithm.CUBIC);
+        long m = peer.stackPool.alloc();
+        Mbuf.setDataOff(m, Mbuf.HEADROOM + 64);
+        MemorySegment.ofAddress(Mbuf.append(m, 100)).reinterpret(100).fill((byte) 7);
+        assertTrue(conn.queue(m));
+        peer.stackPool.refcntUpdate(m, 1); // held elsewhere too: every resend needs a header mbuf in front
+        conn.push(peer.now());
+        peer.poll();
+        assertEquals(List.of(seg(0)), seqs(taken()));
+        List<Long> drained = new ArrayList<>();
+        for (long d; (d = peer.stackPool.alloc()) != 0; ) {
+            drained.add(d);
+        }
+        long rto = conn.rtt.rto();
+        for (int i = 0; i < 2000 && counters.timeouts == 0; i++) {
+            peer.advance(MS);
+        }
+        assertEquals(1, counters.timeouts);
+        assertEquals(1, counters.timeoutResendsFailed, "the resend found no mbuf");
+        assertEquals(0, conn.rtt.backoffCount(), "no backoff for it");
+        assertEquals(rto, conn.rtt.rto());
+        assertEquals(List.of(), taken());
+        drained.forEach(peer.stackPool::free);
+        peer.advance(rto - MS);
+        assertEquals(List.of(), taken(), "not before one RTO");
+        peer.advance(2 * MS);
+        assertEquals(List.of(seg(0)), seqs(taken()), "the retry, one RTO later: it leaves now");
+        assertEquals(2, counters.timeouts);
+        assertEquals(1, conn.rtt.backoffCount(), "this one reached the path");
+        peer.stackPool.free(m);
+        ack(seg(0) + 100);
     }
 
     /** The minimum RTO is a setting (TcpSettings.minRtoNanos, 200 ms as in Linux by default): here 50 ms. */

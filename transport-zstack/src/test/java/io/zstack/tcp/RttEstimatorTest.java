@@ -174,4 +174,20 @@ class RttEstimatorTest {
         assertThrows(IllegalArgumentException.class, () -> new RttEstimator(2 * S, S));
         assertThrows(IllegalArgumentException.class, () -> new RttEstimator(0, S));
     }
+
+    /** The minimum changes on a live estimator (a socket option): the RTO is clamped again at once. */
+    @Test
+    void theMinimumCanChangeOnALiveEstimator() {
+        RttEstimator e = new RttEstimator(S, 200 * MS, 60 * S, MS);
+        e.sample(MS); // SRTT 1 ms, RTTVAR 0.5 ms: 1 + max(1, 2) = 3 ms, raised to 200 ms
+        assertEquals(200 * MS, e.rto());
+        e.minRtoNanos(2 * MS);
+        assertEquals(3 * MS, e.rto(), "the estimate itself once the minimum is below it");
+        e.minRtoNanos(5 * MS);
+        assertEquals(5 * MS, e.rto());
+        e.backoff();
+        assertEquals(10 * MS, e.rto(), "the backoff applies to the new value");
+        assertThrows(IllegalArgumentException.class, () -> e.minRtoNanos(0));
+        assertThrows(IllegalArgumentException.class, () -> e.minRtoNanos(61 * S));
+    }
 }

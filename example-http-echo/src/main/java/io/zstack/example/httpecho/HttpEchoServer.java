@@ -15,6 +15,7 @@ import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.handler.codec.http.HttpObjectAggregator;
 import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.codec.http.HttpServerKeepAliveHandler;
+import io.zstack.channel.ZStack;
 import io.zstack.channel.ZStackChannelOption;
 import io.zstack.channel.ZStackConfig;
 import io.zstack.channel.ZStackDevices;
@@ -65,6 +66,10 @@ public final class HttpEchoServer {
                         config.capture(pcapDirectory, 65535, 256L << 20);
                     }
                     if (devargs != null) {
+                        if (!ZStack.isAvailable()) { // a device needs DPDK; the loopback alone does not
+                            throw new IllegalStateException("ZStack's DPDK devices are not available: "
+                                    + ZStack.unavailabilityCause().getMessage());
+                        }
                         config.device(ZStackDevices.dpdk(devargs, PortConfig.defaults()));
                     }
                     if (address != null) {

@@ -38,18 +38,8 @@ public final class LoopbackBlackHole implements AutoCloseable {
     }
 
     /** Opens a black hole on {@code 127.0.0.1} with the bootstraps of {@code permutation}. */
-    static LoopbackBlackHole open(ZStackSocketTestPermutation permutation) throws InterruptedException {
-        return open(permutation, permutation);
-    }
-
-    /**
-     * A black hole served by {@code server}'s group and filled from {@code clients}' group, whose connects then
-     * hang. The in-process path has none (a full backlog refuses at once, see InProcessConnections), so its
-     * permutation fills a TCP server's accept queue: its clients' connects to a port only TCP serves take TCP.
-     */
-    public static LoopbackBlackHole open(ZStackSocketTestPermutation server, ZStackSocketTestPermutation clients)
-            throws InterruptedException {
-        Channel listener = server.newServerBootstrap()
+    public static LoopbackBlackHole open(ZStackSocketTestPermutation permutation) throws InterruptedException {
+        Channel listener = permutation.newServerBootstrap()
                 .option(ChannelOption.SO_BACKLOG, BACKLOG)
                 // Never read, hence never accept: established connections stay in the accept queue.
                 .option(ChannelOption.AUTO_READ, false)
@@ -60,7 +50,7 @@ public final class LoopbackBlackHole implements AutoCloseable {
         boolean ok = false;
         try {
             for (int i = 0; i < MAX_FILLERS; i++) {
-                ChannelFuture connect = clients.newClientBootstrap()
+                ChannelFuture connect = permutation.newClientBootstrap()
                         .handler(new ChannelInboundHandlerAdapter())
                         .connect(listener.localAddress());
                 if (!connect.await(UNANSWERED_MILLIS)) {

@@ -2,7 +2,6 @@ package io.zstack.channel;
 
 import java.io.IOException;
 import java.net.BindException;
-import java.net.ConnectException;
 import java.net.InetSocketAddress;
 import java.util.Map;
 import java.util.Set;
@@ -12,7 +11,10 @@ import java.util.stream.Collectors;
 /**
  * The in-process path: a connect from a ZStack channel to an address and port where a ZStack server of this process
  * listens is carried without TCP, by two {@link InProcessPipe}s between the client and a new child of the server
- * (see {@link ZStackConfig.Builder#inProcess}). Both the client's and the server's groups must allow it.
+ * (see {@link ZStackConfig.Builder#inProcess}). Both the client's group and the server's child group must allow it.
+ * The server is the one TCP would reach (a group is one host): for 127/8 and the group's own address, a server of the
+ * client's group; for another address, a server of the group whose stacks have it. A full accept queue leaves the
+ * connect pending (retried, as a dropped SYN is resent) until it is accepted, times out or is cancelled.
  *
  * <p>The addresses are TCP's: the client gets the source address the stack would pick and an ephemeral port (taken
  * from the ports servers bind, so neither can take the other's); the child's local address is the one the client
@@ -42,23 +44,32 @@ final class InProcessConnections {
         SERVERS.values().remove(server);
     }
 
+    /** What {@link #connect} did. */
+    enum Outcome {
+        /** Connected: the client's end and local address are set, the server's child is queued for its accept. */
+        CONNECTED,
+        /** The server's accept queue is full: nothing changed; try again later, as a dropped SYN is resent. */
+        BACKLOG_FULL,
+        /** Not for this path (switched off, or no in-process server there): TCP carries the connection. */
+        TCP
+    }
+
     /**
-     * Connects {@code client} in process if its loop allows it and a server listens at {@code target}: returns true
-     * with the connection made (the client's {@code inProcess} and local address set, the child queued for accept),
-     * false when TCP should carry it. {@code bound} is the client's bound local address, or null.
+     * Connects {@code client} in process if its group allows it and a server of a group that allows it listens at
+     * {@code target}. {@code bound} is the client's bound local address, or null.
      */
-    static boolean connect(ZStackSocketChannel client, InetSocketAddress target, InetSocketAddress bound)
+    static Outcome connect(ZStackSocketChannel client, InetSocketAddress target, InetSocketAddress bound)
             throws IOException {
         ZStackEventLoop loop = client.zstackLoop();
         if (!loop.config().inProcess()) {
-            return false;
+            return Outcome.TCP;
         }
         int address = ZStackAddresses.toInt(target.getAddress());
         int port = target.getPort();
         GroupListeners own = ((ZStackEventLoopGroup) loop.parent()).listeners();
         ZStackServerSocketChannel server = serverAt(own, address, port);
         if (server == null || !server.isOpen()) {
-            return false; // nobody here: TCP finds out (a refusal over the loopback, or a peer on the link)
+            return Outcome.TCP; // nobody here: TCP finds out (a refusal over the loopback, or a peer on the link)
         }
         int source = bound != null && ZStackAddresses.toInt(bound.getAddress()) != 0
                 ? ZStackAddresses.toInt(bound.getAddress()) : loop.stack().ip().sourceFor(address);
@@ -92,12 +103,12 @@ final class InProcessConnections {
             if (reserved != 0) {
                 own.releasePort(source, reserved);
             }
-            // a full accept queue refuses, as listen(2)'s backlog does (a kernel would drop the SYN and retry)
-            throw new ConnectException("Connection refused: " + target);
+            // as Linux drops a SYN while the accept queue is full: the connect stays pending, and is tried again
+            return Outcome.BACKLOG_FULL;
         }
         client.local = clientAddress;
         loop.inProcessCounters.connectsInProcess++;
-        return true;
+        return Outcome.CONNECTED;
     }
 
     /**

@@ -280,9 +280,13 @@ public final class ZStackSocketChannel extends AbstractZStackChannel implements 
         int localIp = 0;
         int localPort = 0;
         InetSocketAddress bound = localAddress != null ? ZStackAddresses.checked(localAddress) : local;
-        if (InProcessConnections.connect(this, target, bound)) {
+        InProcessConnections.Outcome inProcessOutcome = InProcessConnections.connect(this, target, bound);
+        if (inProcessOutcome != InProcessConnections.Outcome.TCP) {
             requestedRemote = target;
-            return true; // connected: the server's child is queued for its accept
+            if (inProcessOutcome == InProcessConnections.Outcome.BACKLOG_FULL) {
+                retryInProcessConnect(target, bound);
+            }
+            return inProcessOutcome == InProcessConnections.Outcome.CONNECTED;
         }
         if (bound != null) {
             localIp = ZStackAddresses.toInt(bound.getAddress());
@@ -314,6 +318,27 @@ public final class ZStackSocketChannel extends AbstractZStackChannel implements 
             throw connectError(c.error(), target);
         }
         return false; // the handshake finishes in onConnected
+    }
+
+    /**
+     * The in-process server's accept queue was full: try again shortly, as a dropped SYN is resent, until accepted,
+     * timed out (CONNECT_TIMEOUT_MILLIS) or cancelled; refused if the server has gone meanwhile.
+     */
+    private void retryInProcessConnect(InetSocketAddress target, InetSocketAddress bound) {
+        eventLoop().schedule(() -> {
+            if (connectPromise == null || !isOpen()) {
+                return; // timed out, cancelled or closed
+            }
+            try {
+                switch (InProcessConnections.connect(this, target, bound)) {
+                    case CONNECTED -> finishConnect();
+                    case BACKLOG_FULL -> retryInProcessConnect(target, bound);
+                    case TCP -> failConnect(new ConnectException("Connection refused: " + target));
+                }
+            } catch (IOException e) {
+                failConnect(e);
+            }
+        }, 10, TimeUnit.MILLISECONDS);
     }
 
     private static IOException connectError(TcpError error, InetSocketAddress target) {

@@ -10,16 +10,15 @@ import org.junit.jupiter.api.BeforeAll;
 
 /**
  * {@link ZStackSocketConnectionAttemptTest} over the in-process path: both ends are ZStack channels of this JVM, so
- * the connection skips TCP ({@link ZStackSocketTestPermutation#inProcess()}). Its black hole is a TCP listener (the
- * in-process path refuses at once when a backlog is full), so the timeout and cancellation cases take TCP from this
- * permutation's group; the refused cases find no in-process listener and take TCP too, which answers with a reset.
+ * the connection skips TCP ({@link ZStackSocketTestPermutation#inProcess()}). The black hole is an in-process server
+ * whose accept queue is full: a connect to it stays pending, as a dropped SYN leaves a TCP connect. The refused cases
+ * find no in-process server and are refused over TCP, as the path is designed to do.
  */
 public class InProcessSocketConnectionAttemptTest extends ZStackSocketConnectionAttemptTest {
-    /** Hides the TCP class's: the black hole is a TCP listener, filled from this permutation's group. */
+    /** Hides the TCP class's: the black hole is one of this permutation. */
     @BeforeAll
     static void openBlackHole() throws InterruptedException {
-        blackHole = LoopbackBlackHole.open(ZStackSocketTestPermutation.INSTANCE,
-                ZStackSocketTestPermutation.inProcess());
+        blackHole = LoopbackBlackHole.open(ZStackSocketTestPermutation.inProcess());
     }
 
     @Override

@@ -201,9 +201,10 @@ public final class ZStackConfig {
         }
 
         /**
-         * The in-process path (default on): a connection from a channel of this group to 127.0.0.1 or another address
-         * of one of this process's stacks, where a ZStack server of this process listens whose group has the path on
-         * too, is carried without TCP: the writer's mbufs become the reader's received buffers (no headers, checksums
+         * The in-process path (default on): a connection from a channel of this group to a ZStack server of this
+         * process that TCP would reach (over 127/8 or this group's address, a server of this group; over another
+         * address, one of the group whose stacks have it), whose child group has the path on too, is carried without
+         * TCP: the writer's mbufs become the reader's received buffers (no headers, checksums
          * or ACKs), with Netty's socket semantics kept (addresses, ordering, writability, half-closure, resets).
          * Such connections are marked in-process in the connection dump and counters; a capture shows nothing of
          * them. Off: every connection takes the stack's TCP, over its loopback or its device.

@@ -60,16 +60,22 @@ final class GroupListeners {
     }
 
     /**
-     * Starts listening on every loop of the group (a loop not yet running starts with this task, so its queue is
-     * polled from now on). The listen tasks are queued before bind returns, so a connect the application issues on one
-     * of these loops after seeing the bind complete runs after them there (the task queue is FIFO).
+     * Starts listening on every loop of the group (a loop not yet running starts with this, so its queue is polled
+     * from now on). The installations are queued before bind returns and each loop runs them before it processes the
+     * frames of its next receive burst ({@link ZStackEventLoop#listenBeforeInput}), so a SYN sent after the bind
+     * completed finds its listener on whichever loop the flow hash picks.
      */
     void listen(ZStackServerSocketChannel server) {
         for (ZStackEventLoop loop : loops) {
             if (loop.inEventLoop()) {
                 server.listenOn(loop);
-            } else {
-                onLoop(loop, () -> server.listenOn(loop)); // shutting down: it will accept nothing anyway
+            } else if (!loop.isShuttingDown()) {
+                try {
+                    // before that loop processes any frame it receives from now on, not after its next input
+                    loop.listenBeforeInput(() -> server.listenOn(loop));
+                } catch (RejectedExecutionException e) {
+                    // the loop is stopping: it will accept nothing anyway
+                }
             }
         }
     }

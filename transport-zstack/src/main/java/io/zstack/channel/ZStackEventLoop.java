@@ -66,6 +66,7 @@ public final class ZStackEventLoop extends SingleThreadEventLoop {
         if (count > 1) {
             stack.steerDeviceInput(fabric.steering(index)); // each TCP frame to the loop its flow hash picks
         }
+        stack.beforeProcessing(this::runListenTasks);
         this.largePool = config.largeBuffers() == 0 ? null : largePoolLike(pool, config.largeBuffers(), index);
         // large buffers in segment-sized mbufs: a full segment's payload on this device (MTU less IPv4, TCP and the
         // timestamp option); a loopback-only loop (64 KiB segments, more than one mbuf) keeps single large mbufs
@@ -186,6 +187,27 @@ public final class ZStackEventLoop extends SingleThreadEventLoop {
             closeAll();
         } finally {
             StallWatch.unwatch(this);
+        }
+    }
+
+    /**
+     * Listeners another thread installs on this loop's stack ({@link GroupListeners#listen}). They run before the
+     * frames of every receive burst are processed, not as ordinary tasks: a round processes input before its tasks,
+     * so a SYN that a connect sent after bind() returned could otherwise reach this stack before its listener and be
+     * reset (ZStackEchoTest saw "Connection refused" on a two-loop group).
+     */
+    private final Queue<Runnable> listenTasks = new java.util.concurrent.ConcurrentLinkedQueue<>();
+
+    /** Queues a listener installation (see {@link #listenTasks}) and makes sure the loop runs it soon. */
+    void listenBeforeInput(Runnable task) {
+        listenTasks.add(task);
+        execute(this::runListenTasks); // a loop not yet started starts with it; an idle one wakes
+    }
+
+    private void runListenTasks() {
+        Runnable task;
+        while ((task = listenTasks.poll()) != null) {
+            task.run();
         }
     }
 

@@ -124,6 +124,17 @@ public final class NetStack implements AutoCloseable {
      * once). A write uses it to see the connection as it is now without a transmit burst of its own: every write of a
      * loop round then goes out in that round's one burst.
      */
+    /**
+     * Runs after a receive burst brought frames and before they are processed: the layer above installs there what
+     * another thread asked for before those frames could exist (a listener bound elsewhere), so no frame meets the
+     * stack before it. Stack thread only.
+     */
+    public void beforeProcessing(Runnable hook) {
+        this.beforeProcessing = hook;
+    }
+
+    private Runnable beforeProcessing;
+
     public int input(long nowNanos) {
         int received = receive(device, nowNanos);
         if (steering != null) {
@@ -160,6 +171,9 @@ public final class NetStack implements AutoCloseable {
             ip.unlockDevices();
         }
         if (n > 0) {
+            if (beforeProcessing != null) {
+                beforeProcessing.run();
+            }
             tcp.checkMemory();
         }
         if (steering != null && from == device) {

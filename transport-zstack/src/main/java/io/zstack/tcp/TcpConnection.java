@@ -153,9 +153,7 @@ public final class TcpConnection {
     boolean dsackPending;
     int dsackStart;
     int dsackEnd;
-    // ---- timers of RACK-TLP (0 = off)
-    long reorderDeadline;
-    long probeDeadline;
+    // ---- tail loss probe (its deadline and the reordering one are in timers)
     /** Start of the tail loss probe's range, for the D-SACK that says it was needless. */
     int probeSeq;
     /** An ACK or new data since the PTO was last set: set it again (RFC 8985 §7.2). */
@@ -178,14 +176,8 @@ public final class TcpConnection {
     int quickAcksLeft;
     boolean ackNow;
 
-    // ---- timers: one wheel entry at the earliest of these deadlines (0 = off)
-    final TimerWheel.Timer<TcpConnection> timer;
-    long retransmitDeadline;
-    long delayedAckDeadline;
-    long persistDeadline;
-    long keepAliveDeadline;
-    /** TIME_WAIT expiry, FIN_WAIT_2 timeout, or linger expiry. */
-    long closeDeadline;
+    // ---- timers: every deadline and the one wheel entry at the earliest
+    final ConnectionTimers timers;
     int persistBackoff;
     int keepAliveProbesSent;
     long lastReceiveNanos;
@@ -210,7 +202,7 @@ public final class TcpConnection {
         this.reassembly = new ReassemblyQueue(pool, settings.reassemblySegments);
         this.rtt = new RttEstimator(settings.initialRtoNanos, settings.minRtoNanos, settings.maxRtoNanos, 1_000_000L);
         this.congestion = settings.congestionControl.create();
-        this.timer = new TimerWheel.Timer<>(this);
+        this.timers = new ConnectionTimers(this, layer.timers());
         this.quickAcksLeft = settings.quickAckSegments;
     }
 
@@ -405,8 +397,8 @@ public final class TcpConnection {
         reassembly.clear();
         shutdownOutput(nowNanos);
         if (settings.lingerNanos > 0) {
-            closeDeadline = nowNanos + settings.lingerNanos;
-            armTimer();
+            timers.closeDeadline = nowNanos + settings.lingerNanos;
+            timers.arm();
         }
     }
 
@@ -529,9 +521,9 @@ public final class TcpConnection {
         layer.transmit(this, flags, iss, 0, 0, nowNanos);
         sndNxt = iss + 1;
         sndMax = iss + 1;
-        if (retransmitDeadline == 0) {
-            retransmitDeadline = nowNanos + rtt.rto();
-            armTimer();
+        if (timers.retransmitDeadline == 0) {
+            timers.retransmitDeadline = nowNanos + rtt.rto();
+            timers.arm();
         }
     }
 
@@ -595,7 +587,7 @@ public final class TcpConnection {
             maxSndWnd = sndWnd;
             sndWl1 = seg.seq;
             sndWl2 = seg.ack;
-            retransmitDeadline = 0;
+            timers.retransmitDeadline = 0;
             if (retransmitCount == 0 && !timestampsOn) {
                 rtt.sample(nowNanos - synSentAt);
             } else if (timestampsOn && seg.hasTimestamp && seg.tsEcr != 0) {
@@ -763,8 +755,8 @@ public final class TcpConnection {
             } else if (state == TcpState.TIME_WAIT) {
                 // a retransmitted FIN: our ACK was lost; acknowledge again and restart 2MSL (RFC 9293 §3.10.7.4)
                 ackNow = true;
-                closeDeadline = nowNanos + 2 * settings.mslNanos;
-                armTimer();
+                timers.closeDeadline = nowNanos + 2 * settings.mslNanos;
+                timers.arm();
             }
         }
     }
@@ -821,7 +813,7 @@ public final class TcpConnection {
             sndWl1 = seg.seq;
             sndWl2 = ack;
             if (opened) {
-                persistDeadline = 0;
+                timers.persistDeadline = 0;
                 persistBackoff = 0;
             }
         }
@@ -996,7 +988,7 @@ public final class TcpConnection {
             }
         }
         if (sndUna == sndMax) {
-            reorderDeadline = 0;
+            timers.reorderDeadline = 0;
             return;
         }
         detectLosses(nowNanos);
@@ -1016,7 +1008,7 @@ public final class TcpConnection {
         if ((inRecovery || lossRecovery) && frto != FRTO_SECOND_ACK) {
             recoverySend(nowNanos, entered);
         }
-        armTimer();
+        timers.arm();
     }
 
     /** RACK_detect_loss_and_arrange_timer (RFC 8985 §6.2 step 5, §6.3). */
@@ -1024,7 +1016,7 @@ public final class TcpConnection {
         if (!rack.hasDelivered()) {
             return;
         }
-        if (sent.sackedSegments() == 0 && !inRecovery && !lossRecovery && reorderDeadline == 0) {
+        if (sent.sackedSegments() == 0 && !inRecovery && !lossRecovery && timers.reorderDeadline == 0) {
             // cumulative ACKs alone never show a segment sent after a missing one delivered: nothing to look at
             return;
         }
@@ -1034,7 +1026,7 @@ public final class TcpConnection {
             rackLosses += sent.markedLost;
             layer.counters().rackLosses += sent.markedLost;
         }
-        reorderDeadline = wait > 0 ? nowNanos + wait : 0;
+        timers.reorderDeadline = wait > 0 ? nowNanos + wait : 0;
     }
 
     /** RACK deemed a segment lost: fast recovery (RFC 6675 §5) with PRR's accounting (RFC 6937 §3). */
@@ -1055,7 +1047,7 @@ public final class TcpConnection {
             layer.counters().tailLossProbeRecoveries++;
         }
         rack.tlpOutstanding = false;
-        probeDeadline = 0;
+        timers.probeDeadline = 0;
     }
 
     /**
@@ -1118,7 +1110,7 @@ public final class TcpConnection {
     }
 
     /** The reordering timer fired: segments RACK was waiting on may now be lost (RFC 8985 §6.3). */
-    private void reorderTimeout(long nowNanos) {
+    void reorderTimeout(long nowNanos) {
         if (!sackOn || sndUna == sndMax) {
             return;
         }
@@ -1152,28 +1144,28 @@ public final class TcpConnection {
             return;
         }
         probeRearm = false;
-        if (rack.tlpOutstanding && probeDeadline != 0 && sackOn && sndUna != sndMax && !lossRecovery) {
+        if (rack.tlpOutstanding && timers.probeDeadline != 0 && sackOn && sndUna != sndMax && !lossRecovery) {
             // news while the second probe waits: it waits its two PTOs from now
-            probeDeadline = secondProbeDeadline(nowNanos);
-            armTimer();
+            timers.probeDeadline = secondProbeDeadline(nowNanos);
+            timers.arm();
             return;
         }
         boolean tail = inRecovery || sent.sackedBytes() == 0;
         if (!sackOn || sndUna == sndMax || lossRecovery || rack.tlpOutstanding || !tail
-                || retransmitDeadline == 0 || !state.canSend() && state != TcpState.FIN_WAIT_1
+                || timers.retransmitDeadline == 0 || !state.canSend() && state != TcpState.FIN_WAIT_1
                 && state != TcpState.CLOSING && state != TcpState.LAST_ACK) {
-            probeDeadline = 0;
+            timers.probeDeadline = 0;
             return;
         }
         probesUnanswered = 0;
-        probeDeadline = Math.min(nowNanos + probeTimeout(), retransmitDeadline);
-        armTimer();
+        timers.probeDeadline = Math.min(nowNanos + probeTimeout(), timers.retransmitDeadline);
+        timers.arm();
     }
 
     /** Two PTOs from now, if that comes before the RTO (which the second probe never postpones); else 0. */
     private long secondProbeDeadline(long nowNanos) {
         long at = nowNanos + 2 * probeTimeout();
-        return retransmitDeadline != 0 && at < retransmitDeadline ? at : 0;
+        return timers.retransmitDeadline != 0 && at < timers.retransmitDeadline ? at : 0;
     }
 
     private long probeTimeout() {
@@ -1232,9 +1224,9 @@ public final class TcpConnection {
         probeSeq = rack.tlpOutstanding && SeqNum.lt(probeSeq, start) ? probeSeq : start;
         rack.tlpOutstanding = true;
         rack.tlpEndSeq = sndMax;
-        retransmitDeadline = nowNanos + rtt.rto();
-        probeDeadline = ++probesUnanswered < MAX_PROBES ? secondProbeDeadline(nowNanos) : 0;
-        armTimer();
+        timers.retransmitDeadline = nowNanos + rtt.rto();
+        timers.probeDeadline = ++probesUnanswered < MAX_PROBES ? secondProbeDeadline(nowNanos) : 0;
+        timers.arm();
     }
 
     /** A new cumulative ACK; returns the bytes it delivered that were not SACKed before. */
@@ -1301,8 +1293,8 @@ public final class TcpConnection {
         }
         dupAcks = 0;
         // RFC 6298 §5.3: restart the timer when new data is acked, stop it when everything is
-        retransmitDeadline = sndUna == sndMax ? 0 : nowNanos + rtt.rto();
-        armTimer();
+        timers.retransmitDeadline = sndUna == sndMax ? 0 : nowNanos + rtt.rto();
+        timers.arm();
         if (finNowAcked) {
             finAcked = true;
             finWasAcked(nowNanos);
@@ -1318,8 +1310,8 @@ public final class TcpConnection {
             case FIN_WAIT_1 -> {
                 state = TcpState.FIN_WAIT_2;
                 if (closedByApplication) {
-                    closeDeadline = nowNanos + settings.finWait2TimeoutNanos;
-                    armTimer();
+                    timers.closeDeadline = nowNanos + settings.finWait2TimeoutNanos;
+                    timers.arm();
                 }
             }
             case CLOSING -> enterTimeWait(nowNanos);
@@ -1522,16 +1514,11 @@ public final class TcpConnection {
         }
         layer.timeWaitCount++;
         state = TcpState.TIME_WAIT;
-        retransmitDeadline = 0;
-        reorderDeadline = 0;
-        probeDeadline = 0;
+        timers.stopAllButClose();
         sent.clear();
-        persistDeadline = 0;
-        keepAliveDeadline = 0;
-        delayedAckDeadline = 0;
-        closeDeadline = nowNanos + 2 * settings.mslNanos;
+        timers.closeDeadline = nowNanos + 2 * settings.mslNanos;
         sendQueue.clear();
-        armTimer();
+        timers.arm();
         layer.counters().timeWaits++;
         notifyClosed(null); // the application is done with it; the 4-tuple stays reserved until 2MSL
     }
@@ -1545,9 +1532,9 @@ public final class TcpConnection {
             ackNow = true;
         } else if (segmentsUnacked >= 2 && len >= sendMss / 2) {
             ackNow = true; // RFC 9293 §3.8.6.3: at least every second full-sized segment
-        } else if (delayedAckDeadline == 0) {
-            delayedAckDeadline = nowNanos + settings.delayedAckTimeoutNanos;
-            armTimer();
+        } else if (timers.delayedAckDeadline == 0) {
+            timers.delayedAckDeadline = nowNanos + settings.delayedAckTimeoutNanos;
+            timers.arm();
         }
     }
 
@@ -1566,8 +1553,8 @@ public final class TcpConnection {
         if (state != TcpState.TIME_WAIT) {
             sentSomething = sendData(nowNanos);
         }
-        if (!sentSomething && (ackNow || (segmentsUnacked > 0 && delayedAckDeadline != 0
-                && nowNanos >= delayedAckDeadline))) {
+        if (!sentSomething && (ackNow || (segmentsUnacked > 0 && timers.delayedAckDeadline != 0
+                && nowNanos >= timers.delayedAckDeadline))) {
             sendAckNow(nowNanos);
         }
         scheduleProbe(nowNanos);
@@ -1608,9 +1595,9 @@ public final class TcpConnection {
                 }
                 if (sndWnd == 0) {
                     // zero window: the persist timer probes it (RFC 9293 §3.8.6.1)
-                    if (persistDeadline == 0 && retransmitDeadline == 0) {
-                        persistDeadline = nowNanos + persistInterval();
-                        armTimer();
+                    if (timers.persistDeadline == 0 && timers.retransmitDeadline == 0) {
+                        timers.persistDeadline = nowNanos + persistInterval();
+                        timers.arm();
                     }
                     break;
                 }
@@ -1624,9 +1611,9 @@ public final class TcpConnection {
                     // sender SWS avoidance (RFC 9293 §3.8.6.2.1): wait for a useful amount of window. With nothing
                     // in flight no ACK is coming to open it, and if the peer's window update was lost the wait
                     // would never end: the persist timer is the RFC's override timeout (as Linux's probe timer)
-                    if (inFlight == 0 && persistDeadline == 0 && retransmitDeadline == 0) {
-                        persistDeadline = nowNanos + persistInterval();
-                        armTimer();
+                    if (inFlight == 0 && timers.persistDeadline == 0 && timers.retransmitDeadline == 0) {
+                        timers.persistDeadline = nowNanos + persistInterval();
+                        timers.arm();
                     }
                     break;
                 }
@@ -1678,7 +1665,7 @@ public final class TcpConnection {
             sndMax = end;
         }
         segmentsUnacked = 0;
-        delayedAckDeadline = 0;
+        timers.delayedAckDeadline = 0;
         ackNow = false;
         lastSendNanos = nowNanos;
         if (retransmission) {
@@ -1699,10 +1686,10 @@ public final class TcpConnection {
             rttTimedSeq = seq + len - 1;
             rttTimedAtNanos = nowNanos;
         }
-        if (retransmitDeadline == 0) {
-            retransmitDeadline = nowNanos + rtt.rto();
-            persistDeadline = 0;
-            armTimer();
+        if (timers.retransmitDeadline == 0) {
+            timers.retransmitDeadline = nowNanos + rtt.rto();
+            timers.persistDeadline = 0;
+            timers.arm();
         }
         rcvAdvertisedEdge = rcvNxt + advertisedWindowBytes();
     }
@@ -1714,7 +1701,7 @@ public final class TcpConnection {
         // (BSD numbers pure ACKs the same way; Linux's SND.NXT never goes back)
         layer.transmit(this, TcpFlags.ACK, sndMax, 0, 0, nowNanos);
         segmentsUnacked = 0;
-        delayedAckDeadline = 0;
+        timers.delayedAckDeadline = 0;
         ackNow = false;
         rcvAdvertisedEdge = rcvNxt + advertisedWindowBytes();
     }
@@ -1859,8 +1846,8 @@ public final class TcpConnection {
 
     private void armKeepAlive(long nowNanos) {
         if (settings.keepAlive) {
-            keepAliveDeadline = nowNanos + settings.keepAliveIdleNanos;
-            armTimer();
+            timers.keepAliveDeadline = nowNanos + settings.keepAliveIdleNanos;
+            timers.arm();
         }
     }
 
@@ -1874,88 +1861,40 @@ public final class TcpConnection {
         if (settings.keepAlive && isActive()) {
             armKeepAlive(Math.max(nowNanos, lastReceiveNanos));
         } else {
-            keepAliveDeadline = 0;
+            timers.keepAliveDeadline = 0;
         }
     }
 
-    /** Points the wheel timer at the earliest pending deadline. */
-    void armTimer() {
-        long next = earliest(earliest(earliest(retransmitDeadline, delayedAckDeadline), earliest(persistDeadline,
-                keepAliveDeadline)), earliest(closeDeadline, earliest(reorderDeadline, probeDeadline)));
-        if (next == 0) {
-            next = Long.MAX_VALUE;
+    /**
+     * The close timer fired: TIME_WAIT is over, FIN_WAIT_2 waited too long (tcp_fin_timeout), or linger expired with
+     * data unacknowledged. Returns whether the connection is gone.
+     */
+    boolean closeTimeout(long nowNanos) {
+        if (state == TcpState.TIME_WAIT || state == TcpState.FIN_WAIT_2) {
+            destroy(null);
+            return true;
         }
-        if (next == Long.MAX_VALUE) {
-            layer.timers().cancel(timer);
-        } else if (!timer.isScheduled() || timer.deadline() != next) {
-            layer.timers().schedule(timer, next);
+        if (closedByApplication && settings.lingerNanos > 0) {
+            abort(nowNanos);
+            return true;
+        }
+        return false;
+    }
+
+    /** The tail loss probe timer fired (RFC 8985 §7.3). */
+    void tailLossProbeTimeout(long nowNanos) {
+        if (timers.retransmitDeadline != 0 && sndUna != sndMax && !lossRecovery) {
+            sendProbe(nowNanos); // restarts the retransmission timer
         }
     }
 
-    /** The earlier of two deadlines, 0 meaning none. */
-    private static long earliest(long a, long b) {
-        return a == 0 ? b : b == 0 ? a : Math.min(a, b);
+    void delayedAckTimeout(long nowNanos) {
+        if (segmentsUnacked > 0 || ackNow) {
+            sendAckNow(nowNanos);
+        }
     }
 
-    /** The wheel fired: run whichever timers are due. */
-    void onTimer(long nowNanos) {
-        if (state == TcpState.CLOSED) {
-            return;
-        }
-        if (closeDeadline != 0 && nowNanos >= closeDeadline) {
-            closeDeadline = 0;
-            if (state == TcpState.TIME_WAIT) {
-                destroy(null);
-                return;
-            }
-            if (state == TcpState.FIN_WAIT_2) {
-                destroy(null); // orphaned too long (tcp_fin_timeout)
-                return;
-            }
-            if (closedByApplication && settings.lingerNanos > 0) {
-                abort(nowNanos); // linger expired with data unacknowledged
-                return;
-            }
-        }
-        if (reorderDeadline != 0 && nowNanos >= reorderDeadline) {
-            reorderDeadline = 0;
-            reorderTimeout(nowNanos);
-        }
-        if (probeDeadline != 0 && nowNanos >= probeDeadline) {
-            probeDeadline = 0;
-            if (retransmitDeadline != 0 && sndUna != sndMax && !lossRecovery) {
-                sendProbe(nowNanos); // restarts the retransmission timer
-            }
-        }
-        if (retransmitDeadline != 0 && nowNanos >= retransmitDeadline) {
-            retransmitDeadline = 0;
-            retransmitTimeout(nowNanos);
-            if (state == TcpState.CLOSED) {
-                return;
-            }
-        }
-        if (persistDeadline != 0 && nowNanos >= persistDeadline) {
-            persistDeadline = 0;
-            zeroWindowProbe(nowNanos);
-        }
-        if (keepAliveDeadline != 0 && nowNanos >= keepAliveDeadline) {
-            keepAliveDeadline = 0;
-            keepAliveTimeout(nowNanos);
-            if (state == TcpState.CLOSED) {
-                return;
-            }
-        }
-        if (delayedAckDeadline != 0 && nowNanos >= delayedAckDeadline) {
-            delayedAckDeadline = 0;
-            if (segmentsUnacked > 0 || ackNow) {
-                sendAckNow(nowNanos);
-            }
-        }
-        output(nowNanos);
-        armTimer();
-    }
-
-    private void retransmitTimeout(long nowNanos) {
+    void retransmitTimeout(long nowNanos) {
         TcpCounters counters = layer.counters();
         retransmitCount++;
         counters.timeouts++;
@@ -1981,8 +1920,8 @@ public final class TcpConnection {
             layer.transmit(this, TcpFlags.SYN | (state == TcpState.SYN_RECEIVED ? TcpFlags.ACK : 0), iss, 0, 0,
                     nowNanos);
             layer.counters().retransmittedSegments++;
-            retransmitDeadline = nowNanos + rtt.rto();
-            armTimer();
+            timers.retransmitDeadline = nowNanos + rtt.rto();
+            timers.arm();
             return;
         }
         if (sackOn) {
@@ -1998,13 +1937,13 @@ public final class TcpConnection {
             dupAcks = 0;
             sent.markAllLost();
             rack.tlpOutstanding = false;
-            probeDeadline = 0;
-            reorderDeadline = 0;
+            timers.probeDeadline = 0;
+            timers.reorderDeadline = 0;
             lastTransmitFailed = false;
             recoverySend(nowNanos, true);
             resendFailedLocally();
-            retransmitDeadline = nowNanos + rtt.rto();
-            armTimer();
+            timers.retransmitDeadline = nowNanos + rtt.rto();
+            timers.arm();
             return;
         }
         // RFC 5681 §3.1 / RFC 6298 §5.4–5.6: collapse the window, resend from the left edge (go-back-N)
@@ -2020,8 +1959,8 @@ public final class TcpConnection {
             sndNxt = sndUna + len + ((finQueued && sndUna + len == finSeq) ? 1 : 0);
         }
         resendFailedLocally();
-        retransmitDeadline = nowNanos + rtt.rto();
-        armTimer();
+        timers.retransmitDeadline = nowNanos + rtt.rto();
+        timers.arm();
     }
 
     /** The latest segment handed to the layer did not leave the host (TcpLayer#transmit had no mbuf for it). */
@@ -2048,7 +1987,7 @@ public final class TcpConnection {
      * <p>A window that is open but too small for sender SWS avoidance, with nothing in flight, gets what it takes
      * instead (the RFC's override timeout; Linux's probe timer sends the part that fits): its ACK brings the window.
      */
-    private void zeroWindowProbe(long nowNanos) {
+    void zeroWindowProbe(long nowNanos) {
         if (sendQueue.end() <= offsetOf(sndNxt)) {
             persistBackoff = 0;
             return;
@@ -2069,18 +2008,18 @@ public final class TcpConnection {
         layer.counters().windowProbes++;
         layer.transmit(this, TcpFlags.ACK, sndUna - 1, 0, 0, nowNanos);
         persistBackoff++;
-        persistDeadline = nowNanos + persistInterval();
-        armTimer();
+        timers.persistDeadline = nowNanos + persistInterval();
+        timers.arm();
     }
 
-    private void keepAliveTimeout(long nowNanos) {
+    void keepAliveTimeout(long nowNanos) {
         if (!settings.keepAlive || !isActive()) {
             return;
         }
         long idle = nowNanos - lastReceiveNanos;
         if (idle < settings.keepAliveIdleNanos && keepAliveProbesSent == 0) {
-            keepAliveDeadline = lastReceiveNanos + settings.keepAliveIdleNanos;
-            armTimer();
+            timers.keepAliveDeadline = lastReceiveNanos + settings.keepAliveIdleNanos;
+            timers.arm();
             return;
         }
         if (keepAliveProbesSent >= settings.keepAliveProbes) {
@@ -2093,8 +2032,8 @@ public final class TcpConnection {
         layer.transmit(this, TcpFlags.ACK, sndUna - 1, 0, 0, nowNanos);
         layer.counters().keepAliveProbes++;
         keepAliveProbesSent++;
-        keepAliveDeadline = nowNanos + settings.keepAliveIntervalNanos;
-        armTimer();
+        timers.keepAliveDeadline = nowNanos + settings.keepAliveIntervalNanos;
+        timers.arm();
     }
 
     // ======================================================================================== teardown
@@ -2115,14 +2054,7 @@ public final class TcpConnection {
         // otherwise data received before a RST (or a timeout) stays readable, as on Linux, until close() frees it
         reassembly.clear();
         sent.clear();
-        retransmitDeadline = 0;
-        reorderDeadline = 0;
-        probeDeadline = 0;
-        delayedAckDeadline = 0;
-        persistDeadline = 0;
-        keepAliveDeadline = 0;
-        closeDeadline = 0;
-        layer.timers().cancel(timer);
+        timers.cancelAll();
         layer.remove(this);
         if (listener != null) {
             listener.forget(this);
@@ -2151,14 +2083,7 @@ public final class TcpConnection {
                 + sent.sackedBytes() + " tlp=" + probesSent + "/" + probeRecoveries + " rackLost=" + rackLosses
                 + " dsacks=" + dsacksReceived + " undos=" + undos + " prr=" + prrSegments + " reoWnd*"
                 + rack.reoWndMult() + (rack.reorderingSeen() ? " reordering" : "")
-                + " retransmits=" + retransmitCount + " rtt=" + rtt + " timers[rto=" + relative(retransmitDeadline,
-                nowNanos) + " tlp=" + relative(probeDeadline, nowNanos) + " reo=" + relative(reorderDeadline, nowNanos)
-                + " persist=" + relative(persistDeadline, nowNanos) + " dack=" + relative(delayedAckDeadline,
-                nowNanos) + " wheel=" + (timer.isScheduled() ? relative(timer.deadline(), nowNanos) : "off") + "]";
-    }
-
-    private static String relative(long deadline, long nowNanos) {
-        return deadline == 0 ? "-" : ((deadline - nowNanos) / 1_000_000L) + "ms";
+                + " retransmits=" + retransmitCount + " rtt=" + rtt + " " + timers.describe(nowNanos);
     }
 
     @Override

@@ -149,10 +149,6 @@ public final class TcpConnection {
     int undoRetransmissions;
     final int[] undoRanges = new int[2 * 64];
     int undoRangeCount;
-    // ---- D-SACK we owe the peer (RFC 2883): a duplicate segment's range, reported once in the first SACK block
-    boolean dsackPending;
-    int dsackStart;
-    int dsackEnd;
     // ---- tail loss probe (its deadline and the reordering one are in timers)
     /** Start of the tail loss probe's range, for the D-SACK that says it was needless. */
     int probeSeq;
@@ -165,11 +161,8 @@ public final class TcpConnection {
     long dsacksReceived;
     long undos;
     long prrSegments;
-    final long[] sackRanges = new long[8];
-    private final long[] sackAround = new long[2];
-    /** Stream range of the segment most recently received out of order, first in our SACK blocks. */
-    long lastOutOfOrderStart = -1;
-    long lastOutOfOrderEnd = -1;
+    /** The SACK blocks our ACKs carry: a D-SACK owed, the latest out-of-order range. */
+    final SackReport sackReport = new SackReport();
 
     // ---- ACK policy
     int segmentsUnacked;
@@ -1472,8 +1465,7 @@ public final class TcpConnection {
                 counters.reassemblyDrops++;
             } else {
                 counters.outOfOrderSegments++;
-                lastOutOfOrderStart = start;
-                lastOutOfOrderEnd = start + len;
+                sackReport.outOfOrder(start, start + len);
             }
             ackNow = true; // a hole: duplicate ACK at once, with SACK blocks (RFC 5681 §4.2, RFC 2018)
         }
@@ -1777,53 +1769,7 @@ public final class TcpConnection {
         if (!sackOn || max <= 0) {
             return 0;
         }
-        int n = 0;
-        long dsackOffset = -1;
-        if (dsackPending) {
-            // RFC 2883 §4: the duplicate's range first, in the next ACK only
-            starts[0] = dsackStart;
-            ends[0] = dsackEnd;
-            n = 1;
-            dsackPending = false;
-            layer.counters().dsacksSent++;
-            if (SeqNum.ge(dsackStart, rcvNxt)) {
-                dsackOffset = receiveOffset + SeqNum.diff(dsackStart, rcvNxt);
-            }
-        }
-        if (reassembly.isEmpty()) {
-            return n;
-        }
-        int first = n;
-        int pairs = reassembly.ranges(sackRanges);
-        // RFC 2883 §4: a duplicate above the cumulative ACK is followed by the block that holds it; then the block of
-        // the latest out-of-order arrival (RFC 2018 §4); then the others, highest first
-        for (int pass = 0; pass < 2 && n < max; pass++) {
-            long at = pass == 0 ? dsackOffset : lastOutOfOrderStart;
-            long atEnd = pass == 0 ? dsackOffset + SeqNum.diff(dsackEnd, dsackStart) : lastOutOfOrderEnd;
-            if (at < 0) {
-                continue;
-            }
-            if (reassembly.rangeAround(at, atEnd, sackAround)) {
-                n = addSackBlock(starts, ends, first, n, sackAround[0], sackAround[1]);
-            }
-        }
-        for (int i = pairs - 1; i >= 0 && n < max; i--) {
-            n = addSackBlock(starts, ends, first, n, sackRanges[2 * i], sackRanges[2 * i + 1]);
-        }
-        return n;
-    }
-
-    /** Appends stream range [from, to) as a SACK block unless one of blocks [first, n) already reports it. */
-    private int addSackBlock(int[] starts, int[] ends, int first, int n, long from, long to) {
-        int s = rcvNxt + (int) (from - receiveOffset);
-        for (int k = first; k < n; k++) {
-            if (starts[k] == s) {
-                return n;
-            }
-        }
-        starts[n] = s;
-        ends[n] = rcvNxt + (int) (to - receiveOffset);
-        return n + 1;
+        return sackReport.fill(starts, ends, max, rcvNxt, receiveOffset, reassembly, layer.counters());
     }
 
     /** A segment brought [s, e) we already had: the next ACK reports it as a D-SACK (RFC 2883), and goes at once. */
@@ -1831,9 +1777,7 @@ public final class TcpConnection {
         if (!sackOn || !SeqNum.lt(s, e)) {
             return;
         }
-        dsackPending = true;
-        dsackStart = s;
-        dsackEnd = e;
+        sackReport.duplicate(s, e);
         ackNow = true;
     }
 

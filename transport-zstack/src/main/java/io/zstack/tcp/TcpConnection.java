@@ -136,19 +136,8 @@ public final class TcpConnection {
      * pipe now, so a segment the reordering timer marks lost between ACKs leaves room for its retransmission.
      */
     long prrWindow;
-    // ---- undoing a needless reduction (RFC 2883 D-SACK, RFC 3522 / RFC 4015 Eifel, as Linux undoes)
-    /** A reduction may still be undone: the window and threshold to restore, and what proves it needless. */
-    boolean undoPossible;
-    long undoCwnd;
-    long undoSsthresh;
-    /** SND.UNA when the episode began; an ACK past it echoing a timestamp older than the first resend is Eifel's. */
-    int undoMarker;
-    /** When the episode's first retransmission left (0: none yet). */
-    long undoRetransmitNanos;
-    /** Retransmissions of the episode not yet reported needless by a D-SACK; the ranges they covered. */
-    int undoRetransmissions;
-    final int[] undoRanges = new int[2 * 64];
-    int undoRangeCount;
+    /** Undoing a needless reduction (RFC 2883 D-SACK, RFC 3522 / RFC 4015 Eifel, as Linux undoes). */
+    final UndoEpisode undoEpisode = new UndoEpisode();
     // ---- tail loss probe (its deadline and the reordering one are in timers)
     /** Start of the tail loss probe's range, for the D-SACK that says it was needless. */
     int probeSeq;
@@ -843,7 +832,7 @@ public final class TcpConnection {
         if (frto == FRTO_SECOND_ACK) {
             frto = FRTO_OFF;
             layer.counters().spuriousTimeouts++;
-            if (undoPossible) {
+            if (undoEpisode.possible()) {
                 undo(nowNanos);
             }
             return;
@@ -906,21 +895,7 @@ public final class TcpConnection {
         lastDsackStart = s;
         lastDsackEnd = e;
         rack.onDsack(sndUna, sndMax);
-        if (!undoPossible) {
-            return;
-        }
-        boolean matched = false;
-        for (int i = 0; i < undoRangeCount; i++) {
-            int rs = undoRanges[2 * i];
-            int re = undoRanges[2 * i + 1];
-            if (rs != re && SeqNum.ge(s, rs) && SeqNum.le(e, re)) {
-                undoRanges[2 * i + 1] = rs; // each retransmission is shown needless once
-                undoRetransmissions--;
-                matched = true;
-                break;
-            }
-        }
-        if (matched && undoRetransmissions <= 0) {
+        if (undoEpisode.possible() && undoEpisode.dsackShowsAllNeedless(s, e)) {
             undo(nowNanos);
         }
     }
@@ -931,8 +906,7 @@ public final class TcpConnection {
      * the window and threshold restored, and the losses it assumed forgotten (RACK marks any real one again).
      */
     private void undo(long nowNanos) {
-        congestion.undo(undoCwnd, undoSsthresh);
-        undoPossible = false;
+        undoEpisode.restore(congestion);
         undos++;
         layer.counters().recoveriesUndone++;
         if (inRecovery || lossRecovery) {
@@ -946,16 +920,7 @@ public final class TcpConnection {
 
     /** A loss episode begins: remember what an undo would restore (a second episode inside one keeps the first's). */
     private void startUndoEpisode() {
-        if ((inRecovery || lossRecovery) && undoPossible) {
-            return;
-        }
-        undoPossible = true;
-        undoCwnd = congestion.cwnd();
-        undoSsthresh = congestion.ssthresh();
-        undoMarker = sndUna;
-        undoRetransmitNanos = 0;
-        undoRetransmissions = 0;
-        undoRangeCount = 0;
+        undoEpisode.begin(inRecovery || lossRecovery, congestion, sndUna);
     }
 
     /**
@@ -1239,8 +1204,9 @@ public final class TcpConnection {
         }
         // Eifel (RFC 3522): the ACK of the episode's first retransmission echoes a timestamp from before it, so the
         // original arrived and the retransmissions (a timeout's included) were needless
-        if (undoPossible && undoRetransmitNanos != 0 && timestampsOn && seg.hasTimestamp && seg.tsEcr != 0
-                && SeqNum.gt(ack, undoMarker) && SeqNum.lt(seg.tsEcr, tsNow(undoRetransmitNanos))) {
+        if (undoEpisode.possible() && undoEpisode.firstRetransmitNanos() != 0 && timestampsOn && seg.hasTimestamp
+                && seg.tsEcr != 0 && SeqNum.gt(ack, undoEpisode.marker())
+                && SeqNum.lt(seg.tsEcr, tsNow(undoEpisode.firstRetransmitNanos()))) {
             undo(nowNanos);
         }
         // the data part of the acknowledged range (SYN and FIN occupy a sequence number but no queue byte)
@@ -1662,16 +1628,8 @@ public final class TcpConnection {
         lastSendNanos = nowNanos;
         if (retransmission) {
             layer.counters().retransmittedSegments++;
-            if (undoPossible && (inRecovery || lossRecovery)) {
-                undoRetransmissions++;
-                if (undoRetransmitNanos == 0) {
-                    undoRetransmitNanos = nowNanos;
-                }
-                if (undoRangeCount < undoRanges.length / 2) {
-                    undoRanges[2 * undoRangeCount] = seq;
-                    undoRanges[2 * undoRangeCount + 1] = end;
-                    undoRangeCount++;
-                }
+            if (undoEpisode.possible() && (inRecovery || lossRecovery)) {
+                undoEpisode.retransmitted(seq, end, nowNanos);
             }
         } else if (!rttTiming && !timestampsOn && len > 0) {
             rttTiming = true;

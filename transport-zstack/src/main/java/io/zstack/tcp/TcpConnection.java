@@ -126,16 +126,8 @@ public final class TcpConnection {
     final Rack rack = new Rack();
     /** After a retransmission timeout with SACK: lost segments go again as cwnd allows, until the recovery point. */
     boolean lossRecovery;
-    // ---- Proportional Rate Reduction (RFC 6937) during fast recovery
-    long prrDelivered;
-    long prrOut;
-    /** RecoverFS: the flight when the recovery began. */
-    long recoverFs;
-    /**
-     * The window PRR set at the last ACK: the pipe then plus sndcnt (as Linux sets cwnd). What may go is this less the
-     * pipe now, so a segment the reordering timer marks lost between ACKs leaves room for its retransmission.
-     */
-    long prrWindow;
+    /** Proportional Rate Reduction (RFC 6937): what fast recovery may send. */
+    final ProportionalRateReduction prr = new ProportionalRateReduction();
     /** Undoing a needless reduction (RFC 2883 D-SACK, RFC 3522 / RFC 4015 Eifel, as Linux undoes). */
     final UndoEpisode undoEpisode = new UndoEpisode();
     // ---- tail loss probe (its deadline and the reordering one are in timers)
@@ -956,7 +948,7 @@ public final class TcpConnection {
             entered = true;
         }
         if (inRecovery) {
-            prrUpdate(delivered);
+            prr.onAck(delivered, sent.pipe(), congestion.ssthresh(), settings.prrSlowStartBound, sendMss);
             if (delivered > 0) {
                 // in recovery the probe only asks for news, and this is news: the next silence may have its own
                 rack.tlpOutstanding = false;
@@ -995,10 +987,7 @@ public final class TcpConnection {
         recoveryPoint = sndMax;
         congestion.onEnterRecovery(flight, nowNanos);
         layer.counters().fastRetransmits++;
-        prrDelivered = 0;
-        prrOut = 0;
-        recoverFs = Math.max(flight, 1);
-        prrWindow = sent.pipe();
+        prr.begin(flight, sent.pipe());
         if (rack.tlpOutstanding) {
             // the probe's SACK showed the loss: a fast recovery instead of a timeout
             probeRecoveries++;
@@ -1008,30 +997,9 @@ public final class TcpConnection {
         timers.probeDeadline = 0;
     }
 
-    /**
-     * RFC 6937 §3: what this ACK lets the recovery send. While the pipe exceeds ssthresh, in proportion to what was
-     * delivered (prr_delivered * ssthresh / RecoverFS, less what went already); once it is below, up to ssthresh,
-     * bounded by what was delivered: exactly that (Conservative Reduction Bound), or one segment more per ACK (Slow
-     * Start Reduction Bound, the default).
-     */
-    private void prrUpdate(long delivered) {
-        prrDelivered += delivered;
-        long pipe = sent.pipe();
-        long ssthresh = congestion.ssthresh();
-        long sndcnt;
-        if (pipe > ssthresh) {
-            sndcnt = (prrDelivered * ssthresh + recoverFs - 1) / recoverFs - prrOut;
-        } else if (settings.prrSlowStartBound) {
-            sndcnt = Math.min(ssthresh - pipe, Math.max(prrDelivered - prrOut, delivered) + sendMss);
-        } else {
-            sndcnt = Math.min(ssthresh - pipe, prrDelivered - prrOut);
-        }
-        prrWindow = pipe + Math.max(sndcnt, 0);
-    }
-
     /** What the recovery may send now: PRR's quota in fast recovery, cwnd less the pipe after a timeout. */
     private long recoveryBudget() {
-        return (inRecovery ? prrWindow : congestion.cwnd()) - sent.pipe();
+        return (inRecovery ? prr.window() : congestion.cwnd()) - sent.pipe();
     }
 
     /**
@@ -1611,7 +1579,7 @@ public final class TcpConnection {
             retransmission = true; // sent before (a resend after a timeout or a smaller MSS counts too)
         }
         if (inRecovery) {
-            prrOut += len;
+            prr.sent(len);
             if (sackOn) {
                 prrSegments++;
                 layer.counters().prrSegments++;

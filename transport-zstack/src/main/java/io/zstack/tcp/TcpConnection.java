@@ -126,36 +126,11 @@ public final class TcpConnection {
     final Rack rack = new Rack();
     /** After a retransmission timeout with SACK: lost segments go again as cwnd allows, until the recovery point. */
     boolean lossRecovery;
-    // ---- Proportional Rate Reduction (RFC 6937) during fast recovery
-    long prrDelivered;
-    long prrOut;
-    /** RecoverFS: the flight when the recovery began. */
-    long recoverFs;
-    /**
-     * The window PRR set at the last ACK: the pipe then plus sndcnt (as Linux sets cwnd). What may go is this less the
-     * pipe now, so a segment the reordering timer marks lost between ACKs leaves room for its retransmission.
-     */
-    long prrWindow;
-    // ---- undoing a needless reduction (RFC 2883 D-SACK, RFC 3522 / RFC 4015 Eifel, as Linux undoes)
-    /** A reduction may still be undone: the window and threshold to restore, and what proves it needless. */
-    boolean undoPossible;
-    long undoCwnd;
-    long undoSsthresh;
-    /** SND.UNA when the episode began; an ACK past it echoing a timestamp older than the first resend is Eifel's. */
-    int undoMarker;
-    /** When the episode's first retransmission left (0: none yet). */
-    long undoRetransmitNanos;
-    /** Retransmissions of the episode not yet reported needless by a D-SACK; the ranges they covered. */
-    int undoRetransmissions;
-    final int[] undoRanges = new int[2 * 64];
-    int undoRangeCount;
-    // ---- D-SACK we owe the peer (RFC 2883): a duplicate segment's range, reported once in the first SACK block
-    boolean dsackPending;
-    int dsackStart;
-    int dsackEnd;
-    // ---- timers of RACK-TLP (0 = off)
-    long reorderDeadline;
-    long probeDeadline;
+    /** Proportional Rate Reduction (RFC 6937): what fast recovery may send. */
+    final ProportionalRateReduction prr = new ProportionalRateReduction();
+    /** Undoing a needless reduction (RFC 2883 D-SACK, RFC 3522 / RFC 4015 Eifel, as Linux undoes). */
+    final UndoEpisode undoEpisode = new UndoEpisode();
+    // ---- tail loss probe (its deadline and the reordering one are in timers)
     /** Start of the tail loss probe's range, for the D-SACK that says it was needless. */
     int probeSeq;
     /** An ACK or new data since the PTO was last set: set it again (RFC 8985 §7.2). */
@@ -167,25 +142,16 @@ public final class TcpConnection {
     long dsacksReceived;
     long undos;
     long prrSegments;
-    final long[] sackRanges = new long[8];
-    private final long[] sackAround = new long[2];
-    /** Stream range of the segment most recently received out of order, first in our SACK blocks. */
-    long lastOutOfOrderStart = -1;
-    long lastOutOfOrderEnd = -1;
+    /** The SACK blocks our ACKs carry: a D-SACK owed, the latest out-of-order range. */
+    final SackReport sackReport = new SackReport();
 
     // ---- ACK policy
     int segmentsUnacked;
     int quickAcksLeft;
     boolean ackNow;
 
-    // ---- timers: one wheel entry at the earliest of these deadlines (0 = off)
-    final TimerWheel.Timer<TcpConnection> timer;
-    long retransmitDeadline;
-    long delayedAckDeadline;
-    long persistDeadline;
-    long keepAliveDeadline;
-    /** TIME_WAIT expiry, FIN_WAIT_2 timeout, or linger expiry. */
-    long closeDeadline;
+    // ---- timers: every deadline and the one wheel entry at the earliest
+    final ConnectionTimers timers;
     int persistBackoff;
     int keepAliveProbesSent;
     long lastReceiveNanos;
@@ -210,7 +176,7 @@ public final class TcpConnection {
         this.reassembly = new ReassemblyQueue(pool, settings.reassemblySegments);
         this.rtt = new RttEstimator(settings.initialRtoNanos, settings.minRtoNanos, settings.maxRtoNanos, 1_000_000L);
         this.congestion = settings.congestionControl.create();
-        this.timer = new TimerWheel.Timer<>(this);
+        this.timers = new ConnectionTimers(this, layer.timers());
         this.quickAcksLeft = settings.quickAckSegments;
     }
 
@@ -405,8 +371,8 @@ public final class TcpConnection {
         reassembly.clear();
         shutdownOutput(nowNanos);
         if (settings.lingerNanos > 0) {
-            closeDeadline = nowNanos + settings.lingerNanos;
-            armTimer();
+            timers.closeDeadline = nowNanos + settings.lingerNanos;
+            timers.arm();
         }
     }
 
@@ -529,9 +495,9 @@ public final class TcpConnection {
         layer.transmit(this, flags, iss, 0, 0, nowNanos);
         sndNxt = iss + 1;
         sndMax = iss + 1;
-        if (retransmitDeadline == 0) {
-            retransmitDeadline = nowNanos + rtt.rto();
-            armTimer();
+        if (timers.retransmitDeadline == 0) {
+            timers.retransmitDeadline = nowNanos + rtt.rto();
+            timers.arm();
         }
     }
 
@@ -595,7 +561,7 @@ public final class TcpConnection {
             maxSndWnd = sndWnd;
             sndWl1 = seg.seq;
             sndWl2 = seg.ack;
-            retransmitDeadline = 0;
+            timers.retransmitDeadline = 0;
             if (retransmitCount == 0 && !timestampsOn) {
                 rtt.sample(nowNanos - synSentAt);
             } else if (timestampsOn && seg.hasTimestamp && seg.tsEcr != 0) {
@@ -763,8 +729,8 @@ public final class TcpConnection {
             } else if (state == TcpState.TIME_WAIT) {
                 // a retransmitted FIN: our ACK was lost; acknowledge again and restart 2MSL (RFC 9293 §3.10.7.4)
                 ackNow = true;
-                closeDeadline = nowNanos + 2 * settings.mslNanos;
-                armTimer();
+                timers.closeDeadline = nowNanos + 2 * settings.mslNanos;
+                timers.arm();
             }
         }
     }
@@ -821,7 +787,7 @@ public final class TcpConnection {
             sndWl1 = seg.seq;
             sndWl2 = ack;
             if (opened) {
-                persistDeadline = 0;
+                timers.persistDeadline = 0;
                 persistBackoff = 0;
             }
         }
@@ -858,7 +824,7 @@ public final class TcpConnection {
         if (frto == FRTO_SECOND_ACK) {
             frto = FRTO_OFF;
             layer.counters().spuriousTimeouts++;
-            if (undoPossible) {
+            if (undoEpisode.possible()) {
                 undo(nowNanos);
             }
             return;
@@ -921,21 +887,7 @@ public final class TcpConnection {
         lastDsackStart = s;
         lastDsackEnd = e;
         rack.onDsack(sndUna, sndMax);
-        if (!undoPossible) {
-            return;
-        }
-        boolean matched = false;
-        for (int i = 0; i < undoRangeCount; i++) {
-            int rs = undoRanges[2 * i];
-            int re = undoRanges[2 * i + 1];
-            if (rs != re && SeqNum.ge(s, rs) && SeqNum.le(e, re)) {
-                undoRanges[2 * i + 1] = rs; // each retransmission is shown needless once
-                undoRetransmissions--;
-                matched = true;
-                break;
-            }
-        }
-        if (matched && undoRetransmissions <= 0) {
+        if (undoEpisode.possible() && undoEpisode.dsackShowsAllNeedless(s, e)) {
             undo(nowNanos);
         }
     }
@@ -946,8 +898,7 @@ public final class TcpConnection {
      * the window and threshold restored, and the losses it assumed forgotten (RACK marks any real one again).
      */
     private void undo(long nowNanos) {
-        congestion.undo(undoCwnd, undoSsthresh);
-        undoPossible = false;
+        undoEpisode.restore(congestion);
         undos++;
         layer.counters().recoveriesUndone++;
         if (inRecovery || lossRecovery) {
@@ -961,16 +912,7 @@ public final class TcpConnection {
 
     /** A loss episode begins: remember what an undo would restore (a second episode inside one keeps the first's). */
     private void startUndoEpisode() {
-        if ((inRecovery || lossRecovery) && undoPossible) {
-            return;
-        }
-        undoPossible = true;
-        undoCwnd = congestion.cwnd();
-        undoSsthresh = congestion.ssthresh();
-        undoMarker = sndUna;
-        undoRetransmitNanos = 0;
-        undoRetransmissions = 0;
-        undoRangeCount = 0;
+        undoEpisode.begin(inRecovery || lossRecovery, congestion, sndUna);
     }
 
     /**
@@ -996,7 +938,7 @@ public final class TcpConnection {
             }
         }
         if (sndUna == sndMax) {
-            reorderDeadline = 0;
+            timers.reorderDeadline = 0;
             return;
         }
         detectLosses(nowNanos);
@@ -1006,7 +948,7 @@ public final class TcpConnection {
             entered = true;
         }
         if (inRecovery) {
-            prrUpdate(delivered);
+            prr.onAck(delivered, sent.pipe(), congestion.ssthresh(), settings.prrSlowStartBound, sendMss);
             if (delivered > 0) {
                 // in recovery the probe only asks for news, and this is news: the next silence may have its own
                 rack.tlpOutstanding = false;
@@ -1016,7 +958,7 @@ public final class TcpConnection {
         if ((inRecovery || lossRecovery) && frto != FRTO_SECOND_ACK) {
             recoverySend(nowNanos, entered);
         }
-        armTimer();
+        timers.arm();
     }
 
     /** RACK_detect_loss_and_arrange_timer (RFC 8985 §6.2 step 5, §6.3). */
@@ -1024,7 +966,7 @@ public final class TcpConnection {
         if (!rack.hasDelivered()) {
             return;
         }
-        if (sent.sackedSegments() == 0 && !inRecovery && !lossRecovery && reorderDeadline == 0) {
+        if (sent.sackedSegments() == 0 && !inRecovery && !lossRecovery && timers.reorderDeadline == 0) {
             // cumulative ACKs alone never show a segment sent after a missing one delivered: nothing to look at
             return;
         }
@@ -1034,7 +976,7 @@ public final class TcpConnection {
             rackLosses += sent.markedLost;
             layer.counters().rackLosses += sent.markedLost;
         }
-        reorderDeadline = wait > 0 ? nowNanos + wait : 0;
+        timers.reorderDeadline = wait > 0 ? nowNanos + wait : 0;
     }
 
     /** RACK deemed a segment lost: fast recovery (RFC 6675 §5) with PRR's accounting (RFC 6937 §3). */
@@ -1045,43 +987,19 @@ public final class TcpConnection {
         recoveryPoint = sndMax;
         congestion.onEnterRecovery(flight, nowNanos);
         layer.counters().fastRetransmits++;
-        prrDelivered = 0;
-        prrOut = 0;
-        recoverFs = Math.max(flight, 1);
-        prrWindow = sent.pipe();
+        prr.begin(flight, sent.pipe());
         if (rack.tlpOutstanding) {
             // the probe's SACK showed the loss: a fast recovery instead of a timeout
             probeRecoveries++;
             layer.counters().tailLossProbeRecoveries++;
         }
         rack.tlpOutstanding = false;
-        probeDeadline = 0;
-    }
-
-    /**
-     * RFC 6937 §3: what this ACK lets the recovery send. While the pipe exceeds ssthresh, in proportion to what was
-     * delivered (prr_delivered * ssthresh / RecoverFS, less what went already); once it is below, up to ssthresh,
-     * bounded by what was delivered: exactly that (Conservative Reduction Bound), or one segment more per ACK (Slow
-     * Start Reduction Bound, the default).
-     */
-    private void prrUpdate(long delivered) {
-        prrDelivered += delivered;
-        long pipe = sent.pipe();
-        long ssthresh = congestion.ssthresh();
-        long sndcnt;
-        if (pipe > ssthresh) {
-            sndcnt = (prrDelivered * ssthresh + recoverFs - 1) / recoverFs - prrOut;
-        } else if (settings.prrSlowStartBound) {
-            sndcnt = Math.min(ssthresh - pipe, Math.max(prrDelivered - prrOut, delivered) + sendMss);
-        } else {
-            sndcnt = Math.min(ssthresh - pipe, prrDelivered - prrOut);
-        }
-        prrWindow = pipe + Math.max(sndcnt, 0);
+        timers.probeDeadline = 0;
     }
 
     /** What the recovery may send now: PRR's quota in fast recovery, cwnd less the pipe after a timeout. */
     private long recoveryBudget() {
-        return (inRecovery ? prrWindow : congestion.cwnd()) - sent.pipe();
+        return (inRecovery ? prr.window() : congestion.cwnd()) - sent.pipe();
     }
 
     /**
@@ -1118,7 +1036,7 @@ public final class TcpConnection {
     }
 
     /** The reordering timer fired: segments RACK was waiting on may now be lost (RFC 8985 §6.3). */
-    private void reorderTimeout(long nowNanos) {
+    void reorderTimeout(long nowNanos) {
         if (!sackOn || sndUna == sndMax) {
             return;
         }
@@ -1152,28 +1070,28 @@ public final class TcpConnection {
             return;
         }
         probeRearm = false;
-        if (rack.tlpOutstanding && probeDeadline != 0 && sackOn && sndUna != sndMax && !lossRecovery) {
+        if (rack.tlpOutstanding && timers.probeDeadline != 0 && sackOn && sndUna != sndMax && !lossRecovery) {
             // news while the second probe waits: it waits its two PTOs from now
-            probeDeadline = secondProbeDeadline(nowNanos);
-            armTimer();
+            timers.probeDeadline = secondProbeDeadline(nowNanos);
+            timers.arm();
             return;
         }
         boolean tail = inRecovery || sent.sackedBytes() == 0;
         if (!sackOn || sndUna == sndMax || lossRecovery || rack.tlpOutstanding || !tail
-                || retransmitDeadline == 0 || !state.canSend() && state != TcpState.FIN_WAIT_1
+                || timers.retransmitDeadline == 0 || !state.canSend() && state != TcpState.FIN_WAIT_1
                 && state != TcpState.CLOSING && state != TcpState.LAST_ACK) {
-            probeDeadline = 0;
+            timers.probeDeadline = 0;
             return;
         }
         probesUnanswered = 0;
-        probeDeadline = Math.min(nowNanos + probeTimeout(), retransmitDeadline);
-        armTimer();
+        timers.probeDeadline = Math.min(nowNanos + probeTimeout(), timers.retransmitDeadline);
+        timers.arm();
     }
 
     /** Two PTOs from now, if that comes before the RTO (which the second probe never postpones); else 0. */
     private long secondProbeDeadline(long nowNanos) {
         long at = nowNanos + 2 * probeTimeout();
-        return retransmitDeadline != 0 && at < retransmitDeadline ? at : 0;
+        return timers.retransmitDeadline != 0 && at < timers.retransmitDeadline ? at : 0;
     }
 
     private long probeTimeout() {
@@ -1232,9 +1150,9 @@ public final class TcpConnection {
         probeSeq = rack.tlpOutstanding && SeqNum.lt(probeSeq, start) ? probeSeq : start;
         rack.tlpOutstanding = true;
         rack.tlpEndSeq = sndMax;
-        retransmitDeadline = nowNanos + rtt.rto();
-        probeDeadline = ++probesUnanswered < MAX_PROBES ? secondProbeDeadline(nowNanos) : 0;
-        armTimer();
+        timers.retransmitDeadline = nowNanos + rtt.rto();
+        timers.probeDeadline = ++probesUnanswered < MAX_PROBES ? secondProbeDeadline(nowNanos) : 0;
+        timers.arm();
     }
 
     /** A new cumulative ACK; returns the bytes it delivered that were not SACKed before. */
@@ -1254,8 +1172,9 @@ public final class TcpConnection {
         }
         // Eifel (RFC 3522): the ACK of the episode's first retransmission echoes a timestamp from before it, so the
         // original arrived and the retransmissions (a timeout's included) were needless
-        if (undoPossible && undoRetransmitNanos != 0 && timestampsOn && seg.hasTimestamp && seg.tsEcr != 0
-                && SeqNum.gt(ack, undoMarker) && SeqNum.lt(seg.tsEcr, tsNow(undoRetransmitNanos))) {
+        if (undoEpisode.possible() && undoEpisode.firstRetransmitNanos() != 0 && timestampsOn && seg.hasTimestamp
+                && seg.tsEcr != 0 && SeqNum.gt(ack, undoEpisode.marker())
+                && SeqNum.lt(seg.tsEcr, tsNow(undoEpisode.firstRetransmitNanos()))) {
             undo(nowNanos);
         }
         // the data part of the acknowledged range (SYN and FIN occupy a sequence number but no queue byte)
@@ -1301,8 +1220,8 @@ public final class TcpConnection {
         }
         dupAcks = 0;
         // RFC 6298 §5.3: restart the timer when new data is acked, stop it when everything is
-        retransmitDeadline = sndUna == sndMax ? 0 : nowNanos + rtt.rto();
-        armTimer();
+        timers.retransmitDeadline = sndUna == sndMax ? 0 : nowNanos + rtt.rto();
+        timers.arm();
         if (finNowAcked) {
             finAcked = true;
             finWasAcked(nowNanos);
@@ -1318,8 +1237,8 @@ public final class TcpConnection {
             case FIN_WAIT_1 -> {
                 state = TcpState.FIN_WAIT_2;
                 if (closedByApplication) {
-                    closeDeadline = nowNanos + settings.finWait2TimeoutNanos;
-                    armTimer();
+                    timers.closeDeadline = nowNanos + settings.finWait2TimeoutNanos;
+                    timers.arm();
                 }
             }
             case CLOSING -> enterTimeWait(nowNanos);
@@ -1480,8 +1399,7 @@ public final class TcpConnection {
                 counters.reassemblyDrops++;
             } else {
                 counters.outOfOrderSegments++;
-                lastOutOfOrderStart = start;
-                lastOutOfOrderEnd = start + len;
+                sackReport.outOfOrder(start, start + len);
             }
             ackNow = true; // a hole: duplicate ACK at once, with SACK blocks (RFC 5681 §4.2, RFC 2018)
         }
@@ -1522,16 +1440,11 @@ public final class TcpConnection {
         }
         layer.timeWaitCount++;
         state = TcpState.TIME_WAIT;
-        retransmitDeadline = 0;
-        reorderDeadline = 0;
-        probeDeadline = 0;
+        timers.stopAllButClose();
         sent.clear();
-        persistDeadline = 0;
-        keepAliveDeadline = 0;
-        delayedAckDeadline = 0;
-        closeDeadline = nowNanos + 2 * settings.mslNanos;
+        timers.closeDeadline = nowNanos + 2 * settings.mslNanos;
         sendQueue.clear();
-        armTimer();
+        timers.arm();
         layer.counters().timeWaits++;
         notifyClosed(null); // the application is done with it; the 4-tuple stays reserved until 2MSL
     }
@@ -1545,9 +1458,9 @@ public final class TcpConnection {
             ackNow = true;
         } else if (segmentsUnacked >= 2 && len >= sendMss / 2) {
             ackNow = true; // RFC 9293 §3.8.6.3: at least every second full-sized segment
-        } else if (delayedAckDeadline == 0) {
-            delayedAckDeadline = nowNanos + settings.delayedAckTimeoutNanos;
-            armTimer();
+        } else if (timers.delayedAckDeadline == 0) {
+            timers.delayedAckDeadline = nowNanos + settings.delayedAckTimeoutNanos;
+            timers.arm();
         }
     }
 
@@ -1566,8 +1479,8 @@ public final class TcpConnection {
         if (state != TcpState.TIME_WAIT) {
             sentSomething = sendData(nowNanos);
         }
-        if (!sentSomething && (ackNow || (segmentsUnacked > 0 && delayedAckDeadline != 0
-                && nowNanos >= delayedAckDeadline))) {
+        if (!sentSomething && (ackNow || (segmentsUnacked > 0 && timers.delayedAckDeadline != 0
+                && nowNanos >= timers.delayedAckDeadline))) {
             sendAckNow(nowNanos);
         }
         scheduleProbe(nowNanos);
@@ -1608,9 +1521,9 @@ public final class TcpConnection {
                 }
                 if (sndWnd == 0) {
                     // zero window: the persist timer probes it (RFC 9293 §3.8.6.1)
-                    if (persistDeadline == 0 && retransmitDeadline == 0) {
-                        persistDeadline = nowNanos + persistInterval();
-                        armTimer();
+                    if (timers.persistDeadline == 0 && timers.retransmitDeadline == 0) {
+                        timers.persistDeadline = nowNanos + persistInterval();
+                        timers.arm();
                     }
                     break;
                 }
@@ -1624,9 +1537,9 @@ public final class TcpConnection {
                     // sender SWS avoidance (RFC 9293 §3.8.6.2.1): wait for a useful amount of window. With nothing
                     // in flight no ACK is coming to open it, and if the peer's window update was lost the wait
                     // would never end: the persist timer is the RFC's override timeout (as Linux's probe timer)
-                    if (inFlight == 0 && persistDeadline == 0 && retransmitDeadline == 0) {
-                        persistDeadline = nowNanos + persistInterval();
-                        armTimer();
+                    if (inFlight == 0 && timers.persistDeadline == 0 && timers.retransmitDeadline == 0) {
+                        timers.persistDeadline = nowNanos + persistInterval();
+                        timers.arm();
                     }
                     break;
                 }
@@ -1666,7 +1579,7 @@ public final class TcpConnection {
             retransmission = true; // sent before (a resend after a timeout or a smaller MSS counts too)
         }
         if (inRecovery) {
-            prrOut += len;
+            prr.sent(len);
             if (sackOn) {
                 prrSegments++;
                 layer.counters().prrSegments++;
@@ -1678,31 +1591,23 @@ public final class TcpConnection {
             sndMax = end;
         }
         segmentsUnacked = 0;
-        delayedAckDeadline = 0;
+        timers.delayedAckDeadline = 0;
         ackNow = false;
         lastSendNanos = nowNanos;
         if (retransmission) {
             layer.counters().retransmittedSegments++;
-            if (undoPossible && (inRecovery || lossRecovery)) {
-                undoRetransmissions++;
-                if (undoRetransmitNanos == 0) {
-                    undoRetransmitNanos = nowNanos;
-                }
-                if (undoRangeCount < undoRanges.length / 2) {
-                    undoRanges[2 * undoRangeCount] = seq;
-                    undoRanges[2 * undoRangeCount + 1] = end;
-                    undoRangeCount++;
-                }
+            if (undoEpisode.possible() && (inRecovery || lossRecovery)) {
+                undoEpisode.retransmitted(seq, end, nowNanos);
             }
         } else if (!rttTiming && !timestampsOn && len > 0) {
             rttTiming = true;
             rttTimedSeq = seq + len - 1;
             rttTimedAtNanos = nowNanos;
         }
-        if (retransmitDeadline == 0) {
-            retransmitDeadline = nowNanos + rtt.rto();
-            persistDeadline = 0;
-            armTimer();
+        if (timers.retransmitDeadline == 0) {
+            timers.retransmitDeadline = nowNanos + rtt.rto();
+            timers.persistDeadline = 0;
+            timers.arm();
         }
         rcvAdvertisedEdge = rcvNxt + advertisedWindowBytes();
     }
@@ -1714,7 +1619,7 @@ public final class TcpConnection {
         // (BSD numbers pure ACKs the same way; Linux's SND.NXT never goes back)
         layer.transmit(this, TcpFlags.ACK, sndMax, 0, 0, nowNanos);
         segmentsUnacked = 0;
-        delayedAckDeadline = 0;
+        timers.delayedAckDeadline = 0;
         ackNow = false;
         rcvAdvertisedEdge = rcvNxt + advertisedWindowBytes();
     }
@@ -1790,53 +1695,7 @@ public final class TcpConnection {
         if (!sackOn || max <= 0) {
             return 0;
         }
-        int n = 0;
-        long dsackOffset = -1;
-        if (dsackPending) {
-            // RFC 2883 §4: the duplicate's range first, in the next ACK only
-            starts[0] = dsackStart;
-            ends[0] = dsackEnd;
-            n = 1;
-            dsackPending = false;
-            layer.counters().dsacksSent++;
-            if (SeqNum.ge(dsackStart, rcvNxt)) {
-                dsackOffset = receiveOffset + SeqNum.diff(dsackStart, rcvNxt);
-            }
-        }
-        if (reassembly.isEmpty()) {
-            return n;
-        }
-        int first = n;
-        int pairs = reassembly.ranges(sackRanges);
-        // RFC 2883 §4: a duplicate above the cumulative ACK is followed by the block that holds it; then the block of
-        // the latest out-of-order arrival (RFC 2018 §4); then the others, highest first
-        for (int pass = 0; pass < 2 && n < max; pass++) {
-            long at = pass == 0 ? dsackOffset : lastOutOfOrderStart;
-            long atEnd = pass == 0 ? dsackOffset + SeqNum.diff(dsackEnd, dsackStart) : lastOutOfOrderEnd;
-            if (at < 0) {
-                continue;
-            }
-            if (reassembly.rangeAround(at, atEnd, sackAround)) {
-                n = addSackBlock(starts, ends, first, n, sackAround[0], sackAround[1]);
-            }
-        }
-        for (int i = pairs - 1; i >= 0 && n < max; i--) {
-            n = addSackBlock(starts, ends, first, n, sackRanges[2 * i], sackRanges[2 * i + 1]);
-        }
-        return n;
-    }
-
-    /** Appends stream range [from, to) as a SACK block unless one of blocks [first, n) already reports it. */
-    private int addSackBlock(int[] starts, int[] ends, int first, int n, long from, long to) {
-        int s = rcvNxt + (int) (from - receiveOffset);
-        for (int k = first; k < n; k++) {
-            if (starts[k] == s) {
-                return n;
-            }
-        }
-        starts[n] = s;
-        ends[n] = rcvNxt + (int) (to - receiveOffset);
-        return n + 1;
+        return sackReport.fill(starts, ends, max, rcvNxt, receiveOffset, reassembly, layer.counters());
     }
 
     /** A segment brought [s, e) we already had: the next ACK reports it as a D-SACK (RFC 2883), and goes at once. */
@@ -1844,9 +1703,7 @@ public final class TcpConnection {
         if (!sackOn || !SeqNum.lt(s, e)) {
             return;
         }
-        dsackPending = true;
-        dsackStart = s;
-        dsackEnd = e;
+        sackReport.duplicate(s, e);
         ackNow = true;
     }
 
@@ -1859,8 +1716,8 @@ public final class TcpConnection {
 
     private void armKeepAlive(long nowNanos) {
         if (settings.keepAlive) {
-            keepAliveDeadline = nowNanos + settings.keepAliveIdleNanos;
-            armTimer();
+            timers.keepAliveDeadline = nowNanos + settings.keepAliveIdleNanos;
+            timers.arm();
         }
     }
 
@@ -1874,88 +1731,40 @@ public final class TcpConnection {
         if (settings.keepAlive && isActive()) {
             armKeepAlive(Math.max(nowNanos, lastReceiveNanos));
         } else {
-            keepAliveDeadline = 0;
+            timers.keepAliveDeadline = 0;
         }
     }
 
-    /** Points the wheel timer at the earliest pending deadline. */
-    void armTimer() {
-        long next = earliest(earliest(earliest(retransmitDeadline, delayedAckDeadline), earliest(persistDeadline,
-                keepAliveDeadline)), earliest(closeDeadline, earliest(reorderDeadline, probeDeadline)));
-        if (next == 0) {
-            next = Long.MAX_VALUE;
+    /**
+     * The close timer fired: TIME_WAIT is over, FIN_WAIT_2 waited too long (tcp_fin_timeout), or linger expired with
+     * data unacknowledged. Returns whether the connection is gone.
+     */
+    boolean closeTimeout(long nowNanos) {
+        if (state == TcpState.TIME_WAIT || state == TcpState.FIN_WAIT_2) {
+            destroy(null);
+            return true;
         }
-        if (next == Long.MAX_VALUE) {
-            layer.timers().cancel(timer);
-        } else if (!timer.isScheduled() || timer.deadline() != next) {
-            layer.timers().schedule(timer, next);
+        if (closedByApplication && settings.lingerNanos > 0) {
+            abort(nowNanos);
+            return true;
+        }
+        return false;
+    }
+
+    /** The tail loss probe timer fired (RFC 8985 §7.3). */
+    void tailLossProbeTimeout(long nowNanos) {
+        if (timers.retransmitDeadline != 0 && sndUna != sndMax && !lossRecovery) {
+            sendProbe(nowNanos); // restarts the retransmission timer
         }
     }
 
-    /** The earlier of two deadlines, 0 meaning none. */
-    private static long earliest(long a, long b) {
-        return a == 0 ? b : b == 0 ? a : Math.min(a, b);
+    void delayedAckTimeout(long nowNanos) {
+        if (segmentsUnacked > 0 || ackNow) {
+            sendAckNow(nowNanos);
+        }
     }
 
-    /** The wheel fired: run whichever timers are due. */
-    void onTimer(long nowNanos) {
-        if (state == TcpState.CLOSED) {
-            return;
-        }
-        if (closeDeadline != 0 && nowNanos >= closeDeadline) {
-            closeDeadline = 0;
-            if (state == TcpState.TIME_WAIT) {
-                destroy(null);
-                return;
-            }
-            if (state == TcpState.FIN_WAIT_2) {
-                destroy(null); // orphaned too long (tcp_fin_timeout)
-                return;
-            }
-            if (closedByApplication && settings.lingerNanos > 0) {
-                abort(nowNanos); // linger expired with data unacknowledged
-                return;
-            }
-        }
-        if (reorderDeadline != 0 && nowNanos >= reorderDeadline) {
-            reorderDeadline = 0;
-            reorderTimeout(nowNanos);
-        }
-        if (probeDeadline != 0 && nowNanos >= probeDeadline) {
-            probeDeadline = 0;
-            if (retransmitDeadline != 0 && sndUna != sndMax && !lossRecovery) {
-                sendProbe(nowNanos); // restarts the retransmission timer
-            }
-        }
-        if (retransmitDeadline != 0 && nowNanos >= retransmitDeadline) {
-            retransmitDeadline = 0;
-            retransmitTimeout(nowNanos);
-            if (state == TcpState.CLOSED) {
-                return;
-            }
-        }
-        if (persistDeadline != 0 && nowNanos >= persistDeadline) {
-            persistDeadline = 0;
-            zeroWindowProbe(nowNanos);
-        }
-        if (keepAliveDeadline != 0 && nowNanos >= keepAliveDeadline) {
-            keepAliveDeadline = 0;
-            keepAliveTimeout(nowNanos);
-            if (state == TcpState.CLOSED) {
-                return;
-            }
-        }
-        if (delayedAckDeadline != 0 && nowNanos >= delayedAckDeadline) {
-            delayedAckDeadline = 0;
-            if (segmentsUnacked > 0 || ackNow) {
-                sendAckNow(nowNanos);
-            }
-        }
-        output(nowNanos);
-        armTimer();
-    }
-
-    private void retransmitTimeout(long nowNanos) {
+    void retransmitTimeout(long nowNanos) {
         TcpCounters counters = layer.counters();
         retransmitCount++;
         counters.timeouts++;
@@ -1981,8 +1790,8 @@ public final class TcpConnection {
             layer.transmit(this, TcpFlags.SYN | (state == TcpState.SYN_RECEIVED ? TcpFlags.ACK : 0), iss, 0, 0,
                     nowNanos);
             layer.counters().retransmittedSegments++;
-            retransmitDeadline = nowNanos + rtt.rto();
-            armTimer();
+            timers.retransmitDeadline = nowNanos + rtt.rto();
+            timers.arm();
             return;
         }
         if (sackOn) {
@@ -1998,13 +1807,13 @@ public final class TcpConnection {
             dupAcks = 0;
             sent.markAllLost();
             rack.tlpOutstanding = false;
-            probeDeadline = 0;
-            reorderDeadline = 0;
+            timers.probeDeadline = 0;
+            timers.reorderDeadline = 0;
             lastTransmitFailed = false;
             recoverySend(nowNanos, true);
             resendFailedLocally();
-            retransmitDeadline = nowNanos + rtt.rto();
-            armTimer();
+            timers.retransmitDeadline = nowNanos + rtt.rto();
+            timers.arm();
             return;
         }
         // RFC 5681 §3.1 / RFC 6298 §5.4–5.6: collapse the window, resend from the left edge (go-back-N)
@@ -2020,8 +1829,8 @@ public final class TcpConnection {
             sndNxt = sndUna + len + ((finQueued && sndUna + len == finSeq) ? 1 : 0);
         }
         resendFailedLocally();
-        retransmitDeadline = nowNanos + rtt.rto();
-        armTimer();
+        timers.retransmitDeadline = nowNanos + rtt.rto();
+        timers.arm();
     }
 
     /** The latest segment handed to the layer did not leave the host (TcpLayer#transmit had no mbuf for it). */
@@ -2048,7 +1857,7 @@ public final class TcpConnection {
      * <p>A window that is open but too small for sender SWS avoidance, with nothing in flight, gets what it takes
      * instead (the RFC's override timeout; Linux's probe timer sends the part that fits): its ACK brings the window.
      */
-    private void zeroWindowProbe(long nowNanos) {
+    void zeroWindowProbe(long nowNanos) {
         if (sendQueue.end() <= offsetOf(sndNxt)) {
             persistBackoff = 0;
             return;
@@ -2069,18 +1878,18 @@ public final class TcpConnection {
         layer.counters().windowProbes++;
         layer.transmit(this, TcpFlags.ACK, sndUna - 1, 0, 0, nowNanos);
         persistBackoff++;
-        persistDeadline = nowNanos + persistInterval();
-        armTimer();
+        timers.persistDeadline = nowNanos + persistInterval();
+        timers.arm();
     }
 
-    private void keepAliveTimeout(long nowNanos) {
+    void keepAliveTimeout(long nowNanos) {
         if (!settings.keepAlive || !isActive()) {
             return;
         }
         long idle = nowNanos - lastReceiveNanos;
         if (idle < settings.keepAliveIdleNanos && keepAliveProbesSent == 0) {
-            keepAliveDeadline = lastReceiveNanos + settings.keepAliveIdleNanos;
-            armTimer();
+            timers.keepAliveDeadline = lastReceiveNanos + settings.keepAliveIdleNanos;
+            timers.arm();
             return;
         }
         if (keepAliveProbesSent >= settings.keepAliveProbes) {
@@ -2093,8 +1902,8 @@ public final class TcpConnection {
         layer.transmit(this, TcpFlags.ACK, sndUna - 1, 0, 0, nowNanos);
         layer.counters().keepAliveProbes++;
         keepAliveProbesSent++;
-        keepAliveDeadline = nowNanos + settings.keepAliveIntervalNanos;
-        armTimer();
+        timers.keepAliveDeadline = nowNanos + settings.keepAliveIntervalNanos;
+        timers.arm();
     }
 
     // ======================================================================================== teardown
@@ -2115,14 +1924,7 @@ public final class TcpConnection {
         // otherwise data received before a RST (or a timeout) stays readable, as on Linux, until close() frees it
         reassembly.clear();
         sent.clear();
-        retransmitDeadline = 0;
-        reorderDeadline = 0;
-        probeDeadline = 0;
-        delayedAckDeadline = 0;
-        persistDeadline = 0;
-        keepAliveDeadline = 0;
-        closeDeadline = 0;
-        layer.timers().cancel(timer);
+        timers.cancelAll();
         layer.remove(this);
         if (listener != null) {
             listener.forget(this);
@@ -2151,14 +1953,7 @@ public final class TcpConnection {
                 + sent.sackedBytes() + " tlp=" + probesSent + "/" + probeRecoveries + " rackLost=" + rackLosses
                 + " dsacks=" + dsacksReceived + " undos=" + undos + " prr=" + prrSegments + " reoWnd*"
                 + rack.reoWndMult() + (rack.reorderingSeen() ? " reordering" : "")
-                + " retransmits=" + retransmitCount + " rtt=" + rtt + " timers[rto=" + relative(retransmitDeadline,
-                nowNanos) + " tlp=" + relative(probeDeadline, nowNanos) + " reo=" + relative(reorderDeadline, nowNanos)
-                + " persist=" + relative(persistDeadline, nowNanos) + " dack=" + relative(delayedAckDeadline,
-                nowNanos) + " wheel=" + (timer.isScheduled() ? relative(timer.deadline(), nowNanos) : "off") + "]";
-    }
-
-    private static String relative(long deadline, long nowNanos) {
-        return deadline == 0 ? "-" : ((deadline - nowNanos) / 1_000_000L) + "ms";
+                + " retransmits=" + retransmitCount + " rtt=" + rtt + " " + timers.describe(nowNanos);
     }
 
     @Override

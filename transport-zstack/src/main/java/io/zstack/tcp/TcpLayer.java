@@ -225,7 +225,7 @@ public final class TcpLayer implements Ipv4Layer.Transport {
 
     /** Runs due timers. */
     public void poll(long nowNanos) {
-        timers.advance(nowNanos, TcpConnection::onTimer);
+        timers.advance(nowNanos, (connection, now) -> connection.timers.fire(now));
     }
 
     /** Resets every connection and frees everything (stack shutdown). */

@@ -1,0 +1,133 @@
+package io.zstack.tcp;
+
+/**
+ * A connection's timers: one deadline per purpose (nanoseconds, 0 = off) behind a single {@link TimerWheel} entry at
+ * the earliest of them, and the order in which due ones run when the wheel fires.
+ *
+ * <p>This class decides when; what a timer does is the connection's (its {@code *Timeout} methods and
+ * {@code zeroWindowProbe}). Whoever changes a deadline calls {@link #arm} afterwards (several changes may share one
+ * call).
+ */
+final class ConnectionTimers {
+    private final TcpConnection connection;
+    private final TimerWheel<TcpConnection> wheel;
+    private final TimerWheel.Timer<TcpConnection> entry;
+
+    /** RFC 6298 retransmission (also the SYN and SYN-ACK resend). */
+    long retransmitDeadline;
+    /** RFC 8985 §6.2 reordering window: segments RACK is waiting on may be lost by then. */
+    long reorderDeadline;
+    /** RFC 8985 §7 tail loss probe. */
+    long probeDeadline;
+    /** RFC 9293 §3.8.6.3 delayed ACK. */
+    long delayedAckDeadline;
+    /** RFC 9293 §3.8.6.1 zero-window probe (and the override of sender silly-window avoidance). */
+    long persistDeadline;
+    long keepAliveDeadline;
+    /** TIME_WAIT expiry, FIN_WAIT_2 timeout, or linger expiry. */
+    long closeDeadline;
+
+    ConnectionTimers(TcpConnection connection, TimerWheel<TcpConnection> wheel) {
+        this.connection = connection;
+        this.wheel = wheel;
+        this.entry = new TimerWheel.Timer<>(connection);
+    }
+
+    /** Points the wheel entry at the earliest pending deadline. */
+    void arm() {
+        long next = earliest(earliest(earliest(retransmitDeadline, delayedAckDeadline), earliest(persistDeadline,
+                keepAliveDeadline)), earliest(closeDeadline, earliest(reorderDeadline, probeDeadline)));
+        if (next == 0) {
+            next = Long.MAX_VALUE;
+        }
+        if (next == Long.MAX_VALUE) {
+            wheel.cancel(entry);
+        } else if (!entry.isScheduled() || entry.deadline() != next) {
+            wheel.schedule(entry, next);
+        }
+    }
+
+    /** The earlier of two deadlines, 0 meaning none. */
+    private static long earliest(long a, long b) {
+        return a == 0 ? b : b == 0 ? a : Math.min(a, b);
+    }
+
+    /** Every timer of the recovery and data-transfer states off (entering TIME_WAIT); does not re-arm. */
+    void stopAllButClose() {
+        retransmitDeadline = 0;
+        reorderDeadline = 0;
+        probeDeadline = 0;
+        persistDeadline = 0;
+        keepAliveDeadline = 0;
+        delayedAckDeadline = 0;
+    }
+
+    /** Every timer off and the wheel entry cancelled (the connection is gone). */
+    void cancelAll() {
+        stopAllButClose();
+        closeDeadline = 0;
+        wheel.cancel(entry);
+    }
+
+    /** The wheel fired: run whichever timers are due, then send what they allow and re-arm. */
+    void fire(long nowNanos) {
+        TcpConnection c = connection;
+        if (c.state == TcpState.CLOSED) {
+            return;
+        }
+        if (due(closeDeadline, nowNanos)) {
+            closeDeadline = 0;
+            if (c.closeTimeout(nowNanos)) {
+                return;
+            }
+        }
+        if (due(reorderDeadline, nowNanos)) {
+            reorderDeadline = 0;
+            c.reorderTimeout(nowNanos);
+        }
+        if (due(probeDeadline, nowNanos)) {
+            probeDeadline = 0;
+            c.tailLossProbeTimeout(nowNanos);
+        }
+        if (due(retransmitDeadline, nowNanos)) {
+            retransmitDeadline = 0;
+            c.retransmitTimeout(nowNanos);
+            if (c.state == TcpState.CLOSED) {
+                return;
+            }
+        }
+        if (due(persistDeadline, nowNanos)) {
+            persistDeadline = 0;
+            c.zeroWindowProbe(nowNanos);
+        }
+        if (due(keepAliveDeadline, nowNanos)) {
+            keepAliveDeadline = 0;
+            c.keepAliveTimeout(nowNanos);
+            if (c.state == TcpState.CLOSED) {
+                return;
+            }
+        }
+        if (due(delayedAckDeadline, nowNanos)) {
+            delayedAckDeadline = 0;
+            c.delayedAckTimeout(nowNanos);
+        }
+        c.output(nowNanos);
+        arm();
+    }
+
+    private static boolean due(long deadline, long nowNanos) {
+        return deadline != 0 && nowNanos >= deadline;
+    }
+
+    /** The deadlines relative to now, for diagnostics. */
+    String describe(long nowNanos) {
+        return "timers[rto=" + relative(retransmitDeadline, nowNanos) + " tlp=" + relative(probeDeadline, nowNanos)
+                + " reo=" + relative(reorderDeadline, nowNanos) + " persist=" + relative(persistDeadline, nowNanos)
+                + " dack=" + relative(delayedAckDeadline, nowNanos) + " wheel="
+                + (entry.isScheduled() ? relative(entry.deadline(), nowNanos) : "off") + "]";
+    }
+
+    private static String relative(long deadline, long nowNanos) {
+        return deadline == 0 ? "-" : ((deadline - nowNanos) / 1_000_000L) + "ms";
+    }
+}

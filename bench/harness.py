@@ -181,6 +181,10 @@ class Harness:
             jvm.append(f"-XX:StartFlightRecording=settings=profile,filename={logf.name[:-4]}.jfr")
         cmd = self.ns("B", "taskset", "-c", str(a.server_cpu), a.java, *jvm, "-jar", a.jar,
                       *args, "--port", str(a.port), "--threads", "1")
+        return self.launch(cmd, logf)
+
+    def launch(self, cmd, logf):
+        """Starts a server (logged, in its own session so it can be killed with its children, its pid recorded)."""
         logf.write("$ " + shlex.join(cmd) + "\n")
         logf.flush()
         p = subprocess.Popen(cmd, stdout=logf, stderr=subprocess.STDOUT, start_new_session=True)
@@ -201,12 +205,7 @@ class Harness:
                 f.write(peer_config(a, t["vdev"].format(**subst), addr, f"zsbench-{os.getpid()}"))
             cmd += ["--conf", ini, "--proc-type=primary", "--proc-id=0"]
         cmd = self.ns("B", "taskset", "-c", str(a.server_cpu), *cmd)
-        logf.write("$ " + shlex.join(cmd) + "\n")
-        logf.flush()
-        p = subprocess.Popen(cmd, stdout=logf, stderr=subprocess.STDOUT, start_new_session=True)
-        with open(self.pid_file, "a") as f:
-            f.write(f"{p.pid}\n")
-        return p
+        return self.launch(cmd, logf)
 
     def wait_ready(self, p, t, timeout=60):
         """Waits until the server answers GET /size/1 from the client side (or, for memif, its log says so)."""

@@ -53,7 +53,12 @@ def echo_server(host, port):
     print("listening", flush=True)
     srv.settimeout(60)
     conn, _ = srv.accept()
-    conn.settimeout(120)
+    print("echoed %d" % echo_connection(conn, 120), flush=True)
+
+
+def echo_connection(conn, timeout):
+    """Echoes what the connection sends until its end, then ends ours; returns the bytes echoed."""
+    conn.settimeout(timeout)
     total = 0
     while True:
         data = conn.recv(1 << 20)
@@ -63,7 +68,7 @@ def echo_server(host, port):
         total += len(data)
     conn.shutdown(socket.SHUT_WR)
     conn.close()
-    print("echoed %d" % total, flush=True)
+    return total
 
 
 def echo_many(host, port, count):
@@ -77,17 +82,7 @@ def echo_many(host, port, count):
     threads = []
 
     def echo(conn):
-        conn.settimeout(60)
-        total = 0
-        while True:
-            data = conn.recv(1 << 20)
-            if not data:
-                break
-            conn.sendall(data)
-            total += len(data)
-        conn.shutdown(socket.SHUT_WR)
-        conn.close()
-        totals.append(total)
+        totals.append(echo_connection(conn, 60))
 
     for _ in range(count):
         conn, _ = srv.accept()

@@ -38,10 +38,12 @@ final class InProcessConnections {
         if (children.loops().getFirst().config().inProcess()) {
             SERVERS.put(new Bound(children.listeners(), address, port), server);
         }
+        CrossProcessConnections.listen(server, children, address, port);
     }
 
     static void unlisten(ZStackServerSocketChannel server) {
         SERVERS.values().remove(server);
+        CrossProcessConnections.unlisten(server);
     }
 
     /** What {@link #connect} did. */
@@ -50,40 +52,30 @@ final class InProcessConnections {
         CONNECTED,
         /** The server's accept queue is full: nothing changed; try again later, as a dropped SYN is resent. */
         BACKLOG_FULL,
-        /** Not for this path (switched off, or no in-process server there): TCP carries the connection. */
+        /** Not for these paths (switched off, or no local server there): TCP carries the connection. */
         TCP
     }
 
     /**
      * Connects {@code client} in process if its group allows it and a server of a group that allows it listens at
-     * {@code target}. {@code bound} is the client's bound local address, or null.
+     * {@code target}, else across processes if its group has that path on and another process serves the target.
+     * {@code bound} is the client's bound local address, or null.
      */
     static Outcome connect(ZStackSocketChannel client, InetSocketAddress target, InetSocketAddress bound)
             throws IOException {
         ZStackEventLoop loop = client.zstackLoop();
-        if (!loop.config().inProcess()) {
-            return Outcome.TCP;
-        }
         int address = ZStackAddresses.toInt(target.getAddress());
         int port = target.getPort();
         GroupListeners own = ((ZStackEventLoopGroup) loop.parent()).listeners();
-        ZStackServerSocketChannel server = serverAt(own, address, port);
+        ZStackServerSocketChannel server = loop.config().inProcess() ? serverAt(own, address, port) : null;
         if (server == null || !server.isOpen()) {
-            return Outcome.TCP; // nobody here: TCP finds out (a refusal over the loopback, or a peer on the link)
+            // nobody here: another process, or TCP finds out (a refusal over the loopback, or a peer on the link)
+            return CrossProcessConnections.connect(client, target, bound, own);
         }
-        int source = bound != null && ZStackAddresses.toInt(bound.getAddress()) != 0
-                ? ZStackAddresses.toInt(bound.getAddress()) : loop.stack().ip().sourceFor(address);
-        int localPort = bound != null ? bound.getPort() : 0;
-        int reserved = 0;
-        if (localPort == 0) {
-            localPort = own.reservePort(source, 0);
-            if (localPort < 0) {
-                throw new BindException("Cannot assign requested address: no ephemeral port left on "
-                        + ZStackAddresses.toSocketAddress(source, 0).getAddress().getHostAddress());
-            }
-            reserved = localPort;
-        }
-        InetSocketAddress clientAddress = ZStackAddresses.toSocketAddress(source, localPort);
+        ClientPort from = ClientPort.reserve(loop, own, address, bound);
+        int source = from.source();
+        int reserved = from.reserved();
+        InetSocketAddress clientAddress = from.address();
         InetSocketAddress serverAddress = ZStackAddresses.toSocketAddress(address, port);
         InProcessPipe up = new InProcessPipe();
         InProcessPipe down = new InProcessPipe();
@@ -100,9 +92,7 @@ final class InProcessConnections {
             client.inProcess = null;
             ENDS.remove(clientEnd);
             ENDS.remove(childEnd);
-            if (reserved != 0) {
-                own.releasePort(source, reserved);
-            }
+            from.release(own);
             // as Linux drops a SYN while the accept queue is full: the connect stays pending, and is tried again
             return Outcome.BACKLOG_FULL;
         }
@@ -127,6 +117,44 @@ final class InProcessConnections {
             }
         }
         return null;
+    }
+
+    /**
+     * The client's address for a connection that skips TCP: the source address the stack would pick, and an
+     * ephemeral port reserved in its host (taken from the ports servers bind), or the bound ones.
+     */
+    record ClientPort(int source, int port, int reserved) {
+        static ClientPort reserve(ZStackEventLoop loop, GroupListeners own, int target, InetSocketAddress bound)
+                throws BindException {
+            int source = bound != null && ZStackAddresses.toInt(bound.getAddress()) != 0
+                    ? ZStackAddresses.toInt(bound.getAddress()) : loop.stack().ip().sourceFor(target);
+            int localPort = bound != null ? bound.getPort() : 0;
+            if (localPort != 0) {
+                return new ClientPort(source, localPort, 0);
+            }
+            localPort = own.reservePort(source, 0);
+            if (localPort < 0) {
+                throw new BindException("Cannot assign requested address: no ephemeral port left on "
+                        + ZStackAddresses.toSocketAddress(source, 0).getAddress().getHostAddress());
+            }
+            return new ClientPort(source, localPort, localPort);
+        }
+
+        InetSocketAddress address() {
+            return ZStackAddresses.toSocketAddress(source, port);
+        }
+
+        /** A connect that did not happen gives its ephemeral port back. */
+        void release(GroupListeners own) {
+            if (reserved != 0) {
+                own.releasePort(source, reserved);
+            }
+        }
+    }
+
+    /** An end of another kind (cross-process) joins the connection dump. */
+    static void opened(InProcessEnd end) {
+        ENDS.add(end);
     }
 
     static void closed(InProcessEnd end) {

@@ -2,7 +2,11 @@ package io.zstack.channel;
 
 import io.zstack.util.Counters;
 
-/** One loop's in-process connections (see {@link InProcessConnections}); written by that loop's thread only. */
+/**
+ * One loop's connections that skip TCP (in-process, {@link InProcessConnections}, and cross-process,
+ * {@link CrossProcessConnections}); written by that loop's thread only. Bytes copied into a cross-process region
+ * count as copied.
+ */
 public final class InProcessCounters extends Counters {
     /** Connections this loop's clients opened without TCP. */
     public long connectsInProcess;
@@ -12,6 +16,10 @@ public final class InProcessCounters extends Counters {
     public long bytesCopied;
     /** Closes the peer reads as a reset (SO_LINGER 0, or data it sent was left unread). */
     public long resetsSent;
+    /** Connections this loop's clients opened to another process of the node through shared memory. */
+    public long connectsCrossProcess;
+    /** Cross-process connections whose peer process went away without closing them (killed): read as a reset. */
+    public long peersLost;
 
     InProcessCounters() {
         super("inprocess");

@@ -23,13 +23,13 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * <p>Everything runs on the channel's loop, except {@link #wakeRead} and {@link #wakeWrite}, which the peer calls
  * from its own loop; each schedules at most one task at a time.
  */
-final class InProcessEnd {
+class InProcessEnd {
     /** Largest copy of one written buffer: what a 64 KiB mbuf of the loop's large pool holds. */
     private static final int COPY_CHUNK = 60 * 1024;
 
     final ZStackSocketChannel channel;
-    final InProcessPipe in;
-    final InProcessPipe out;
+    final LocalPipe in;
+    final LocalPipe out;
     InProcessEnd peer;
     /** The ephemeral port this end reserved in its host (a connecting end), released when it closes; else 0. */
     private final GroupListeners reservedIn;
@@ -45,7 +45,7 @@ final class InProcessEnd {
     private boolean peerGone;
     private boolean closed;
 
-    InProcessEnd(ZStackSocketChannel channel, InProcessPipe in, InProcessPipe out, GroupListeners reservedIn,
+    InProcessEnd(ZStackSocketChannel channel, LocalPipe in, LocalPipe out, GroupListeners reservedIn,
                  int reservedAddress, int reservedPort) {
         this.channel = channel;
         this.in = in;
@@ -55,7 +55,7 @@ final class InProcessEnd {
         this.reservedPort = reservedPort;
     }
 
-    private InProcessCounters counters() {
+    InProcessCounters counters() {
         return channel.zstackLoop().inProcessCounters;
     }
 
@@ -92,7 +92,7 @@ final class InProcessEnd {
     // ============================================================================================ write
 
     /** What may be in flight toward the peer: this end's send buffer and the peer's receive buffer, as with TCP. */
-    private long budget() {
+    long budget() {
         return (long) channel.config().getSendBufferSize() + peer.channel.config().getReceiveBufferSize();
     }
 
@@ -141,9 +141,7 @@ final class InProcessEnd {
                         continue;
                     }
                     int n = (int) Math.min(Math.min(readable, room), COPY_CHUNK);
-                    ByteBuf copy = channel.zstackLoop().allocator().directBuffer(n);
-                    copy.writeBytes(buf, buf.readerIndex(), n);
-                    added |= out.add(copy);
+                    added |= out.addCopy(buf, buf.readerIndex(), n, channel.zstackLoop().allocator());
                     counters().bytesCopied += n;
                     buffer.removeBytes(n);
                 } else {
@@ -176,7 +174,7 @@ final class InProcessEnd {
             }
         } finally {
             if (added) {
-                peer.wakeRead();
+                wakePeerRead();
             }
         }
     }
@@ -186,7 +184,7 @@ final class InProcessEnd {
      * reference to it, so nobody can change the bytes once the write is done (the rule of the TCP path's
      * handOffCandidate; a decoder's cumulation or a buffer kept for reuse has other holders, and is copied).
      */
-    private static boolean canHandOver(ByteBuf buf) {
+    boolean canHandOver(ByteBuf buf) {
         MbufByteBuf root = MbufByteBuf.unwrapMbuf(buf);
         return root != null && root.mbuf() != 0 && root.refCnt() == 1 && buf.refCnt() == 1
                 && root.pool().refcnt(root.mbuf()) == 1 && !(buf instanceof CompositeByteBuf);
@@ -227,7 +225,7 @@ final class InProcessEnd {
 
     void shutdownOutput() {
         out.end(false);
-        peer.wakeRead();
+        wakePeerRead();
     }
 
     // ============================================================================================ read
@@ -301,7 +299,7 @@ final class InProcessEnd {
     private void tookSome() {
         if (in.writerBlocked) {
             in.writerBlocked = false;
-            peer.wakeWrite();
+            wakePeerWrite();
         }
     }
 
@@ -392,17 +390,36 @@ final class InProcessEnd {
         if (sendsReset && channel.isRegistered()) {
             counters().resetsSent++;
         }
-        peer.wakeRead();
-        peer.wakeWrite(); // its pending writes now fail or drop, as after a reset
+        wakePeerRead();
+        wakePeerWrite(); // its pending writes now fail or drop, as after a reset
         if (reservedPort != 0) {
             reservedIn.releasePort(reservedAddress, reservedPort);
         }
+        forget();
+    }
+
+    /** The peer's loop has something to read: its end learns it by a task on that loop. */
+    void wakePeerRead() {
+        peer.wakeRead();
+    }
+
+    void wakePeerWrite() {
+        peer.wakeWrite();
+    }
+
+    /** This end is closed: out of the connection dump. */
+    void forget() {
         InProcessConnections.closed(this);
+    }
+
+    /** What the dump calls this kind of connection. */
+    String kind() {
+        return "in-process";
     }
 
     /** One line for the ss-style dump. */
     String describe() {
-        return "in-process " + (closed ? "CLOSED" : channel.isOutputShutdown() ? "OUTPUT-SHUT" : "ESTABLISHED")
+        return kind() + " " + (closed ? "CLOSED" : channel.isOutputShutdown() ? "OUTPUT-SHUT" : "ESTABLISHED")
                 + " " + format(channel.localAddress()) + " -> " + format(channel.remoteAddress())
                 + (in.isEmpty() ? "" : " unread") + (out.writerBlocked ? " writer-blocked" : "");
     }

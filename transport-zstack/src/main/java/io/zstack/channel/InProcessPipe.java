@@ -1,6 +1,7 @@
 package io.zstack.channel;
 
 import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufAllocator;
 import java.util.Queue;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.atomic.AtomicLong;
@@ -19,17 +20,13 @@ import java.util.concurrent.atomic.AtomicLong;
  * <p>{@link #charged} bounds what is in flight, as a socket's send and receive buffers do: the writer stops at
  * {@code budget} and waits until the reader takes buffers.
  */
-final class InProcessPipe {
+final class InProcessPipe extends LocalPipe {
     /** What one queued buffer costs at least: a small write still holds a whole mbuf, as an skb's truesize counts. */
     static final int MIN_CHARGE = 2048;
-
-    enum End { OPEN, EOF, RESET }
 
     private final Queue<ByteBuf> queue = new ConcurrentLinkedQueue<>();
     /** What the queued buffers cost (see {@link #charge}). */
     private final AtomicLong charged = new AtomicLong();
-    /** The writer found no room and waits for the reader to take something. */
-    volatile boolean writerBlocked;
     /** How the writer ended the direction: set once, by the writer's loop, after its last buffer. */
     private volatile End end = End.OPEN;
     /** The reader closed: nothing it is sent will be read. */
@@ -39,12 +36,12 @@ final class InProcessPipe {
         return Math.max(bytes, MIN_CHARGE);
     }
 
-    /** Writer: the room left under {@code budget}; 0 or less means wait. */
+    @Override
     long room(long budget) {
         return budget - charged.get();
     }
 
-    /** Writer: queues {@code buf} (taking over its reference); false if the reader is gone (buf then freed). */
+    @Override
     boolean add(ByteBuf buf) {
         charged.addAndGet(charge(buf.readableBytes()));
         queue.add(buf);
@@ -55,23 +52,32 @@ final class InProcessPipe {
         return true;
     }
 
-    /** Writer: no more data; {@code reset} reports it as a reset. Only the first end counts, as the first FIN does. */
+    @Override
     void end(boolean reset) {
         if (end == End.OPEN) {
             end = reset ? End.RESET : End.EOF;
         }
     }
 
-    /** The writer reset the direction (it may still have data queued before the reset). */
+    @Override
     boolean isReset() {
         return end == End.RESET;
     }
 
+    @Override
     boolean isReaderClosed() {
         return readerClosed;
     }
 
     /** Reader: the next buffer, or null. Its charge is released: the writer may go on. */
+    @Override
+    boolean addCopy(ByteBuf src, int index, int length, ByteBufAllocator alloc) {
+        ByteBuf copy = alloc.directBuffer(length);
+        copy.writeBytes(src, index, length);
+        return add(copy);
+    }
+
+    @Override
     ByteBuf poll() {
         ByteBuf buf = queue.poll();
         if (buf != null) {
@@ -80,20 +86,18 @@ final class InProcessPipe {
         return buf;
     }
 
+    @Override
     boolean isEmpty() {
         return queue.isEmpty();
     }
 
-    /**
-     * Reader: how the direction ended once everything before was taken, or OPEN. The end is read first: every
-     * buffer was queued before it was set, so a queue seen empty after it is empty for good.
-     */
+    @Override
     End endAfterData() {
         End e = end;
         return e != End.OPEN && queue.isEmpty() ? e : End.OPEN;
     }
 
-    /** Reader: it closes; frees what waits and whatever the writer adds later. */
+    @Override
     void closeReader() {
         readerClosed = true;
         discard();

@@ -36,9 +36,13 @@ public final class ZStackConfig {
     private final int captureSnapLength;
     private final long captureMaxBytes;
     private final boolean inProcess;
+    private final java.nio.file.Path crossProcessDirectory;
+    private final boolean crossProcessGroupShared;
 
     private ZStackConfig(Builder b) {
         this.inProcess = b.inProcess;
+        this.crossProcessDirectory = b.crossProcessDirectory;
+        this.crossProcessGroupShared = b.crossProcessGroupShared;
         this.device = b.device;
         this.address = b.address;
         this.tcpDefaults = b.tcpDefaults.copy();
@@ -67,6 +71,16 @@ public final class ZStackConfig {
     /** Whether connections between ZStack channels of this process skip TCP (see {@link Builder#inProcess}). */
     public boolean inProcess() {
         return inProcess;
+    }
+
+    /** The rendezvous directory of the cross-process path, or null when it is off (see {@link Builder#crossProcess}). */
+    public java.nio.file.Path crossProcessDirectory() {
+        return crossProcessDirectory;
+    }
+
+    /** Whether processes of this user's group may attach too (else only this user's). */
+    public boolean crossProcessGroupShared() {
+        return crossProcessGroupShared;
     }
 
     /** Large mbufs (64 KiB) per loop for buffers one ordinary mbuf cannot hold; 0: such buffers are copied. */
@@ -127,6 +141,8 @@ public final class ZStackConfig {
         private int captureSnapLength;
         private long captureMaxBytes;
         private boolean inProcess = true;
+        private java.nio.file.Path crossProcessDirectory;
+        private boolean crossProcessGroupShared;
 
         private Builder() {
         }
@@ -211,6 +227,21 @@ public final class ZStackConfig {
          */
         public Builder inProcess(boolean on) {
             this.inProcess = on;
+            return this;
+        }
+
+        /**
+         * The cross-process path (default off): this group's servers are published in {@code directory} (see
+         * {@link io.zstack.shm.Rendezvous}; {@code io.zstack.shm.Rendezvous.defaultDirectory()} is
+         * /dev/shm/zstack-USER), and a connect from this group to a port another ZStack process of this node serves
+         * there (over 127/8 or that process's address) is carried through memory both processes map, without TCP,
+         * with the in-process path's socket semantics. Only processes of the same user attach, or of the same group
+         * when {@code groupShared} (the directory is then 0770 and the peer's group is accepted). Connections are
+         * marked cross-process in the dump and counters; a capture shows nothing of them.
+         */
+        public Builder crossProcess(java.nio.file.Path directory, boolean groupShared) {
+            this.crossProcessDirectory = Objects.requireNonNull(directory, "directory");
+            this.crossProcessGroupShared = groupShared;
             return this;
         }
 

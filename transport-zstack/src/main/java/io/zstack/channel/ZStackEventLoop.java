@@ -44,6 +44,8 @@ public final class ZStackEventLoop extends SingleThreadEventLoop {
     private final LoopbackFabric fabric;
     /** In-process connections of this loop's channels. Loop thread only. */
     final InProcessCounters inProcessCounters = new InProcessCounters();
+    /** Ends of cross-process connections of this loop's channels: polled every round (the peer cannot wake us). */
+    final java.util.List<CrossProcessEnd> crossProcessEnds = new java.util.concurrent.CopyOnWriteArrayList<>();
     private final java.util.concurrent.atomic.AtomicBoolean startRequested = new java.util.concurrent.atomic.AtomicBoolean();
     private volatile Thread thread;
     private volatile boolean parked;
@@ -161,6 +163,11 @@ public final class ZStackEventLoop extends SingleThreadEventLoop {
                     work = stack.input(roundStart);
                 } finally {
                     stack.ip().unlockDevices();
+                }
+                if (!crossProcessEnds.isEmpty()) {
+                    for (CrossProcessEnd end : crossProcessEnds) {
+                        work += end.poll();
+                    }
                 }
                 boolean ranTasks = runAllTasks(TASK_BUDGET_NANOS);
                 stack.ip().lockDevices();

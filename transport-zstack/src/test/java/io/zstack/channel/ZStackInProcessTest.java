@@ -167,7 +167,7 @@ class ZStackInProcessTest {
             Thread.sleep(50);
             assertFalse(client.isWritable(), "writable again though nobody read");
             long budget = 32 * 1024;
-            InProcessPipe toChild = ((ZStackSocketChannel) client).inProcess.out;
+            LocalPipe toChild = ((ZStackSocketChannel) client).inProcess.out;
             assertTrue(toChild.room(budget) >= -InProcessPipe.MIN_CHARGE, "more in flight than the budget");
 
             child.config().setAutoRead(true);

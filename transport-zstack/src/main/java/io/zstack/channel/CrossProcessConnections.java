@@ -29,7 +29,7 @@ import java.util.concurrent.ConcurrentHashMap;
  */
 final class CrossProcessConnections {
     private static final InternalLogger logger = InternalLoggerFactory.getInstance(CrossProcessConnections.class);
-    private static final long MIN_RING = 64 * 1024;
+    private static final long MIN_RING = 256 * 1024;
     private static final long MAX_RING = 64L * 1024 * 1024;
     private static final int MAX_HANDSHAKE_MILLIS = 5_000;
 

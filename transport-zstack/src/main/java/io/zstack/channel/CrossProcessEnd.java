@@ -117,10 +117,21 @@ final class CrossProcessEnd extends InProcessEnd {
         if (forgotten) {
             return 0;
         }
+        try {
+            return pollRings();
+        } catch (RuntimeException e) {
+            // the region holds what the peer process wrote: a broken descriptor fails this connection, not the loop
+            channel.pipeline().fireExceptionCaught(e);
+            channel.unsafe().close(channel.voidPromise());
+            return 1;
+        }
+    }
+
+    private int pollRings() {
         int work = reader.sweep() ? 1 : 0;
         if (controlClosed && !lossHandled) {
             lossHandled = true;
-            if (reader.endWord() == io.zstack.shm.ByteRing.OPEN || !writer.isReaderClosed()) {
+            if (reader.endWord() == io.zstack.shm.ChunkRing.OPEN || !writer.isReaderClosed()) {
                 counters().peersLost++; // it never ended its side: its process died
             }
             reader.writerLost();

@@ -15,7 +15,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * The memory one cross-process connection lives in: a file both processes map (on /dev/shm, a tmpfs: plain shared
- * pages, no disk), holding a header and two {@link ByteRing}s, one per direction. The connecting process creates and
+ * pages, no disk), holding a header and two {@link ChunkRing}s, one per direction. The connecting process creates and
  * maps it, the accepting process maps it and unlinks the file, so from then on the pages belong to the two mappings
  * only and the kernel frees them when the last one goes, a process killed by SIGKILL included.
  *
@@ -31,20 +31,20 @@ public final class SharedRegion {
 
     private final Arena arena;
     private final MemorySegment segment;
-    private final ByteRing toAcceptor;
-    private final ByteRing toConnector;
+    private final ChunkRing toAcceptor;
+    private final ChunkRing toConnector;
     private final AtomicInteger users = new AtomicInteger(1);
 
     private SharedRegion(Arena arena, MemorySegment segment, long capacity) {
         this.arena = arena;
         this.segment = segment;
         long ring = ringSpan(capacity);
-        this.toAcceptor = ByteRing.at(segment.asSlice(PAGE, ring), capacity);
-        this.toConnector = ByteRing.at(segment.asSlice(PAGE + ring, ring), capacity);
+        this.toAcceptor = ChunkRing.at(segment.asSlice(PAGE, ring), capacity);
+        this.toConnector = ChunkRing.at(segment.asSlice(PAGE + ring, ring), capacity);
     }
 
     private static long ringSpan(long capacity) {
-        return (ByteRing.footprint(capacity) + PAGE - 1) / PAGE * PAGE;
+        return (ChunkRing.footprint(capacity) + PAGE - 1) / PAGE * PAGE;
     }
 
     /** The file size of a region whose rings hold {@code capacity} bytes each. */
@@ -81,8 +81,8 @@ public final class SharedRegion {
         try (Arena header = Arena.ofConfined(); FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
             MemorySegment first = ch.map(FileChannel.MapMode.READ_ONLY, 0, PAGE, header);
             capacity = first.get(ValueLayout.JAVA_LONG, CAPACITY_AT);
-            if (first.get(ValueLayout.JAVA_LONG, MAGIC_AT) != MAGIC || capacity < 4096
-                    || Long.bitCount(capacity) != 1 || size(capacity) != fileSize) {
+            if (first.get(ValueLayout.JAVA_LONG, MAGIC_AT) != MAGIC || capacity < 4 * ChunkRing.CHUNK
+                    || capacity > 1L << 30 || Long.bitCount(capacity) != 1 || size(capacity) != fileSize) {
                 throw new IOException("not a ZStack region (bad header or size): " + file);
             }
         }
@@ -104,12 +104,12 @@ public final class SharedRegion {
     }
 
     /** The connector writes into it, the acceptor reads from it. */
-    public ByteRing toAcceptor() {
+    public ChunkRing toAcceptor() {
         return toAcceptor;
     }
 
     /** The acceptor writes into it, the connector reads from it. */
-    public ByteRing toConnector() {
+    public ChunkRing toConnector() {
         return toConnector;
     }
 

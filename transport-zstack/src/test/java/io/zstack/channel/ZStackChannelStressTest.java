@@ -152,6 +152,49 @@ class ZStackChannelStressTest {
         }
     }
 
+    /**
+     * The cross-process path (both groups in this JVM, in-process off): every byte copied into a shared region
+     * through the rendezvous, read as views of it; held and out-of-order released reads hold ring space.
+     */
+    @Nested
+    @TestInstance(TestInstance.Lifecycle.PER_CLASS)
+    class CrossProcess {
+        private java.nio.file.Path dir;
+        private ZStackEventLoopGroup serverGroup;
+        private ZStackEventLoopGroup clientGroup;
+
+        @BeforeAll
+        void start() {
+            dir = java.nio.file.Path.of("/dev/shm", "zstack-stress-" + ProcessHandle.current().pid());
+            serverGroup = new ZStackEventLoopGroup(1, ZStackCrossProcessTest.config(dir));
+            clientGroup = new ZStackEventLoopGroup(1, ZStackCrossProcessTest.config(dir));
+        }
+
+        @AfterAll
+        void stop() throws Exception {
+            clientGroup.shutdownGracefully(0, 5, TimeUnit.SECONDS).sync();
+            serverGroup.shutdownGracefully(0, 5, TimeUnit.SECONDS).sync();
+            ZStackCrossProcessTest.assertDirectoryHolds(dir, List.of());
+            java.nio.file.Files.deleteIfExists(dir);
+        }
+
+        @ParameterizedTest(name = "seed {0}")
+        @MethodSource("io.zstack.channel.ZStackChannelStressTest#seeds")
+        void seed(long seed) throws Exception {
+            long before = crossProcessConnects(clientGroup);
+            runSeed(seed, serverGroup, clientGroup, new InetSocketAddress("127.0.0.1", 0));
+            assertEquals(before + 1, crossProcessConnects(clientGroup), "cross-process connects");
+        }
+    }
+
+    static long crossProcessConnects(ZStackEventLoopGroup group) throws Exception {
+        long sum = 0;
+        for (ZStackEventLoop loop : group.loops()) {
+            sum += loop.submit(() -> loop.inProcessCounters.connectsCrossProcess).get();
+        }
+        return sum;
+    }
+
     /** Two groups joined by a memif link: mbufs from the DPDK pools, frames through the PMD. */
     @Nested
     @TestInstance(TestInstance.Lifecycle.PER_CLASS)

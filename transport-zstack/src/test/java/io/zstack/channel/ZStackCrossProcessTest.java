@@ -216,6 +216,48 @@ class ZStackCrossProcessTest {
         }
     }
 
+    /**
+     * A received buffer kept by the reader holds its chunk only: the rest of the region keeps flowing (with one byte
+     * ring, the kept view held the ring's head, and a reader waiting for more before releasing waited forever).
+     */
+    @Test
+    void aHeldBufferDoesNotStopTheStream() throws Exception {
+        BlockingQueue<Channel> accepted = new LinkedBlockingQueue<>();
+        CompletableFuture<Long> all = new CompletableFuture<>();
+        long total = 4L * 256 * 1024;
+        List<ByteBuf> kept = new java.util.ArrayList<>();
+        Channel server = server(servers, accepted, new ChannelInboundHandlerAdapter() {
+            long bytes;
+
+            @Override
+            public void channelRead(ChannelHandlerContext ctx, Object msg) {
+                ByteBuf buf = (ByteBuf) msg;
+                bytes += buf.readableBytes();
+                if (kept.size() < 4) {
+                    kept.add(buf); // the first reads are kept until everything arrived
+                } else {
+                    buf.release();
+                }
+                if (bytes == total) {
+                    all.complete(bytes);
+                }
+            }
+        }, true, -1);
+        Channel client = client(server, new ChannelInboundHandlerAdapter());
+        Channel child = accepted.poll(5, TimeUnit.SECONDS);
+        try {
+            for (long written = 0; written < total; written += 16 * 1024) {
+                client.writeAndFlush(pattern(client, 0, 16 * 1024)).sync();
+            }
+            assertEquals(total, all.get(10, TimeUnit.SECONDS), "the stream stopped behind the kept buffers");
+        } finally {
+            child.eventLoop().submit(() -> kept.forEach(ByteBuf::release)).get();
+            client.close().sync();
+            child.close().sync();
+            server.close().sync();
+        }
+    }
+
     private static ByteBuf pattern(Channel ch, int from, int length) {
         ByteBuf buf = ch.alloc().directBuffer(length);
         for (int i = 0; i < length; i++) {

@@ -1,0 +1,21 @@
+package io.zstack.testsuite.crossprocess;
+
+import io.netty.bootstrap.Bootstrap;
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.testsuite.transport.TestsuitePermutation.BootstrapComboFactory;
+import io.netty.testsuite.transport.socket.SocketObjectEchoTest;
+import java.net.SocketAddress;
+import java.util.List;
+
+/** Netty's {@link SocketObjectEchoTest} between two ZStack groups joined by the cross-process path (shared memory, no TCP). */
+public class CrossProcessSocketObjectEchoTest extends SocketObjectEchoTest {
+    @Override
+    protected List<BootstrapComboFactory<ServerBootstrap, Bootstrap>> newFactories() {
+        return CrossProcessPermutation.INSTANCE.socket();
+    }
+
+    @Override
+    protected SocketAddress newSocketAddress() {
+        return CrossProcessPermutation.newSocketAddress();
+    }
+}

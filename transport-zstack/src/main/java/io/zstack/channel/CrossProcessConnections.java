@@ -51,8 +51,8 @@ final class CrossProcessConnections {
         try {
             Rendezvous rendezvous = Rendezvous.in(config.crossProcessDirectory(), config.crossProcessGroupShared());
             int[] addresses = {config.address().address()};
-            if (rendezvous.register(address, port, addresses, (request, region, control) ->
-                    accept(server, request, region, control))) {
+            if (rendezvous.register(address, port, addresses, (request, region, control, replied) ->
+                    accept(server, request, region, control, replied))) {
                 PUBLISHED.put(server, new Published(rendezvous, children.listeners(), address, port));
             } else {
                 logger.warn("{}:{} is served by another process of this node: {} is not published for the "
@@ -73,7 +73,8 @@ final class CrossProcessConnections {
 
     /** On the rendezvous thread: a client of another process connects to {@code server}. */
     private static Rendezvous.Reply accept(ZStackServerSocketChannel server, Rendezvous.Request request,
-                                           SharedRegion region, SocketChannel control) {
+                                           SharedRegion region, SocketChannel control,
+                                           java.util.concurrent.CompletionStage<Void> replied) {
         if (!server.isOpen()) {
             return Rendezvous.Reply.REFUSED;
         }
@@ -88,7 +89,8 @@ final class CrossProcessConnections {
             InProcessConnections.closed(end);
             return server.isOpen() ? Rendezvous.Reply.BUSY : Rendezvous.Reply.REFUSED;
         }
-        end.watchPeer();
+        // the child may run (and close) before the answer is written: its socket is watched, or closed, only after
+        replied.whenComplete((ok, failed) -> end.watchPeer());
         return Rendezvous.Reply.ACCEPTED;
     }
 

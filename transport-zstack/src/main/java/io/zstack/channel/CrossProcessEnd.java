@@ -24,6 +24,8 @@ final class CrossProcessEnd extends InProcessEnd {
     private final AtomicBoolean enrolled = new AtomicBoolean();
     private volatile boolean controlClosed;
     private volatile boolean forgotten;
+    /** The socket is watched (the connection is established on both sides); guarded by {@code control}. */
+    private boolean watching;
     /** Loop thread: what the last poll saw. */
     private long seenTail;
     private int seenEnd;
@@ -54,9 +56,29 @@ final class CrossProcessEnd extends InProcessEnd {
                 new CrossProcessPipe(region.toConnector(), region), region, control, null, 0, 0);
     }
 
-    /** Starts watching the peer (once the connection is established on both sides). */
+    /**
+     * Starts watching the peer, once the connection is established on both sides (the acceptor's answer is written
+     * on the socket); if this end closed before, the socket is closed now instead.
+     */
     void watchPeer() {
-        Rendezvous.watch(control, () -> controlClosed = true);
+        boolean closeNow;
+        synchronized (control) {
+            watching = true;
+            closeNow = forgotten;
+        }
+        if (closeNow) {
+            closeControl();
+        } else {
+            Rendezvous.watch(control, () -> controlClosed = true);
+        }
+    }
+
+    private void closeControl() {
+        try {
+            control.close(); // after the rings say how this end ended: the peer sees a close, not a death
+        } catch (IOException e) {
+            // closing anyway
+        }
     }
 
     /** In flight toward the peer: the ring, whose size the connector chose from its buffers. */
@@ -91,15 +113,17 @@ final class CrossProcessEnd extends InProcessEnd {
 
     @Override
     void forget() {
-        forgotten = true;
+        boolean closeNow;
+        synchronized (control) {
+            forgotten = true;
+            closeNow = watching; // else the acceptor's answer is still to be written: watchPeer closes it
+        }
         if (enrolled.get() && channel.isRegistered()) {
             channel.zstackLoop().crossProcessEnds.remove(this);
         }
         super.forget();
-        try {
-            control.close(); // after the rings say how this end ended: the peer sees a close, not a death
-        } catch (IOException e) {
-            // closing anyway
+        if (closeNow) {
+            closeControl();
         }
         region.release(); // unmapped here once the views still held are released too
     }

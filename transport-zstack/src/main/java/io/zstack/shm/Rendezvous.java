@@ -71,9 +71,12 @@ public final class Rendezvous {
     public interface Acceptor {
         /**
          * {@code region} is mapped for the acceptor (its reference now the acceptor's if ACCEPTED), {@code control}
-         * the connection's liveness socket (to keep if ACCEPTED; closed by the caller otherwise).
+         * the connection's liveness socket (to keep if ACCEPTED; closed by the caller otherwise). An accepted
+         * connection must not close {@code control} before {@code replied} completes (the answer is written on it);
+         * it completes exceptionally if the answer could not be written (the connector is gone).
          */
-        Reply accept(Request request, SharedRegion region, SocketChannel control);
+        Reply accept(Request request, SharedRegion region, SocketChannel control,
+                     java.util.concurrent.CompletionStage<Void> replied);
     }
 
     /** A connect's result: ACCEPTED with the region and liveness socket, or why not (both then null). */
@@ -283,16 +286,22 @@ public final class Rendezvous {
             }
             Reply reply = Reply.REFUSED;
             SharedRegion region = null;
+            java.util.concurrent.CompletableFuture<Void> replied = new java.util.concurrent.CompletableFuture<>();
             if (acceptor != null) {
                 region = SharedRegion.open(dir.resolve(name));
-                reply = acceptor.accept(request, region, ch);
+                reply = acceptor.accept(request, region, ch, replied);
             }
             if (reply != Reply.ACCEPTED && region != null) {
                 region.release();
             }
             deadline.cancel(false);
-            ch.write(ByteBuffer.wrap(new byte[] {(byte) reply.ordinal()}));
-            kept = reply == Reply.ACCEPTED;
+            kept = reply == Reply.ACCEPTED; // from here on the accepted end closes the socket
+            try {
+                ch.write(ByteBuffer.wrap(new byte[] {(byte) reply.ordinal()}));
+                replied.complete(null);
+            } catch (IOException e) {
+                replied.completeExceptionally(e);
+            }
         } catch (IOException | RuntimeException e) {
             // a connector that went away or sent nonsense: it hears nothing; an accepted end sees the socket close
         } finally {

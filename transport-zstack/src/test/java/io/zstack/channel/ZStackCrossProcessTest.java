@@ -356,6 +356,38 @@ class ZStackCrossProcessTest {
         server.close().sync();
     }
 
+    /**
+     * A child that closes at once, before the rendezvous answer reached the client: the client connects and reads the
+     * end (the child's close once took the Unix socket the answer goes on, and the client saw a refusal:
+     * CrossProcessSocketHalfClosedTest).
+     */
+    @Test
+    void aChildClosedBeforeTheAnswerStillConnects() throws Exception {
+        Channel server = new ServerBootstrap().group(servers).channel(ZStackServerSocketChannel.class)
+                .childHandler(new ChannelInboundHandlerAdapter() {
+                    @Override
+                    public boolean isSharable() {
+                        return true;
+                    }
+
+                    @Override
+                    public void channelActive(ChannelHandlerContext ctx) {
+                        ctx.close();
+                    }
+                }).bind(new InetSocketAddress("127.0.0.1", 0)).sync().channel();
+        try {
+            for (int i = 0; i < 20; i++) {
+                Channel client = new Bootstrap().group(clients).channel(ZStackSocketChannel.class)
+                        .handler(new ChannelInboundHandlerAdapter())
+                        .connect(server.localAddress()).sync().channel();
+                assertTrue(client.closeFuture().await(5, TimeUnit.SECONDS), "the client never read the end: "
+                        + clients.describe().get() + "\n" + servers.describe().get());
+            }
+        } finally {
+            server.close().sync();
+        }
+    }
+
     /** A server's port is published while it is bound, and only then. */
     @Test
     void aClosedServerIsNoLongerPublished() throws Exception {

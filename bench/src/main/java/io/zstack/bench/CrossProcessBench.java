@@ -41,12 +41,16 @@ import org.HdrHistogram.Histogram;
  *       {@code warmup}; p50 and p99 of the round-trip time.</li>
  * </ul>
  * Usage: {@code java --enable-native-access=ALL-UNNAMED --sun-misc-unsafe-memory-access=allow -cp
- * bench/target/zstack-bench.jar io.zstack.bench.CrossProcessBench [repeats] [seconds] [samples]}
- * (defaults 3, 5, 200000). Prints one line per run and a min-max summary with the load average.
+ * bench/target/zstack-bench.jar io.zstack.bench.CrossProcessBench [repeats] [seconds] [samples] [ringKiB]}
+ * (defaults 3, 5, 200000, and the channel's SO_SNDBUF + SO_RCVBUF: 512 KiB). {@code ringKiB} sets the ZStack
+ * client's SO_SNDBUF and SO_RCVBUF to half of it each, which sizes the region's rings; epoll's sockets keep the
+ * kernel's autotuning (up to 4 MiB on loopback). Prints one line per run and a min-max summary with the load average.
  */
 public final class CrossProcessBench {
     private static final int MESSAGE = 64 * 1024;
     private static final int PING = 64;
+    /** The ZStack client's ring per direction in KiB (SO_SNDBUF + SO_RCVBUF), or 0 for the channel's defaults. */
+    private static int ringKiB;
 
     private CrossProcessBench() {
     }
@@ -59,6 +63,7 @@ public final class CrossProcessBench {
         int repeats = args.length > 0 ? Integer.parseInt(args[0]) : 3;
         int seconds = args.length > 1 ? Integer.parseInt(args[1]) : 5;
         int samples = args.length > 2 ? Integer.parseInt(args[2]) : 200_000;
+        ringKiB = args.length > 3 ? Integer.parseInt(args[3]) : 0;
         Path dir = Path.of("/dev/shm", "zstack-bench-" + ProcessHandle.current().pid());
         String loadBefore = Files.readString(Path.of("/proc/loadavg")).trim();
         List<double[]> shm = new ArrayList<>();
@@ -80,7 +85,8 @@ public final class CrossProcessBench {
         }
         String loadAfter = Files.readString(Path.of("/proc/loadavg")).trim();
         System.out.println();
-        System.out.println("summary (min-max over " + repeats + " repeats; load before: " + loadBefore + ", after: "
+        System.out.println("summary (min-max over " + repeats + " repeats; shm ring "
+                + (ringKiB > 0 ? ringKiB + " KiB" : "default") + "; load before: " + loadBefore + ", after: "
                 + loadAfter + ")");
         summary("throughput 64 KiB, MB/s", shm, epoll, 0);
         summary("p50 RTT 64 B, us", shm, epoll, 1);
@@ -115,8 +121,13 @@ public final class CrossProcessBench {
     /** One repeat of one transport: {throughput MB/s, p50 us, p99 us}. */
     private static double[] run(String transport, Path dir, int seconds, int samples) throws Exception {
         List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java")
-                .toString(), "--enable-native-access=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow",
-                "-cp", System.getProperty("java.class.path"), CrossProcessBench.class.getName(), "server", transport));
+                .toString(), "--enable-native-access=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow"));
+        String serverOptions = System.getenv("ZSBENCH_SERVER_JVM_OPTS"); // e.g. a flight recording of the server
+        if (serverOptions != null && !serverOptions.isBlank()) {
+            command.addAll(List.of(serverOptions.trim().split("\\s+")));
+        }
+        command.addAll(List.of("-cp", System.getProperty("java.class.path"), CrossProcessBench.class.getName(),
+                "server", transport));
         if (transport.equals("shm")) {
             command.add(dir.toString());
         }
@@ -124,7 +135,14 @@ public final class CrossProcessBench {
         EventLoopGroup group = null;
         try {
             BufferedReader lines = new BufferedReader(new InputStreamReader(server.getInputStream()));
-            String[] ports = lines.readLine().split(" "); // "PORTS sink echo"
+            String line;
+            while ((line = lines.readLine()) != null && !line.startsWith("PORTS ")) {
+                System.out.println("server: " + line); // a JVM option's own output (a flight recording's start)
+            }
+            if (line == null) {
+                throw new IllegalStateException("the server JVM ended before it listened");
+            }
+            String[] ports = line.split(" "); // "PORTS sink echo"
             boolean shm = transport.equals("shm");
             group = shm ? new ZStackEventLoopGroup(1, ZStackConfig.builder().inProcess(false)
                     .crossProcess(dir, false).build()) : new EpollEventLoopGroup(1);
@@ -150,7 +168,11 @@ public final class CrossProcessBench {
             throws Exception {
         CompletableFuture<double[]> done = new CompletableFuture<>();
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
-        new Bootstrap().group(group).channel(type).option(ChannelOption.ALLOW_HALF_CLOSURE, true)
+        Bootstrap bootstrap = new Bootstrap().group(group).channel(type);
+        if (ringKiB > 0 && type == ZStackSocketChannel.class) {
+            bootstrap.option(ChannelOption.SO_SNDBUF, ringKiB * 512).option(ChannelOption.SO_RCVBUF, ringKiB * 512);
+        }
+        bootstrap.option(ChannelOption.ALLOW_HALF_CLOSURE, true)
                 .handler(new ChannelInboundHandlerAdapter() {
                     ByteBuf message;
                     long start;

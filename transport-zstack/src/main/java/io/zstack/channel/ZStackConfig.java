@@ -232,8 +232,7 @@ public final class ZStackConfig {
 
         /**
          * The cross-process path (default off): this group's servers are published in {@code directory} (see
-         * {@link io.zstack.shm.Rendezvous}; {@code io.zstack.shm.Rendezvous.defaultDirectory()} is
-         * /dev/shm/zstack-USER), and a connect from this group to a port another ZStack process of this node serves
+         * {@link io.zstack.shm.Rendezvous}; {@link #crossProcess()} uses /dev/shm/zstack-USER), and a connect from this group to a port another ZStack process of this node serves
          * there (over 127/8 or that process's address) is carried through memory both processes map, without TCP,
          * with the in-process path's socket semantics. Only processes of the same user attach, or of the same group
          * when {@code groupShared} (the directory is then 0770 and the peer's group is accepted). Connections are
@@ -243,6 +242,11 @@ public final class ZStackConfig {
             this.crossProcessDirectory = Objects.requireNonNull(directory, "directory");
             this.crossProcessGroupShared = groupShared;
             return this;
+        }
+
+        /** {@link #crossProcess(java.nio.file.Path, boolean)} in /dev/shm/zstack-USER, for this user only. */
+        public Builder crossProcess() {
+            return crossProcess(io.zstack.shm.Rendezvous.defaultDirectory(), false);
         }
 
         public ZStackConfig build() {

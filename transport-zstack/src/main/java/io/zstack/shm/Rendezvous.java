@@ -131,8 +131,9 @@ public final class Rendezvous {
     /** The rendezvous in {@code dir} for this process (one per directory), created on first use. */
     public static Rendezvous in(Path dir, boolean groupShared) throws IOException {
         Path key = dir.toAbsolutePath().normalize();
+        Rendezvous r;
         try {
-            return OPEN.computeIfAbsent(key, k -> {
+            r = OPEN.computeIfAbsent(key, k -> {
                 try {
                     return new Rendezvous(k, groupShared);
                 } catch (IOException e) {
@@ -142,6 +143,10 @@ public final class Rendezvous {
         } catch (java.io.UncheckedIOException e) {
             throw e.getCause();
         }
+        if (r.groupShared != groupShared) {
+            throw new IOException("rendezvous directory " + dir + " is used both with and without group sharing");
+        }
+        return r;
     }
 
     /** The default directory: {@code /dev/shm/zstack-<user>}. */

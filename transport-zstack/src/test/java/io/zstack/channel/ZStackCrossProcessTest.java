@@ -185,19 +185,26 @@ class ZStackCrossProcessTest {
         Channel client = client(server, new ChannelInboundHandlerAdapter());
         Channel child = accepted.poll(5, TimeUnit.SECONDS);
         try {
+            // write while writable until the writer found the ring full (seen on its loop, not guessed from a pause),
+            // then on until the channel turns unwritable: nothing drains any more, so it stays so
             int written = 0;
-            while (written < total) {
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+            while (written < total && !client.eventLoop().submit(() -> end(client).out.writerBlocked).get()) {
                 if (client.isWritable()) {
                     client.writeAndFlush(pattern(client, written, 1024));
                     written += 1024;
                 } else {
-                    Thread.sleep(50); // the loop moves what it can into the ring, and turns writable if it could
-                    if (!client.isWritable()) {
-                        break;
-                    }
+                    Thread.sleep(1); // the loop moves what it can into the ring
                 }
+                assertTrue(System.nanoTime() < deadline, "the writer never found the ring full");
             }
-            assertTrue(written < total, "the writer never stayed unwritable");
+            while (client.isWritable() && written < total) {
+                client.writeAndFlush(pattern(client, written, 1024));
+                written += 1024;
+            }
+            assertTrue(written < total, "the writer never became unwritable");
+            Thread.sleep(50);
+            assertFalse(client.isWritable(), "writable again though nobody read");
             assertEquals(256 * 1024, end(client).budget(), "the ring: SO_SNDBUF + SO_RCVBUF, at least 256 KiB");
             assertEquals(0L, client.eventLoop().submit(() -> end(client).out.room(0)).get(), "the ring is full");
             assertTrue(written <= 256 * 1024 + 32 * 1024 + 1024, written + " bytes in flight: more than the ring "

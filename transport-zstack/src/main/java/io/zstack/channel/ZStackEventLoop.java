@@ -180,6 +180,10 @@ public final class ZStackEventLoop extends SingleThreadEventLoop {
                     idle = 0;
                 } else if (config.idleParkNanos() > 0 && ++idle > config.idleSpins()) {
                     park();
+                } else if (!crossProcessEnds.isEmpty()) {
+                    // the peer process's loop, which this one waits for, may share this core: let it run at once
+                    // (yielding every 8th empty round instead put 8 rounds, 5-6 us, into each 64 B round trip)
+                    Thread.yield();
                 }
                 if (isShuttingDown()) {
                     closeAll();

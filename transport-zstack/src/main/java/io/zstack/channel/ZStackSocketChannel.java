@@ -16,6 +16,7 @@ import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.channel.socket.ChannelInputShutdownReadComplete;
 import io.netty.channel.socket.ServerSocketChannel;
 import io.netty.channel.socket.SocketChannel;
+import io.netty.util.UncheckedBooleanSupplier;
 import io.netty.util.concurrent.Future;
 import io.zstack.buffer.Mbuf;
 import io.zstack.buffer.MbufByteBuf;
@@ -423,7 +424,7 @@ public final class ZStackSocketChannel extends AbstractZStackChannel implements 
             int limit = Math.max(1, handle.guess());
             // the time of this read, not of the loop's start: a handler that wrote (an echo) sent segments stamped
             // since, and a window update stamped earlier would carry an older TSval, which the peer drops (PAWS)
-            ByteBuf msg = nextMessage(c, limit, ZStackEventLoop.now());
+            ByteBuf msg = nextPiece(c, limit, ZStackEventLoop.now());
             if (msg == null) {
                 break;
             }
@@ -434,7 +435,7 @@ public final class ZStackSocketChannel extends AbstractZStackChannel implements 
             handle.lastBytesRead(n);
             handle.incMessagesRead(1);
             pipeline.fireChannelRead(msg);
-        } while (handle.continueReading() && isOpen());
+        } while (continueReading(handle) && isOpen());
         handle.readComplete();
         if (readSomething) {
             pipeline.fireChannelReadComplete();
@@ -466,27 +467,23 @@ public final class ZStackSocketChannel extends AbstractZStackChannel implements 
     }
 
     /**
-     * The next message of at most {@code limit} bytes: the whole current segment when it fits (zero copy, the
-     * buffer owns the mbuf), or a slice of it (still zero copy, sharing the mbuf). Null when nothing is received.
+     * Whether this read goes on: each message is one received segment (or a slice of one when the allocator's guess
+     * is smaller), so "the last read filled its buffer", the stock hint that more may wait, says nothing here; what
+     * the stack holds does, as epoll's own handle asks the socket.
      */
-    private ByteBuf nextMessage(TcpConnection c, int limit, long now) {
-        ByteBuf first = nextPiece(c, limit, now);
-        if (first == null || first.readableBytes() >= limit || !hasInput(c)) {
-            return first;
-        }
-        // as read(2) fills its buffer with whatever has arrived, a read takes every segment waiting, up to the
-        // guess: several segments make one composite message of mbuf views (still no copy)
-        CompositeByteBuf composite = config.getAllocator().compositeDirectBuffer(Integer.MAX_VALUE);
-        composite.addComponent(true, first);
-        ByteBuf piece;
-        while (composite.readableBytes() < limit
-                && (piece = nextPiece(c, limit - composite.readableBytes(), now)) != null) {
-            composite.addComponent(true, piece);
-        }
-        return composite;
+    private boolean continueReading(RecvByteBufAllocator.Handle handle) {
+        return handle instanceof RecvByteBufAllocator.ExtendedHandle extended
+                ? extended.continueReading(moreInput) : handle.continueReading();
     }
 
-    /** The next piece of received data, at most {@code limit} bytes of one segment; null when nothing waits. */
+    private final UncheckedBooleanSupplier moreInput = () -> connection != null && hasInput(connection);
+
+    /**
+     * The next message: one received segment, the buffer owning its mbuf, or a slice of it (sharing the mbuf) when
+     * the allocator's guess is smaller; null when nothing waits. Segments are never joined into a composite:
+     * a decoder (ByteToMessageDecoder's default cumulator) copies every non-contiguous buffer it is given, so a
+     * composite read would cost the very copy zero copy saves, where one segment at a time reaches it as is.
+     */
     private ByteBuf nextPiece(TcpConnection c, int limit, long now) {
         while (current == null) {
             long segment = rest;

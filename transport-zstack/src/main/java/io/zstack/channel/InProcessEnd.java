@@ -6,7 +6,6 @@ import io.netty.channel.ChannelOutboundBuffer;
 import io.netty.channel.ChannelPipeline;
 import io.netty.channel.FileRegion;
 import io.netty.channel.RecvByteBufAllocator;
-import io.netty.util.UncheckedBooleanSupplier;
 import io.zstack.buffer.MbufByteBuf;
 import io.zstack.tcp.TcpError;
 import java.io.IOException;
@@ -268,7 +267,7 @@ final class InProcessEnd {
         try {
             do {
                 int limit = Math.max(1, handle.guess());
-                ByteBuf msg = nextPiece(limit);
+                ByteBuf msg = nextMessage(limit);
                 if (msg == null) {
                     break;
                 }
@@ -278,7 +277,7 @@ final class InProcessEnd {
                 handle.lastBytesRead(msg.readableBytes());
                 handle.incMessagesRead(1);
                 pipeline.fireChannelRead(msg);
-            } while (continueReading(handle) && channel.isOpen());
+            } while (handle.continueReading() && channel.isOpen());
         } finally {
             tookSome();
         }
@@ -319,18 +318,25 @@ final class InProcessEnd {
         }
     }
 
-    /** As on TCP (ZStackSocketChannel.continueReading): one written buffer per message, so ask what waits. */
-    private boolean continueReading(RecvByteBufAllocator.Handle handle) {
-        return handle instanceof RecvByteBufAllocator.ExtendedHandle extended
-                ? extended.continueReading(moreInput) : handle.continueReading();
+    /**
+     * Up to {@code limit} bytes: whole buffers while they fit (several make a composite), else a slice. Unlike TCP's
+     * reads (one segment each), written buffers are joined as a byte stream's read joins them: a writer's small
+     * writes reach the reader together, as over a socket (Netty's TrafficShapingHandlerTest times its steps by it).
+     */
+    private ByteBuf nextMessage(int limit) {
+        ByteBuf first = nextPiece(limit);
+        if (first == null || first.readableBytes() >= limit || !hasInput()) {
+            return first;
+        }
+        CompositeByteBuf composite = channel.config().getAllocator().compositeDirectBuffer(Integer.MAX_VALUE);
+        composite.addComponent(true, first);
+        ByteBuf piece;
+        while (composite.readableBytes() < limit && (piece = nextPiece(limit - composite.readableBytes())) != null) {
+            composite.addComponent(true, piece);
+        }
+        return composite;
     }
 
-    private final UncheckedBooleanSupplier moreInput = this::hasInput;
-
-    /**
-     * The next message: one buffer the peer wrote, or a slice of it when the allocator's guess is smaller. Never a
-     * composite of several: a decoder copies a non-contiguous buffer (see ZStackSocketChannel.nextPiece).
-     */
     private ByteBuf nextPiece(int limit) {
         if (current == null) {
             current = in.poll();

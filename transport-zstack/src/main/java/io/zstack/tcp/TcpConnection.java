@@ -46,7 +46,8 @@ public final class TcpConnection {
 
     final TcpLayer layer;
     final MbufPool pool;
-    final TcpSettings settings;
+    /** Replaced whole when the application changes an option (from any thread): volatile, read per use. */
+    private volatile TcpSettings settings;
     final int localAddress;
     final int localPort;
     final int remoteAddress;
@@ -173,11 +174,11 @@ public final class TcpConnection {
         this.remotePort = remotePort;
         this.sendQueue = new SendQueue(pool);
         this.receiveQueue = new ReceiveQueue(pool);
-        this.reassembly = new ReassemblyQueue(pool, settings.reassemblySegments);
-        this.rtt = new RttEstimator(settings.initialRtoNanos, settings.minRtoNanos, settings.maxRtoNanos, 1_000_000L);
-        this.congestion = settings.congestionControl.create();
+        this.reassembly = new ReassemblyQueue(pool, settings.reassemblySegments());
+        this.rtt = new RttEstimator(settings.initialRtoNanos(), settings.minRtoNanos(), settings.maxRtoNanos(), 1_000_000L);
+        this.congestion = settings.congestionControl().create();
         this.timers = new ConnectionTimers(this, layer.timers());
-        this.quickAcksLeft = settings.quickAckSegments;
+        this.quickAcksLeft = settings.quickAckSegments();
     }
 
     // ======================================================================================== public API
@@ -211,6 +212,14 @@ public final class TcpConnection {
         return settings;
     }
 
+    /**
+     * Installs changed settings (an application's socket option); they apply from the next segment. Those read only
+     * when a timer is armed take effect through {@link #minRtoChanged()} and {@link #keepAliveChanged(long)}.
+     */
+    public void settings(TcpSettings changed) {
+        this.settings = java.util.Objects.requireNonNull(changed, "settings");
+    }
+
     public void handler(Handler h) {
         this.handler = h == null ? NO_HANDLER : h;
     }
@@ -241,7 +250,7 @@ public final class TcpConnection {
     /** Bytes that can be written before the send buffer is full. */
     public long sendSpace() {
         // bytes, and what their mbufs pin: many tiny pieces must not take the whole pool (SendQueue.charge)
-        return Math.max(0, settings.sendBufferBytes - Math.max(sendQueue.size(), sendQueue.memory()));
+        return Math.max(0, settings.sendBufferBytes() - Math.max(sendQueue.size(), sendQueue.memory()));
     }
 
     /** Bytes queued to send and not yet acknowledged. */
@@ -363,15 +372,15 @@ public final class TcpConnection {
             destroy(null);
             return;
         }
-        if (!receiveQueue.isEmpty() || settings.lingerNanos == 0) {
+        if (!receiveQueue.isEmpty() || settings.lingerNanos() == 0) {
             // RFC 2525 §2.17: data the application will never read means the peer must learn it was lost
             abort(nowNanos);
             return;
         }
         reassembly.clear();
         shutdownOutput(nowNanos);
-        if (settings.lingerNanos > 0) {
-            timers.closeDeadline = nowNanos + settings.lingerNanos;
+        if (settings.lingerNanos() > 0) {
+            timers.closeDeadline = nowNanos + settings.lingerNanos();
             timers.arm();
         }
     }
@@ -399,10 +408,10 @@ public final class TcpConnection {
         sendMss = 536; // RFC 9293 default until the peer says otherwise
         tsOffsetMillis = timestampOffset();
         // what our SYN offers; the peer's SYN-ACK decides what is used
-        windowScalingOn = settings.windowScaling;
-        rcvWindowShift = settings.windowScaling ? windowShiftFor(settings.receiveBufferBytes) : 0;
-        sackOn = settings.sack;
-        timestampsOn = settings.timestamps;
+        windowScalingOn = settings.windowScaling();
+        rcvWindowShift = settings.windowScaling() ? windowShiftFor(settings.receiveBufferBytes()) : 0;
+        sackOn = settings.sack();
+        timestampsOn = settings.timestamps();
         state = TcpState.SYN_SENT;
         lastReceiveNanos = nowNanos;
         sendSyn(nowNanos, false);
@@ -458,17 +467,17 @@ public final class TcpConnection {
     private void takeSynOptions(InboundSegment seg, long nowNanos) {
         int peerMss = seg.mss > 0 ? seg.mss : 536;
         sendMss = Math.max(64, Math.min(peerMss, receiveMss));
-        if (settings.windowScaling && seg.windowScale >= 0) {
+        if (settings.windowScaling() && seg.windowScale >= 0) {
             windowScalingOn = true;
             sndWindowShift = Math.min(seg.windowScale, 14); // RFC 7323 §2.3: treat larger as 14
-            rcvWindowShift = windowShiftFor(settings.receiveBufferBytes);
+            rcvWindowShift = windowShiftFor(settings.receiveBufferBytes());
         } else {
             windowScalingOn = false;
             sndWindowShift = 0;
             rcvWindowShift = 0;
         }
-        sackOn = settings.sack && seg.sackPermitted;
-        if (settings.timestamps && seg.hasTimestamp) {
+        sackOn = settings.sack() && seg.sackPermitted;
+        if (settings.timestamps() && seg.hasTimestamp) {
             timestampsOn = true;
             tsRecent = seg.tsVal;
             tsRecentAtNanos = nowNanos;
@@ -729,7 +738,7 @@ public final class TcpConnection {
             } else if (state == TcpState.TIME_WAIT) {
                 // a retransmitted FIN: our ACK was lost; acknowledge again and restart 2MSL (RFC 9293 §3.10.7.4)
                 ackNow = true;
-                timers.closeDeadline = nowNanos + 2 * settings.mslNanos;
+                timers.closeDeadline = nowNanos + 2 * settings.mslNanos();
                 timers.arm();
             }
         }
@@ -948,7 +957,7 @@ public final class TcpConnection {
             entered = true;
         }
         if (inRecovery) {
-            prr.onAck(delivered, sent.pipe(), congestion.ssthresh(), settings.prrSlowStartBound, sendMss);
+            prr.onAck(delivered, sent.pipe(), congestion.ssthresh(), settings.prrSlowStartBound(), sendMss);
             if (delivered > 0) {
                 // in recovery the probe only asks for news, and this is news: the next silence may have its own
                 rack.tlpOutstanding = false;
@@ -1237,7 +1246,7 @@ public final class TcpConnection {
             case FIN_WAIT_1 -> {
                 state = TcpState.FIN_WAIT_2;
                 if (closedByApplication) {
-                    timers.closeDeadline = nowNanos + settings.finWait2TimeoutNanos;
+                    timers.closeDeadline = nowNanos + settings.finWait2TimeoutNanos();
                     timers.arm();
                 }
             }
@@ -1407,7 +1416,7 @@ public final class TcpConnection {
 
     /** Segments the receive and reassembly queues may hold together: four times what full-sized ones fill. */
     private int maxReceiveChains() {
-        return 4 * settings.receiveBufferBytes / 1460 + 64;
+        return 4 * settings.receiveBufferBytes() / 1460 + 64;
     }
 
     private void receiveFin(long nowNanos) {
@@ -1431,7 +1440,7 @@ public final class TcpConnection {
     }
 
     private void enterTimeWait(long nowNanos) {
-        if (layer.timeWaitCount >= settings.maxTimeWaits) {
+        if (layer.timeWaitCount >= settings.maxTimeWaits()) {
             // as Linux on tcp_max_tw_buckets: the peer's FIN is acknowledged, the tuple is not kept
             layer.counters().timeWaitOverflows++;
             sendAckNow(nowNanos);
@@ -1442,7 +1451,7 @@ public final class TcpConnection {
         state = TcpState.TIME_WAIT;
         timers.stopAllButClose();
         sent.clear();
-        timers.closeDeadline = nowNanos + 2 * settings.mslNanos;
+        timers.closeDeadline = nowNanos + 2 * settings.mslNanos();
         sendQueue.clear();
         timers.arm();
         layer.counters().timeWaits++;
@@ -1451,7 +1460,7 @@ public final class TcpConnection {
 
     private void scheduleAck(long nowNanos, int len) {
         segmentsUnacked++;
-        if (!settings.delayedAck || quickAcksLeft > 0) {
+        if (!settings.delayedAck() || quickAcksLeft > 0) {
             if (quickAcksLeft > 0) {
                 quickAcksLeft--;
             }
@@ -1459,7 +1468,7 @@ public final class TcpConnection {
         } else if (segmentsUnacked >= 2 && len >= sendMss / 2) {
             ackNow = true; // RFC 9293 §3.8.6.3: at least every second full-sized segment
         } else if (timers.delayedAckDeadline == 0) {
-            timers.delayedAckDeadline = nowNanos + settings.delayedAckTimeoutNanos;
+            timers.delayedAckDeadline = nowNanos + settings.delayedAckTimeoutNanos();
             timers.arm();
         }
     }
@@ -1543,7 +1552,7 @@ public final class TcpConnection {
                     }
                     break;
                 }
-                if (len < mss && settings.nagle && inFlight > 0 && !finQueued) {
+                if (len < mss && settings.nagle() && inFlight > 0 && !finQueued) {
                     break; // Nagle: at most one small segment in flight
                 }
                 len = sendQueue.endAtPiece(offset, len); // one mbuf per segment where the pieces allow (SendQueue)
@@ -1641,7 +1650,7 @@ public final class TcpConnection {
 
     /** Receive window in bytes: buffer space not used by data waiting to be read or reassembled. */
     int currentReceiveWindow() {
-        long free = settings.receiveBufferBytes - receiveQueue.bytes() - reassembly.bytes();
+        long free = settings.receiveBufferBytes() - receiveQueue.bytes() - reassembly.bytes();
         long maxWindow = 65535L << rcvWindowShift;
         int window = (int) Math.max(0, Math.min(free, maxWindow));
         // never shrink the right edge already advertised (RFC 9293 §3.8.6.2.2); an edge further out than any window
@@ -1657,8 +1666,8 @@ public final class TcpConnection {
     private int advertisedWindowBytes() {
         int window = currentReceiveWindow();
         int edgeRoom = Math.max(0, SeqNum.diff(rcvAdvertisedEdge, rcvNxt));
-        int step = Math.min(settings.receiveBufferBytes / 2, receiveMss);
-        if (window - edgeRoom < step && window < settings.receiveBufferBytes) {
+        int step = Math.min(settings.receiveBufferBytes() / 2, receiveMss);
+        if (window - edgeRoom < step && window < settings.receiveBufferBytes()) {
             window = edgeRoom;
         }
         // round down to what the scale can express, so the peer sees exactly this
@@ -1668,7 +1677,7 @@ public final class TcpConnection {
     /** The window field to put in a segment (scaled; a SYN's is never scaled). */
     int windowField(boolean syn) {
         if (syn) {
-            return Math.min(settings.receiveBufferBytes, 65535);
+            return Math.min(settings.receiveBufferBytes(), 65535);
         }
         return Math.min(advertisedWindowBytes() >>> rcvWindowShift, 65535);
     }
@@ -1679,7 +1688,7 @@ public final class TcpConnection {
         }
         int window = currentReceiveWindow();
         int edgeRoom = Math.max(0, SeqNum.diff(rcvAdvertisedEdge, rcvNxt));
-        return window - edgeRoom >= Math.min(settings.receiveBufferBytes / 2, 2 * receiveMss);
+        return window - edgeRoom >= Math.min(settings.receiveBufferBytes() / 2, 2 * receiveMss);
     }
 
     /** Our TSval: milliseconds on a per-connection offset clock (RFC 7323 §5.4, RFC 9293 hides uptime). */
@@ -1710,25 +1719,25 @@ public final class TcpConnection {
     // ======================================================================================== timers
 
     private long persistInterval() {
-        long base = Math.max(settings.persistMinNanos, rtt.rto());
-        return Math.min(settings.persistMaxNanos, base << Math.min(persistBackoff, 10));
+        long base = Math.max(settings.persistMinNanos(), rtt.rto());
+        return Math.min(settings.persistMaxNanos(), base << Math.min(persistBackoff, 10));
     }
 
     private void armKeepAlive(long nowNanos) {
-        if (settings.keepAlive) {
-            timers.keepAliveDeadline = nowNanos + settings.keepAliveIdleNanos;
+        if (settings.keepAlive()) {
+            timers.keepAliveDeadline = nowNanos + settings.keepAliveIdleNanos();
             timers.arm();
         }
     }
 
     /** Re-reads the minimum RTO ({@link TcpSettings#minRtoNanos}) after the application changed it. */
     public void minRtoChanged() {
-        rtt.minRtoNanos(settings.minRtoNanos);
+        rtt.minRtoNanos(settings.minRtoNanos());
     }
 
     /** Re-reads SO_KEEPALIVE and friends after the application changed them. */
     public void keepAliveChanged(long nowNanos) {
-        if (settings.keepAlive && isActive()) {
+        if (settings.keepAlive() && isActive()) {
             armKeepAlive(Math.max(nowNanos, lastReceiveNanos));
         } else {
             timers.keepAliveDeadline = 0;
@@ -1744,7 +1753,7 @@ public final class TcpConnection {
             destroy(null);
             return true;
         }
-        if (closedByApplication && settings.lingerNanos > 0) {
+        if (closedByApplication && settings.lingerNanos() > 0) {
             abort(nowNanos);
             return true;
         }
@@ -1769,9 +1778,9 @@ public final class TcpConnection {
         retransmitCount++;
         counters.timeouts++;
         int limit = switch (state) {
-            case SYN_SENT -> settings.synRetries;
-            case SYN_RECEIVED -> settings.synAckRetries;
-            default -> settings.maxRetransmissions;
+            case SYN_SENT -> settings.synRetries();
+            case SYN_RECEIVED -> settings.synAckRetries();
+            default -> settings.maxRetransmissions();
         };
         if (retransmitCount > limit) {
             if (state == TcpState.SYN_RECEIVED && listener != null) {
@@ -1883,16 +1892,16 @@ public final class TcpConnection {
     }
 
     void keepAliveTimeout(long nowNanos) {
-        if (!settings.keepAlive || !isActive()) {
+        if (!settings.keepAlive() || !isActive()) {
             return;
         }
         long idle = nowNanos - lastReceiveNanos;
-        if (idle < settings.keepAliveIdleNanos && keepAliveProbesSent == 0) {
-            timers.keepAliveDeadline = lastReceiveNanos + settings.keepAliveIdleNanos;
+        if (idle < settings.keepAliveIdleNanos() && keepAliveProbesSent == 0) {
+            timers.keepAliveDeadline = lastReceiveNanos + settings.keepAliveIdleNanos();
             timers.arm();
             return;
         }
-        if (keepAliveProbesSent >= settings.keepAliveProbes) {
+        if (keepAliveProbesSent >= settings.keepAliveProbes()) {
             layer.counters().keepAliveTimeouts++;
             layer.sendReset(this, sndNxt, 0, false);
             destroy(TcpError.TIMED_OUT);
@@ -1902,7 +1911,7 @@ public final class TcpConnection {
         layer.transmit(this, TcpFlags.ACK, sndUna - 1, 0, 0, nowNanos);
         layer.counters().keepAliveProbes++;
         keepAliveProbesSent++;
-        timers.keepAliveDeadline = nowNanos + settings.keepAliveIntervalNanos;
+        timers.keepAliveDeadline = nowNanos + settings.keepAliveIntervalNanos();
         timers.arm();
     }
 

@@ -356,7 +356,7 @@ public final class TcpLayer implements Ipv4Layer.Transport {
             return;
         }
         if (seg.has(TcpFlags.ACK)) {
-            if (!seg.has(TcpFlags.SYN) && l.settings.synCookies) {
+            if (!seg.has(TcpFlags.SYN) && l.settings.synCookies()) {
                 int mss = cookies.check(seg.destinationAddress, seg.destinationPort, seg.sourceAddress,
                         seg.sourcePort, seg.seq - 1, seg.ack - 1, nowNanos);
                 if (mss > 0) {
@@ -376,14 +376,14 @@ public final class TcpLayer implements Ipv4Layer.Transport {
             return; // the client retries its SYN; by then the application may have accepted
         }
         if (l.synBacklogFull()) {
-            if (l.settings.synCookies) {
+            if (l.settings.synCookies()) {
                 sendCookieSynAck(seg, nowNanos);
             } else {
                 counters.synBacklogDrops++;
             }
             return;
         }
-        TcpConnection c = new TcpConnection(this, l.settings.copy(), seg.destinationAddress, seg.destinationPort,
+        TcpConnection c = new TcpConnection(this, l.settings, seg.destinationAddress, seg.destinationPort,
                 seg.sourceAddress, seg.sourcePort);
         c.listener = l;
         l.halfOpen++;
@@ -394,7 +394,7 @@ public final class TcpLayer implements Ipv4Layer.Transport {
     }
 
     private void acceptCookie(TcpListener l, InboundSegment seg, int mss, long nowNanos) {
-        TcpConnection c = new TcpConnection(this, l.settings.copy(), seg.destinationAddress, seg.destinationPort,
+        TcpConnection c = new TcpConnection(this, l.settings, seg.destinationAddress, seg.destinationPort,
                 seg.sourceAddress, seg.sourcePort);
         c.acceptCookie(seg, seg.ack - 1, mss, nowNanos);
         if (!l.enqueueEstablished(c)) {
@@ -415,7 +415,7 @@ public final class TcpLayer implements Ipv4Layer.Transport {
                 seg.seq, mss, nowNanos);
         counters.synCookiesSent++;
         sendBare(seg.destinationAddress, seg.destinationPort, seg.sourceAddress, seg.sourcePort, cookie, seg.seq + 1,
-                TcpFlags.SYN | TcpFlags.ACK, Math.min(defaults.receiveBufferBytes, 65535),
+                TcpFlags.SYN | TcpFlags.ACK, Math.min(defaults.receiveBufferBytes(), 65535),
                 SynCookies.MSS_TABLE[SynCookies.mssIndex(mss)], nowNanos);
     }
 
@@ -538,8 +538,8 @@ public final class TcpLayer implements Ipv4Layer.Transport {
         int blocks = 0;
         int optionsLength;
         if (syn) {
-            optionsLength = TcpHeader.optionsLength(c.receiveMss >= 0, synAck ? c.windowScalingOn : c.settings.windowScaling,
-                    synAck ? c.sackOn : c.settings.sack, synAck ? c.timestampsOn : c.settings.timestamps, 0);
+            optionsLength = TcpHeader.optionsLength(c.receiveMss >= 0, synAck ? c.windowScalingOn : c.settings().windowScaling(),
+                    synAck ? c.sackOn : c.settings().sack(), synAck ? c.timestampsOn : c.settings().timestamps(), 0);
         } else {
             // SACK blocks never push a segment past the MSS the peer allows (effectiveMss sized the payload for them)
             int sackRoom = c.sendMss - length;
@@ -552,9 +552,9 @@ public final class TcpLayer implements Ipv4Layer.Transport {
         long base = inPlace ? Mbuf.prepend(m, headerLength) : Mbuf.append(m, headerLength);
         MemorySegment room = Mbuf.MEMORY;
         if (syn) {
-            boolean offerScale = synAck ? c.windowScalingOn : c.settings.windowScaling;
-            boolean offerSack = synAck ? c.sackOn : c.settings.sack;
-            boolean offerTs = synAck ? c.timestampsOn : c.settings.timestamps;
+            boolean offerScale = synAck ? c.windowScalingOn : c.settings().windowScaling();
+            boolean offerSack = synAck ? c.sackOn : c.settings().sack();
+            boolean offerTs = synAck ? c.timestampsOn : c.settings().timestamps();
             TcpHeader.writeOptions(room, base + TcpHeader.MIN_HEADER_LENGTH, c.receiveMss,
                     offerScale ? c.rcvWindowShift : -1, offerSack, offerTs, tsVal, synAck ? c.tsRecent : 0,
                     null, null, 0);

@@ -28,8 +28,8 @@ class RawSegmentTest {
 
     @BeforeEach
     void setUp() {
-        peer = new RawPeer(new TcpSettings());
-        listener = peer.tcp().listen(0, 80, peer.tcp().defaults().copy());
+        peer = new RawPeer(TcpSettings.defaults());
+        listener = peer.tcp().listen(0, 80, peer.tcp().defaults());
     }
 
     @AfterEach
@@ -182,7 +182,7 @@ class RawSegmentTest {
         // a window of hundreds of megabytes: the stack accepted data it had no room for
         peerIsn = 0xC000_0000;
         handshake();
-        int buffer = conn.settings.receiveBufferBytes;
+        int buffer = conn.settings().receiveBufferBytes();
         RawPeer.Sent last = null;
         for (int offset = 0; offset < buffer + 20_000; offset += 1000) {
             peer.send(data(offset, 1000));
@@ -506,10 +506,8 @@ class RawSegmentTest {
     @Test
     void keepAliveProbesThenTimesOut() {
         handshake();
-        conn.settings().keepAlive = true;
-        conn.settings().keepAliveIdleNanos = 10_000 * MS;
-        conn.settings().keepAliveIntervalNanos = 1_000 * MS;
-        conn.settings().keepAliveProbes = 3;
+        conn.settings(conn.settings().toBuilder().keepAlive(true).keepAliveIdleNanos(10_000 * MS)
+                .keepAliveIntervalNanos(1_000 * MS).keepAliveProbes(3).build());
         conn.keepAliveChanged(peer.now());
         peer.advance(10_010 * MS);
         RawPeer.Sent probe = peer.next();
@@ -539,7 +537,7 @@ class RawSegmentTest {
         closeIntoTimeWait();
         assertEquals(List.of("closed null", "readable"), events, "the close and the EOF reach the application");
         assertTrue(!conn.hasHandler(), "2MSL in the table keeps no channel reachable");
-        peer.advance(2 * conn.settings().mslNanos - 100 * MS);
+        peer.advance(2 * conn.settings().mslNanos() - 100 * MS);
         assertEquals(1, peer.tcp().connectionCount(), "still in TIME_WAIT");
         assertEquals("1 in TIME_WAIT\n", peer.tcp().describeConnections(peer.now()), "counted, not listed");
         assertEquals(1, peer.tcp().timeWaitCount);
@@ -552,7 +550,7 @@ class RawSegmentTest {
     @Test
     void beyondMaxTimeWaitsAClosingConnectionAcknowledgesAndGoes() {
         handshake();
-        conn.settings().maxTimeWaits = 0;
+        conn.settings(conn.settings().toBuilder().maxTimeWaits(0).build());
         closeFirst();
         assertEquals(TcpState.CLOSED, conn.state());
         assertEquals(0, peer.tcp().connectionCount());
@@ -647,7 +645,7 @@ class RawSegmentTest {
 
     @Test
     void icmpPortUnreachableRefusesAConnectAndStaleIcmpIsIgnored() {
-        TcpConnection c = peer.tcp().connect(0, 0, RawPeer.PEER, 9000, peer.tcp().defaults().copy(), null, peer.now());
+        TcpConnection c = peer.tcp().connect(0, 0, RawPeer.PEER, 9000, peer.tcp().defaults(), null, peer.now());
         peer.poll();
         RawPeer.Sent syn = peer.next();
         assertTrue(syn.has(TcpFlags.SYN));
@@ -676,8 +674,7 @@ class RawSegmentTest {
     @Test
     void synCookiesServeClientsWhenTheSynBacklogIsFull() {
         listener.close(peer.now());
-        TcpSettings settings = peer.tcp().defaults().copy();
-        settings.synBacklog = 1;
+        TcpSettings settings = peer.tcp().defaults().toBuilder().synBacklog(1).build();
         listener = peer.tcp().listen(0, 80, settings);
         RawPeer.Segment first = segment(TcpFlags.SYN, 7000, 0);
         first.sourcePort = 41000;

@@ -48,13 +48,11 @@ class RecoveryRawSegmentTest {
     }
 
     private void connect(CongestionAlgorithm cc, long minRtoNanos, boolean prrSlowStartBound) {
-        TcpSettings settings = new TcpSettings();
-        settings.congestionControl = cc;
-        settings.minRtoNanos = minRtoNanos;
-        settings.prrSlowStartBound = prrSlowStartBound;
+        TcpSettings settings = TcpSettings.builder().congestionControl(cc).minRtoNanos(minRtoNanos)
+                .prrSlowStartBound(prrSlowStartBound).build();
         peer = new RawPeer(settings);
         counters = peer.tcp().counters();
-        TcpListener listener = peer.tcp().listen(0, 80, settings.copy());
+        TcpListener listener = peer.tcp().listen(0, 80, settings);
         RawPeer.Segment syn = segment(TcpFlags.SYN, PEER_ISN, 0);
         syn.mss = 1460;
         syn.windowScale = 7;
@@ -595,7 +593,7 @@ class RecoveryRawSegmentTest {
         ack(seg(0) + 100);
     }
 
-    /** The minimum RTO is a setting (TcpSettings.minRtoNanos, 200 ms as in Linux by default): here 50 ms. */
+    /** The minimum RTO is a setting (TcpSettings.minRtoNanos(), 200 ms as in Linux by default): here 50 ms. */
     @Test
     void theMinimumRtoIsASetting() {
         connect(CongestionAlgorithm.CUBIC, 50 * MS);

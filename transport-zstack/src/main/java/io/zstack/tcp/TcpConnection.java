@@ -395,6 +395,82 @@ public final class TcpConnection {
         destroy(TcpError.ABORTED);
     }
 
+    // ======================================================================================== what TcpLayer asks
+
+    /** The timer wheel's entry for this connection came due: run what is due, in order ({@link ConnectionTimers}). */
+    void timersDue(long nowNanos) {
+        timers.fire(nowNanos);
+    }
+
+    /** A passive open: {@code l} made this connection and keeps it until the application accepts it. */
+    void createdBy(TcpListener l) {
+        listener = l;
+    }
+
+    /** An ICMP error while connecting: the reason given if the connect then times out (RFC 5461). */
+    void softError(TcpError why) {
+        softError = why;
+    }
+
+    /** Whether {@code seq} lies in what we sent and the peer has not acknowledged (an ICMP error must quote it). */
+    boolean isUnacknowledged(int seq) {
+        return !SeqNum.lt(seq, sndUna) && SeqNum.lt(seq, sndMax);
+    }
+
+    /**
+     * In TIME_WAIT: whether a SYN on this tuple starts a new incarnation that may take it over (RFC 6191, RFC 9293
+     * §3.6.1). As Linux does: its timestamp must pass PAWS, and either it is newer or the SYN starts past the old
+     * stream (a client opening connections faster than its 1 ms timestamp clock ticks repeats a timestamp).
+     */
+    boolean startsNewIncarnation(InboundSegment syn) {
+        boolean timestamps = timestampsOn && syn.hasTimestamp;
+        return !(timestamps && SeqNum.lt(syn.tsVal, tsRecent))
+                && (SeqNum.gt(syn.seq, rcvNxt) || timestamps && SeqNum.gt(syn.tsVal, tsRecent));
+    }
+
+    /** The queue our segments' payload is cut from. */
+    SendQueue sendQueue() {
+        return sendQueue;
+    }
+
+    /** The MSS our SYN or SYN-ACK announces (our MTU less headers). */
+    int receiveMss() {
+        return receiveMss;
+    }
+
+    /** The shift our window-scale option announces and our window fields use. */
+    int receiveWindowShift() {
+        return rcvWindowShift;
+    }
+
+    /** RCV.NXT: what our ACKs acknowledge. */
+    int receiveNext() {
+        return rcvNxt;
+    }
+
+    /** Whether every segment carries the timestamp option (both sides offered it). */
+    boolean timestampsOn() {
+        return timestampsOn;
+    }
+
+    /** TS.Recent: the timestamp our segments echo (RFC 7323 §4.3). */
+    int timestampToEcho() {
+        return tsRecent;
+    }
+
+    /** Whether a SYN (our settings) or a SYN-ACK (what the peer's SYN agreed) offers window scaling. */
+    boolean synOffersWindowScale(boolean synAck) {
+        return synAck ? windowScalingOn : settings.windowScaling();
+    }
+
+    boolean synOffersSack(boolean synAck) {
+        return synAck ? sackOn : settings.sack();
+    }
+
+    boolean synOffersTimestamps(boolean synAck) {
+        return synAck ? timestampsOn : settings.timestamps();
+    }
+
     // ======================================================================================== opening
 
     /** Active open: sends SYN (RFC 9293 §3.10.1). */

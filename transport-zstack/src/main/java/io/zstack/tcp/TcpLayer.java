@@ -195,7 +195,7 @@ public final class TcpLayer implements Ipv4Layer.Transport {
         TcpConnection c = new TcpConnection(this, settings, source, port, remoteAddress, remotePort);
         connections.add(c);
         counters.activeOpens++;
-        c.connect(nowNanos);
+        c.setup.connect(nowNanos);
         return c;
     }
 
@@ -382,13 +382,13 @@ public final class TcpLayer implements Ipv4Layer.Transport {
         connections.add(c);
         counters.passiveOpens++;
         // data in a SYN is not kept (RFC 9293 allows either); the peer sends it again after the handshake
-        c.acceptSyn(seg, nowNanos);
+        c.setup.acceptSyn(seg, nowNanos);
     }
 
     private void acceptCookie(TcpListener l, InboundSegment seg, int mss, long nowNanos) {
         TcpConnection c = new TcpConnection(this, l.settings, seg.destinationAddress, seg.destinationPort,
                 seg.sourceAddress, seg.sourcePort);
-        c.acceptCookie(seg, seg.ack - 1, mss, nowNanos);
+        c.setup.acceptCookie(seg, seg.ack - 1, mss, nowNanos);
         if (!l.enqueueEstablished(c)) {
             return; // accept queue full: the ACK is dropped, the client retransmits
         }
@@ -450,7 +450,7 @@ public final class TcpLayer implements Ipv4Layer.Transport {
         }
         counters.icmpReceived++;
         if (code == Icmpv4Packet.CODE_FRAGMENTATION_NEEDED) {
-            c.pathMtuChanged(nextHopMtu);
+            c.sender.pathMtuChanged(nextHopMtu);
         } else if (c.state() == TcpState.SYN_SENT && (code == Icmpv4Packet.CODE_PORT_UNREACHABLE
                 || code == Icmpv4Packet.CODE_PROTOCOL_UNREACHABLE)) {
             c.destroy(TcpError.REFUSED);
@@ -538,7 +538,7 @@ public final class TcpLayer implements Ipv4Layer.Transport {
             // SACK blocks never push a segment past the MSS the peer allows (effectiveMss sized the payload for them)
             int sackRoom = c.sendMss() - length;
             int maxBlocks = Math.min(timestamps ? 3 : 4, sackRoom >= 12 ? (sackRoom - 4) / 8 : 0);
-            blocks = c.sackBlocks(sackStarts, sackEnds, maxBlocks);
+            blocks = c.receiver.sackBlocks(sackStarts, sackEnds, maxBlocks);
             optionsLength = TcpHeader.optionsLength(false, false, false, timestamps, blocks);
         }
         int headerLength = TcpHeader.MIN_HEADER_LENGTH + optionsLength;
@@ -555,7 +555,7 @@ public final class TcpLayer implements Ipv4Layer.Transport {
         }
         boolean ack = (flags & TcpFlags.ACK) != 0;
         TcpHeader.write(room, base, c.localPort(), c.remotePort(), seq, ack ? c.receiveNext() : 0, headerLength,
-                flags, c.windowField(syn));
+                flags, c.receiver.windowField(syn));
         if (length > 0 && !inPlace) {
             if (multiSegment) {
                 long payload = sendQueue.slice(offset, length);

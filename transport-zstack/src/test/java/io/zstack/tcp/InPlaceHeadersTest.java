@@ -134,7 +134,7 @@ class InPlaceHeadersTest {
             }
         }
         assertEquals(TcpState.ESTABLISHED, client.state());
-        assertEquals(1448, client.sendMss, "MTU 1500 with timestamps");
+        assertEquals(1448, client.sender.sendMss, "MTU 1500 with timestamps");
     }
 
     private void step() {
@@ -236,7 +236,7 @@ class InPlaceHeadersTest {
                 again.bytes().length), "the retransmission carries the data");
         txA.hold = false;
         txA.release();
-        for (int i = 0; i < 100 && client.sendQueue.size() > 0; i++) {
+        for (int i = 0; i < 100 && client.sender.sendQueue.size() > 0; i++) {
             step();
         }
         assertArrayEquals(data, readAll(server, poolB, clock.now()));
@@ -259,7 +259,7 @@ class InPlaceHeadersTest {
         }
         txA.hold = false;
         txA.release();
-        for (int i = 0; i < 100 && client.sendQueue.size() > 0; i++) {
+        for (int i = 0; i < 100 && client.sender.sendQueue.size() > 0; i++) {
             step();
         }
         assertArrayEquals(data, readAll(server, poolB, clock.now()));

@@ -9,28 +9,33 @@ final class ConnectionSetup {
     final TcpConnection c;
     final TcpLayer layer;
     final ConnectionTimers timers;
+    /** The halves whose starting point the handshake sets (the connection makes them first). */
+    final TcpSender sender;
+    final TcpReceiver receiver;
+    /** When our first SYN left, for the handshake's RTT sample (Karn: only if it was not retransmitted). */
+    private long synSentAt;
 
     ConnectionSetup(TcpConnection c) {
         this.c = c;
         this.layer = c.layer;
         this.timers = c.timers;
+        this.sender = c.sender;
+        this.receiver = c.receiver;
     }
-
-    // ======================================================================================== opening
 
     /** Active open: sends SYN (RFC 9293 §3.10.1). */
     void connect(long nowNanos) {
-        c.sender.iss = layer.isn(c.localAddress, c.localPort, c.remoteAddress, c.remotePort, nowNanos);
-        c.sender.sndUna = c.sender.iss;
-        c.sender.sndNxt = c.sender.iss;
-        c.sender.sndMax = c.sender.iss;
-        c.sender.recoveryPoint = c.sender.iss;
-        c.receiver.receiveMss = layer.mssFor(c.remoteAddress);
-        c.sender.sendMss = 536; // RFC 9293 default until the peer says otherwise
+        sender.iss = layer.isn(c.localAddress, c.localPort, c.remoteAddress, c.remotePort, nowNanos);
+        sender.sndUna = sender.iss;
+        sender.sndNxt = sender.iss;
+        sender.sndMax = sender.iss;
+        sender.recoveryPoint = sender.iss;
+        receiver.receiveMss = layer.mssFor(c.remoteAddress);
+        sender.sendMss = 536; // RFC 9293 default until the peer says otherwise
         c.tsOffsetMillis = timestampOffset();
         // what our SYN offers; the peer's SYN-ACK decides what is used
         c.windowScalingOn = c.settings.windowScaling();
-        c.receiver.rcvWindowShift = c.settings.windowScaling() ? windowShiftFor(c.settings.receiveBufferBytes()) : 0;
+        receiver.rcvWindowShift = c.settings.windowScaling() ? windowShiftFor(c.settings.receiveBufferBytes()) : 0;
         c.sackOn = c.settings.sack();
         c.timestampsOn = c.settings.timestamps();
         c.state = TcpState.SYN_SENT;
@@ -40,21 +45,21 @@ final class ConnectionSetup {
 
     /** Passive open: a SYN reached a listener (already checked); answer SYN-ACK (RFC 9293 §3.10.7.2). */
     void acceptSyn(InboundSegment seg, long nowNanos) {
-        c.receiver.irs = seg.seq;
-        c.receiver.rcvNxt = seg.seq + 1;
-        c.receiver.rcvAdvertisedEdge = c.receiver.rcvNxt; // nothing advertised yet: the edge must not be left at 0
-        c.sender.iss = layer.isn(c.localAddress, c.localPort, c.remoteAddress, c.remotePort, nowNanos);
-        c.sender.sndUna = c.sender.iss;
-        c.sender.sndNxt = c.sender.iss;
-        c.sender.sndMax = c.sender.iss;
-        c.sender.recoveryPoint = c.sender.iss;
-        c.receiver.receiveMss = layer.mssFor(c.remoteAddress);
+        receiver.irs = seg.seq;
+        receiver.rcvNxt = seg.seq + 1;
+        receiver.rcvAdvertisedEdge = receiver.rcvNxt; // nothing advertised yet: the edge must not be left at 0
+        sender.iss = layer.isn(c.localAddress, c.localPort, c.remoteAddress, c.remotePort, nowNanos);
+        sender.sndUna = sender.iss;
+        sender.sndNxt = sender.iss;
+        sender.sndMax = sender.iss;
+        sender.recoveryPoint = sender.iss;
+        receiver.receiveMss = layer.mssFor(c.remoteAddress);
         c.tsOffsetMillis = timestampOffset();
         takeSynOptions(seg, nowNanos);
-        c.sender.sndWnd = seg.window; // never scaled in a SYN (RFC 7323 §2.2)
-        c.sender.maxSndWnd = c.sender.sndWnd;
-        c.sender.sndWl1 = seg.seq;
-        c.sender.sndWl2 = c.sender.iss;
+        sender.sndWnd = seg.window; // never scaled in a SYN (RFC 7323 §2.2)
+        sender.maxSndWnd = sender.sndWnd;
+        sender.sndWl1 = seg.seq;
+        sender.sndWl2 = sender.iss;
         c.state = TcpState.SYN_RECEIVED;
         c.lastReceiveNanos = nowNanos;
         sendSyn(nowNanos, true);
@@ -62,24 +67,24 @@ final class ConnectionSetup {
 
     /** A connection rebuilt from a valid SYN cookie: straight to ESTABLISHED with what the cookie kept. */
     void acceptCookie(InboundSegment seg, int cookieIss, int peerMss, long nowNanos) {
-        c.receiver.irs = seg.seq - 1;
-        c.receiver.rcvNxt = seg.seq;
-        c.receiver.rcvAdvertisedEdge = c.receiver.rcvNxt;
-        c.sender.iss = cookieIss;
-        c.sender.sndUna = seg.ack;
-        c.sender.sndNxt = seg.ack;
-        c.sender.sndMax = seg.ack;
-        c.sender.recoveryPoint = seg.ack;
-        c.receiver.receiveMss = layer.mssFor(c.remoteAddress);
-        c.sender.sendMss = Math.min(peerMss, c.receiver.receiveMss);
+        receiver.irs = seg.seq - 1;
+        receiver.rcvNxt = seg.seq;
+        receiver.rcvAdvertisedEdge = receiver.rcvNxt;
+        sender.iss = cookieIss;
+        sender.sndUna = seg.ack;
+        sender.sndNxt = seg.ack;
+        sender.sndMax = seg.ack;
+        sender.recoveryPoint = seg.ack;
+        receiver.receiveMss = layer.mssFor(c.remoteAddress);
+        sender.sendMss = Math.min(peerMss, receiver.receiveMss);
         c.tsOffsetMillis = timestampOffset();
         // the cookie keeps no window scale, SACK or timestamps: the connection runs without them (documented)
-        c.sender.sndWnd = seg.window;
-        c.sender.maxSndWnd = c.sender.sndWnd;
-        c.sender.sndWl1 = seg.seq;
-        c.sender.sndWl2 = seg.ack;
-        c.sender.congestion.init(c.sender.sendMss, nowNanos);
-        c.receiver.rcvAdvertisedEdge = c.receiver.rcvNxt + c.receiver.advertisedWindowBytes();
+        sender.sndWnd = seg.window;
+        sender.maxSndWnd = sender.sndWnd;
+        sender.sndWl1 = seg.seq;
+        sender.sndWl2 = seg.ack;
+        sender.congestion.init(sender.sendMss, nowNanos);
+        receiver.rcvAdvertisedEdge = receiver.rcvNxt + receiver.advertisedWindowBytes();
         c.state = TcpState.ESTABLISHED;
         c.lastReceiveNanos = nowNanos;
         c.armKeepAlive(nowNanos);
@@ -87,28 +92,28 @@ final class ConnectionSetup {
 
     private void takeSynOptions(InboundSegment seg, long nowNanos) {
         int peerMss = seg.mss > 0 ? seg.mss : 536;
-        c.sender.sendMss = Math.max(64, Math.min(peerMss, c.receiver.receiveMss));
+        sender.sendMss = Math.max(64, Math.min(peerMss, receiver.receiveMss));
         if (c.settings.windowScaling() && seg.windowScale >= 0) {
             c.windowScalingOn = true;
-            c.sender.sndWindowShift = Math.min(seg.windowScale, 14); // RFC 7323 §2.3: treat larger as 14
-            c.receiver.rcvWindowShift = windowShiftFor(c.settings.receiveBufferBytes());
+            sender.sndWindowShift = Math.min(seg.windowScale, 14); // RFC 7323 §2.3: treat larger as 14
+            receiver.rcvWindowShift = windowShiftFor(c.settings.receiveBufferBytes());
         } else {
             c.windowScalingOn = false;
-            c.sender.sndWindowShift = 0;
-            c.receiver.rcvWindowShift = 0;
+            sender.sndWindowShift = 0;
+            receiver.rcvWindowShift = 0;
         }
         c.sackOn = c.settings.sack() && seg.sackPermitted;
         if (c.settings.timestamps() && seg.hasTimestamp) {
             c.timestampsOn = true;
-            c.receiver.tsRecent = seg.tsVal;
-            c.receiver.tsRecentAtNanos = nowNanos;
+            receiver.tsRecent = seg.tsVal;
+            receiver.tsRecentAtNanos = nowNanos;
         } else {
             c.timestampsOn = false;
         }
         if (c.timestampsOn) {
-            c.sender.sendMss -= 12; // the timestamp option rides in every segment
+            sender.sendMss -= 12; // the timestamp option rides in every segment
         }
-        c.sender.congestion.init(c.sender.sendMss, nowNanos);
+        sender.congestion.init(sender.sendMss, nowNanos);
     }
 
     static int windowShiftFor(int bufferBytes) {
@@ -122,11 +127,11 @@ final class ConnectionSetup {
     private void sendSyn(long nowNanos, boolean withAck) {
         int flags = TcpFlags.SYN | (withAck ? TcpFlags.ACK : 0);
         synSentAt = nowNanos;
-        layer.transmit(c, flags, c.sender.iss, 0, 0, nowNanos);
-        c.sender.sndNxt = c.sender.iss + 1;
-        c.sender.sndMax = c.sender.iss + 1;
+        layer.transmit(c, flags, sender.iss, 0, 0, nowNanos);
+        sender.sndNxt = sender.iss + 1;
+        sender.sndMax = sender.iss + 1;
         if (timers.retransmitDeadline == 0) {
-            timers.retransmitDeadline = nowNanos + c.sender.rtt.rto();
+            timers.retransmitDeadline = nowNanos + sender.rtt.rto();
             timers.arm();
         }
     }
@@ -134,7 +139,7 @@ final class ConnectionSetup {
     void inputSynSent(InboundSegment seg, long nowNanos) {
         boolean ackOk = false;
         if (seg.has(TcpFlags.ACK)) {
-            if (SeqNum.le(seg.ack, c.sender.iss) || SeqNum.gt(seg.ack, c.sender.sndNxt)) {
+            if (SeqNum.le(seg.ack, sender.iss) || SeqNum.gt(seg.ack, sender.sndNxt)) {
                 if (!seg.has(TcpFlags.RST)) {
                     layer.sendReset(c, seg.ack, 0, false);
                 }
@@ -152,41 +157,73 @@ final class ConnectionSetup {
         if (!seg.has(TcpFlags.SYN)) {
             return;
         }
-        c.receiver.irs = seg.seq;
-        c.receiver.rcvNxt = seg.seq + 1;
-        c.receiver.rcvAdvertisedEdge = c.receiver.rcvNxt;
+        receiver.irs = seg.seq;
+        receiver.rcvNxt = seg.seq + 1;
+        receiver.rcvAdvertisedEdge = receiver.rcvNxt;
         takeSynOptions(seg, nowNanos);
         if (ackOk) {
-            c.sender.sndUna = seg.ack;
-            c.sender.sndWnd = seg.window; // a SYN's window is never scaled
-            c.sender.maxSndWnd = c.sender.sndWnd;
-            c.sender.sndWl1 = seg.seq;
-            c.sender.sndWl2 = seg.ack;
+            sender.sndUna = seg.ack;
+            sender.sndWnd = seg.window; // a SYN's window is never scaled
+            sender.maxSndWnd = sender.sndWnd;
+            sender.sndWl1 = seg.seq;
+            sender.sndWl2 = seg.ack;
             timers.retransmitDeadline = 0;
-            if (c.sender.retransmitCount == 0 && !c.timestampsOn) {
-                c.sender.rtt.sample(nowNanos - synSentAt);
+            if (sender.retransmitCount == 0 && !c.timestampsOn) {
+                sender.rtt.sample(nowNanos - synSentAt);
             } else if (c.timestampsOn && seg.hasTimestamp && seg.tsEcr != 0) {
-                c.sender.rtt.sample(Math.max(0, (c.tsNow(nowNanos) - seg.tsEcr)) * 1_000_000L);
+                sender.rtt.sample(Math.max(0, (c.tsNow(nowNanos) - seg.tsEcr)) * 1_000_000L);
             }
-            c.sender.retransmitCount = 0;
-            c.sender.rtt.resetBackoff();
+            sender.retransmitCount = 0;
+            sender.rtt.resetBackoff();
             c.state = TcpState.ESTABLISHED;
-            c.receiver.rcvAdvertisedEdge = c.receiver.rcvNxt;
-            c.receiver.ackNow = true;
+            receiver.rcvAdvertisedEdge = receiver.rcvNxt;
+            receiver.ackNow = true;
             c.armKeepAlive(nowNanos);
             c.handler.onConnected(c);
             if (seg.payloadLength > 0) {
-                c.receiver.acceptData(seg, nowNanos);
+                receiver.acceptData(seg, nowNanos);
             }
         } else {
             // simultaneous open (RFC 9293 §3.5): answer SYN-ACK with our original ISS
             c.state = TcpState.SYN_RECEIVED;
-            c.sender.sndWnd = seg.window;
-            c.sender.maxSndWnd = c.sender.sndWnd;
-            c.sender.sndWl1 = seg.seq;
-            c.sender.sndWl2 = c.sender.iss;
-            layer.transmit(c, TcpFlags.SYN | TcpFlags.ACK, c.sender.iss, 0, 0, nowNanos);
+            sender.sndWnd = seg.window;
+            sender.maxSndWnd = sender.sndWnd;
+            sender.sndWl1 = seg.seq;
+            sender.sndWl2 = sender.iss;
+            layer.transmit(c, TcpFlags.SYN | TcpFlags.ACK, sender.iss, 0, 0, nowNanos);
         }
+    }
+
+    /**
+     * The ACK that completes a passive (or simultaneous) open, step 5 of RFC 9293 §3.10.7.4 in SYN_RECEIVED:
+     * ESTABLISHED, the send window it brings, and the accept queue (or the application) told. False when the rest of
+     * the segment is dropped: an ACK of something we never sent gets a RST, and a full accept queue leaves the
+     * connection in SYN_RECEIVED as if the ACK was lost.
+     */
+    boolean handshakeAcknowledged(InboundSegment seg, long nowNanos) {
+        TcpCounters counters = layer.counters();
+        if (SeqNum.le(seg.ack, sender.sndUna) || SeqNum.gt(seg.ack, sender.sndNxt)) {
+            layer.sendReset(c, seg.ack, 0, false);
+            counters.badAcks++;
+            return false;
+        }
+        c.state = TcpState.ESTABLISHED;
+        sender.sndWnd = seg.window << sender.sndWindowShift;
+        sender.maxSndWnd = Math.max(sender.maxSndWnd, sender.sndWnd);
+        sender.sndWl1 = seg.seq;
+        sender.sndWl2 = seg.ack;
+        receiver.rcvAdvertisedEdge = receiver.rcvNxt + receiver.advertisedWindowBytes();
+        c.armKeepAlive(nowNanos);
+        if (c.listener != null) {
+            if (!c.listener.established(c)) {
+                // accept queue full: behave as if the ACK was lost (Linux's default); the SYN-ACK timer retries
+                c.state = TcpState.SYN_RECEIVED;
+                return false;
+            }
+        } else {
+            c.handler.onConnected(c);
+        }
+        return true;
     }
 
     /** This tuple's timestamp clock offset: see {@link IsnGenerator#timestampOffset}. */
@@ -194,7 +231,4 @@ final class ConnectionSetup {
         return Integer.toUnsignedLong(layer.timestampOffset(c.localAddress, c.localPort, c.remoteAddress,
                 c.remotePort));
     }
-
-    /** When our first SYN left, for the handshake's RTT sample (Karn: only if it was not retransmitted). */
-    private long synSentAt;
 }

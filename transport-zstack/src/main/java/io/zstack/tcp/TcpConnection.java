@@ -4,7 +4,14 @@ import io.zstack.buffer.MbufPool;
 import io.zstack.wire.Ipv4Packet;
 
 /**
- * One TCP connection: the transmission control block of RFC 9293 and its event processing, with explicit time.
+ * One TCP connection: the transmission control block of RFC 9293 and its event processing, with explicit time. This
+ * class is the state machine: it owns the state and its transitions (FIN, TIME_WAIT, close, teardown), routes each
+ * segment through the steps of RFC 9293 §3.10.7 to the part that answers it, and is the application's API. The
+ * parts, as gVisor splits its endpoint: {@link ConnectionSetup} (SYN, SYN-ACK, the options they agree, the
+ * handshake's end, a SYN cookie's connection), {@link TcpReceiver} (PAWS and acceptability, the receive window,
+ * reassembly, our SACK blocks, the ACK policy), {@link TcpSender} (cutting segments, ACK processing, loss recovery,
+ * the retransmission, persist and probe timers' work, congestion control) and {@link ConnectionTimers} (the
+ * deadlines).
  *
  * <p>Input follows RFC 9293 §3.10.7 step by step, with RFC 5961's defences (challenge ACKs for in-window RST and
  * SYN, ACK range check), RFC 7323's PAWS and timestamps, and RFC 2018 SACK with RFC 2883 D-SACK. Output sends
@@ -64,7 +71,7 @@ public final class TcpConnection {
     /** Opening: SYN and SYN-ACK, the options they agree, the handshake, a SYN cookie's connection (ConnectionSetup). */
     final ConnectionSetup setup;
 
-    // ---- options in force
+    // ---- options in force (ConnectionSetup agrees them; both halves follow them)
     /** Both sides sent the window-scale option (RFC 7323 §2.2); until the handshake ends, what our SYN offers. */
     boolean windowScalingOn;
     boolean timestampsOn;
@@ -74,7 +81,7 @@ public final class TcpConnection {
     /** The application closed the socket entirely (no more reads). */
     boolean closedByApplication;
 
-    // ---- timers: every deadline and the one wheel entry at the earliest
+    // ---- timers: every deadline and the one wheel entry at the earliest; keepalive's probes
     final ConnectionTimers timers;
     int keepAliveProbesSent;
     long lastReceiveNanos;
@@ -418,50 +425,11 @@ public final class TcpConnection {
         }
     }
 
+    /** RFC 9293 §3.10.7.4 in a synchronized state, step by step: which part answers each, what the state becomes. */
     private void inputSynchronized(InboundSegment seg, long nowNanos) {
         TcpCounters counters = layer.counters();
-        // RFC 7323 §5.3 PAWS: a timestamp older than TS.Recent means an old duplicate (RST segments excepted)
-        if (timestampsOn && seg.hasTimestamp && !seg.has(TcpFlags.RST)
-                && SeqNum.lt(seg.tsVal, receiver.tsRecent)
-                && nowNanos - receiver.tsRecentAtNanos < 24L * 24 * 3600 * 1_000_000_000L) {
-            counters.pawsRejected++;
-            receiver.sendAckNow(nowNanos);
-            return;
-        }
-        // step 1: sequence number acceptability (RFC 9293 §3.10.7.4, four cases)
-        int rcvWnd = receiver.currentReceiveWindow();
-        int segLen = seg.sequenceLength();
-        boolean acceptable;
-        if (segLen == 0) {
-            // the right edge itself is accepted too (Linux does the same; RFC 9293's test is strict): a peer that
-            // filled our window numbers its ACKs with exactly the right edge, and dropping those would stop us
-            // hearing its ACKs for as long as our reader leaves the window full
-            acceptable = rcvWnd == 0 ? seg.seq == receiver.rcvNxt
-                    : SeqNum.inWindow(seg.seq, receiver.rcvNxt, rcvWnd + 1);
-        } else {
-            acceptable = rcvWnd != 0 && (SeqNum.inWindow(seg.seq, receiver.rcvNxt, rcvWnd)
-                    || SeqNum.inWindow(seg.seq + segLen - 1, receiver.rcvNxt, rcvWnd));
-        }
-        if (!acceptable) {
-            if (!seg.has(TcpFlags.RST)) {
-                counters.outOfWindow++;
-                if (segLen > 0 && seg.payloadLength > 0 && SeqNum.le(seg.seq + seg.payloadLength, receiver.rcvNxt)) {
-                    // RFC 2883: the peer resent what we had
-                    receiver.reportDuplicate(seg.seq, seg.seq + seg.payloadLength);
-                }
-                if (timestampsOn && seg.hasTimestamp && segLen > 0 && SeqNum.le(seg.seq + segLen, receiver.rcvNxt)) {
-                    // a retransmission of what we already have: our ACK was lost. RFC 7323 §4.3 (2) takes its TSval
-                    // (SEG.SEQ <= Last.ACK.sent, and PAWS passed), so the ACK below echoes the retransmission, not
-                    // the original. Echoing the original, as Linux does, hands the peer an RTT sample as long as
-                    // its whole timeout, which inflates its next timeout, and under steady loss that feeds on itself.
-                    receiver.tsRecent = seg.tsVal;
-                    receiver.tsRecentAtNanos = nowNanos;
-                }
-                receiver.sendAckNow(nowNanos);
-            } else {
-                counters.resetsIgnored++;
-            }
-            return;
+        if (!receiver.acceptable(seg, nowNanos)) {
+            return; // an old duplicate (PAWS) or outside the window: answered with an ACK (a RST is ignored)
         }
         // step 2: RST (RFC 5961 §3.2): exact match resets, anything else in the window gets a challenge ACK
         if (seg.has(TcpFlags.RST)) {
@@ -494,36 +462,11 @@ public final class TcpConnection {
             counters.noAck++;
             return;
         }
-        if (timestampsOn && seg.hasTimestamp && SeqNum.le(seg.seq, receiver.rcvAdvertisedEdge)
-                && SeqNum.le(seg.seq, receiver.rcvNxt)) {
-            // RFC 7323 §4.3: remember the timestamp of the segment that covers RCV.NXT
-            receiver.tsRecent = seg.tsVal;
-            receiver.tsRecentAtNanos = nowNanos;
-        }
+        receiver.takeTimestamp(seg, nowNanos);
         lastReceiveNanos = nowNanos;
         keepAliveProbesSent = 0;
-        if (state == TcpState.SYN_RECEIVED) {
-            if (SeqNum.le(seg.ack, sender.sndUna) || SeqNum.gt(seg.ack, sender.sndNxt)) {
-                layer.sendReset(this, seg.ack, 0, false);
-                counters.badAcks++;
-                return;
-            }
-            state = TcpState.ESTABLISHED;
-            sender.sndWnd = seg.window << sender.sndWindowShift;
-            sender.maxSndWnd = Math.max(sender.maxSndWnd, sender.sndWnd);
-            sender.sndWl1 = seg.seq;
-            sender.sndWl2 = seg.ack;
-            receiver.rcvAdvertisedEdge = receiver.rcvNxt + receiver.advertisedWindowBytes();
-            armKeepAlive(nowNanos);
-            if (listener != null) {
-                if (!listener.established(this)) {
-                    // accept queue full: behave as if the ACK was lost (Linux's default); the SYN-ACK timer retries
-                    state = TcpState.SYN_RECEIVED;
-                    return;
-                }
-            } else {
-                handler.onConnected(this);
-            }
+        if (state == TcpState.SYN_RECEIVED && !setup.handshakeAcknowledged(seg, nowNanos)) {
+            return;
         }
         if (!sender.processAck(seg, nowNanos)) {
             return;

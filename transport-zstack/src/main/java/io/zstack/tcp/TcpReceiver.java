@@ -14,26 +14,19 @@ final class TcpReceiver {
     final MbufPool pool;
     final ConnectionTimers timers;
 
-    TcpReceiver(TcpConnection c) {
-        this.c = c;
-        this.layer = c.layer;
-        this.pool = c.pool;
-        this.timers = c.timers;
-        this.receiveQueue = new ReceiveQueue(pool);
-        this.reassembly = new ReassemblyQueue(pool, c.settings.reassemblySegments());
-        this.quickAcksLeft = c.settings.quickAckSegments();
-    }
-    /** MSS we announce (our MTU less headers). */
-    int receiveMss;
-
-    // ---- receive sequence space
+    // ---- receive sequence space (RFC 9293 §3.3.1)
     int irs;
     int rcvNxt;
     int rcvWindowShift;
     /** Right edge we last advertised: never moved left (RFC 9293 §3.8.6.2.2). */
     int rcvAdvertisedEdge;
+    /** MSS we announce (our MTU less headers). */
+    int receiveMss;
+    /** TS.Recent (RFC 7323 §4.3): the peer's timestamp our segments echo, and when it came (PAWS ages it). */
     int tsRecent;
     long tsRecentAtNanos;
+
+    // ---- what arrived
     final ReceiveQueue receiveQueue;
     final ReassemblyQueue reassembly;
     /** Stream offset of RCV.NXT (bytes delivered in order so far). */
@@ -49,7 +42,80 @@ final class TcpReceiver {
     int quickAcksLeft;
     boolean ackNow;
 
+    TcpReceiver(TcpConnection c) {
+        this.c = c;
+        this.layer = c.layer;
+        this.pool = c.pool;
+        this.timers = c.timers;
+        this.receiveQueue = new ReceiveQueue(pool);
+        this.reassembly = new ReassemblyQueue(pool, c.settings.reassemblySegments());
+        this.quickAcksLeft = c.settings.quickAckSegments();
+    }
 
+    /**
+     * Whether a segment in a synchronized state may go on to the RST, SYN and ACK checks: RFC 7323 §5.3 PAWS and
+     * step 1 of RFC 9293 §3.10.7.4 (sequence number acceptability). An old duplicate or a segment outside the window
+     * is answered with an ACK (a RST is ignored).
+     */
+    boolean acceptable(InboundSegment seg, long nowNanos) {
+        TcpCounters counters = layer.counters();
+        // RFC 7323 §5.3 PAWS: a timestamp older than TS.Recent means an old duplicate (RST segments excepted)
+        if (c.timestampsOn && seg.hasTimestamp && !seg.has(TcpFlags.RST)
+                && SeqNum.lt(seg.tsVal, tsRecent)
+                && nowNanos - tsRecentAtNanos < 24L * 24 * 3600 * 1_000_000_000L) {
+            counters.pawsRejected++;
+            sendAckNow(nowNanos);
+            return false;
+        }
+        // step 1: sequence number acceptability (RFC 9293 §3.10.7.4, four cases)
+        int rcvWnd = currentReceiveWindow();
+        int segLen = seg.sequenceLength();
+        boolean acceptable;
+        if (segLen == 0) {
+            // the right edge itself is accepted too (Linux does the same; RFC 9293's test is strict): a peer that
+            // filled our window numbers its ACKs with exactly the right edge, and dropping those would stop us
+            // hearing its ACKs for as long as our reader leaves the window full
+            acceptable = rcvWnd == 0 ? seg.seq == rcvNxt : SeqNum.inWindow(seg.seq, rcvNxt, rcvWnd + 1);
+        } else {
+            acceptable = rcvWnd != 0 && (SeqNum.inWindow(seg.seq, rcvNxt, rcvWnd)
+                    || SeqNum.inWindow(seg.seq + segLen - 1, rcvNxt, rcvWnd));
+        }
+        if (!acceptable) {
+            if (!seg.has(TcpFlags.RST)) {
+                counters.outOfWindow++;
+                if (segLen > 0 && seg.payloadLength > 0 && SeqNum.le(seg.seq + seg.payloadLength, rcvNxt)) {
+                    reportDuplicate(seg.seq, seg.seq + seg.payloadLength); // RFC 2883: the peer resent what we had
+                }
+                if (c.timestampsOn && seg.hasTimestamp && segLen > 0 && SeqNum.le(seg.seq + segLen, rcvNxt)) {
+                    // a retransmission of what we already have: our ACK was lost. RFC 7323 §4.3 (2) takes its TSval
+                    // (SEG.SEQ <= Last.ACK.sent, and PAWS passed), so the ACK below echoes the retransmission, not
+                    // the original. Echoing the original, as Linux does, hands the peer an RTT sample as long as
+                    // its whole timeout, which inflates its next timeout, and under steady loss that feeds on itself.
+                    tsRecent = seg.tsVal;
+                    tsRecentAtNanos = nowNanos;
+                }
+                sendAckNow(nowNanos);
+            } else {
+                counters.resetsIgnored++;
+            }
+            return false;
+        }
+        return true;
+    }
+
+    /** RFC 7323 §4.3: an acceptable segment that covers RCV.NXT brings the timestamp our segments echo. */
+    void takeTimestamp(InboundSegment seg, long nowNanos) {
+        if (c.timestampsOn && seg.hasTimestamp && SeqNum.le(seg.seq, rcvAdvertisedEdge)
+                && SeqNum.le(seg.seq, rcvNxt)) {
+            tsRecent = seg.tsVal;
+            tsRecentAtNanos = nowNanos;
+        }
+    }
+
+    /**
+     * Step 7 of RFC 9293 §3.10.7.4, a segment's text: in order to the receive queue (with what reassembly then
+     * completes), out of order to reassembly; trimmed to the window, dropped when the connection holds too many mbufs.
+     */
     void acceptData(InboundSegment seg, long nowNanos) {
         TcpCounters counters = layer.counters();
         long chain = seg.payload;
@@ -157,6 +223,11 @@ final class TcpReceiver {
         // already received is unacceptable there (RFC 9293 §3.10.7.4), so the peer would drop it, ACK field and all
         // (BSD numbers pure ACKs the same way; Linux's SND.NXT never goes back)
         layer.transmit(c, TcpFlags.ACK, c.sender.sndMax, 0, 0, nowNanos);
+        acknowledged();
+    }
+
+    /** A segment acknowledging RCV.NXT with our window went (a bare ACK or data): nothing is owed, the edge moved. */
+    void acknowledged() {
         segmentsUnacked = 0;
         timers.delayedAckDeadline = 0;
         ackNow = false;
@@ -199,6 +270,7 @@ final class TcpReceiver {
         return Math.min(advertisedWindowBytes() >>> rcvWindowShift, 65535);
     }
 
+    /** After a read: whether the window grew enough to tell the peer now (receiver SWS avoidance's other side). */
     boolean windowUpdateWorthSending() {
         if (!c.state.canReceive()) {
             return false;
@@ -228,6 +300,7 @@ final class TcpReceiver {
         ackNow = true;
     }
 
+    /** The delayed-ACK timer fired: the ACK it held goes now, unless a segment took it along meanwhile. */
     void delayedAckTimeout(long nowNanos) {
         if (segmentsUnacked > 0 || ackNow) {
             sendAckNow(nowNanos);

@@ -13,17 +13,6 @@ final class TcpSender {
     final TcpLayer layer;
     final ConnectionTimers timers;
 
-    TcpSender(TcpConnection c) {
-        this.c = c;
-        this.layer = c.layer;
-        this.timers = c.timers;
-        this.sendQueue = new SendQueue(c.pool);
-        TcpSettings settings = c.settings;
-        this.rtt = new RttEstimator(settings.initialRtoNanos(), settings.minRtoNanos(), settings.maxRtoNanos(),
-                1_000_000L);
-        this.congestion = settings.congestionControl().create();
-    }
-
     // ---- send sequence space (RFC 9293 §3.3.1)
     int iss;
     int sndUna;
@@ -38,7 +27,7 @@ final class TcpSender {
     /** MSS we may send (peer's MSS option, clamped by our MTU). */
     int sendMss;
 
-    // ---- queues
+    // ---- what the application wrote, and our FIN
     final SendQueue sendQueue;
     /** The application asked to send FIN after the queued data. */
     boolean finQueued;
@@ -81,8 +70,22 @@ final class TcpSender {
     long dsacksReceived;
     long undos;
     long prrSegments;
+    // ---- the persist timer's backoff; when we last sent (RFC 5681 §4.1 restarts an idle connection's window)
     int persistBackoff;
     long lastSendNanos;
+
+    TcpSender(TcpConnection c) {
+        this.c = c;
+        this.layer = c.layer;
+        this.timers = c.timers;
+        this.sendQueue = new SendQueue(c.pool);
+        TcpSettings settings = c.settings;
+        this.rtt = new RttEstimator(settings.initialRtoNanos(), settings.minRtoNanos(), settings.maxRtoNanos(),
+                1_000_000L);
+        this.congestion = settings.congestionControl().create();
+    }
+
+    // ======================================================================================== ACKs and loss recovery
 
     /** ACK processing of RFC 9293 §3.10.7.4 step 5 with RFC 5961 §5; false means drop the rest of the segment. */
     boolean processAck(InboundSegment seg, long nowNanos) {
@@ -623,6 +626,8 @@ final class TcpSender {
         highRetransmitted = seq + Math.max(len, 1);
         rttTiming = false; // Karn: never time a retransmitted segment
     }
+    // ======================================================================================== sending
+
     /**
      * Payload that fits a segment now: the MSS less the SACK blocks our segments carry while we hold out-of-order
      * data (the timestamp option is already accounted in {@link #sendMss}), so no frame outgrows the MTU.
@@ -760,9 +765,7 @@ final class TcpSender {
             // must cover it, or the peer's ACK of it would look like an ACK of unsent data
             sndMax = end;
         }
-        c.receiver.segmentsUnacked = 0;
-        timers.delayedAckDeadline = 0;
-        c.receiver.ackNow = false;
+        c.receiver.acknowledged(); // every segment we send carries the ACK
         lastSendNanos = nowNanos;
         if (retransmission) {
             layer.counters().retransmittedSegments++;
@@ -779,7 +782,6 @@ final class TcpSender {
             timers.persistDeadline = 0;
             timers.arm();
         }
-        c.receiver.rcvAdvertisedEdge = c.receiver.rcvNxt + c.receiver.advertisedWindowBytes();
     }
 
     /**
@@ -795,7 +797,7 @@ final class TcpSender {
         sndNxt = sndUna; // what was sent at the old size was dropped on the way
     }
 
-    // ======================================================================================== timers
+    // ======================================================================================== the timers' work
 
     private long persistInterval() {
         long base = Math.max(c.settings.persistMinNanos(), rtt.rto());

@@ -25,11 +25,7 @@ final class ConnectionSetup {
 
     /** Active open: sends SYN (RFC 9293 §3.10.1). */
     void connect(long nowNanos) {
-        sender.iss = layer.isn(c.localAddress, c.localPort, c.remoteAddress, c.remotePort, nowNanos);
-        sender.sndUna = sender.iss;
-        sender.sndNxt = sender.iss;
-        sender.sndMax = sender.iss;
-        sender.recoveryPoint = sender.iss;
+        sender.start(layer.isn(c.localAddress, c.localPort, c.remoteAddress, c.remotePort, nowNanos));
         receiver.receiveMss = layer.mssFor(c.remoteAddress);
         sender.sendMss = 536; // RFC 9293 default until the peer says otherwise
         c.tsOffsetMillis = timestampOffset();
@@ -48,11 +44,7 @@ final class ConnectionSetup {
         receiver.irs = seg.seq;
         receiver.rcvNxt = seg.seq + 1;
         receiver.rcvAdvertisedEdge = receiver.rcvNxt; // nothing advertised yet: the edge must not be left at 0
-        sender.iss = layer.isn(c.localAddress, c.localPort, c.remoteAddress, c.remotePort, nowNanos);
-        sender.sndUna = sender.iss;
-        sender.sndNxt = sender.iss;
-        sender.sndMax = sender.iss;
-        sender.recoveryPoint = sender.iss;
+        sender.start(layer.isn(c.localAddress, c.localPort, c.remoteAddress, c.remotePort, nowNanos));
         receiver.receiveMss = layer.mssFor(c.remoteAddress);
         c.tsOffsetMillis = timestampOffset();
         takeSynOptions(seg, nowNanos);

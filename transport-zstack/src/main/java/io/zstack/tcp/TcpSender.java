@@ -85,6 +85,15 @@ final class TcpSender {
         this.congestion = settings.congestionControl().create();
     }
 
+    /** The send sequence space starts at our ISS (RFC 9293 §3.3.1): nothing sent, nothing acknowledged yet. */
+    void start(int initialSequence) {
+        iss = initialSequence;
+        sndUna = iss;
+        sndNxt = iss;
+        sndMax = iss;
+        recoveryPoint = iss;
+    }
+
     // ======================================================================================== ACKs and loss recovery
 
     /** ACK processing of RFC 9293 §3.10.7.4 step 5 with RFC 5961 §5; false means drop the rest of the segment. */

@@ -27,6 +27,9 @@ abstract class AbstractZStackChannelConfig<C extends AbstractZStackChannelConfig
     /** The settings the channel's connections take (a server's: what its listeners copy into new connections). */
     abstract TcpSettings settings();
 
+    /** Installs changed settings (an immutable value) where the channel's connections will read them. */
+    abstract void update(TcpSettings changed);
+
     @SuppressWarnings("unchecked")
     private C self() {
         return (C) this;
@@ -68,14 +71,14 @@ abstract class AbstractZStackChannelConfig<C extends AbstractZStackChannelConfig
     }
 
     public int getReceiveBufferSize() {
-        return settings().receiveBufferBytes;
+        return settings().receiveBufferBytes();
     }
 
     public C setReceiveBufferSize(int receiveBufferSize) {
         if (receiveBufferSize <= 0) {
             throw new IllegalArgumentException("SO_RCVBUF must be positive: " + receiveBufferSize);
         }
-        settings().receiveBufferBytes = receiveBufferSize;
+        update(settings().toBuilder().receiveBufferBytes(receiveBufferSize).build());
         return self();
     }
 

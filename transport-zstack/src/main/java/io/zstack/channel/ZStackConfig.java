@@ -41,7 +41,7 @@ public final class ZStackConfig {
         this.inProcess = b.inProcess;
         this.device = b.device;
         this.address = b.address;
-        this.tcpDefaults = b.tcpDefaults.copy();
+        this.tcpDefaults = b.tcpDefaults;
         this.idleSpins = b.idleSpins;
         this.idleParkNanos = b.idleParkNanos;
         this.stallFlushNanos = b.stallFlushNanos;
@@ -91,9 +91,9 @@ public final class ZStackConfig {
         return address;
     }
 
-    /** A fresh copy of the TCP defaults (each stack gets its own). */
+    /** The TCP defaults each stack starts its sockets from (an immutable value). */
     public TcpSettings tcpDefaults() {
-        return tcpDefaults.copy();
+        return tcpDefaults;
     }
 
     public int idleSpins() {
@@ -118,7 +118,7 @@ public final class ZStackConfig {
         private DeviceFactory device = (index, count) -> new NoLinkDevice("nolink" + index,
                 new JavaMbufPool("zstack-loop" + index, DEFAULT_LOOPBACK_MBUFS), MacAddress.of(0x02_00_00_00_00_01L), true);
         private Ipv4Config address = Ipv4Config.parse("127.0.0.1/8", null);
-        private TcpSettings tcpDefaults = new TcpSettings();
+        private TcpSettings tcpDefaults = TcpSettings.defaults();
         private int idleSpins = 1000;
         private long idleParkNanos = 50_000;
         private long stallFlushNanos = 1_000_000;
@@ -144,7 +144,7 @@ public final class ZStackConfig {
         }
 
         public Builder tcpDefaults(TcpSettings settings) {
-            this.tcpDefaults = settings.copy();
+            this.tcpDefaults = Objects.requireNonNull(settings, "settings");
             return this;
         }
 

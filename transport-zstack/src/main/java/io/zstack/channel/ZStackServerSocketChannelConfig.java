@@ -13,12 +13,11 @@ import java.util.Map;
  */
 public final class ZStackServerSocketChannelConfig extends AbstractZStackChannelConfig<ZStackServerSocketChannelConfig>
         implements ServerSocketChannelConfig {
-    /** What each listener copies into the connections it creates. */
-    private final TcpSettings listenerSettings = new TcpSettings();
+    /** What each listener gives the connections it creates. */
+    private volatile TcpSettings listenerSettings = TcpSettings.builder().acceptBacklog(NetUtil.SOMAXCONN).build();
 
     ZStackServerSocketChannelConfig(ZStackServerSocketChannel channel) {
         super(channel, new ServerChannelRecvByteBufAllocator(), true);
-        listenerSettings.acceptBacklog = NetUtil.SOMAXCONN;
     }
 
     @Override
@@ -26,9 +25,14 @@ public final class ZStackServerSocketChannelConfig extends AbstractZStackChannel
         return listenerSettings;
     }
 
-    /** A copy for one loop's listener. */
+    @Override
+    void update(TcpSettings changed) {
+        listenerSettings = changed;
+    }
+
+    /** The settings of a loop's listener (those at bind time). */
     TcpSettings listenerSettings() {
-        return listenerSettings.copy();
+        return listenerSettings;
     }
 
     @Override
@@ -57,7 +61,7 @@ public final class ZStackServerSocketChannelConfig extends AbstractZStackChannel
 
     @Override
     public int getBacklog() {
-        return listenerSettings.acceptBacklog;
+        return listenerSettings.acceptBacklog();
     }
 
     @Override
@@ -66,7 +70,7 @@ public final class ZStackServerSocketChannelConfig extends AbstractZStackChannel
             throw new IllegalArgumentException("backlog: " + backlog);
         }
         // as listen(2): 0 means a small default, not "refuse everything"
-        listenerSettings.acceptBacklog = backlog == 0 ? NetUtil.SOMAXCONN : backlog;
+        listenerSettings = listenerSettings.toBuilder().acceptBacklog(backlog == 0 ? NetUtil.SOMAXCONN : backlog).build();
         return this;
     }
 }

@@ -81,7 +81,7 @@ public final class ZStackSocketChannel extends AbstractZStackChannel implements 
     public ZStackSocketChannel() {
         super(null);
         this.ownerLoop = null;
-        this.config = new ZStackSocketChannelConfig(this, new TcpSettings());
+        this.config = new ZStackSocketChannelConfig(this, TcpSettings.defaults());
     }
 
     /** An accepted connection, created on {@code loop}'s thread. */
@@ -90,7 +90,6 @@ public final class ZStackSocketChannel extends AbstractZStackChannel implements 
         this.ownerLoop = loop;
         this.connection = connection;
         this.config = new ZStackSocketChannelConfig(this, connection.settings());
-        config.settings(connection.settings());
         config.defaultAllocator(loop.allocator());
         this.local = ZStackAddresses.toSocketAddress(connection.localAddress(), connection.localPort());
         this.remote = ZStackAddresses.toSocketAddress(connection.remoteAddress(), connection.remotePort());
@@ -174,6 +173,14 @@ public final class ZStackSocketChannel extends AbstractZStackChannel implements 
         if (inProcess != null) {
             // what the peer did before this registration (its wake-ups found no loop): a task, so it runs registered
             eventLoop().execute(inProcess::wakeRead);
+        }
+    }
+
+    /** The config's settings changed: the connection, if there is one, reads them from its next segment. */
+    void settingsChanged(TcpSettings changed) {
+        TcpConnection c = connection;
+        if (c != null) {
+            c.settings(changed);
         }
     }
 
@@ -303,15 +310,14 @@ public final class ZStackSocketChannel extends AbstractZStackChannel implements 
         boolean spread = queues > 1 && loop.stack().ip().isLocal(address);
         try {
             // an ephemeral port whose flow hashes back to this loop's queue, so replies reach this stack
-            c = loop.stack().tcp().connect(localIp, localPort, address, remotePort, config.settings().copy(),
+            c = loop.stack().tcp().connect(localIp, localPort, address, remotePort, config.settings(),
                     queues > 1 ? port -> ZStackFlows.queueOf(address, remotePort, source, port, queues)
                             == loop.queueIndex() && (!spread || ZStackFlows.queueOf(source, port, address, remotePort,
                             queues) != loop.queueIndex()) : null, ZStackEventLoop.now());
         } catch (IllegalStateException e) {
             throw new java.net.BindException(e.getMessage());
         }
-        connection = c;
-        config.settings(c.settings());
+        connection = c; // it holds config.settings(): the config installs later changes in it
         requestedRemote = target;
         local = ZStackAddresses.toSocketAddress(c.localAddress(), c.localPort());
         c.handler(events);

@@ -24,7 +24,7 @@ public final class ZStackSocketChannelConfig extends AbstractZStackChannelConfig
     ZStackSocketChannelConfig(ZStackSocketChannel channel, TcpSettings settings) {
         super(channel, new AdaptiveRecvByteBufAllocator(), false);
         this.channel = channel;
-        this.settings = settings;
+        this.settings = settings; // an accepted child's: those its connection was created with
         setTcpNoDelay(true); // Netty's transports default to TCP_NODELAY
     }
 
@@ -33,11 +33,10 @@ public final class ZStackSocketChannelConfig extends AbstractZStackChannelConfig
         return settings;
     }
 
-    /** An accepted child takes the settings its connection was created with. */
-    void settings(TcpSettings settings) {
-        boolean noDelay = isTcpNoDelay();
-        this.settings = settings;
-        settings.nagle = !noDelay;
+    @Override
+    void update(TcpSettings changed) {
+        settings = changed;
+        channel.settingsChanged(changed);
     }
 
     boolean allocatorChosen() {
@@ -76,22 +75,22 @@ public final class ZStackSocketChannelConfig extends AbstractZStackChannelConfig
             return (T) Boolean.valueOf(isAllowHalfClosure());
         }
         if (option == ZStackChannelOption.DELAYED_ACK) {
-            return (T) Boolean.valueOf(settings.delayedAck);
+            return (T) Boolean.valueOf(settings.delayedAck());
         }
         if (option == ZStackChannelOption.CONGESTION_CONTROL) {
-            return (T) settings.congestionControl;
+            return (T) settings.congestionControl();
         }
         if (option == ZStackChannelOption.TCP_KEEPIDLE) {
-            return (T) Integer.valueOf((int) (settings.keepAliveIdleNanos / S));
+            return (T) Integer.valueOf((int) (settings.keepAliveIdleNanos() / S));
         }
         if (option == ZStackChannelOption.TCP_KEEPINTVL) {
-            return (T) Integer.valueOf((int) (settings.keepAliveIntervalNanos / S));
+            return (T) Integer.valueOf((int) (settings.keepAliveIntervalNanos() / S));
         }
         if (option == ZStackChannelOption.TCP_KEEPCNT) {
-            return (T) Integer.valueOf(settings.keepAliveProbes);
+            return (T) Integer.valueOf(settings.keepAliveProbes());
         }
         if (option == ZStackChannelOption.TCP_RTO_MIN_US) {
-            return (T) Integer.valueOf((int) (settings.minRtoNanos / 1000));
+            return (T) Integer.valueOf((int) (settings.minRtoNanos() / 1000));
         }
         if (option == ZStackChannelOption.COPY_MODE) {
             return (T) Boolean.valueOf(copyMode);
@@ -115,24 +114,24 @@ public final class ZStackSocketChannelConfig extends AbstractZStackChannelConfig
         } else if (option == ChannelOption.ALLOW_HALF_CLOSURE) {
             setAllowHalfClosure((Boolean) value);
         } else if (option == ZStackChannelOption.DELAYED_ACK) {
-            settings.delayedAck = (Boolean) value;
+            update(settings.toBuilder().delayedAck((Boolean) value).build());
         } else if (option == ZStackChannelOption.CONGESTION_CONTROL) {
-            settings.congestionControl = (CongestionAlgorithm) value;
+            update(settings.toBuilder().congestionControl((CongestionAlgorithm) value).build());
         } else if (option == ZStackChannelOption.TCP_KEEPIDLE) {
-            settings.keepAliveIdleNanos = positive(option, (Integer) value) * S;
+            update(settings.toBuilder().keepAliveIdleNanos(positive(option, (Integer) value) * S).build());
             channel.keepAliveChanged();
         } else if (option == ZStackChannelOption.TCP_KEEPINTVL) {
-            settings.keepAliveIntervalNanos = positive(option, (Integer) value) * S;
+            update(settings.toBuilder().keepAliveIntervalNanos(positive(option, (Integer) value) * S).build());
             channel.keepAliveChanged();
         } else if (option == ZStackChannelOption.TCP_KEEPCNT) {
-            settings.keepAliveProbes = (int) positive(option, (Integer) value);
+            update(settings.toBuilder().keepAliveProbes((int) positive(option, (Integer) value)).build());
         } else if (option == ZStackChannelOption.TCP_RTO_MIN_US) {
             long nanos = positive(option, (Integer) value) * 1000;
-            if (nanos > settings.maxRtoNanos) {
+            if (nanos > settings.maxRtoNanos()) {
                 throw new IllegalArgumentException(option + " must not exceed the maximum RTO ("
-                        + settings.maxRtoNanos / 1000 + " us): " + value);
+                        + settings.maxRtoNanos() / 1000 + " us): " + value);
             }
-            settings.minRtoNanos = nanos;
+            update(settings.toBuilder().minRtoNanos(nanos).build());
             channel.minRtoChanged();
         } else if (option == ZStackChannelOption.COPY_MODE) {
             copyMode = (Boolean) value;
@@ -155,30 +154,30 @@ public final class ZStackSocketChannelConfig extends AbstractZStackChannelConfig
 
     @Override
     public boolean isTcpNoDelay() {
-        return !settings.nagle;
+        return !settings.nagle();
     }
 
     @Override
     public ZStackSocketChannelConfig setTcpNoDelay(boolean tcpNoDelay) {
-        settings.nagle = !tcpNoDelay;
+        update(settings.toBuilder().nagle(!tcpNoDelay).build());
         return this;
     }
 
     @Override
     public int getSoLinger() {
-        long linger = settings.lingerNanos;
+        long linger = settings.lingerNanos();
         return linger < 0 ? -1 : (int) (linger / S);
     }
 
     @Override
     public ZStackSocketChannelConfig setSoLinger(int soLinger) {
-        settings.lingerNanos = soLinger < 0 ? -1 : soLinger * S;
+        update(settings.toBuilder().lingerNanos(soLinger < 0 ? -1 : soLinger * S).build());
         return this;
     }
 
     @Override
     public int getSendBufferSize() {
-        return settings.sendBufferBytes;
+        return settings.sendBufferBytes();
     }
 
     @Override
@@ -186,18 +185,18 @@ public final class ZStackSocketChannelConfig extends AbstractZStackChannelConfig
         if (sendBufferSize <= 0) {
             throw new IllegalArgumentException("SO_SNDBUF must be positive: " + sendBufferSize);
         }
-        settings.sendBufferBytes = sendBufferSize;
+        update(settings.toBuilder().sendBufferBytes(sendBufferSize).build());
         return this;
     }
 
     @Override
     public boolean isKeepAlive() {
-        return settings.keepAlive;
+        return settings.keepAlive();
     }
 
     @Override
     public ZStackSocketChannelConfig setKeepAlive(boolean keepAlive) {
-        settings.keepAlive = keepAlive;
+        update(settings.toBuilder().keepAlive(keepAlive).build());
         channel.keepAliveChanged();
         return this;
     }

@@ -70,7 +70,7 @@ public final class ZStackServerSocketChannelConfig extends AbstractZStackChannel
             throw new IllegalArgumentException("backlog: " + backlog);
         }
         // as listen(2): 0 means a small default, not "refuse everything"
-        listenerSettings = listenerSettings.toBuilder().acceptBacklog(backlog == 0 ? NetUtil.SOMAXCONN : backlog).build();
+        update(listenerSettings.toBuilder().acceptBacklog(backlog == 0 ? NetUtil.SOMAXCONN : backlog).build());
         return this;
     }
 }

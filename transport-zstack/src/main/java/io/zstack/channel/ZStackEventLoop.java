@@ -15,6 +15,8 @@ import io.zstack.tcp.IsnGenerator;
 import java.security.SecureRandom;
 import java.util.ArrayList;
 import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.Map;
 import java.util.Queue;
 import java.util.Set;
 import java.util.concurrent.Executor;
@@ -61,7 +63,7 @@ public final class ZStackEventLoop extends SingleThreadEventLoop {
         this.pool = device.pool();
         this.fabric = fabric;
         NetDevice loopback = fabric.port(index, pool, this::frameArrived);
-        this.stack = new NetStack(device, loopback, config.address(), config.tcpDefaults(), new IsnGenerator(),
+        this.stack = new NetStack(device, loopback, config.address(), config.tcpSettings(), new IsnGenerator(),
                 new SecureRandom().nextLong(), System.nanoTime());
         if (count > 1) {
             stack.steerDeviceInput(fabric.steering(index)); // each TCP frame to the loop its flow hash picks
@@ -97,12 +99,12 @@ public final class ZStackEventLoop extends SingleThreadEventLoop {
     }
 
     /** The stack this loop polls. Loop thread only. */
-    public NetStack stack() {
+    NetStack stack() {
         return stack;
     }
 
     /** Buffers from this loop's mbuf pool: writing them sends without a copy. */
-    public ZStackByteBufAllocator allocator() {
+    ZStackByteBufAllocator allocator() {
         return allocator;
     }
 
@@ -338,6 +340,20 @@ public final class ZStackEventLoop extends SingleThreadEventLoop {
                     + device) + (count == 1 ? "" : "\n  steering: handed over " + stack.framesHandedOver()
                     + ", taken over " + stack.framesTakenOver() + ", dropped " + stack.handOverDrops())
                     + "\n  " + inProcessCounters + "\n" + connections().indent(2);
+        });
+    }
+
+    /**
+     * This loop's counters, netstat -s style: IP ({@code ip.*}), TCP ({@code tcp.*}) and in-process connections
+     * ({@code inprocess.*}), read on the loop's thread so that they are consistent with each other.
+     */
+    public io.netty.util.concurrent.Future<Map<String, Long>> counters() {
+        return submit(() -> {
+            Map<String, Long> all = new LinkedHashMap<>();
+            stack.ip().counters().snapshot().forEach((k, v) -> all.put("ip." + k, v));
+            stack.tcp().counters().snapshot().forEach((k, v) -> all.put("tcp." + k, v));
+            inProcessCounters.snapshot().forEach((k, v) -> all.put("inprocess." + k, v));
+            return all;
         });
     }
 

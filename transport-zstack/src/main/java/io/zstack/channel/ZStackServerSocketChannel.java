@@ -116,7 +116,8 @@ public final class ZStackServerSocketChannel extends AbstractZStackChannel imple
         }
         TcpListener listener;
         try {
-            listener = loop.stack().tcp().listen(address, boundPort, config.listenerSettings());
+            listener = loop.stack().tcp().listen(address, boundPort,
+                    config.listenerSettings(loop.config().tcpSettings()));
         } catch (IllegalStateException e) {
             return; // a listener of another server holds it on that stack: it cannot happen through the runtime
         }

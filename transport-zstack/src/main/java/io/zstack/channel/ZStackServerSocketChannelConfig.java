@@ -18,7 +18,7 @@ public final class ZStackServerSocketChannelConfig extends AbstractZStackChannel
 
     ZStackServerSocketChannelConfig(ZStackServerSocketChannel channel) {
         super(channel, new ServerChannelRecvByteBufAllocator(), true);
-        listenerSettings.acceptBacklog = NetUtil.SOMAXCONN;
+        setBacklog(NetUtil.SOMAXCONN);
     }
 
     @Override
@@ -26,9 +26,9 @@ public final class ZStackServerSocketChannelConfig extends AbstractZStackChannel
         return listenerSettings;
     }
 
-    /** A copy for one loop's listener. */
-    TcpSettings listenerSettings() {
-        return listenerSettings.copy();
+    /** The settings of one loop's listener: that group's {@code defaults} under the options set on this server. */
+    TcpSettings listenerSettings(TcpSettings defaults) {
+        return over(defaults);
     }
 
     @Override
@@ -66,7 +66,8 @@ public final class ZStackServerSocketChannelConfig extends AbstractZStackChannel
             throw new IllegalArgumentException("backlog: " + backlog);
         }
         // as listen(2): 0 means a small default, not "refuse everything"
-        listenerSettings.acceptBacklog = backlog == 0 ? NetUtil.SOMAXCONN : backlog;
+        int accepted = backlog == 0 ? NetUtil.SOMAXCONN : backlog;
+        edit(ChannelOption.SO_BACKLOG, s -> s.acceptBacklog = accepted);
         return this;
     }
 }

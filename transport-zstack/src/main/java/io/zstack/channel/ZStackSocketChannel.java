@@ -101,7 +101,7 @@ public final class ZStackSocketChannel extends AbstractZStackChannel implements 
     ZStackSocketChannel(ZStackServerSocketChannel parent, InetSocketAddress local, InetSocketAddress remote) {
         super(parent);
         this.ownerLoop = null;
-        this.config = new ZStackSocketChannelConfig(this, parent.config().listenerSettings());
+        this.config = new ZStackSocketChannelConfig(this, new TcpSettings()); // its group's at registration
         this.local = local;
         this.remote = remote;
         this.active = true;
@@ -151,9 +151,17 @@ public final class ZStackSocketChannel extends AbstractZStackChannel implements 
         return remote;
     }
 
-    /** The TCP state (for statistics and tests); null before connect. Loop thread only. */
-    public TcpConnection connection() {
+    /** The TCP state (for statistics and tests); null before connect and on the in-process path. Loop thread only. */
+    TcpConnection connection() {
         return connection;
+    }
+
+    /**
+     * True when this connection is carried by the in-process path (both ends ZStack channels of this JVM, see
+     * {@link ZStackConfig.Builder#inProcess}) rather than by TCP; false before it connects.
+     */
+    public boolean isInProcess() {
+        return inProcess != null;
     }
 
     private MbufPool pool() {
@@ -164,6 +172,13 @@ public final class ZStackSocketChannel extends AbstractZStackChannel implements 
     protected void doRegister() throws Exception {
         super.doRegister();
         config.defaultAllocator(zstackLoop().allocator());
+        if (connection == null) {
+            // a client or an in-process child: the group's TCP defaults (a child's: under its server's options),
+            // under the options set on this channel
+            TcpSettings defaults = zstackLoop().config().tcpSettings();
+            config.rebase(parent() == null ? defaults : ((ZStackServerSocketChannel) parent()).config()
+                    .listenerSettings(defaults));
+        }
         if (connection != null) {
             connection.minRtoChanged(); // an accepted child's options were set before it had a loop to apply them on
         }

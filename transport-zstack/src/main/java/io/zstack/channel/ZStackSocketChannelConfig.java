@@ -5,7 +5,6 @@ import io.netty.channel.AdaptiveRecvByteBufAllocator;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.socket.SocketChannelConfig;
 import io.zstack.tcp.TcpSettings;
-import io.zstack.tcp.cc.CongestionAlgorithm;
 import java.util.Map;
 
 /**
@@ -31,6 +30,11 @@ public final class ZStackSocketChannelConfig extends AbstractZStackChannelConfig
     @Override
     TcpSettings settings() {
         return settings;
+    }
+
+    /** A client, or an in-process child, takes its group's defaults under the options set on it. */
+    void rebase(TcpSettings defaults) {
+        settings = over(defaults);
     }
 
     /** An accepted child takes the settings its connection was created with. */
@@ -79,7 +83,7 @@ public final class ZStackSocketChannelConfig extends AbstractZStackChannelConfig
             return (T) Boolean.valueOf(settings.delayedAck);
         }
         if (option == ZStackChannelOption.CONGESTION_CONTROL) {
-            return (T) settings.congestionControl;
+            return (T) ZStackCongestionControl.of(settings.congestionControl);
         }
         if (option == ZStackChannelOption.TCP_KEEPIDLE) {
             return (T) Integer.valueOf((int) (settings.keepAliveIdleNanos / S));
@@ -115,24 +119,29 @@ public final class ZStackSocketChannelConfig extends AbstractZStackChannelConfig
         } else if (option == ChannelOption.ALLOW_HALF_CLOSURE) {
             setAllowHalfClosure((Boolean) value);
         } else if (option == ZStackChannelOption.DELAYED_ACK) {
-            settings.delayedAck = (Boolean) value;
+            boolean on = (Boolean) value;
+            edit(option, s -> s.delayedAck = on);
         } else if (option == ZStackChannelOption.CONGESTION_CONTROL) {
-            settings.congestionControl = (CongestionAlgorithm) value;
+            ZStackCongestionControl algorithm = (ZStackCongestionControl) value;
+            edit(option, s -> s.congestionControl = algorithm.algorithm());
         } else if (option == ZStackChannelOption.TCP_KEEPIDLE) {
-            settings.keepAliveIdleNanos = positive(option, (Integer) value) * S;
+            long nanos = positive(option, (Integer) value) * S;
+            edit(option, s -> s.keepAliveIdleNanos = nanos);
             channel.keepAliveChanged();
         } else if (option == ZStackChannelOption.TCP_KEEPINTVL) {
-            settings.keepAliveIntervalNanos = positive(option, (Integer) value) * S;
+            long nanos = positive(option, (Integer) value) * S;
+            edit(option, s -> s.keepAliveIntervalNanos = nanos);
             channel.keepAliveChanged();
         } else if (option == ZStackChannelOption.TCP_KEEPCNT) {
-            settings.keepAliveProbes = (int) positive(option, (Integer) value);
+            int probes = (int) positive(option, (Integer) value);
+            edit(option, s -> s.keepAliveProbes = probes);
         } else if (option == ZStackChannelOption.TCP_RTO_MIN_US) {
             long nanos = positive(option, (Integer) value) * 1000;
             if (nanos > settings.maxRtoNanos) {
                 throw new IllegalArgumentException(option + " must not exceed the maximum RTO ("
                         + settings.maxRtoNanos / 1000 + " us): " + value);
             }
-            settings.minRtoNanos = nanos;
+            edit(option, s -> s.minRtoNanos = nanos);
             channel.minRtoChanged();
         } else if (option == ZStackChannelOption.COPY_MODE) {
             copyMode = (Boolean) value;
@@ -160,7 +169,7 @@ public final class ZStackSocketChannelConfig extends AbstractZStackChannelConfig
 
     @Override
     public ZStackSocketChannelConfig setTcpNoDelay(boolean tcpNoDelay) {
-        settings.nagle = !tcpNoDelay;
+        edit(ChannelOption.TCP_NODELAY, s -> s.nagle = !tcpNoDelay);
         return this;
     }
 
@@ -172,7 +181,8 @@ public final class ZStackSocketChannelConfig extends AbstractZStackChannelConfig
 
     @Override
     public ZStackSocketChannelConfig setSoLinger(int soLinger) {
-        settings.lingerNanos = soLinger < 0 ? -1 : soLinger * S;
+        long nanos = soLinger < 0 ? -1 : soLinger * S;
+        edit(ChannelOption.SO_LINGER, s -> s.lingerNanos = nanos);
         return this;
     }
 
@@ -186,7 +196,7 @@ public final class ZStackSocketChannelConfig extends AbstractZStackChannelConfig
         if (sendBufferSize <= 0) {
             throw new IllegalArgumentException("SO_SNDBUF must be positive: " + sendBufferSize);
         }
-        settings.sendBufferBytes = sendBufferSize;
+        edit(ChannelOption.SO_SNDBUF, s -> s.sendBufferBytes = sendBufferSize);
         return this;
     }
 
@@ -197,7 +207,7 @@ public final class ZStackSocketChannelConfig extends AbstractZStackChannelConfig
 
     @Override
     public ZStackSocketChannelConfig setKeepAlive(boolean keepAlive) {
-        settings.keepAlive = keepAlive;
+        edit(ChannelOption.SO_KEEPALIVE, s -> s.keepAlive = keepAlive);
         channel.keepAliveChanged();
         return this;
     }

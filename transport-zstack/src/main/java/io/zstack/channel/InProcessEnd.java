@@ -5,6 +5,7 @@ import io.netty.channel.ChannelOutboundBuffer;
 import io.netty.channel.FileRegion;
 import io.zstack.tcp.TcpError;
 import java.io.IOException;
+import java.net.InetSocketAddress;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.atomic.AtomicBoolean;
 
@@ -327,7 +328,7 @@ final class InProcessEnd {
                 + (in.isEmpty() ? "" : " unread") + (out.writerBlocked ? " writer-blocked" : "");
     }
 
-    private static String format(java.net.InetSocketAddress a) {
+    private static String format(InetSocketAddress a) {
         return a == null ? "?" : a.getAddress().getHostAddress() + ":" + a.getPort();
     }
 }

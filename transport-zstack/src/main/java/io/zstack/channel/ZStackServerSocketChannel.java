@@ -14,8 +14,10 @@ import java.net.InetSocketAddress;
 import java.net.SocketAddress;
 import java.util.Map;
 import java.util.Queue;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
@@ -35,7 +37,7 @@ public final class ZStackServerSocketChannel extends AbstractZStackChannel imple
     private final Queue<ZStackSocketChannel> accepted = new ConcurrentLinkedQueue<>();
     private final AtomicBoolean acceptScheduled = new AtomicBoolean();
     /** Loops whose listener holds connections this channel had no room for. */
-    private final java.util.Set<ZStackEventLoop> stalled = ConcurrentHashMap.newKeySet();
+    private final Set<ZStackEventLoop> stalled = ConcurrentHashMap.newKeySet();
     private volatile InetSocketAddress local;
     /** The child group's listeners, where this server is bound; null before bind. */
     private volatile GroupListeners host;
@@ -172,7 +174,7 @@ public final class ZStackServerSocketChannel extends AbstractZStackChannel imple
             } else {
                 try {
                     mine.execute(this::acceptReady);
-                } catch (java.util.concurrent.RejectedExecutionException e) {
+                } catch (RejectedExecutionException e) {
                     acceptScheduled.set(false);
                     closePending();
                 }

@@ -15,12 +15,15 @@ import io.netty.channel.socket.SocketChannel;
 import io.zstack.tcp.TcpConnection;
 import io.zstack.tcp.TcpError;
 import io.zstack.tcp.TcpSettings;
+import io.zstack.tcp.TcpState;
 import java.io.IOException;
+import java.net.BindException;
 import java.net.ConnectException;
 import java.net.InetSocketAddress;
 import java.net.NoRouteToHostException;
 import java.net.SocketAddress;
 import java.nio.channels.ClosedChannelException;
+import java.nio.channels.NotYetConnectedException;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -164,7 +167,7 @@ public final class ZStackSocketChannel extends AbstractZStackChannel implements 
         if (connection != null) {
             connection.minRtoChanged(); // an accepted child's options were set before it had a loop to apply them on
         }
-        if (connection != null && connection.state() == io.zstack.tcp.TcpState.CLOSED) {
+        if (connection != null && connection.state() == TcpState.CLOSED) {
             events.onClosed(connection, connection.error()); // it died between accept and registration
         }
         if (inProcess != null) {
@@ -263,7 +266,7 @@ public final class ZStackSocketChannel extends AbstractZStackChannel implements 
         InetSocketAddress requested = ZStackAddresses.checked(localAddress);
         int address = ZStackAddresses.toInt(requested.getAddress());
         if (address != 0 && !zstackLoop().stack().ip().isLocal(address)) {
-            throw new java.net.BindException("Cannot assign requested address: " + requested);
+            throw new BindException("Cannot assign requested address: " + requested);
         }
         // the port is taken when connecting (the stack checks the 4-tuple); 0 means an ephemeral one then
         local = requested;
@@ -419,7 +422,7 @@ public final class ZStackSocketChannel extends AbstractZStackChannel implements 
     @Override
     protected void doShutdownOutput() {
         if (connection == null && inProcess == null) {
-            throw new java.nio.channels.NotYetConnectedException();
+            throw new NotYetConnectedException();
         }
         outputShutdown = true;
         if (inProcess != null) {
@@ -452,7 +455,7 @@ public final class ZStackSocketChannel extends AbstractZStackChannel implements 
             return;
         }
         if (connection == null && inProcess == null) {
-            promise.setFailure(new java.nio.channels.NotYetConnectedException());
+            promise.setFailure(new NotYetConnectedException());
             return;
         }
         // SHUT_RD: what arrives from now on is discarded (the peer is not told, as with Linux)

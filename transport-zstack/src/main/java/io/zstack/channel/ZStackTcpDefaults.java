@@ -2,6 +2,7 @@ package io.zstack.channel;
 
 import io.zstack.tcp.TcpSettings;
 import java.time.Duration;
+import java.util.List;
 import java.util.Objects;
 
 /**
@@ -10,40 +11,14 @@ import java.util.Objects;
  * the default for that channel only. An immutable value; the defaults follow Linux's.
  */
 public final class ZStackTcpDefaults {
+    private static final long MAX_RTO_NANOS = new TcpSettings().maxRtoNanos;
     private static final ZStackTcpDefaults LINUX_LIKE = builder().build();
 
-    private final int receiveBufferBytes;
-    private final int sendBufferBytes;
-    private final boolean delayedAck;
-    private final ZStackCongestionControl congestionControl;
-    private final Duration minRto;
-    private final Duration keepAliveIdle;
-    private final Duration keepAliveInterval;
-    private final int keepAliveProbes;
-    private final int synRetries;
-    private final int maxRetransmissions;
-    private final int maxTimeWaits;
-    private final boolean synCookies;
-    private final boolean windowScaling;
-    private final boolean timestamps;
-    private final boolean sack;
+    /** The values, in the stack's own form; never handed out (see {@link #toSettings}), so never changed. */
+    private final TcpSettings values;
 
-    private ZStackTcpDefaults(Builder b) {
-        receiveBufferBytes = b.receiveBufferBytes;
-        sendBufferBytes = b.sendBufferBytes;
-        delayedAck = b.delayedAck;
-        congestionControl = b.congestionControl;
-        minRto = b.minRto;
-        keepAliveIdle = b.keepAliveIdle;
-        keepAliveInterval = b.keepAliveInterval;
-        keepAliveProbes = b.keepAliveProbes;
-        synRetries = b.synRetries;
-        maxRetransmissions = b.maxRetransmissions;
-        maxTimeWaits = b.maxTimeWaits;
-        synCookies = b.synCookies;
-        windowScaling = b.windowScaling;
-        timestamps = b.timestamps;
-        sack = b.sack;
+    private ZStackTcpDefaults(TcpSettings values) {
+        this.values = values;
     }
 
     /** Linux's defaults: 256 KiB buffers, delayed ACK, CUBIC, a 200 ms minimum RTO, SACK, timestamps, ... */
@@ -52,196 +27,133 @@ public final class ZStackTcpDefaults {
     }
 
     public static Builder builder() {
-        return new Builder();
+        return new Builder(new TcpSettings());
     }
 
     /** A builder holding these values, to change some of them. */
     public Builder toBuilder() {
-        Builder b = new Builder();
-        b.receiveBufferBytes = receiveBufferBytes;
-        b.sendBufferBytes = sendBufferBytes;
-        b.delayedAck = delayedAck;
-        b.congestionControl = congestionControl;
-        b.minRto = minRto;
-        b.keepAliveIdle = keepAliveIdle;
-        b.keepAliveInterval = keepAliveInterval;
-        b.keepAliveProbes = keepAliveProbes;
-        b.synRetries = synRetries;
-        b.maxRetransmissions = maxRetransmissions;
-        b.maxTimeWaits = maxTimeWaits;
-        b.synCookies = synCookies;
-        b.windowScaling = windowScaling;
-        b.timestamps = timestamps;
-        b.sack = sack;
-        return b;
+        return new Builder(values.copy());
     }
 
     public int receiveBufferBytes() {
-        return receiveBufferBytes;
+        return values.receiveBufferBytes;
     }
 
     public int sendBufferBytes() {
-        return sendBufferBytes;
+        return values.sendBufferBytes;
     }
 
     public boolean delayedAck() {
-        return delayedAck;
+        return values.delayedAck;
     }
 
     public ZStackCongestionControl congestionControl() {
-        return congestionControl;
+        return ZStackCongestionControl.of(values.congestionControl);
     }
 
     public Duration minRto() {
-        return minRto;
+        return Duration.ofNanos(values.minRtoNanos);
     }
 
     public Duration keepAliveIdle() {
-        return keepAliveIdle;
+        return Duration.ofNanos(values.keepAliveIdleNanos);
     }
 
     public Duration keepAliveInterval() {
-        return keepAliveInterval;
+        return Duration.ofNanos(values.keepAliveIntervalNanos);
     }
 
     public int keepAliveProbes() {
-        return keepAliveProbes;
+        return values.keepAliveProbes;
     }
 
     public int synRetries() {
-        return synRetries;
+        return values.synRetries;
     }
 
     public int maxRetransmissions() {
-        return maxRetransmissions;
+        return values.maxRetransmissions;
     }
 
     public int maxTimeWaits() {
-        return maxTimeWaits;
+        return values.maxTimeWaits;
     }
 
     public boolean synCookies() {
-        return synCookies;
+        return values.synCookies;
     }
 
     public boolean windowScaling() {
-        return windowScaling;
+        return values.windowScaling;
     }
 
     public boolean timestamps() {
-        return timestamps;
+        return values.timestamps;
     }
 
     public boolean sack() {
-        return sack;
+        return values.sack;
     }
 
     /** The stack's settings holding these defaults (a new object each time: every stack and channel owns its own). */
     TcpSettings toSettings() {
-        TcpSettings s = new TcpSettings();
-        s.receiveBufferBytes = receiveBufferBytes;
-        s.sendBufferBytes = sendBufferBytes;
-        s.delayedAck = delayedAck;
-        s.congestionControl = congestionControl.algorithm();
-        s.minRtoNanos = minRto.toNanos();
-        s.keepAliveIdleNanos = keepAliveIdle.toNanos();
-        s.keepAliveIntervalNanos = keepAliveInterval.toNanos();
-        s.keepAliveProbes = keepAliveProbes;
-        s.synRetries = synRetries;
-        s.maxRetransmissions = maxRetransmissions;
-        s.maxTimeWaits = maxTimeWaits;
-        s.synCookies = synCookies;
-        s.windowScaling = windowScaling;
-        s.timestamps = timestamps;
-        s.sack = sack;
-        return s;
+        return values.copy();
+    }
+
+    private List<Object> all() {
+        return List.of(receiveBufferBytes(), sendBufferBytes(), delayedAck(), congestionControl(), minRto(),
+                keepAliveIdle(), keepAliveInterval(), keepAliveProbes(), synRetries(), maxRetransmissions(),
+                maxTimeWaits(), synCookies(), windowScaling(), timestamps(), sack());
     }
 
     @Override
     public boolean equals(Object o) {
-        return o instanceof ZStackTcpDefaults d && receiveBufferBytes == d.receiveBufferBytes
-                && sendBufferBytes == d.sendBufferBytes && delayedAck == d.delayedAck
-                && congestionControl == d.congestionControl && minRto.equals(d.minRto)
-                && keepAliveIdle.equals(d.keepAliveIdle) && keepAliveInterval.equals(d.keepAliveInterval)
-                && keepAliveProbes == d.keepAliveProbes && synRetries == d.synRetries
-                && maxRetransmissions == d.maxRetransmissions && maxTimeWaits == d.maxTimeWaits
-                && synCookies == d.synCookies && windowScaling == d.windowScaling && timestamps == d.timestamps
-                && sack == d.sack;
+        return o instanceof ZStackTcpDefaults d && all().equals(d.all());
     }
 
     @Override
     public int hashCode() {
-        return Objects.hash(receiveBufferBytes, sendBufferBytes, delayedAck, congestionControl, minRto, keepAliveIdle,
-                keepAliveInterval, keepAliveProbes, synRetries, maxRetransmissions, maxTimeWaits, synCookies,
-                windowScaling, timestamps, sack);
+        return all().hashCode();
     }
 
     @Override
     public String toString() {
-        return "ZStackTcpDefaults(rcvbuf=" + receiveBufferBytes + ", sndbuf=" + sendBufferBytes + ", delayedAck="
-                + delayedAck + ", " + congestionControl + ", minRto=" + minRto + ", keepalive=" + keepAliveIdle + "/"
-                + keepAliveInterval + "x" + keepAliveProbes + ", synRetries=" + synRetries + ", retries="
-                + maxRetransmissions + ", maxTimeWaits=" + maxTimeWaits + ", synCookies=" + synCookies
-                + ", wscale=" + windowScaling + ", timestamps=" + timestamps + ", sack=" + sack + ")";
+        return "ZStackTcpDefaults(rcvbuf=" + receiveBufferBytes() + ", sndbuf=" + sendBufferBytes() + ", delayedAck="
+                + delayedAck() + ", " + congestionControl() + ", minRto=" + minRto() + ", keepalive="
+                + keepAliveIdle() + "/" + keepAliveInterval() + "x" + keepAliveProbes() + ", synRetries="
+                + synRetries() + ", retries=" + maxRetransmissions() + ", maxTimeWaits=" + maxTimeWaits()
+                + ", synCookies=" + synCookies() + ", wscale=" + windowScaling() + ", timestamps=" + timestamps()
+                + ", sack=" + sack() + ")";
     }
 
+    /** Starts from the stack's own defaults (Linux's), so the two cannot drift apart. */
     public static final class Builder {
-        // the stack's own defaults (TcpSettings), so the two cannot drift apart
-        private int receiveBufferBytes;
-        private int sendBufferBytes;
-        private boolean delayedAck;
-        private ZStackCongestionControl congestionControl;
-        private Duration minRto;
-        private Duration keepAliveIdle;
-        private Duration keepAliveInterval;
-        private int keepAliveProbes;
-        private int synRetries;
-        private int maxRetransmissions;
-        private int maxTimeWaits;
-        private boolean synCookies;
-        private boolean windowScaling;
-        private boolean timestamps;
-        private boolean sack;
+        private final TcpSettings values;
 
-        private Builder() {
-            TcpSettings s = new TcpSettings();
-            receiveBufferBytes = s.receiveBufferBytes;
-            sendBufferBytes = s.sendBufferBytes;
-            delayedAck = s.delayedAck;
-            congestionControl = ZStackCongestionControl.of(s.congestionControl);
-            minRto = Duration.ofNanos(s.minRtoNanos);
-            keepAliveIdle = Duration.ofNanos(s.keepAliveIdleNanos);
-            keepAliveInterval = Duration.ofNanos(s.keepAliveIntervalNanos);
-            keepAliveProbes = s.keepAliveProbes;
-            synRetries = s.synRetries;
-            maxRetransmissions = s.maxRetransmissions;
-            maxTimeWaits = s.maxTimeWaits;
-            synCookies = s.synCookies;
-            windowScaling = s.windowScaling;
-            timestamps = s.timestamps;
-            sack = s.sack;
+        private Builder(TcpSettings values) {
+            this.values = values;
         }
 
         /** SO_RCVBUF: bounds the advertised window and what is held for the application (default 256 KiB). */
         public Builder receiveBufferBytes(int bytes) {
-            receiveBufferBytes = positive("receive buffer", bytes);
+            values.receiveBufferBytes = positive("receive buffer", bytes);
             return this;
         }
 
         /** SO_SNDBUF: bytes queued, unsent plus unacknowledged, before writes wait (default 256 KiB). */
         public Builder sendBufferBytes(int bytes) {
-            sendBufferBytes = positive("send buffer", bytes);
+            values.sendBufferBytes = positive("send buffer", bytes);
             return this;
         }
 
         /** Delayed ACK (RFC 9293 §3.8.6.3), on by default; off acknowledges every segment at once. */
         public Builder delayedAck(boolean on) {
-            delayedAck = on;
+            values.delayedAck = on;
             return this;
         }
 
         public Builder congestionControl(ZStackCongestionControl algorithm) {
-            congestionControl = Objects.requireNonNull(algorithm, "congestion control");
+            values.congestionControl = Objects.requireNonNull(algorithm, "congestion control").algorithm();
             return this;
         }
 
@@ -251,11 +163,11 @@ public final class ZStackTcpDefaults {
          */
         public Builder minRto(Duration minRto) {
             Objects.requireNonNull(minRto, "minRto");
-            if (minRto.toNanos() < 1_000 || minRto.compareTo(Duration.ofNanos(new TcpSettings().maxRtoNanos)) > 0) {
+            if (minRto.toNanos() < 1_000 || minRto.compareTo(Duration.ofNanos(MAX_RTO_NANOS)) > 0) {
                 throw new IllegalArgumentException("minRto must lie between 1 us and the maximum RTO (120 s): "
                         + minRto);
             }
-            this.minRto = minRto;
+            values.minRtoNanos = minRto.toNanos();
             return this;
         }
 
@@ -265,21 +177,21 @@ public final class ZStackTcpDefaults {
          * 9).
          */
         public Builder keepAlive(Duration idle, Duration interval, int probes) {
-            keepAliveIdle = positive("keepalive idle", idle);
-            keepAliveInterval = positive("keepalive interval", interval);
-            keepAliveProbes = positive("keepalive probes", probes);
+            values.keepAliveIdleNanos = positive("keepalive idle", idle).toNanos();
+            values.keepAliveIntervalNanos = positive("keepalive interval", interval).toNanos();
+            values.keepAliveProbes = positive("keepalive probes", probes);
             return this;
         }
 
         /** SYN retransmissions before a connect fails (tcp_syn_retries, 6). */
         public Builder synRetries(int retries) {
-            synRetries = notNegative("SYN retries", retries);
+            values.synRetries = notNegative("SYN retries", retries);
             return this;
         }
 
         /** Retransmissions of the same data before the connection is aborted (tcp_retries2, 15). */
         public Builder maxRetransmissions(int retries) {
-            maxRetransmissions = notNegative("retransmissions", retries);
+            values.maxRetransmissions = notNegative("retransmissions", retries);
             return this;
         }
 
@@ -288,36 +200,36 @@ public final class ZStackTcpDefaults {
          * once.
          */
         public Builder maxTimeWaits(int count) {
-            maxTimeWaits = notNegative("TIME_WAITs", count);
+            values.maxTimeWaits = notNegative("TIME_WAITs", count);
             return this;
         }
 
         /** SYN cookies when a listener's SYN queue is full (tcp_syncookies, on). */
         public Builder synCookies(boolean on) {
-            synCookies = on;
+            values.synCookies = on;
             return this;
         }
 
         /** Window scaling (RFC 7323), on. */
         public Builder windowScaling(boolean on) {
-            windowScaling = on;
+            values.windowScaling = on;
             return this;
         }
 
         /** Timestamps (RFC 7323), on. */
         public Builder timestamps(boolean on) {
-            timestamps = on;
+            values.timestamps = on;
             return this;
         }
 
         /** Selective acknowledgements (RFC 2018), on. */
         public Builder sack(boolean on) {
-            sack = on;
+            values.sack = on;
             return this;
         }
 
         public ZStackTcpDefaults build() {
-            return new ZStackTcpDefaults(this);
+            return new ZStackTcpDefaults(values.copy());
         }
 
         private static int positive(String what, int value) {

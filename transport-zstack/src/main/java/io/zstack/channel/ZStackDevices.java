@@ -166,7 +166,7 @@ public final class ZStackDevices {
         }
 
         /** Null: EAL starts with its defaults (enough for vdevs), or as the process already started it. */
-        private EalConfig ealConfig() {
+        EalConfig ealConfig() {
             if (eal.isEmpty()) {
                 return null;
             }
@@ -178,6 +178,10 @@ public final class ZStackDevices {
         @Override
         NetDevice open(int loopIndex, int loopCount) {
             return shared.open(loopIndex, loopCount);
+        }
+
+        PortConfig portConfig() {
+            return config;
         }
 
         @Override

@@ -9,6 +9,7 @@ import io.netty.channel.RecvByteBufAllocator;
 import io.netty.channel.socket.ServerSocketChannel;
 import io.zstack.tcp.TcpConnection;
 import io.zstack.tcp.TcpListener;
+import io.zstack.tcp.TcpSettings;
 import java.net.BindException;
 import java.net.InetSocketAddress;
 import java.net.SocketAddress;
@@ -105,6 +106,11 @@ public final class ZStackServerSocketChannel extends AbstractZStackChannel imple
         active = true;
         listeners.listen(this);
         InProcessConnections.listen(this, children, address, port);
+    }
+
+    /** The settings an in-process child starts with: its host's TCP defaults under this server's options. */
+    TcpSettings childSettings() {
+        return config.listenerSettings(host.tcpDefaults());
     }
 
     /** Installs this server's listener in {@code loop}'s stack. Runs on that loop. */

@@ -90,7 +90,7 @@ public final class ZStackSocketChannel extends AbstractZStackChannel implements 
     ZStackSocketChannel(ZStackServerSocketChannel parent, InetSocketAddress local, InetSocketAddress remote) {
         super(parent);
         this.ownerLoop = null;
-        this.config = new ZStackSocketChannelConfig(this, new TcpSettings()); // its group's at registration
+        this.config = new ZStackSocketChannelConfig(this, parent.childSettings());
         this.local = local;
         this.remote = remote;
         this.active = true;
@@ -157,12 +157,8 @@ public final class ZStackSocketChannel extends AbstractZStackChannel implements 
     protected void doRegister() throws Exception {
         super.doRegister();
         config.defaultAllocator(zstackLoop().allocator());
-        if (connection == null) {
-            // a client or an in-process child: the group's TCP defaults (a child's: under its server's options),
-            // under the options set on this channel
-            TcpSettings defaults = zstackLoop().config().tcpSettings();
-            config.rebase(parent() == null ? defaults : ((ZStackServerSocketChannel) parent()).config()
-                    .listenerSettings(defaults));
+        if (parent() == null && connection == null && inProcess == null) {
+            config.rebase(zstackLoop().config().tcpSettings()); // a client learns its group's TCP defaults here
         }
         if (connection != null) {
             connection.minRtoChanged(); // an accepted child's options were set before it had a loop to apply them on

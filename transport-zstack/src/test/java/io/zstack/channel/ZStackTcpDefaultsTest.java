@@ -86,6 +86,35 @@ class ZStackTcpDefaultsTest {
     }
 
     @Test
+    void inProcessChildrenStartFromTheirGroupsDefaultsToo() throws Exception {
+        EventLoopGroup group = new ZStackEventLoopGroup(1, ZStackConfig.builder().tcp(DEFAULTS).build());
+        try {
+            CompletableFuture<Channel> accepted = new CompletableFuture<>();
+            Channel server = new ServerBootstrap().group(group).channel(ZStackServerSocketChannel.class)
+                    .option(ChannelOption.SO_RCVBUF, 70_000)
+                    .childHandler(new ChannelInboundHandlerAdapter() {
+                        @Override
+                        public void channelActive(ChannelHandlerContext ctx) {
+                            accepted.complete(ctx.channel());
+                        }
+                    }).bind(9101).sync().channel();
+            ZStackSocketChannel client = (ZStackSocketChannel) new Bootstrap().group(group)
+                    .channel(ZStackSocketChannel.class).handler(new ChannelInboundHandlerAdapter())
+                    .connect("127.0.0.1", 9101).sync().channel();
+            ZStackSocketChannel child = (ZStackSocketChannel) accepted.get(TIMEOUT_SECONDS, TimeUnit.SECONDS);
+            assertEquals(true, client.isInProcess() && child.isInProcess(), "the in-process path");
+            assertEquals(100_000, client.config().getReceiveBufferSize());
+            assertEquals(70_000, child.config().getReceiveBufferSize(), "the server's option over the default");
+            assertEquals(ZStackCongestionControl.NEW_RENO, child.config().getOption(
+                    ZStackChannelOption.CONGESTION_CONTROL));
+            client.close().sync();
+            server.close().sync();
+        } finally {
+            group.shutdownGracefully(0, 1, TimeUnit.SECONDS).sync();
+        }
+    }
+
+    @Test
     void badValuesAreRefusedWhenSet() {
         ZStackTcpDefaults.Builder b = ZStackTcpDefaults.builder();
         assertThrows(IllegalArgumentException.class, () -> b.receiveBufferBytes(0));

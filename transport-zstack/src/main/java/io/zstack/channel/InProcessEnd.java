@@ -8,6 +8,7 @@ import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.IntFunction;
 
 /**
  * One channel's end of an in-process connection: it writes into {@link #out} and reads from {@link #in}, the two
@@ -34,6 +35,10 @@ final class InProcessEnd {
     private final AtomicBoolean writeScheduled = new AtomicBoolean();
     private final Runnable readTask = this::readNow;
     private final Runnable writeTask = this::writeNow;
+    // made once: a method reference made per read or per message would allocate on the receive path
+    private final ChannelReads.Messages messages = this::nextMessage;
+    private final IntFunction<ByteBuf> pieces = this::nextPiece;
+    private final Runnable tookSome = this::tookSome;
     /** The buffer being delivered in pieces (the read size guess is smaller), or null. Loop thread only. */
     private ByteBuf current;
     /** A write found the peer closed and dropped its data: further writes fail, as after a reset. */
@@ -214,7 +219,7 @@ final class InProcessEnd {
         if (!channel.readPending && !config.isAutoRead()) {
             return; // data waits for read()
         }
-        ChannelReads.deliver(channel, this::nextMessage, this::tookSome);
+        ChannelReads.deliver(channel, messages, tookSome);
         if (!channel.isOpen()) {
             return;
         }
@@ -250,7 +255,7 @@ final class InProcessEnd {
 
     /** Up to {@code limit} bytes: whole buffers while they fit (several make a composite), else a slice. */
     private ByteBuf nextMessage(int limit) {
-        return ChannelReads.gather(nextPiece(limit), limit, hasInput(), this::nextPiece,
+        return ChannelReads.gather(nextPiece(limit), limit, hasInput(), pieces,
                 channel.config().getAllocator());
     }
 

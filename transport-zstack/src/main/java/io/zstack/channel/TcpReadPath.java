@@ -6,6 +6,7 @@ import io.zstack.buffer.Mbuf;
 import io.zstack.buffer.MbufPool;
 import io.zstack.tcp.TcpConnection;
 import io.zstack.tcp.TcpError;
+import java.util.function.IntFunction;
 
 /**
  * How the bytes a channel's TCP connection received reach its pipeline: each received mbuf segment becomes a
@@ -21,6 +22,12 @@ final class TcpReadPath {
     private long rest;
     /** How the stack ended the connection, reported once the data received before it is delivered. */
     private TcpError stackError;
+    /** The connection a read is taking from, and the time of its current message (see {@link #nextMessage}). */
+    private TcpConnection reading;
+    private long readTime;
+    // made once: a method reference made per read or per message would allocate on the receive path
+    private final ChannelReads.Messages messages = this::nextMessage;
+    private final IntFunction<ByteBuf> pieces = this::nextPiece;
 
     TcpReadPath(ZStackSocketChannel channel) {
         this.channel = channel;
@@ -55,9 +62,8 @@ final class TcpReadPath {
             }
             return;
         }
-        // the time of each read, not of the loop's start: a handler that wrote (an echo) sent segments stamped since,
-        // and a window update stamped earlier would carry an older TSval, which the peer drops (PAWS)
-        ChannelReads.deliver(channel, limit -> nextMessage(c, limit, ZStackEventLoop.now()), null);
+        reading = c;
+        ChannelReads.deliver(channel, messages, null);
         if (!channel.isOpen() || channel.connection() == null) {
             return;
         }
@@ -100,19 +106,23 @@ final class TcpReadPath {
 
     /**
      * The next message of at most {@code limit} bytes: the whole current segment when it fits (zero copy, the
-     * buffer owns the mbuf), or a slice of it (still zero copy, sharing the mbuf). Null when nothing is received.
+     * buffer owns the mbuf), or a slice of it (still zero copy, sharing the mbuf), or several segments in one
+     * composite. Null when nothing is received.
      */
-    private ByteBuf nextMessage(TcpConnection c, int limit, long now) {
-        return ChannelReads.gather(nextPiece(c, limit, now), limit, hasInput(c), room -> nextPiece(c, room, now),
+    private ByteBuf nextMessage(int limit) {
+        // the time of this read, not of the loop's start: a handler that wrote (an echo) sent segments stamped since,
+        // and a window update stamped earlier would carry an older TSval, which the peer drops (PAWS)
+        readTime = ZStackEventLoop.now();
+        return ChannelReads.gather(nextPiece(limit), limit, hasInput(reading), pieces,
                 channel.config().getAllocator());
     }
 
     /** The next piece of received data, at most {@code limit} bytes of one segment; null when nothing waits. */
-    private ByteBuf nextPiece(TcpConnection c, int limit, long now) {
+    private ByteBuf nextPiece(int limit) {
         while (current == null) {
             long segment = rest;
             if (segment == 0) {
-                segment = c.read(now);
+                segment = reading.read(readTime);
                 if (segment == 0) {
                     return null;
                 }

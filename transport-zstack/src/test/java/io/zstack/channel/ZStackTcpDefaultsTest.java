@@ -38,14 +38,8 @@ class ZStackTcpDefaultsTest {
                 .build());
         try {
             CompletableFuture<Channel> accepted = new CompletableFuture<>();
-            Channel server = new ServerBootstrap().group(group).channel(ZStackServerSocketChannel.class)
-                    .childOption(ChannelOption.SO_RCVBUF, 50_000)
-                    .childHandler(new ChannelInboundHandlerAdapter() {
-                        @Override
-                        public void channelActive(ChannelHandlerContext ctx) {
-                            accepted.complete(ctx.channel());
-                        }
-                    }).bind(9100).sync().channel();
+            Channel server = server(group, accepted).childOption(ChannelOption.SO_RCVBUF, 50_000).bind(9100).sync()
+                    .channel();
             Channel plain = new Bootstrap().group(group).channel(ZStackSocketChannel.class)
                     .handler(new ChannelInboundHandlerAdapter()).connect("127.0.0.1", 9100).sync().channel();
             ZStackSocketChannel child = (ZStackSocketChannel) accepted.get(TIMEOUT_SECONDS, TimeUnit.SECONDS);
@@ -90,14 +84,8 @@ class ZStackTcpDefaultsTest {
         EventLoopGroup group = new ZStackEventLoopGroup(1, ZStackConfig.builder().tcp(DEFAULTS).build());
         try {
             CompletableFuture<Channel> accepted = new CompletableFuture<>();
-            Channel server = new ServerBootstrap().group(group).channel(ZStackServerSocketChannel.class)
-                    .option(ChannelOption.SO_RCVBUF, 70_000)
-                    .childHandler(new ChannelInboundHandlerAdapter() {
-                        @Override
-                        public void channelActive(ChannelHandlerContext ctx) {
-                            accepted.complete(ctx.channel());
-                        }
-                    }).bind(9101).sync().channel();
+            Channel server = server(group, accepted).option(ChannelOption.SO_RCVBUF, 70_000).bind(9101).sync()
+                    .channel();
             ZStackSocketChannel client = (ZStackSocketChannel) new Bootstrap().group(group)
                     .channel(ZStackSocketChannel.class).handler(new ChannelInboundHandlerAdapter())
                     .connect("127.0.0.1", 9101).sync().channel();
@@ -125,6 +113,17 @@ class ZStackTcpDefaultsTest {
         assertThrows(IllegalArgumentException.class, () -> ZStackConfig.builder().address("10.0.0.300/24"));
         assertThrows(IllegalArgumentException.class, () -> ZStackConfig.builder().address("10.0.0.2/24", "10.1.0.1"));
         assertEquals(ZStackTcpDefaults.defaults(), ZStackTcpDefaults.defaults().toBuilder().build());
+    }
+
+    /** A server bootstrap on {@code group} whose first accepted child completes {@code accepted}. */
+    private static ServerBootstrap server(EventLoopGroup group, CompletableFuture<Channel> accepted) {
+        return new ServerBootstrap().group(group).channel(ZStackServerSocketChannel.class)
+                .childHandler(new ChannelInboundHandlerAdapter() {
+                    @Override
+                    public void channelActive(ChannelHandlerContext ctx) {
+                        accepted.complete(ctx.channel());
+                    }
+                });
     }
 
     /** The settings the channel's TCP connection uses, read on its loop. */

@@ -75,7 +75,9 @@ final class SocketConnect {
                 }
             });
         } catch (Throwable t) {
-            this.promise = null;
+            if (this.promise == promise) {
+                this.promise = null; // this attempt failed; a connect refused as pending leaves the one under way
+            }
             channel.connectFailed(t, remoteAddress, promise);
         }
     }

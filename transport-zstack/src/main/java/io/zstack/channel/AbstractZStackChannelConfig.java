@@ -30,27 +30,33 @@ abstract class AbstractZStackChannelConfig<C extends AbstractZStackChannelConfig
         this.reuseAddress = reuseAddress;
     }
 
-    /** The settings the channel's connections take (a server's: what its listeners copy into new connections). */
+    /** The settings the channel's connections take (a server's: what its listeners give new connections). */
     abstract TcpSettings settings();
 
+    /** Installs changed settings (an immutable value) where the channel's connections will read them. */
+    abstract void update(TcpSettings changed);
+
     /** The TCP options set on this channel, by option: the last value of each counts. */
-    private final Map<ChannelOption<?>, Consumer<TcpSettings>> edits = new LinkedHashMap<>();
+    private final Map<ChannelOption<?>, Consumer<TcpSettings.Builder>> edits = new LinkedHashMap<>();
 
     /** Sets a TCP option: now, and over the group's defaults when the channel learns them. */
-    final void edit(ChannelOption<?> option, Consumer<TcpSettings> edit) {
+    final void edit(ChannelOption<?> option, Consumer<TcpSettings.Builder> edit) {
         synchronized (edits) {
-            edit.accept(settings());
+            TcpSettings.Builder changed = settings().toBuilder();
+            edit.accept(changed);
+            update(changed.build());
             edits.remove(option); // re-inserted last: edits replay in the order they were last made
             edits.put(option, edit);
         }
     }
 
-    /** {@code defaults} (a fresh copy, changed here) with every option set on this channel applied over them. */
+    /** {@code defaults} with every option set on this channel applied over them. */
     final TcpSettings over(TcpSettings defaults) {
+        TcpSettings.Builder b = defaults.toBuilder();
         synchronized (edits) {
-            edits.values().forEach(e -> e.accept(defaults));
+            edits.values().forEach(e -> e.accept(b));
         }
-        return defaults;
+        return b.build();
     }
 
     @SuppressWarnings("unchecked")
@@ -94,14 +100,14 @@ abstract class AbstractZStackChannelConfig<C extends AbstractZStackChannelConfig
     }
 
     public int getReceiveBufferSize() {
-        return settings().receiveBufferBytes;
+        return settings().receiveBufferBytes();
     }
 
     public C setReceiveBufferSize(int receiveBufferSize) {
         if (receiveBufferSize <= 0) {
             throw new IllegalArgumentException("SO_RCVBUF must be positive: " + receiveBufferSize);
         }
-        edit(ChannelOption.SO_RCVBUF, s -> s.receiveBufferBytes = receiveBufferSize);
+        edit(ChannelOption.SO_RCVBUF, b -> b.receiveBufferBytes(receiveBufferSize));
         return self();
     }
 

@@ -5,12 +5,14 @@ import io.netty.buffer.ByteBufAllocator;
 import io.netty.buffer.CompositeByteBuf;
 import io.netty.channel.ChannelPipeline;
 import io.netty.channel.RecvByteBufAllocator;
+import io.netty.util.UncheckedBooleanSupplier;
 import java.util.function.IntFunction;
 
 /**
  * How one read hands received buffers to a socket channel's pipeline, whichever path received them (TCP's
  * {@link TcpReadPath}, the in-process {@link InProcessEnd}): the receive allocator's guess bounds each message, as the
- * buffer size bounds read(2), and whatever has arrived up to it makes one message.
+ * buffer size bounds read(2); what makes one message is the path's choice (one TCP segment; the in-process path's
+ * written buffers gathered up to the guess, {@link #gather}).
  */
 final class ChannelReads {
     private ChannelReads() {
@@ -25,9 +27,12 @@ final class ChannelReads {
     /**
      * Fires messages from {@code messages} while the receive allocator's handle asks for more and the channel stays
      * open, then the read's completion; {@code afterMessages} (may be null) runs once the messages are taken, even
-     * when firing them failed.
+     * when firing them failed. {@code moreWaits} (may be null) tells an extended handle whether more input waits,
+     * for a path whose messages do not fill the guess (one segment each), where "the last read filled its buffer",
+     * the stock hint, says nothing; epoll's handle asks its socket the same way.
      */
-    static void deliver(ZStackSocketChannel channel, Messages messages, Runnable afterMessages) {
+    static void deliver(ZStackSocketChannel channel, Messages messages, UncheckedBooleanSupplier moreWaits,
+                        Runnable afterMessages) {
         RecvByteBufAllocator.Handle handle = channel.unsafe().recvBufAllocHandle();
         handle.reset(channel.config());
         ChannelPipeline pipeline = channel.pipeline();
@@ -47,7 +52,7 @@ final class ChannelReads {
                 handle.lastBytesRead(msg.readableBytes());
                 handle.incMessagesRead(1);
                 pipeline.fireChannelRead(msg);
-            } while (handle.continueReading() && channel.isOpen());
+            } while (continueReading(handle, moreWaits) && channel.isOpen());
         } finally {
             if (afterMessages != null) {
                 afterMessages.run();
@@ -57,6 +62,11 @@ final class ChannelReads {
         if (readSomething) {
             pipeline.fireChannelReadComplete();
         }
+    }
+
+    private static boolean continueReading(RecvByteBufAllocator.Handle handle, UncheckedBooleanSupplier moreWaits) {
+        return moreWaits != null && handle instanceof RecvByteBufAllocator.ExtendedHandle extended
+                ? extended.continueReading(moreWaits) : handle.continueReading();
     }
 
     /**

@@ -219,7 +219,7 @@ final class InProcessEnd {
         if (!channel.readPending && !config.isAutoRead()) {
             return; // data waits for read()
         }
-        ChannelReads.deliver(channel, messages, tookSome);
+        ChannelReads.deliver(channel, messages, null, tookSome);
         if (!channel.isOpen()) {
             return;
         }
@@ -253,7 +253,11 @@ final class InProcessEnd {
         }
     }
 
-    /** Up to {@code limit} bytes: whole buffers while they fit (several make a composite), else a slice. */
+    /**
+     * Up to {@code limit} bytes: whole buffers while they fit (several make a composite), else a slice. Unlike TCP's
+     * reads (one segment each), written buffers are joined as a byte stream's read joins them: a writer's small
+     * writes reach the reader together, as over a socket (Netty's TrafficShapingHandlerTest times its steps by it).
+     */
     private ByteBuf nextMessage(int limit) {
         return ChannelReads.gather(nextPiece(limit), limit, hasInput(), pieces,
                 channel.config().getAllocator());

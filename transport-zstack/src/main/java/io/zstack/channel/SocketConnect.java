@@ -112,7 +112,7 @@ final class SocketConnect {
         try {
             // an ephemeral port whose flow hashes back to this loop's queue, so replies reach this stack
             c = loop.stack().tcp().connect(localIp, localPort, address, remotePort,
-                    channel.config().settings().copy(),
+                    channel.config().settings(),
                     queues > 1 ? port -> ZStackFlows.queueOf(address, remotePort, source, port, queues)
                             == loop.queueIndex() && (!spread || ZStackFlows.queueOf(source, port, address, remotePort,
                             queues) != loop.queueIndex()) : null, ZStackEventLoop.now());

@@ -1,18 +1,18 @@
 package io.zstack.channel;
 
 import io.netty.buffer.ByteBuf;
+import io.netty.util.UncheckedBooleanSupplier;
 import io.netty.channel.RecvByteBufAllocator;
 import io.zstack.buffer.Mbuf;
 import io.zstack.buffer.MbufPool;
 import io.zstack.tcp.TcpConnection;
 import io.zstack.tcp.TcpError;
-import java.util.function.IntFunction;
 
 /**
  * How the bytes a channel's TCP connection received reach its pipeline: each received mbuf segment becomes a
- * ByteBuf over its payload (zero copy; releasing it frees the mbuf), cut to the receive allocator's guess, several
- * segments of one read making one composite; and how the input ended (FIN or an error), told once everything before
- * it was delivered. Loop thread only.
+ * ByteBuf over its payload (zero copy; releasing it frees the mbuf), one message per segment, cut to the receive
+ * allocator's guess; and how the input ended (FIN or an error), told once everything before it was delivered. Loop
+ * thread only.
  */
 final class TcpReadPath {
     private final ZStackSocketChannel channel;
@@ -27,10 +27,14 @@ final class TcpReadPath {
     private long readTime;
     // made once: a method reference made per read or per message would allocate on the receive path
     private final ChannelReads.Messages messages = this::nextMessage;
-    private final IntFunction<ByteBuf> pieces = this::nextPiece;
+    private final UncheckedBooleanSupplier moreWaits;
 
     TcpReadPath(ZStackSocketChannel channel) {
         this.channel = channel;
+        this.moreWaits = () -> {
+            TcpConnection c = channel.connection();
+            return c != null && hasInput(c);
+        };
     }
 
     /** A scheduled read: delivers what waits, as far as the allocator and AUTO_READ let it. */
@@ -63,7 +67,7 @@ final class TcpReadPath {
             return;
         }
         reading = c;
-        ChannelReads.deliver(channel, messages, null);
+        ChannelReads.deliver(channel, messages, moreWaits, null);
         if (!channel.isOpen() || channel.connection() == null) {
             return;
         }
@@ -105,16 +109,16 @@ final class TcpReadPath {
     }
 
     /**
-     * The next message of at most {@code limit} bytes: the whole current segment when it fits (zero copy, the
-     * buffer owns the mbuf), or a slice of it (still zero copy, sharing the mbuf), or several segments in one
-     * composite. Null when nothing is received.
+     * The next message: one received segment, the buffer owning its mbuf, or a slice of it (sharing the mbuf) when
+     * the allocator's guess is smaller; null when nothing waits. Segments are never joined into a composite: a
+     * decoder (ByteToMessageDecoder's default cumulator) copies every non-contiguous buffer it is given, so a
+     * composite read would cost the very copy zero copy saves, where one segment at a time reaches it as is.
      */
     private ByteBuf nextMessage(int limit) {
         // the time of this read, not of the loop's start: a handler that wrote (an echo) sent segments stamped since,
         // and a window update stamped earlier would carry an older TSval, which the peer drops (PAWS)
         readTime = ZStackEventLoop.now();
-        return ChannelReads.gather(nextPiece(limit), limit, hasInput(reading), pieces,
-                channel.config().getAllocator());
+        return nextPiece(limit);
     }
 
     /** The next piece of received data, at most {@code limit} bytes of one segment; null when nothing waits. */

@@ -13,8 +13,8 @@ import java.util.Map;
  */
 public final class ZStackServerSocketChannelConfig extends AbstractZStackChannelConfig<ZStackServerSocketChannelConfig>
         implements ServerSocketChannelConfig {
-    /** What each listener copies into the connections it creates. */
-    private final TcpSettings listenerSettings = new TcpSettings();
+    /** What the options set on this server make of the stack's own defaults (for its getters). */
+    private volatile TcpSettings listenerSettings = TcpSettings.defaults();
 
     ZStackServerSocketChannelConfig(ZStackServerSocketChannel channel) {
         super(channel, new ServerChannelRecvByteBufAllocator(), true);
@@ -24,6 +24,11 @@ public final class ZStackServerSocketChannelConfig extends AbstractZStackChannel
     @Override
     TcpSettings settings() {
         return listenerSettings;
+    }
+
+    @Override
+    void update(TcpSettings changed) {
+        listenerSettings = changed;
     }
 
     /** The settings of one loop's listener: that group's {@code defaults} under the options set on this server. */
@@ -57,7 +62,7 @@ public final class ZStackServerSocketChannelConfig extends AbstractZStackChannel
 
     @Override
     public int getBacklog() {
-        return listenerSettings.acceptBacklog;
+        return listenerSettings.acceptBacklog();
     }
 
     @Override
@@ -67,7 +72,7 @@ public final class ZStackServerSocketChannelConfig extends AbstractZStackChannel
         }
         // as listen(2): 0 means a small default, not "refuse everything"
         int accepted = backlog == 0 ? NetUtil.SOMAXCONN : backlog;
-        edit(ChannelOption.SO_BACKLOG, s -> s.acceptBacklog = accepted);
+        edit(ChannelOption.SO_BACKLOG, b -> b.acceptBacklog(accepted));
         return this;
     }
 }

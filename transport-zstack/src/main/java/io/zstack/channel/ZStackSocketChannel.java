@@ -69,7 +69,7 @@ public final class ZStackSocketChannel extends AbstractZStackChannel implements 
     public ZStackSocketChannel() {
         super(null);
         this.ownerLoop = null;
-        this.config = new ZStackSocketChannelConfig(this, new TcpSettings());
+        this.config = new ZStackSocketChannelConfig(this, TcpSettings.defaults());
     }
 
     /** An accepted connection, created on {@code loop}'s thread. */
@@ -78,7 +78,6 @@ public final class ZStackSocketChannel extends AbstractZStackChannel implements 
         this.ownerLoop = loop;
         this.connection = connection;
         this.config = new ZStackSocketChannelConfig(this, connection.settings());
-        config.settings(connection.settings());
         config.defaultAllocator(loop.allocator());
         this.local = ZStackAddresses.toSocketAddress(connection.localAddress(), connection.localPort());
         this.remote = ZStackAddresses.toSocketAddress(connection.remoteAddress(), connection.remotePort());
@@ -172,6 +171,14 @@ public final class ZStackSocketChannel extends AbstractZStackChannel implements 
         }
     }
 
+    /** The config's settings changed: the connection, if there is one, reads them from its next segment. */
+    void settingsChanged(TcpSettings changed) {
+        TcpConnection c = connection;
+        if (c != null) {
+            c.settings(changed);
+        }
+    }
+
     void minRtoChanged() {
         onLoop(() -> {
             if (connection != null) {
@@ -229,8 +236,7 @@ public final class ZStackSocketChannel extends AbstractZStackChannel implements 
 
     /** A TCP connect opened {@code c} (see {@link SocketConnect}): the channel follows it from now on. */
     void connected(TcpConnection c) {
-        connection = c;
-        config.settings(c.settings());
+        connection = c; // it holds config.settings(): the config installs later changes in it
         local = ZStackAddresses.toSocketAddress(c.localAddress(), c.localPort());
         c.handler(events);
     }

@@ -11,10 +11,10 @@ import java.util.Objects;
  * the default for that channel only. An immutable value; the defaults follow Linux's.
  */
 public final class ZStackTcpDefaults {
-    private static final long MAX_RTO_NANOS = new TcpSettings().maxRtoNanos;
+    private static final long MAX_RTO_NANOS = TcpSettings.defaults().maxRtoNanos();
     private static final ZStackTcpDefaults LINUX_LIKE = builder().build();
 
-    /** The values, in the stack's own form; never handed out (see {@link #toSettings}), so never changed. */
+    /** The values, in the stack's own (immutable) form. */
     private final TcpSettings values;
 
     private ZStackTcpDefaults(TcpSettings values) {
@@ -27,77 +27,77 @@ public final class ZStackTcpDefaults {
     }
 
     public static Builder builder() {
-        return new Builder(new TcpSettings());
+        return new Builder(TcpSettings.defaults().toBuilder());
     }
 
     /** A builder holding these values, to change some of them. */
     public Builder toBuilder() {
-        return new Builder(values.copy());
+        return new Builder(values.toBuilder());
     }
 
     public int receiveBufferBytes() {
-        return values.receiveBufferBytes;
+        return values.receiveBufferBytes();
     }
 
     public int sendBufferBytes() {
-        return values.sendBufferBytes;
+        return values.sendBufferBytes();
     }
 
     public boolean delayedAck() {
-        return values.delayedAck;
+        return values.delayedAck();
     }
 
     public ZStackCongestionControl congestionControl() {
-        return ZStackCongestionControl.of(values.congestionControl);
+        return ZStackCongestionControl.of(values.congestionControl());
     }
 
     public Duration minRto() {
-        return Duration.ofNanos(values.minRtoNanos);
+        return Duration.ofNanos(values.minRtoNanos());
     }
 
     public Duration keepAliveIdle() {
-        return Duration.ofNanos(values.keepAliveIdleNanos);
+        return Duration.ofNanos(values.keepAliveIdleNanos());
     }
 
     public Duration keepAliveInterval() {
-        return Duration.ofNanos(values.keepAliveIntervalNanos);
+        return Duration.ofNanos(values.keepAliveIntervalNanos());
     }
 
     public int keepAliveProbes() {
-        return values.keepAliveProbes;
+        return values.keepAliveProbes();
     }
 
     public int synRetries() {
-        return values.synRetries;
+        return values.synRetries();
     }
 
     public int maxRetransmissions() {
-        return values.maxRetransmissions;
+        return values.maxRetransmissions();
     }
 
     public int maxTimeWaits() {
-        return values.maxTimeWaits;
+        return values.maxTimeWaits();
     }
 
     public boolean synCookies() {
-        return values.synCookies;
+        return values.synCookies();
     }
 
     public boolean windowScaling() {
-        return values.windowScaling;
+        return values.windowScaling();
     }
 
     public boolean timestamps() {
-        return values.timestamps;
+        return values.timestamps();
     }
 
     public boolean sack() {
-        return values.sack;
+        return values.sack();
     }
 
-    /** The stack's settings holding these defaults (a new object each time: every stack and channel owns its own). */
+    /** The stack's settings holding these defaults. */
     TcpSettings toSettings() {
-        return values.copy();
+        return values;
     }
 
     private List<Object> all() {
@@ -128,32 +128,32 @@ public final class ZStackTcpDefaults {
 
     /** Starts from the stack's own defaults (Linux's), so the two cannot drift apart. */
     public static final class Builder {
-        private final TcpSettings values;
+        private final TcpSettings.Builder values;
 
-        private Builder(TcpSettings values) {
+        private Builder(TcpSettings.Builder values) {
             this.values = values;
         }
 
         /** SO_RCVBUF: bounds the advertised window and what is held for the application (default 256 KiB). */
         public Builder receiveBufferBytes(int bytes) {
-            values.receiveBufferBytes = positive("receive buffer", bytes);
+            values.receiveBufferBytes(positive("receive buffer", bytes));
             return this;
         }
 
         /** SO_SNDBUF: bytes queued, unsent plus unacknowledged, before writes wait (default 256 KiB). */
         public Builder sendBufferBytes(int bytes) {
-            values.sendBufferBytes = positive("send buffer", bytes);
+            values.sendBufferBytes(positive("send buffer", bytes));
             return this;
         }
 
         /** Delayed ACK (RFC 9293 §3.8.6.3), on by default; off acknowledges every segment at once. */
         public Builder delayedAck(boolean on) {
-            values.delayedAck = on;
+            values.delayedAck(on);
             return this;
         }
 
         public Builder congestionControl(ZStackCongestionControl algorithm) {
-            values.congestionControl = Objects.requireNonNull(algorithm, "congestion control").algorithm();
+            values.congestionControl(Objects.requireNonNull(algorithm, "congestion control").algorithm());
             return this;
         }
 
@@ -167,7 +167,7 @@ public final class ZStackTcpDefaults {
                 throw new IllegalArgumentException("minRto must lie between 1 us and the maximum RTO (120 s): "
                         + minRto);
             }
-            values.minRtoNanos = minRto.toNanos();
+            values.minRtoNanos(minRto.toNanos());
             return this;
         }
 
@@ -177,21 +177,21 @@ public final class ZStackTcpDefaults {
          * 9).
          */
         public Builder keepAlive(Duration idle, Duration interval, int probes) {
-            values.keepAliveIdleNanos = positive("keepalive idle", idle).toNanos();
-            values.keepAliveIntervalNanos = positive("keepalive interval", interval).toNanos();
-            values.keepAliveProbes = positive("keepalive probes", probes);
+            values.keepAliveIdleNanos(positive("keepalive idle", idle).toNanos());
+            values.keepAliveIntervalNanos(positive("keepalive interval", interval).toNanos());
+            values.keepAliveProbes(positive("keepalive probes", probes));
             return this;
         }
 
         /** SYN retransmissions before a connect fails (tcp_syn_retries, 6). */
         public Builder synRetries(int retries) {
-            values.synRetries = notNegative("SYN retries", retries);
+            values.synRetries(notNegative("SYN retries", retries));
             return this;
         }
 
         /** Retransmissions of the same data before the connection is aborted (tcp_retries2, 15). */
         public Builder maxRetransmissions(int retries) {
-            values.maxRetransmissions = notNegative("retransmissions", retries);
+            values.maxRetransmissions(notNegative("retransmissions", retries));
             return this;
         }
 
@@ -200,36 +200,36 @@ public final class ZStackTcpDefaults {
          * once.
          */
         public Builder maxTimeWaits(int count) {
-            values.maxTimeWaits = notNegative("TIME_WAITs", count);
+            values.maxTimeWaits(notNegative("TIME_WAITs", count));
             return this;
         }
 
         /** SYN cookies when a listener's SYN queue is full (tcp_syncookies, on). */
         public Builder synCookies(boolean on) {
-            values.synCookies = on;
+            values.synCookies(on);
             return this;
         }
 
         /** Window scaling (RFC 7323), on. */
         public Builder windowScaling(boolean on) {
-            values.windowScaling = on;
+            values.windowScaling(on);
             return this;
         }
 
         /** Timestamps (RFC 7323), on. */
         public Builder timestamps(boolean on) {
-            values.timestamps = on;
+            values.timestamps(on);
             return this;
         }
 
         /** Selective acknowledgements (RFC 2018), on. */
         public Builder sack(boolean on) {
-            values.sack = on;
+            values.sack(on);
             return this;
         }
 
         public ZStackTcpDefaults build() {
-            return new ZStackTcpDefaults(values.copy());
+            return new ZStackTcpDefaults(values.build());
         }
 
         private static int positive(String what, int value) {

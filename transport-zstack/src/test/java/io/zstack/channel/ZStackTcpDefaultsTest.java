@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelOption;
@@ -54,22 +55,22 @@ class ZStackTcpDefaultsTest {
             assertEquals(5_000, plain.config().getOption(ZStackChannelOption.TCP_RTO_MIN_US));
             assertEquals(true, plain.config().getOption(ChannelOption.TCP_NODELAY), "Netty's default stays");
             TcpSettings plainTcp = settingsOf((ZStackSocketChannel) plain);
-            assertEquals(CongestionAlgorithm.NEW_RENO, plainTcp.congestionControl);
-            assertEquals(100_000, plainTcp.receiveBufferBytes);
+            assertEquals(CongestionAlgorithm.NEW_RENO, plainTcp.congestionControl());
+            assertEquals(100_000, plainTcp.receiveBufferBytes());
 
             assertEquals(ZStackCongestionControl.CUBIC, chosen.config().getOption(
                     ZStackChannelOption.CONGESTION_CONTROL));
-            assertEquals(CongestionAlgorithm.CUBIC, settingsOf((ZStackSocketChannel) chosen).congestionControl);
+            assertEquals(CongestionAlgorithm.CUBIC, settingsOf((ZStackSocketChannel) chosen).congestionControl());
             assertEquals(100_000, chosen.config().getOption(ChannelOption.SO_RCVBUF));
 
             assertEquals(ZStackCongestionControl.NEW_RENO, child.config().getOption(
                     ZStackChannelOption.CONGESTION_CONTROL));
             assertEquals(50_000, child.config().getOption(ChannelOption.SO_RCVBUF), "the child option wins");
             assertEquals(false, child.config().getOption(ZStackChannelOption.DELAYED_ACK));
-            assertEquals(50_000, settingsOf(child).receiveBufferBytes);
+            assertEquals(50_000, settingsOf(child).receiveBufferBytes());
 
             plain.config().setOption(ZStackChannelOption.DELAYED_ACK, true); // after connect: on the connection
-            assertEquals(true, settingsOf((ZStackSocketChannel) plain).delayedAck);
+            assertEquals(true, settingsOf((ZStackSocketChannel) plain).delayedAck());
 
             plain.close().sync();
             chosen.close().sync();
@@ -118,12 +119,22 @@ class ZStackTcpDefaultsTest {
     /** A server bootstrap on {@code group} whose first accepted child completes {@code accepted}. */
     private static ServerBootstrap server(EventLoopGroup group, CompletableFuture<Channel> accepted) {
         return new ServerBootstrap().group(group).channel(ZStackServerSocketChannel.class)
-                .childHandler(new ChannelInboundHandlerAdapter() {
-                    @Override
-                    public void channelActive(ChannelHandlerContext ctx) {
-                        accepted.complete(ctx.channel());
-                    }
-                });
+                .childHandler(new FirstChild(accepted));
+    }
+
+    /** Every child's handler (shared): completes the future with the first. */
+    @ChannelHandler.Sharable
+    private static final class FirstChild extends ChannelInboundHandlerAdapter {
+        private final CompletableFuture<Channel> accepted;
+
+        FirstChild(CompletableFuture<Channel> accepted) {
+            this.accepted = accepted;
+        }
+
+        @Override
+        public void channelActive(ChannelHandlerContext ctx) {
+            accepted.complete(ctx.channel());
+        }
     }
 
     /** The settings the channel's TCP connection uses, read on its loop. */

@@ -3,7 +3,7 @@ package io.zstack.channel;
 import io.zstack.util.Counters;
 
 /** One loop's in-process connections (see {@link InProcessConnections}); written by that loop's thread only. */
-public final class InProcessCounters extends Counters {
+final class InProcessCounters extends Counters {
     /** Connections this loop's clients opened without TCP. */
     public long connectsInProcess;
     /** Written bytes handed to the peer as the writer's own mbufs. */

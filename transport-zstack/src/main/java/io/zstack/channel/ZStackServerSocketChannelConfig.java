@@ -13,11 +13,12 @@ import java.util.Map;
  */
 public final class ZStackServerSocketChannelConfig extends AbstractZStackChannelConfig<ZStackServerSocketChannelConfig>
         implements ServerSocketChannelConfig {
-    /** What each listener gives the connections it creates. */
-    private volatile TcpSettings listenerSettings = TcpSettings.builder().acceptBacklog(NetUtil.SOMAXCONN).build();
+    /** What the options set on this server make of the stack's own defaults (for its getters). */
+    private volatile TcpSettings listenerSettings = TcpSettings.defaults();
 
     ZStackServerSocketChannelConfig(ZStackServerSocketChannel channel) {
         super(channel, new ServerChannelRecvByteBufAllocator(), true);
+        setBacklog(NetUtil.SOMAXCONN);
     }
 
     @Override
@@ -30,9 +31,9 @@ public final class ZStackServerSocketChannelConfig extends AbstractZStackChannel
         listenerSettings = changed;
     }
 
-    /** The settings of a loop's listener (those at bind time). */
-    TcpSettings listenerSettings() {
-        return listenerSettings;
+    /** The settings of one loop's listener: that group's {@code defaults} under the options set on this server. */
+    TcpSettings listenerSettings(TcpSettings defaults) {
+        return over(defaults);
     }
 
     @Override
@@ -70,7 +71,8 @@ public final class ZStackServerSocketChannelConfig extends AbstractZStackChannel
             throw new IllegalArgumentException("backlog: " + backlog);
         }
         // as listen(2): 0 means a small default, not "refuse everything"
-        update(listenerSettings.toBuilder().acceptBacklog(backlog == 0 ? NetUtil.SOMAXCONN : backlog).build());
+        int accepted = backlog == 0 ? NetUtil.SOMAXCONN : backlog;
+        edit(ChannelOption.SO_BACKLOG, b -> b.acceptBacklog(accepted));
         return this;
     }
 }

@@ -5,7 +5,6 @@ import io.netty.channel.AdaptiveRecvByteBufAllocator;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.socket.SocketChannelConfig;
 import io.zstack.tcp.TcpSettings;
-import io.zstack.tcp.cc.CongestionAlgorithm;
 import java.util.Map;
 
 /**
@@ -37,6 +36,11 @@ public final class ZStackSocketChannelConfig extends AbstractZStackChannelConfig
     void update(TcpSettings changed) {
         settings = changed;
         channel.settingsChanged(changed);
+    }
+
+    /** A client takes its group's defaults under the options set on it. */
+    void rebase(TcpSettings defaults) {
+        update(over(defaults));
     }
 
     boolean allocatorChosen() {
@@ -78,7 +82,7 @@ public final class ZStackSocketChannelConfig extends AbstractZStackChannelConfig
             return (T) Boolean.valueOf(settings.delayedAck());
         }
         if (option == ZStackChannelOption.CONGESTION_CONTROL) {
-            return (T) settings.congestionControl();
+            return (T) ZStackCongestionControl.of(settings.congestionControl());
         }
         if (option == ZStackChannelOption.TCP_KEEPIDLE) {
             return (T) Integer.valueOf((int) (settings.keepAliveIdleNanos() / S));
@@ -114,24 +118,29 @@ public final class ZStackSocketChannelConfig extends AbstractZStackChannelConfig
         } else if (option == ChannelOption.ALLOW_HALF_CLOSURE) {
             setAllowHalfClosure((Boolean) value);
         } else if (option == ZStackChannelOption.DELAYED_ACK) {
-            update(settings.toBuilder().delayedAck((Boolean) value).build());
+            boolean on = (Boolean) value;
+            edit(option, b -> b.delayedAck(on));
         } else if (option == ZStackChannelOption.CONGESTION_CONTROL) {
-            update(settings.toBuilder().congestionControl((CongestionAlgorithm) value).build());
+            ZStackCongestionControl algorithm = (ZStackCongestionControl) value;
+            edit(option, b -> b.congestionControl(algorithm.algorithm()));
         } else if (option == ZStackChannelOption.TCP_KEEPIDLE) {
-            update(settings.toBuilder().keepAliveIdleNanos(positive(option, (Integer) value) * S).build());
+            long nanos = positive(option, (Integer) value) * S;
+            edit(option, b -> b.keepAliveIdleNanos(nanos));
             channel.keepAliveChanged();
         } else if (option == ZStackChannelOption.TCP_KEEPINTVL) {
-            update(settings.toBuilder().keepAliveIntervalNanos(positive(option, (Integer) value) * S).build());
+            long nanos = positive(option, (Integer) value) * S;
+            edit(option, b -> b.keepAliveIntervalNanos(nanos));
             channel.keepAliveChanged();
         } else if (option == ZStackChannelOption.TCP_KEEPCNT) {
-            update(settings.toBuilder().keepAliveProbes((int) positive(option, (Integer) value)).build());
+            int probes = (int) positive(option, (Integer) value);
+            edit(option, b -> b.keepAliveProbes(probes));
         } else if (option == ZStackChannelOption.TCP_RTO_MIN_US) {
             long nanos = positive(option, (Integer) value) * 1000;
             if (nanos > settings.maxRtoNanos()) {
                 throw new IllegalArgumentException(option + " must not exceed the maximum RTO ("
                         + settings.maxRtoNanos() / 1000 + " us): " + value);
             }
-            update(settings.toBuilder().minRtoNanos(nanos).build());
+            edit(option, b -> b.minRtoNanos(nanos));
             channel.minRtoChanged();
         } else if (option == ZStackChannelOption.COPY_MODE) {
             copyMode = (Boolean) value;
@@ -159,7 +168,7 @@ public final class ZStackSocketChannelConfig extends AbstractZStackChannelConfig
 
     @Override
     public ZStackSocketChannelConfig setTcpNoDelay(boolean tcpNoDelay) {
-        update(settings.toBuilder().nagle(!tcpNoDelay).build());
+        edit(ChannelOption.TCP_NODELAY, b -> b.nagle(!tcpNoDelay));
         return this;
     }
 
@@ -171,7 +180,8 @@ public final class ZStackSocketChannelConfig extends AbstractZStackChannelConfig
 
     @Override
     public ZStackSocketChannelConfig setSoLinger(int soLinger) {
-        update(settings.toBuilder().lingerNanos(soLinger < 0 ? -1 : soLinger * S).build());
+        long nanos = soLinger < 0 ? -1 : soLinger * S;
+        edit(ChannelOption.SO_LINGER, b -> b.lingerNanos(nanos));
         return this;
     }
 
@@ -185,7 +195,7 @@ public final class ZStackSocketChannelConfig extends AbstractZStackChannelConfig
         if (sendBufferSize <= 0) {
             throw new IllegalArgumentException("SO_SNDBUF must be positive: " + sendBufferSize);
         }
-        update(settings.toBuilder().sendBufferBytes(sendBufferSize).build());
+        edit(ChannelOption.SO_SNDBUF, b -> b.sendBufferBytes(sendBufferSize));
         return this;
     }
 
@@ -196,7 +206,7 @@ public final class ZStackSocketChannelConfig extends AbstractZStackChannelConfig
 
     @Override
     public ZStackSocketChannelConfig setKeepAlive(boolean keepAlive) {
-        update(settings.toBuilder().keepAlive(keepAlive).build());
+        edit(ChannelOption.SO_KEEPALIVE, b -> b.keepAlive(keepAlive));
         channel.keepAliveChanged();
         return this;
     }

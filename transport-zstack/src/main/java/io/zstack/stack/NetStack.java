@@ -96,7 +96,7 @@ public final class NetStack implements AutoCloseable {
     }
 
     /** Announces our address on the link (gratuitous ARP); call once the device is up. */
-    public void start(long nowNanos) {
+    public void start() {
         ip.announce();
         ip.flush();
     }

@@ -46,7 +46,7 @@ public class TcpTapInteropTest {
         Runner(NetStack stack, java.util.function.LongConsumer app) {
             thread = Thread.ofPlatform().name("zstack-poll").start(() -> {
                 try {
-                    stack.start(System.nanoTime());
+                    stack.start();
                     while (running.get()) {
                         long now = System.nanoTime();
                         stack.poll(now);

@@ -30,8 +30,6 @@ import io.zstack.channel.ZStackConfig;
 import io.zstack.channel.ZStackDevices;
 import io.zstack.channel.ZStackEventLoopGroup;
 import io.zstack.channel.ZStackSocketChannel;
-import io.zstack.dpdk.PortConfig;
-import io.zstack.ip.Ipv4Config;
 import java.net.InetSocketAddress;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -149,8 +147,8 @@ public final class LoadGenerator {
         Class<? extends SocketChannel> channel;
         if (o.transport.equals("zstack")) {
             group = new ZStackEventLoopGroup(1, ZStackConfig.builder()
-                    .device(ZStackDevices.dpdk(o.vdev, PortConfig.defaults()))
-                    .address(Ipv4Config.parse(o.address, o.gateway)).build());
+                    .device(ZStackDevices.dpdk(o.vdev))
+                    .address(o.address, o.gateway).build());
             channel = ZStackSocketChannel.class;
         } else if (o.transport.equals("epoll")) {
             if (!Epoll.isAvailable()) {

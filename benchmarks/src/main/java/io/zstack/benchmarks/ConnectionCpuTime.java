@@ -37,12 +37,10 @@ public final class ConnectionCpuTime {
             new IsnGenerator(1, 2), 1, 0);
     private final NetStack server = new NetStack(link.b(), new Ipv4Config(0x0a000002, 24, 0), settings,
             new IsnGenerator(3, 4), 2, 0);
-    private final TcpListener listener = server.tcp().listen(0, 80, settings.copy());
+    private final TcpListener listener = server.tcp().listen(0, 80, settings);
 
     private static TcpSettings settings() {
-        TcpSettings s = new TcpSettings();
-        s.nagle = false;
-        return s;
+        return TcpSettings.builder().nagle(false).build();
     }
 
     private void step() {
@@ -71,7 +69,7 @@ public final class ConnectionCpuTime {
 
     /** One connection, start to end; returns the bytes both ends read (128). */
     long connection() {
-        TcpConnection c = client.tcp().connect(0, 0, 0x0a000002, 80, settings.copy(), null, clock.now());
+        TcpConnection c = client.tcp().connect(0, 0, 0x0a000002, 80, settings, null, clock.now());
         TcpConnection s = null;
         for (int i = 0; i < 10_000 && (s == null || c.state() != TcpState.ESTABLISHED); i++) {
             step();

@@ -58,12 +58,11 @@ public class TcpSegmentBenchmark {
         link = SimulatedLink.builder(clock).latencyNanos(0).bitsPerSecond(0).queueCapacity(4096).pool(pool)
                 .endA("a", MacAddress.of(0x020000000001L), 1500).endB("b", MacAddress.of(0x020000000002L), 1500)
                 .build();
-        TcpSettings settings = new TcpSettings();
-        settings.nagle = false;
+        TcpSettings settings = TcpSettings.builder().nagle(false).build();
         a = new NetStack(link.a(), new Ipv4Config(0x0a000001, 24, 0), settings, new IsnGenerator(1, 2), 1, 0);
         b = new NetStack(link.b(), new Ipv4Config(0x0a000002, 24, 0), settings, new IsnGenerator(3, 4), 2, 0);
-        TcpListener listener = b.tcp().listen(0, 80, settings.copy());
-        client = a.tcp().connect(0, 0, 0x0a000002, 80, settings.copy(), null, 0);
+        TcpListener listener = b.tcp().listen(0, 80, settings);
+        client = a.tcp().connect(0, 0, 0x0a000002, 80, settings, null, 0);
         for (int i = 0; i < 1000 && (server == null || client.state() != TcpState.ESTABLISHED); i++) {
             step();
             if (server == null) {

@@ -1,14 +1,15 @@
 package io.zstack.testsuite;
 
+import io.netty.channel.Channel;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.ReflectiveChannelFactory;
+import io.netty.channel.socket.ServerSocketChannel;
+import io.netty.channel.socket.SocketChannel;
+import io.netty.util.concurrent.DefaultThreadFactory;
 import io.zstack.channel.ZStackConfig;
 import io.zstack.channel.ZStackEventLoopGroup;
 import io.zstack.channel.ZStackServerSocketChannel;
 import io.zstack.channel.ZStackSocketChannel;
-import io.netty.channel.socket.ServerSocketChannel;
-import io.netty.channel.socket.SocketChannel;
-import io.netty.util.concurrent.DefaultThreadFactory;
 
 /**
  * The one place that says which transport the testsuite runs on: ZStack's event loop group and channels.
@@ -67,7 +68,7 @@ public final class ZStackTransport {
     }
 
     /** Whether {@code channel} belongs to the transport under test (as opposed to a kernel or helper channel). */
-    public static boolean isTransportChannel(io.netty.channel.Channel channel) {
+    public static boolean isTransportChannel(Channel channel) {
         return clientChannelClass().isInstance(channel) || serverChannelClass().isInstance(channel);
     }
 }

@@ -2,6 +2,8 @@ package io.zstack.buffer;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * A pool of mbufs laid out exactly like DPDK's (struct rte_mbuf followed by its buffer), in memory the JVM
@@ -21,7 +23,7 @@ public final class JavaMbufPool implements MbufPool {
     private final MemorySegment region;
     private final long base;
     /** Every open Java pool by its base address (the value in its mbufs' pool field). */
-    private static final java.util.Map<Long, JavaMbufPool> BY_BASE = new java.util.concurrent.ConcurrentHashMap<>();
+    private static final Map<Long, JavaMbufPool> BY_BASE = new ConcurrentHashMap<>();
     private final long[] free;
     private int freeCount;
     private boolean closed;

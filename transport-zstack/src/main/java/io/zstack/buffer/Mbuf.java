@@ -24,7 +24,8 @@ public final class Mbuf {
      * packet bytes through it at absolute addresses rather than through a slice per mbuf ({@link #data}): a slice
      * that a wire view keeps in a field escapes, so each costs an allocation, and a segment through both stacks
      * made about ten of them (a third of its CPU in TcpSegmentBenchmark). Bounds are then the caller's business:
-     * the wire views check lengths before they read.
+     * the wire views check lengths before they read. Public because the ip and tcp layers write headers through it;
+     * the module does not export this package, so no application reaches it on the module path.
      */
     public static final MemorySegment MEMORY = MemorySegment.NULL.reinterpret(Long.MAX_VALUE);
 

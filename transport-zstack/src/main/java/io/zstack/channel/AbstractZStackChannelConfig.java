@@ -7,12 +7,18 @@ import io.netty.channel.MessageSizeEstimator;
 import io.netty.channel.RecvByteBufAllocator;
 import io.netty.channel.WriteBufferWaterMark;
 import io.zstack.tcp.TcpSettings;
+import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.function.Consumer;
 
 /**
  * What the configs of ZStack's server and socket channels share: the options both keep in a {@link TcpSettings}
  * (SO_RCVBUF), those both accept and only report (SO_REUSEADDR, performance preferences), AUTO_READ turned off
  * cancelling a pending read, and Netty's setters returning the concrete config {@code C}.
+ *
+ * <p>A channel's settings start from its group's TCP defaults ({@link ZStackTcpDefaults}), which it learns only
+ * when it is registered or listens: every TCP option set on it is therefore kept as an edit, applied at once and
+ * again over the group's defaults then ({@link #over}).
  */
 abstract class AbstractZStackChannelConfig<C extends AbstractZStackChannelConfig<C>> extends DefaultChannelConfig {
     private final AbstractZStackChannel channel;
@@ -24,8 +30,34 @@ abstract class AbstractZStackChannelConfig<C extends AbstractZStackChannelConfig
         this.reuseAddress = reuseAddress;
     }
 
-    /** The settings the channel's connections take (a server's: what its listeners copy into new connections). */
+    /** The settings the channel's connections take (a server's: what its listeners give new connections). */
     abstract TcpSettings settings();
+
+    /** Installs changed settings (an immutable value) where the channel's connections will read them. */
+    abstract void update(TcpSettings changed);
+
+    /** The TCP options set on this channel, by option: the last value of each counts. */
+    private final Map<ChannelOption<?>, Consumer<TcpSettings.Builder>> edits = new LinkedHashMap<>();
+
+    /** Sets a TCP option: now, and over the group's defaults when the channel learns them. */
+    final void edit(ChannelOption<?> option, Consumer<TcpSettings.Builder> edit) {
+        synchronized (edits) {
+            TcpSettings.Builder changed = settings().toBuilder();
+            edit.accept(changed);
+            update(changed.build());
+            edits.remove(option); // re-inserted last: edits replay in the order they were last made
+            edits.put(option, edit);
+        }
+    }
+
+    /** {@code defaults} with every option set on this channel applied over them. */
+    final TcpSettings over(TcpSettings defaults) {
+        TcpSettings.Builder b = defaults.toBuilder();
+        synchronized (edits) {
+            edits.values().forEach(e -> e.accept(b));
+        }
+        return b.build();
+    }
 
     @SuppressWarnings("unchecked")
     private C self() {
@@ -68,14 +100,14 @@ abstract class AbstractZStackChannelConfig<C extends AbstractZStackChannelConfig
     }
 
     public int getReceiveBufferSize() {
-        return settings().receiveBufferBytes;
+        return settings().receiveBufferBytes();
     }
 
     public C setReceiveBufferSize(int receiveBufferSize) {
         if (receiveBufferSize <= 0) {
             throw new IllegalArgumentException("SO_RCVBUF must be positive: " + receiveBufferSize);
         }
-        settings().receiveBufferBytes = receiveBufferSize;
+        edit(ChannelOption.SO_RCVBUF, b -> b.receiveBufferBytes(receiveBufferSize));
         return self();
     }
 

@@ -1,5 +1,6 @@
 package io.zstack.channel;
 
+import io.zstack.tcp.TcpSettings;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
@@ -19,6 +20,11 @@ final class GroupListeners {
 
     GroupListeners(List<ZStackEventLoop> loops) {
         this.loops = List.copyOf(loops);
+    }
+
+    /** A fresh copy of this host's TCP defaults (see {@link ZStackConfig.Builder#tcp}). */
+    TcpSettings tcpDefaults() {
+        return loops.getFirst().config().tcpSettings();
     }
 
     /** Whether {@code address} (0: any) belongs to this group's stacks, which share one interface configuration. */

@@ -7,7 +7,7 @@ import io.zstack.util.Counters;
  * {@link CrossProcessConnections}); written by that loop's thread only. Bytes copied into a cross-process region
  * count as copied.
  */
-public final class InProcessCounters extends Counters {
+final class InProcessCounters extends Counters {
     /** Connections this loop's clients opened without TCP. */
     public long connectsInProcess;
     /** Written bytes handed to the peer as the writer's own mbufs. */

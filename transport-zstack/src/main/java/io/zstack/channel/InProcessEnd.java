@@ -1,18 +1,14 @@
 package io.zstack.channel;
 
 import io.netty.buffer.ByteBuf;
-import io.netty.buffer.CompositeByteBuf;
 import io.netty.channel.ChannelOutboundBuffer;
-import io.netty.channel.ChannelPipeline;
 import io.netty.channel.FileRegion;
-import io.netty.channel.RecvByteBufAllocator;
-import io.zstack.buffer.MbufByteBuf;
 import io.zstack.tcp.TcpError;
 import java.io.IOException;
-import java.nio.ByteBuffer;
-import java.nio.channels.WritableByteChannel;
+import java.net.InetSocketAddress;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.IntFunction;
 
 /**
  * One channel's end of an in-process connection: it writes into {@link #out} and reads from {@link #in}, the two
@@ -39,6 +35,10 @@ class InProcessEnd {
     private final AtomicBoolean writeScheduled = new AtomicBoolean();
     private final Runnable readTask = this::readNow;
     private final Runnable writeTask = this::writeNow;
+    // made once: a method reference made per read or per message would allocate on the receive path
+    private final ChannelReads.Messages messages = this::nextMessage;
+    private final IntFunction<ByteBuf> pieces = this::nextPiece;
+    private final Runnable tookSome = this::tookSome;
     /** The buffer being delivered in pieces (the read size guess is smaller), or null. Loop thread only. */
     private ByteBuf current;
     /** A write found the peer closed and dropped its data: further writes fail, as after a reset. */
@@ -153,7 +153,10 @@ class InProcessEnd {
                     }
                     int n = (int) Math.min(Math.min(left, room), COPY_CHUNK);
                     ByteBuf copy = channel.zstackLoop().allocator().directBuffer(n);
-                    BufferSink sink = new BufferSink(copy, n);
+                    FileRegionSink sink = new FileRegionSink(n, bytes -> {
+                        copy.writeBytes(bytes);
+                        return true;
+                    });
                     try {
                         region.transferTo(sink, region.transferred());
                     } catch (IOException | RuntimeException e) {
@@ -179,48 +182,9 @@ class InProcessEnd {
         }
     }
 
-    /**
-     * True when {@code buf} may go to the reader by reference: it is one mbuf, and the writer holds the last
-     * reference to it, so nobody can change the bytes once the write is done (the rule of the TCP path's
-     * handOffCandidate; a decoder's cumulation or a buffer kept for reuse has other holders, and is copied).
-     */
+    /** Whether {@code buf} may go to the reader by reference (see {@link MbufHandOff#forInProcess}). */
     boolean canHandOver(ByteBuf buf) {
-        MbufByteBuf root = MbufByteBuf.unwrapMbuf(buf);
-        return root != null && root.mbuf() != 0 && root.refCnt() == 1 && buf.refCnt() == 1
-                && root.pool().refcnt(root.mbuf()) == 1 && !(buf instanceof CompositeByteBuf);
-    }
-
-    /** A WritableByteChannel that fills a buffer up to a limit, for FileRegion.transferTo. */
-    private static final class BufferSink implements WritableByteChannel {
-        private final ByteBuf target;
-        private final int limit;
-        int written;
-
-        BufferSink(ByteBuf target, int limit) {
-            this.target = target;
-            this.limit = limit;
-        }
-
-        @Override
-        public int write(ByteBuffer src) {
-            int n = Math.min(src.remaining(), limit - written);
-            if (n <= 0) {
-                return 0;
-            }
-            target.writeBytes(src.slice(src.position(), n));
-            src.position(src.position() + n);
-            written += n;
-            return n;
-        }
-
-        @Override
-        public boolean isOpen() {
-            return true;
-        }
-
-        @Override
-        public void close() {
-        }
+        return MbufHandOff.forInProcess(buf);
     }
 
     void shutdownOutput() {
@@ -239,7 +203,7 @@ class InProcessEnd {
         }
     }
 
-    /** Delivers what the peer sent, as the TCP path's readReceived does with what the stack received. */
+    /** Delivers what the peer sent, as {@link TcpReadPath} does with what the stack received. */
     private void readQueued() {
         if (!channel.isOpen()) {
             return;
@@ -258,31 +222,7 @@ class InProcessEnd {
         if (!channel.readPending && !config.isAutoRead()) {
             return; // data waits for read()
         }
-        RecvByteBufAllocator.Handle handle = channel.unsafe().recvBufAllocHandle();
-        handle.reset(config);
-        ChannelPipeline pipeline = channel.pipeline();
-        boolean readSomething = false;
-        try {
-            do {
-                int limit = Math.max(1, handle.guess());
-                ByteBuf msg = nextMessage(limit);
-                if (msg == null) {
-                    break;
-                }
-                channel.readPending = false;
-                readSomething = true;
-                handle.attemptedBytesRead(limit);
-                handle.lastBytesRead(msg.readableBytes());
-                handle.incMessagesRead(1);
-                pipeline.fireChannelRead(msg);
-            } while (handle.continueReading() && channel.isOpen());
-        } finally {
-            tookSome();
-        }
-        handle.readComplete();
-        if (readSomething) {
-            pipeline.fireChannelReadComplete();
-        }
+        ChannelReads.deliver(channel, messages, null, tookSome);
         if (!channel.isOpen()) {
             return;
         }
@@ -316,19 +256,14 @@ class InProcessEnd {
         }
     }
 
-    /** Up to {@code limit} bytes: whole buffers while they fit (several make a composite), else a slice. */
+    /**
+     * Up to {@code limit} bytes: whole buffers while they fit (several make a composite), else a slice. Unlike TCP's
+     * reads (one segment each), written buffers are joined as a byte stream's read joins them: a writer's small
+     * writes reach the reader together, as over a socket (Netty's TrafficShapingHandlerTest times its steps by it).
+     */
     private ByteBuf nextMessage(int limit) {
-        ByteBuf first = nextPiece(limit);
-        if (first == null || first.readableBytes() >= limit || !hasInput()) {
-            return first;
-        }
-        CompositeByteBuf composite = channel.config().getAllocator().compositeDirectBuffer(Integer.MAX_VALUE);
-        composite.addComponent(true, first);
-        ByteBuf piece;
-        while (composite.readableBytes() < limit && (piece = nextPiece(limit - composite.readableBytes())) != null) {
-            composite.addComponent(true, piece);
-        }
-        return composite;
+        return ChannelReads.gather(nextPiece(limit), limit, hasInput(), pieces,
+                channel.config().getAllocator());
     }
 
     private ByteBuf nextPiece(int limit) {
@@ -424,7 +359,7 @@ class InProcessEnd {
                 + (in.isEmpty() ? "" : " unread") + (out.writerBlocked ? " writer-blocked" : "");
     }
 
-    private static String format(java.net.InetSocketAddress a) {
+    private static String format(InetSocketAddress a) {
         return a == null ? "?" : a.getAddress().getHostAddress() + ":" + a.getPort();
     }
 }

@@ -1,14 +1,16 @@
 package io.zstack.channel;
 
 import io.netty.channel.ChannelOption;
-import io.zstack.tcp.cc.CongestionAlgorithm;
 
-/** Options of ZStack channels beyond the standard {@link ChannelOption}s. */
+/**
+ * Options of ZStack channels beyond the standard {@link ChannelOption}s. A group's defaults for the TCP ones are
+ * {@link ZStackConfig.Builder#tcp}; an option set on a channel overrides them for that channel.
+ */
 public final class ZStackChannelOption<T> extends ChannelOption<T> {
     /** Delay ACKs (RFC 9293 §3.8.6.3); off sends an ACK for every segment, as TCP_QUICKACK does. */
     public static final ChannelOption<Boolean> DELAYED_ACK = valueOf(ZStackChannelOption.class, "DELAYED_ACK");
     /** Congestion control of new connections (like TCP_CONGESTION). */
-    public static final ChannelOption<CongestionAlgorithm> CONGESTION_CONTROL =
+    public static final ChannelOption<ZStackCongestionControl> CONGESTION_CONTROL =
             valueOf(ZStackChannelOption.class, "CONGESTION_CONTROL");
     /** Seconds idle before the first keepalive probe (TCP_KEEPIDLE). */
     public static final ChannelOption<Integer> TCP_KEEPIDLE = valueOf(ZStackChannelOption.class, "TCP_KEEPIDLE");

@@ -6,19 +6,33 @@ import io.zstack.device.NoLinkDevice;
 import io.zstack.ip.Ipv4Config;
 import io.zstack.tcp.TcpSettings;
 import io.zstack.wire.MacAddress;
+import java.nio.file.Path;
 import java.util.Objects;
 
 /**
- * How a {@link ZStackEventLoopGroup} builds the stack each of its loops owns: the device (one queue per loop), the
- * interface address, TCP defaults, and how an idle loop backs off.
+ * How a {@link ZStackEventLoopGroup} builds the stack each of its loops owns: the device (one queue per loop, from
+ * {@link ZStackDevices}), the interface address, the TCP defaults ({@link ZStackTcpDefaults}), and how an idle loop
+ * backs off. The one configuration entry point of the transport; every type it takes is in this package.
  *
  * <p>The default is a loopback-only stack (127.0.0.1/8, no NIC, no DPDK needed): server and client in one
  * process talk through the full TCP path of the stack's own loopback.
  */
 public final class ZStackConfig {
-    /** Opens the device for one loop: {@code loopIndex} of {@code loopCount} (a port's queue, a vdev, ...). */
+    /**
+     * The device a group's loops poll, one queue per loop: {@link ZStackDevices#tap}, {@link ZStackDevices#dpdk} and
+     * the other factories of {@link ZStackDevices}. Opened by the group, once per loop, when it starts.
+     */
+    public abstract static class DeviceFactory {
+        DeviceFactory() {
+        }
+
+        /** Opens the device for one loop: {@code loopIndex} of {@code loopCount} (a port's queue, a vdev, ...). */
+        abstract NetDevice open(int loopIndex, int loopCount);
+    }
+
+    /** A device made in this package (tests wrap simulated links and recorders so). */
     @FunctionalInterface
-    public interface DeviceFactory {
+    interface DeviceOpener {
         NetDevice open(int loopIndex, int loopCount);
     }
 
@@ -27,12 +41,12 @@ public final class ZStackConfig {
 
     private final DeviceFactory device;
     private final Ipv4Config address;
-    private final TcpSettings tcpDefaults;
+    private final ZStackTcpDefaults tcpDefaults;
     private final int idleSpins;
     private final long idleParkNanos;
     private final long stallFlushNanos;
     private final int largeBuffers;
-    private final java.nio.file.Path captureDirectory;
+    private final Path captureDirectory;
     private final int captureSnapLength;
     private final long captureMaxBytes;
     private final boolean inProcess;
@@ -45,7 +59,7 @@ public final class ZStackConfig {
         this.crossProcessGroupShared = b.crossProcessGroupShared;
         this.device = b.device;
         this.address = b.address;
-        this.tcpDefaults = b.tcpDefaults.copy();
+        this.tcpDefaults = b.tcpDefaults;
         this.idleSpins = b.idleSpins;
         this.idleParkNanos = b.idleParkNanos;
         this.stallFlushNanos = b.stallFlushNanos;
@@ -56,7 +70,7 @@ public final class ZStackConfig {
     }
 
     /** Where each loop writes the pcap of its device's traffic, or null when capture is off. */
-    public java.nio.file.Path captureDirectory() {
+    public Path captureDirectory() {
         return captureDirectory;
     }
 
@@ -97,17 +111,22 @@ public final class ZStackConfig {
         return new Builder();
     }
 
-    public DeviceFactory device() {
+    DeviceFactory device() {
         return device;
     }
 
-    public Ipv4Config address() {
+    Ipv4Config address() {
         return address;
     }
 
-    /** A fresh copy of the TCP defaults (each stack gets its own). */
-    public TcpSettings tcpDefaults() {
-        return tcpDefaults.copy();
+    /** The TCP settings the group's channels start from. */
+    public ZStackTcpDefaults tcp() {
+        return tcpDefaults;
+    }
+
+    /** A fresh copy of the TCP defaults as the stack's settings (each stack and channel gets its own). */
+    TcpSettings tcpSettings() {
+        return tcpDefaults.toSettings();
     }
 
     public int idleSpins() {
@@ -129,15 +148,16 @@ public final class ZStackConfig {
     }
 
     public static final class Builder {
-        private DeviceFactory device = (index, count) -> new NoLinkDevice("nolink" + index,
-                new JavaMbufPool("zstack-loop" + index, DEFAULT_LOOPBACK_MBUFS), MacAddress.of(0x02_00_00_00_00_01L), true);
+        private DeviceFactory device = opened((index, count) -> new NoLinkDevice("nolink" + index,
+                new JavaMbufPool("zstack-loop" + index, DEFAULT_LOOPBACK_MBUFS), MacAddress.of(0x02_00_00_00_00_01L),
+                true));
         private Ipv4Config address = Ipv4Config.parse("127.0.0.1/8", null);
-        private TcpSettings tcpDefaults = new TcpSettings();
+        private ZStackTcpDefaults tcpDefaults = ZStackTcpDefaults.defaults();
         private int idleSpins = 1000;
         private long idleParkNanos = 50_000;
         private long stallFlushNanos = 1_000_000;
         private int largeBuffers = 128;
-        private java.nio.file.Path captureDirectory;
+        private Path captureDirectory;
         private int captureSnapLength;
         private long captureMaxBytes;
         private boolean inProcess = true;
@@ -147,20 +167,53 @@ public final class ZStackConfig {
         private Builder() {
         }
 
-        /** The device each loop polls; without one, loops serve only the in-stack loopback. */
+        /**
+         * The device each loop polls, from {@link ZStackDevices}; without one, loops serve only the in-stack
+         * loopback.
+         */
         public Builder device(DeviceFactory device) {
             this.device = Objects.requireNonNull(device, "device");
             return this;
         }
 
-        /** The interface address, e.g. {@code Ipv4Config.parse("10.0.0.2/24", "10.0.0.1")}. */
-        public Builder address(Ipv4Config address) {
+        Builder device(DeviceOpener opener) {
+            return device(opened(opener));
+        }
+
+        private static DeviceFactory opened(DeviceOpener opener) {
+            Objects.requireNonNull(opener, "device");
+            return new DeviceFactory() {
+                @Override
+                NetDevice open(int loopIndex, int loopCount) {
+                    return opener.open(loopIndex, loopCount);
+                }
+            };
+        }
+
+        /**
+         * The interface's address and prefix, {@code "10.0.0.2/24"}, with no gateway: only the connected subnet is
+         * reachable.
+         */
+        public Builder address(String cidr) {
+            return address(cidr, null);
+        }
+
+        /**
+         * The interface's address and prefix, {@code "10.0.0.2/24"}, and the default gateway ({@code "10.0.0.1"};
+         * null or empty for none). A malformed address, or a gateway outside the subnet, is refused here.
+         */
+        public Builder address(String cidr, String gateway) {
+            return address(Ipv4Config.parse(Objects.requireNonNull(cidr, "address"), gateway));
+        }
+
+        Builder address(Ipv4Config address) {
             this.address = Objects.requireNonNull(address, "address");
             return this;
         }
 
-        public Builder tcpDefaults(TcpSettings settings) {
-            this.tcpDefaults = settings.copy();
+        /** The TCP settings the group's channels start from; channel options override them per channel. */
+        public Builder tcp(ZStackTcpDefaults defaults) {
+            this.tcpDefaults = Objects.requireNonNull(defaults, "tcp defaults");
             return this;
         }
 
@@ -209,7 +262,7 @@ public final class ZStackConfig {
          * Captures what each loop's device sends and receives into {@code directory}/zstack-loop{index}.pcap
          * (tcpdump/Wireshark format), frames cut at {@code snapLength} bytes, each file at most {@code maxBytes}.
          */
-        public Builder capture(java.nio.file.Path directory, int snapLength, long maxBytes) {
+        public Builder capture(Path directory, int snapLength, long maxBytes) {
             this.captureDirectory = Objects.requireNonNull(directory, "directory");
             this.captureSnapLength = snapLength;
             this.captureMaxBytes = maxBytes;

@@ -1,23 +1,37 @@
 package io.zstack.channel;
 
+import io.netty.buffer.PooledByteBufAllocator;
 import io.netty.channel.Channel;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.SingleThreadEventLoop;
+import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.RejectedExecutionHandlers;
 import io.netty.util.internal.PlatformDependent;
 import io.netty.util.internal.logging.InternalLogger;
 import io.netty.util.internal.logging.InternalLoggerFactory;
+import io.zstack.buffer.DpdkMbufPool;
+import io.zstack.buffer.JavaMbufPool;
 import io.zstack.buffer.MbufPool;
 import io.zstack.buffer.ZStackByteBufAllocator;
 import io.zstack.device.NetDevice;
+import io.zstack.device.NoLinkDevice;
+import io.zstack.device.PcapDevice;
 import io.zstack.stack.NetStack;
 import io.zstack.tcp.IsnGenerator;
 import java.security.SecureRandom;
 import java.util.ArrayList;
 import java.util.HashSet;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
 import java.util.Queue;
 import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.Executor;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.locks.LockSupport;
 
 /**
@@ -46,7 +60,7 @@ public final class ZStackEventLoop extends SingleThreadEventLoop {
     final InProcessCounters inProcessCounters = new InProcessCounters();
     /** Ends of cross-process connections of this loop's channels: polled every round (the peer cannot wake us). */
     final java.util.List<CrossProcessEnd> crossProcessEnds = new java.util.concurrent.CopyOnWriteArrayList<>();
-    private final java.util.concurrent.atomic.AtomicBoolean startRequested = new java.util.concurrent.atomic.AtomicBoolean();
+    private final AtomicBoolean startRequested = new AtomicBoolean();
     private volatile Thread thread;
     private volatile boolean parked;
 
@@ -57,13 +71,13 @@ public final class ZStackEventLoop extends SingleThreadEventLoop {
         this.index = index;
         this.count = count;
         NetDevice opened = config.device().open(index, count);
-        NetDevice device = config.captureDirectory() == null ? opened : new io.zstack.device.PcapDevice(opened,
+        NetDevice device = config.captureDirectory() == null ? opened : new PcapDevice(opened,
                 config.captureDirectory().resolve("zstack-loop" + index + ".pcap"), config.captureSnapLength(),
                 config.captureMaxBytes());
         this.pool = device.pool();
         this.fabric = fabric;
         NetDevice loopback = fabric.port(index, pool, this::frameArrived);
-        this.stack = new NetStack(device, loopback, config.address(), config.tcpDefaults(), new IsnGenerator(),
+        this.stack = new NetStack(device, loopback, config.address(), config.tcpSettings(), new IsnGenerator(),
                 new SecureRandom().nextLong(), System.nanoTime());
         if (count > 1) {
             stack.steerDeviceInput(fabric.steering(index)); // each TCP frame to the loop its flow hash picks
@@ -72,18 +86,18 @@ public final class ZStackEventLoop extends SingleThreadEventLoop {
         this.largePool = config.largeBuffers() == 0 ? null : largePoolLike(pool, config.largeBuffers(), index);
         // large buffers in segment-sized mbufs: a full segment's payload on this device (MTU less IPv4, TCP and the
         // timestamp option); a loopback-only loop (64 KiB segments, more than one mbuf) keeps single large mbufs
-        this.allocator = new ZStackByteBufAllocator(pool, largePool, io.netty.buffer.PooledByteBufAllocator.DEFAULT,
-                opened instanceof io.zstack.device.NoLinkDevice ? 0 : device.mtu() - 20 - 20 - 12);
+        this.allocator = new ZStackByteBufAllocator(pool, largePool, PooledByteBufAllocator.DEFAULT,
+                opened instanceof NoLinkDevice ? 0 : device.mtu() - 20 - 20 - 12);
     }
 
     /** The biggest mbufs a pool can hold (buf_len is 16 bits), of the same kind as the device's pool. */
     private static MbufPool largePoolLike(MbufPool devicePool, int count, int index) {
         int dataRoom = 0xffff;
         String name = "zstack-large-" + index + "-" + Integer.toHexString(System.identityHashCode(devicePool));
-        if (devicePool instanceof io.zstack.buffer.DpdkMbufPool) {
-            return io.zstack.buffer.DpdkMbufPool.create(name, count, 0, dataRoom);
+        if (devicePool instanceof DpdkMbufPool) {
+            return DpdkMbufPool.create(name, count, 0, dataRoom);
         }
-        return new io.zstack.buffer.JavaMbufPool(name, count, dataRoom);
+        return new JavaMbufPool(name, count, dataRoom);
     }
 
     ZStackConfig config() {
@@ -99,12 +113,12 @@ public final class ZStackEventLoop extends SingleThreadEventLoop {
     }
 
     /** The stack this loop polls. Loop thread only. */
-    public NetStack stack() {
+    NetStack stack() {
         return stack;
     }
 
     /** Buffers from this loop's mbuf pool: writing them sends without a copy. */
-    public ZStackByteBufAllocator allocator() {
+    ZStackByteBufAllocator allocator() {
         return allocator;
     }
 
@@ -126,13 +140,13 @@ public final class ZStackEventLoop extends SingleThreadEventLoop {
     }
 
     /** Tells the other loops' stacks of each neighbour this loop's stack learns from ARP, on their own threads. */
-    void shareNeighboursWith(java.util.List<ZStackEventLoop> loops) {
+    void shareNeighboursWith(List<ZStackEventLoop> loops) {
         stack.ip().neighbourListener((address, mac) -> {
             for (ZStackEventLoop other : loops) {
                 if (other != this && !other.isShuttingDown()) {
                     try {
                         other.execute(() -> other.stack.ip().learnNeighbour(address, mac, now()));
-                    } catch (java.util.concurrent.RejectedExecutionException e) {
+                    } catch (RejectedExecutionException e) {
                         // that loop is stopping: it needs no neighbours any more
                     }
                 }
@@ -143,7 +157,7 @@ public final class ZStackEventLoop extends SingleThreadEventLoop {
     @Override
     protected void run() {
         thread = Thread.currentThread();
-        stack.start(now());
+        stack.start();
         if (config.stallFlushNanos() > 0) {
             stack.ip().shareWithStallWatch();
             StallWatch.watch(this);
@@ -207,7 +221,7 @@ public final class ZStackEventLoop extends SingleThreadEventLoop {
      * so a SYN that a connect sent after bind() returned could otherwise reach this stack before its listener and be
      * reset (ZStackEchoTest saw "Connection refused" on a two-loop group).
      */
-    private final Queue<Runnable> listenTasks = new java.util.concurrent.ConcurrentLinkedQueue<>();
+    private final Queue<Runnable> listenTasks = new ConcurrentLinkedQueue<>();
 
     /** Queues a listener installation (see {@link #listenTasks}) and makes sure the loop runs it soon. */
     void listenBeforeInput(Runnable task) {
@@ -237,7 +251,7 @@ public final class ZStackEventLoop extends SingleThreadEventLoop {
      */
     static final class StallWatch {
         static final long PERIOD_NANOS = 1_000_000;
-        private static final java.util.Set<ZStackEventLoop> LOOPS = java.util.concurrent.ConcurrentHashMap.newKeySet();
+        private static final Set<ZStackEventLoop> LOOPS = ConcurrentHashMap.newKeySet();
         private static Thread watcher;
 
         static synchronized void watch(ZStackEventLoop loop) {
@@ -297,7 +311,7 @@ public final class ZStackEventLoop extends SingleThreadEventLoop {
             if (startRequested.compareAndSet(false, true)) {
                 try {
                     execute(() -> { }); // Netty starts a loop's thread with its first task
-                } catch (java.util.concurrent.RejectedExecutionException e) {
+                } catch (RejectedExecutionException e) {
                     // shutting down: its stack frees what is queued when it closes
                 }
             }
@@ -341,7 +355,7 @@ public final class ZStackEventLoop extends SingleThreadEventLoop {
     }
 
     /** This loop's stack in text: IP and TCP counters (netstat -s style), mbuf pool use, and every connection. */
-    public io.netty.util.concurrent.Future<String> describe() {
+    public Future<String> describe() {
         return submit(() -> {
             String device = stack.device().statistics();
             return this + "\n  " + stack.ip().counters() + "\n  " + stack.tcp().counters() + "\n  pool " + pool
@@ -352,8 +366,22 @@ public final class ZStackEventLoop extends SingleThreadEventLoop {
         });
     }
 
+    /**
+     * This loop's counters, netstat -s style: IP ({@code ip.*}), TCP ({@code tcp.*}) and in-process connections
+     * ({@code inprocess.*}), read on the loop's thread so that they are consistent with each other.
+     */
+    public Future<Map<String, Long>> counters() {
+        return submit(() -> {
+            Map<String, Long> all = new LinkedHashMap<>();
+            stack.ip().counters().snapshot().forEach((k, v) -> all.put("ip." + k, v));
+            stack.tcp().counters().snapshot().forEach((k, v) -> all.put("tcp." + k, v));
+            inProcessCounters.snapshot().forEach((k, v) -> all.put("inprocess." + k, v));
+            return all;
+        });
+    }
+
     /** The state of every connection of this loop's stack, one per line (runs on the loop). */
-    public io.netty.util.concurrent.Future<String> describeConnections() {
+    public Future<String> describeConnections() {
         return submit(this::connections);
     }
 
@@ -370,8 +398,8 @@ public final class ZStackEventLoop extends SingleThreadEventLoop {
     }
 
     @Override
-    public java.util.Iterator<Channel> registeredChannelsIterator() {
+    public Iterator<Channel> registeredChannelsIterator() {
         assert inEventLoop();
-        return java.util.List.<Channel>copyOf(channels).iterator();
+        return List.<Channel>copyOf(channels).iterator();
     }
 }

@@ -6,7 +6,13 @@ import io.netty.channel.ChannelPromise;
 import io.netty.channel.DefaultChannelPromise;
 import io.netty.channel.EventLoop;
 import io.netty.channel.MultithreadEventLoopGroup;
+import io.netty.util.NettyRuntime;
 import io.netty.util.concurrent.EventExecutor;
+import io.netty.util.concurrent.Future;
+import io.netty.util.concurrent.GlobalEventExecutor;
+import io.netty.util.concurrent.Promise;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.Executor;
 import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -82,7 +88,7 @@ public final class ZStackEventLoopGroup extends MultithreadEventLoopGroup {
      * learns from ARP, every stack learns (Ipv4Layer#neighbourListener), or the others would never resolve a MAC.
      */
     private void shareNeighbours() {
-        java.util.List<ZStackEventLoop> all = loops();
+        List<ZStackEventLoop> all = loops();
         if (all.size() > 1) {
             for (ZStackEventLoop loop : all) {
                 loop.shareNeighboursWith(all);
@@ -92,7 +98,7 @@ public final class ZStackEventLoopGroup extends MultithreadEventLoopGroup {
 
     private static int loops(int nThreads) {
         // MultithreadEventLoopGroup turns 0 into its default; the loops need the real count to pick their queue
-        return nThreads == 0 ? io.netty.util.NettyRuntime.availableProcessors() * 2 : nThreads;
+        return nThreads == 0 ? NettyRuntime.availableProcessors() * 2 : nThreads;
     }
 
     @Override
@@ -151,10 +157,10 @@ public final class ZStackEventLoopGroup extends MultithreadEventLoopGroup {
     }
 
     /** Every loop's {@link ZStackEventLoop#describe()}, one after the other; completes when all have answered. */
-    public io.netty.util.concurrent.Future<String> describe() {
-        java.util.List<ZStackEventLoop> loops = loops();
-        io.netty.util.concurrent.Promise<String> result =
-                io.netty.util.concurrent.GlobalEventExecutor.INSTANCE.newPromise();
+    public Future<String> describe() {
+        List<ZStackEventLoop> loops = loops();
+        Promise<String> result =
+                GlobalEventExecutor.INSTANCE.newPromise();
         String[] parts = new String[loops.size()];
         AtomicInteger left = new AtomicInteger(loops.size());
         for (int i = 0; i < loops.size(); i++) {
@@ -170,8 +176,8 @@ public final class ZStackEventLoopGroup extends MultithreadEventLoopGroup {
     }
 
     /** The loops of this group (for statistics and tests). */
-    public java.util.List<ZStackEventLoop> loops() {
-        java.util.List<ZStackEventLoop> all = new java.util.ArrayList<>();
+    public List<ZStackEventLoop> loops() {
+        List<ZStackEventLoop> all = new ArrayList<>();
         for (EventExecutor e : this) {
             all.add((ZStackEventLoop) e);
         }

@@ -9,13 +9,16 @@ import io.netty.channel.RecvByteBufAllocator;
 import io.netty.channel.socket.ServerSocketChannel;
 import io.zstack.tcp.TcpConnection;
 import io.zstack.tcp.TcpListener;
+import io.zstack.tcp.TcpSettings;
 import java.net.BindException;
 import java.net.InetSocketAddress;
 import java.net.SocketAddress;
 import java.util.Map;
 import java.util.Queue;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
@@ -35,7 +38,7 @@ public final class ZStackServerSocketChannel extends AbstractZStackChannel imple
     private final Queue<ZStackSocketChannel> accepted = new ConcurrentLinkedQueue<>();
     private final AtomicBoolean acceptScheduled = new AtomicBoolean();
     /** Loops whose listener holds connections this channel had no room for. */
-    private final java.util.Set<ZStackEventLoop> stalled = ConcurrentHashMap.newKeySet();
+    private final Set<ZStackEventLoop> stalled = ConcurrentHashMap.newKeySet();
     private volatile InetSocketAddress local;
     /** The child group's listeners, where this server is bound; null before bind. */
     private volatile GroupListeners host;
@@ -105,6 +108,11 @@ public final class ZStackServerSocketChannel extends AbstractZStackChannel imple
         InProcessConnections.listen(this, children, address, port);
     }
 
+    /** The settings an in-process child starts with: its host's TCP defaults under this server's options. */
+    TcpSettings childSettings() {
+        return config.listenerSettings(host.tcpDefaults());
+    }
+
     /** Installs this server's listener in {@code loop}'s stack. Runs on that loop. */
     void listenOn(ZStackEventLoop loop) {
         if (local == null || !open || listeners.containsKey(loop)) {
@@ -116,7 +124,8 @@ public final class ZStackServerSocketChannel extends AbstractZStackChannel imple
         }
         TcpListener listener;
         try {
-            listener = loop.stack().tcp().listen(address, boundPort, config.listenerSettings());
+            listener = loop.stack().tcp().listen(address, boundPort,
+                    config.listenerSettings(loop.config().tcpSettings()));
         } catch (IllegalStateException e) {
             return; // a listener of another server holds it on that stack: it cannot happen through the runtime
         }
@@ -171,7 +180,7 @@ public final class ZStackServerSocketChannel extends AbstractZStackChannel imple
             } else {
                 try {
                     mine.execute(this::acceptReady);
-                } catch (java.util.concurrent.RejectedExecutionException e) {
+                } catch (RejectedExecutionException e) {
                     acceptScheduled.set(false);
                     closePending();
                 }

@@ -13,12 +13,12 @@ import java.util.Map;
  */
 public final class ZStackServerSocketChannelConfig extends AbstractZStackChannelConfig<ZStackServerSocketChannelConfig>
         implements ServerSocketChannelConfig {
-    /** What each listener copies into the connections it creates. */
-    private final TcpSettings listenerSettings = new TcpSettings();
+    /** What the options set on this server make of the stack's own defaults (for its getters). */
+    private volatile TcpSettings listenerSettings = TcpSettings.defaults();
 
     ZStackServerSocketChannelConfig(ZStackServerSocketChannel channel) {
         super(channel, new ServerChannelRecvByteBufAllocator(), true);
-        listenerSettings.acceptBacklog = NetUtil.SOMAXCONN;
+        setBacklog(NetUtil.SOMAXCONN);
     }
 
     @Override
@@ -26,9 +26,14 @@ public final class ZStackServerSocketChannelConfig extends AbstractZStackChannel
         return listenerSettings;
     }
 
-    /** A copy for one loop's listener. */
-    TcpSettings listenerSettings() {
-        return listenerSettings.copy();
+    @Override
+    void update(TcpSettings changed) {
+        listenerSettings = changed;
+    }
+
+    /** The settings of one loop's listener: that group's {@code defaults} under the options set on this server. */
+    TcpSettings listenerSettings(TcpSettings defaults) {
+        return over(defaults);
     }
 
     @Override
@@ -57,7 +62,7 @@ public final class ZStackServerSocketChannelConfig extends AbstractZStackChannel
 
     @Override
     public int getBacklog() {
-        return listenerSettings.acceptBacklog;
+        return listenerSettings.acceptBacklog();
     }
 
     @Override
@@ -66,7 +71,8 @@ public final class ZStackServerSocketChannelConfig extends AbstractZStackChannel
             throw new IllegalArgumentException("backlog: " + backlog);
         }
         // as listen(2): 0 means a small default, not "refuse everything"
-        listenerSettings.acceptBacklog = backlog == 0 ? NetUtil.SOMAXCONN : backlog;
+        int accepted = backlog == 0 ? NetUtil.SOMAXCONN : backlog;
+        edit(ChannelOption.SO_BACKLOG, b -> b.acceptBacklog(accepted));
         return this;
     }
 }

@@ -5,7 +5,6 @@ import io.netty.channel.AdaptiveRecvByteBufAllocator;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.socket.SocketChannelConfig;
 import io.zstack.tcp.TcpSettings;
-import io.zstack.tcp.cc.CongestionAlgorithm;
 import java.util.Map;
 
 /**
@@ -24,7 +23,7 @@ public final class ZStackSocketChannelConfig extends AbstractZStackChannelConfig
     ZStackSocketChannelConfig(ZStackSocketChannel channel, TcpSettings settings) {
         super(channel, new AdaptiveRecvByteBufAllocator(), false);
         this.channel = channel;
-        this.settings = settings;
+        this.settings = settings; // an accepted child's: those its connection was created with
         setTcpNoDelay(true); // Netty's transports default to TCP_NODELAY
     }
 
@@ -33,11 +32,15 @@ public final class ZStackSocketChannelConfig extends AbstractZStackChannelConfig
         return settings;
     }
 
-    /** An accepted child takes the settings its connection was created with. */
-    void settings(TcpSettings settings) {
-        boolean noDelay = isTcpNoDelay();
-        this.settings = settings;
-        settings.nagle = !noDelay;
+    @Override
+    void update(TcpSettings changed) {
+        settings = changed;
+        channel.settingsChanged(changed);
+    }
+
+    /** A client takes its group's defaults under the options set on it. */
+    void rebase(TcpSettings defaults) {
+        update(over(defaults));
     }
 
     boolean allocatorChosen() {
@@ -76,22 +79,22 @@ public final class ZStackSocketChannelConfig extends AbstractZStackChannelConfig
             return (T) Boolean.valueOf(isAllowHalfClosure());
         }
         if (option == ZStackChannelOption.DELAYED_ACK) {
-            return (T) Boolean.valueOf(settings.delayedAck);
+            return (T) Boolean.valueOf(settings.delayedAck());
         }
         if (option == ZStackChannelOption.CONGESTION_CONTROL) {
-            return (T) settings.congestionControl;
+            return (T) ZStackCongestionControl.of(settings.congestionControl());
         }
         if (option == ZStackChannelOption.TCP_KEEPIDLE) {
-            return (T) Integer.valueOf((int) (settings.keepAliveIdleNanos / S));
+            return (T) Integer.valueOf((int) (settings.keepAliveIdleNanos() / S));
         }
         if (option == ZStackChannelOption.TCP_KEEPINTVL) {
-            return (T) Integer.valueOf((int) (settings.keepAliveIntervalNanos / S));
+            return (T) Integer.valueOf((int) (settings.keepAliveIntervalNanos() / S));
         }
         if (option == ZStackChannelOption.TCP_KEEPCNT) {
-            return (T) Integer.valueOf(settings.keepAliveProbes);
+            return (T) Integer.valueOf(settings.keepAliveProbes());
         }
         if (option == ZStackChannelOption.TCP_RTO_MIN_US) {
-            return (T) Integer.valueOf((int) (settings.minRtoNanos / 1000));
+            return (T) Integer.valueOf((int) (settings.minRtoNanos() / 1000));
         }
         if (option == ZStackChannelOption.COPY_MODE) {
             return (T) Boolean.valueOf(copyMode);
@@ -115,24 +118,29 @@ public final class ZStackSocketChannelConfig extends AbstractZStackChannelConfig
         } else if (option == ChannelOption.ALLOW_HALF_CLOSURE) {
             setAllowHalfClosure((Boolean) value);
         } else if (option == ZStackChannelOption.DELAYED_ACK) {
-            settings.delayedAck = (Boolean) value;
+            boolean on = (Boolean) value;
+            edit(option, b -> b.delayedAck(on));
         } else if (option == ZStackChannelOption.CONGESTION_CONTROL) {
-            settings.congestionControl = (CongestionAlgorithm) value;
+            ZStackCongestionControl algorithm = (ZStackCongestionControl) value;
+            edit(option, b -> b.congestionControl(algorithm.algorithm()));
         } else if (option == ZStackChannelOption.TCP_KEEPIDLE) {
-            settings.keepAliveIdleNanos = positive(option, (Integer) value) * S;
+            long nanos = positive(option, (Integer) value) * S;
+            edit(option, b -> b.keepAliveIdleNanos(nanos));
             channel.keepAliveChanged();
         } else if (option == ZStackChannelOption.TCP_KEEPINTVL) {
-            settings.keepAliveIntervalNanos = positive(option, (Integer) value) * S;
+            long nanos = positive(option, (Integer) value) * S;
+            edit(option, b -> b.keepAliveIntervalNanos(nanos));
             channel.keepAliveChanged();
         } else if (option == ZStackChannelOption.TCP_KEEPCNT) {
-            settings.keepAliveProbes = (int) positive(option, (Integer) value);
+            int probes = (int) positive(option, (Integer) value);
+            edit(option, b -> b.keepAliveProbes(probes));
         } else if (option == ZStackChannelOption.TCP_RTO_MIN_US) {
             long nanos = positive(option, (Integer) value) * 1000;
-            if (nanos > settings.maxRtoNanos) {
+            if (nanos > settings.maxRtoNanos()) {
                 throw new IllegalArgumentException(option + " must not exceed the maximum RTO ("
-                        + settings.maxRtoNanos / 1000 + " us): " + value);
+                        + settings.maxRtoNanos() / 1000 + " us): " + value);
             }
-            settings.minRtoNanos = nanos;
+            edit(option, b -> b.minRtoNanos(nanos));
             channel.minRtoChanged();
         } else if (option == ZStackChannelOption.COPY_MODE) {
             copyMode = (Boolean) value;
@@ -155,30 +163,31 @@ public final class ZStackSocketChannelConfig extends AbstractZStackChannelConfig
 
     @Override
     public boolean isTcpNoDelay() {
-        return !settings.nagle;
+        return !settings.nagle();
     }
 
     @Override
     public ZStackSocketChannelConfig setTcpNoDelay(boolean tcpNoDelay) {
-        settings.nagle = !tcpNoDelay;
+        edit(ChannelOption.TCP_NODELAY, b -> b.nagle(!tcpNoDelay));
         return this;
     }
 
     @Override
     public int getSoLinger() {
-        long linger = settings.lingerNanos;
+        long linger = settings.lingerNanos();
         return linger < 0 ? -1 : (int) (linger / S);
     }
 
     @Override
     public ZStackSocketChannelConfig setSoLinger(int soLinger) {
-        settings.lingerNanos = soLinger < 0 ? -1 : soLinger * S;
+        long nanos = soLinger < 0 ? -1 : soLinger * S;
+        edit(ChannelOption.SO_LINGER, b -> b.lingerNanos(nanos));
         return this;
     }
 
     @Override
     public int getSendBufferSize() {
-        return settings.sendBufferBytes;
+        return settings.sendBufferBytes();
     }
 
     @Override
@@ -186,18 +195,18 @@ public final class ZStackSocketChannelConfig extends AbstractZStackChannelConfig
         if (sendBufferSize <= 0) {
             throw new IllegalArgumentException("SO_SNDBUF must be positive: " + sendBufferSize);
         }
-        settings.sendBufferBytes = sendBufferSize;
+        edit(ChannelOption.SO_SNDBUF, b -> b.sendBufferBytes(sendBufferSize));
         return this;
     }
 
     @Override
     public boolean isKeepAlive() {
-        return settings.keepAlive;
+        return settings.keepAlive();
     }
 
     @Override
     public ZStackSocketChannelConfig setKeepAlive(boolean keepAlive) {
-        settings.keepAlive = keepAlive;
+        edit(ChannelOption.SO_KEEPALIVE, b -> b.keepAlive(keepAlive));
         channel.keepAliveChanged();
         return this;
     }

@@ -4,7 +4,6 @@ import io.netty.util.concurrent.Future;
 import io.netty.util.internal.logging.InternalLogger;
 import io.netty.util.internal.logging.InternalLoggerFactory;
 import io.zstack.buffer.MbufPool;
-import io.zstack.stack.NetStack;
 import java.lang.management.ManagementFactory;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -56,23 +55,20 @@ final class ZStackStatistics implements ZStackStatisticsMXBean {
 
     @Override
     public Map<String, Long> getCounters() {
+        List<Future<Map<String, Long>>> answers = new ArrayList<>();
+        for (ZStackEventLoop loop : group.loops()) {
+            answers.add(loop.counters());
+        }
         Map<String, Long> sum = new LinkedHashMap<>();
-        for (LoopFigures f : perLoop(loop -> {
-            Map<String, Long> m = new LinkedHashMap<>();
-            NetStack stack = loop.stack();
-            stack.ip().counters().snapshot().forEach((k, v) -> m.put("ip." + k, v));
-            stack.tcp().counters().snapshot().forEach((k, v) -> m.put("tcp." + k, v));
-            loop.inProcessCounters.snapshot().forEach((k, v) -> m.put("inprocess." + k, v));
-            return new LoopFigures(m, 0, 0, 0);
-        })) {
-            f.counters.forEach((k, v) -> sum.merge(k, v, Long::sum));
+        for (Future<Map<String, Long>> a : answers) {
+            await(a).forEach((k, v) -> sum.merge(k, v, Long::sum));
         }
         return sum;
     }
 
     @Override
     public int getConnections() {
-        return (int) perLoop(loop -> new LoopFigures(Map.of(), loop.stack().tcp().connectionCount(), 0, 0))
+        return (int) perLoop(loop -> new LoopFigures(loop.stack().tcp().connectionCount(), 0, 0))
                 .stream().mapToLong(f -> f.connections).sum();
     }
 
@@ -88,10 +84,10 @@ final class ZStackStatistics implements ZStackStatisticsMXBean {
 
     private static LoopFigures pool(ZStackEventLoop loop) {
         MbufPool pool = loop.pool();
-        return new LoopFigures(Map.of(), 0, pool.available(), pool.capacity());
+        return new LoopFigures(0, pool.available(), pool.capacity());
     }
 
-    private record LoopFigures(Map<String, Long> counters, long connections, long freeMbufs, long mbufs) {
+    private record LoopFigures(long connections, long freeMbufs, long mbufs) {
     }
 
     /** Runs {@code read} on every loop's thread and collects the answers. */

@@ -10,6 +10,7 @@ import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.time.Instant;
 
 /**
  * Captures what a device receives and sends into a pcap file (readable by tcpdump, tshark, Wireshark): the libpcap
@@ -76,7 +77,7 @@ public final class PcapDevice extends ForwardingNetDevice {
         if (buffer.remaining() < RECORD_HEADER + kept) {
             flush();
         }
-        java.time.Instant now = java.time.Instant.now();
+        Instant now = Instant.now();
         buffer.putInt((int) now.getEpochSecond()).putInt(now.getNano()).putInt(kept).putInt(length);
         Mbuf.copyOut(frame, 0, bufferMemory, buffer.position(), kept);
         buffer.position(buffer.position() + kept);

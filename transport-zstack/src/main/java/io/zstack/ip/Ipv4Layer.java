@@ -1,5 +1,7 @@
 package io.zstack.ip;
 
+import static java.lang.foreign.ValueLayout.JAVA_BYTE;
+
 import io.zstack.buffer.Mbuf;
 import io.zstack.buffer.MbufBurst;
 import io.zstack.buffer.MbufPool;
@@ -11,9 +13,8 @@ import io.zstack.wire.Checksum;
 import io.zstack.wire.Ethernet;
 import io.zstack.wire.Icmpv4Packet;
 import io.zstack.wire.Ipv4Packet;
-import static java.lang.foreign.ValueLayout.JAVA_BYTE;
-
 import java.lang.foreign.MemorySegment;
+import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * Ethernet, ARP, IPv4 and ICMP for one interface plus the stack's loopback.
@@ -521,7 +522,7 @@ public final class Ipv4Layer {
      * {@link #flushStalled} from another thread when the stack's thread has not come back to its loop for long (a
      * handler that blocks its event loop after a write must not hold that write back, as a kernel would have sent it).
      */
-    private final java.util.concurrent.locks.ReentrantLock deviceLock = new java.util.concurrent.locks.ReentrantLock();
+    private final ReentrantLock deviceLock = new ReentrantLock();
 
     /** Set once another thread may call {@link #flushStalled}: only then do device and queue accesses lock. */
     private volatile boolean sharedWithStallWatch;

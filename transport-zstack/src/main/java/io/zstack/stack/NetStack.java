@@ -36,7 +36,7 @@ public final class NetStack implements AutoCloseable {
 
     /** A stack on {@code device} with the given address and default TCP settings; it owns the device. */
     public NetStack(NetDevice device, Ipv4Config config) {
-        this(device, config, new TcpSettings(), new IsnGenerator(), new SecureRandom().nextLong(), System.nanoTime());
+        this(device, config, TcpSettings.defaults(), new IsnGenerator(), new SecureRandom().nextLong(), System.nanoTime());
     }
 
     /**
@@ -96,7 +96,7 @@ public final class NetStack implements AutoCloseable {
     }
 
     /** Announces our address on the link (gratuitous ARP); call once the device is up. */
-    public void start(long nowNanos) {
+    public void start() {
         ip.announce();
         ip.flush();
     }

@@ -83,22 +83,22 @@ final class ConnectionTimers {
         }
         if (due(reorderDeadline, nowNanos)) {
             reorderDeadline = 0;
-            c.reorderTimeout(nowNanos);
+            c.sender.reorderTimeout(nowNanos);
         }
         if (due(probeDeadline, nowNanos)) {
             probeDeadline = 0;
-            c.tailLossProbeTimeout(nowNanos);
+            c.sender.tailLossProbeTimeout(nowNanos);
         }
         if (due(retransmitDeadline, nowNanos)) {
             retransmitDeadline = 0;
-            c.retransmitTimeout(nowNanos);
+            c.sender.retransmitTimeout(nowNanos);
             if (c.state == TcpState.CLOSED) {
                 return;
             }
         }
         if (due(persistDeadline, nowNanos)) {
             persistDeadline = 0;
-            c.zeroWindowProbe(nowNanos);
+            c.sender.zeroWindowProbe(nowNanos);
         }
         if (due(keepAliveDeadline, nowNanos)) {
             keepAliveDeadline = 0;
@@ -109,7 +109,7 @@ final class ConnectionTimers {
         }
         if (due(delayedAckDeadline, nowNanos)) {
             delayedAckDeadline = 0;
-            c.delayedAckTimeout(nowNanos);
+            c.receiver.delayedAckTimeout(nowNanos);
         }
         c.output(nowNanos);
         arm();

@@ -195,7 +195,7 @@ public final class TcpLayer implements Ipv4Layer.Transport {
         TcpConnection c = new TcpConnection(this, settings, source, port, remoteAddress, remotePort);
         connections.add(c);
         counters.activeOpens++;
-        c.connect(nowNanos);
+        c.setup().connect(nowNanos);
         return c;
     }
 
@@ -211,7 +211,7 @@ public final class TcpLayer implements Ipv4Layer.Transport {
         StringBuilder sb = new StringBuilder();
         int timeWaits = 0;
         for (TcpConnection c : connections.toArray()) {
-            if (c.state == TcpState.TIME_WAIT) {
+            if (c.state() == TcpState.TIME_WAIT) {
                 timeWaits++; // a server closing first holds thousands: counted, not listed (they hold no data)
             } else {
                 sb.append(c.describe(nowNanos)).append('\n');
@@ -225,7 +225,7 @@ public final class TcpLayer implements Ipv4Layer.Transport {
 
     /** Runs due timers. */
     public void poll(long nowNanos) {
-        timers.advance(nowNanos, (connection, now) -> connection.timers.fire(now));
+        timers.advance(nowNanos, TcpConnection::timersDue);
     }
 
     /** Resets every connection and frees everything (stack shutdown). */
@@ -318,19 +318,11 @@ public final class TcpLayer implements Ipv4Layer.Transport {
     private void dispatch(InboundSegment seg, long nowNanos) {
         TcpConnection c = connections.find(seg.destinationAddress, seg.destinationPort, seg.sourceAddress,
                 seg.sourcePort);
-        if (c != null && c.state == TcpState.TIME_WAIT && seg.has(TcpFlags.SYN) && !seg.has(TcpFlags.ACK)
-                && !seg.has(TcpFlags.RST)) {
-            // RFC 6191 / RFC 9293 §3.6.1: a new incarnation may reuse the tuple if it is clearly newer. As Linux
-            // does: its timestamp must pass PAWS, and either it is newer or the SYN starts past the old stream (a
-            // client opening connections faster than its 1 ms timestamp clock ticks repeats a timestamp)
-            boolean timestamps = c.timestampsOn && seg.hasTimestamp;
-            boolean newer = !(timestamps && SeqNum.lt(seg.tsVal, c.tsRecent))
-                    && (SeqNum.gt(seg.seq, c.rcvNxt) || timestamps && SeqNum.gt(seg.tsVal, c.tsRecent));
-            if (newer) {
-                c.destroy(null);
-                counters.timeWaitReused++;
-                c = null;
-            }
+        if (c != null && c.state() == TcpState.TIME_WAIT && seg.has(TcpFlags.SYN) && !seg.has(TcpFlags.ACK)
+                && !seg.has(TcpFlags.RST) && c.startsNewIncarnation(seg)) {
+            c.destroy(null);
+            counters.timeWaitReused++;
+            c = null;
         }
         if (c != null) {
             c.input(seg, nowNanos);
@@ -356,7 +348,7 @@ public final class TcpLayer implements Ipv4Layer.Transport {
             return;
         }
         if (seg.has(TcpFlags.ACK)) {
-            if (!seg.has(TcpFlags.SYN) && l.settings.synCookies) {
+            if (!seg.has(TcpFlags.SYN) && l.settings.synCookies()) {
                 int mss = cookies.check(seg.destinationAddress, seg.destinationPort, seg.sourceAddress,
                         seg.sourcePort, seg.seq - 1, seg.ack - 1, nowNanos);
                 if (mss > 0) {
@@ -376,31 +368,31 @@ public final class TcpLayer implements Ipv4Layer.Transport {
             return; // the client retries its SYN; by then the application may have accepted
         }
         if (l.synBacklogFull()) {
-            if (l.settings.synCookies) {
+            if (l.settings.synCookies()) {
                 sendCookieSynAck(seg, nowNanos);
             } else {
                 counters.synBacklogDrops++;
             }
             return;
         }
-        TcpConnection c = new TcpConnection(this, l.settings.copy(), seg.destinationAddress, seg.destinationPort,
+        TcpConnection c = new TcpConnection(this, l.settings, seg.destinationAddress, seg.destinationPort,
                 seg.sourceAddress, seg.sourcePort);
-        c.listener = l;
+        c.createdBy(l);
         l.halfOpen++;
         connections.add(c);
         counters.passiveOpens++;
         // data in a SYN is not kept (RFC 9293 allows either); the peer sends it again after the handshake
-        c.acceptSyn(seg, nowNanos);
+        c.setup().acceptSyn(seg, nowNanos);
     }
 
     private void acceptCookie(TcpListener l, InboundSegment seg, int mss, long nowNanos) {
-        TcpConnection c = new TcpConnection(this, l.settings.copy(), seg.destinationAddress, seg.destinationPort,
+        TcpConnection c = new TcpConnection(this, l.settings, seg.destinationAddress, seg.destinationPort,
                 seg.sourceAddress, seg.sourcePort);
-        c.acceptCookie(seg, seg.ack - 1, mss, nowNanos);
+        c.setup().acceptCookie(seg, seg.ack - 1, mss, nowNanos);
         if (!l.enqueueEstablished(c)) {
             return; // accept queue full: the ACK is dropped, the client retransmits
         }
-        c.listener = l;
+        c.createdBy(l);
         connections.add(c);
         counters.synCookiesAccepted++;
         counters.passiveOpens++;
@@ -415,7 +407,7 @@ public final class TcpLayer implements Ipv4Layer.Transport {
                 seg.seq, mss, nowNanos);
         counters.synCookiesSent++;
         sendBare(seg.destinationAddress, seg.destinationPort, seg.sourceAddress, seg.sourcePort, cookie, seg.seq + 1,
-                TcpFlags.SYN | TcpFlags.ACK, Math.min(defaults.receiveBufferBytes, 65535),
+                TcpFlags.SYN | TcpFlags.ACK, Math.min(defaults.receiveBufferBytes(), 65535),
                 SynCookies.MSS_TABLE[SynCookies.mssIndex(mss)], nowNanos);
     }
 
@@ -452,18 +444,18 @@ public final class TcpLayer implements Ipv4Layer.Transport {
         int destinationPort = Short.toUnsignedInt(original.get(BIG_ENDIAN_U16, tcp + 2));
         int seq = original.get(BIG_ENDIAN_U32, tcp + 4);
         TcpConnection c = connections.find(quoted.source(), sourcePort, quoted.destination(), destinationPort);
-        if (c == null || SeqNum.lt(seq, c.sndUna) || SeqNum.ge(seq, c.sndMax)) {
+        if (c == null || !c.isUnacknowledged(seq)) {
             counters.icmpIgnored++;
             return;
         }
         counters.icmpReceived++;
         if (code == Icmpv4Packet.CODE_FRAGMENTATION_NEEDED) {
-            c.pathMtuChanged(nextHopMtu);
-        } else if (c.state == TcpState.SYN_SENT && (code == Icmpv4Packet.CODE_PORT_UNREACHABLE
+            c.sender().pathMtuChanged(nextHopMtu);
+        } else if (c.state() == TcpState.SYN_SENT && (code == Icmpv4Packet.CODE_PORT_UNREACHABLE
                 || code == Icmpv4Packet.CODE_PROTOCOL_UNREACHABLE)) {
             c.destroy(TcpError.REFUSED);
-        } else if (c.state == TcpState.SYN_SENT) {
-            c.softError = TcpError.UNREACHABLE; // reported if the connect then times out
+        } else if (c.state() == TcpState.SYN_SENT) {
+            c.softError(TcpError.UNREACHABLE); // reported if the connect then times out
         }
     }
 
@@ -471,7 +463,7 @@ public final class TcpLayer implements Ipv4Layer.Transport {
 
     /** RST on behalf of a connection. */
     void sendReset(TcpConnection c, int seq, int ack, boolean withAck) {
-        sendBare(c.localAddress, c.localPort, c.remoteAddress, c.remotePort, seq, withAck ? ack : 0,
+        sendBare(c.localAddress(), c.localPort(), c.remoteAddress(), c.remotePort(), seq, withAck ? ack : 0,
                 TcpFlags.RST | (withAck ? TcpFlags.ACK : 0), 0, -1, 0);
     }
 
@@ -520,11 +512,13 @@ public final class TcpLayer implements Ipv4Layer.Transport {
      */
     boolean transmit(TcpConnection c, int flags, int seq, long offset, int length, long nowNanos) {
         boolean syn = (flags & TcpFlags.SYN) != 0;
-        boolean multiSegment = ip.capabilitiesFor(c.remoteAddress).multiSegment();
+        boolean multiSegment = ip.capabilitiesFor(c.remoteAddress()).multiSegment();
+        TcpReceiver receiver = c.receiver();
+        SendQueue sendQueue = c.sender().sendQueue();
         long m = 0;
         boolean inPlace = false;
         if (length > 0 && !syn) {
-            m = c.sendQueue.inPlace(offset, length, HEADER_ROOM, multiSegment);
+            m = sendQueue.inPlace(offset, length, HEADER_ROOM, multiSegment);
             inPlace = m != 0;
         }
         if (!inPlace) {
@@ -535,39 +529,37 @@ public final class TcpLayer implements Ipv4Layer.Transport {
         }
         boolean synAck = syn && (flags & TcpFlags.ACK) != 0;
         int tsVal = c.tsNow(nowNanos);
+        boolean timestamps = c.timestampsOn();
         int blocks = 0;
         int optionsLength;
         if (syn) {
-            optionsLength = TcpHeader.optionsLength(c.receiveMss >= 0, synAck ? c.windowScalingOn : c.settings.windowScaling,
-                    synAck ? c.sackOn : c.settings.sack, synAck ? c.timestampsOn : c.settings.timestamps, 0);
+            optionsLength = TcpHeader.optionsLength(receiver.receiveMss() >= 0, c.synOffersWindowScale(synAck),
+                    c.synOffersSack(synAck), c.synOffersTimestamps(synAck), 0);
         } else {
             // SACK blocks never push a segment past the MSS the peer allows (effectiveMss sized the payload for them)
-            int sackRoom = c.sendMss - length;
-            int maxBlocks = Math.min(c.timestampsOn ? 3 : 4, sackRoom >= 12 ? (sackRoom - 4) / 8 : 0);
-            blocks = c.sackBlocks(sackStarts, sackEnds, maxBlocks);
-            optionsLength = TcpHeader.optionsLength(false, false, false, c.timestampsOn, blocks);
+            int sackRoom = c.sender().sendMss() - length;
+            int maxBlocks = Math.min(timestamps ? 3 : 4, sackRoom >= 12 ? (sackRoom - 4) / 8 : 0);
+            blocks = receiver.sackBlocks(sackStarts, sackEnds, maxBlocks);
+            optionsLength = TcpHeader.optionsLength(false, false, false, timestamps, blocks);
         }
         int headerLength = TcpHeader.MIN_HEADER_LENGTH + optionsLength;
         // in place: the header goes in front of the payload; else it is the header mbuf's data
         long base = inPlace ? Mbuf.prepend(m, headerLength) : Mbuf.append(m, headerLength);
         MemorySegment room = Mbuf.MEMORY;
         if (syn) {
-            boolean offerScale = synAck ? c.windowScalingOn : c.settings.windowScaling;
-            boolean offerSack = synAck ? c.sackOn : c.settings.sack;
-            boolean offerTs = synAck ? c.timestampsOn : c.settings.timestamps;
-            TcpHeader.writeOptions(room, base + TcpHeader.MIN_HEADER_LENGTH, c.receiveMss,
-                    offerScale ? c.rcvWindowShift : -1, offerSack, offerTs, tsVal, synAck ? c.tsRecent : 0,
-                    null, null, 0);
+            TcpHeader.writeOptions(room, base + TcpHeader.MIN_HEADER_LENGTH, receiver.receiveMss(),
+                    c.synOffersWindowScale(synAck) ? receiver.receiveWindowShift() : -1, c.synOffersSack(synAck),
+                    c.synOffersTimestamps(synAck), tsVal, synAck ? receiver.timestampToEcho() : 0, null, null, 0);
         } else {
             TcpHeader.writeOptions(room, base + TcpHeader.MIN_HEADER_LENGTH, -1, -1, false,
-                    c.timestampsOn, tsVal, c.tsRecent, sackStarts, sackEnds, blocks);
+                    timestamps, tsVal, receiver.timestampToEcho(), sackStarts, sackEnds, blocks);
         }
         boolean ack = (flags & TcpFlags.ACK) != 0;
-        TcpHeader.write(room, base, c.localPort, c.remotePort, seq, ack ? c.rcvNxt : 0, headerLength, flags,
-                c.windowField(syn));
+        TcpHeader.write(room, base, c.localPort(), c.remotePort(), seq, ack ? receiver.receiveNext() : 0, headerLength,
+                flags, receiver.windowField(syn));
         if (length > 0 && !inPlace) {
             if (multiSegment) {
-                long payload = c.sendQueue.slice(offset, length);
+                long payload = sendQueue.slice(offset, length);
                 if (payload == 0) {
                     counters.noMbufs++;
                     pool.free(m);
@@ -581,7 +573,7 @@ public final class TcpLayer implements Ipv4Layer.Transport {
                     pool.free(m);
                     throw new IllegalStateException("segment of " + length + " bytes does not fit one mbuf");
                 }
-                c.sendQueue.copyOut(offset, length, MemorySegment.ofAddress(at).reinterpret(length), 0);
+                sendQueue.copyOut(offset, length, MemorySegment.ofAddress(at).reinterpret(length), 0);
                 counters.segmentsCopied++;
             }
         } else if (inPlace) {
@@ -591,6 +583,6 @@ public final class TcpLayer implements Ipv4Layer.Transport {
         if ((flags & TcpFlags.RST) != 0) {
             counters.resetsSent++;
         }
-        return ip.send(c.localAddress, c.remoteAddress, Ipv4Packet.PROTOCOL_TCP, m, 16, headerLength, nowNanos);
+        return ip.send(c.localAddress(), c.remoteAddress(), Ipv4Packet.PROTOCOL_TCP, m, 16, headerLength, nowNanos);
     }
 }

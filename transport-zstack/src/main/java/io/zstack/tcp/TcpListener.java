@@ -60,7 +60,7 @@ public final class TcpListener {
 
     /** A half-open connection of ours completed its handshake; false if the accept queue is full. */
     boolean established(TcpConnection c) {
-        if (acceptQueue.size() >= settings.acceptBacklog) {
+        if (acceptQueue.size() >= settings.acceptBacklog()) {
             layer.counters().listenOverflows++;
             return false;
         }
@@ -74,7 +74,7 @@ public final class TcpListener {
 
     /** A connection created by a cookie goes straight to the accept queue; false if it is full. */
     boolean enqueueEstablished(TcpConnection c) {
-        if (acceptQueue.size() >= settings.acceptBacklog) {
+        if (acceptQueue.size() >= settings.acceptBacklog()) {
             layer.counters().listenOverflows++;
             return false;
         }
@@ -93,12 +93,12 @@ public final class TcpListener {
     }
 
     boolean synBacklogFull() {
-        return halfOpen >= settings.synBacklog;
+        return halfOpen >= settings.synBacklog();
     }
 
     /** Whether a new SYN may create state or must be answered with a cookie (or dropped). */
     boolean acceptQueueFull() {
-        return acceptQueue.size() >= settings.acceptBacklog;
+        return acceptQueue.size() >= settings.acceptBacklog();
     }
 
     public boolean isClosed() {

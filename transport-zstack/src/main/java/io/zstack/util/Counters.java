@@ -23,6 +23,7 @@ public abstract class Counters {
         for (Field f : getClass().getDeclaredFields()) {
             if (f.getType() == long.class && !Modifier.isStatic(f.getModifiers())) {
                 try {
+                    f.setAccessible(true); // a package-private counters class (in-process) is read from here too
                     out.put(f.getName(), f.getLong(this));
                 } catch (IllegalAccessException e) {
                     throw new AssertionError(e);

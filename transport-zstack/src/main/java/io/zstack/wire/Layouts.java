@@ -1,5 +1,6 @@
 package io.zstack.wire;
 
+import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 
@@ -17,7 +18,7 @@ final class Layouts {
      * True when [offset, offset+length) lies inside the segment. Written so that it cannot overflow
      * and never throws, whatever the arguments.
      */
-    static boolean inBounds(java.lang.foreign.MemorySegment segment, long offset, long length) {
+    static boolean inBounds(MemorySegment segment, long offset, long length) {
         return segment != null && offset >= 0 && length >= 0 && length <= segment.byteSize() - offset;
     }
 }

@@ -10,7 +10,6 @@ import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelOption;
-import io.zstack.dpdk.PortConfig;
 import io.zstack.ip.Ipv4Config;
 import io.zstack.stack.TcpTapInteropTest;
 import io.zstack.testing.NetNamespace;
@@ -62,7 +61,7 @@ class ZStackAfPacketLoopsTest {
                 assertEquals("listening", serverOutput.readLine());
                 // the port's sockets open in the namespace of the thread that builds the group
                 group = zstack.call(() -> new ZStackEventLoopGroup(2, ZStackConfig.builder()
-                        .device(ZStackDevices.dpdk("net_af_packet83,iface=vz,qpairs=2", PortConfig.defaults()))
+                        .device(ZStackDevices.dpdk("net_af_packet83,iface=vz,qpairs=2"))
                         .address(Ipv4Config.parse("10.83.0.2/24", null)).build()));
                 run(group, serverOutput);
             } finally {

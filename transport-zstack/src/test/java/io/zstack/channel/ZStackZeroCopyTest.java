@@ -43,6 +43,8 @@ class ZStackZeroCopyTest {
         final List<Integer> retransmittedFrames = new CopyOnWriteArrayList<>();
         /** Per connection (its ports), the sequence number just past the highest payload byte transmitted. */
         private final java.util.Map<Integer, Integer> sentEnd = new java.util.HashMap<>();
+        /** [start, end) of the first mbuf of every frame carrying bytes never sent before (headers included). */
+        final List<long[]> dataFrameRanges = new CopyOnWriteArrayList<>();
         /** [start, end) of every transmitted segment's data (headers included). */
         final List<long[]> transmitted = new CopyOnWriteArrayList<>();
 
@@ -71,6 +73,8 @@ class ZStackZeroCopyTest {
                     retransmittedFrames.add(Mbuf.nbSegs(burst.get(i))); // a probe or a resend: may take a header mbuf
                 } else if (payload > 0) {
                     dataFrameSegments.add(Mbuf.nbSegs(burst.get(i)));
+                    long head = burst.get(i);
+                    dataFrameRanges.add(new long[] {Mbuf.dataAddress(head), Mbuf.dataAddress(head) + Mbuf.dataLen(head)});
                     if (Mbuf.dataLen(burst.get(i)) <= frame.length - payload) {
                         headerOnlyHeads.add(Mbuf.dataLen(burst.get(i)));
                     }
@@ -315,6 +319,94 @@ class ZStackZeroCopyTest {
             ch.close().sync();
             listener.close().sync();
         });
+    }
+
+    /**
+     * Segments waiting together when a read runs reach the pipeline one by one, each the buffer over the mbuf the
+     * device delivered. A decoder then takes them as they are (Netty's default cumulator copies any buffer that is not
+     * contiguous, so a read joining segments into a composite cost the very copy zero copy saves), and what a
+     * streaming decoder passes on (as HTTP's content chunks are) is echoed from the received memory.
+     */
+    @Test
+    void segmentsWaitingTogetherReachADecoderWithoutACopy() throws Exception {
+        MemifRecordingPair pair = new MemifRecordingPair("zc3", 35, 3, b -> b);
+        RecordingDevice server = pair.server;
+        pair.run(() -> {
+            int size = 8192;
+            List<String> notContiguous = new CopyOnWriteArrayList<>();
+            java.util.concurrent.atomic.AtomicReference<Channel> accepted =
+                    new java.util.concurrent.atomic.AtomicReference<>();
+            CountDownLatch echoed = new CountDownLatch(size);
+            Channel listener = new ServerBootstrap().group(pair.serverGroup).channel(ZStackServerSocketChannel.class)
+                    .childOption(io.netty.channel.ChannelOption.AUTO_READ, false)
+                    .childHandler(new io.netty.channel.ChannelInitializer<Channel>() {
+                        @Override
+                        protected void initChannel(Channel ch) {
+                            ch.pipeline().addLast(new ChannelInboundHandlerAdapter() {
+                                @Override
+                                public void channelRead(ChannelHandlerContext ctx, Object msg) {
+                                    if (!((ByteBuf) msg).isContiguous()) {
+                                        notContiguous.add(msg.toString());
+                                    }
+                                    ctx.fireChannelRead(msg);
+                                }
+                            }, new io.netty.handler.codec.ByteToMessageDecoder() {
+                                @Override
+                                protected void decode(ChannelHandlerContext ctx, ByteBuf in, List<Object> out) {
+                                    out.add(in.readRetainedSlice(in.readableBytes()));
+                                }
+                            }, new ChannelInboundHandlerAdapter() {
+                                @Override
+                                public void channelRead(ChannelHandlerContext ctx, Object msg) {
+                                    ctx.writeAndFlush(msg);
+                                }
+                            });
+                            accepted.set(ch);
+                        }
+                    }).bind(new InetSocketAddress("10.9.3.1", 8080)).sync().channel();
+            pair.awaitLink();
+            Channel ch = new Bootstrap().group(pair.clientGroup).channel(ZStackSocketChannel.class)
+                    .handler(new ChannelInboundHandlerAdapter() {
+                        @Override
+                        public void channelRead(ChannelHandlerContext ctx, Object msg) {
+                            ByteBuf buf = (ByteBuf) msg;
+                            for (int i = 0; i < buf.readableBytes(); i++) {
+                                echoed.countDown();
+                            }
+                            buf.release();
+                        }
+                    })
+                    .connect(new InetSocketAddress("10.9.3.1", 8080)).sync().channel();
+            ByteBuf big = ch.alloc().directBuffer(size);
+            big.writeZero(size);
+            ch.writeAndFlush(big).sync();
+            // the server reads nothing until all six segments wait in its connection: then every read finds several
+            long deadline = System.nanoTime() + 10_000_000_000L;
+            while (accepted.get() == null || waiting((ZStackSocketChannel) accepted.get()) < size) {
+                assertTrue(System.nanoTime() < deadline, "the segments never all arrived");
+                Thread.sleep(1);
+            }
+            Channel child = accepted.get();
+            while (echoed.getCount() > 0) {
+                assertTrue(System.nanoTime() < deadline, "echo incomplete: " + echoed.getCount() + " bytes missing");
+                child.read();
+                Thread.sleep(1);
+            }
+            assertEquals(List.of(), notContiguous, "every read is one received segment");
+            assertTrue(server.dataFrameRanges.size() >= (size + 1447) / 1448, "echoed: " + server.dataFrameRanges);
+            List<long[]> fromElsewhere = server.dataFrameRanges.stream().filter(f -> server.received.stream()
+                    .noneMatch(r -> f[0] >= r[0] && f[1] <= r[1])).toList();
+            assertEquals(0, fromElsewhere.size(), "echoed frames sent from memory no segment arrived in: "
+                    + fromElsewhere.size() + " of " + server.dataFrameRanges.size());
+            ch.close().sync();
+            listener.close().sync();
+        });
+    }
+
+    /** Bytes received and not yet read on {@code ch}'s connection, asked on its loop. */
+    private static int waiting(ZStackSocketChannel ch) throws Exception {
+        return ch.eventLoop().submit(() -> ch.connection() == null ? 0 : (int) ch.connection().readable())
+                .get(5, TimeUnit.SECONDS);
     }
 
     private static void awaitEchoed(CountDownLatch echoed, long left) throws InterruptedException {

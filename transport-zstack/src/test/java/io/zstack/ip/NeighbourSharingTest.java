@@ -56,7 +56,7 @@ class NeighbourSharingTest {
                 .pool(pool).endA("q" + index, MacAddress.of(OUR_MAC), 1500)
                 .endB("peer" + index, MacAddress.of(PEER_MAC), 1500).build();
         links.add(link);
-        NetStack stack = new NetStack(link.a(), new Ipv4Config(OURS, 24, 0), new TcpSettings(),
+        NetStack stack = new NetStack(link.a(), new Ipv4Config(OURS, 24, 0), TcpSettings.defaults(),
                 new IsnGenerator(1, 2), index + 1, 0);
         queues.add(stack);
         return stack;
@@ -118,8 +118,8 @@ class NeighbourSharingTest {
 
     @Test
     void anArpReplyOnAnotherQueueResolvesTheConnectionThatAskedForIt() {
-        q1.tcp().connect(0, 0, PEER, 80, q1.tcp().defaults().copy(), null, clock.now());
-        alone.tcp().connect(0, 0, PEER, 80, alone.tcp().defaults().copy(), null, clock.now());
+        q1.tcp().connect(0, 0, PEER, 80, q1.tcp().defaults(), null, clock.now());
+        alone.tcp().connect(0, 0, PEER, 80, alone.tcp().defaults(), null, clock.now());
         step();
         assertTrue(has(drain(1), Ethernet.TYPE_ARP, ArpPacket.REQUEST), "queue 1 asks for the peer's MAC");
         assertTrue(has(drain(2), Ethernet.TYPE_ARP, ArpPacket.REQUEST));
@@ -138,7 +138,7 @@ class NeighbourSharingTest {
         assertTrue(has(drain(0), Ethernet.TYPE_ARP, ArpPacket.REPLY), "queue 0 answers");
         assertTrue(q1.ip().arp().lookup(PEER) && q1.ip().arp().lastMac() == PEER_MAC, "queue 1 knows the peer");
         assertFalse(alone.ip().arp().lookup(PEER));
-        q1.tcp().connect(0, 0, PEER, 80, q1.tcp().defaults().copy(), null, clock.now());
+        q1.tcp().connect(0, 0, PEER, 80, q1.tcp().defaults(), null, clock.now());
         step();
         List<int[]> sent = drain(1);
         assertTrue(has(sent, Ethernet.TYPE_IPV4, SYN), "queue 1 sends its SYN at once");

@@ -36,7 +36,7 @@ class HostileInputTest {
              NetStack stack = new NetStack(net.device, Ipv4Config.parse("10.77.0.2/24", null))) {
             // the script opens the connection by hand: the kernel must not reset it
             net.namespace.exec("iptables", "-A", "OUTPUT", "-p", "tcp", "--tcp-flags", "RST", "RST", "-j", "DROP");
-            TcpListener listener = stack.tcp().listen(0, 7000, stack.tcp().defaults().copy());
+            TcpListener listener = stack.tcp().listen(0, 7000, stack.tcp().defaults());
             List<TcpConnection> connections = new ArrayList<>();
             Command.Result result;
             try (TcpTapInteropTest.Runner runner = new TcpTapInteropTest.Runner(stack,

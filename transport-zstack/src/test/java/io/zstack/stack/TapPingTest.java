@@ -25,7 +25,7 @@ class TapPingTest {
              NetStack stack = new NetStack(net.device, Ipv4Config.parse("10.77.0.2/24", null))) {
             AtomicBoolean running = new AtomicBoolean(true);
             Thread poller = Thread.ofPlatform().name("zstack-poll").start(() -> {
-                stack.start(System.nanoTime());
+                stack.start();
                 while (running.get()) {
                     if (stack.poll(System.nanoTime()) == 0) {
                         Thread.onSpinWait();

@@ -43,7 +43,7 @@ class TcpLossyInteropTest {
 
             FaultInjectingDevice reordering = reordering(net);
             try (NetStack stack = new NetStack(reordering, Ipv4Config.parse("10.77.0.2/24", "10.77.0.1"))) {
-                TcpListener listener = stack.tcp().listen(0, 7000, stack.tcp().defaults().copy());
+                TcpListener listener = stack.tcp().listen(0, 7000, stack.tcp().defaults());
                 List<TcpConnection> connections = new ArrayList<>();
                 Command.Result result;
                 try (TcpTapInteropTest.Runner runner = new TcpTapInteropTest.Runner(stack,

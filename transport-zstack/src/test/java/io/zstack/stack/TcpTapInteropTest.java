@@ -46,7 +46,7 @@ public class TcpTapInteropTest {
         Runner(NetStack stack, java.util.function.LongConsumer app) {
             thread = Thread.ofPlatform().name("zstack-poll").start(() -> {
                 try {
-                    stack.start(System.nanoTime());
+                    stack.start();
                     while (running.get()) {
                         long now = System.nanoTime();
                         stack.poll(now);
@@ -82,7 +82,7 @@ public class TcpTapInteropTest {
         Path capture = dir.resolve("handshake.pcap");
         try (TapNetwork net = TapNetwork.create(KERNEL, PortConfig.defaults());
              NetStack stack = new NetStack(net.device, Ipv4Config.parse(STACK + "/24", null))) {
-            TcpListener listener = stack.tcp().listen(0, 7000, stack.tcp().defaults().copy());
+            TcpListener listener = stack.tcp().listen(0, 7000, stack.tcp().defaults());
             List<TcpConnection> connections = new ArrayList<>();
             MbufPool pool = net.pool;
             Process tcpdump = new ProcessBuilder("ip", "netns", "exec", net.namespace.name(), "tcpdump", "-i",
@@ -131,7 +131,7 @@ public class TcpTapInteropTest {
         int bytes = 4 * 1024 * 1024;
         try (TapNetwork net = TapNetwork.create(KERNEL, PortConfig.defaults().withoutOffloads());
              NetStack stack = new NetStack(net.device, Ipv4Config.parse(STACK + "/24", null))) {
-            TcpListener listener = stack.tcp().listen(0, 7000, stack.tcp().defaults().copy());
+            TcpListener listener = stack.tcp().listen(0, 7000, stack.tcp().defaults());
             List<TcpConnection> connections = new ArrayList<>();
             MbufPool pool = net.pool;
             Command.Result result;
@@ -236,7 +236,7 @@ public class TcpTapInteropTest {
         @Override
         public void accept(long now) {
             if (connection == null) {
-                connection = stack.tcp().connect(0, 0, address, port, stack.tcp().defaults().copy(), null, now);
+                connection = stack.tcp().connect(0, 0, address, port, stack.tcp().defaults(), null, now);
             }
             TcpConnection c = connection;
             long chain;

@@ -60,7 +60,7 @@ class TcpVethInteropTest {
             DpdkPortDevice device = zstack.call(() -> DpdkPortDevice.open(vdev.apply(iface), PortConfig.defaults(),
                     pool));
             try (NetStack stack = new NetStack(device, Ipv4Config.parse("10.81.0.2/24", null))) {
-                TcpListener listener = stack.tcp().listen(0, 7000, stack.tcp().defaults().copy());
+                TcpListener listener = stack.tcp().listen(0, 7000, stack.tcp().defaults());
                 List<TcpConnection> connections = new ArrayList<>();
                 Command.Result result;
                 try (TcpTapInteropTest.Runner runner = new TcpTapInteropTest.Runner(stack,

@@ -29,7 +29,7 @@ class ConnectionTableTest {
     /** A TCP layer over an IP layer with no link: connections need one, nothing is sent. */
     private final TcpLayer layer = new TcpLayer(new Ipv4Layer(new NoLinkDevice("nolink", pool,
             MacAddress.of(0x02_00_00_00_00_01L), false), new LoopbackDevice(pool), Ipv4Config.parse("10.0.0.1/24",
-            null), ArpCache.withDefaults()), pool, new TcpSettings(), new IsnGenerator(1, 2), 1, 0);
+            null), ArpCache.withDefaults()), pool, TcpSettings.defaults(), new IsnGenerator(1, 2), 1, 0);
     private final ConnectionTable table = new ConnectionTable();
 
     @AfterEach
@@ -38,7 +38,7 @@ class ConnectionTableTest {
     }
 
     private TcpConnection connection(int localPort, int remoteAddress, int remotePort) {
-        return new TcpConnection(layer, new TcpSettings(), LOCAL, localPort, remoteAddress, remotePort);
+        return new TcpConnection(layer, TcpSettings.defaults(), LOCAL, localPort, remoteAddress, remotePort);
     }
 
     private TcpConnection find(TcpConnection c) {

@@ -122,12 +122,11 @@ class InPlaceHeadersTest {
     }
 
     private void connect() {
-        TcpSettings settings = new TcpSettings();
-        settings.nagle = false;
+        TcpSettings settings = TcpSettings.builder().nagle(false).build();
         a = new NetStack(txA, new Ipv4Config(0x0a000001, 24, 0), settings, new IsnGenerator(1, 2), 1, 0);
         b = new NetStack(txB, new Ipv4Config(0x0a000002, 24, 0), settings, new IsnGenerator(3, 4), 2, 0);
-        TcpListener listener = b.tcp().listen(0, 80, settings.copy());
-        client = a.tcp().connect(0, 0, 0x0a000002, 80, settings.copy(), null, 0);
+        TcpListener listener = b.tcp().listen(0, 80, settings);
+        client = a.tcp().connect(0, 0, 0x0a000002, 80, settings, null, 0);
         for (int i = 0; i < 1000 && (server == null || client.state() != TcpState.ESTABLISHED); i++) {
             step();
             if (server == null) {
@@ -135,7 +134,7 @@ class InPlaceHeadersTest {
             }
         }
         assertEquals(TcpState.ESTABLISHED, client.state());
-        assertEquals(1448, client.sendMss, "MTU 1500 with timestamps");
+        assertEquals(1448, client.sender.sendMss, "MTU 1500 with timestamps");
     }
 
     private void step() {
@@ -237,7 +236,7 @@ class InPlaceHeadersTest {
                 again.bytes().length), "the retransmission carries the data");
         txA.hold = false;
         txA.release();
-        for (int i = 0; i < 100 && client.sendQueue.size() > 0; i++) {
+        for (int i = 0; i < 100 && client.sender.sendQueue.size() > 0; i++) {
             step();
         }
         assertArrayEquals(data, readAll(server, poolB, clock.now()));
@@ -260,7 +259,7 @@ class InPlaceHeadersTest {
         }
         txA.hold = false;
         txA.release();
-        for (int i = 0; i < 100 && client.sendQueue.size() > 0; i++) {
+        for (int i = 0; i < 100 && client.sender.sendQueue.size() > 0; i++) {
             step();
         }
         assertArrayEquals(data, readAll(server, poolB, clock.now()));

@@ -28,8 +28,8 @@ class RawSegmentTest {
 
     @BeforeEach
     void setUp() {
-        peer = new RawPeer(new TcpSettings());
-        listener = peer.tcp().listen(0, 80, peer.tcp().defaults().copy());
+        peer = new RawPeer(TcpSettings.defaults());
+        listener = peer.tcp().listen(0, 80, peer.tcp().defaults());
     }
 
     @AfterEach
@@ -182,7 +182,7 @@ class RawSegmentTest {
         // a window of hundreds of megabytes: the stack accepted data it had no room for
         peerIsn = 0xC000_0000;
         handshake();
-        int buffer = conn.settings.receiveBufferBytes;
+        int buffer = conn.settings().receiveBufferBytes();
         RawPeer.Sent last = null;
         for (int offset = 0; offset < buffer + 20_000; offset += 1000) {
             peer.send(data(offset, 1000));
@@ -213,7 +213,7 @@ class RawSegmentTest {
             peer.send(data(offset, 1));
             peer.drain();
         }
-        int held = conn.receiveQueue.chains() + conn.reassembly.entries();
+        int held = conn.receiver.receiveQueue.chains() + conn.receiver.reassembly.entries();
         assertTrue(held < sent, "held " + held + " one-byte segments");
         assertEquals(sent - held, peer.tcp().counters().receiveMemoryDrops, "every segment not held was counted");
         assertTrue(peer.stackPool.available() > peer.stackPool.capacity() - held - 64, peer.stackPool.toString());
@@ -241,8 +241,8 @@ class RawSegmentTest {
             peer.send(dataAndAck);
             peer.drain();
             assertEquals(1, peer.tcp().counters().receiveMemoryDrops, "the data was dropped");
-            assertEquals(iss + 1 + 500, conn.sndUna, "the ACK it carried was taken: our 500 bytes are acknowledged");
-            assertEquals(0, conn.receiveQueue.chains());
+            assertEquals(iss + 1 + 500, conn.sender.sndUna, "the ACK it carried was taken: our 500 bytes are acknowledged");
+            assertEquals(0, conn.receiver.receiveQueue.chains());
         } finally {
             taken.forEach(peer.stackPool::free);
         }
@@ -269,7 +269,7 @@ class RawSegmentTest {
     /** Writes {@code n} full-sized segments' worth (one mbuf each) and returns everything the stack sent. */
     private List<RawPeer.Sent> writeFullSegments(int n) {
         for (int i = 0; i < n; i++) {
-            write(conn.sendMss);
+            write(conn.sender.sendMss);
         }
         return peer.takeAll();
     }
@@ -291,7 +291,7 @@ class RawSegmentTest {
     @Test
     void anIdleConnectionRestartsFromTheInitialWindow() {
         handshake();
-        int mss = conn.sendMss;
+        int mss = conn.sender.sendMss;
         List<RawPeer.Sent> sent = writeFullSegments(60);
         int acked = iss + 1;
         while (!sent.isEmpty()) {
@@ -301,7 +301,7 @@ class RawSegmentTest {
             sent = peer.takeAll();
         }
         assertEquals(iss + 1 + 60 * mss, acked, "all 60 segments sent and acknowledged");
-        assertTrue(conn.congestion.cwnd() >= 15L * mss, "cwnd grew: " + conn.congestion.cwnd());
+        assertTrue(conn.sender.congestion.cwnd() >= 15L * mss, "cwnd grew: " + conn.sender.congestion.cwnd());
         peer.advance(5_000 * MS); // idle well past the RTO
         List<RawPeer.Sent> burst = writeFullSegments(30);
         assertEquals(10, burst.size(), "the initial window of RFC 6928 (10 segments of " + mss + " bytes)");
@@ -312,7 +312,7 @@ class RawSegmentTest {
         // RFC 6675: with segments 0, 2 and 4 of a window lost and the rest SACKed, all three go again at once;
         // NewReno (RFC 6582) would resend one per round trip, waiting for each partial ACK
         handshake();
-        int mss = conn.sendMss;
+        int mss = conn.sender.sendMss;
         List<RawPeer.Sent> window = writeFullSegments(10);
         assertTrue(window.size() >= 8, "an initial window of at least 8 segments: " + window.size());
         int first = iss + 1;
@@ -339,12 +339,12 @@ class RawSegmentTest {
             }
         }
         assertEquals(List.of(0, 2 * mss, 4 * mss), resent, "the three holes, in order, before any further ACK");
-        assertTrue(conn.inRecovery);
+        assertTrue(conn.sender.inRecovery);
         assertEquals(1, peer.tcp().counters().fastRetransmits);
         RawPeer.Segment all = segment(TcpFlags.ACK, peerIsn + 1, end);
         peer.send(all);
-        assertEquals(end, conn.sndUna);
-        assertTrue(!conn.inRecovery || SeqNum.lt(end, conn.recoveryPoint), "recovery ends once its data is acked");
+        assertEquals(end, conn.sender.sndUna);
+        assertTrue(!conn.sender.inRecovery || SeqNum.lt(end, conn.sender.recoveryPoint), "recovery ends once its data is acked");
     }
 
     @Test
@@ -376,7 +376,7 @@ class RawSegmentTest {
         RawPeer.Sent first = peer.next();
         assertNotNull(first);
         assertEquals(500, first.payload().length);
-        long rto = conn.rtt.rto();
+        long rto = conn.sender.rtt.rto();
         peer.advance(rto + 2 * MS);
         RawPeer.Sent probe = peer.next();
         assertNotNull(probe, "a tail loss probe, at the latest when the RTO (" + rto / MS + " ms) would fire");
@@ -406,18 +406,18 @@ class RawSegmentTest {
         assertEquals(8, peer.next().payload().length);
         write(1000);
         assertNull(peer.next(), "Nagle holds the small write while 8 bytes are in flight");
-        peer.advance(conn.rtt.rto() + 2 * MS);
+        peer.advance(conn.sender.rtt.rto() + 2 * MS);
         RawPeer.Sent probe = peer.next();
         assertNotNull(probe, "the tail loss probe");
         assertEquals(iss + 1 + 8, probe.seq(), "a probe sends new data when there is some");
         assertEquals(1000, probe.payload().length);
-        peer.advance(conn.rtt.rto() + 2 * MS);
+        peer.advance(conn.sender.rtt.rto() + 2 * MS);
         RawPeer.Sent resend = peer.next();
         assertNotNull(resend, "resent from the left edge after the timeout");
         assertEquals(1008, resend.payload().length, "the resend takes all that is lost, up to a segment");
         peer.send(segment(TcpFlags.ACK, peerIsn + 1, iss + 1 + 1008));
         assertEquals(0, peer.tcp().counters().ackUnsent, "the ACK of the resent data is not an ACK of unsent data");
-        assertEquals(iss + 1 + 1008, conn.sndUna);
+        assertEquals(iss + 1 + 1008, conn.sender.sndUna);
         assertEquals(0, conn.sendQueued());
     }
 
@@ -444,12 +444,12 @@ class RawSegmentTest {
         // after a timeout SND.NXT goes back to SND.UNA; the peer already has more than that, and would find an ACK
         // numbered SND.NXT below its window and drop it (RFC 9293 §3.10.7.4): pure ACKs are numbered SND.MAX
         handshake();
-        int mss = conn.sendMss;
+        int mss = conn.sender.sendMss;
         int sent = writeFullSegments(3).stream().mapToInt(s -> s.payload().length).sum();
         assertEquals(3 * mss, sent);
-        peer.advance(conn.rtt.rto() + 2 * MS);
+        peer.advance(conn.sender.rtt.rto() + 2 * MS);
         assertEquals(iss + 1 + 2 * mss, peer.next().seq(), "first the tail loss probe: the last segment again");
-        peer.advance(conn.rtt.rto() + 2 * MS);
+        peer.advance(conn.sender.rtt.rto() + 2 * MS);
         assertEquals(iss + 1, peer.next().seq(), "the timeout resends from the left edge");
         peer.send(data(0, 100)); // the peer has all three segments and sends data of its own, acking none yet
         peer.advance(500 * MS); // past any delayed ACK
@@ -468,14 +468,14 @@ class RawSegmentTest {
         handshake();
         write(500);
         assertNotNull(peer.next());
-        int edge = conn.rcvAdvertisedEdge;
+        int edge = conn.receiver.rcvAdvertisedEdge;
         int offset = edge - (peerIsn + 1) - 100;
         peer.send(data(offset, 100)); // out of order, ending exactly at the edge
         peer.drain();
         RawPeer.Segment ack = segment(TcpFlags.ACK, edge, iss + 1 + 500);
         long outOfWindowBefore = peer.tcp().counters().outOfWindow;
         peer.send(ack);
-        assertEquals(iss + 1 + 500, conn.sndUna, "the ACK was taken");
+        assertEquals(iss + 1 + 500, conn.sender.sndUna, "the ACK was taken");
         assertEquals(outOfWindowBefore, peer.tcp().counters().outOfWindow);
     }
 
@@ -506,10 +506,8 @@ class RawSegmentTest {
     @Test
     void keepAliveProbesThenTimesOut() {
         handshake();
-        conn.settings().keepAlive = true;
-        conn.settings().keepAliveIdleNanos = 10_000 * MS;
-        conn.settings().keepAliveIntervalNanos = 1_000 * MS;
-        conn.settings().keepAliveProbes = 3;
+        conn.settings(conn.settings().toBuilder().keepAlive(true).keepAliveIdleNanos(10_000 * MS)
+                .keepAliveIntervalNanos(1_000 * MS).keepAliveProbes(3).build());
         conn.keepAliveChanged(peer.now());
         peer.advance(10_010 * MS);
         RawPeer.Sent probe = peer.next();
@@ -539,7 +537,7 @@ class RawSegmentTest {
         closeIntoTimeWait();
         assertEquals(List.of("closed null", "readable"), events, "the close and the EOF reach the application");
         assertTrue(!conn.hasHandler(), "2MSL in the table keeps no channel reachable");
-        peer.advance(2 * conn.settings().mslNanos - 100 * MS);
+        peer.advance(2 * conn.settings().mslNanos() - 100 * MS);
         assertEquals(1, peer.tcp().connectionCount(), "still in TIME_WAIT");
         assertEquals("1 in TIME_WAIT\n", peer.tcp().describeConnections(peer.now()), "counted, not listed");
         assertEquals(1, peer.tcp().timeWaitCount);
@@ -552,7 +550,7 @@ class RawSegmentTest {
     @Test
     void beyondMaxTimeWaitsAClosingConnectionAcknowledgesAndGoes() {
         handshake();
-        conn.settings().maxTimeWaits = 0;
+        conn.settings(conn.settings().toBuilder().maxTimeWaits(0).build());
         closeFirst();
         assertEquals(TcpState.CLOSED, conn.state());
         assertEquals(0, peer.tcp().connectionCount());
@@ -647,7 +645,7 @@ class RawSegmentTest {
 
     @Test
     void icmpPortUnreachableRefusesAConnectAndStaleIcmpIsIgnored() {
-        TcpConnection c = peer.tcp().connect(0, 0, RawPeer.PEER, 9000, peer.tcp().defaults().copy(), null, peer.now());
+        TcpConnection c = peer.tcp().connect(0, 0, RawPeer.PEER, 9000, peer.tcp().defaults(), null, peer.now());
         peer.poll();
         RawPeer.Sent syn = peer.next();
         assertTrue(syn.has(TcpFlags.SYN));
@@ -662,22 +660,21 @@ class RawSegmentTest {
     @Test
     void fragmentationNeededLowersTheMss() {
         handshake();
-        int before = conn.sendMss;
+        int before = conn.sender.sendMss;
         write(1400);
         RawPeer.Sent big = peer.next();
         peer.sendIcmpUnreachable(4, 1000, 80, 40000, big.seq());
-        assertTrue(conn.sendMss < before && conn.sendMss <= 1000 - 40, "MSS now " + conn.sendMss);
-        peer.advance(conn.rtt.rto() + 5 * MS);
+        assertTrue(conn.sender.sendMss < before && conn.sender.sendMss <= 1000 - 40, "MSS now " + conn.sender.sendMss);
+        peer.advance(conn.sender.rtt.rto() + 5 * MS);
         RawPeer.Sent resent = peer.next();
         assertNotNull(resent, "resent at the new size");
-        assertTrue(resent.payload().length <= conn.sendMss, "segment of " + resent.payload().length);
+        assertTrue(resent.payload().length <= conn.sender.sendMss, "segment of " + resent.payload().length);
     }
 
     @Test
     void synCookiesServeClientsWhenTheSynBacklogIsFull() {
         listener.close(peer.now());
-        TcpSettings settings = peer.tcp().defaults().copy();
-        settings.synBacklog = 1;
+        TcpSettings settings = peer.tcp().defaults().toBuilder().synBacklog(1).build();
         listener = peer.tcp().listen(0, 80, settings);
         RawPeer.Segment first = segment(TcpFlags.SYN, 7000, 0);
         first.sourcePort = 41000;

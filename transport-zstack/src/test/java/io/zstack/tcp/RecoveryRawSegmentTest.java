@@ -48,13 +48,11 @@ class RecoveryRawSegmentTest {
     }
 
     private void connect(CongestionAlgorithm cc, long minRtoNanos, boolean prrSlowStartBound) {
-        TcpSettings settings = new TcpSettings();
-        settings.congestionControl = cc;
-        settings.minRtoNanos = minRtoNanos;
-        settings.prrSlowStartBound = prrSlowStartBound;
+        TcpSettings settings = TcpSettings.builder().congestionControl(cc).minRtoNanos(minRtoNanos)
+                .prrSlowStartBound(prrSlowStartBound).build();
         peer = new RawPeer(settings);
         counters = peer.tcp().counters();
-        TcpListener listener = peer.tcp().listen(0, 80, settings.copy());
+        TcpListener listener = peer.tcp().listen(0, 80, settings);
         RawPeer.Segment syn = segment(TcpFlags.SYN, PEER_ISN, 0);
         syn.mss = 1460;
         syn.windowScale = 7;
@@ -70,7 +68,7 @@ class RecoveryRawSegmentTest {
         assertNotNull(conn);
         assertTrue(conn.sackOn);
         assertEquals(timestamps, conn.timestampsOn);
-        mss = conn.sendMss;
+        mss = conn.sender.sendMss;
     }
 
     private RawPeer.Segment segment(int flags, int seq, int ack) {
@@ -138,8 +136,8 @@ class RecoveryRawSegmentTest {
         assertEquals(10, write(10).size());
         peer.advance(10 * MS);
         ack(seg(7)); // segments 7, 8 and 9 are lost: no ACK will ever SACK anything above them
-        long pto = 2 * conn.rtt.srtt() + 2 * MS;
-        assertTrue(pto < conn.rtt.rto() / 4, "PTO " + pto + " well below the RTO " + conn.rtt.rto());
+        long pto = 2 * conn.sender.rtt.srtt() + 2 * MS;
+        assertTrue(pto < conn.sender.rtt.rto() / 4, "PTO " + pto + " well below the RTO " + conn.sender.rtt.rto());
         peer.advance(pto - 2 * MS);
         assertEquals(List.of(), taken(), "nothing before the PTO");
         peer.advance(3 * MS);
@@ -148,17 +146,17 @@ class RecoveryRawSegmentTest {
         assertEquals(1, counters.tailLossProbes);
         ack(seg(7), seg(9), seg(10)); // the probe arrived: its SACK shows 7 and 8 missing
         assertEquals(List.of(seg(7), seg(8)), seqs(taken()), "RACK marks both lost at once: fast recovery");
-        assertTrue(conn.inRecovery);
+        assertTrue(conn.sender.inRecovery);
         assertEquals(1, counters.tailLossProbeRecoveries);
         ack(seg(10));
         assertEquals(0, conn.sendQueued());
         assertEquals(0, counters.timeouts, "no retransmission timeout");
         assertEquals(2, counters.rackLosses);
-        assertTrue(!conn.inRecovery && !conn.lossRecovery);
+        assertTrue(!conn.sender.inRecovery && !conn.sender.lossRecovery);
     }
 
     /**
-     * A probe with new data sends two segments (TcpConnection#sendProbe): when the flight's last ACK was what got
+     * A probe with new data sends two segments (TcpSender#sendProbe): when the flight's last ACK was what got
      * lost, the probe arrives in order, and a receiver may hold the ACK of one lone segment (Linux for 40 ms) but must
      * answer a second full one at once (RFC 9293 §3.8.6.3).
      */
@@ -166,7 +164,7 @@ class RecoveryRawSegmentTest {
     void aProbeWithNewDataSendsTwoSegments() {
         connect(CongestionAlgorithm.CUBIC);
         assertEquals(10, write(20).size(), "the initial window; ten more wait");
-        long pto = 2 * conn.rtt.srtt() + 2 * MS;
+        long pto = 2 * conn.sender.rtt.srtt() + 2 * MS;
         peer.advance(pto - MS);
         assertEquals(List.of(), taken(), "nothing before the PTO");
         peer.advance(2 * MS);
@@ -175,7 +173,7 @@ class RecoveryRawSegmentTest {
         ack(seg(12)); // everything arrived: only the ACKs were lost
         assertEquals(0, counters.timeouts);
         assertEquals(0, counters.retransmittedSegments);
-        assertTrue(!conn.rack.tlpOutstanding, "the probe's episode ended with its ACK");
+        assertTrue(!conn.sender.rack.tlpOutstanding, "the probe's episode ended with its ACK");
     }
 
     /**
@@ -186,7 +184,7 @@ class RecoveryRawSegmentTest {
     void aProbeWhoseAnswerIsLostGetsASecondBeforeTheTimeout() {
         connect(CongestionAlgorithm.CUBIC);
         assertEquals(10, write(20).size());
-        long pto = 2 * conn.rtt.srtt() + 2 * MS;
+        long pto = 2 * conn.sender.rtt.srtt() + 2 * MS;
         peer.advance(pto + MS);
         assertEquals(List.of(seg(10), seg(11)), seqs(taken()), "the first probe");
         peer.advance(2 * pto - 2 * MS); // its answer is lost
@@ -195,7 +193,7 @@ class RecoveryRawSegmentTest {
         assertEquals(List.of(seg(12), seg(13)), seqs(taken()), "the second probe, two PTOs after the first");
         assertEquals(2, counters.tailLossProbes);
         ack(seg(14));
-        assertTrue(!conn.rack.tlpOutstanding);
+        assertTrue(!conn.sender.rack.tlpOutstanding);
         assertEquals(0, counters.timeouts);
         peer.advance(3 * pto);
         assertEquals(0, counters.timeouts, "no timeout later either");
@@ -214,19 +212,19 @@ class RecoveryRawSegmentTest {
         ack(seg(0), seg(1), seg(4)); // three SACKed above segment 0: lost
         List<RawPeer.Sent> recovery = taken();
         assertEquals(seg(0), recovery.get(0).seq(), "fast retransmit");
-        assertTrue(conn.inRecovery);
-        int highest = conn.sndMax;
+        assertTrue(conn.sender.inRecovery);
+        int highest = conn.sender.sndMax;
         int next = (highest - seg(0)) / mss;
-        long pto = 2 * conn.rtt.srtt() + 2 * MS;
-        assertTrue(pto < conn.rtt.rto() / 4, "PTO " + pto + " well below the RTO " + conn.rtt.rto());
+        long pto = 2 * conn.sender.rtt.srtt() + 2 * MS;
+        assertTrue(pto < conn.sender.rtt.rto() / 4, "PTO " + pto + " well below the RTO " + conn.sender.rtt.rto());
         peer.advance(pto - MS);
         assertEquals(List.of(), taken(), "nothing before the PTO");
         peer.advance(2 * MS);
         assertEquals(List.of(seg(next), seg(next + 1)), seqs(taken()), "the probe: two new segments");
         assertEquals(1, counters.recoveryProbes);
-        assertTrue(conn.inRecovery, "the probe alone ends nothing");
+        assertTrue(conn.sender.inRecovery, "the probe alone ends nothing");
         ack(seg(next + 2)); // its answer: everything arrived, the recovery point is passed
-        assertTrue(!conn.inRecovery && !conn.lossRecovery, "the recovery ended");
+        assertTrue(!conn.sender.inRecovery && !conn.sender.lossRecovery, "the recovery ended");
         assertEquals(0, counters.timeouts, "no retransmission timeout");
         assertEquals(1, counters.retransmittedSegments);
     }
@@ -242,8 +240,8 @@ class RecoveryRawSegmentTest {
         peer.advance(10 * MS);
         ack(seg(0), seg(1), seg(4));
         assertEquals(seg(0), taken().get(0).seq());
-        int next = (conn.sndMax - seg(0)) / mss;
-        peer.advance(2 * conn.rtt.srtt() + 3 * MS);
+        int next = (conn.sender.sndMax - seg(0)) / mss;
+        peer.advance(2 * conn.sender.rtt.srtt() + 3 * MS);
         assertEquals(List.of(seg(next), seg(next + 1)), seqs(taken()), "the probe");
         ack(seg(0), seg(1), seg(next + 2)); // all but segment 0: the retransmission was lost too
         List<RawPeer.Sent> again = taken();
@@ -285,7 +283,7 @@ class RecoveryRawSegmentTest {
         peer.advance(20 * MS);
         ack(seg(0), seg(1), seg(2)); // segment 1 overtook segment 0
         ack(seg(2)); // and segment 0 arrives: reordering, not loss
-        assertTrue(conn.rack.reorderingSeen());
+        assertTrue(conn.sender.rack.reorderingSeen());
         ack(seg(2), seg(3), seg(6)); // 2 is late now, with three SACKed above it
         assertEquals(List.of(), taken(), "within the reordering window: no retransmission");
         peer.advance(2 * MS); // a quarter of the 20 ms RTT is 5 ms
@@ -309,7 +307,7 @@ class RecoveryRawSegmentTest {
         ack(seg(2)); // reordering seen; the window is 5 ms
         ack(seg(3), seg(0), seg(1)); // a D-SACK: segment 0 reached the peer twice (the path duplicated it)
         assertEquals(1, counters.dsacksReceived);
-        assertEquals(2, conn.rack.reoWndMult());
+        assertEquals(2, conn.sender.rack.reoWndMult());
         ack(seg(3), seg(4), seg(7)); // 3 is late, three SACKed above it
         peer.advance(8 * MS); // past 5 ms, within 10 ms
         assertEquals(List.of(), taken(), "the widened window still waits");
@@ -372,8 +370,8 @@ class RecoveryRawSegmentTest {
         assertEquals(List.of(seg(30)), seqs(taken()), "the pipe fell by one: one new segment");
         peer.advance(3 * MS);
         assertEquals(List.of(seg(10)), seqs(taken()), "the reordering timer: ten lost, the first resent at once");
-        assertTrue(conn.inRecovery);
-        assertEquals(14L * mss, conn.congestion.ssthresh(), "CUBIC: 0.7 x 20 segments");
+        assertTrue(conn.sender.inRecovery);
+        assertEquals(14L * mss, conn.sender.congestion.ssthresh(), "CUBIC: 0.7 x 20 segments");
         ack(seg(10), seg(20), seg(22)); // one more delivered; the pipe is 10 segments, ssthresh 14
         assertEquals(slowStartBound ? List.of(seg(11), seg(12)) : List.of(), seqs(taken()));
     }
@@ -436,17 +434,17 @@ class RecoveryRawSegmentTest {
     void aDsackForASpuriousRetransmissionRestoresTheWindow() {
         connect(CongestionAlgorithm.NEW_RENO);
         assertEquals(10, write(10).size());
-        long cwndBefore = conn.congestion.cwnd();
+        long cwndBefore = conn.sender.congestion.cwnd();
         peer.advance(10 * MS);
         ack(seg(0), seg(1), seg(4));
         assertEquals(List.of(seg(0)), seqs(taken()));
-        assertTrue(conn.inRecovery);
-        assertTrue(conn.congestion.cwnd() < cwndBefore, "reduced: " + conn.congestion.cwnd());
+        assertTrue(conn.sender.inRecovery);
+        assertTrue(conn.sender.congestion.cwnd() < cwndBefore, "reduced: " + conn.sender.congestion.cwnd());
         ack(seg(10), seg(0), seg(1)); // the original arrived late; then the resend, reported as a D-SACK
         assertEquals(1, counters.recoveriesUndone);
-        assertTrue(conn.congestion.cwnd() >= cwndBefore, "restored: " + conn.congestion.cwnd());
-        assertEquals(Long.MAX_VALUE, conn.congestion.ssthresh(), "still in slow start");
-        assertTrue(!conn.inRecovery);
+        assertTrue(conn.sender.congestion.cwnd() >= cwndBefore, "restored: " + conn.sender.congestion.cwnd());
+        assertEquals(Long.MAX_VALUE, conn.sender.congestion.ssthresh(), "still in slow start");
+        assertTrue(!conn.sender.inRecovery);
     }
 
     /**
@@ -459,15 +457,15 @@ class RecoveryRawSegmentTest {
         List<RawPeer.Sent> sent = write(3);
         assertEquals(3, sent.size());
         int original = sent.get(2).options().tsVal();
-        long cwndBefore = conn.congestion.cwnd();
+        long cwndBefore = conn.sender.congestion.cwnd();
         peer.advance(450 * MS); // the probes, then the timeout
-        assertEquals(TcpConnection.MAX_PROBES, counters.tailLossProbes);
+        assertEquals(TcpSender.MAX_PROBES, counters.tailLossProbes);
         assertEquals(1, counters.timeouts);
-        assertEquals(conn.sendMss, conn.congestion.cwnd(), "collapsed to one segment");
+        assertEquals(conn.sender.sendMss, conn.sender.congestion.cwnd(), "collapsed to one segment");
         echo = original;
         ack(seg(3)); // all three arrived long ago: the ACK echoes the original TSval
         assertEquals(1, counters.recoveriesUndone);
-        assertTrue(conn.congestion.cwnd() >= cwndBefore, "restored: " + conn.congestion.cwnd());
+        assertTrue(conn.sender.congestion.cwnd() >= cwndBefore, "restored: " + conn.sender.congestion.cwnd());
     }
 
     /**
@@ -484,19 +482,19 @@ class RecoveryRawSegmentTest {
         ack(seg(2)); // the handshake and this ACK give RTT samples (Karn's timing without timestamps)
         List<RawPeer.Sent> grown = taken();
         assertTrue(!grown.isEmpty());
-        long cwndBefore = conn.congestion.cwnd();
-        int highest = (conn.sndMax - seg(0)) / mss;
+        long cwndBefore = conn.sender.congestion.cwnd();
+        int highest = (conn.sender.sndMax - seg(0)) / mss;
         untilTheFirstTimeout(); // no ACK: probes, then the timeout
         List<RawPeer.Sent> afterTimeout = taken();
         assertEquals(seg(2), afterTimeout.get(afterTimeout.size() - 1).seq(), "the timeout resends the first");
-        int next = (conn.sndMax - seg(0)) / mss;
+        int next = (conn.sender.sndMax - seg(0)) / mss;
         ack(seg(5)); // the late ACKs arrive: SND.UNA advances, short of the recovery point
         assertEquals(List.of(seg(next), seg(next + 1)), seqs(taken()), "F-RTO: two new segments, no retransmission");
         ack(seg(8)); // and again: segments sent once, before the timeout, were acknowledged
         assertEquals(1, counters.spuriousTimeouts);
         assertEquals(1, counters.recoveriesUndone);
-        assertTrue(!conn.lossRecovery, "the timeout's recovery is over");
-        assertTrue(conn.congestion.cwnd() >= cwndBefore, "restored: " + conn.congestion.cwnd() + " < " + cwndBefore);
+        assertTrue(!conn.sender.lossRecovery, "the timeout's recovery is over");
+        assertTrue(conn.sender.congestion.cwnd() >= cwndBefore, "restored: " + conn.sender.congestion.cwnd() + " < " + cwndBefore);
         assertTrue(highest > 8);
     }
 
@@ -519,7 +517,7 @@ class RecoveryRawSegmentTest {
         taken();
         untilTheFirstTimeout();
         taken();
-        int next = (conn.sndMax - seg(0)) / mss;
+        int next = (conn.sender.sndMax - seg(0)) / mss;
         ack(seg(3)); // the retransmission arrived; segment 3 and what follows it did not
         assertEquals(List.of(seg(next), seg(next + 1)), seqs(taken()));
         ack(seg(3), seg(next), seg(next + 1)); // a duplicate ACK: the new segments arrived, segment 3 still missing
@@ -527,7 +525,7 @@ class RecoveryRawSegmentTest {
         assertTrue(!resent.isEmpty() && resent.get(0).seq() == seg(3), "the conventional recovery resends: " + resent);
         assertEquals(0, counters.spuriousTimeouts);
         assertEquals(0, counters.recoveriesUndone);
-        assertTrue(conn.lossRecovery);
+        assertTrue(conn.sender.lossRecovery);
     }
 
     /**
@@ -575,14 +573,14 @@ class RecoveryRawSegmentTest {
         for (long d; (d = peer.stackPool.alloc()) != 0; ) {
             drained.add(d);
         }
-        long rto = conn.rtt.rto();
+        long rto = conn.sender.rtt.rto();
         for (int i = 0; i < 2000 && counters.timeouts == 0; i++) {
             peer.advance(MS);
         }
         assertEquals(1, counters.timeouts);
         assertEquals(1, counters.timeoutResendsFailed, "the resend found no mbuf");
-        assertEquals(0, conn.rtt.backoffCount(), "no backoff for it");
-        assertEquals(rto, conn.rtt.rto());
+        assertEquals(0, conn.sender.rtt.backoffCount(), "no backoff for it");
+        assertEquals(rto, conn.sender.rtt.rto());
         assertEquals(List.of(), taken());
         drained.forEach(peer.stackPool::free);
         peer.advance(rto - MS);
@@ -590,17 +588,17 @@ class RecoveryRawSegmentTest {
         peer.advance(2 * MS);
         assertEquals(List.of(seg(0)), seqs(taken()), "the retry, one RTO later: it leaves now");
         assertEquals(2, counters.timeouts);
-        assertEquals(1, conn.rtt.backoffCount(), "this one reached the path");
+        assertEquals(1, conn.sender.rtt.backoffCount(), "this one reached the path");
         peer.stackPool.free(m);
         ack(seg(0) + 100);
     }
 
-    /** The minimum RTO is a setting (TcpSettings.minRtoNanos, 200 ms as in Linux by default): here 50 ms. */
+    /** The minimum RTO is a setting (TcpSettings.minRtoNanos(), 200 ms as in Linux by default): here 50 ms. */
     @Test
     void theMinimumRtoIsASetting() {
         connect(CongestionAlgorithm.CUBIC, 50 * MS);
         assertEquals(1, write(1).size());
-        assertEquals(50 * MS, conn.rtt.rto(), "SRTT 10 ms + 4 RTTVAR (5 ms) = 30 ms, raised to the 50 ms minimum");
+        assertEquals(50 * MS, conn.sender.rtt.rto(), "SRTT 10 ms + 4 RTTVAR (5 ms) = 30 ms, raised to the 50 ms minimum");
         peer.advance(49 * MS);
         assertEquals(List.of(), taken());
         peer.advance(2 * MS);

@@ -43,8 +43,8 @@ final class TcpSimulation implements AutoCloseable {
             devA = new FaultInjectingDevice(devA, faults.toBuilder().seed(seed * 31 + 1).build(), clock);
             devB = new FaultInjectingDevice(devB, faults.toBuilder().seed(seed * 31 + 2).build(), clock);
         }
-        a = new NetStack(devA, new Ipv4Config(A, 24, 0), settings.copy(), new IsnGenerator(seed, 1), seed, 0);
-        b = new NetStack(devB, new Ipv4Config(B, 24, 0), settings.copy(), new IsnGenerator(seed, 2), seed + 1, 0);
+        a = new NetStack(devA, new Ipv4Config(A, 24, 0), settings, new IsnGenerator(seed, 1), seed, 0);
+        b = new NetStack(devB, new Ipv4Config(B, 24, 0), settings, new IsnGenerator(seed, 2), seed + 1, 0);
     }
 
     long now() {

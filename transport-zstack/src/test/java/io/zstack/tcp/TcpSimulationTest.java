@@ -43,7 +43,7 @@ class TcpSimulationTest {
     @ParameterizedTest(name = "seed {0}: {2} bytes each way under {1}")
     @MethodSource("cases")
     void streamsArriveIntactBothWaysAndConnectionsCloseCleanly(long seed, FaultConfig faults, long bytes) {
-        transfer(seed, faults, bytes, new TcpSettings());
+        transfer(seed, faults, bytes, TcpSettings.defaults());
     }
 
     /**
@@ -54,12 +54,12 @@ class TcpSimulationTest {
      */
     @Test
     void aClientReusingItsPortGetsThroughTheServersTimeWaitAtOnce() {
-        TcpSettings settings = new TcpSettings();
+        TcpSettings settings = TcpSettings.defaults();
         try (TcpSimulation sim = new TcpSimulation(11, FaultConfig.NONE, settings)) {
-            TcpListener listener = sim.b.tcp().listen(TcpSimulation.B, 7000, settings.copy());
+            TcpListener listener = sim.b.tcp().listen(TcpSimulation.B, 7000, settings);
             int rounds = 40;
             for (int i = 0; i < rounds; i++) {
-                TcpConnection client = sim.a.tcp().connect(0, 40000, TcpSimulation.B, 7000, settings.copy(), null,
+                TcpConnection client = sim.a.tcp().connect(0, 40000, TcpSimulation.B, 7000, settings, null,
                         sim.now());
                 TcpConnection[] server = new TcpConnection[1];
                 int round = i;
@@ -91,15 +91,14 @@ class TcpSimulationTest {
     @ParameterizedTest(name = "without SACK, seed {0}: {2} bytes each way under {1}")
     @MethodSource("casesWithoutSack")
     void newRenoWithoutSackStillDeliversEverything(long seed, FaultConfig faults, long bytes) {
-        TcpSettings settings = new TcpSettings();
-        settings.sack = false;
+        TcpSettings settings = TcpSettings.builder().sack(false).build();
         transfer(seed, faults, bytes, settings);
     }
 
     private static void transfer(long seed, FaultConfig faults, long bytes, TcpSettings settings) {
         try (TcpSimulation sim = new TcpSimulation(seed, faults, settings)) {
-            TcpListener listener = sim.b.tcp().listen(TcpSimulation.B, 7000, settings.copy());
-            TcpConnection client = sim.a.tcp().connect(0, 0, TcpSimulation.B, 7000, settings.copy(), null, sim.now());
+            TcpListener listener = sim.b.tcp().listen(TcpSimulation.B, 7000, settings);
+            TcpConnection client = sim.a.tcp().connect(0, 0, TcpSimulation.B, 7000, settings, null, sim.now());
             TcpConnection[] server = new TcpConnection[1];
             assertTrue(sim.run(() -> {
                 if (server[0] == null) {
@@ -127,8 +126,8 @@ class TcpSimulationTest {
             // transfer and both stacks' counters
             TcpCounters ca = sim.a.tcp().counters();
             TcpCounters cb = sim.b.tcp().counters();
-            assertTrue(settings.sack == client.sackOn && settings.sack == server[0].sackOn);
-            System.out.printf("sim-sweep " + (settings.sack ? "" : "nosack-") + "seed %d %s: %d ms, timeouts %d, retransmitted %d, fast retransmits %d, probes %d, undone %d%n",
+            assertTrue(settings.sack() == client.sackOn && settings.sack() == server[0].sackOn);
+            System.out.printf("sim-sweep " + (settings.sack() ? "" : "nosack-") + "seed %d %s: %d ms, timeouts %d, retransmitted %d, fast retransmits %d, probes %d, undone %d%n",
                     seed, faults == FaultConfig.NONE ? "clean" : "drop " + faults.drop(), (sim.now() - started) / 1_000_000L,
                     ca.timeouts + cb.timeouts, ca.retransmittedSegments + cb.retransmittedSegments,
                     ca.fastRetransmits + cb.fastRetransmits, ca.tailLossProbes + cb.tailLossProbes,
@@ -146,17 +145,17 @@ class TcpSimulationTest {
                     "orderly close: " + client.error() + " / " + server[0].error());
             // TIME_WAIT ends after 2 MSL and the tables empty
             assertTrue(sim.run(() -> sim.a.tcp().connectionCount() == 0 && sim.b.tcp().connectionCount() == 0,
-                    2 * settings.mslNanos + 10 * SECOND));
+                    2 * settings.mslNanos() + 10 * SECOND));
         }
     }
 
     /** Both ends close at the same moment: FIN_WAIT_1, CLOSING, TIME_WAIT on both sides (RFC 9293 §3.6 case 2). */
     @Test
     void simultaneousCloseEndsInTimeWaitOnBothSides() {
-        TcpSettings settings = new TcpSettings();
+        TcpSettings settings = TcpSettings.defaults();
         try (TcpSimulation sim = new TcpSimulation(10, FaultConfig.NONE, settings)) {
-            TcpListener listener = sim.b.tcp().listen(TcpSimulation.B, 7000, settings.copy());
-            TcpConnection client = sim.a.tcp().connect(0, 0, TcpSimulation.B, 7000, settings.copy(), null, sim.now());
+            TcpListener listener = sim.b.tcp().listen(TcpSimulation.B, 7000, settings);
+            TcpConnection client = sim.a.tcp().connect(0, 0, TcpSimulation.B, 7000, settings, null, sim.now());
             TcpConnection[] server = new TcpConnection[1];
             assertTrue(sim.run(() -> (server[0] = server[0] != null ? server[0] : listener.accept()) != null
                     && client.state() == TcpState.ESTABLISHED, SECOND));
@@ -173,10 +172,10 @@ class TcpSimulationTest {
     /** Both ends send SYN to each other at once: one connection, no listener (RFC 9293 §3.5 figure 7). */
     @Test
     void simultaneousOpenMakesOneConnection() {
-        TcpSettings settings = new TcpSettings();
+        TcpSettings settings = TcpSettings.defaults();
         try (TcpSimulation sim = new TcpSimulation(12, FaultConfig.NONE, settings)) {
-            TcpConnection a = sim.a.tcp().connect(0, 5001, TcpSimulation.B, 5002, settings.copy(), null, sim.now());
-            TcpConnection b = sim.b.tcp().connect(0, 5002, TcpSimulation.A, 5001, settings.copy(), null, sim.now());
+            TcpConnection a = sim.a.tcp().connect(0, 5001, TcpSimulation.B, 5002, settings, null, sim.now());
+            TcpConnection b = sim.b.tcp().connect(0, 5002, TcpSimulation.A, 5001, settings, null, sim.now());
             assertTrue(sim.run(() -> a.state() == TcpState.ESTABLISHED && b.state() == TcpState.ESTABLISHED, 5 * SECOND),
                     a.state() + " / " + b.state());
             long[] sent = {0};
@@ -192,9 +191,9 @@ class TcpSimulationTest {
 
     @Test
     void connectingToAClosedPortIsRefused() {
-        TcpSettings settings = new TcpSettings();
+        TcpSettings settings = TcpSettings.defaults();
         try (TcpSimulation sim = new TcpSimulation(9, FaultConfig.NONE, settings)) {
-            TcpConnection client = sim.a.tcp().connect(0, 0, TcpSimulation.B, 9999, settings.copy(), null, sim.now());
+            TcpConnection client = sim.a.tcp().connect(0, 0, TcpSimulation.B, 9999, settings, null, sim.now());
             assertTrue(sim.run(() -> client.state() == TcpState.CLOSED, 10 * SECOND));
             assertEquals(TcpError.REFUSED, client.error());
             assertEquals(1, sim.b.tcp().counters().noSocket);

@@ -25,13 +25,33 @@ public final class HttpEchoHandler extends SimpleChannelInboundHandler<FullHttpR
     /** Largest body GET /size/N will produce. */
     public static final int MAX_SIZE = 64 * 1024 * 1024;
 
+    public HttpEchoHandler() {
+        // the request is released here, unless its body became the response's: an echo hands the received buffers
+        // on as the only reference to them, which lets ZStack send them without a copy (a retained duplicate would
+        // still be shared with the request while the write runs, and shared buffers are copied)
+        super(false);
+    }
+
     @Override
     protected void channelRead0(ChannelHandlerContext ctx, FullHttpRequest request) {
+        boolean bodyMoved = false;
+        try {
+            bodyMoved = answer(ctx, request);
+        } finally {
+            if (!bodyMoved) {
+                request.release();
+            }
+        }
+    }
+
+    /** Writes the response; true when the request's body went into it. */
+    private static boolean answer(ChannelHandlerContext ctx, FullHttpRequest request) {
         FullHttpResponse response;
+        boolean bodyMoved = false;
         String uri = request.uri();
         if (request.method() == HttpMethod.GET && uri.equals("/stats")) {
             stats(ctx, HttpUtil.isKeepAlive(request));
-            return;
+            return false;
         }
         if (request.method() == HttpMethod.GET && uri.startsWith("/size/")) {
             int size;
@@ -52,8 +72,8 @@ public final class HttpEchoHandler extends SimpleChannelInboundHandler<FullHttpR
                 response.headers().set(HttpHeaderNames.CONTENT_TYPE, HttpHeaderValues.APPLICATION_OCTET_STREAM);
             }
         } else {
-            ByteBuf body = request.content().retainedDuplicate();
-            response = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK, body);
+            response = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK, request.content());
+            bodyMoved = true;
             String type = request.headers().get(HttpHeaderNames.CONTENT_TYPE);
             response.headers().set(HttpHeaderNames.CONTENT_TYPE,
                     type != null ? type : HttpHeaderValues.APPLICATION_OCTET_STREAM);
@@ -69,6 +89,7 @@ public final class HttpEchoHandler extends SimpleChannelInboundHandler<FullHttpR
             response.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
             ctx.writeAndFlush(response).addListener(ChannelFutureListener.CLOSE);
         }
+        return bodyMoved;
     }
 
     /** GET /stats: on ZStack, every loop's counters and connections (text); elsewhere a 404 saying why. */

@@ -21,8 +21,6 @@ import io.zstack.channel.ZStackConfig;
 import io.zstack.channel.ZStackDevices;
 import io.zstack.channel.ZStackEventLoopGroup;
 import io.zstack.channel.ZStackServerSocketChannel;
-import io.zstack.dpdk.PortConfig;
-import io.zstack.ip.Ipv4Config;
 import java.net.InetSocketAddress;
 import java.util.concurrent.TimeUnit;
 
@@ -70,10 +68,10 @@ public final class HttpEchoServer {
                             throw new IllegalStateException("ZStack's DPDK devices are not available: "
                                     + ZStack.unavailabilityCause().getMessage());
                         }
-                        config.device(ZStackDevices.dpdk(devargs, PortConfig.defaults()));
+                        config.device(ZStackDevices.dpdk(devargs));
                     }
                     if (address != null) {
-                        config.address(Ipv4Config.parse(address, gateway));
+                        config.address(address, gateway);
                     }
                     yield new Transport(name, new ZStackEventLoopGroup(threads, config.build()),
                             ZStackServerSocketChannel.class);
@@ -138,7 +136,7 @@ public final class HttpEchoServer {
         boolean copyMode = false;
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
-                case "--tap" -> devargs = io.zstack.dpdk.Vdevs.tap(0, args[++i]);
+                case "--tap" -> devargs = "net_tap0,iface=" + args[++i]; // DPDK's tap driver on interface IFACE
                 case "--vdev" -> devargs = args[++i];
                 case "--address" -> address = args[++i];
                 case "--gateway" -> gateway = args[++i];

@@ -15,9 +15,6 @@ import io.zstack.channel.ZStackDevices;
 import io.zstack.channel.ZStackEventLoopGroup;
 import io.zstack.channel.ZStackServerSocketChannel;
 import io.zstack.channel.ZStackSocketChannel;
-import io.zstack.dpdk.PortConfig;
-import io.zstack.dpdk.Vdevs;
-import io.zstack.ip.Ipv4Config;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
@@ -52,12 +49,12 @@ public final class MemifPermutation extends SocketTestPermutation {
         }
         serverGroup = new ZStackEventLoopGroup(1, new DefaultThreadFactory("memif-server", true), ZStackConfig.builder()
                 .inProcess(false) // both stacks are in this JVM: the link, not the in-process path, is under test
-                .device(ZStackDevices.dpdk(Vdevs.memifServer(31, socket.toString()), PortConfig.defaults()))
-                .address(Ipv4Config.parse(SERVER_ADDRESS + "/24", null)).build());
+                .device(ZStackDevices.memifServer(socket))
+                .address(SERVER_ADDRESS + "/24").build());
         clientGroup = new ZStackEventLoopGroup(1, new DefaultThreadFactory("memif-client", true), ZStackConfig.builder()
                 .inProcess(false)
-                .device(ZStackDevices.dpdk(Vdevs.memifClient(32, socket.toString()), PortConfig.defaults()))
-                .address(Ipv4Config.parse(CLIENT_ADDRESS + "/24", null)).build());
+                .device(ZStackDevices.memifClient(socket))
+                .address(CLIENT_ADDRESS + "/24").build());
         awaitLink();
     }
 

@@ -1,0 +1,51 @@
+package io.zstack.channel;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufAllocator;
+import io.zstack.buffer.Mbuf;
+import io.zstack.buffer.MbufPool;
+import java.lang.foreign.MemorySegment;
+
+/** Bytes that cannot go by reference: copied once into fresh mbufs (writes) or out of one (copy-mode reads). */
+final class MbufCopy {
+    private MbufCopy() {
+    }
+
+    /**
+     * Copies [index, index+length) of {@code buf} into a new mbuf chain from {@code pool}; 0 if the pool ran out.
+     * Each mbuf takes at most {@code perMbuf} bytes (a segment's payload), so TCP cuts every segment at an mbuf's
+     * start and writes its headers in place in front.
+     */
+    static long in(ByteBuf buf, int index, int length, MbufPool pool, int perMbuf) {
+        long head = 0;
+        int done = 0;
+        while (done < length) {
+            long m = pool.alloc();
+            if (m == 0) {
+                pool.free(head);
+                return 0;
+            }
+            int n = Math.min(Math.min(length - done, Mbuf.tailroom(m)), perMbuf);
+            long dst = Mbuf.append(m, n);
+            buf.getBytes(index + done, MemorySegment.ofAddress(dst).reinterpret(n).asByteBuffer());
+            done += n;
+            if (head == 0) {
+                head = m;
+            } else {
+                Mbuf.chain(head, m);
+            }
+        }
+        return head;
+    }
+
+    /** The {@code length} bytes of one received segment in a buffer of {@code allocator}; frees the segment. */
+    static ByteBuf out(long segment, int length, ByteBufAllocator allocator, MbufPool pool) {
+        ByteBuf buf = allocator.directBuffer(length);
+        try {
+            buf.writeBytes(MemorySegment.ofAddress(Mbuf.dataAddress(segment)).reinterpret(length).asByteBuffer());
+        } finally {
+            pool.freeSegment(segment);
+        }
+        return buf;
+    }
+}

@@ -1,0 +1,194 @@
+package io.zstack.channel;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.CompositeByteBuf;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.ChannelOutboundBuffer;
+import io.netty.channel.FileRegion;
+import io.zstack.buffer.Mbuf;
+import io.zstack.buffer.MbufPool;
+import io.zstack.tcp.TcpConnection;
+import io.zstack.tcp.TcpError;
+import java.io.IOException;
+import java.lang.foreign.MemorySegment;
+import java.nio.channels.ClosedChannelException;
+import java.util.List;
+
+/**
+ * How flushed messages enter a channel's TCP send queue, as far as the send buffer takes them now: an
+ * {@code alloc()}ed buffer (or a composite of such pieces) by reference ({@link MbufHandOff}), anything else copied
+ * once into mbufs ({@link MbufCopy}); small copies fill the last queued mbuf; FileRegions through a
+ * {@link FileRegionSink}. Loop thread only.
+ */
+final class TcpWritePath {
+    private final ZStackSocketChannel channel;
+
+    TcpWritePath(ZStackSocketChannel channel) {
+        this.channel = channel;
+    }
+
+    /** Queues flushed messages until the outbound buffer is empty, the send buffer full or the pool empty. */
+    void write(ChannelOutboundBuffer in) throws Exception {
+        TcpConnection c = channel.connection();
+        ZStackSocketChannelConfig config = channel.config();
+        for (;;) {
+            Object msg = in.current();
+            if (msg == null) {
+                return;
+            }
+            if (c == null || !c.state().canSend() || c.isOutputShutdown()) {
+                throw c != null && c.error() == TcpError.RESET ? new IOException("Connection reset by peer")
+                        : new ClosedChannelException();
+            }
+            long space = c.sendSpace();
+            if (space <= 0) {
+                return; // onWritable flushes again when ACKs free space
+            }
+            if (msg instanceof ByteBuf buf) {
+                int readable = buf.readableBytes();
+                if (readable == 0) {
+                    in.remove();
+                    continue;
+                }
+                if (!config.isCopyMode() && buf instanceof CompositeByteBuf composite) {
+                    int queued = handOffComponents(c, composite, readable);
+                    if (queued == readable) {
+                        in.remove();
+                        continue;
+                    }
+                    if (queued > 0) {
+                        in.removeBytes(queued); // the send buffer is full: the rest when ACKs free space
+                        return;
+                    }
+                }
+                long handedOff = config.isCopyMode() ? 0 : handOff(buf, readable);
+                if (handedOff != 0) {
+                    queue(c, handedOff);
+                    in.remove();
+                    continue;
+                }
+                int n = (int) Math.min(readable, space);
+                int toTail = Math.min(n, c.sendTailRoom());
+                if (toTail > 0) {
+                    // small copied writes share the last mbuf instead of taking one each
+                    buf.getBytes(buf.readerIndex(),
+                            MemorySegment.ofAddress(c.sendTailAddress()).reinterpret(toTail).asByteBuffer());
+                    c.sendTailFilled(toTail);
+                    in.removeBytes(toTail);
+                    continue;
+                }
+                long chain = copyIn(c, buf, buf.readerIndex(), n);
+                if (chain == 0) {
+                    channel.scheduleRetry();
+                    return;
+                }
+                queue(c, chain);
+                in.removeBytes(n);
+            } else {
+                FileRegion region = (FileRegion) msg;
+                long left = region.count() - region.transferred();
+                if (left <= 0) {
+                    in.remove();
+                    continue;
+                }
+                long[] chain = {0};
+                FileRegionSink sink = new FileRegionSink((int) Math.min(left, space), bytes -> {
+                    long part = copyIn(c, Unpooled.wrappedBuffer(bytes), 0, bytes.remaining());
+                    if (part == 0) {
+                        return false;
+                    }
+                    if (chain[0] == 0) {
+                        chain[0] = part;
+                    } else {
+                        Mbuf.chain(chain[0], part);
+                    }
+                    return true;
+                });
+                long n = region.transferTo(sink, region.transferred());
+                if (chain[0] == 0) {
+                    if (n < 0 || sink.refused) {
+                        if (sink.refused) {
+                            channel.scheduleRetry();
+                            return;
+                        }
+                        throw new IOException("FileRegion ended early: " + region);
+                    }
+                    continue;
+                }
+                queue(c, chain[0]);
+                in.progress(sink.written);
+                if (region.transferred() >= region.count()) {
+                    in.remove();
+                }
+            }
+        }
+    }
+
+    /** Hands {@code chain} to the send queue; frees it if the connection can no longer take it. */
+    private void queue(TcpConnection c, long chain) throws ClosedChannelException {
+        if (!c.queue(chain)) {
+            pool().free(chain);
+            throw new ClosedChannelException();
+        }
+    }
+
+    /**
+     * The mbuf holding {@code buf}'s readable bytes, made ready for the send queue with a reference of its own, or
+     * 0 when the buffer is not one mbuf of this loop's pools that nothing else holds.
+     */
+    private long handOff(ByteBuf buf, int readable) {
+        long m = MbufHandOff.forTcp(buf, readable, pool(), channel.zstackLoop().largePool());
+        return m == 0 ? 0 : MbufHandOff.takeReference(buf, m, readable);
+    }
+
+    /**
+     * A composite whose every component can be handed off (an echoed read, an aggregated HTTP body, a header and a
+     * body written together, a large allocated buffer) goes to the send queue piece by piece, each by reference, as
+     * many whole pieces as the send buffer takes now. Returns the bytes queued, or -1, having changed nothing, if any
+     * piece would need a copy; the caller then copies the whole.
+     */
+    private int handOffComponents(TcpConnection c, CompositeByteBuf composite, int readable)
+            throws ClosedChannelException {
+        if (composite.refCnt() != 1) {
+            return -1; // someone else holds the composite and may change its pieces: see MbufHandOff
+        }
+        List<ByteBuf> parts = composite.decompose(composite.readerIndex(), readable);
+        long[] roots = new long[parts.size()];
+        MbufPool largePool = channel.zstackLoop().largePool();
+        for (int i = 0; i < roots.length; i++) {
+            ByteBuf part = parts.get(i);
+            roots[i] = part.readableBytes() == 0 ? -1
+                    : MbufHandOff.forTcp(part, part.readableBytes(), pool(), largePool);
+            if (roots[i] == 0) {
+                return -1;
+            }
+            for (int j = 0; j < i; j++) {
+                if (roots[j] == roots[i]) {
+                    return -1; // two pieces of one mbuf: each would need its own view
+                }
+            }
+        }
+        // whole pieces while the send buffer has room (a large allocated buffer is many segment-sized pieces): the
+        // caller leaves the rest in the outbound buffer, its pieces untouched, for when ACKs free space
+        int queued = 0;
+        for (int i = 0; i < roots.length && c.sendSpace() > 0; i++) {
+            ByteBuf part = parts.get(i);
+            int n = part.readableBytes();
+            if (n == 0) {
+                continue;
+            }
+            queue(c, MbufHandOff.takeReference(part, roots[i], n));
+            queued += n;
+        }
+        return queued;
+    }
+
+    /** A copy into mbufs of at most one segment each, so TCP writes every segment's headers in place. */
+    private long copyIn(TcpConnection c, ByteBuf buf, int index, int length) {
+        return MbufCopy.in(buf, index, length, pool(), Math.max(1, c.sendMss()));
+    }
+
+    private MbufPool pool() {
+        return channel.zstackLoop().pool();
+    }
+}

@@ -70,7 +70,7 @@ public final class TcpCounters extends Counters {
      */
     public long tailLossProbes;
     public long tailLossProbeRecoveries;
-    /** Of the probes, those sent in fast recovery after its ACKs stopped (TcpConnection#scheduleProbe). */
+    /** Of the probes, those sent in fast recovery after its ACKs stopped (TcpSender#scheduleProbe). */
     public long recoveryProbes;
     /** Segments RACK deemed lost by time (RFC 8985 §6.2), and expiries of its reordering timer. */
     public long rackLosses;

@@ -195,7 +195,7 @@ public final class TcpLayer implements Ipv4Layer.Transport {
         TcpConnection c = new TcpConnection(this, settings, source, port, remoteAddress, remotePort);
         connections.add(c);
         counters.activeOpens++;
-        c.setup.connect(nowNanos);
+        c.setup().connect(nowNanos);
         return c;
     }
 
@@ -382,13 +382,13 @@ public final class TcpLayer implements Ipv4Layer.Transport {
         connections.add(c);
         counters.passiveOpens++;
         // data in a SYN is not kept (RFC 9293 allows either); the peer sends it again after the handshake
-        c.setup.acceptSyn(seg, nowNanos);
+        c.setup().acceptSyn(seg, nowNanos);
     }
 
     private void acceptCookie(TcpListener l, InboundSegment seg, int mss, long nowNanos) {
         TcpConnection c = new TcpConnection(this, l.settings, seg.destinationAddress, seg.destinationPort,
                 seg.sourceAddress, seg.sourcePort);
-        c.setup.acceptCookie(seg, seg.ack - 1, mss, nowNanos);
+        c.setup().acceptCookie(seg, seg.ack - 1, mss, nowNanos);
         if (!l.enqueueEstablished(c)) {
             return; // accept queue full: the ACK is dropped, the client retransmits
         }
@@ -450,7 +450,7 @@ public final class TcpLayer implements Ipv4Layer.Transport {
         }
         counters.icmpReceived++;
         if (code == Icmpv4Packet.CODE_FRAGMENTATION_NEEDED) {
-            c.sender.pathMtuChanged(nextHopMtu);
+            c.sender().pathMtuChanged(nextHopMtu);
         } else if (c.state() == TcpState.SYN_SENT && (code == Icmpv4Packet.CODE_PORT_UNREACHABLE
                 || code == Icmpv4Packet.CODE_PROTOCOL_UNREACHABLE)) {
             c.destroy(TcpError.REFUSED);
@@ -513,7 +513,8 @@ public final class TcpLayer implements Ipv4Layer.Transport {
     boolean transmit(TcpConnection c, int flags, int seq, long offset, int length, long nowNanos) {
         boolean syn = (flags & TcpFlags.SYN) != 0;
         boolean multiSegment = ip.capabilitiesFor(c.remoteAddress()).multiSegment();
-        SendQueue sendQueue = c.sendQueue();
+        TcpReceiver receiver = c.receiver();
+        SendQueue sendQueue = c.sender().sendQueue();
         long m = 0;
         boolean inPlace = false;
         if (length > 0 && !syn) {
@@ -532,13 +533,13 @@ public final class TcpLayer implements Ipv4Layer.Transport {
         int blocks = 0;
         int optionsLength;
         if (syn) {
-            optionsLength = TcpHeader.optionsLength(c.receiveMss() >= 0, c.synOffersWindowScale(synAck),
+            optionsLength = TcpHeader.optionsLength(receiver.receiveMss() >= 0, c.synOffersWindowScale(synAck),
                     c.synOffersSack(synAck), c.synOffersTimestamps(synAck), 0);
         } else {
             // SACK blocks never push a segment past the MSS the peer allows (effectiveMss sized the payload for them)
-            int sackRoom = c.sendMss() - length;
+            int sackRoom = c.sender().sendMss() - length;
             int maxBlocks = Math.min(timestamps ? 3 : 4, sackRoom >= 12 ? (sackRoom - 4) / 8 : 0);
-            blocks = c.receiver.sackBlocks(sackStarts, sackEnds, maxBlocks);
+            blocks = receiver.sackBlocks(sackStarts, sackEnds, maxBlocks);
             optionsLength = TcpHeader.optionsLength(false, false, false, timestamps, blocks);
         }
         int headerLength = TcpHeader.MIN_HEADER_LENGTH + optionsLength;
@@ -546,16 +547,16 @@ public final class TcpLayer implements Ipv4Layer.Transport {
         long base = inPlace ? Mbuf.prepend(m, headerLength) : Mbuf.append(m, headerLength);
         MemorySegment room = Mbuf.MEMORY;
         if (syn) {
-            TcpHeader.writeOptions(room, base + TcpHeader.MIN_HEADER_LENGTH, c.receiveMss(),
-                    c.synOffersWindowScale(synAck) ? c.receiveWindowShift() : -1, c.synOffersSack(synAck),
-                    c.synOffersTimestamps(synAck), tsVal, synAck ? c.timestampToEcho() : 0, null, null, 0);
+            TcpHeader.writeOptions(room, base + TcpHeader.MIN_HEADER_LENGTH, receiver.receiveMss(),
+                    c.synOffersWindowScale(synAck) ? receiver.receiveWindowShift() : -1, c.synOffersSack(synAck),
+                    c.synOffersTimestamps(synAck), tsVal, synAck ? receiver.timestampToEcho() : 0, null, null, 0);
         } else {
             TcpHeader.writeOptions(room, base + TcpHeader.MIN_HEADER_LENGTH, -1, -1, false,
-                    timestamps, tsVal, c.timestampToEcho(), sackStarts, sackEnds, blocks);
+                    timestamps, tsVal, receiver.timestampToEcho(), sackStarts, sackEnds, blocks);
         }
         boolean ack = (flags & TcpFlags.ACK) != 0;
-        TcpHeader.write(room, base, c.localPort(), c.remotePort(), seq, ack ? c.receiveNext() : 0, headerLength,
-                flags, c.receiver.windowField(syn));
+        TcpHeader.write(room, base, c.localPort(), c.remotePort(), seq, ack ? receiver.receiveNext() : 0, headerLength,
+                flags, receiver.windowField(syn));
         if (length > 0 && !inPlace) {
             if (multiSegment) {
                 long payload = sendQueue.slice(offset, length);

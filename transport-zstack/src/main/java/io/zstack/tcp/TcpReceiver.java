@@ -52,18 +52,37 @@ final class TcpReceiver {
         this.quickAcksLeft = c.settings.quickAckSegments();
     }
 
+    /** The MSS our SYN or SYN-ACK announces (our MTU less headers). */
+    int receiveMss() {
+        return receiveMss;
+    }
+
+    /** The shift our window-scale option announces and our window fields use. */
+    int receiveWindowShift() {
+        return rcvWindowShift;
+    }
+
+    /** RCV.NXT: what our ACKs acknowledge. */
+    int receiveNext() {
+        return rcvNxt;
+    }
+
+    /** TS.Recent: the timestamp our segments echo (RFC 7323 §4.3). */
+    int timestampToEcho() {
+        return tsRecent;
+    }
+
     /**
      * Whether a segment in a synchronized state may go on to the RST, SYN and ACK checks: RFC 7323 §5.3 PAWS and
      * step 1 of RFC 9293 §3.10.7.4 (sequence number acceptability). An old duplicate or a segment outside the window
      * is answered with an ACK (a RST is ignored).
      */
     boolean acceptable(InboundSegment seg, long nowNanos) {
-        TcpCounters counters = layer.counters();
         // RFC 7323 §5.3 PAWS: a timestamp older than TS.Recent means an old duplicate (RST segments excepted)
         if (c.timestampsOn && seg.hasTimestamp && !seg.has(TcpFlags.RST)
                 && SeqNum.lt(seg.tsVal, tsRecent)
                 && nowNanos - tsRecentAtNanos < 24L * 24 * 3600 * 1_000_000_000L) {
-            counters.pawsRejected++;
+            layer.counters().pawsRejected++;
             sendAckNow(nowNanos);
             return false;
         }
@@ -81,26 +100,32 @@ final class TcpReceiver {
                     || SeqNum.inWindow(seg.seq + segLen - 1, rcvNxt, rcvWnd));
         }
         if (!acceptable) {
-            if (!seg.has(TcpFlags.RST)) {
-                counters.outOfWindow++;
-                if (segLen > 0 && seg.payloadLength > 0 && SeqNum.le(seg.seq + seg.payloadLength, rcvNxt)) {
-                    reportDuplicate(seg.seq, seg.seq + seg.payloadLength); // RFC 2883: the peer resent what we had
-                }
-                if (c.timestampsOn && seg.hasTimestamp && segLen > 0 && SeqNum.le(seg.seq + segLen, rcvNxt)) {
-                    // a retransmission of what we already have: our ACK was lost. RFC 7323 §4.3 (2) takes its TSval
-                    // (SEG.SEQ <= Last.ACK.sent, and PAWS passed), so the ACK below echoes the retransmission, not
-                    // the original. Echoing the original, as Linux does, hands the peer an RTT sample as long as
-                    // its whole timeout, which inflates its next timeout, and under steady loss that feeds on itself.
-                    tsRecent = seg.tsVal;
-                    tsRecentAtNanos = nowNanos;
-                }
-                sendAckNow(nowNanos);
-            } else {
-                counters.resetsIgnored++;
-            }
+            outOfWindow(seg, segLen, nowNanos);
             return false;
         }
         return true;
+    }
+
+    /** A segment outside the window (RFC 9293 §3.10.7.4 step 1): an ACK answers it, unless it is a RST. */
+    private void outOfWindow(InboundSegment seg, int segLen, long nowNanos) {
+        TcpCounters counters = layer.counters();
+        if (!seg.has(TcpFlags.RST)) {
+            counters.outOfWindow++;
+            if (segLen > 0 && seg.payloadLength > 0 && SeqNum.le(seg.seq + seg.payloadLength, rcvNxt)) {
+                reportDuplicate(seg.seq, seg.seq + seg.payloadLength); // RFC 2883: the peer resent what we had
+            }
+            if (c.timestampsOn && seg.hasTimestamp && segLen > 0 && SeqNum.le(seg.seq + segLen, rcvNxt)) {
+                // a retransmission of what we already have: our ACK was lost. RFC 7323 §4.3 (2) takes its TSval
+                // (SEG.SEQ <= Last.ACK.sent, and PAWS passed), so the ACK below echoes the retransmission, not
+                // the original. Echoing the original, as Linux does, hands the peer an RTT sample as long as
+                // its whole timeout, which inflates its next timeout, and under steady loss that feeds on itself.
+                tsRecent = seg.tsVal;
+                tsRecentAtNanos = nowNanos;
+            }
+            sendAckNow(nowNanos);
+        } else {
+            counters.resetsIgnored++;
+        }
     }
 
     /** RFC 7323 §4.3: an acceptable segment that covers RCV.NXT brings the timestamp our segments echo. */

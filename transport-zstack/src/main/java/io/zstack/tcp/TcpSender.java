@@ -85,6 +85,16 @@ final class TcpSender {
         this.congestion = settings.congestionControl().create();
     }
 
+    /** The queue our segments' payload is cut from. */
+    SendQueue sendQueue() {
+        return sendQueue;
+    }
+
+    /** Payload bytes a full segment carries (the peer's MSS, clamped by our MTU, less the timestamp option). */
+    int sendMss() {
+        return sendMss;
+    }
+
     /** The send sequence space starts at our ISS (RFC 9293 §3.3.1): nothing sent, nothing acknowledged yet. */
     void start(int initialSequence) {
         iss = initialSequence;

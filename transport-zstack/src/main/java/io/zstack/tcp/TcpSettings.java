@@ -6,8 +6,9 @@ import java.util.Objects;
 /**
  * TCP settings of a stack, a listener or one connection: an immutable value, so a stack's defaults, a listener's and
  * a connection's can be handed around without copying and no thread sees one half changed. A change is a new value
- * ({@code settings.toBuilder().nagle(false).build()}) that the owner installs ({@link TcpConnection#settings(TcpSettings)}
- * applies from the connection's next segment). Times are nanoseconds. Defaults follow Linux where RFCs leave a choice.
+ * ({@code settings.toBuilder().nagle(false).build()}) that the owner installs
+ * ({@link TcpConnection#settings(TcpSettings)} applies from the connection's next segment). Times are nanoseconds.
+ * Defaults follow Linux where RFCs leave a choice.
  */
 public final class TcpSettings {
     private static final long MS = 1_000_000L;

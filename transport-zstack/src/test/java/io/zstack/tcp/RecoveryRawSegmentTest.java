@@ -156,7 +156,7 @@ class RecoveryRawSegmentTest {
     }
 
     /**
-     * A probe with new data sends two segments (TcpConnection#sendProbe): when the flight's last ACK was what got
+     * A probe with new data sends two segments (TcpSender#sendProbe): when the flight's last ACK was what got
      * lost, the probe arrives in order, and a receiver may hold the ACK of one lone segment (Linux for 40 ms) but must
      * answer a second full one at once (RFC 9293 §3.8.6.3).
      */

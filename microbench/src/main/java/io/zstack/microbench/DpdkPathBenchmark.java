@@ -1,4 +1,4 @@
-package io.zstack.benchmarks;
+package io.zstack.microbench;
 
 import io.zstack.buffer.DpdkMbufPool;
 import io.zstack.buffer.JavaMbufPool;

@@ -1,4 +1,4 @@
-package io.zstack.benchmarks;
+package io.zstack.microbench;
 
 import java.lang.management.ManagementFactory;
 import java.lang.management.ThreadMXBean;
@@ -8,8 +8,8 @@ import java.lang.management.ThreadMXBean;
  * shared, loaded machine a descheduled thread does not count, where JMH's averages swing by several times. Prints the
  * per-segment CPU time of each measured round and their minimum.
  *
- * <pre>java --enable-native-access=ALL-UNNAMED -cp benchmarks/target/benchmarks.jar \
- *     io.zstack.benchmarks.SegmentCpuTime 64 200000</pre>
+ * <pre>java --enable-native-access=ALL-UNNAMED -cp microbench/target/microbench.jar \
+ *     io.zstack.microbench.SegmentCpuTime 64 200000</pre>
  */
 public final class SegmentCpuTime {
     private SegmentCpuTime() {

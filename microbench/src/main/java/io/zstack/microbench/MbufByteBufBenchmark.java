@@ -1,4 +1,4 @@
-package io.zstack.benchmarks;
+package io.zstack.microbench;
 
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;

@@ -1,4 +1,4 @@
-package io.zstack.benchmarks;
+package io.zstack.microbench;
 
 import io.netty.bootstrap.Bootstrap;
 import io.netty.bootstrap.ServerBootstrap;
@@ -39,8 +39,8 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * the p50 / p99 round trip; ratios against epoll in the same repeat. Transports are interleaved within a repeat, so a
  * busy machine slows them alike.
  *
- * <pre>java --enable-native-access=ALL-UNNAMED -cp benchmarks/target/benchmarks.jar \
- *     io.zstack.benchmarks.LocalPathsBenchmark [--sizes 64,1024,16384,65536] [--connections 1,16] [--seconds 3]
+ * <pre>java --enable-native-access=ALL-UNNAMED -cp microbench/target/microbench.jar \
+ *     io.zstack.microbench.LocalPathsBenchmark [--sizes 64,1024,16384,65536] [--connections 1,16] [--seconds 3]
  *     [--warmup 2] [--repeats 3] [--transports inprocess,zstack-tcp,epoll,local]</pre>
  */
 public final class LocalPathsBenchmark {

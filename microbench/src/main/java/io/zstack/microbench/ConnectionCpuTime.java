@@ -1,4 +1,4 @@
-package io.zstack.benchmarks;
+package io.zstack.microbench;
 
 import io.zstack.buffer.JavaMbufPool;
 import io.zstack.buffer.Mbuf;
@@ -23,8 +23,8 @@ import java.lang.management.ThreadMXBean;
  * together, without DPDK, Netty or the kernel. Measured in the thread's CPU time (robust on a shared machine), bytes
  * allocated per connection alongside (the garbage a connection leaves).
  *
- * <pre>java --enable-native-access=ALL-UNNAMED -cp benchmarks/target/benchmarks.jar \
- *     io.zstack.benchmarks.ConnectionCpuTime 50000</pre>
+ * <pre>java --enable-native-access=ALL-UNNAMED -cp microbench/target/microbench.jar \
+ *     io.zstack.microbench.ConnectionCpuTime 50000</pre>
  */
 public final class ConnectionCpuTime {
     private final VirtualClock clock = new VirtualClock();

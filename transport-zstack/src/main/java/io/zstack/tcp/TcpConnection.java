@@ -128,6 +128,8 @@ public final class TcpConnection {
     boolean lossRecovery;
     /** Proportional Rate Reduction (RFC 6937): what fast recovery may send. */
     final ProportionalRateReduction prr = new ProportionalRateReduction();
+    /** Releases segments at the congestion control's pacing rate, if it has one. */
+    final Pacer pacer = new Pacer();
     /** Undoing a needless reduction (RFC 2883 D-SACK, RFC 3522 / RFC 4015 Eifel, as Linux undoes). */
     final UndoEpisode undoEpisode = new UndoEpisode();
     // ---- tail loss probe (its deadline and the reordering one are in timers)
@@ -791,6 +793,7 @@ public final class TcpConnection {
                 persistBackoff = 0;
             }
         }
+        congestion.onRateSample(sent.rate.endOfAck(sent.pipe()), nowNanos);
         if (frto != FRTO_OFF) {
             frtoAck(SeqNum.gt(ack, unaBefore), nowNanos);
         }
@@ -999,7 +1002,7 @@ public final class TcpConnection {
 
     /** What the recovery may send now: PRR's quota in fast recovery, cwnd less the pipe after a timeout. */
     private long recoveryBudget() {
-        return (inRecovery ? prr.window() : congestion.cwnd()) - sent.pipe();
+        return (inRecovery && congestion.boundedByPrr() ? prr.window() : congestion.cwnd()) - sent.pipe();
     }
 
     /**
@@ -1506,6 +1509,12 @@ public final class TcpConnection {
             if (unsent == 0 && !finQueued) {
                 break;
             }
+            if (pacer.mustWait(congestion.pacingRate(), nowNanos)) {
+                timers.pacingDeadline = pacer.nextDepartureNanos();
+                layer.counters().pacingWaits++;
+                timers.arm();
+                break;
+            }
             int len = 0;
             if (unsent > 0) {
                 long inFlight = Integer.toUnsignedLong(SeqNum.diff(sndNxt, sndUna));
@@ -1558,6 +1567,8 @@ public final class TcpConnection {
                 break;
             }
         }
+        sent.rate.checkApplicationLimited(sendQueue.end() - offsetOf(sndNxt), effectiveMss(), sent.pipe(),
+                congestion.cwnd(), sent.firstLostNotRetransmitted() >= 0);
         return sentAny;
     }
 
@@ -1574,6 +1585,7 @@ public final class TcpConnection {
             flags |= TcpFlags.FIN;
         }
         lastTransmitFailed = !layer.transmit(this, flags, seq, offset, len, nowNanos);
+        pacer.sent(len, congestion.pacingRate(), sendMss, nowNanos);
         int end = seq + len + ((flags & TcpFlags.FIN) != 0 ? 1 : 0);
         if (sent.sent(seq, end, nowNanos)) {
             retransmission = true; // sent before (a resend after a timeout or a smaller MSS counts too)
@@ -1945,7 +1957,7 @@ public final class TcpConnection {
     /** Everything that decides what the connection sends next, in one line (like `ss -ti`), for diagnostics. */
     public String describe(long nowNanos) {
         return this + " una=" + Integer.toUnsignedString(sndUna - iss) + " nxt=+" + SeqNum.diff(sndNxt, sndUna)
-                + " max=+" + SeqNum.diff(sndMax, sndUna) + " sndWnd=" + sndWnd + " cwnd=" + congestion.cwnd()
+                + " max=+" + SeqNum.diff(sndMax, sndUna) + " sndWnd=" + sndWnd + " cwnd=" + congestion.cwnd() + congestion.describe()
                 + " queued=" + sendQueue.size() + " fin=" + finQueued + " rcvNxt=" + Integer.toUnsignedString(
                 rcvNxt - irs) + " rcvWnd=" + currentReceiveWindow() + " readable=" + receiveQueue.bytes()
                 + " ooo=" + reassembly.entries() + " dupAcks=" + dupAcks + " recovery=" + inRecovery

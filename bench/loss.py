@@ -49,7 +49,9 @@ class Bench:
         # "linux": the same Netty application on epoll, with the sender namespace's default congestion control (a new
         # namespace takes the host's: here BBR); "linux-<cc>": the kernel with that congestion control (loss-sender.py)
         self.linux = ["linux"] + [f"linux-{cc}" for cc in a.linux_cc.split(",") if cc]
-        self.senders = self.linux + ["zstack"] + (["zstack-before"] if a.baseline_jar else [])
+        # "zstack": ZStack with its default congestion control; "zstack-<cc>": with that one (--congestion-control)
+        self.senders = self.linux + ["zstack"] + [f"zstack-{cc}" for cc in a.zstack_cc.split(",") if cc] \
+            + (["zstack-before"] if a.baseline_jar else [])
         self.default_cc = run(ns(a.ns_s, "sysctl", "-n", "net.ipv4.tcp_congestion_control"), check=False).stdout.strip()
         self.pattern = os.path.join(a.out, "expected.bin")
         size = a.size_mib * 1024 * 1024
@@ -90,6 +92,8 @@ class Bench:
             run(ns(s, "ip", "addr", "flush", "dev", "s0"))
             args = ["--transport", "zstack", "--vdev", "net_af_packet0,iface=s0", "--address", f"{SERVER}/24",
                     "--gateway", "10.93.2.1"]
+            if sender.startswith("zstack-") and sender != "zstack-before":
+                args += ["--congestion-control", sender[len("zstack-"):]]
         run(ns(a.ns_k, "ip", "neigh", "flush", "all"), check=False)
         run(ns(a.ns_r, "ip", "neigh", "flush", "all"), check=False)
         cmd = ns(s, a.java, "--enable-native-access=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow",
@@ -284,6 +288,9 @@ def parse():
                    help="another http-echo.jar (e.g. built from an older commit): a third sender, zstack-before")
     p.add_argument("--linux-cc", default="cubic",
                    help="congestion controls for the kernel as further senders, comma separated (empty: none)")
+    p.add_argument("--zstack-cc", default="",
+                   help="congestion controls for ZStack as further senders (zstack-<cc>), comma separated: "
+                        "cubic, new-reno, bbr (empty: none)")
     p.add_argument("--pcap", action="store_true",
                    help="capture the headers of every measured transfer on the router's sender side (<point>-<sender>-<n>.pcap)")
     p.add_argument("--max-seconds", type=int, default=300, help="a transfer taking longer fails")

@@ -184,6 +184,19 @@ public final class ZStackSocketChannel extends AbstractZStackChannel implements 
         });
     }
 
+    void congestionControlChanged() {
+        if (!isRegistered() && connection != null && ownerLoop != null && ownerLoop.inEventLoop()) {
+            // an accepted child's options are set on its loop before it registers (ServerBootstrap's acceptor)
+            connection.congestionControlChanged(ZStackEventLoop.now());
+            return;
+        }
+        onLoop(() -> {
+            if (connection != null) {
+                connection.congestionControlChanged(ZStackEventLoop.now());
+            }
+        });
+    }
+
     void keepAliveChanged() {
         onLoop(() -> {
             if (connection != null) {

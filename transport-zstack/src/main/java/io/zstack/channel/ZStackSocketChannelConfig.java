@@ -118,6 +118,7 @@ public final class ZStackSocketChannelConfig extends AbstractZStackChannelConfig
             settings.delayedAck = (Boolean) value;
         } else if (option == ZStackChannelOption.CONGESTION_CONTROL) {
             settings.congestionControl = (CongestionAlgorithm) value;
+            channel.congestionControlChanged();
         } else if (option == ZStackChannelOption.TCP_KEEPIDLE) {
             settings.keepAliveIdleNanos = positive(option, (Integer) value) * S;
             channel.keepAliveChanged();

@@ -1,6 +1,7 @@
 package io.zstack.tcp;
 
 import io.zstack.buffer.MbufPool;
+import io.zstack.tcp.cc.CongestionAlgorithm;
 import io.zstack.tcp.cc.CongestionControl;
 import io.zstack.wire.Ipv4Packet;
 
@@ -109,7 +110,10 @@ public final class TcpConnection {
 
     // ---- retransmission, congestion
     final RttEstimator rtt;
-    final CongestionControl congestion;
+    CongestionControl congestion;
+    /** Which algorithm {@link #congestion} is, and whether the setting asks for another (see congestionControlChanged). */
+    private CongestionAlgorithm congestionAlgorithm;
+    private boolean congestionChangePending;
     int dupAcks;
     boolean inRecovery;
     int recoveryPoint;
@@ -177,7 +181,8 @@ public final class TcpConnection {
         this.receiveQueue = new ReceiveQueue(pool);
         this.reassembly = new ReassemblyQueue(pool, settings.reassemblySegments);
         this.rtt = new RttEstimator(settings.initialRtoNanos, settings.minRtoNanos, settings.maxRtoNanos, 1_000_000L);
-        this.congestion = settings.congestionControl.create();
+        this.congestionAlgorithm = settings.congestionControl;
+        this.congestion = congestionAlgorithm.create();
         this.timers = new ConnectionTimers(this, layer.timers());
         this.quickAcksLeft = settings.quickAckSegments;
     }
@@ -1471,6 +1476,7 @@ public final class TcpConnection {
 
     /** Sends whatever the state, the windows and the ACK policy call for now. */
     void output(long nowNanos) {
+        switchCongestionControlIfDue(nowNanos);
         if (state == TcpState.CLOSED || state == TcpState.LISTEN || state == TcpState.SYN_SENT
                 || state == TcpState.SYN_RECEIVED) {
             if (ackNow && state == TcpState.SYN_RECEIVED) {
@@ -1739,6 +1745,26 @@ public final class TcpConnection {
     }
 
     /** Re-reads SO_KEEPALIVE and friends after the application changed them. */
+    /**
+     * The congestion control setting changed on an open connection (as Linux's TCP_CONGESTION may; a server's child
+     * option is applied after the handshake): the new algorithm takes over from its initial window, at once or, if a
+     * loss recovery is under way (whose exit each algorithm handles its own way), when it ends.
+     */
+    public void congestionControlChanged(long nowNanos) {
+        congestionChangePending = settings.congestionControl != congestionAlgorithm;
+        switchCongestionControlIfDue(nowNanos);
+    }
+
+    private void switchCongestionControlIfDue(long nowNanos) {
+        if (!congestionChangePending || inRecovery || lossRecovery) {
+            return;
+        }
+        congestionChangePending = false;
+        congestionAlgorithm = settings.congestionControl;
+        congestion = congestionAlgorithm.create();
+        congestion.init(sendMss, nowNanos);
+    }
+
     public void keepAliveChanged(long nowNanos) {
         if (settings.keepAlive && isActive()) {
             armKeepAlive(Math.max(nowNanos, lastReceiveNanos));

@@ -185,9 +185,15 @@ public final class ZStackSocketChannel extends AbstractZStackChannel implements 
     }
 
     void congestionControlChanged() {
-        if (!isRegistered() && connection != null && ownerLoop != null && ownerLoop.inEventLoop()) {
-            // an accepted child's options are set on its loop before it registers (ServerBootstrap's acceptor)
-            connection.congestionControlChanged(ZStackEventLoop.now());
+        TcpConnection c = connection;
+        if (!isRegistered() && c != null && ownerLoop != null) {
+            // an accepted child's options are set before it registers, by the acceptor on the server channel's loop,
+            // which may be another group's; the connection is its own loop's
+            if (ownerLoop.inEventLoop()) {
+                c.congestionControlChanged(ZStackEventLoop.now());
+            } else {
+                ownerLoop.execute(() -> c.congestionControlChanged(ZStackEventLoop.now()));
+            }
             return;
         }
         onLoop(() -> {

@@ -16,6 +16,7 @@ import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.SimpleChannelInboundHandler;
+import io.zstack.tcp.cc.CongestionAlgorithm;
 import java.io.ByteArrayOutputStream;
 import java.net.ConnectException;
 import java.net.InetSocketAddress;
@@ -140,6 +141,37 @@ class ZStackEchoTest {
                 () -> client.config().setOption(ZStackChannelOption.TCP_RTO_MIN_US, 0));
         assertThrows(IllegalArgumentException.class,
                 () -> client.config().setOption(ZStackChannelOption.TCP_RTO_MIN_US, Integer.MAX_VALUE));
+        client.close().sync();
+        server.close().sync();
+    }
+
+    /**
+     * CONGESTION_CONTROL as a child option reaches the accepted connection (set after its handshake, it once did
+     * nothing), and set on an open client connection it takes over there.
+     */
+    @Test
+    void theCongestionControlIsAChannelOption() throws Exception {
+        CompletableFuture<Channel> accepted = new CompletableFuture<>();
+        Channel server = new ServerBootstrap().group(boss, workers).channel(ZStackServerSocketChannel.class)
+                .childOption(ZStackChannelOption.CONGESTION_CONTROL, CongestionAlgorithm.BBR)
+                .childHandler(new ChannelInboundHandlerAdapter() {
+                    @Override
+                    public void channelActive(ChannelHandlerContext ctx) {
+                        accepted.complete(ctx.channel());
+                    }
+                }).bind(new InetSocketAddress("127.0.0.1", 0)).sync().channel();
+        Channel client = new Bootstrap().group(workers).channel(ZStackSocketChannel.class)
+                .handler(new ChannelInboundHandlerAdapter()).connect(server.localAddress()).sync().channel();
+        Channel child = accepted.get(10, TimeUnit.SECONDS);
+        assertEquals(CongestionAlgorithm.BBR, child.config().getOption(ZStackChannelOption.CONGESTION_CONTROL));
+        int clientPort = ((InetSocketAddress) client.localAddress()).getPort();
+        int serverPort = ((InetSocketAddress) server.localAddress()).getPort();
+        String clientSide = "127.0.0.1:" + clientPort + " > 127.0.0.1:" + serverPort + " ";
+        String serverSide = "127.0.0.1:" + serverPort + " > 127.0.0.1:" + clientPort + " ";
+        assertTrue(connectionLine(serverSide).contains(" bbr[STARTUP"), "the accepted connection: child option");
+        assertTrue(!connectionLine(clientSide).contains(" bbr["), "the client: the default, CUBIC");
+        client.config().setOption(ZStackChannelOption.CONGESTION_CONTROL, CongestionAlgorithm.BBR);
+        assertTrue(connectionLine(clientSide).contains(" bbr[STARTUP"), "the live connection took it");
         client.close().sync();
         server.close().sync();
     }

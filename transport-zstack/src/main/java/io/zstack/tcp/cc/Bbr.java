@@ -315,6 +315,10 @@ public final class Bbr implements CongestionControl {
 
     private void setPacingRate(double gain) {
         if (maxBw == 0) {
+            if (minRtt > 0) {
+                // no bandwidth sample yet: the window over the first RTT measured, instead of over the assumed 1 ms
+                pacingRate = (long) (HIGH_GAIN * cwnd * 1e9 / minRtt);
+            }
             return;
         }
         long rate = (long) (gain * maxBw * PACING_MARGIN);

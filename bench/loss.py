@@ -176,8 +176,8 @@ class Bench:
         """--rps: a veth's receive runs inline on the CPU that sent the frame, so the router's forwarding and the
         receiver's TCP would run on the sender's CPU (a busy-polling ZStack loop's: DPDK pins it to CPU 0). Receive
         Packet Steering queues the router's and the receiver's receive to CPU 1, for every sender alike."""
-        for ns, iface in ((self.a.ns_r, "r0"), (self.a.ns_r, "r1"), (self.a.ns_k, "k0")):
-            run(ns(ns, "sh", "-c", f"echo 2 > /sys/class/net/{iface}/queues/rx-0/rps_cpus"))
+        for name, iface in ((self.a.ns_r, "r0"), (self.a.ns_r, "r1"), (self.a.ns_k, "k0")):
+            run(ns(name, "sh", "-c", f"echo 2 > /sys/class/net/{iface}/queues/rx-0/rps_cpus"))
         log("RPS: r0, r1 and k0 receive on CPU 1")
 
     def main(self):

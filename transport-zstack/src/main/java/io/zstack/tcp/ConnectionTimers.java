@@ -26,8 +26,6 @@ final class ConnectionTimers {
     long keepAliveDeadline;
     /** TIME_WAIT expiry, FIN_WAIT_2 timeout, or linger expiry. */
     long closeDeadline;
-    /** The pacer holds a segment until then (see {@link Pacer}); firing only lets {@code output} send it. */
-    long pacingDeadline;
 
     ConnectionTimers(TcpConnection connection, TimerWheel<TcpConnection> wheel) {
         this.connection = connection;
@@ -38,7 +36,7 @@ final class ConnectionTimers {
     /** Points the wheel entry at the earliest pending deadline. */
     void arm() {
         long next = earliest(earliest(earliest(retransmitDeadline, delayedAckDeadline), earliest(persistDeadline,
-                keepAliveDeadline)), earliest(earliest(closeDeadline, pacingDeadline), earliest(reorderDeadline, probeDeadline)));
+                keepAliveDeadline)), earliest(closeDeadline, earliest(reorderDeadline, probeDeadline)));
         if (next == 0) {
             next = Long.MAX_VALUE;
         }
@@ -62,7 +60,6 @@ final class ConnectionTimers {
         persistDeadline = 0;
         keepAliveDeadline = 0;
         delayedAckDeadline = 0;
-        pacingDeadline = 0;
     }
 
     /** Every timer off and the wheel entry cancelled (the connection is gone). */
@@ -113,9 +110,6 @@ final class ConnectionTimers {
         if (due(delayedAckDeadline, nowNanos)) {
             delayedAckDeadline = 0;
             c.delayedAckTimeout(nowNanos);
-        }
-        if (due(pacingDeadline, nowNanos)) {
-            pacingDeadline = 0; // the output below sends what the pacer held
         }
         c.output(nowNanos);
         arm();

@@ -5,14 +5,17 @@ import io.zstack.tcp.cc.Bbr;
 /**
  * Releases a connection's segments at a pacing rate, for a congestion control that asks for one (BBR): an earliest
  * departure time for the next segment, advanced by each transmission's length over the rate. Up to a burst (about a
- * millisecond at the rate: the timer wheel's tick, so a pacing timer that fires a tick late loses no rate) may go
- * back to back after a pause. A rate of 0 means no pacing: the ACK clock alone, as CUBIC and NewReno send.
+ * millisecond at the rate, so a loop round that comes late loses no rate) may go back to back after a pause. A held
+ * segment is released by {@link PacedConnections} at the stack's next poll after its time. A rate of 0 means no
+ * pacing: the ACK clock alone, as CUBIC and NewReno send.
  */
 final class Pacer {
     private static final long NANOS_PER_SECOND = 1_000_000_000L;
 
     /** When the next segment may leave; only meaningful while a rate is set. */
     private long nextDepartureNanos;
+    /** Waiting in the layer's {@link PacedConnections}. */
+    boolean held;
 
     /** Whether a segment must wait now at {@code rateBytesPerSecond} (0: never). */
     boolean mustWait(long rateBytesPerSecond, long nowNanos) {

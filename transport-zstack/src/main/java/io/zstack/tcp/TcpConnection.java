@@ -1516,9 +1516,8 @@ public final class TcpConnection {
                 break;
             }
             if (pacer.mustWait(congestion.pacingRate(), nowNanos)) {
-                timers.pacingDeadline = pacer.nextDepartureNanos();
+                layer.pacedConnections().hold(this);
                 layer.counters().pacingWaits++;
-                timers.arm();
                 break;
             }
             int len = 0;

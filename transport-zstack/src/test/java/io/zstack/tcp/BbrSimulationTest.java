@@ -1,7 +1,6 @@
 package io.zstack.tcp;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.zstack.device.FaultConfig;
@@ -35,16 +34,10 @@ class BbrSimulationTest {
         FaultConfig faults = drop == 0 ? FaultConfig.NONE
                 : FaultConfig.builder().direction(FaultConfig.Direction.TRANSMIT).drop(drop).build();
         try (TcpSimulation sim = new TcpSimulation(seed, faults, settings)) {
-            TcpListener listener = sim.b.tcp().listen(TcpSimulation.B, 7000, settings.copy());
-            TcpConnection client = sim.a.tcp().connect(0, 0, TcpSimulation.B, 7000, settings.copy(), null, sim.now());
-            TcpConnection[] server = new TcpConnection[1];
-            assertTrue(sim.run(() -> {
-                if (server[0] == null) {
-                    server[0] = listener.accept();
-                }
-                return server[0] != null && client.state() == TcpState.ESTABLISHED;
-            }, 30 * SECOND), "handshake");
-            assertNotNull(server[0]);
+            TcpConnection[] pair = sim.establish(settings, 30 * SECOND);
+            TcpConnection client = pair[0];
+            TcpConnection[] server = {pair[1]};
+            assertTrue(server[0] != null && client.state() == TcpState.ESTABLISHED, "handshake");
             SplittableRandom sizes = new SplittableRandom(seed);
             long[] sent = {0};
             long[] read = {0};

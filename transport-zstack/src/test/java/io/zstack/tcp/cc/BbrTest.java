@@ -25,6 +25,11 @@ class BbrTest {
 
     /** One round trip at {@code bytesPerSecond}: the ACK that ends it, with {@code inflight} left in flight. */
     private void round(long bytesPerSecond, long inflight, boolean appLimited) {
+        round(bytesPerSecond, inflight, appLimited, RTT);
+    }
+
+    /** As above, the ACK's RTT sample {@code rtt} (the rounds stay RTT apart). */
+    private void round(long bytesPerSecond, long inflight, boolean appLimited, long rtt) {
         now += RTT + STEP_SLACK;
         long bytes = bytesPerSecond * RTT / 1_000_000_000L;
         long prior = roundStartDelivered;
@@ -36,7 +41,7 @@ class BbrTest {
         rs.intervalNanos = RTT;
         rs.ackedBytes = bytes;
         rs.inflightBytes = inflight;
-        rs.rttNanos = RTT;
+        rs.rttNanos = rtt;
         rs.appLimited = appLimited;
         bbr.onRateSample(rs, now);
     }
@@ -192,42 +197,24 @@ class BbrTest {
         toProbeBw();
         long cwnd = 0;
         while (bbr.mode() == Bbr.Mode.PROBE_BW) {
-            rs.rttNanos = RTT + MS; // queueing: no new minimum
             cwnd = bbr.cwnd();
-            roundWithRtt(RTT + MS, BDP);
+            round(BW, BDP, false, RTT + MS);
             assertTrue(now < 11_000 * MS);
         }
         assertEquals(Bbr.Mode.PROBE_RTT, bbr.mode());
         assertTrue(now > 10_000 * MS);
         assertEquals(Bbr.MIN_CWND_SEGMENTS * MSS, bbr.cwnd());
         assertEquals(1, bbr.probeRttEntries());
-        roundWithRtt(RTT, 4 * MSS); // the flight is down to 4 segments: 200 ms from now
+        round(BW, 4 * MSS, false, RTT); // the flight is down to 4 segments: 200 ms from now
         long drained = now;
         while (bbr.mode() == Bbr.Mode.PROBE_RTT) {
-            roundWithRtt(RTT, 4 * MSS);
+            round(BW, 4 * MSS, false, RTT);
             assertTrue(now < drained + 300 * MS);
         }
         assertTrue(now >= drained + Bbr.PROBE_RTT_NANOS);
         assertEquals(Bbr.Mode.PROBE_BW, bbr.mode());
         assertTrue(bbr.cwnd() >= Math.min(cwnd, bbr.targetWindow(Bbr.CWND_GAIN)), bbr.describe());
         assertEquals(RTT, bbr.minRtt());
-    }
-
-    private void roundWithRtt(long rtt, long inflight) {
-        now += RTT + STEP_SLACK;
-        long bytes = BW * RTT / 1_000_000_000L;
-        long prior = roundStartDelivered;
-        delivered += bytes;
-        roundStartDelivered = delivered;
-        rs.priorDelivered = prior;
-        rs.totalDelivered = delivered;
-        rs.deliveredBytes = bytes;
-        rs.intervalNanos = RTT;
-        rs.ackedBytes = bytes;
-        rs.inflightBytes = inflight;
-        rs.rttNanos = rtt;
-        rs.appLimited = false;
-        bbr.onRateSample(rs, now);
     }
 
     /** Not PRR: BBR's own window bounds a recovery; and it paces from the start. */

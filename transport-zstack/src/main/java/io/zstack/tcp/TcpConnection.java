@@ -111,7 +111,7 @@ public final class TcpConnection {
     // ---- retransmission, congestion
     final RttEstimator rtt;
     CongestionControl congestion;
-    /** Which algorithm {@link #congestion} is, and whether the setting asks for another (see congestionControlChanged). */
+    /** Which algorithm {@link #congestion} is, and whether the setting asks for another (congestionControlChanged). */
     private CongestionAlgorithm congestionAlgorithm;
     private boolean congestionChangePending;
     int dupAcks;
@@ -1743,7 +1743,6 @@ public final class TcpConnection {
         rtt.minRtoNanos(settings.minRtoNanos);
     }
 
-    /** Re-reads SO_KEEPALIVE and friends after the application changed them. */
     /**
      * The congestion control setting changed on an open connection (as Linux's TCP_CONGESTION may; a server's child
      * option is applied after the handshake): the new algorithm takes over from its initial window, at once or, if a
@@ -1764,6 +1763,7 @@ public final class TcpConnection {
         congestion.init(sendMss, nowNanos);
     }
 
+    /** Re-reads SO_KEEPALIVE and friends after the application changed them. */
     public void keepAliveChanged(long nowNanos) {
         if (settings.keepAlive && isActive()) {
             armKeepAlive(Math.max(nowNanos, lastReceiveNanos));
@@ -1982,7 +1982,8 @@ public final class TcpConnection {
     /** Everything that decides what the connection sends next, in one line (like `ss -ti`), for diagnostics. */
     public String describe(long nowNanos) {
         return this + " una=" + Integer.toUnsignedString(sndUna - iss) + " nxt=+" + SeqNum.diff(sndNxt, sndUna)
-                + " max=+" + SeqNum.diff(sndMax, sndUna) + " sndWnd=" + sndWnd + " cwnd=" + congestion.cwnd() + congestion.describe()
+                + " max=+" + SeqNum.diff(sndMax, sndUna) + " sndWnd=" + sndWnd + " cwnd=" + congestion.cwnd()
+                + congestion.describe()
                 + " queued=" + sendQueue.size() + " fin=" + finQueued + " rcvNxt=" + Integer.toUnsignedString(
                 rcvNxt - irs) + " rcvWnd=" + currentReceiveWindow() + " readable=" + receiveQueue.bytes()
                 + " ooo=" + reassembly.entries() + " dupAcks=" + dupAcks + " recovery=" + inRecovery

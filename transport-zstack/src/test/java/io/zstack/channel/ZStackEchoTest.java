@@ -154,7 +154,7 @@ class ZStackEchoTest {
         server.close().sync();
     }
 
-    /** A server on the boss and worker groups with one child option, a client connected to it: server, client, child. */
+    /** A server on the boss and worker groups with a child option, a client connected to it: server, client, child. */
     private static <T> Channel[] connectedWithChildOption(ChannelOption<T> option, T value) throws Exception {
         CompletableFuture<Channel> accepted = new CompletableFuture<>();
         Channel server = new ServerBootstrap().group(boss, workers).channel(ZStackServerSocketChannel.class)

@@ -27,7 +27,8 @@ class BbrSimulationTest {
     static Transfer transfer(long seed, CongestionAlgorithm algorithm, double drop, long bytes) {
         TcpSettings settings = new TcpSettings();
         settings.congestionControl = algorithm;
-        // buffers of 32 BDPs (the send buffer counts the mbufs small writes pin): neither the sender's buffer nor the receiver's window limits the flight
+        // buffers of 32 BDPs (the send buffer counts the mbufs small writes pin): neither the sender's buffer nor the
+        // receiver's window limits the flight
         settings.sendBufferBytes = 4 << 20;
         settings.receiveBufferBytes = 4 << 20;
         // each frame meets the fault injector once, as with the benchmark's router: data at a's transmit, ACKs at b's
@@ -51,7 +52,8 @@ class BbrSimulationTest {
             assertTrue(done, "seed " + seed + ": " + read[0] + "/" + bytes + " " + client.describe(sim.now()));
             long nanos = sim.now() - started;
             Transfer t = new Transfer(bytes * 1e9 / nanos, sim.a.tcp().counters(), client.describe(sim.now()));
-            System.out.printf("bbr-sim %s drop %.3f seed %d: %.1f MB/s (%.0f%% of the link), retransmitted %d, timeouts %d,"
+            System.out.printf("bbr-sim %s drop %.3f seed %d: %.1f MB/s (%.0f%% of the link), retransmitted %d,"
+                    + " timeouts %d,"
                     + " pacing waits %d%n  %s%n", algorithm, drop, seed, t.bytesPerSecond / 1e6, 100 * t.linkShare(),
                     t.sender.retransmittedSegments, t.sender.timeouts, t.sender.pacingWaits, t.describe);
             return t;

@@ -49,7 +49,11 @@ class Bench:
         # "linux": the same Netty application on epoll, with the sender namespace's default congestion control (a new
         # namespace takes the host's: here BBR); "linux-<cc>": the kernel with that congestion control (loss-sender.py)
         self.linux = ["linux"] + [f"linux-{cc}" for cc in a.linux_cc.split(",") if cc]
-        self.senders = self.linux + ["zstack"] + (["zstack-before"] if a.baseline_jar else [])
+        # "zstack": ZStack with its default congestion control; "zstack-<cc>": with that one (--congestion-control)
+        zstack = ["zstack"] + [f"zstack-{cc}" for cc in a.zstack_cc.split(",") if cc]
+        # "...-xdp": the same ZStack sender on net_af_xdp instead of net_af_packet (--zstack-xdp)
+        self.senders = self.linux + zstack + ([f"{z}-xdp" for z in zstack] if a.zstack_xdp else []) \
+            + (["zstack-before"] if a.baseline_jar else [])
         self.default_cc = run(ns(a.ns_s, "sysctl", "-n", "net.ipv4.tcp_congestion_control"), check=False).stdout.strip()
         self.pattern = os.path.join(a.out, "expected.bin")
         size = a.size_mib * 1024 * 1024
@@ -88,8 +92,12 @@ class Bench:
             args = ["--transport", "epoll", "--bind", SERVER]
         else:
             run(ns(s, "ip", "addr", "flush", "dev", "s0"))
-            args = ["--transport", "zstack", "--vdev", "net_af_packet0,iface=s0", "--address", f"{SERVER}/24",
-                    "--gateway", "10.93.2.1"]
+            xdp = sender.endswith("-xdp")
+            vdev = "net_af_xdp0,iface=s0,start_queue=0,queue_count=1" if xdp else "net_af_packet0,iface=s0"
+            args = ["--transport", "zstack", "--vdev", vdev, "--address", f"{SERVER}/24", "--gateway", "10.93.2.1"]
+            cc = sender[len("zstack-"):].removesuffix("-xdp") if sender.startswith("zstack-") else ""
+            if cc and cc not in ("before", "xdp"):
+                args += ["--congestion-control", cc]
         run(ns(a.ns_k, "ip", "neigh", "flush", "all"), check=False)
         run(ns(a.ns_r, "ip", "neigh", "flush", "all"), check=False)
         cmd = ns(s, a.java, "--enable-native-access=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow",
@@ -164,8 +172,18 @@ class Bench:
         os.unlink(body) if os.path.exists(body) else None
         return seconds, got, intact, {k: after[k] - before[k] for k in after}
 
+    def steer(self):
+        """--rps: a veth's receive runs inline on the CPU that sent the frame, so the router's forwarding and the
+        receiver's TCP would run on the sender's CPU (a busy-polling ZStack loop's: DPDK pins it to CPU 0). Receive
+        Packet Steering queues the router's and the receiver's receive to CPU 1, for every sender alike."""
+        for name, iface in ((self.a.ns_r, "r0"), (self.a.ns_r, "r1"), (self.a.ns_k, "k0")):
+            run(ns(name, "sh", "-c", f"echo 2 > /sys/class/net/{iface}/queues/rx-0/rps_cpus"))
+        log("RPS: r0, r1 and k0 receive on CPU 1")
+
     def main(self):
         a = self.a
+        if a.rps:
+            self.steer()
         points = [("drop", float(p)) for p in a.losses.split(",") if p] + [("dup", float(p)) for p in
                                                                            a.duplicates.split(",") if p]
         rows = []
@@ -284,6 +302,14 @@ def parse():
                    help="another http-echo.jar (e.g. built from an older commit): a third sender, zstack-before")
     p.add_argument("--linux-cc", default="cubic",
                    help="congestion controls for the kernel as further senders, comma separated (empty: none)")
+    p.add_argument("--zstack-cc", default="",
+                   help="congestion controls for ZStack as further senders (zstack-<cc>), comma separated: "
+                        "cubic, new-reno, bbr (empty: none)")
+    p.add_argument("--zstack-xdp", action="store_true",
+                   help="each ZStack sender also on net_af_xdp (zstack...-xdp), beside net_af_packet")
+    p.add_argument("--rps", action="store_true",
+                   help="Receive Packet Steering on the router's veths (r0, r1: CPU 1) and the receiver's (k0: CPU 0),"
+                        " for every sender alike")
     p.add_argument("--pcap", action="store_true",
                    help="capture the headers of every measured transfer on the router's sender side (<point>-<sender>-<n>.pcap)")
     p.add_argument("--max-seconds", type=int, default=300, help="a transfer taking longer fails")

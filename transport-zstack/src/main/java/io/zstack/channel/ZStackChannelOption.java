@@ -9,7 +9,10 @@ import io.netty.channel.ChannelOption;
 public final class ZStackChannelOption<T> extends ChannelOption<T> {
     /** Delay ACKs (RFC 9293 §3.8.6.3); off sends an ACK for every segment, as TCP_QUICKACK does. */
     public static final ChannelOption<Boolean> DELAYED_ACK = valueOf(ZStackChannelOption.class, "DELAYED_ACK");
-    /** Congestion control of new connections (like TCP_CONGESTION). */
+    /**
+     * Congestion control (like TCP_CONGESTION): of the connection a client channel opens, and of an open one from then
+     * on (a server's child option included: it takes over after the handshake, from its initial window).
+     */
     public static final ChannelOption<ZStackCongestionControl> CONGESTION_CONTROL =
             valueOf(ZStackChannelOption.class, "CONGESTION_CONTROL");
     /** Seconds idle before the first keepalive probe (TCP_KEEPIDLE). */

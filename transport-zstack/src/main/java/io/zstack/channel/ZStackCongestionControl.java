@@ -10,8 +10,12 @@ public enum ZStackCongestionControl {
     /** CUBIC (RFC 9438). */
     CUBIC(CongestionAlgorithm.CUBIC),
     /** NewReno (RFC 6582, RFC 5681). */
-    NEW_RENO(CongestionAlgorithm.NEW_RENO);
-    // BBR goes here, mapped to CongestionAlgorithm.BBR, once the stack's tcp.cc has it.
+    NEW_RENO(CongestionAlgorithm.NEW_RENO),
+    /**
+     * BBR (version 1: a model of the path's bandwidth and round-trip time, paced sending; random loss does not shrink
+     * its window). Not the default: it wins on lossy paths and loses on some others (bench/README.md, loss section).
+     */
+    BBR(CongestionAlgorithm.BBR);
 
     private final CongestionAlgorithm algorithm;
 

@@ -187,6 +187,25 @@ public final class ZStackSocketChannel extends AbstractZStackChannel implements 
         });
     }
 
+    void congestionControlChanged() {
+        TcpConnection c = connection;
+        if (!isRegistered() && c != null && ownerLoop != null) {
+            // an accepted child's options are set before it registers, by the acceptor on the server channel's loop,
+            // which may be another group's; the connection is its own loop's
+            if (ownerLoop.inEventLoop()) {
+                c.congestionControlChanged(ZStackEventLoop.now());
+            } else {
+                ownerLoop.execute(() -> c.congestionControlChanged(ZStackEventLoop.now()));
+            }
+            return;
+        }
+        onLoop(() -> {
+            if (connection != null) {
+                connection.congestionControlChanged(ZStackEventLoop.now());
+            }
+        });
+    }
+
     void keepAliveChanged() {
         onLoop(() -> {
             if (connection != null) {

@@ -123,6 +123,7 @@ public final class ZStackSocketChannelConfig extends AbstractZStackChannelConfig
         } else if (option == ZStackChannelOption.CONGESTION_CONTROL) {
             ZStackCongestionControl algorithm = (ZStackCongestionControl) value;
             edit(option, b -> b.congestionControl(algorithm.algorithm()));
+            channel.congestionControlChanged();
         } else if (option == ZStackChannelOption.TCP_KEEPIDLE) {
             long nanos = positive(option, (Integer) value) * S;
             edit(option, b -> b.keepAliveIdleNanos(nanos));

@@ -48,9 +48,12 @@ final class Rack {
                    long nowNanos) {
         long sample = nowNanos - segXmitNanos;
         if (retransmitted) {
-            // ambiguous: the ACK may be for the original. Timestamps settle it; without, an RTT below the minimum says
-            // it was the original
-            if (echoNanos != Long.MIN_VALUE ? echoNanos < segXmitNanos - 1_000_000L : sample < minRtt) {
+            // ambiguous: the ACK may be for the original, which an echoed timestamp older than the resend or an RTT
+            // below the minimum shows (either suffices, as in the RFC). Our timestamps count milliseconds: the echo of
+            // an original sent in the resend's millisecond looks like the resend's, and the RTT of about 0 it gave
+            // made RACK deem the whole flight lost (dozens of needless resends per episode with BBR's flights in the
+            // simulation)
+            if (echoNanos != Long.MIN_VALUE && echoNanos < segXmitNanos - 1_000_000L || sample < minRtt) {
                 return;
             }
         } else if (fackValid && SeqNum.lt(segEnd, fack)) {

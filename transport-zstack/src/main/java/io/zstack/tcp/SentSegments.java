@@ -19,6 +19,11 @@ final class SentSegments {
     static final int RETRANS = 4;
     /** Retransmitted at least once (RACK ignores ambiguous ACKs of such segments, RFC 8985 §6.2 step 2). */
     static final int EVER_RETRANS = 8;
+    /** Sent while the application limited the flight (delivery rate estimation's P.is_app_limited). */
+    static final int APP_LIMITED = 16;
+
+    /** The delivery rate estimator whose stamps each transmission records. */
+    final DeliveryRateSampler rate = new DeliveryRateSampler();
 
     // 8 records to start with (a request/response connection needs no more), doubled as a flight needs
     private int[] starts = new int[8];
@@ -27,6 +32,10 @@ final class SentSegments {
     private byte[] flags = new byte[8];
     /** Order of the transmissions, breaking ties between segments sent at the same instant. */
     private long[] order = new long[8];
+    /** Delivery rate stamps of the latest transmission: delivered count, its time, and the flight's first send. */
+    private long[] stampDelivered = new long[8];
+    private long[] stampDeliveredTime = new long[8];
+    private long[] stampFirstSent = new long[8];
     private long transmissions;
     private int head;
     private int count;
@@ -103,6 +112,7 @@ final class SentSegments {
                     setFlags(k, flags[k] | RETRANS | EVER_RETRANS);
                     xmit[k] = nowNanos;
                     order[k] = transmissions + 1;
+                    stamp(k);
                     again = true;
                 }
             }
@@ -121,14 +131,35 @@ final class SentSegments {
         if (head + count == starts.length) {
             makeRoom();
         }
+        if (count == 0) {
+            rate.flightStarts(nowNanos);
+        }
         int k = head + count;
         starts[k] = seq;
         ends[k] = end;
         xmit[k] = nowNanos;
         order[k] = transmissions + 1;
         flags[k] = 0;
+        stamp(k);
         count++;
         totalBytes += Integer.toUnsignedLong(end - seq);
+    }
+
+    /** Records the delivery rate estimator's stamps with record {@code k}'s latest transmission. */
+    private void stamp(int k) {
+        stampDelivered[k] = rate.delivered();
+        stampDeliveredTime[k] = rate.deliveredTime();
+        stampFirstSent[k] = rate.firstSentTime();
+        flags[k] = (byte) (rate.appLimited() ? flags[k] | APP_LIMITED : flags[k] & ~APP_LIMITED);
+    }
+
+    /** Record {@code k} (not SACKed before) was delivered: to RACK and the delivery rate estimator. */
+    private void delivered(int k, Rack rack, long echoNanos, long nowNanos) {
+        int f = flags[k];
+        boolean everRetransmitted = (f & EVER_RETRANS) != 0;
+        rack.delivered(xmit[k], order[k], ends[k], everRetransmitted, echoNanos, nowNanos);
+        rate.segmentDelivered(Integer.toUnsignedLong(ends[k] - starts[k]), stampDelivered[k], stampDeliveredTime[k],
+                stampFirstSent[k], (f & APP_LIMITED) != 0, xmit[k], everRetransmitted, nowNanos);
     }
 
     /** Moves the records to the front of the arrays, or grows them. */
@@ -139,6 +170,9 @@ final class SentSegments {
             System.arraycopy(xmit, head, xmit, 0, count);
             System.arraycopy(flags, head, flags, 0, count);
             System.arraycopy(order, head, order, 0, count);
+            System.arraycopy(stampDelivered, head, stampDelivered, 0, count);
+            System.arraycopy(stampDeliveredTime, head, stampDeliveredTime, 0, count);
+            System.arraycopy(stampFirstSent, head, stampFirstSent, 0, count);
             head = 0;
             return;
         }
@@ -148,6 +182,9 @@ final class SentSegments {
         xmit = java.util.Arrays.copyOf(xmit, n);
         flags = java.util.Arrays.copyOf(flags, n);
         order = java.util.Arrays.copyOf(order, n);
+        stampDelivered = java.util.Arrays.copyOf(stampDelivered, n);
+        stampDeliveredTime = java.util.Arrays.copyOf(stampDeliveredTime, n);
+        stampFirstSent = java.util.Arrays.copyOf(stampFirstSent, n);
     }
 
     /** Index (from 0) of the record that contains {@code seq}, or {@link #count} if none does. */
@@ -184,11 +221,17 @@ final class SentSegments {
         System.arraycopy(xmit, k + 1, xmit, k + 2, count - i - 1);
         System.arraycopy(flags, k + 1, flags, k + 2, count - i - 1);
         System.arraycopy(order, k + 1, order, k + 2, count - i - 1);
+        System.arraycopy(stampDelivered, k + 1, stampDelivered, k + 2, count - i - 1);
+        System.arraycopy(stampDeliveredTime, k + 1, stampDeliveredTime, k + 2, count - i - 1);
+        System.arraycopy(stampFirstSent, k + 1, stampFirstSent, k + 2, count - i - 1);
         starts[k + 1] = seq;
         ends[k + 1] = ends[k];
         xmit[k + 1] = xmit[k];
         flags[k + 1] = flags[k];
         order[k + 1] = order[k];
+        stampDelivered[k + 1] = stampDelivered[k];
+        stampDeliveredTime[k + 1] = stampDeliveredTime[k];
+        stampFirstSent[k + 1] = stampFirstSent[k];
         ends[k] = seq;
         count++;
         if ((flags[k] & SACKED) != 0) {
@@ -222,7 +265,7 @@ final class SentSegments {
             int f = flags[head];
             if ((f & SACKED) == 0) {
                 delivered += Integer.toUnsignedLong(ends[head] - starts[head]);
-                rack.delivered(xmit[head], order[head], ends[head], (f & EVER_RETRANS) != 0, echoNanos, nowNanos);
+                delivered(head, rack, echoNanos, nowNanos);
             }
             setFlags(head, 0);
             totalBytes -= Integer.toUnsignedLong(ends[head] - starts[head]);
@@ -260,7 +303,7 @@ final class SentSegments {
             int f = flags[k];
             if ((f & SACKED) == 0) {
                 delivered += Integer.toUnsignedLong(ends[k] - starts[k]);
-                rack.delivered(xmit[k], order[k], ends[k], (f & EVER_RETRANS) != 0, echoNanos, nowNanos);
+                delivered(k, rack, echoNanos, nowNanos);
                 setFlags(k, (f | SACKED) & ~(LOST | RETRANS));
             }
         }

@@ -551,6 +551,7 @@ public final class TcpConnection {
 
     /** Sends whatever the state, the windows and the ACK policy call for now. */
     void output(long nowNanos) {
+        sender.switchCongestionControlIfDue(nowNanos);
         if (state == TcpState.CLOSED || state == TcpState.LISTEN || state == TcpState.SYN_SENT
                 || state == TcpState.SYN_RECEIVED) {
             if (receiver.ackNow && state == TcpState.SYN_RECEIVED) {
@@ -584,6 +585,11 @@ public final class TcpConnection {
     /** Re-reads the minimum RTO ({@link TcpSettings#minRtoNanos}) after the application changed it. */
     public void minRtoChanged() {
         sender.rtt.minRtoNanos(settings.minRtoNanos());
+    }
+
+    /** The congestion control setting changed: see {@link TcpSender#congestionControlChanged}. */
+    public void congestionControlChanged(long nowNanos) {
+        sender.congestionControlChanged(nowNanos);
     }
 
     /** Re-reads SO_KEEPALIVE and friends after the application changed them. */
@@ -676,7 +682,7 @@ public final class TcpConnection {
         TcpSender s = sender;
         TcpReceiver r = receiver;
         return this + " una=" + Integer.toUnsignedString(s.sndUna - s.iss) + " nxt=+" + SeqNum.diff(s.sndNxt, s.sndUna)
-                + " max=+" + SeqNum.diff(s.sndMax, s.sndUna) + " sndWnd=" + s.sndWnd + " cwnd=" + s.congestion.cwnd()
+                + " max=+" + SeqNum.diff(s.sndMax, s.sndUna) + " sndWnd=" + s.sndWnd + " cwnd=" + s.congestion.cwnd() + s.congestion.describe()
                 + " queued=" + s.sendQueue.size() + " fin=" + s.finQueued + " rcvNxt=" + Integer.toUnsignedString(
                 r.rcvNxt - r.irs) + " rcvWnd=" + r.currentReceiveWindow() + " readable=" + r.receiveQueue.bytes()
                 + " ooo=" + r.reassembly.entries() + " dupAcks=" + s.dupAcks + " recovery=" + s.inRecovery

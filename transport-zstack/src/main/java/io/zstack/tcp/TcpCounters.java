@@ -84,6 +84,8 @@ public final class TcpCounters extends Counters {
     public long recoveriesUndone;
     /** Segments sent in fast recovery under Proportional Rate Reduction (RFC 6937). */
     public long prrSegments;
+    /** Times the pacer held a segment until its departure time (a congestion control that paces: BBR). */
+    public long pacingWaits;
     public long windowProbes;
     /** Segments sent into a window too small for sender SWS avoidance once the persist timer ran out (RFC 9293). */
     public long windowOverrides;

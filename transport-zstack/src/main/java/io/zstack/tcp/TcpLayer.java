@@ -38,6 +38,8 @@ public final class TcpLayer implements Ipv4Layer.Transport {
     private final ConnectionTable connections = new ConnectionTable();
     private final Map<Long, TcpListener> listeners = new HashMap<>();
     private final TimerWheel<TcpConnection> timers;
+    /** Connections whose pacer holds a segment (BBR's pacing). */
+    private final PacedConnections pacedConnections = new PacedConnections();
     private final IsnGenerator isns;
     private final SynCookies cookies;
     private final SplittableRandom random;
@@ -223,9 +225,14 @@ public final class TcpLayer implements Ipv4Layer.Transport {
         return sb.toString();
     }
 
-    /** Runs due timers. */
+    /** Runs due timers, and lets paced connections send what has come due. */
     public void poll(long nowNanos) {
         timers.advance(nowNanos, TcpConnection::timersDue);
+        pacedConnections.release(nowNanos);
+    }
+
+    PacedConnections pacedConnections() {
+        return pacedConnections;
     }
 
     /** Resets every connection and frees everything (stack shutdown). */

@@ -1,5 +1,6 @@
 package io.zstack.tcp;
 
+import io.zstack.tcp.cc.CongestionAlgorithm;
 import io.zstack.tcp.cc.CongestionControl;
 
 /**
@@ -37,7 +38,10 @@ final class TcpSender {
 
     // ---- retransmission, congestion
     final RttEstimator rtt;
-    final CongestionControl congestion;
+    CongestionControl congestion;
+    /** Which algorithm {@link #congestion} is, and whether the setting asks for another (see congestionControlChanged). */
+    private CongestionAlgorithm congestionAlgorithm;
+    private boolean congestionChangePending;
     int dupAcks;
     boolean inRecovery;
     int recoveryPoint;
@@ -56,6 +60,8 @@ final class TcpSender {
     boolean lossRecovery;
     /** Proportional Rate Reduction (RFC 6937): what fast recovery may send. */
     final ProportionalRateReduction prr = new ProportionalRateReduction();
+    /** Releases segments at the congestion control's pacing rate, if it has one. */
+    final Pacer pacer = new Pacer();
     /** Undoing a needless reduction (RFC 2883 D-SACK, RFC 3522 / RFC 4015 Eifel, as Linux undoes). */
     final UndoEpisode undoEpisode = new UndoEpisode();
     // ---- tail loss probe (its deadline and the reordering one are in timers)
@@ -82,7 +88,28 @@ final class TcpSender {
         TcpSettings settings = c.settings;
         this.rtt = new RttEstimator(settings.initialRtoNanos(), settings.minRtoNanos(), settings.maxRtoNanos(),
                 1_000_000L);
-        this.congestion = settings.congestionControl().create();
+        this.congestionAlgorithm = settings.congestionControl();
+        this.congestion = congestionAlgorithm.create();
+    }
+
+    /**
+     * The congestion control setting changed on an open connection (as Linux's TCP_CONGESTION may; a server's child
+     * option is applied after the handshake): the new algorithm takes over from its initial window, at once or, if a
+     * loss recovery is under way (whose exit each algorithm handles its own way), when it ends.
+     */
+    void congestionControlChanged(long nowNanos) {
+        congestionChangePending = c.settings.congestionControl() != congestionAlgorithm;
+        switchCongestionControlIfDue(nowNanos);
+    }
+
+    void switchCongestionControlIfDue(long nowNanos) {
+        if (!congestionChangePending || inRecovery || lossRecovery) {
+            return;
+        }
+        congestionChangePending = false;
+        congestionAlgorithm = c.settings.congestionControl();
+        congestion = congestionAlgorithm.create();
+        congestion.init(sendMss, nowNanos);
     }
 
     /** The queue our segments' payload is cut from. */
@@ -162,6 +189,7 @@ final class TcpSender {
                 persistBackoff = 0;
             }
         }
+        congestion.onRateSample(sent.rate.endOfAck(sent.pipe()), nowNanos);
         if (frto != FRTO_OFF) {
             frtoAck(SeqNum.gt(ack, unaBefore), nowNanos);
         }
@@ -370,7 +398,7 @@ final class TcpSender {
 
     /** What the recovery may send now: PRR's quota in fast recovery, cwnd less the pipe after a timeout. */
     private long recoveryBudget() {
-        return (inRecovery ? prr.window() : congestion.cwnd()) - sent.pipe();
+        return (inRecovery && congestion.boundedByPrr() ? prr.window() : congestion.cwnd()) - sent.pipe();
     }
 
     /**
@@ -700,6 +728,11 @@ final class TcpSender {
             if (unsent == 0 && !finQueued) {
                 break;
             }
+            if (pacer.mustWait(congestion.pacingRate(), nowNanos)) {
+                layer.pacedConnections().hold(c);
+                layer.counters().pacingWaits++;
+                break;
+            }
             int len = 0;
             if (unsent > 0) {
                 long inFlight = Integer.toUnsignedLong(SeqNum.diff(sndNxt, sndUna));
@@ -752,6 +785,8 @@ final class TcpSender {
                 break;
             }
         }
+        sent.rate.checkApplicationLimited(sendQueue.end() - offsetOf(sndNxt), effectiveMss(), sent.pipe(),
+                congestion.cwnd(), sent.firstLostNotRetransmitted() >= 0);
         return sentAny;
     }
 
@@ -768,6 +803,7 @@ final class TcpSender {
             flags |= TcpFlags.FIN;
         }
         lastTransmitFailed = !layer.transmit(c, flags, seq, offset, len, nowNanos);
+        pacer.sent(len, congestion.pacingRate(), sendMss, nowNanos);
         int end = seq + len + ((flags & TcpFlags.FIN) != 0 ? 1 : 0);
         if (sent.sent(seq, end, nowNanos)) {
             retransmission = true; // sent before (a resend after a timeout or a smaller MSS counts too)

@@ -114,23 +114,12 @@ class ZStackEchoTest {
 
     @Test
     void theMinimumRtoIsAChannelOption() throws Exception {
-        CompletableFuture<Channel> accepted = new CompletableFuture<>();
-        Channel server = new ServerBootstrap().group(boss, workers).channel(ZStackServerSocketChannel.class)
-                .childOption(ZStackChannelOption.TCP_RTO_MIN_US, 5_000)
-                .childHandler(new ChannelInboundHandlerAdapter() {
-                    @Override
-                    public void channelActive(ChannelHandlerContext ctx) {
-                        accepted.complete(ctx.channel());
-                    }
-                }).bind(new InetSocketAddress("127.0.0.1", 0)).sync().channel();
-        Channel client = new Bootstrap().group(workers).channel(ZStackSocketChannel.class)
-                .handler(new ChannelInboundHandlerAdapter()).connect(server.localAddress()).sync().channel();
-        accepted.get(10, TimeUnit.SECONDS);
+        Channel[] channels = connectedWithChildOption(ZStackChannelOption.TCP_RTO_MIN_US, 5_000);
+        Channel server = channels[0];
+        Channel client = channels[1];
         assertEquals(200_000, client.config().getOption(ZStackChannelOption.TCP_RTO_MIN_US));
-        int clientPort = ((InetSocketAddress) client.localAddress()).getPort();
-        int serverPort = ((InetSocketAddress) server.localAddress()).getPort();
-        String clientSide = "127.0.0.1:" + clientPort + " > 127.0.0.1:" + serverPort + " ";
-        String serverSide = "127.0.0.1:" + serverPort + " > 127.0.0.1:" + clientPort + " ";
+        String serverSide = connectionPrefix(server, client);
+        String clientSide = connectionPrefix(client, server);
         assertTrue(connectionLine(serverSide).contains("minRto=5000000,"), "the accepted connection: child option");
         assertTrue(connectionLine(clientSide).contains("minRto=200000000,"), "the client: the default");
         client.config().setOption(ZStackChannelOption.TCP_RTO_MIN_US, 7_000);
@@ -142,6 +131,49 @@ class ZStackEchoTest {
                 () -> client.config().setOption(ZStackChannelOption.TCP_RTO_MIN_US, Integer.MAX_VALUE));
         client.close().sync();
         server.close().sync();
+    }
+
+    /**
+     * CONGESTION_CONTROL as a child option reaches the accepted connection (set after its handshake, it once did
+     * nothing), and set on an open client connection it takes over there.
+     */
+    @Test
+    void theCongestionControlIsAChannelOption() throws Exception {
+        Channel[] channels = connectedWithChildOption(ZStackChannelOption.CONGESTION_CONTROL, ZStackCongestionControl.BBR);
+        Channel server = channels[0];
+        Channel client = channels[1];
+        assertEquals(ZStackCongestionControl.BBR, channels[2].config().getOption(ZStackChannelOption.CONGESTION_CONTROL));
+        String serverSide = connectionPrefix(server, client);
+        String clientSide = connectionPrefix(client, server);
+        assertTrue(connectionLine(serverSide).contains(" bbr[STARTUP"), "the accepted connection: child option");
+        assertTrue(!connectionLine(clientSide).contains(" bbr["), "the client: the default, CUBIC");
+        client.config().setOption(ZStackChannelOption.CONGESTION_CONTROL, ZStackCongestionControl.BBR);
+        assertTrue(connectionLine(clientSide).contains(" bbr[STARTUP"), "the live connection took it");
+        client.close().sync();
+        server.close().sync();
+    }
+
+    /** A server on the boss and worker groups with a child option, a client connected to it: server, client, child. */
+    private static <T> Channel[] connectedWithChildOption(ChannelOption<T> option, T value) throws Exception {
+        CompletableFuture<Channel> accepted = new CompletableFuture<>();
+        Channel server = new ServerBootstrap().group(boss, workers).channel(ZStackServerSocketChannel.class)
+                .childOption(option, value)
+                .childHandler(new ChannelInboundHandlerAdapter() {
+                    @Override
+                    public void channelActive(ChannelHandlerContext ctx) {
+                        accepted.complete(ctx.channel());
+                    }
+                }).bind(new InetSocketAddress("127.0.0.1", 0)).sync().channel();
+        Channel client = new Bootstrap().group(workers).channel(ZStackSocketChannel.class)
+                .handler(new ChannelInboundHandlerAdapter()).connect(server.localAddress()).sync().channel();
+        return new Channel[] {server, client, accepted.get(10, TimeUnit.SECONDS)};
+    }
+
+    /** How a connection's dump line starts: local and remote address of {@code from} towards {@code to}. */
+    private static String connectionPrefix(Channel from, Channel to) {
+        int fromPort = ((InetSocketAddress) from.localAddress()).getPort();
+        int toPort = ((InetSocketAddress) to.localAddress()).getPort();
+        return "127.0.0.1:" + fromPort + " > 127.0.0.1:" + toPort + " ";
     }
 
     /** The workers' description of the connection whose line starts with {@code prefix}. */

@@ -48,6 +48,9 @@ class RackTest {
         assertEquals(10 * MS, rack.rtt());
         rack.delivered(20 * MS, 2, 2000, true, 10 * MS, 40 * MS); // echoes a timestamp older than the resend
         assertEquals(10 * MS, rack.rtt());
+        // echoes a timestamp of the resend's millisecond, but 0.5 ms after it: the original's ACK, the RTT tells
+        rack.delivered(20 * MS, 2, 2000, true, 20 * MS, 20 * MS + MS / 2);
+        assertEquals(10 * MS, rack.rtt());
         rack.delivered(20 * MS, 2, 2000, true, 20 * MS, 40 * MS); // echoes the resend itself
         assertEquals(20 * MS, rack.rtt());
         assertEquals(10 * MS, rack.minRtt(), "retransmissions never set the minimum");

@@ -144,7 +144,10 @@ class RecoveryRawSegmentTest {
         List<RawPeer.Sent> probe = taken();
         assertEquals(List.of(seg(9)), seqs(probe), "the probe: the last segment again");
         assertEquals(1, counters.tailLossProbes);
-        ack(seg(7), seg(9), seg(10)); // the probe arrived: its SACK shows 7 and 8 missing
+        // the probe arrived, its ACK a round trip later (an answer faster than the minimum RTT would be the
+        // original's, RFC 8985 §6.2 step 2): its SACK shows 7 and 8 missing
+        peer.advance(10 * MS);
+        ack(seg(7), seg(9), seg(10));
         assertEquals(List.of(seg(7), seg(8)), seqs(taken()), "RACK marks both lost at once: fast recovery");
         assertTrue(conn.sender.inRecovery);
         assertEquals(1, counters.tailLossProbeRecoveries);

@@ -70,6 +70,23 @@ final class TcpSimulation implements AutoCloseable {
         return done.getAsBoolean();
     }
 
+    /**
+     * Connects a to b (port 7000) and steps until the client is ESTABLISHED and b accepted, or {@code maxNanos}
+     * pass: returns {client, server}, the server null if none was accepted.
+     */
+    TcpConnection[] establish(TcpSettings settings, long maxNanos) {
+        TcpListener listener = b.tcp().listen(B, 7000, settings);
+        TcpConnection client = a.tcp().connect(0, 0, B, 7000, settings, null, now());
+        TcpConnection[] pair = {client, null};
+        run(() -> {
+            if (pair[1] == null) {
+                pair[1] = listener.accept();
+            }
+            return pair[1] != null && client.state() == TcpState.ESTABLISHED;
+        }, maxNanos);
+        return pair;
+    }
+
     /** A deterministic byte stream: byte i of stream {@code seed}. */
     static byte streamByte(long seed, long i) {
         long x = (i + seed * 0x9E3779B97F4A7C15L) * 0xBF58476D1CE4E5B9L;

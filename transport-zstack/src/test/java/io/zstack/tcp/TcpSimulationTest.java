@@ -97,16 +97,12 @@ class TcpSimulationTest {
 
     private static void transfer(long seed, FaultConfig faults, long bytes, TcpSettings settings) {
         try (TcpSimulation sim = new TcpSimulation(seed, faults, settings)) {
-            TcpListener listener = sim.b.tcp().listen(TcpSimulation.B, 7000, settings);
-            TcpConnection client = sim.a.tcp().connect(0, 0, TcpSimulation.B, 7000, settings, null, sim.now());
-            TcpConnection[] server = new TcpConnection[1];
-            assertTrue(sim.run(() -> {
-                if (server[0] == null) {
-                    server[0] = listener.accept();
-                }
-                return server[0] != null && client.state() == TcpState.ESTABLISHED;
-            }, 30 * SECOND), "handshake, seed " + seed + ": " + client.describe(sim.now()) + "\n" + sim.a.tcp().counters() + "\n"
-                    + sim.b.tcp().counters() + "\n" + sim.a.ip().counters() + "\n" + sim.b.ip().counters());
+            TcpConnection[] pair = sim.establish(settings, 30 * SECOND);
+            TcpConnection client = pair[0];
+            TcpConnection[] server = {pair[1]};
+            assertTrue(server[0] != null && client.state() == TcpState.ESTABLISHED, "handshake, seed " + seed + ": "
+                    + client.describe(sim.now()) + "\n" + sim.a.tcp().counters() + "\n" + sim.b.tcp().counters()
+                    + "\n" + sim.a.ip().counters() + "\n" + sim.b.ip().counters());
             assertNotNull(server[0]);
             SplittableRandom sizes = new SplittableRandom(seed);
             long[] sentA = {0};

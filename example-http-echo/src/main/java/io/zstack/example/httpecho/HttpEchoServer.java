@@ -17,6 +17,7 @@ import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.codec.http.HttpServerKeepAliveHandler;
 import io.zstack.channel.ZStack;
 import io.zstack.channel.ZStackChannelOption;
+import io.zstack.channel.ZStackCongestionControl;
 import io.zstack.channel.ZStackConfig;
 import io.zstack.channel.ZStackDevices;
 import io.zstack.channel.ZStackEventLoopGroup;
@@ -102,8 +103,18 @@ public final class HttpEchoServer {
      */
     public static Channel start(Transport transport, InetSocketAddress address, boolean copyMode)
             throws InterruptedException {
+        return start(transport, address, copyMode, null);
+    }
+
+    /** As above; {@code congestion} (ZStack only, null: the stack's default) is the connections' congestion control. */
+    public static Channel start(Transport transport, InetSocketAddress address, boolean copyMode,
+                                ZStackCongestionControl congestion) throws InterruptedException {
         if (copyMode && transport.serverChannel() != ZStackServerSocketChannel.class) {
             throw new IllegalArgumentException("copy mode is a ZStack option; the transport is " + transport.name());
+        }
+        if (congestion != null && transport.serverChannel() != ZStackServerSocketChannel.class) {
+            throw new IllegalArgumentException("--congestion-control is a ZStack option (the kernel's is a sysctl);"
+                    + " the transport is " + transport.name());
         }
         HttpEchoHandler handler = new HttpEchoHandler();
         ServerBootstrap b = new ServerBootstrap()
@@ -121,6 +132,9 @@ public final class HttpEchoServer {
         if (copyMode) {
             b.childOption(ZStackChannelOption.COPY_MODE, true);
         }
+        if (congestion != null) {
+            b.childOption(ZStackChannelOption.CONGESTION_CONTROL, congestion);
+        }
         return b.bind(address).sync().channel();
     }
 
@@ -134,6 +148,7 @@ public final class HttpEchoServer {
         String gateway = null;
         java.nio.file.Path pcap = null;
         boolean copyMode = false;
+        ZStackCongestionControl congestion = null;
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
                 case "--tap" -> devargs = "net_tap0,iface=" + args[++i]; // DPDK's tap driver on interface IFACE
@@ -146,10 +161,12 @@ public final class HttpEchoServer {
                 case "--threads" -> threads = Integer.parseInt(args[++i]);
                 case "--bind" -> bind = args[++i];
                 case "--copy-mode" -> copyMode = true;
+                case "--congestion-control" -> congestion = ZStackCongestionControl.valueOf(
+                        args[++i].toUpperCase(java.util.Locale.ROOT).replace('-', '_'));
                 default -> {
                     System.err.println("usage: http-echo [--transport zstack|epoll|nio] [--port N] [--threads N]"
                             + " [--bind ADDRESS] [--tap IFACE | --vdev DEVARGS] [--address CIDR] [--gateway ADDRESS]"
-                            + " [--pcap DIRECTORY] [--copy-mode]");
+                            + " [--pcap DIRECTORY] [--copy-mode] [--congestion-control cubic|new-reno|bbr]");
                     System.exit(2);
                 }
             }
@@ -164,7 +181,7 @@ public final class HttpEchoServer {
         try {
             Channel server;
             try {
-                server = start(transport, new InetSocketAddress(bind, port), copyMode);
+                server = start(transport, new InetSocketAddress(bind, port), copyMode, congestion);
             } catch (Exception e) {
                 transport.group().shutdownGracefully(0, 5, TimeUnit.SECONDS).syncUninterruptibly();
                 exitWith(e);
@@ -177,6 +194,7 @@ public final class HttpEchoServer {
                     .shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly(5, TimeUnit.SECONDS),
                     "http-echo-shutdown"));
             System.out.println("http-echo on " + transport.name() + (copyMode ? " (copy mode)" : "")
+                    + (congestion != null ? " (" + congestion + ")" : "")
                     + " listening at " + server.localAddress());
             System.out.flush();
             server.closeFuture().sync();

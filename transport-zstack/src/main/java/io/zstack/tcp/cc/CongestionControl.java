@@ -50,4 +50,26 @@ public interface CongestionControl {
     /** The sender was idle longer than an RTO: restart window (RFC 5681 §4.1). */
     default void onIdleRestart(long nowNanos) {
     }
+
+    /**
+     * Every ACK, in recovery or not, after its SACK blocks and cumulative ACK are taken and before loss detection:
+     * what it delivered and the delivery rate it measured (a model-based control such as BBR works from these).
+     */
+    default void onRateSample(RateSample sample, long nowNanos) {
+    }
+
+    /** Bytes per second at which the sender should release segments, or 0: no pacing, the ACK clock alone. */
+    default long pacingRate() {
+        return 0;
+    }
+
+    /** Whether a fast recovery sends what PRR allows (RFC 6937) rather than what {@link #cwnd} leaves room for. */
+    default boolean boundedByPrr() {
+        return true;
+    }
+
+    /** The algorithm's state for diagnostics (a connection's dump), after a space, or an empty string. */
+    default String describe() {
+        return "";
+    }
 }

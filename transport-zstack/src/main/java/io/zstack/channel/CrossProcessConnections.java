@@ -8,6 +8,7 @@ import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.channels.SocketChannel;
 import java.util.Map;
+import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
@@ -74,7 +75,7 @@ final class CrossProcessConnections {
     /** On the rendezvous thread: a client of another process connects to {@code server}. */
     private static Rendezvous.Reply accept(ZStackServerSocketChannel server, Rendezvous.Request request,
                                            SharedRegion region, SocketChannel control,
-                                           java.util.concurrent.CompletionStage<Void> replied) {
+                                           CompletionStage<Void> replied) {
         if (!server.isOpen()) {
             return Rendezvous.Reply.REFUSED;
         }

@@ -1,6 +1,7 @@
 package io.zstack.channel;
 
 import io.netty.buffer.ByteBuf;
+import io.zstack.shm.ChunkRing;
 import io.zstack.shm.Rendezvous;
 import io.zstack.shm.SharedRegion;
 import java.io.IOException;
@@ -155,7 +156,7 @@ final class CrossProcessEnd extends InProcessEnd {
         int work = reader.sweep() ? 1 : 0;
         if (controlClosed && !lossHandled) {
             lossHandled = true;
-            if (reader.endWord() == io.zstack.shm.ChunkRing.OPEN || !writer.isReaderClosed()) {
+            if (reader.endWord() == ChunkRing.OPEN || !writer.isReaderClosed()) {
                 counters().peersLost++; // it never ended its side: its process died
             }
             reader.writerLost();

@@ -2,6 +2,7 @@ package io.zstack.channel;
 
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
+import io.netty.buffer.UnpooledByteBufAllocator;
 import io.netty.buffer.UnpooledUnsafeDirectByteBuf;
 import io.zstack.shm.ChunkRing;
 import io.zstack.shm.SharedRegion;
@@ -134,7 +135,7 @@ final class CrossProcessPipe extends LocalPipe {
         private final SharedRegion region;
 
         View(MemorySegment bytes, ChunkRing ring, int chunk, SharedRegion region) {
-            super(io.netty.buffer.UnpooledByteBufAllocator.DEFAULT, bytes.asByteBuffer(), (int) bytes.byteSize());
+            super(UnpooledByteBufAllocator.DEFAULT, bytes.asByteBuffer(), (int) bytes.byteSize());
             this.ring = ring;
             this.chunk = chunk;
             this.region = region;

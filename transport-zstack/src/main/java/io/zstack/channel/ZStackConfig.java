@@ -4,6 +4,7 @@ import io.zstack.buffer.JavaMbufPool;
 import io.zstack.device.NetDevice;
 import io.zstack.device.NoLinkDevice;
 import io.zstack.ip.Ipv4Config;
+import io.zstack.shm.Rendezvous;
 import io.zstack.tcp.TcpSettings;
 import io.zstack.wire.MacAddress;
 import java.nio.file.Path;
@@ -50,7 +51,7 @@ public final class ZStackConfig {
     private final int captureSnapLength;
     private final long captureMaxBytes;
     private final boolean inProcess;
-    private final java.nio.file.Path crossProcessDirectory;
+    private final Path crossProcessDirectory;
     private final boolean crossProcessGroupShared;
 
     private ZStackConfig(Builder b) {
@@ -88,7 +89,7 @@ public final class ZStackConfig {
     }
 
     /** The rendezvous directory of the cross-process path, or null when it is off (see {@link Builder#crossProcess}). */
-    public java.nio.file.Path crossProcessDirectory() {
+    public Path crossProcessDirectory() {
         return crossProcessDirectory;
     }
 
@@ -161,7 +162,7 @@ public final class ZStackConfig {
         private int captureSnapLength;
         private long captureMaxBytes;
         private boolean inProcess = true;
-        private java.nio.file.Path crossProcessDirectory;
+        private Path crossProcessDirectory;
         private boolean crossProcessGroupShared;
 
         private Builder() {
@@ -291,7 +292,7 @@ public final class ZStackConfig {
          * when {@code groupShared} (the directory is then 0770 and the peer's group is accepted). Connections are
          * marked cross-process in the dump and counters; a capture shows nothing of them.
          */
-        public Builder crossProcess(java.nio.file.Path directory, boolean groupShared) {
+        public Builder crossProcess(Path directory, boolean groupShared) {
             this.crossProcessDirectory = Objects.requireNonNull(directory, "directory");
             this.crossProcessGroupShared = groupShared;
             return this;
@@ -299,7 +300,7 @@ public final class ZStackConfig {
 
         /** {@link #crossProcess(java.nio.file.Path, boolean)} in /dev/shm/zstack-USER, for this user only. */
         public Builder crossProcess() {
-            return crossProcess(io.zstack.shm.Rendezvous.defaultDirectory(), false);
+            return crossProcess(Rendezvous.defaultDirectory(), false);
         }
 
         public ZStackConfig build() {

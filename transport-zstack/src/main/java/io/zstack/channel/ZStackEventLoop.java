@@ -29,6 +29,7 @@ import java.util.Queue;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.Executor;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -59,7 +60,7 @@ public final class ZStackEventLoop extends SingleThreadEventLoop {
     /** In-process connections of this loop's channels. Loop thread only. */
     final InProcessCounters inProcessCounters = new InProcessCounters();
     /** Ends of cross-process connections of this loop's channels: polled every round (the peer cannot wake us). */
-    final java.util.List<CrossProcessEnd> crossProcessEnds = new java.util.concurrent.CopyOnWriteArrayList<>();
+    final List<CrossProcessEnd> crossProcessEnds = new CopyOnWriteArrayList<>();
     private final AtomicBoolean startRequested = new AtomicBoolean();
     private volatile Thread thread;
     private volatile boolean parked;

@@ -1,9 +1,14 @@
 package io.zstack.shm;
 
+import java.io.Closeable;
 import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.ConnectException;
+import java.net.SocketTimeoutException;
 import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
 import java.nio.ByteBuffer;
+import java.nio.channels.AsynchronousCloseException;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
@@ -20,7 +25,10 @@ import java.nio.file.attribute.PosixFilePermissions;
 import java.nio.file.attribute.UserPrincipal;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
@@ -53,7 +61,7 @@ public final class Rendezvous {
     private static final int MAX_NAME = 64;
     private static final long HANDSHAKE_TIMEOUT_MILLIS = 5_000;
     private static final Map<Path, Rendezvous> OPEN = new ConcurrentHashMap<>();
-    private static final ScheduledExecutorService TIMER = java.util.concurrent.Executors
+    private static final ScheduledExecutorService TIMER = Executors
             .newSingleThreadScheduledExecutor(r -> {
                 Thread t = new Thread(r, "zstack-rendezvous-timer");
                 t.setDaemon(true);
@@ -76,7 +84,7 @@ public final class Rendezvous {
          * it completes exceptionally if the answer could not be written (the connector is gone).
          */
         Reply accept(Request request, SharedRegion region, SocketChannel control,
-                     java.util.concurrent.CompletionStage<Void> replied);
+                     CompletionStage<Void> replied);
     }
 
     /** A connect's result: ACCEPTED with the region and liveness socket, or why not (both then null). */
@@ -137,10 +145,10 @@ public final class Rendezvous {
                 try {
                     return new Rendezvous(k, groupShared);
                 } catch (IOException e) {
-                    throw new java.io.UncheckedIOException(e);
+                    throw new UncheckedIOException(e);
                 }
             });
-        } catch (java.io.UncheckedIOException e) {
+        } catch (UncheckedIOException e) {
             throw e.getCause();
         }
         if (r.groupShared != groupShared) {
@@ -291,7 +299,7 @@ public final class Rendezvous {
             }
             Reply reply = Reply.REFUSED;
             SharedRegion region = null;
-            java.util.concurrent.CompletableFuture<Void> replied = new java.util.concurrent.CompletableFuture<>();
+            CompletableFuture<Void> replied = new CompletableFuture<>();
             if (acceptor != null) {
                 region = SharedRegion.open(dir.resolve(name));
                 reply = acceptor.accept(request, region, ch, replied);
@@ -331,7 +339,7 @@ public final class Rendezvous {
         }
     }
 
-    private static void closeQuietly(java.io.Closeable c) {
+    private static void closeQuietly(Closeable c) {
         try {
             c.close();
         } catch (IOException ignored) {
@@ -394,7 +402,7 @@ public final class Rendezvous {
         SocketChannel ch;
         try {
             ch = SocketChannel.open(UnixDomainSocketAddress.of(target));
-        } catch (java.net.ConnectException | NoSuchFileException e) {
+        } catch (ConnectException | NoSuchFileException e) {
             if (!ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false)) {
                 sweepDeadProcesses();
             }
@@ -442,8 +450,8 @@ public final class Rendezvous {
                 throw new IOException("bad rendezvous reply " + r + " from " + target);
             }
             return Reply.values()[r];
-        } catch (java.nio.channels.AsynchronousCloseException e) {
-            throw new java.net.SocketTimeoutException("no rendezvous reply from " + target + " in " + timeoutMillis
+        } catch (AsynchronousCloseException e) {
+            throw new SocketTimeoutException("no rendezvous reply from " + target + " in " + timeoutMillis
                     + " ms");
         } finally {
             deadline.cancel(false);

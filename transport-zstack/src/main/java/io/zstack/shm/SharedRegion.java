@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -93,7 +94,7 @@ public final class SharedRegion {
         Arena arena = Arena.ofShared();
         try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
             if (ch.size() < size) {
-                ch.write(java.nio.ByteBuffer.wrap(new byte[1]), size - 1); // a new file: sized, its pages still zero
+                ch.write(ByteBuffer.wrap(new byte[1]), size - 1); // a new file: sized, its pages still zero
             }
             MemorySegment segment = ch.map(FileChannel.MapMode.READ_WRITE, 0, size, arena);
             return new SharedRegion(arena, segment, capacity);

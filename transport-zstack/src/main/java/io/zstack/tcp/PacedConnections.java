@@ -1,5 +1,7 @@
 package io.zstack.tcp;
 
+import java.util.Arrays;
+
 /**
  * The connections whose pacer holds a segment, checked at every poll of the stack: the loop busy-polls, so a held
  * segment leaves within a loop round of its departure time rather than at the timer wheel's next millisecond tick
@@ -17,8 +19,8 @@ final class PacedConnections {
         }
         c.sender.pacer.held = true;
         if (count == waiting.length) {
-            waiting = java.util.Arrays.copyOf(waiting, count * 2);
-            due = java.util.Arrays.copyOf(due, count * 2);
+            waiting = Arrays.copyOf(waiting, count * 2);
+            due = Arrays.copyOf(due, count * 2);
         }
         waiting[count++] = c;
     }

@@ -2,6 +2,7 @@ package io.zstack.tcp;
 
 import io.zstack.buffer.Mbuf;
 import io.zstack.buffer.MbufPool;
+import java.util.Arrays;
 
 /**
  * Out-of-order received segments, held as the mbufs they arrived in (never copied), sorted by stream offset and
@@ -28,9 +29,9 @@ final class ReassemblyQueue {
     private void ensureRoom() {
         if (count == starts.length) {
             int n = Math.min(maxEntries, Math.max(8, count * 2));
-            starts = java.util.Arrays.copyOf(starts, n);
-            lengths = java.util.Arrays.copyOf(lengths, n);
-            chains = java.util.Arrays.copyOf(chains, n);
+            starts = Arrays.copyOf(starts, n);
+            lengths = Arrays.copyOf(lengths, n);
+            chains = Arrays.copyOf(chains, n);
         }
     }
 

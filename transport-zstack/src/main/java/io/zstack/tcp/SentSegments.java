@@ -1,5 +1,7 @@
 package io.zstack.tcp;
 
+import java.util.Arrays;
+
 /**
  * The sender's per-segment record of what is in flight: each segment sent and not yet cumulatively acknowledged, in
  * sequence order, with when it was last (re)transmitted and whether the receiver SACKed it, it is deemed lost, and it
@@ -177,14 +179,14 @@ final class SentSegments {
             return;
         }
         int n = starts.length * 2;
-        starts = java.util.Arrays.copyOf(starts, n);
-        ends = java.util.Arrays.copyOf(ends, n);
-        xmit = java.util.Arrays.copyOf(xmit, n);
-        flags = java.util.Arrays.copyOf(flags, n);
-        order = java.util.Arrays.copyOf(order, n);
-        stampDelivered = java.util.Arrays.copyOf(stampDelivered, n);
-        stampDeliveredTime = java.util.Arrays.copyOf(stampDeliveredTime, n);
-        stampFirstSent = java.util.Arrays.copyOf(stampFirstSent, n);
+        starts = Arrays.copyOf(starts, n);
+        ends = Arrays.copyOf(ends, n);
+        xmit = Arrays.copyOf(xmit, n);
+        flags = Arrays.copyOf(flags, n);
+        order = Arrays.copyOf(order, n);
+        stampDelivered = Arrays.copyOf(stampDelivered, n);
+        stampDeliveredTime = Arrays.copyOf(stampDeliveredTime, n);
+        stampFirstSent = Arrays.copyOf(stampFirstSent, n);
     }
 
     /** Index (from 0) of the record that contains {@code seq}, or {@link #count} if none does. */

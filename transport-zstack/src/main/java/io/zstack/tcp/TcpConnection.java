@@ -2,6 +2,7 @@ package io.zstack.tcp;
 
 import io.zstack.buffer.MbufPool;
 import io.zstack.wire.Ipv4Packet;
+import java.util.Objects;
 
 /**
  * One TCP connection: the transmission control block of RFC 9293 and its event processing, with explicit time. This
@@ -142,7 +143,7 @@ public final class TcpConnection {
      * when a timer is armed take effect through {@link #minRtoChanged()} and {@link #keepAliveChanged(long)}.
      */
     public void settings(TcpSettings changed) {
-        this.settings = java.util.Objects.requireNonNull(changed, "settings");
+        this.settings = Objects.requireNonNull(changed, "settings");
     }
 
     public void handler(Handler h) {

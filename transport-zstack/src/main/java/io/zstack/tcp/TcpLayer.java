@@ -17,6 +17,7 @@ import java.nio.ByteOrder;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.SplittableRandom;
+import java.util.function.IntPredicate;
 
 /**
  * TCP for one stack instance: demultiplexes segments to connections (4-tuple table) and listeners, answers what
@@ -175,7 +176,7 @@ public final class TcpLayer implements Ipv4Layer.Transport {
      * {@code portFilter} is given, that it accepts (multi-queue stacks keep flows on their own queue).
      */
     public TcpConnection connect(int localAddress, int localPort, int remoteAddress, int remotePort,
-                                 TcpSettings settings, java.util.function.IntPredicate portFilter, long nowNanos) {
+                                 TcpSettings settings, IntPredicate portFilter, long nowNanos) {
         int source = localAddress != 0 ? localAddress : ip.sourceFor(remoteAddress);
         int port = localPort;
         if (port == 0) {

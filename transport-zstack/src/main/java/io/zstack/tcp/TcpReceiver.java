@@ -1,5 +1,6 @@
 package io.zstack.tcp;
 
+import io.zstack.buffer.Mbuf;
 import io.zstack.buffer.MbufPool;
 
 /**
@@ -157,7 +158,7 @@ final class TcpReceiver {
                 ackNow = true;
                 return;
             }
-            chain = io.zstack.buffer.Mbuf.trimFront(pool, chain, cut);
+            chain = Mbuf.trimFront(pool, chain, cut);
             len -= cut;
             seq = rcvNxt;
         }
@@ -179,7 +180,7 @@ final class TcpReceiver {
             return;
         }
         if (len > room) {
-            chain = io.zstack.buffer.Mbuf.trimTo(pool, chain, room);
+            chain = Mbuf.trimTo(pool, chain, room);
             len = room;
         }
         // the window counts payload bytes, but every queued segment holds a whole mbuf: bound how many a connection

@@ -7,9 +7,6 @@ import io.zstack.buffer.Mbuf;
 import io.zstack.buffer.MbufBurst;
 import io.zstack.device.SimulatedLink;
 import io.zstack.device.VirtualClock;
-import io.zstack.stack.NetStack;
-import io.zstack.tcp.IsnGenerator;
-import io.zstack.tcp.TcpSettings;
 import io.zstack.wire.Ethernet;
 import io.zstack.wire.Ipv4Packet;
 import io.zstack.wire.MacAddress;
@@ -30,8 +27,7 @@ class Ipv4InputBoundsTest {
         SimulatedLink link = SimulatedLink.builder(clock).latencyNanos(0).bitsPerSecond(0).queueCapacity(16)
                 .pool(pool).endA("stack", MacAddress.of(OUR_MAC), 1500)
                 .endB("peer", MacAddress.of(0x020000000002L), 1500).build();
-        NetStack stack = new NetStack(link.a(), new Ipv4Config(OURS, 24, 0), TcpSettings.defaults(), new IsnGenerator(1, 2),
-                1, 0);
+        IpHost stack = new IpHost(link.a(), new Ipv4Config(OURS, 24, 0));
         try {
             // first segment: Ethernet + 10 bytes of a 20-byte header; then: Ethernet + 20 of a 24-byte header
             send(link, pool, 10, 5);

@@ -9,9 +9,6 @@ import io.zstack.buffer.MbufBurst;
 import io.zstack.device.NetDevice;
 import io.zstack.device.SimulatedLink;
 import io.zstack.device.VirtualClock;
-import io.zstack.stack.NetStack;
-import io.zstack.tcp.IsnGenerator;
-import io.zstack.tcp.TcpSettings;
 import io.zstack.testing.ArpFrames;
 import io.zstack.wire.ArpPacket;
 import io.zstack.wire.Ethernet;
@@ -37,11 +34,11 @@ class NeighbourSharingTest {
     private final VirtualClock clock = new VirtualClock();
     private final JavaMbufPool pool = new JavaMbufPool("neighbours", 4096);
     private final List<SimulatedLink> links = new ArrayList<>();
-    private final List<NetStack> queues = new ArrayList<>();
+    private final List<IpHost> queues = new ArrayList<>();
     /** Queues 0 and 1 share neighbours; queue 2 is alone. */
-    private NetStack q0;
-    private NetStack q1;
-    private NetStack alone;
+    private IpHost q0;
+    private IpHost q1;
+    private IpHost alone;
 
     @BeforeEach
     void queues() {
@@ -51,18 +48,17 @@ class NeighbourSharingTest {
         share(q0, q1, clock);
     }
 
-    private NetStack queue(int index) {
+    private IpHost queue(int index) {
         SimulatedLink link = SimulatedLink.builder(clock).latencyNanos(0).bitsPerSecond(0).queueCapacity(256)
                 .pool(pool).endA("q" + index, MacAddress.of(OUR_MAC), 1500)
                 .endB("peer" + index, MacAddress.of(PEER_MAC), 1500).build();
         links.add(link);
-        NetStack stack = new NetStack(link.a(), new Ipv4Config(OURS, 24, 0), TcpSettings.defaults(),
-                new IsnGenerator(1, 2), index + 1, 0);
+        IpHost stack = new IpHost(link.a(), new Ipv4Config(OURS, 24, 0));
         queues.add(stack);
         return stack;
     }
 
-    private static void share(NetStack a, NetStack b, VirtualClock clock) {
+    private static void share(IpHost a, IpHost b, VirtualClock clock) {
         a.ip().neighbourListener((address, mac) -> b.ip().learnNeighbour(address, mac, clock.now()));
         b.ip().neighbourListener((address, mac) -> a.ip().learnNeighbour(address, mac, clock.now()));
     }
@@ -80,7 +76,7 @@ class NeighbourSharingTest {
     private void step() {
         for (int round = 0; round < 5; round++) {
             clock.advance(1_000_000);
-            for (NetStack q : queues) {
+            for (IpHost q : queues) {
                 q.poll(clock.now());
             }
         }
@@ -118,8 +114,8 @@ class NeighbourSharingTest {
 
     @Test
     void anArpReplyOnAnotherQueueResolvesTheConnectionThatAskedForIt() {
-        q1.tcp().connect(0, 0, PEER, 80, q1.tcp().defaults(), null, clock.now());
-        alone.tcp().connect(0, 0, PEER, 80, alone.tcp().defaults(), null, clock.now());
+        q1.sendSyn(PEER, clock.now());
+        alone.sendSyn(PEER, clock.now());
         step();
         assertTrue(has(drain(1), Ethernet.TYPE_ARP, ArpPacket.REQUEST), "queue 1 asks for the peer's MAC");
         assertTrue(has(drain(2), Ethernet.TYPE_ARP, ArpPacket.REQUEST));
@@ -138,7 +134,7 @@ class NeighbourSharingTest {
         assertTrue(has(drain(0), Ethernet.TYPE_ARP, ArpPacket.REPLY), "queue 0 answers");
         assertTrue(q1.ip().arp().lookup(PEER) && q1.ip().arp().lastMac() == PEER_MAC, "queue 1 knows the peer");
         assertFalse(alone.ip().arp().lookup(PEER));
-        q1.tcp().connect(0, 0, PEER, 80, q1.tcp().defaults(), null, clock.now());
+        q1.sendSyn(PEER, clock.now());
         step();
         List<int[]> sent = drain(1);
         assertTrue(has(sent, Ethernet.TYPE_IPV4, SYN), "queue 1 sends its SYN at once");

@@ -14,7 +14,6 @@ import io.zstack.device.NetDevice;
 import io.zstack.device.SimulatedLink;
 import io.zstack.device.VirtualClock;
 import io.zstack.ip.Ipv4Config;
-import io.zstack.stack.NetStack;
 import io.zstack.wire.MacAddress;
 import java.io.ByteArrayOutputStream;
 import java.lang.foreign.MemorySegment;
@@ -100,8 +99,8 @@ class InPlaceHeadersTest {
             .endB("b", MacAddress.of(0x020000000002L), 1500).build();
     private final TxRecorder txA = new TxRecorder(link.a());
     private final TxRecorder txB = new TxRecorder(link.b());
-    private NetStack a;
-    private NetStack b;
+    private TcpHost a;
+    private TcpHost b;
     private TcpConnection client;
     private TcpConnection server;
 
@@ -123,8 +122,8 @@ class InPlaceHeadersTest {
 
     private void connect() {
         TcpSettings settings = TcpSettings.builder().nagle(false).build();
-        a = new NetStack(txA, new Ipv4Config(0x0a000001, 24, 0), settings, new IsnGenerator(1, 2), 1, 0);
-        b = new NetStack(txB, new Ipv4Config(0x0a000002, 24, 0), settings, new IsnGenerator(3, 4), 2, 0);
+        a = new TcpHost(txA, new Ipv4Config(0x0a000001, 24, 0), settings, new IsnGenerator(1, 2), 1, 0);
+        b = new TcpHost(txB, new Ipv4Config(0x0a000002, 24, 0), settings, new IsnGenerator(3, 4), 2, 0);
         TcpListener listener = b.tcp().listen(0, 80, settings);
         client = a.tcp().connect(0, 0, 0x0a000002, 80, settings, null, 0);
         for (int i = 0; i < 1000 && (server == null || client.state() != TcpState.ESTABLISHED); i++) {

@@ -6,7 +6,6 @@ import io.zstack.buffer.MbufBurst;
 import io.zstack.device.SimulatedLink;
 import io.zstack.device.VirtualClock;
 import io.zstack.ip.Ipv4Config;
-import io.zstack.stack.NetStack;
 import io.zstack.testing.ArpFrames;
 import io.zstack.wire.ArpPacket;
 import io.zstack.wire.CheckResult;
@@ -45,7 +44,7 @@ final class RawPeer implements AutoCloseable {
     final JavaMbufPool stackPool = new JavaMbufPool("raw-stack", 4096);
     final JavaMbufPool peerPool = new JavaMbufPool("raw-peer", 4096);
     final SimulatedLink link;
-    final NetStack stack;
+    final TcpHost stack;
     private final MbufBurst burst = new MbufBurst(64);
     private final ArrayDeque<Sent> received = new ArrayDeque<>();
 
@@ -54,7 +53,7 @@ final class RawPeer implements AutoCloseable {
                 .pools(stackPool, peerPool)
                 .endA("stack", MacAddress.of(STACK_MAC), 1500)
                 .endB("peer", MacAddress.of(PEER_MAC), 1500).build();
-        stack = new NetStack(link.a(), new Ipv4Config(STACK, 24, 0), settings, new IsnGenerator(1, 2), 7, 0);
+        stack = new TcpHost(link.a(), new Ipv4Config(STACK, 24, 0), settings, new IsnGenerator(1, 2), 7, 0);
         // teach the stack our MAC so its first segment needs no ARP round
         sendArpReply();
         poll();

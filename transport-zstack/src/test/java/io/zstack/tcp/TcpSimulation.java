@@ -8,7 +8,6 @@ import io.zstack.device.NetDevice;
 import io.zstack.device.SimulatedLink;
 import io.zstack.device.VirtualClock;
 import io.zstack.ip.Ipv4Config;
-import io.zstack.stack.NetStack;
 import io.zstack.wire.MacAddress;
 import java.lang.foreign.MemorySegment;
 import java.util.SplittableRandom;
@@ -26,8 +25,8 @@ final class TcpSimulation implements AutoCloseable {
     final JavaMbufPool poolA;
     final JavaMbufPool poolB;
     final SimulatedLink link;
-    final NetStack a;
-    final NetStack b;
+    final TcpHost a;
+    final TcpHost b;
 
     TcpSimulation(long seed, FaultConfig faults, TcpSettings settings) {
         poolA = new JavaMbufPool("sim-a", 8192);
@@ -43,8 +42,8 @@ final class TcpSimulation implements AutoCloseable {
             devA = new FaultInjectingDevice(devA, faults.toBuilder().seed(seed * 31 + 1).build(), clock);
             devB = new FaultInjectingDevice(devB, faults.toBuilder().seed(seed * 31 + 2).build(), clock);
         }
-        a = new NetStack(devA, new Ipv4Config(A, 24, 0), settings, new IsnGenerator(seed, 1), seed, 0);
-        b = new NetStack(devB, new Ipv4Config(B, 24, 0), settings, new IsnGenerator(seed, 2), seed + 1, 0);
+        a = new TcpHost(devA, new Ipv4Config(A, 24, 0), settings, new IsnGenerator(seed, 1), seed, 0);
+        b = new TcpHost(devB, new Ipv4Config(B, 24, 0), settings, new IsnGenerator(seed, 2), seed + 1, 0);
     }
 
     long now() {

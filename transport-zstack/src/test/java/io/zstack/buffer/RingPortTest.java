@@ -1,12 +1,13 @@
-package io.zstack.dpdk;
+package io.zstack.buffer;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.zstack.buffer.DpdkMbufPool;
-import io.zstack.buffer.Mbuf;
-import io.zstack.buffer.MbufBurst;
+import io.zstack.dpdk.DpdkPort;
+import io.zstack.dpdk.PortConfig;
+import io.zstack.dpdk.PortStats;
+import io.zstack.dpdk.Vdevs;
 import java.lang.foreign.MemorySegment;
 import org.junit.jupiter.api.Test;
 

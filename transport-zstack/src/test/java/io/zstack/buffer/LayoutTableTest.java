@@ -1,10 +1,12 @@
-package io.zstack.dpdk;
+package io.zstack.buffer;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.zstack.buffer.MbufLayout;
+import io.zstack.dpdk.Dpdk;
+import io.zstack.dpdk.LayoutTable;
+import io.zstack.dpdk.LayoutMismatchException;
 import io.zstack.dpdk.LayoutTable.Entry;
 import io.zstack.dpdk.LayoutTable.Kind;
 import java.util.ArrayList;

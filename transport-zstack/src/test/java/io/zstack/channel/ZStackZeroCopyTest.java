@@ -273,18 +273,7 @@ class ZStackZeroCopyTest {
                         }
                     }).bind(new InetSocketAddress("10.9.1.1", 8080)).sync().channel();
             pair.awaitLink();
-            Channel ch = new Bootstrap().group(clientGroup).channel(ZStackSocketChannel.class)
-                    .handler(new ChannelInboundHandlerAdapter() {
-                        @Override
-                        public void channelRead(ChannelHandlerContext ctx, Object msg) {
-                            ByteBuf buf = (ByteBuf) msg;
-                            for (int i = 0; i < buf.readableBytes(); i++) {
-                                echoed.countDown();
-                            }
-                            buf.release();
-                        }
-                    })
-                    .connect(new InetSocketAddress("10.9.1.1", 8080)).sync().channel();
+            Channel ch = connectCountingEchoes(clientGroup, "10.9.1.1", echoed);
             // one write at a time, each echoed before the next: no window ever cuts a piece in the middle (a segment
             // starting mid-piece rightly gets a header mbuf: the bytes in front are the previous segment's)
             long expected = 0;
@@ -365,18 +354,7 @@ class ZStackZeroCopyTest {
                         }
                     }).bind(new InetSocketAddress("10.9.3.1", 8080)).sync().channel();
             pair.awaitLink();
-            Channel ch = new Bootstrap().group(pair.clientGroup).channel(ZStackSocketChannel.class)
-                    .handler(new ChannelInboundHandlerAdapter() {
-                        @Override
-                        public void channelRead(ChannelHandlerContext ctx, Object msg) {
-                            ByteBuf buf = (ByteBuf) msg;
-                            for (int i = 0; i < buf.readableBytes(); i++) {
-                                echoed.countDown();
-                            }
-                            buf.release();
-                        }
-                    })
-                    .connect(new InetSocketAddress("10.9.3.1", 8080)).sync().channel();
+            Channel ch = connectCountingEchoes(pair.clientGroup, "10.9.3.1", echoed);
             ByteBuf big = ch.alloc().directBuffer(size);
             big.writeZero(size);
             ch.writeAndFlush(big).sync();
@@ -407,6 +385,23 @@ class ZStackZeroCopyTest {
     private static int waiting(ZStackSocketChannel ch) throws Exception {
         return ch.eventLoop().submit(() -> ch.connection() == null ? 0 : (int) ch.connection().readable())
                 .get(5, TimeUnit.SECONDS);
+    }
+
+    /** A client connected to {@code server}:8080 that counts every byte echoed back down on {@code echoed}. */
+    private static Channel connectCountingEchoes(ZStackEventLoopGroup group, String server, CountDownLatch echoed)
+            throws InterruptedException {
+        return new Bootstrap().group(group).channel(ZStackSocketChannel.class)
+                .handler(new ChannelInboundHandlerAdapter() {
+                    @Override
+                    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+                        ByteBuf buf = (ByteBuf) msg;
+                        for (int i = 0; i < buf.readableBytes(); i++) {
+                            echoed.countDown();
+                        }
+                        buf.release();
+                    }
+                })
+                .connect(new InetSocketAddress(server, 8080)).sync().channel();
     }
 
     private static void awaitEchoed(CountDownLatch echoed, long left) throws InterruptedException {

@@ -136,6 +136,12 @@ public class ZStackByteBufAllocator extends AbstractByteBufAllocator {
                 return toLeakAwareBuffer(segmented);
             }
         }
+        if (largePool != null && initialCapacity > largeCapacity) {
+            CompositeByteBuf large = inLargeMbufs(initialCapacity);
+            if (large != null) {
+                return toLeakAwareBuffer(large); // a composite, as above
+            }
+        }
         MbufPool from = poolFor(initialCapacity);
         if (from == pool && poolLow()) {
             from = null; // the rest is the stack's
@@ -164,6 +170,32 @@ public class ZStackByteBufAllocator extends AbstractByteBufAllocator {
         for (int at = 0; at < capacity; at += segmentPayload) {
             int n = Math.min(segmentPayload, capacity - at);
             MbufByteBuf part = MbufByteBuf.allocate(this, pool, n, n);
+            if (part == null) {
+                composite.release();
+                return null;
+            }
+            composite.addComponent(false, part.setIndex(0, n));
+        }
+        return composite;
+    }
+
+    /**
+     * A composite of {@code capacity} bytes (writerIndex 0) in as few mbufs as hold them: large ones, the last piece
+     * in a regular one when it fits there; or null (nothing held) when that would take more than half the large
+     * mbufs left. A 64 KiB buffer, one byte more than a large mbuf holds after its headroom, is then two mbufs, which
+     * a write hands over by reference, where a buffer of the fallback allocator must be copied.
+     */
+    private CompositeByteBuf inLargeMbufs(int capacity) {
+        int whole = capacity / largeCapacity;
+        int tail = capacity - whole * largeCapacity;
+        if (whole + (tail > 0 ? 1 : 0) > largePool.available() / 2) {
+            return null;
+        }
+        CompositeByteBuf composite = new CompositeByteBuf(this, true, Integer.MAX_VALUE);
+        for (int at = 0; at < capacity; at += largeCapacity) {
+            int n = Math.min(largeCapacity, capacity - at);
+            MbufPool from = n <= mbufCapacity && !poolLow() ? pool : largePool;
+            MbufByteBuf part = MbufByteBuf.allocate(this, from, n, n);
             if (part == null) {
                 composite.release();
                 return null;

@@ -6,6 +6,7 @@ import io.netty.buffer.ByteBufAllocator;
 import io.netty.buffer.CompositeByteBuf;
 import io.netty.buffer.PooledByteBufAllocator;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.IntFunction;
 
 /**
  * The allocator a ZStack channel hands out: direct buffers are mbufs from the stack's pool with headroom reserved,
@@ -166,10 +167,18 @@ public class ZStackByteBufAllocator extends AbstractByteBufAllocator {
         if (pool.available() - pieces <= reserve) {
             return null; // the last mbufs are the stack's (see reserve)
         }
+        return inPieces(capacity, segmentPayload, n -> pool);
+    }
+
+    /**
+     * A composite of {@code capacity} bytes (writerIndex 0) in mbufs of at most {@code piece} bytes, each from the
+     * pool {@code poolFor} picks for its size; null (nothing held) when one cannot be had.
+     */
+    private CompositeByteBuf inPieces(int capacity, int piece, IntFunction<MbufPool> poolFor) {
         CompositeByteBuf composite = new CompositeByteBuf(this, true, Integer.MAX_VALUE);
-        for (int at = 0; at < capacity; at += segmentPayload) {
-            int n = Math.min(segmentPayload, capacity - at);
-            MbufByteBuf part = MbufByteBuf.allocate(this, pool, n, n);
+        for (int at = 0; at < capacity; at += piece) {
+            int n = Math.min(piece, capacity - at);
+            MbufByteBuf part = MbufByteBuf.allocate(this, poolFor.apply(n), n, n);
             if (part == null) {
                 composite.release();
                 return null;
@@ -191,18 +200,7 @@ public class ZStackByteBufAllocator extends AbstractByteBufAllocator {
         if (whole + (tail > 0 ? 1 : 0) > largePool.available() / 2) {
             return null;
         }
-        CompositeByteBuf composite = new CompositeByteBuf(this, true, Integer.MAX_VALUE);
-        for (int at = 0; at < capacity; at += largeCapacity) {
-            int n = Math.min(largeCapacity, capacity - at);
-            MbufPool from = n <= mbufCapacity && !poolLow() ? pool : largePool;
-            MbufByteBuf part = MbufByteBuf.allocate(this, from, n, n);
-            if (part == null) {
-                composite.release();
-                return null;
-            }
-            composite.addComponent(false, part.setIndex(0, n));
-        }
-        return composite;
+        return inPieces(capacity, largeCapacity, n -> n <= mbufCapacity && !poolLow() ? pool : largePool);
     }
 
     @Override

@@ -158,24 +158,7 @@ class ZStackInProcessTest {
             int size = 64 * 1024;
             int messages = 20;
             CompletableFuture<Long> echoed = new CompletableFuture<>();
-            Channel client = client(group, server, new ChannelInboundHandlerAdapter() {
-                long bytes;
-
-                @Override
-                public void channelRead(ChannelHandlerContext ctx, Object msg) {
-                    ByteBuf buf = (ByteBuf) msg;
-                    for (int i = buf.readerIndex(); i < buf.writerIndex(); i++) {
-                        if (buf.getByte(i) != (byte) ((bytes + i - buf.readerIndex()) * 7)) {
-                            echoed.completeExceptionally(new AssertionError("byte " + (bytes + i - buf.readerIndex())));
-                        }
-                    }
-                    bytes += buf.readableBytes();
-                    buf.release();
-                    if (bytes == (long) size * messages) {
-                        echoed.complete(bytes);
-                    }
-                }
-            });
+            Channel client = client(group, server, new StreamCheck((long) size * messages, echoed));
             Channel child = accepted.poll(5, TimeUnit.SECONDS);
             Map<String, Long> before = inProcessCounters();
             try {
@@ -183,7 +166,7 @@ class ZStackInProcessTest {
                     ByteBuf buf = client.alloc().directBuffer(size);
                     assertTrue(buf instanceof CompositeByteBuf, "64 KiB is more than one mbuf: " + buf);
                     for (int i = 0; i < size; i++) {
-                        buf.writeByte((byte) (((long) m * size + i) * 7));
+                        buf.writeByte((byte) ((long) m * size + i));
                     }
                     client.writeAndFlush(buf).sync();
                 }
@@ -232,24 +215,7 @@ class ZStackInProcessTest {
         List<ByteBuf> received = new ArrayList<>();
         CompletableFuture<Long> all = new CompletableFuture<>();
         int total = 1024 * 1024;
-        Channel server = server(group, accepted, new ChannelInboundHandlerAdapter() {
-            long bytes;
-
-            @Override
-            public void channelRead(ChannelHandlerContext ctx, Object msg) {
-                ByteBuf buf = (ByteBuf) msg;
-                for (int i = buf.readerIndex(); i < buf.writerIndex(); i++) {
-                    if (buf.getByte(i) != (byte) (bytes + i - buf.readerIndex())) {
-                        all.completeExceptionally(new AssertionError("byte " + (bytes + i - buf.readerIndex())));
-                    }
-                }
-                bytes += buf.readableBytes();
-                buf.release();
-                if (bytes == total) {
-                    all.complete(bytes);
-                }
-            }
-        }, false, -1);
+        Channel server = server(group, accepted, new StreamCheck(total, all), false, -1);
         Channel client = client(group, server, new ChannelInboundHandlerAdapter());
         Channel child = accepted.poll(5, TimeUnit.SECONDS);
         child.config().setOption(ChannelOption.SO_RCVBUF, 16 * 1024);
@@ -421,6 +387,33 @@ class ZStackInProcessTest {
             server.close().sync();
         } finally {
             tcp.shutdownGracefully(0, 5, TimeUnit.SECONDS).sync();
+        }
+    }
+
+    /** Reads a stream whose byte at each position is that position (as a byte); completes with its length. */
+    private static final class StreamCheck extends ChannelInboundHandlerAdapter {
+        private final long total;
+        private final CompletableFuture<Long> done;
+        private long bytes;
+
+        StreamCheck(long total, CompletableFuture<Long> done) {
+            this.total = total;
+            this.done = done;
+        }
+
+        @Override
+        public void channelRead(ChannelHandlerContext ctx, Object msg) {
+            ByteBuf buf = (ByteBuf) msg;
+            for (int i = buf.readerIndex(); i < buf.writerIndex(); i++) {
+                if (buf.getByte(i) != (byte) (bytes + i - buf.readerIndex())) {
+                    done.completeExceptionally(new AssertionError("byte " + (bytes + i - buf.readerIndex())));
+                }
+            }
+            bytes += buf.readableBytes();
+            buf.release();
+            if (bytes == total) {
+                done.complete(bytes);
+            }
         }
     }
 

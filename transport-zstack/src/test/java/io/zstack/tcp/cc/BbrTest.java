@@ -189,6 +189,50 @@ class BbrTest {
     }
 
     /**
+     * A timeout's recovery ends (everything outstanding at it acknowledged) before the regrowth reached the old window:
+     * the window before the timeout comes back, as Linux's BBR restores it when it leaves the loss state. A second
+     * timeout inside the first's recovery keeps the first's window to restore.
+     */
+    @Test
+    void theEndOfATimeoutsRecoveryRestoresTheWindowFromBefore() {
+        toProbeBw();
+        rounds(8, BW, BDP);
+        long cwnd = bbr.cwnd();
+        bbr.onRetransmitTimeout(BDP, now);
+        round(2 * MSS * 1_000_000_000L / RTT, MSS, false);
+        bbr.onRetransmitTimeout(MSS, now);
+        round(2 * MSS * 1_000_000_000L / RTT, MSS, false);
+        assertTrue(bbr.cwnd() < cwnd / 4, bbr.describe());
+        bbr.onLossRecoveryEnd(now);
+        assertEquals(cwnd, bbr.cwnd());
+        assertEquals(BW, bbr.bandwidth());
+    }
+
+    /**
+     * Bytes deemed lost during a recovery come off the window before packet conservation applies: the window is what
+     * is in flight plus what the ACK delivered, not the larger window from before the losses.
+     */
+    @Test
+    void bytesDeemedLostInRecoveryComeOffTheWindow() {
+        toProbeBw();
+        rounds(8, BW, BDP);
+        bbr.onEnterRecovery(BDP, now);
+        long before = bbr.cwnd();
+        // an ACK in the recovery's first round: 2 segments delivered, 20 newly deemed lost, 10 left in flight
+        now += MS;
+        delivered += 2 * MSS;
+        rs.priorDelivered = roundStartDelivered - 1;
+        rs.totalDelivered = delivered;
+        rs.intervalNanos = -1;
+        rs.ackedBytes = 2 * MSS;
+        rs.inflightBytes = 10 * MSS;
+        rs.lostBytes = 20 * MSS;
+        bbr.onRateSample(rs, now);
+        assertEquals(Math.max(before - 20 * MSS, 12L * MSS), bbr.cwnd());
+        assertTrue(bbr.cwnd() < before, bbr.describe());
+    }
+
+    /**
      * Ten seconds without a new minimum RTT: PROBE_RTT, four segments in flight for 200 ms and a round, then back to
      * PROBE_BW with the window from before.
      */

@@ -46,6 +46,20 @@ class BbrTest {
         bbr.onRateSample(rs, now);
     }
 
+    /** An ACK a millisecond later, within the current round: no rate sample, {@code lost} newly deemed lost. */
+    private void ackWithinTheRound(long acked, long inflight, long lost) {
+        now += MS;
+        delivered += acked;
+        rs.priorDelivered = roundStartDelivered - 1;
+        rs.totalDelivered = delivered;
+        rs.intervalNanos = -1;
+        rs.ackedBytes = acked;
+        rs.inflightBytes = inflight;
+        rs.lostBytes = lost;
+        bbr.onRateSample(rs, now);
+        rs.lostBytes = 0;
+    }
+
     private void rounds(int n, long bytesPerSecond, long inflight) {
         for (int i = 0; i < n; i++) {
             round(bytesPerSecond, inflight, false);
@@ -150,15 +164,7 @@ class BbrTest {
         rounds(8, BW, BDP);
         long cwnd = bbr.cwnd();
         long rate = bbr.pacingRate();
-        // the ACK that shows the loss: 2 segments SACKed, half a BDP left in flight (the rest lost)
-        now += MS;
-        delivered += 2 * MSS;
-        rs.priorDelivered = roundStartDelivered - 1;
-        rs.totalDelivered = delivered;
-        rs.intervalNanos = -1;
-        rs.ackedBytes = 2 * MSS;
-        rs.inflightBytes = BDP / 2;
-        bbr.onRateSample(rs, now);
+        ackWithinTheRound(2 * MSS, BDP / 2, 0); // the ACK that shows the loss: half a BDP left in flight, the rest lost
         bbr.onEnterRecovery(BDP, now);
         assertEquals(BDP / 2 + 2 * MSS, bbr.cwnd(), "conservation: what is in flight plus what was delivered");
         round(BW, BDP, false); // its segment was sent before the recovery: still the first round
@@ -218,16 +224,7 @@ class BbrTest {
         rounds(8, BW, BDP);
         bbr.onEnterRecovery(BDP, now);
         long before = bbr.cwnd();
-        // an ACK in the recovery's first round: 2 segments delivered, 20 newly deemed lost, 10 left in flight
-        now += MS;
-        delivered += 2 * MSS;
-        rs.priorDelivered = roundStartDelivered - 1;
-        rs.totalDelivered = delivered;
-        rs.intervalNanos = -1;
-        rs.ackedBytes = 2 * MSS;
-        rs.inflightBytes = 10 * MSS;
-        rs.lostBytes = 20 * MSS;
-        bbr.onRateSample(rs, now);
+        ackWithinTheRound(2 * MSS, 10 * MSS, 20 * MSS); // in the recovery's first round, 20 segments newly lost
         assertEquals(Math.max(before - 20 * MSS, 12L * MSS), bbr.cwnd());
         assertTrue(bbr.cwnd() < before, bbr.describe());
     }

@@ -54,6 +54,11 @@ TRANSPORTS = {
                                          "--address", "{memif_server_addr}/24"], link="memif",
                                  client="loadgen-zstack"),
 }
+# The same ZStack servers with DPDK's memory (the mbufs) in 2 MiB hugepages instead of 4 KiB pages (run.sh --hugepages,
+# issue 11): {huge_dir} is the hugetlbfs run.sh mounted for the run. Everything else, the client included, as above.
+for _name in ("zstack-afxdp", "zstack-memif-loadgen"):
+    TRANSPORTS[_name + "-huge"] = dict(TRANSPORTS[_name], server=TRANSPORTS[_name]["server"] + ["--huge-dir", "{huge_dir}"],
+                                       needs="--huge-dir", huge=True)
 # Peers (issue 14, bench/peers/): the C servers built by bench/peers/build.sh, started instead of http-echo.jar when
 # run.sh is given --peers SRC. "peer" names the binary; F-stack's need a config (vdev and address), written per run.
 PEER_VDEVS = dict(afpacket="net_af_packet0,iface={iface}",
@@ -171,7 +176,7 @@ class Harness:
     def start_server(self, name, t, logf):
         a = self.a
         subst = dict(addr=a.server_addr, iface=a.server_if, memif=a.memif_socket,
-                     memif_server_addr=a.memif_server_addr)
+                     memif_server_addr=a.memif_server_addr, huge_dir=a.huge_dir)
         if "peer" in t:
             return self.start_peer(t, subst, logf)
         args = [s.format(**subst) for s in t["server"]]
@@ -427,6 +432,8 @@ class Harness:
             self.skipped[name] = f"http-echo.jar has no {need} flag"
         elif t["client"].startswith("loadgen") and not os.path.exists(self.a.loadgen_jar or ""):
             self.skipped[name] = "the load generator jar is missing"
+        elif t.get("huge") and not self.a.huge_dir:
+            self.skipped[name] = "no hugetlbfs for the run (run.sh --hugepages reserves and mounts one)"
         elif "peer" in t and not os.path.exists(os.path.join(self.a.peers_bin or "", t["peer"])):
             self.skipped[name] = f"peer {t['peer']} is not built (run.sh --peers SRC, bench/peers/README.md)"
         if name in self.skipped:
@@ -575,7 +582,9 @@ def parse_args(argv):
                    help="folder of the peer servers (bench/peers/build.sh); adds them to setups 1 and 2")
     p.add_argument("--peers-conf-base", default=None,
                    help="F-stack's config.ini whose [freebsd.*] sections the peers use")
-    p.add_argument("--huge-dir", default=None, help="hugetlbfs mount for the F-stack peers")
+    p.add_argument("--huge-dir", default=None, help="hugetlbfs mount for the F-stack peers and the -huge transports")
+    p.add_argument("--zstack-huge", action="store_true",
+                   help="setups 1 and 2 also run ZStack with hugepages (zstack-afxdp-huge, zstack-memif-loadgen-huge)")
     p.add_argument("--no-probe", dest="probe", action="store_false")
     p.add_argument("--quick", action="store_true", help="64 B and 4 KB, concurrency 1 and 50, 1 repeat, 3 s")
     a = p.parse_args(argv)
@@ -594,6 +603,10 @@ def parse_args(argv):
     a.setups = [s for s in a.setups.split(",") if s]
     if a.mode.endswith("-close") and "2" in a.setups:
         p.error("--mode *-close needs wrk as the client: setups 1 and 3 (setup 2's load generator keeps connections)")
+    if a.zstack_huge:
+        for s, name in (("1", "zstack-afxdp"), ("2", "zstack-memif-loadgen")):
+            names = SETUPS[s]["transports"]
+            SETUPS[s]["transports"] = names[:names.index(name) + 1] + [name + "-huge"] + names[names.index(name) + 1:]
     if a.peers_bin:
         for s, names in PEER_SETUPS.items():
             SETUPS[s]["transports"] = SETUPS[s]["transports"] + names

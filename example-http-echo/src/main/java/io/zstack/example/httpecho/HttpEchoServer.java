@@ -69,6 +69,12 @@ public final class HttpEchoServer {
          */
         public static Transport of(String name, int threads, String devargs, String address, String gateway,
                                    java.nio.file.Path pcapDirectory, String hugeDir) {
+            return of(name, threads, devargs, address, gateway, pcapDirectory, hugeDir, java.util.List.of());
+        }
+
+        /** As above, with {@code ealArguments} added to DPDK's EAL arguments (zstack with a device only). */
+        public static Transport of(String name, int threads, String devargs, String address, String gateway,
+                                   java.nio.file.Path pcapDirectory, String hugeDir, java.util.List<String> ealArguments) {
             return switch (name) {
                 case "zstack" -> {
                     ZStackConfig.Builder config = ZStackConfig.builder();
@@ -82,8 +88,15 @@ public final class HttpEchoServer {
                         }
                         ZStackDevices.Port port = ZStackDevices.dpdk(devargs);
                         if (hugeDir != null) {
-                            port = port.withHugepages(true).withEalArgument("--huge-dir=" + hugeDir)
-                                    .withEalArgument("--huge-unlink");
+                            port = port.withHugepages(true).withEalArgument("--huge-dir=" + hugeDir);
+                            if (!ealArguments.contains("--single-file-segments")) {
+                                // files unlinked once mapped; EAL refuses this with single-file segments (memif's
+                                // zero-copy client shares its memory by file), whose files the mount's owner removes
+                                port = port.withEalArgument("--huge-unlink");
+                            }
+                        }
+                        for (String argument : ealArguments) {
+                            port = port.withEalArgument(argument);
                         }
                         config.device(port);
                     }
@@ -166,6 +179,7 @@ public final class HttpEchoServer {
         boolean copyMode = false;
         ZStackCongestionControl congestion = null;
         String hugeDir = null;
+        java.util.List<String> ealArguments = new java.util.ArrayList<>();
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
                 case "--tap" -> devargs = "net_tap0,iface=" + args[++i]; // DPDK's tap driver on interface IFACE
@@ -179,20 +193,21 @@ public final class HttpEchoServer {
                 case "--bind" -> bind = args[++i];
                 case "--copy-mode" -> copyMode = true;
                 case "--huge-dir" -> hugeDir = args[++i];
+                case "--eal-arg" -> ealArguments.add(args[++i]);
                 case "--congestion-control" -> congestion = ZStackCongestionControl.valueOf(
                         args[++i].toUpperCase(java.util.Locale.ROOT).replace('-', '_'));
                 default -> {
                     System.err.println("usage: http-echo [--transport zstack|epoll|nio] [--port N] [--threads N]"
                             + " [--bind ADDRESS] [--tap IFACE | --vdev DEVARGS] [--address CIDR] [--gateway ADDRESS]"
                             + " [--pcap DIRECTORY] [--copy-mode] [--congestion-control cubic|new-reno|bbr]"
-                            + " [--huge-dir HUGETLBFS]");
+                            + " [--huge-dir HUGETLBFS] [--eal-arg ARGUMENT]...");
                     System.exit(2);
                 }
             }
         }
         Transport transport;
         try {
-            transport = Transport.of(transportName, threads, devargs, address, gateway, pcap, hugeDir);
+            transport = Transport.of(transportName, threads, devargs, address, gateway, pcap, hugeDir, ealArguments);
         } catch (RuntimeException e) {
             exitWith(e);
             return;

@@ -192,7 +192,7 @@ final class TcpWritePath {
     /**
      * A copy into mbufs of at most one segment each, so TCP writes every segment's headers in place. Where a segment
      * holds more than a regular mbuf (the loopback's 64 KiB), large mbufs while there are: a 64 KiB echo was a chain
-     * of 33 regular ones, each allocated, chained and then read back as a piece of a composite.
+     * of 33 regular ones, each allocated, chained and then read back as a 2 KiB message of its own.
      */
     private long copyIn(TcpConnection c, ByteBuf buf, int index, int length) {
         int mss = Math.max(1, c.sendMss());

@@ -22,6 +22,10 @@ public final class JavaMbufPool implements MbufPool {
     private final Arena arena;
     private final MemorySegment region;
     private final long base;
+    /** Bytes of the region: mbufs lie at base + k * elementSize below base + regionBytes. */
+    private final long regionBytes;
+    /** 1 / elementSize, so {@link #owns} finds an mbuf's index without a division (see there). */
+    private final double inverseElementSize;
     /** Every open Java pool by its base address (the value in its mbufs' pool field). */
     private static final Map<Long, JavaMbufPool> BY_BASE = new ConcurrentHashMap<>();
     private final long[] free;
@@ -41,6 +45,8 @@ public final class JavaMbufPool implements MbufPool {
         this.region = arena.allocate((long) elementSize * capacity, 64);
         this.region.fill((byte) 0);
         this.base = region.address();
+        this.regionBytes = (long) elementSize * capacity;
+        this.inverseElementSize = 1.0 / elementSize;
         this.free = new long[capacity];
         for (int i = capacity - 1; i >= 0; i--) {
             long m = base + (long) i * elementSize;
@@ -88,7 +94,14 @@ public final class JavaMbufPool implements MbufPool {
     /** True when m is one of this pool's mbufs. */
     @Override
     public boolean owns(long m) {
-        return m >= base && m < base + (long) elementSize * capacity && (m - base) % elementSize == 0;
+        long offset = m - base;
+        if (offset < 0 || offset >= regionBytes) {
+            return false;
+        }
+        // every free and refcount update asks this; a 64-bit remainder costs tens of cycles each time. The rounded
+        // product is the index when offset is a multiple of elementSize (offset < 2^47: the error is far below 1/2)
+        long index = Math.round(offset * inverseElementSize);
+        return index * elementSize == offset;
     }
 
     private void checkOwned(long m) {
@@ -160,8 +173,8 @@ public final class JavaMbufPool implements MbufPool {
         return owner;
     }
 
+    /** {@code m} is one of this pool's mbufs: callers found this pool through {@link #ownerOf}, which checked. */
     private synchronized void freeOwnedSegment(long m) {
-        checkOwned(m);
         int refs = Mbuf.refcntPlain(m);
         if (refs == 0) {
             throw new IllegalStateException(String.format("double free of mbuf 0x%x in pool %s", m, name));
@@ -216,9 +229,29 @@ public final class JavaMbufPool implements MbufPool {
         }
     }
 
+    /**
+     * Not under the pool's lock: whoever asks holds a reference, so the count cannot reach 0 meanwhile, and every
+     * reference besides it was handed over from a thread that synchronised with the asker; the only changes the asker
+     * can miss are other holders dropping theirs, which make the answer too high, never too low (the callers ask
+     * "is it only mine?", and a stale "no" costs them a header mbuf, not wrong bytes). The lock on every segment's
+     * transmission showed in TcpSegmentBenchmark.
+     */
     @Override
-    public synchronized int refcnt(long m) {
+    public int refcnt(long m) {
         return Mbuf.refcntPlain(m);
+    }
+
+    @Override
+    public boolean retainIfSole(long m) {
+        return ownerOf(m).retainIfSoleOwned(m);
+    }
+
+    private synchronized boolean retainIfSoleOwned(long m) {
+        if (Mbuf.refcntPlain(m) != 1) {
+            return false;
+        }
+        Mbuf.setRefcntPlain(m, 2);
+        return true;
     }
 
     @Override
@@ -226,8 +259,8 @@ public final class JavaMbufPool implements MbufPool {
         return ownerOf(m).refcntUpdateOwned(m, delta);
     }
 
+    /** {@code m} is one of this pool's mbufs (found through {@link #ownerOf}, which checked). */
     private synchronized int refcntUpdateOwned(long m, int delta) {
-        checkOwned(m);
         int refs = Mbuf.refcntPlain(m) + delta;
         if (refs <= 0 || refs > 0xffff) {
             throw new IllegalStateException("refcnt of mbuf would become " + refs + "; use free to drop the last");
@@ -298,8 +331,13 @@ public final class JavaMbufPool implements MbufPool {
         return capacity;
     }
 
+    /**
+     * Not under the pool's lock (the stack reads it after every receive burst to sense memory pressure): exact when no
+     * other thread allocates or frees meanwhile, as at a leak check; a moment's value otherwise, as any count of a
+     * pool others use.
+     */
     @Override
-    public synchronized int available() {
+    public int available() {
         return freeCount;
     }
 

@@ -94,7 +94,16 @@ public final class Ipv4Packet {
     }
 
     public boolean checksumValid() {
-        return Checksum.fold(Checksum.add(0, segment, offset, headerLength())) == 0xffff;
+        int headerLength = headerLength();
+        if (headerLength == MIN_HEADER_LENGTH) {
+            // the usual header: five words summed straight, not through the general loop and its set-up
+            long sum = Integer.toUnsignedLong(segment.get(U32, offset)) + Integer.toUnsignedLong(segment.get(U32, offset + 4))
+                    + Integer.toUnsignedLong(segment.get(U32, offset + 8))
+                    + Integer.toUnsignedLong(segment.get(U32, offset + 12))
+                    + Integer.toUnsignedLong(segment.get(U32, offset + 16));
+            return Checksum.fold(sum) == 0xffff;
+        }
+        return Checksum.fold(Checksum.add(0, segment, offset, headerLength)) == 0xffff;
     }
 
     /** Writes a 20-byte header (no options) with its checksum, or with 0 in the checksum field if offloaded. */
@@ -107,12 +116,20 @@ public final class Ipv4Packet {
         segment.set(U16, offset + 6, (short) (dontFragment ? FLAG_DF : 0));
         segment.set(U8, offset + 8, (byte) ttl);
         segment.set(U8, offset + 9, (byte) protocol);
-        segment.set(U16, offset + 10, (short) 0);
         segment.set(U32, offset + 12, source);
         segment.set(U32, offset + 16, destination);
-        if (fillChecksum) {
-            segment.set(U16, offset + 10, (short) Checksum.finish(Checksum.add(0, segment, offset, MIN_HEADER_LENGTH)));
-        }
+        // summed from the values just written (big-endian words) rather than read back from memory
+        segment.set(U16, offset + 10, (short) (fillChecksum ? headerChecksum(totalLength, identification, dontFragment,
+                ttl, protocol, source, destination) : 0));
+    }
+
+    /** The checksum field of the 20-byte header {@link #write} writes with these values. */
+    public static int headerChecksum(int totalLength, int identification, boolean dontFragment, int ttl, int protocol,
+                                     int source, int destination) {
+        long sum = 0x4500L + (totalLength & 0xffff) + (identification & 0xffff) + (dontFragment ? FLAG_DF : 0)
+                + (((ttl & 0xff) << 8) | (protocol & 0xff)) + (source >>> 16) + (source & 0xffff)
+                + (destination >>> 16) + (destination & 0xffff);
+        return Checksum.finish(sum);
     }
 
     /** Dotted-quad text of an address held in an int. */

@@ -2,6 +2,7 @@ package io.zstack.wire;
 
 import static io.zstack.wire.Layouts.U16;
 import static io.zstack.wire.Layouts.U32;
+import static io.zstack.wire.Layouts.U64;
 import static io.zstack.wire.Layouts.U8;
 
 import java.lang.foreign.MemorySegment;
@@ -109,18 +110,14 @@ public final class Ipv4Packet {
     /** Writes a 20-byte header (no options) with its checksum, or with 0 in the checksum field if offloaded. */
     public static void write(MemorySegment segment, long offset, int totalLength, int identification, boolean dontFragment,
                              int ttl, int protocol, int source, int destination, boolean fillChecksum) {
-        segment.set(U8, offset, (byte) 0x45);
-        segment.set(U8, offset + 1, (byte) 0);
-        segment.set(U16, offset + 2, (short) totalLength);
-        segment.set(U16, offset + 4, (short) identification);
-        segment.set(U16, offset + 6, (short) (dontFragment ? FLAG_DF : 0));
-        segment.set(U8, offset + 8, (byte) ttl);
-        segment.set(U8, offset + 9, (byte) protocol);
-        segment.set(U32, offset + 12, source);
+        // three stores, not ten (each access of a segment is checked); the checksum summed from the values
+        int checksum = fillChecksum
+                ? headerChecksum(totalLength, identification, dontFragment, ttl, protocol, source, destination) : 0;
+        segment.set(U64, offset, (0x45L << 56) | ((long) (totalLength & 0xffff) << 32)
+                | ((long) (identification & 0xffff) << 16) | (dontFragment ? FLAG_DF : 0));
+        segment.set(U64, offset + 8, ((long) (ttl & 0xff) << 56) | ((long) (protocol & 0xff) << 48)
+                | ((long) checksum << 32) | Integer.toUnsignedLong(source));
         segment.set(U32, offset + 16, destination);
-        // summed from the values just written (big-endian words) rather than read back from memory
-        segment.set(U16, offset + 10, (short) (fillChecksum ? headerChecksum(totalLength, identification, dontFragment,
-                ttl, protocol, source, destination) : 0));
     }
 
     /** The checksum field of the 20-byte header {@link #write} writes with these values. */

@@ -26,17 +26,25 @@ public final class TcpHeader {
 
     private MemorySegment segment;
     private long offset;
+    /** Bytes 0-7 (ports, sequence number) and 8-15 (ack, data offset, flags, window), read once by {@link #wrap}. */
+    private long ports;
+    private long ackAndControl;
 
     /**
      * Points the view at a TCP segment of {@code length} bytes (header and payload). The header must lie in
-     * {@code segment}; the payload may continue in further mbuf segments.
+     * {@code segment}; the payload may continue in further mbuf segments. The fields of the first 16 bytes are read
+     * here, once, in two loads (every segment received asks for all of them): wrap again after changing those bytes.
      */
     public CheckResult wrap(MemorySegment segment, long offset, int length) {
         this.segment = segment;
         this.offset = offset;
         if (length < MIN_HEADER_LENGTH || !Layouts.inBounds(segment, offset, MIN_HEADER_LENGTH)) {
+            ports = 0;
+            ackAndControl = 0;
             return CheckResult.TOO_SHORT;
         }
+        ports = segment.get(U64, offset);
+        ackAndControl = segment.get(U64, offset + 8);
         int headerLength = headerLength();
         if (headerLength < MIN_HEADER_LENGTH || headerLength > length || !Layouts.inBounds(segment, offset, headerLength)) {
             return CheckResult.BAD_DATA_OFFSET;
@@ -45,32 +53,32 @@ public final class TcpHeader {
     }
 
     public int sourcePort() {
-        return Short.toUnsignedInt(segment.get(U16, offset));
+        return (int) (ports >>> 48);
     }
 
     public int destinationPort() {
-        return Short.toUnsignedInt(segment.get(U16, offset + 2));
+        return (int) (ports >>> 32) & 0xffff;
     }
 
     public int seq() {
-        return segment.get(U32, offset + 4);
+        return (int) ports;
     }
 
     public int ack() {
-        return segment.get(U32, offset + 8);
+        return (int) (ackAndControl >>> 32);
     }
 
     public int headerLength() {
-        return ((segment.get(U8, offset + 12) & 0xff) >>> 4) * 4;
+        return ((int) (ackAndControl >>> 28) & 0x0f) * 4;
     }
 
     /** The eight flag bits (FIN = 0x01 ... CWR = 0x80). */
     public int flags() {
-        return segment.get(U8, offset + 13) & 0xff;
+        return (int) (ackAndControl >>> 16) & 0xff;
     }
 
     public int window() {
-        return Short.toUnsignedInt(segment.get(U16, offset + 14));
+        return (int) ackAndControl & 0xffff;
     }
 
     public int checksum() {

@@ -14,7 +14,6 @@ import io.zstack.wire.Ethernet;
 import io.zstack.wire.Icmpv4Packet;
 import io.zstack.wire.Ipv4Packet;
 import java.lang.foreign.MemorySegment;
-import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * Ethernet, ARP, IPv4 and ICMP for one interface plus the stack's loopback.
@@ -521,8 +520,9 @@ public final class Ipv4Layer {
      * Held by whoever touches the devices or the transmit queues: the stack's thread always (uncontended, a CAS), and
      * {@link #flushStalled} from another thread when the stack's thread has not come back to its loop for long (a
      * handler that blocks its event loop after a write must not hold that write back, as a kernel would have sent it).
+     * Made by {@link #shareWithStallWatch}, on the stack's thread.
      */
-    private final ReentrantLock deviceLock = new ReentrantLock();
+    private DeviceLock deviceLock;
 
     /** Set once another thread may call {@link #flushStalled}: only then do device and queue accesses lock. */
     private volatile boolean sharedWithStallWatch;
@@ -535,11 +535,15 @@ public final class Ipv4Layer {
      * nobody else flushes (a simulation, a benchmark) never locks.
      */
     public void shareWithStallWatch() {
+        deviceLock = new DeviceLock(Thread.currentThread());
         locking = true;
-        sharedWithStallWatch = true;
+        sharedWithStallWatch = true; // publishes deviceLock to the stall watch
     }
 
-    /** Takes the device lock when another thread may flush (see {@link #shareWithStallWatch}). */
+    /**
+     * Takes the device lock when another thread may flush (see {@link #shareWithStallWatch}); only the stack's thread
+     * may call it (another thread gets an IllegalStateException), and it may nest.
+     */
     public void lockDevices() {
         if (locking) {
             deviceLock.lock();
@@ -616,7 +620,7 @@ public final class Ipv4Layer {
             counters.stalledFlushFrames += sent;
             return sent;
         } finally {
-            deviceLock.unlock();
+            deviceLock.release();
         }
     }
 

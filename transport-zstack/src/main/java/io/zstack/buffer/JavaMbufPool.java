@@ -26,15 +26,21 @@ public final class JavaMbufPool implements MbufPool {
     private final long base;
     /** Bytes of the region: mbufs lie at base + k * elementSize below base + regionBytes. */
     private final long regionBytes;
-    /** 1 / elementSize, so {@link #owns} finds an mbuf's index without a division (see there). */
-    private final double inverseElementSize;
+    /**
+     * elementSize = oddFactor * 2^elementShift; {@link #owns} tests divisibility by a multiply with the odd factor's
+     * inverse modulo 2^64 (exact for every offset: multiples of the odd factor are the products at or below
+     * {@link #oddMultipleLimit}, unsigned) instead of a 64-bit remainder.
+     */
+    private final int elementShift;
+    private final long oddInverse;
+    private final long oddMultipleLimit;
     /** Every open Java pool by its base address (the value in its mbufs' pool field). */
     private static final Map<Long, JavaMbufPool> BY_BASE = new ConcurrentHashMap<>();
     private final long[] free;
     private int freeCount;
     private boolean closed;
     /** The thread bound to the pool ({@link #bindToCurrentThread}), or null: only it touches {@link #cache}. */
-    private volatile Thread boundThread;
+    private Thread boundThread; // plain: another thread reading a stale null takes the locked path, as it should
     /**
      * Free mbufs the bound thread holds back from {@link #free}: allocated and freed by it without the lock. Other
      * threads do not see them (as DPDK's lcore caches), so the cache stays small beside the pool: at most 64 mbufs
@@ -58,7 +64,14 @@ public final class JavaMbufPool implements MbufPool {
         this.region.fill((byte) 0);
         this.base = region.address();
         this.regionBytes = (long) elementSize * capacity;
-        this.inverseElementSize = 1.0 / elementSize;
+        this.elementShift = Integer.numberOfTrailingZeros(elementSize);
+        long odd = elementSize >>> elementShift;
+        long inverse = odd; // Newton's iteration doubles the correct low bits each step: 3, 6, 12, 24, 48, 96
+        for (int i = 0; i < 5; i++) {
+            inverse *= 2 - odd * inverse;
+        }
+        this.oddInverse = inverse;
+        this.oddMultipleLimit = Long.divideUnsigned(-1L, odd);
         this.free = new long[capacity];
         this.cacheHalf = Math.max(1, Math.min(32, capacity / 32));
         this.cache = new long[2 * cacheHalf];
@@ -112,10 +125,11 @@ public final class JavaMbufPool implements MbufPool {
         if (offset < 0 || offset >= regionBytes) {
             return false;
         }
-        // every free and refcount update asks this; a 64-bit remainder costs tens of cycles each time. The rounded
-        // product is the index when offset is a multiple of elementSize (offset < 2^47: the error is far below 1/2)
-        long index = Math.round(offset * inverseElementSize);
-        return index * elementSize == offset;
+        // every free and refcount update asks this; a 64-bit remainder costs tens of cycles each time
+        if ((offset & ((1L << elementShift) - 1)) != 0) {
+            return false;
+        }
+        return Long.compareUnsigned((offset >>> elementShift) * oddInverse, oddMultipleLimit) <= 0;
     }
 
     private void checkOwned(long m) {

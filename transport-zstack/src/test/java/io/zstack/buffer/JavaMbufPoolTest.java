@@ -10,6 +10,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.zstack.dpdk.Mempool;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.util.Arrays;
 import java.util.concurrent.Callable;
 import java.util.concurrent.FutureTask;
 import org.junit.jupiter.api.Test;
@@ -140,6 +141,29 @@ class JavaMbufPoolTest {
                 pool.free(m);
                 pool.free(m);
             }, "a double free is still refused");
+        }
+    }
+
+    @Test
+    void ownsIsExactlyTheMbufAddressesWhateverTheElementSize() {
+        for (int dataRoom : new int[] {100, 1000, Mbuf.LAYOUT.defaultBufSize, 4096 + 128, 0xffff}) {
+            try (JavaMbufPool pool = new JavaMbufPool("t", 8, dataRoom)) {
+                long[] mbufs = new long[8];
+                for (int i = 0; i < mbufs.length; i++) {
+                    mbufs[i] = pool.alloc();
+                }
+                Arrays.sort(mbufs);
+                long base = mbufs[0];
+                long element = mbufs[1] - mbufs[0];
+                long region = element * mbufs.length;
+                for (long offset = -256; offset < region + 256; offset++) {
+                    boolean mbuf = offset >= 0 && offset < region && offset % element == 0;
+                    assertEquals(mbuf, pool.owns(base + offset), "data room " + dataRoom + ", offset " + offset);
+                }
+                for (long m : mbufs) {
+                    pool.free(m);
+                }
+            }
         }
     }
 

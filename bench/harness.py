@@ -54,6 +54,11 @@ TRANSPORTS = {
                                          "--address", "{memif_server_addr}/24"], link="memif",
                                  client="loadgen-zstack"),
 }
+# The same ZStack servers with DPDK's memory (the mbufs) in 2 MiB hugepages instead of 4 KiB pages (run.sh --hugepages,
+# issue 11): {huge_dir} is the hugetlbfs run.sh mounted for the run. Everything else, the client included, as above.
+for _name in ("zstack-afxdp", "zstack-memif-loadgen"):
+    TRANSPORTS[_name + "-huge"] = dict(TRANSPORTS[_name], server=TRANSPORTS[_name]["server"] + ["--huge-dir", "{huge_dir}"],
+                                       needs="--huge-dir", huge=True)
 # Peers (issue 14, bench/peers/): the C servers built by bench/peers/build.sh, started instead of http-echo.jar when
 # run.sh is given --peers SRC. "peer" names the binary; F-stack's need a config (vdev and address), written per run.
 PEER_VDEVS = dict(afpacket="net_af_packet0,iface={iface}",
@@ -85,7 +90,8 @@ COLUMNS = ["setup", "transport", "client", "load", "mode", "size", "concurrency"
            "rps", "lat_mean_us", "lat_p50_us", "lat_p99_us", "lat_p999_us", "lat_max_us", "errors",
            "server_cpu_s", "client_cpu_s", "server_cpu_util", "client_cpu_util", "cpu_us_per_req",
            "server_cpu_us_per_req", "client_cpu_us_per_req", "sys_cpu0_busy", "sys_cpu1_busy",
-           "sys_softirq_s", "foreign_cpu_s", "idle_busy_before"]
+           "sys_softirq_s", "foreign_cpu_s", "idle_busy_before", "handshakes", "syn_synack_p50_us",
+           "syn_synack_p99_us", "syn_retries"]
 NUMERIC = COLUMNS[COLUMNS.index("duration_s"):]
 
 
@@ -171,7 +177,7 @@ class Harness:
     def start_server(self, name, t, logf):
         a = self.a
         subst = dict(addr=a.server_addr, iface=a.server_if, memif=a.memif_socket,
-                     memif_server_addr=a.memif_server_addr)
+                     memif_server_addr=a.memif_server_addr, huge_dir=a.huge_dir)
         if "peer" in t:
             return self.start_peer(t, subst, logf)
         args = [s.format(**subst) for s in t["server"]]
@@ -358,7 +364,11 @@ class Harness:
                 marks[edge] = (proc_cpu_seconds(p.pid), system_cpu())
 
             sample("start")
-            res, client_cpu = self.run_client(t, size, conc, duration, logf, on_window=sample)
+            capture = self.start_handshake_capture(t, tag)
+            try:
+                res, client_cpu = self.run_client(t, size, conc, duration, logf, on_window=sample)
+            finally:
+                handshakes = self.handshake_latency(capture)
             if "end" not in marks or t["client"] == "wrk":
                 sample("end")
             s0, y0 = marks["start"]
@@ -411,11 +421,63 @@ class Harness:
                    idle_busy_before=round(quiet, 3),
                    foreign_cpu_s=round(sum((y1[c][0] - y0[c][0]) for c in (f"cpu{a.server_cpu}",
                                                                           f"cpu{a.client_cpu}")) / CLK_TCK
-                                       - server_cpu - client_cpu, 3))
+                                       - server_cpu - client_cpu, 3),
+                   **handshakes)
+        if handshakes:
+            log(f"{tag}: SYN to SYN-ACK at the client's veth: p50 {handshakes['syn_synack_p50_us']} us, p99 "
+                f"{handshakes['syn_synack_p99_us']} us over {handshakes['handshakes']} handshakes, "
+                f"{handshakes['syn_retries']} SYNs sent again")
         log(f"{tag}: {row['rps']:.0f} req/s, p50 {row['lat_p50_us']} us, p99 {row['lat_p99_us']} us, "
             f"p99.9 {row['lat_p999_us']} us, cpu {row['cpu_us_per_req']} us/req "
             f"(server {row['server_cpu_util']:.2f} core), errors {errors}, other CPU use {row['foreign_cpu_s']} s")
         return row
+
+    # -- handshake latency (--handshake-latency, modes *-close) ----------------------------------------------------
+    def start_handshake_capture(self, t, tag):
+        """tcpdump of the SYNs and SYN-ACKs on the client's veth during the run (headers only, to a file: the
+        decoding waits until the run is over), or None when not asked for or not a new-connection mode over wrk."""
+        a = self.a
+        if not a.handshake_latency or not a.mode.endswith("-close") or t["client"] != "wrk":
+            return None
+        path = os.path.join(self.out, "logs", tag + ".syn.pcap")
+        cmd = self.ns("A", "taskset", "-c", str(a.client_cpu), "tcpdump", "-i", a.client_if, "-nn", "-s", "80",
+                      "-B", "16384", "-U", "-w", path, f"tcp port {a.port} and tcp[tcpflags] & tcp-syn != 0")
+        p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+        time.sleep(0.5)  # tcpdump opens its socket before the first SYN
+        return p, path
+
+    def handshake_latency(self, capture):
+        """Per connection, the time from the client's SYN to the server's SYN-ACK as the client's veth saw them:
+        the server stack's handshake latency plus two veth hops, for any transport alike. A SYN sent again (lost,
+        or the server's queue was full) counts in syn_retries, and the latency runs from the last one."""
+        if capture is None:
+            return {}
+        p, path = capture
+        os.killpg(p.pid, signal.SIGINT)
+        _, err = p.communicate(timeout=10)
+        r = run(["tshark", "-r", path, "-T", "fields", "-e", "frame.time_epoch", "-e", "tcp.srcport", "-e",
+                 "tcp.dstport", "-e", "tcp.flags.ack"], check=False)
+        last_syn, seen, deltas, retries = {}, set(), [], 0
+        for line in r.stdout.splitlines():
+            f = line.split("\t")
+            if len(f) < 4:
+                continue
+            when, src, dst, ack = float(f[0]), f[1], f[2], f[3] in ("1", "True")
+            if not ack:
+                if src in last_syn and src not in seen:
+                    retries += 1
+                last_syn[src] = when
+                seen.discard(src)
+            elif dst in last_syn and dst not in seen:
+                deltas.append((when - last_syn[dst]) * 1e6)
+                seen.add(dst)
+        if not deltas:
+            log(f"handshake capture {path}: no SYN/SYN-ACK pair ({err.decode(errors='replace').strip()[-200:]})")
+            return {}
+        deltas.sort()
+        return dict(handshakes=len(deltas), syn_synack_p50_us=round(deltas[len(deltas) // 2], 1),
+                    syn_synack_p99_us=round(deltas[min(len(deltas) - 1, len(deltas) * 99 // 100)], 1),
+                    syn_retries=retries)
 
     # -- the run ------------------------------------------------------------------------------------------------
     def available(self, name):
@@ -427,6 +489,8 @@ class Harness:
             self.skipped[name] = f"http-echo.jar has no {need} flag"
         elif t["client"].startswith("loadgen") and not os.path.exists(self.a.loadgen_jar or ""):
             self.skipped[name] = "the load generator jar is missing"
+        elif t.get("huge") and not self.a.huge_dir:
+            self.skipped[name] = "no hugetlbfs for the run (run.sh --hugepages reserves and mounts one)"
         elif "peer" in t and not os.path.exists(os.path.join(self.a.peers_bin or "", t["peer"])):
             self.skipped[name] = f"peer {t['peer']} is not built (run.sh --peers SRC, bench/peers/README.md)"
         if name in self.skipped:
@@ -575,7 +639,12 @@ def parse_args(argv):
                    help="folder of the peer servers (bench/peers/build.sh); adds them to setups 1 and 2")
     p.add_argument("--peers-conf-base", default=None,
                    help="F-stack's config.ini whose [freebsd.*] sections the peers use")
-    p.add_argument("--huge-dir", default=None, help="hugetlbfs mount for the F-stack peers")
+    p.add_argument("--huge-dir", default=None, help="hugetlbfs mount for the F-stack peers and the -huge transports")
+    p.add_argument("--handshake-latency", action="store_true",
+                   help="with --mode get-close/post-close: capture SYNs and SYN-ACKs on the client's veth during each "
+                        "run and report the SYN to SYN-ACK latency (p50, p99) and SYNs sent again")
+    p.add_argument("--zstack-huge", action="store_true",
+                   help="setups 1 and 2 also run ZStack with hugepages (zstack-afxdp-huge, zstack-memif-loadgen-huge)")
     p.add_argument("--no-probe", dest="probe", action="store_false")
     p.add_argument("--quick", action="store_true", help="64 B and 4 KB, concurrency 1 and 50, 1 repeat, 3 s")
     a = p.parse_args(argv)
@@ -594,6 +663,10 @@ def parse_args(argv):
     a.setups = [s for s in a.setups.split(",") if s]
     if a.mode.endswith("-close") and "2" in a.setups:
         p.error("--mode *-close needs wrk as the client: setups 1 and 3 (setup 2's load generator keeps connections)")
+    if a.zstack_huge:
+        for s, name in (("1", "zstack-afxdp"), ("2", "zstack-memif-loadgen")):
+            names = SETUPS[s]["transports"]
+            SETUPS[s]["transports"] = names[:names.index(name) + 1] + [name + "-huge"] + names[names.index(name) + 1:]
     if a.peers_bin:
         for s, names in PEER_SETUPS.items():
             SETUPS[s]["transports"] = SETUPS[s]["transports"] + names

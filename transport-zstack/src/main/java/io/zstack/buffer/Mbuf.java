@@ -309,11 +309,19 @@ public final class Mbuf {
      * DPDK's limit.
      */
     public static boolean chain(long head, long tail) {
+        return chain(head, lastSegment(head), tail);
+    }
+
+    /**
+     * {@link #chain(long, long)} when the caller already holds {@code head}'s last segment {@code last}: a loop that
+     * builds a long chain one mbuf at a time must not walk it from the head for every mbuf (quadratic).
+     */
+    public static boolean chain(long head, long last, long tail) {
         int segs = nbSegs(head) + nbSegs(tail);
         if (segs > MAX_SEGS) {
             return false;
         }
-        setNext(lastSegment(head), tail);
+        setNext(last, tail);
         setNbSegs(head, segs);
         setPktLen(head, pktLen(head) + pktLen(tail));
         setPktLen(tail, dataLen(tail));

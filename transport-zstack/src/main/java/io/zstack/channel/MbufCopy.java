@@ -18,6 +18,7 @@ final class MbufCopy {
      */
     static long in(ByteBuf buf, int index, int length, MbufPool pool, int perMbuf) {
         long head = 0;
+        long last = 0;
         int done = 0;
         while (done < length) {
             long m = pool.alloc();
@@ -31,9 +32,12 @@ final class MbufCopy {
             done += n;
             if (head == 0) {
                 head = m;
-            } else {
-                Mbuf.chain(head, m);
+            } else if (!Mbuf.chain(head, last, m)) {
+                // DPDK's segment limit: send what is chained; the caller copies the rest on its next round
+                pool.free(m);
+                return head;
             }
+            last = m;
         }
         return head;
     }

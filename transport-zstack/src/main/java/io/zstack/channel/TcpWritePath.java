@@ -82,8 +82,9 @@ final class TcpWritePath {
                     channel.scheduleRetry();
                     return;
                 }
+                int copied = Mbuf.pktLen(chain); // less than n only at DPDK's segment limit (MbufCopy.in)
                 queue(c, chain);
-                in.removeBytes(n);
+                in.removeBytes(copied);
             } else {
                 FileRegion region = (FileRegion) msg;
                 long left = region.count() - region.transferred();
@@ -97,10 +98,14 @@ final class TcpWritePath {
                     if (part == 0) {
                         return false;
                     }
+                    // all of the piece or none (the sink's contract): a piece cut short, or one the chain cannot
+                    // take, at DPDK's segment limit waits for the next round
+                    if (Mbuf.pktLen(part) < bytes.remaining() || chain[0] != 0 && !Mbuf.chain(chain[0], part)) {
+                        pool().free(part);
+                        return false;
+                    }
                     if (chain[0] == 0) {
                         chain[0] = part;
-                    } else {
-                        Mbuf.chain(chain[0], part);
                     }
                     return true;
                 });

@@ -46,6 +46,8 @@ final class SentSegments {
     private long totalBytes;
     private long sackedBytes;
     private long lostBytes;
+    /** Bytes ever deemed lost (each marking counted once): what an ACK's RACK pass or a timeout added. */
+    private long lostMarkedBytes;
     private long retransBytes;
     private int sackedSegments;
 
@@ -68,6 +70,11 @@ final class SentSegments {
 
     long lostBytes() {
         return lostBytes;
+    }
+
+    /** Bytes deemed lost so far, counted once per marking; only grows. */
+    long lostMarkedBytes() {
+        return lostMarkedBytes;
     }
 
     /** Octets the network may still hold: sent - SACKed - lost + retransmitted (unSACKed ones). */
@@ -248,6 +255,9 @@ final class SentSegments {
         sackedBytes += len * (((f & SACKED) != 0 ? 1 : 0) - ((old & SACKED) != 0 ? 1 : 0));
         sackedSegments += ((f & SACKED) != 0 ? 1 : 0) - ((old & SACKED) != 0 ? 1 : 0);
         lostBytes += len * (counted(f, LOST) - counted(old, LOST));
+        if ((f & LOST) != 0 && (old & LOST) == 0) {
+            lostMarkedBytes += len;
+        }
         retransBytes += len * (counted(f, RETRANS) - counted(old, RETRANS));
         flags[k] = (byte) f;
     }

@@ -2,6 +2,7 @@ package io.zstack.tcp;
 
 import io.zstack.tcp.cc.CongestionAlgorithm;
 import io.zstack.tcp.cc.CongestionControl;
+import io.zstack.tcp.cc.RateSample;
 
 /**
  * The sending half of a {@link TcpConnection} (gVisor's {@code sender}): the send sequence space and queue, cutting
@@ -189,7 +190,10 @@ final class TcpSender {
                 persistBackoff = 0;
             }
         }
-        congestion.onRateSample(sent.rate.endOfAck(sent.pipe()), nowNanos);
+        RateSample sample = sent.rate.endOfAck(sent.pipe());
+        sample.lostBytes = sent.lostMarkedBytes() - lostBytesSampled;
+        lostBytesSampled = sent.lostMarkedBytes();
+        congestion.onRateSample(sample, nowNanos);
         if (frto != FRTO_OFF) {
             frtoAck(SeqNum.gt(ack, unaBefore), nowNanos);
         }
@@ -270,6 +274,8 @@ final class TcpSender {
 
     /** Set while an ACK carrying a D-SACK is processed, with its range. */
     private boolean dsackOnThisAck;
+    /** {@link SentSegments#lostMarkedBytes} at the last rate sample: the next one carries what was marked since. */
+    private long lostBytesSampled;
     private int lastDsackStart;
     private int lastDsackEnd;
 
@@ -598,6 +604,8 @@ final class TcpSender {
             if ((inRecovery || lossRecovery) && SeqNum.ge(ack, recoveryPoint)) {
                 if (inRecovery) {
                     congestion.onExitRecovery(nowNanos); // PRR ends with cwnd = ssthresh (RFC 6937 §3)
+                } else {
+                    congestion.onLossRecoveryEnd(nowNanos);
                 }
                 inRecovery = false;
                 lossRecovery = false;

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.zstack.buffer.Mbuf;
+import io.zstack.tcp.cc.Bbr;
 import io.zstack.tcp.cc.CongestionAlgorithm;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
@@ -499,6 +500,29 @@ class RecoveryRawSegmentTest {
         assertTrue(!conn.sender.lossRecovery, "the timeout's recovery is over");
         assertTrue(conn.sender.congestion.cwnd() >= cwndBefore, "restored: " + conn.sender.congestion.cwnd() + " < " + cwndBefore);
         assertTrue(highest > 8);
+    }
+
+    /**
+     * BBR after a timeout that was real: the recovery ends when everything outstanding at the timeout is acknowledged,
+     * and the algorithm hears it (it restores the window it had before the timeout: BbrTest).
+     */
+    @Test
+    void theEndOfATimeoutsRecoveryReachesBbr() {
+        connect(CongestionAlgorithm.BBR);
+        assertEquals(10, write(10).size());
+        untilTheFirstTimeout();
+        Bbr bbr = (Bbr) conn.sender.congestion;
+        assertTrue(bbr.inLossRecovery());
+        List<RawPeer.Sent> resent = taken();
+        assertEquals(seg(0), resent.get(resent.size() - 1).seq(), "after the probes, the timeout resends the first");
+        ack(seg(1)); // the retransmission's ACK (echoing its TSval: the loss was real), short of the recovery point
+        assertTrue(conn.sender.lossRecovery);
+        assertTrue(bbr.inLossRecovery());
+        taken();
+        ack(seg(10));
+        assertTrue(!conn.sender.lossRecovery, "everything outstanding at the timeout is acknowledged");
+        assertTrue(!bbr.inLossRecovery(), "BBR heard the recovery end: " + bbr.describe());
+        assertEquals(0, counters.recoveriesUndone);
     }
 
     /** Moves time a millisecond at a time until the retransmission timer fires (at most a second). */

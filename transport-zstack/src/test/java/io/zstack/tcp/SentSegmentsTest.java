@@ -110,6 +110,21 @@ class SentSegmentsTest {
         assertEquals(-1, sent.firstLostNotRetransmitted());
     }
 
+    /** What congestion control hears as newly lost: each marking once, however often a record is marked again. */
+    @Test
+    void bytesDeemedLostAreCountedOncePerMarking() {
+        sendThree();
+        sent.sack(2000, 3000, rack, NO_ECHO, 5 * MS);
+        sent.markAllLost();
+        assertEquals(2000, sent.lostMarkedBytes(), "the two unSACKed records");
+        sent.markAllLost();
+        assertEquals(2000, sent.lostMarkedBytes(), "already lost: not counted again");
+        sent.unmarkLost();
+        sent.markAllLost();
+        assertEquals(4000, sent.lostMarkedBytes(), "an undo, then a new marking: counted again");
+        assertEquals(2000, sent.lostBytes());
+    }
+
     @Test
     void sequenceNumbersWrapAround() {
         int start = -1024; // 0xfffffc00

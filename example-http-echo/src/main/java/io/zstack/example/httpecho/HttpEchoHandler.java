@@ -24,6 +24,14 @@ import io.netty.handler.codec.http.HttpVersion;
 public final class HttpEchoHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
     /** Largest body GET /size/N will produce. */
     public static final int MAX_SIZE = 64 * 1024 * 1024;
+    /** GET /size/N's pattern, a whole number of 'a'..'z' runs long, so block k starts again at 'a'. */
+    private static final byte[] PATTERN = new byte[26 * 2520];
+
+    static {
+        for (int i = 0; i < PATTERN.length; i++) {
+            PATTERN[i] = (byte) ('a' + i % 26);
+        }
+    }
 
     public HttpEchoHandler() {
         // the request is released here, unless its body became the response's: an echo hands the received buffers
@@ -64,9 +72,10 @@ public final class HttpEchoHandler extends SimpleChannelInboundHandler<FullHttpR
                 response = plain(HttpResponseStatus.BAD_REQUEST, "size must be 0.." + MAX_SIZE + "\n", ctx);
             } else {
                 ByteBuf body = ctx.alloc().buffer(size);
-                // a recognisable pattern, cheap to check: byte i is 'a' + i % 26
-                for (int i = 0; i < size; i++) {
-                    body.writeByte('a' + i % 26);
+                // a recognisable pattern, cheap to check: byte i is 'a' + i % 26; written a block at a time (a byte
+                // at a time, filling a 64 MiB body took a fifth of a bulk sender's CPU)
+                for (int written = 0; written < size; written += PATTERN.length) {
+                    body.writeBytes(PATTERN, 0, Math.min(PATTERN.length, size - written));
                 }
                 response = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK, body);
                 response.headers().set(HttpHeaderNames.CONTENT_TYPE, HttpHeaderValues.APPLICATION_OCTET_STREAM);

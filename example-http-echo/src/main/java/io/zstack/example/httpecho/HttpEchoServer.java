@@ -35,6 +35,7 @@ import java.util.concurrent.TimeUnit;
  * java -jar http-echo.jar --transport zstack --vdev net_af_packet0,iface=eth1 --address 10.0.0.2/24 --port 8080
  * java -jar http-echo.jar --transport zstack --port 8080      (the stack's own loopback only, 127.0.0.1)
  * ... --pcap DIR      writes DIR/zstack-loop0.pcap, ... (what each loop's device sent and received, up to 256 MiB)
+ * ... --huge-dir DIR  DPDK's memory in hugepages from the hugetlbfs mounted at DIR (default: 4 KiB pages)
  * </pre>
  */
 public final class HttpEchoServer {
@@ -58,6 +59,22 @@ public final class HttpEchoServer {
         /** As above; for "zstack", {@code pcapDirectory} (may be null) receives a capture of each loop's device. */
         public static Transport of(String name, int threads, String devargs, String address, String gateway,
                                    java.nio.file.Path pcapDirectory) {
+            return of(name, threads, devargs, address, gateway, pcapDirectory, null);
+        }
+
+        /**
+         * As above; for "zstack" with a device, {@code hugeDir} (may be null: 4 KiB pages) is a hugetlbfs mount whose
+         * free hugepages back DPDK's memory (mbufs included), unlinked once mapped. A mount of its own: EAL locks the
+         * directory for as long as it runs.
+         */
+        public static Transport of(String name, int threads, String devargs, String address, String gateway,
+                                   java.nio.file.Path pcapDirectory, String hugeDir) {
+            return of(name, threads, devargs, address, gateway, pcapDirectory, hugeDir, java.util.List.of());
+        }
+
+        /** As above, with {@code ealArguments} added to DPDK's EAL arguments (zstack with a device only). */
+        public static Transport of(String name, int threads, String devargs, String address, String gateway,
+                                   java.nio.file.Path pcapDirectory, String hugeDir, java.util.List<String> ealArguments) {
             return switch (name) {
                 case "zstack" -> {
                     ZStackConfig.Builder config = ZStackConfig.builder();
@@ -69,7 +86,19 @@ public final class HttpEchoServer {
                             throw new IllegalStateException("ZStack's DPDK devices are not available: "
                                     + ZStack.unavailabilityCause().getMessage());
                         }
-                        config.device(ZStackDevices.dpdk(devargs));
+                        ZStackDevices.Port port = ZStackDevices.dpdk(devargs);
+                        if (hugeDir != null) {
+                            port = port.withHugepages(true).withEalArgument("--huge-dir=" + hugeDir);
+                            if (!ealArguments.contains("--single-file-segments")) {
+                                // files unlinked once mapped; EAL refuses this with single-file segments (memif's
+                                // zero-copy client shares its memory by file), whose files the mount's owner removes
+                                port = port.withEalArgument("--huge-unlink");
+                            }
+                        }
+                        for (String argument : ealArguments) {
+                            port = port.withEalArgument(argument);
+                        }
+                        config.device(port);
                     }
                     if (address != null) {
                         config.address(address, gateway);
@@ -149,6 +178,8 @@ public final class HttpEchoServer {
         java.nio.file.Path pcap = null;
         boolean copyMode = false;
         ZStackCongestionControl congestion = null;
+        String hugeDir = null;
+        java.util.List<String> ealArguments = new java.util.ArrayList<>();
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
                 case "--tap" -> devargs = "net_tap0,iface=" + args[++i]; // DPDK's tap driver on interface IFACE
@@ -161,19 +192,22 @@ public final class HttpEchoServer {
                 case "--threads" -> threads = Integer.parseInt(args[++i]);
                 case "--bind" -> bind = args[++i];
                 case "--copy-mode" -> copyMode = true;
+                case "--huge-dir" -> hugeDir = args[++i];
+                case "--eal-arg" -> ealArguments.add(args[++i]);
                 case "--congestion-control" -> congestion = ZStackCongestionControl.valueOf(
                         args[++i].toUpperCase(java.util.Locale.ROOT).replace('-', '_'));
                 default -> {
                     System.err.println("usage: http-echo [--transport zstack|epoll|nio] [--port N] [--threads N]"
                             + " [--bind ADDRESS] [--tap IFACE | --vdev DEVARGS] [--address CIDR] [--gateway ADDRESS]"
-                            + " [--pcap DIRECTORY] [--copy-mode] [--congestion-control cubic|new-reno|bbr]");
+                            + " [--pcap DIRECTORY] [--copy-mode] [--congestion-control cubic|new-reno|bbr]"
+                            + " [--huge-dir HUGETLBFS] [--eal-arg ARGUMENT]...");
                     System.exit(2);
                 }
             }
         }
         Transport transport;
         try {
-            transport = Transport.of(transportName, threads, devargs, address, gateway, pcap);
+            transport = Transport.of(transportName, threads, devargs, address, gateway, pcap, hugeDir, ealArguments);
         } catch (RuntimeException e) {
             exitWith(e);
             return;

@@ -15,9 +15,10 @@ package io.zstack.tcp.cc;
  * seen again).
  *
  * <p>Loss: a fast recovery holds the flight for its first round trip (packet conservation: what was delivered may be
- * sent), then the model's window applies again; when recovery ends the window is back to at least what it was. A
- * timeout starts over from one segment and grows by what each ACK delivers. PRR does not apply (see
- * {@link #boundedByPrr}).
+ * sent), then the model's window applies again; bytes deemed lost during a recovery come off the window; when recovery
+ * ends the window is back to at least what it was. A timeout starts over from one segment and grows by what each ACK
+ * delivers; when everything outstanding at the timeout is acknowledged the window before it is restored. PRR does not
+ * apply (see {@link #boundedByPrr}).
  *
  * <p>Everything happens in {@link #onRateSample}, which the sender calls at every ACK, in or out of recovery; byte
  * counts, bytes per second and nanoseconds throughout.
@@ -75,6 +76,8 @@ public final class Bbr implements CongestionControl {
     private long cycleStamp;
 
     private boolean inRecovery;
+    /** Between a retransmission timeout and the ACK of everything that was outstanding at it. */
+    private boolean inLossRecovery;
     private boolean packetConservation;
     private long recoveryRoundEnd;
     private boolean idleRestart;
@@ -135,6 +138,11 @@ public final class Bbr implements CongestionControl {
 
     public long probeRttEntries() {
         return probeRttEntries;
+    }
+
+    /** Between a retransmission timeout and the end of its recovery. */
+    public boolean inLossRecovery() {
+        return inLossRecovery;
     }
 
     /** The window the model asks for at a gain: gain x bandwidth x min RTT, plus room for the pacing bursts. */
@@ -330,6 +338,11 @@ public final class Bbr implements CongestionControl {
 
     private void setCwnd(RateSample rs) {
         long target = targetWindow(cwndGain);
+        if ((inRecovery || inLossRecovery) && rs.lostBytes > 0) {
+            // what was just deemed lost left the network without being delivered: it comes off the window (as
+            // Linux's BBR does), so a recovery does not send into a path that is dropping at the window's size
+            cwnd = Math.max(cwnd - rs.lostBytes, mss);
+        }
         if (packetConservation) {
             cwnd = Math.max(cwnd, rs.inflightBytes + rs.ackedBytes);
         } else if (filledPipe) {
@@ -344,7 +357,7 @@ public final class Bbr implements CongestionControl {
     }
 
     private void saveCwnd() {
-        priorCwnd = inRecovery || mode == Mode.PROBE_RTT ? Math.max(priorCwnd, cwnd) : cwnd;
+        priorCwnd = inRecovery || inLossRecovery || mode == Mode.PROBE_RTT ? Math.max(priorCwnd, cwnd) : cwnd;
     }
 
     @Override
@@ -381,6 +394,7 @@ public final class Bbr implements CongestionControl {
     public void onRetransmitTimeout(long bytesInFlight, long nowNanos) {
         saveCwnd();
         inRecovery = false;
+        inLossRecovery = true;
         packetConservation = false;
         // the window regrows by what each ACK delivers (setCwnd); the model stays. The bandwidth may have dropped (a
         // route change, a policer): the growth check starts over
@@ -389,9 +403,17 @@ public final class Bbr implements CongestionControl {
         fullBwCount = 0;
     }
 
+    /** The timeout's losses are repaired: the window the model had before it, if the regrowth has not passed it. */
+    @Override
+    public void onLossRecoveryEnd(long nowNanos) {
+        inLossRecovery = false;
+        cwnd = Math.max(cwnd, priorCwnd);
+    }
+
     @Override
     public void undo(long priorCwnd, long priorSsthresh) {
         inRecovery = false;
+        inLossRecovery = false;
         packetConservation = false;
         cwnd = Math.max(cwnd, Math.max(priorCwnd, this.priorCwnd));
     }

@@ -47,6 +47,13 @@ public interface CongestionControl {
      */
     void undo(long priorCwnd, long priorSsthresh);
 
+    /**
+     * The recovery that a retransmission timeout began has ended: everything outstanding at the timeout is
+     * acknowledged. Loss-based algorithms have slow-started back already; a model-based one may restore its window.
+     */
+    default void onLossRecoveryEnd(long nowNanos) {
+    }
+
     /** The sender was idle longer than an RTO: restart window (RFC 5681 §4.1). */
     default void onIdleRestart(long nowNanos) {
     }

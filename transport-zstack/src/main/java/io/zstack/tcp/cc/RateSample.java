@@ -20,6 +20,11 @@ public final class RateSample {
     public long ackedBytes;
     /** Bytes in flight (the pipe) after this ACK. */
     public long inflightBytes;
+    /**
+     * Bytes newly deemed lost (by RACK or a timeout) since the previous sample: the ACK before this one marked them,
+     * as the sender samples before its loss detection runs.
+     */
+    public long lostBytes;
     /** The shortest round trip of a segment this ACK delivered that was sent once, or -1. */
     public long rttNanos = -1;
 

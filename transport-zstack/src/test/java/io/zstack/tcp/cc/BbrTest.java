@@ -46,6 +46,20 @@ class BbrTest {
         bbr.onRateSample(rs, now);
     }
 
+    /** An ACK a millisecond later, within the current round: no rate sample, {@code lost} newly deemed lost. */
+    private void ackWithinTheRound(long acked, long inflight, long lost) {
+        now += MS;
+        delivered += acked;
+        rs.priorDelivered = roundStartDelivered - 1;
+        rs.totalDelivered = delivered;
+        rs.intervalNanos = -1;
+        rs.ackedBytes = acked;
+        rs.inflightBytes = inflight;
+        rs.lostBytes = lost;
+        bbr.onRateSample(rs, now);
+        rs.lostBytes = 0;
+    }
+
     private void rounds(int n, long bytesPerSecond, long inflight) {
         for (int i = 0; i < n; i++) {
             round(bytesPerSecond, inflight, false);
@@ -150,15 +164,7 @@ class BbrTest {
         rounds(8, BW, BDP);
         long cwnd = bbr.cwnd();
         long rate = bbr.pacingRate();
-        // the ACK that shows the loss: 2 segments SACKed, half a BDP left in flight (the rest lost)
-        now += MS;
-        delivered += 2 * MSS;
-        rs.priorDelivered = roundStartDelivered - 1;
-        rs.totalDelivered = delivered;
-        rs.intervalNanos = -1;
-        rs.ackedBytes = 2 * MSS;
-        rs.inflightBytes = BDP / 2;
-        bbr.onRateSample(rs, now);
+        ackWithinTheRound(2 * MSS, BDP / 2, 0); // the ACK that shows the loss: half a BDP left in flight, the rest lost
         bbr.onEnterRecovery(BDP, now);
         assertEquals(BDP / 2 + 2 * MSS, bbr.cwnd(), "conservation: what is in flight plus what was delivered");
         round(BW, BDP, false); // its segment was sent before the recovery: still the first round
@@ -186,6 +192,41 @@ class BbrTest {
         }
         assertEquals(cwnd, bbr.cwnd());
         assertEquals(BW, bbr.bandwidth());
+    }
+
+    /**
+     * A timeout's recovery ends (everything outstanding at it acknowledged) before the regrowth reached the old window:
+     * the window before the timeout comes back, as Linux's BBR restores it when it leaves the loss state. A second
+     * timeout inside the first's recovery keeps the first's window to restore.
+     */
+    @Test
+    void theEndOfATimeoutsRecoveryRestoresTheWindowFromBefore() {
+        toProbeBw();
+        rounds(8, BW, BDP);
+        long cwnd = bbr.cwnd();
+        bbr.onRetransmitTimeout(BDP, now);
+        round(2 * MSS * 1_000_000_000L / RTT, MSS, false);
+        bbr.onRetransmitTimeout(MSS, now);
+        round(2 * MSS * 1_000_000_000L / RTT, MSS, false);
+        assertTrue(bbr.cwnd() < cwnd / 4, bbr.describe());
+        bbr.onLossRecoveryEnd(now);
+        assertEquals(cwnd, bbr.cwnd());
+        assertEquals(BW, bbr.bandwidth());
+    }
+
+    /**
+     * Bytes deemed lost during a recovery come off the window before packet conservation applies: the window is what
+     * is in flight plus what the ACK delivered, not the larger window from before the losses.
+     */
+    @Test
+    void bytesDeemedLostInRecoveryComeOffTheWindow() {
+        toProbeBw();
+        rounds(8, BW, BDP);
+        bbr.onEnterRecovery(BDP, now);
+        long before = bbr.cwnd();
+        ackWithinTheRound(2 * MSS, 10 * MSS, 20 * MSS); // in the recovery's first round, 20 segments newly lost
+        assertEquals(Math.max(before - 20 * MSS, 12L * MSS), bbr.cwnd());
+        assertTrue(bbr.cwnd() < before, bbr.describe());
     }
 
     /**

@@ -208,7 +208,10 @@ class ZStackTwoProcessTest {
         assertStreamArrives(false, 16 << 20, 1 << 20);
     }
 
-    /** {@code bytes} in writes of 1 to {@code maxChunk} from here to the peer or back; the reader's CRC is the writer's. */
+    /**
+     * {@code bytes} in writes of 1 to {@code maxChunk}, from here to the peer or back: the reader's count and CRC are
+     * the writer's.
+     */
     private void assertStreamArrives(boolean fromHere, long bytes, int maxChunk) throws Exception {
         if (fromHere) {
             int client = connect(peer.listen("sink"), false, true);

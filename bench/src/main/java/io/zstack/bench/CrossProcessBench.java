@@ -4,6 +4,7 @@ import io.netty.bootstrap.Bootstrap;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelOption;
@@ -164,80 +165,91 @@ public final class CrossProcessBench {
         }
     }
 
+    /**
+     * One connection to {@code port} whose handler measures something and completes {@link Measurement#done} with it
+     * (or with the connection's failure); waits up to {@code timeoutSeconds} for it.
+     */
+    private static <T> T measure(EventLoopGroup group, Class<? extends Channel> type, int port, Bootstrap options,
+                                 Measurement<T> measurement, long timeoutSeconds) throws Exception {
+        options.group(group).channel(type).handler(measurement)
+                .connect(new InetSocketAddress("127.0.0.1", port)).sync();
+        return measurement.done.get(timeoutSeconds, TimeUnit.SECONDS);
+    }
+
+    /** A client handler that measures one connection; a failure of the connection fails the measurement. */
+    private abstract static class Measurement<T> extends ChannelInboundHandlerAdapter {
+        final CompletableFuture<T> done = new CompletableFuture<>();
+
+        @Override
+        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+            done.completeExceptionally(cause);
+            ctx.close();
+        }
+    }
+
     private static double throughput(EventLoopGroup group, Class<? extends Channel> type, int port, int seconds)
             throws Exception {
-        CompletableFuture<double[]> done = new CompletableFuture<>();
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
-        Bootstrap bootstrap = new Bootstrap().group(group).channel(type);
+        Bootstrap options = new Bootstrap().option(ChannelOption.ALLOW_HALF_CLOSURE, true);
         if (ringKiB > 0 && type == ZStackSocketChannel.class) {
-            bootstrap.option(ChannelOption.SO_SNDBUF, ringKiB * 512).option(ChannelOption.SO_RCVBUF, ringKiB * 512);
+            options.option(ChannelOption.SO_SNDBUF, ringKiB * 512).option(ChannelOption.SO_RCVBUF, ringKiB * 512);
         }
-        bootstrap.option(ChannelOption.ALLOW_HALF_CLOSURE, true)
-                .handler(new ChannelInboundHandlerAdapter() {
-                    ByteBuf message;
-                    long start;
-                    long sent;
-                    boolean ended;
+        return measure(group, type, port, options, new Measurement<Double>() {
+            ByteBuf message;
+            long start;
+            long sent;
+            boolean ended;
 
-                    @Override
-                    public void channelActive(ChannelHandlerContext ctx) {
-                        message = ctx.alloc().directBuffer(MESSAGE).writerIndex(MESSAGE);
-                        start = System.nanoTime();
-                        pump(ctx);
+            @Override
+            public void channelActive(ChannelHandlerContext ctx) {
+                message = ctx.alloc().directBuffer(MESSAGE).writerIndex(MESSAGE);
+                start = System.nanoTime();
+                pump(ctx);
+            }
+
+            private void pump(ChannelHandlerContext ctx) {
+                while (!ended && ctx.channel().isWritable()) {
+                    if (System.nanoTime() >= deadline) {
+                        ended = true;
+                        ctx.flush();
+                        ((DuplexChannel) ctx.channel()).shutdownOutput();
+                        return;
                     }
-
-                    private void pump(ChannelHandlerContext ctx) {
-                        while (!ended && ctx.channel().isWritable()) {
-                            if (System.nanoTime() >= deadline) {
-                                ended = true;
-                                ctx.flush();
-                                ((DuplexChannel) ctx.channel()).shutdownOutput();
-                                return;
-                            }
-                            ctx.write(message.retainedDuplicate());
-                            sent += MESSAGE;
-                            if (sent % (16 * MESSAGE) == 0) {
-                                ctx.flush();
-                            }
-                        }
+                    ctx.write(message.retainedDuplicate());
+                    sent += MESSAGE;
+                    if (sent % (16 * MESSAGE) == 0) {
                         ctx.flush();
                     }
+                }
+                ctx.flush();
+            }
 
-                    @Override
-                    public void channelWritabilityChanged(ChannelHandlerContext ctx) {
-                        pump(ctx);
-                    }
+            @Override
+            public void channelWritabilityChanged(ChannelHandlerContext ctx) {
+                pump(ctx);
+            }
 
-                    @Override
-                    public void channelRead(ChannelHandlerContext ctx, Object msg) {
-                        ByteBuf count = (ByteBuf) msg;
-                        if (count.readableBytes() >= 8) {
-                            long received = count.readLong();
-                            double secs = (System.nanoTime() - start) / 1e9;
-                            done.complete(new double[] {received, secs});
-                            message.release();
-                            ctx.close();
-                        }
-                        count.release();
-                    }
-
-                    @Override
-                    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-                        done.completeExceptionally(cause);
-                        ctx.close();
-                    }
-                }).connect(new InetSocketAddress("127.0.0.1", port)).sync();
-        double[] r = done.get(seconds + 60L, TimeUnit.SECONDS);
-        return r[0] / r[1] / 1e6;
+            @Override
+            public void channelRead(ChannelHandlerContext ctx, Object msg) {
+                ByteBuf count = (ByteBuf) msg;
+                if (count.readableBytes() >= 8) {
+                    long received = count.readLong();
+                    double secs = (System.nanoTime() - start) / 1e9;
+                    done.complete(received / secs / 1e6);
+                    message.release();
+                    ctx.close();
+                }
+                count.release();
+            }
+        }, seconds + 60L);
     }
 
     private static Histogram pingPong(EventLoopGroup group, Class<? extends Channel> type, int port, int samples)
             throws Exception {
         Histogram histogram = new Histogram(1, TimeUnit.SECONDS.toNanos(10), 3);
-        CompletableFuture<Histogram> done = new CompletableFuture<>();
         int warmup = Math.max(1000, samples / 10);
-        new Bootstrap().group(group).channel(type).option(ChannelOption.TCP_NODELAY, true)
-                .handler(new ChannelInboundHandlerAdapter() {
+        return measure(group, type, port, new Bootstrap().option(ChannelOption.TCP_NODELAY, true),
+                new Measurement<Histogram>() {
                     long sentAt;
                     int received;
                     int rounds;
@@ -270,14 +282,7 @@ public final class CrossProcessBench {
                             send(ctx);
                         }
                     }
-
-                    @Override
-                    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-                        done.completeExceptionally(cause);
-                        ctx.close();
-                    }
-                }).connect(new InetSocketAddress("127.0.0.1", port)).sync();
-        return done.get(300, TimeUnit.SECONDS);
+                }, 300);
     }
 
     // ============================================================================================ server
@@ -288,47 +293,8 @@ public final class CrossProcessBench {
         EventLoopGroup group = shm ? new ZStackEventLoopGroup(1, ZStackConfig.builder().inProcess(false)
                 .crossProcess(dir, false).build()) : new EpollEventLoopGroup(1);
         Class<? extends ServerChannel> type = shm ? ZStackServerSocketChannel.class : EpollServerSocketChannel.class;
-        Channel sink = new ServerBootstrap().group(group).channel(type)
-                .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
-                .childHandler(new ChannelInboundHandlerAdapter() {
-                    @Override
-                    public boolean isSharable() {
-                        return true;
-                    }
-
-                    @Override
-                    public void channelRead(ChannelHandlerContext ctx, Object msg) {
-                        Long count = ctx.channel().attr(COUNT).get();
-                        ctx.channel().attr(COUNT).set((count == null ? 0 : count) + ((ByteBuf) msg).readableBytes());
-                        ((ByteBuf) msg).release();
-                    }
-
-                    @Override
-                    public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
-                        if (evt instanceof ChannelInputShutdownEvent) {
-                            Long count = ctx.channel().attr(COUNT).get();
-                            ctx.writeAndFlush(ctx.alloc().directBuffer(8).writeLong(count == null ? 0 : count));
-                        }
-                    }
-                }).bind(new InetSocketAddress("127.0.0.1", 0)).sync().channel();
-        Channel echo = new ServerBootstrap().group(group).channel(type)
-                .childOption(ChannelOption.TCP_NODELAY, true)
-                .childHandler(new ChannelInboundHandlerAdapter() {
-                    @Override
-                    public boolean isSharable() {
-                        return true;
-                    }
-
-                    @Override
-                    public void channelRead(ChannelHandlerContext ctx, Object msg) {
-                        ctx.write(msg);
-                    }
-
-                    @Override
-                    public void channelReadComplete(ChannelHandlerContext ctx) {
-                        ctx.flush();
-                    }
-                }).bind(new InetSocketAddress("127.0.0.1", 0)).sync().channel();
+        Channel sink = listen(group, type, ChannelOption.ALLOW_HALF_CLOSURE, new Sink());
+        Channel echo = listen(group, type, ChannelOption.TCP_NODELAY, new Echo());
         System.out.println("PORTS " + ((InetSocketAddress) sink.localAddress()).getPort() + " "
                 + ((InetSocketAddress) echo.localAddress()).getPort());
         System.out.flush();
@@ -340,6 +306,46 @@ public final class CrossProcessBench {
         echo.close().sync();
         group.shutdownGracefully(0, 5, TimeUnit.SECONDS).sync();
         System.exit(0);
+    }
+
+    /** A server on 127.0.0.1 whose children have {@code option} on and {@code handler}. */
+    private static Channel listen(EventLoopGroup group, Class<? extends ServerChannel> type,
+                                  ChannelOption<Boolean> option, ChannelHandler handler) throws InterruptedException {
+        return new ServerBootstrap().group(group).channel(type).childOption(option, true).childHandler(handler)
+                .bind(new InetSocketAddress("127.0.0.1", 0)).sync().channel();
+    }
+
+    /** Counts what it reads; answers the end of its input with the count (8 bytes). */
+    @ChannelHandler.Sharable
+    private static final class Sink extends ChannelInboundHandlerAdapter {
+        @Override
+        public void channelRead(ChannelHandlerContext ctx, Object msg) {
+            Long count = ctx.channel().attr(COUNT).get();
+            ctx.channel().attr(COUNT).set((count == null ? 0 : count) + ((ByteBuf) msg).readableBytes());
+            ((ByteBuf) msg).release();
+        }
+
+        @Override
+        public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+            if (evt instanceof ChannelInputShutdownEvent) {
+                Long count = ctx.channel().attr(COUNT).get();
+                ctx.writeAndFlush(ctx.alloc().directBuffer(8).writeLong(count == null ? 0 : count));
+            }
+        }
+    }
+
+    /** Writes back what it reads. */
+    @ChannelHandler.Sharable
+    private static final class Echo extends ChannelInboundHandlerAdapter {
+        @Override
+        public void channelRead(ChannelHandlerContext ctx, Object msg) {
+            ctx.write(msg);
+        }
+
+        @Override
+        public void channelReadComplete(ChannelHandlerContext ctx) {
+            ctx.flush();
+        }
     }
 
     private static final io.netty.util.AttributeKey<Long> COUNT = io.netty.util.AttributeKey.valueOf("count");

@@ -55,6 +55,7 @@ public class TcpSegmentBenchmark {
     public void setUp() {
         clock = new VirtualClock();
         pool = new JavaMbufPool("bench", 16384);
+        pool.bindToCurrentThread(); // the thread polling both stacks, as an event loop binds its pool
         link = SimulatedLink.builder(clock).latencyNanos(0).bitsPerSecond(0).queueCapacity(4096).pool(pool)
                 .endA("a", MacAddress.of(0x020000000001L), 1500).endB("b", MacAddress.of(0x020000000002L), 1500)
                 .build();

@@ -1,18 +1,11 @@
 package io.zstack.testsuite;
 
-import io.netty.bootstrap.Bootstrap;
-import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.EventLoopGroup;
-import io.netty.channel.socket.InternetProtocolFamily;
-import io.netty.testsuite.transport.TestsuitePermutation.BootstrapComboFactory;
-import io.netty.testsuite.transport.TestsuitePermutation.BootstrapFactory;
 import io.netty.testsuite.transport.socket.SocketTestPermutation;
 import io.netty.util.NetUtil;
 
 import java.net.Inet4Address;
 import java.net.InetSocketAddress;
-import java.util.ArrayList;
-import java.util.List;
 
 /**
  * The permutations Netty's socket tests run over: transport server x transport client, nothing else.
@@ -31,7 +24,7 @@ import java.util.List;
  * {@code NetUtil.LOCALHOST} directly are overridden to use {@link #localhost()}. The surefire configuration also sets
  * {@code java.net.preferIPv4Stack=true}, so that nothing left in Netty's code can pick an IPv6 address either.
  */
-public final class ZStackSocketTestPermutation extends SocketTestPermutation {
+public final class ZStackSocketTestPermutation extends SingleComboPermutation {
 
     /** Shared by every test class, as Netty's own permutation is: TCP over the stack's loopback. */
     public static final ZStackSocketTestPermutation INSTANCE = new ZStackSocketTestPermutation(false);
@@ -44,7 +37,10 @@ public final class ZStackSocketTestPermutation extends SocketTestPermutation {
     private final EventLoopGroup group;
 
     private ZStackSocketTestPermutation(boolean inProcess) {
-        group = ZStackTransport.newGroup(THREADS, inProcess ? "testsuite-inprocess" : "testsuite-zstack", inProcess);
+        EventLoopGroup group = ZStackTransport.newGroup(THREADS, inProcess ? "testsuite-inprocess"
+                : "testsuite-zstack", inProcess);
+        super(group, group, ZStackTransport.serverChannelClass(), ZStackTransport.clientChannelClass());
+        this.group = group;
     }
 
     /**
@@ -72,57 +68,5 @@ public final class ZStackSocketTestPermutation extends SocketTestPermutation {
     /** The event loop group shared by all bootstraps of this permutation. */
     public EventLoopGroup group() {
         return group;
-    }
-
-    @Override
-    public List<BootstrapComboFactory<ServerBootstrap, Bootstrap>> socket() {
-        return combo(serverSocket(), clientSocket());
-    }
-
-    /** No TCP Fast Open variant: the same single combination as {@link #socket()}. */
-    @Override
-    public List<BootstrapComboFactory<ServerBootstrap, Bootstrap>> socketWithFastOpen() {
-        return socket();
-    }
-
-    @Override
-    public List<BootstrapFactory<ServerBootstrap>> serverSocket() {
-        List<BootstrapFactory<ServerBootstrap>> factories = new ArrayList<>(1);
-        factories.add(this::newServerBootstrap);
-        return factories;
-    }
-
-    @Override
-    public List<BootstrapFactory<Bootstrap>> clientSocket() {
-        List<BootstrapFactory<Bootstrap>> factories = new ArrayList<>(1);
-        factories.add(this::newClientBootstrap);
-        return factories;
-    }
-
-    @Override
-    public List<BootstrapFactory<Bootstrap>> clientSocketWithFastOpen() {
-        return clientSocket();
-    }
-
-    /** The transport is TCP only; no datagram test is wired up. */
-    @Override
-    public List<BootstrapComboFactory<Bootstrap, Bootstrap>> datagram(InternetProtocolFamily family) {
-        throw new UnsupportedOperationException(ZStackTransport.NAME + ": no datagram channels");
-    }
-
-    /** The transport is TCP only; no datagram test is wired up. */
-    @Override
-    public List<BootstrapFactory<Bootstrap>> datagramSocket() {
-        throw new UnsupportedOperationException(ZStackTransport.NAME + ": no datagram channels");
-    }
-
-    /** A server bootstrap on the shared group with the transport's server channel; no address, handler or option. */
-    public ServerBootstrap newServerBootstrap() {
-        return new ServerBootstrap().group(group).channel(ZStackTransport.serverChannelClass());
-    }
-
-    /** A client bootstrap on the shared group with the transport's stream channel; no handler or option. */
-    public Bootstrap newClientBootstrap() {
-        return new Bootstrap().group(group).channel(ZStackTransport.clientChannelClass());
     }
 }

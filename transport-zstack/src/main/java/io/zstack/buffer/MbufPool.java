@@ -37,6 +37,18 @@ public interface MbufPool extends AutoCloseable {
     int refcntUpdate(long m, int delta);
 
     /**
+     * Adds a reference to {@code m} when the caller holds its only one (refcnt 1), and says whether it did: the
+     * send queue's test before it hands a queued mbuf itself to a frame, as one pool operation.
+     */
+    default boolean retainIfSole(long m) {
+        if (refcnt(m) != 1) {
+            return false;
+        }
+        refcntUpdate(m, 1);
+        return true;
+    }
+
+    /**
      * An indirect copy of the chain: new mbufs viewing the same buffers, which stay alive until both are freed.
      * 0 when the pool is empty. The data is not copied.
      */

@@ -158,6 +158,9 @@ public final class ZStackEventLoop extends SingleThreadEventLoop {
     @Override
     protected void run() {
         thread = Thread.currentThread();
+        if (pool instanceof JavaMbufPool javaPool) {
+            javaPool.bindToCurrentThread(); // this loop's allocations and frees skip the pool's lock (see there)
+        }
         stack.start();
         if (config.stallFlushNanos() > 0) {
             stack.ip().shareWithStallWatch();

@@ -71,7 +71,7 @@ final class MbufRing {
         }
         long m = frames[head];
         frames[head] = 0;
-        head = (head + 1) % frames.length;
+        head = head + 1 == frames.length ? 0 : head + 1;
         size--;
         return m;
     }
@@ -93,8 +93,13 @@ final class MbufRing {
         }
     }
 
+    /**
+     * Slot of the i-th frame (0 <= i < size). A compare, not a remainder: the ring's length is not a constant the JIT
+     * could fold, and an integer division on every add, peek and poll showed in TcpSegmentBenchmark's profile.
+     */
     private int index(int i) {
-        return (head + i) % frames.length;
+        int j = head + i;
+        return j < frames.length ? j : j - frames.length;
     }
 
     private void grow() {

@@ -240,10 +240,12 @@ final class SendQueue {
         }
         long m = mbufs[i];
         int take = Math.min(length[i], len);
-        if ((take < len && !chains) || !exclusive(m) || dataAddress[i] - Mbuf.bufAddr(m) < headerRoom) {
-            return 0; // rules 1, 2 and 4, or a segment spanning pieces for a device that takes no chains
+        if ((take < len && !chains) || !direct(m) || dataAddress[i] - Mbuf.bufAddr(m) < headerRoom
+                || !pool.retainIfSole(m)) {
+            // rules 1, 4 and 2 (the last takes the transmission's reference when it holds: the NIC frees it, the
+            // queue keeps its own), or a segment spanning pieces for a device that takes no chains
+            return 0;
         }
-        pool.refcntUpdate(m, 1); // the transmission's reference: the NIC frees it, the queue keeps its own
         frame(m, dataAddress[i], take);
         if (take == len) {
             return m;
@@ -260,12 +262,12 @@ final class SendQueue {
     }
 
     /**
-     * True when only the send queue holds {@code m}, a direct mbuf with its own buffer (rules 1 and 2 of
-     * {@link #inPlace}): then it may itself go into a frame. Its fields (data_off, data_len, next) are then the
-     * transmission's; the queue keeps the range in its own arrays.
+     * A direct mbuf with its own buffer (rule 1 of {@link #inPlace}); with the queue's reference its only one
+     * ({@link MbufPool#retainIfSole}, rule 2) it may itself go into a frame. Its fields (data_off, data_len, next)
+     * are then the transmission's; the queue keeps the range in its own arrays.
      */
-    private boolean exclusive(long m) {
-        return (Mbuf.olFlags(m) & (Mbuf.LAYOUT.indirect | Mbuf.LAYOUT.external)) == 0 && pool.refcnt(m) == 1;
+    private static boolean direct(long m) {
+        return (Mbuf.olFlags(m) & (Mbuf.LAYOUT.indirect | Mbuf.LAYOUT.external)) == 0;
     }
 
     /** Points a queued direct mbuf (one more reference already taken) at [address, address + len), alone. */
@@ -290,8 +292,8 @@ final class SendQueue {
     /**
      * A new mbuf chain holding bytes [{@code from}, {@code from + len}) of the queue by reference (the payload is
      * never copied), or 0 if the pool ran out (nothing is held then). Each piece goes as the queued mbuf itself with
-     * a reference more when only the queue holds it ({@link #exclusive}: its fields are free to describe this
-     * frame), else as an indirect mbuf viewing it (the queued mbuf is still in an earlier frame: a transmit ring or a
+     * a reference more when only the queue holds it ({@link #direct}, {@link MbufPool#retainIfSole}: its fields are
+     * free to describe this frame), else as an indirect mbuf viewing it (the queued mbuf is still in an earlier frame: a transmit ring or a
      * loopback peer reads its fields and bytes). Nothing is written into any payload's memory. The caller owns the
      * chain: it goes to the NIC, which frees it, and the queued bytes stay alive until acknowledged.
      */
@@ -313,8 +315,7 @@ final class SendQueue {
             int take = Math.min(length[i] - skip, left);
             long m = mbufs[i];
             long view;
-            if (exclusive(m)) {
-                pool.refcntUpdate(m, 1);
+            if (direct(m) && pool.retainIfSole(m)) { // exclusive: the frame takes a reference of its own
                 view = m;
                 frame(view, dataAddress[i] + skip, take);
             } else {

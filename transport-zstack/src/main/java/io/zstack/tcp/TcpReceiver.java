@@ -275,12 +275,15 @@ final class TcpReceiver {
 
     /**
      * The window to advertise, with receiver silly-window avoidance (RFC 9293 §3.8.6.2.2): the right edge moves only
-     * by at least min(buffer/2, MSS).
+     * by at least min(buffer/2, Eff.snd.MSS), a full segment's payload as the peer sends it (our MSS less the
+     * timestamp option it carries in every segment). With the MSS itself, one full segment read (1,448 bytes with
+     * timestamps) never moved the edge, so every ACK sent before the application read the segments it acknowledged
+     * left the edge behind, and the next read sent a window update of its own: two ACKs every three segments.
      */
     int advertisedWindowBytes() {
         int window = currentReceiveWindow();
         int edgeRoom = Math.max(0, SeqNum.diff(rcvAdvertisedEdge, rcvNxt));
-        int step = Math.min(c.settings.receiveBufferBytes() / 2, receiveMss);
+        int step = Math.min(c.settings.receiveBufferBytes() / 2, receiveMss - (c.timestampsOn ? 12 : 0));
         if (window - edgeRoom < step && window < c.settings.receiveBufferBytes()) {
             window = edgeRoom;
         }

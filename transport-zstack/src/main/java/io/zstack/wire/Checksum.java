@@ -66,10 +66,12 @@ public final class Checksum {
 
     /** Folds an accumulator to 16 bits (not complemented). */
     public static int fold(long sum) {
-        long s = sum;
-        while ((s >>> 16) != 0) {
-            s = (s & 0xffff) + (s >>> 16);
-        }
+        // a fixed sequence of end-around carries, no loop: 64 -> 33 bits, then three 16-bit folds bring any value
+        // to at most 0xffff (0 stays 0, anything else lands in [1, 0xffff], as the loop it replaced did)
+        long s = (sum & 0xffff_ffffL) + (sum >>> 32);
+        s = (s & 0xffff) + (s >>> 16);
+        s = (s & 0xffff) + (s >>> 16);
+        s = (s & 0xffff) + (s >>> 16);
         return (int) s;
     }
 

@@ -2,6 +2,7 @@ package io.zstack.wire;
 
 import static io.zstack.wire.Layouts.U16;
 import static io.zstack.wire.Layouts.U32;
+import static io.zstack.wire.Layouts.U64;
 
 import java.lang.foreign.MemorySegment;
 
@@ -38,8 +39,9 @@ public final class Ethernet {
 
     /** Writes a whole header at {@code offset}. */
     public static void write(MemorySegment segment, long offset, long destination, long source, int etherType) {
-        writeMac(segment, offset, destination);
-        writeMac(segment, offset + 6, source);
+        // three stores, not five: destination and the source's first two bytes, the source's last four, the type
+        segment.set(U64, offset, ((destination & 0xffff_ffff_ffffL) << 16) | ((source >>> 32) & 0xffff));
+        segment.set(U32, offset + 8, (int) source);
         segment.set(U16, offset + 12, (short) etherType);
     }
 

@@ -1,8 +1,7 @@
 package io.zstack.wire;
 
-import static io.zstack.wire.Layouts.U16;
 import static io.zstack.wire.Layouts.U32;
-import static io.zstack.wire.Layouts.U8;
+import static io.zstack.wire.Layouts.U64;
 
 import java.lang.foreign.MemorySegment;
 
@@ -21,18 +20,30 @@ public final class Ipv4Packet {
 
     private MemorySegment segment;
     private long offset;
+    /** The 20 bytes every header has, read once by {@link #wrap}: 0-7, 8-15 and 16-19. */
+    private long word0;
+    private long word1;
+    private int destination;
 
     /**
      * Points the view at a packet of {@code length} bytes. The header must lie in {@code segment}; the rest of the
-     * packet may continue elsewhere (further mbuf segments), so only {@code length} bounds the total length.
+     * packet may continue elsewhere (further mbuf segments), so only {@code length} bounds the total length. The
+     * fixed 20 bytes are read here, once, in three loads (every packet received asks for most of them, and for their
+     * checksum): wrap again after changing them.
      */
     public CheckResult wrap(MemorySegment segment, long offset, int length) {
         this.segment = segment;
         this.offset = offset;
         if (length < MIN_HEADER_LENGTH || !Layouts.inBounds(segment, offset, MIN_HEADER_LENGTH)) {
+            word0 = 0;
+            word1 = 0;
+            destination = 0;
             return CheckResult.TOO_SHORT;
         }
-        int first = segment.get(U8, offset) & 0xff;
+        word0 = segment.get(U64, offset);
+        word1 = segment.get(U64, offset + 8);
+        destination = segment.get(U32, offset + 16);
+        int first = (int) (word0 >>> 56);
         if ((first >>> 4) != 4) {
             return CheckResult.BAD_VERSION;
         }
@@ -48,24 +59,24 @@ public final class Ipv4Packet {
     }
 
     public int headerLength() {
-        return (segment.get(U8, offset) & 0x0f) * 4;
+        return ((int) (word0 >>> 56) & 0x0f) * 4;
     }
 
     public int dscpEcn() {
-        return segment.get(U8, offset + 1) & 0xff;
+        return (int) (word0 >>> 48) & 0xff;
     }
 
     public int totalLength() {
-        return Short.toUnsignedInt(segment.get(U16, offset + 2));
+        return (int) (word0 >>> 32) & 0xffff;
     }
 
     public int identification() {
-        return Short.toUnsignedInt(segment.get(U16, offset + 4));
+        return (int) (word0 >>> 16) & 0xffff;
     }
 
     /** Flags and fragment offset (in 8-byte units) as one 16-bit field. */
     public int flagsAndFragmentOffset() {
-        return Short.toUnsignedInt(segment.get(U16, offset + 6));
+        return (int) word0 & 0xffff;
     }
 
     /** True for any fragment: more-fragments set or a non-zero offset. */
@@ -74,45 +85,56 @@ public final class Ipv4Packet {
     }
 
     public int ttl() {
-        return segment.get(U8, offset + 8) & 0xff;
+        return (int) (word1 >>> 56) & 0xff;
     }
 
     public int protocol() {
-        return segment.get(U8, offset + 9) & 0xff;
+        return (int) (word1 >>> 48) & 0xff;
     }
 
     public int checksum() {
-        return Short.toUnsignedInt(segment.get(U16, offset + 10));
+        return (int) (word1 >>> 32) & 0xffff;
     }
 
     public int source() {
-        return segment.get(U32, offset + 12);
+        return (int) word1;
     }
 
     public int destination() {
-        return segment.get(U32, offset + 16);
+        return destination;
     }
 
     public boolean checksumValid() {
-        return Checksum.fold(Checksum.add(0, segment, offset, headerLength())) == 0xffff;
+        int headerLength = headerLength();
+        if (headerLength == MIN_HEADER_LENGTH) {
+            // the usual header: summed from the words wrap read, in 32-bit halves (2^32 = 1 modulo 0xffff)
+            long sum = (word0 >>> 32) + (word0 & 0xffff_ffffL) + (word1 >>> 32) + (word1 & 0xffff_ffffL)
+                    + Integer.toUnsignedLong(destination);
+            return Checksum.fold(sum) == 0xffff;
+        }
+        return Checksum.fold(Checksum.add(0, segment, offset, headerLength)) == 0xffff;
     }
 
     /** Writes a 20-byte header (no options) with its checksum, or with 0 in the checksum field if offloaded. */
     public static void write(MemorySegment segment, long offset, int totalLength, int identification, boolean dontFragment,
                              int ttl, int protocol, int source, int destination, boolean fillChecksum) {
-        segment.set(U8, offset, (byte) 0x45);
-        segment.set(U8, offset + 1, (byte) 0);
-        segment.set(U16, offset + 2, (short) totalLength);
-        segment.set(U16, offset + 4, (short) identification);
-        segment.set(U16, offset + 6, (short) (dontFragment ? FLAG_DF : 0));
-        segment.set(U8, offset + 8, (byte) ttl);
-        segment.set(U8, offset + 9, (byte) protocol);
-        segment.set(U16, offset + 10, (short) 0);
-        segment.set(U32, offset + 12, source);
+        // three stores, not ten (each access of a segment is checked); the checksum summed from the values
+        int checksum = fillChecksum
+                ? headerChecksum(totalLength, identification, dontFragment, ttl, protocol, source, destination) : 0;
+        segment.set(U64, offset, (0x45L << 56) | ((long) (totalLength & 0xffff) << 32)
+                | ((long) (identification & 0xffff) << 16) | (dontFragment ? FLAG_DF : 0));
+        segment.set(U64, offset + 8, ((long) (ttl & 0xff) << 56) | ((long) (protocol & 0xff) << 48)
+                | ((long) checksum << 32) | Integer.toUnsignedLong(source));
         segment.set(U32, offset + 16, destination);
-        if (fillChecksum) {
-            segment.set(U16, offset + 10, (short) Checksum.finish(Checksum.add(0, segment, offset, MIN_HEADER_LENGTH)));
-        }
+    }
+
+    /** The checksum field of the 20-byte header {@link #write} writes with these values. */
+    public static int headerChecksum(int totalLength, int identification, boolean dontFragment, int ttl, int protocol,
+                                     int source, int destination) {
+        long sum = 0x4500L + (totalLength & 0xffff) + (identification & 0xffff) + (dontFragment ? FLAG_DF : 0)
+                + (((ttl & 0xff) << 8) | (protocol & 0xff)) + (source >>> 16) + (source & 0xffff)
+                + (destination >>> 16) + (destination & 0xffff);
+        return Checksum.finish(sum);
     }
 
     /** Dotted-quad text of an address held in an int. */

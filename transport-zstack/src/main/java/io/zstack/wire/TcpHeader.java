@@ -2,6 +2,7 @@ package io.zstack.wire;
 
 import static io.zstack.wire.Layouts.U16;
 import static io.zstack.wire.Layouts.U32;
+import static io.zstack.wire.Layouts.U64;
 import static io.zstack.wire.Layouts.U8;
 
 import java.lang.foreign.MemorySegment;
@@ -25,17 +26,25 @@ public final class TcpHeader {
 
     private MemorySegment segment;
     private long offset;
+    /** Bytes 0-7 (ports, sequence number) and 8-15 (ack, data offset, flags, window), read once by {@link #wrap}. */
+    private long ports;
+    private long ackAndControl;
 
     /**
      * Points the view at a TCP segment of {@code length} bytes (header and payload). The header must lie in
-     * {@code segment}; the payload may continue in further mbuf segments.
+     * {@code segment}; the payload may continue in further mbuf segments. The fields of the first 16 bytes are read
+     * here, once, in two loads (every segment received asks for all of them): wrap again after changing those bytes.
      */
     public CheckResult wrap(MemorySegment segment, long offset, int length) {
         this.segment = segment;
         this.offset = offset;
         if (length < MIN_HEADER_LENGTH || !Layouts.inBounds(segment, offset, MIN_HEADER_LENGTH)) {
+            ports = 0;
+            ackAndControl = 0;
             return CheckResult.TOO_SHORT;
         }
+        ports = segment.get(U64, offset);
+        ackAndControl = segment.get(U64, offset + 8);
         int headerLength = headerLength();
         if (headerLength < MIN_HEADER_LENGTH || headerLength > length || !Layouts.inBounds(segment, offset, headerLength)) {
             return CheckResult.BAD_DATA_OFFSET;
@@ -44,32 +53,32 @@ public final class TcpHeader {
     }
 
     public int sourcePort() {
-        return Short.toUnsignedInt(segment.get(U16, offset));
+        return (int) (ports >>> 48);
     }
 
     public int destinationPort() {
-        return Short.toUnsignedInt(segment.get(U16, offset + 2));
+        return (int) (ports >>> 32) & 0xffff;
     }
 
     public int seq() {
-        return segment.get(U32, offset + 4);
+        return (int) ports;
     }
 
     public int ack() {
-        return segment.get(U32, offset + 8);
+        return (int) (ackAndControl >>> 32);
     }
 
     public int headerLength() {
-        return ((segment.get(U8, offset + 12) & 0xff) >>> 4) * 4;
+        return ((int) (ackAndControl >>> 28) & 0x0f) * 4;
     }
 
     /** The eight flag bits (FIN = 0x01 ... CWR = 0x80). */
     public int flags() {
-        return segment.get(U8, offset + 13) & 0xff;
+        return (int) (ackAndControl >>> 16) & 0xff;
     }
 
     public int window() {
-        return Short.toUnsignedInt(segment.get(U16, offset + 14));
+        return (int) ackAndControl & 0xffff;
     }
 
     public int checksum() {
@@ -80,11 +89,23 @@ public final class TcpHeader {
         return Short.toUnsignedInt(segment.get(U16, offset + 18));
     }
 
+    /** NOP, NOP, timestamp kind and length: how the timestamp option alone is laid out (RFC 7323 Appendix A). */
+    private static final int ALIGNED_TIMESTAMP = (OPTION_NOP << 24) | (OPTION_NOP << 16) | (OPTION_TIMESTAMP << 8) | 10;
+
     /** Parses the options into {@code out} (cleared first); BAD_OPTION for a malformed one. */
     public CheckResult parseOptions(TcpOptions out) {
         out.clear();
+        int headerLength = headerLength();
+        if (headerLength == MIN_HEADER_LENGTH + 12 && segment.get(U32, offset + MIN_HEADER_LENGTH) == ALIGNED_TIMESTAMP) {
+            // the usual options of an established connection, read without the walk (as Linux's fast path does)
+            long ts = segment.get(U64, offset + MIN_HEADER_LENGTH + 4);
+            out.hasTimestamp = true;
+            out.tsVal = (int) (ts >>> 32);
+            out.tsEcr = (int) ts;
+            return CheckResult.OK;
+        }
         long i = offset + MIN_HEADER_LENGTH;
-        long end = offset + headerLength();
+        long end = offset + headerLength;
         while (i < end) {
             int kind = segment.get(U8, i) & 0xff;
             if (kind == OPTION_END) {
@@ -152,15 +173,12 @@ public final class TcpHeader {
      */
     public static void write(MemorySegment segment, long offset, int sourcePort, int destinationPort, int seq, int ack,
                              int headerLength, int flags, int window) {
-        segment.set(U16, offset, (short) sourcePort);
-        segment.set(U16, offset + 2, (short) destinationPort);
-        segment.set(U32, offset + 4, seq);
-        segment.set(U32, offset + 8, ack);
-        segment.set(U8, offset + 12, (byte) ((headerLength / 4) << 4));
-        segment.set(U8, offset + 13, (byte) flags);
-        segment.set(U16, offset + 14, (short) window);
-        segment.set(U16, offset + 16, (short) 0);
-        segment.set(U16, offset + 18, (short) 0);
+        // three stores, not nine: every segment sent writes one, and each access of a segment is checked
+        segment.set(U64, offset, ((long) (sourcePort & 0xffff) << 48) | ((long) (destinationPort & 0xffff) << 32)
+                | Integer.toUnsignedLong(seq));
+        segment.set(U64, offset + 8, (Integer.toUnsignedLong(ack) << 32) | ((long) ((headerLength / 4) << 4 & 0xff) << 24)
+                | ((long) (flags & 0xff) << 16) | (window & 0xffff));
+        segment.set(U32, offset + 16, 0); // checksum and urgent pointer
     }
 
     /**
@@ -182,6 +200,12 @@ public final class TcpHeader {
     public static int writeOptions(MemorySegment segment, long offset, int mss, int windowScale, boolean sackPermitted,
                                    boolean timestamp, int tsVal, int tsEcr, int[] sackStart, int[] sackEnd,
                                    int sackBlocks) {
+        if (timestamp && mss < 0 && windowScale < 0 && !sackPermitted && sackBlocks <= 0) {
+            // what almost every segment of a connection carries (RFC 7323 Appendix A's layout), in two stores
+            segment.set(U32, offset, ALIGNED_TIMESTAMP);
+            segment.set(U64, offset + 4, (Integer.toUnsignedLong(tsVal) << 32) | Integer.toUnsignedLong(tsEcr));
+            return 12;
+        }
         long i = offset;
         if (mss >= 0) {
             segment.set(U8, i, (byte) OPTION_MSS);

@@ -10,6 +10,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.zstack.dpdk.Mempool;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.util.Arrays;
+import java.util.concurrent.Callable;
+import java.util.concurrent.FutureTask;
 import org.junit.jupiter.api.Test;
 
 /** The pure-Java pool gives mbufs DPDK's layout and DPDK's free/clone semantics. */
@@ -102,6 +105,105 @@ class JavaMbufPoolTest {
             assertThrows(IllegalArgumentException.class, () -> pool.free(a + 8), "not an mbuf at all");
             pool.free(a);
         }
+    }
+
+    @Test
+    void aBoundThreadsCacheIsCountedAndOtherThreadsStillAllocateAndFree() throws Exception {
+        try (JavaMbufPool pool = new JavaMbufPool("t", 128)) {
+            assertTrue(pool.bindToCurrentThread());
+            assertFalse(onAnotherThread(pool::bindToCurrentThread), "bound once, to the first thread");
+            long[] out = new long[128];
+            for (int i = 0; i < out.length; i++) {
+                out[i] = pool.alloc();
+                assertNotEquals(0, out[i], "every mbuf reaches the bound thread, cached or not");
+            }
+            assertEquals(0, pool.alloc());
+            assertEquals(0, onAnotherThread(pool::alloc));
+            for (int i = 0; i < 64; i++) {
+                pool.free(out[i]); // the bound thread's frees: into its cache, drained to the free list when full
+            }
+            assertEquals(64, pool.available(), "cached mbufs count as free");
+            onAnotherThread(() -> {
+                for (int i = 64; i < 128; i++) {
+                    pool.free(out[i]);
+                }
+                return null;
+            });
+            assertEquals(128, pool.available());
+            long foreign = onAnotherThread(pool::alloc);
+            assertNotEquals(0, foreign, "what the bound thread drained is there for the others");
+            pool.free(foreign); // an mbuf another thread allocated, freed by the bound one
+            MbufBurst burst = new MbufBurst(128);
+            assertTrue(pool.allocBulk(burst, 128), "all or nothing judged on every free mbuf, cached ones too");
+            pool.freeBulk(burst, 0, 128);
+            long m = pool.alloc();
+            assertThrows(IllegalStateException.class, () -> {
+                pool.free(m);
+                pool.free(m);
+            }, "a double free is still refused");
+        }
+    }
+
+    @Test
+    void ownsIsExactlyTheMbufAddressesWhateverTheElementSize() {
+        for (int dataRoom : new int[] {100, 1000, Mbuf.LAYOUT.defaultBufSize, 4096 + 128, 0xffff}) {
+            try (JavaMbufPool pool = new JavaMbufPool("t", 8, dataRoom)) {
+                long[] mbufs = new long[8];
+                for (int i = 0; i < mbufs.length; i++) {
+                    mbufs[i] = pool.alloc();
+                }
+                Arrays.sort(mbufs);
+                long base = mbufs[0];
+                long element = mbufs[1] - mbufs[0];
+                long region = element * mbufs.length;
+                for (long offset = -256; offset < region + 256; offset++) {
+                    boolean mbuf = offset >= 0 && offset < region && offset % element == 0;
+                    assertEquals(mbuf, pool.owns(base + offset), "data room " + dataRoom + ", offset " + offset);
+                }
+                for (long m : mbufs) {
+                    pool.free(m);
+                }
+            }
+        }
+    }
+
+    @Test
+    void aBoundThreadClonesFromItsCache() {
+        try (JavaMbufPool pool = new JavaMbufPool("t", 4)) {
+            pool.bindToCurrentThread();
+            long a = pool.alloc();
+            long b = pool.alloc();
+            assertTrue(Mbuf.chain(a, b));
+            pool.free(pool.alloc()); // the free list is empty now: the last two free mbufs are in the cache
+            long clone = pool.cloneOf(a);
+            assertNotEquals(0, clone, "two free mbufs in the cache make a clone of two segments");
+            pool.free(clone);
+            pool.free(a);
+            assertEquals(4, pool.available());
+        }
+    }
+
+    @Test
+    void retainIfSoleTakesASecondReferenceOnlyFromASoleHolder() {
+        try (JavaMbufPool pool = new JavaMbufPool("t", 4)) {
+            long m = pool.alloc();
+            assertTrue(pool.retainIfSole(m));
+            assertEquals(2, pool.refcnt(m));
+            assertFalse(pool.retainIfSole(m), "two holders: no third reference");
+            assertEquals(2, pool.refcnt(m));
+            pool.free(m);
+            pool.free(m);
+            assertEquals(4, pool.available());
+            assertThrows(IllegalArgumentException.class, () -> pool.retainIfSole(m + 8), "not an mbuf at all");
+        }
+    }
+
+    private static <T> T onAnotherThread(Callable<T> task) throws Exception {
+        FutureTask<T> f = new FutureTask<>(task);
+        Thread t = new Thread(f, "other");
+        t.start();
+        t.join();
+        return f.get();
     }
 
     @Test

@@ -2,106 +2,168 @@ package io.zstack.channel;
 
 import io.netty.bootstrap.Bootstrap;
 import io.netty.bootstrap.ServerBootstrap;
-import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
-import io.netty.channel.ChannelHandlerContext;
-import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
-import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.channel.socket.DuplexChannel;
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
 import java.io.PrintStream;
 import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * The other process of {@link ZStackTwoProcessTest}: a ZStack group with the cross-process path on, in a JVM of its
- * own, talking to the test through lines on stdout. It ends when its stdin closes (or when it is killed).
+ * The other process of the two-JVM tests ({@link ZStackTwoProcessTest}, through {@link PeerProcess}): a ZStack group
+ * with the cross-process path on ({@code args[0]} is the rendezvous directory), in a JVM of its own, driven by one
+ * command a line on stdin and answering on stdout. Every connection is a {@link StreamEnd} with an id, whose events
+ * are printed as they happen. It ends when its stdin closes (or when it is killed).
  * <ul>
- *   <li>{@code server DIR}: an echo server on 127.0.0.1 (half-closure answered by a shutdown after the echo);
- *       prints {@code LISTENING port}, then {@code ACCEPTED local remote} per connection;</li>
- *   <li>{@code hold-client DIR PORT}: connects to 127.0.0.1:PORT, writes 1000 bytes, prints
- *       {@code CONNECTED local remote}, and holds the connection open.</li>
+ *   <li>{@code listen echo|sink [manual] [linger=N]}: a server on 127.0.0.1 whose children echo or count (see
+ *       {@link StreamEnd}), read only when asked ({@code manual}: auto-read off), with SO_LINGER N;
+ *       prints {@code LISTENING port}. {@code unbind} closes it: {@code UNBOUND}.</li>
+ *   <li>{@code connect PORT echo|sink [manual] [linger=N]}: a client to 127.0.0.1:PORT; {@code CONNECTED id ...} or
+ *       {@code CONNECT_FAILED id class message}.</li>
+ *   <li>{@code stream ID BYTES MAXCHUNK SEED [shutdown]}, {@code fill ID}: see {@link StreamEnd#stream},
+ *       {@link StreamEnd#fill}; {@code read ID}; {@code autoread ID on|off}; {@code shutdown-output ID};
+ *       {@code close ID [linger0]}: {@code CLOSED id} (linger0: SO_LINGER 0 first, a reset).</li>
  * </ul>
+ * A command that fails prints {@code FAILED command: cause}.
  */
 public final class CrossProcessPeer {
-    private CrossProcessPeer() {
+    private final PrintStream out = new PrintStream(System.out, true, StandardCharsets.UTF_8);
+    private final ZStackEventLoopGroup group;
+    private final AtomicInteger ids = new AtomicInteger();
+    private final Map<Integer, Channel> channels = new ConcurrentHashMap<>();
+    private final Map<Integer, StreamEnd> ends = new ConcurrentHashMap<>();
+    private Channel server;
+
+    private CrossProcessPeer(Path rendezvous) {
+        group = new ZStackEventLoopGroup(1, ZStackConfig.builder().inProcess(false).crossProcess(rendezvous, false)
+                .build());
     }
 
     public static void main(String[] args) throws Exception {
-        PrintStream out = new PrintStream(System.out, true);
-        ZStackEventLoopGroup group = new ZStackEventLoopGroup(1, ZStackConfig.builder().inProcess(false)
-                .crossProcess(Path.of(args[1]), false).build());
-        List<Channel> channels = new ArrayList<>();
-        switch (args[0]) {
-            case "server" -> {
-                Channel server = new ServerBootstrap().group(group).channel(ZStackServerSocketChannel.class)
-                        .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
-                        .childHandler(new Echo(out)).bind(new InetSocketAddress("127.0.0.1", 0)).sync().channel();
-                channels.add(server);
-                out.println("LISTENING " + ((InetSocketAddress) server.localAddress()).getPort());
+        CrossProcessPeer peer = new CrossProcessPeer(Path.of(args[0]));
+        BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
+        String line;
+        while ((line = in.readLine()) != null) {
+            try {
+                peer.command(line.trim().split(" "));
+            } catch (Exception e) {
+                peer.out.println("FAILED " + line + ": " + e);
             }
-            case "hold-client" -> {
-                Channel client = new Bootstrap().group(group).channel(ZStackSocketChannel.class)
-                        .handler(new ChannelInboundHandlerAdapter())
-                        .connect(new InetSocketAddress("127.0.0.1", Integer.parseInt(args[2]))).sync().channel();
-                client.writeAndFlush(client.alloc().directBuffer(1000).writerIndex(1000)).sync();
-                channels.add(client);
-                out.println("CONNECTED " + client.localAddress() + " " + client.remoteAddress());
-            }
-            default -> throw new IllegalArgumentException(args[0]);
         }
-        BufferedReader in = new BufferedReader(new InputStreamReader(System.in));
-        while (in.readLine() != null) {
-            // until the test closes our stdin
-        }
-        for (Channel ch : channels) {
+        // the test closed our stdin
+        for (Channel ch : peer.channels.values()) {
             ch.close().sync();
         }
-        group.shutdownGracefully(0, 5, TimeUnit.SECONDS).sync();
+        if (peer.server != null) {
+            peer.server.close().sync();
+        }
+        peer.group.shutdownGracefully(0, 5, TimeUnit.SECONDS).sync();
         System.exit(0);
     }
 
-    /** Writes back what it reads; answers the end of input by ending its output once the echo is written. */
-    @io.netty.channel.ChannelHandler.Sharable
-    private static final class Echo extends ChannelInboundHandlerAdapter {
-        private final PrintStream out;
-
-        Echo(PrintStream out) {
-            this.out = out;
-        }
-
-        @Override
-        public void channelActive(ChannelHandlerContext ctx) {
-            out.println("ACCEPTED " + ctx.channel().localAddress() + " " + ctx.channel().remoteAddress());
-        }
-
-        @Override
-        public void channelRead(ChannelHandlerContext ctx, Object msg) {
-            ctx.write(msg);
-        }
-
-        @Override
-        public void channelReadComplete(ChannelHandlerContext ctx) {
-            ctx.flush();
-        }
-
-        @Override
-        public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
-            if (evt instanceof ChannelInputShutdownEvent) {
-                ctx.writeAndFlush(io.netty.buffer.Unpooled.EMPTY_BUFFER)
-                        .addListener(f -> ((DuplexChannel) ctx.channel()).shutdownOutput());
+    /** {@code echo|sink [manual] [linger=N]} from {@code words[from]}. */
+    private record Options(boolean echo, boolean autoRead, int linger) {
+        static Options parse(String[] words, int from) {
+            boolean autoRead = true;
+            int linger = -1;
+            for (int i = from + 1; i < words.length; i++) {
+                if (words[i].equals("manual")) {
+                    autoRead = false;
+                } else if (words[i].startsWith("linger=")) {
+                    linger = Integer.parseInt(words[i].substring("linger=".length()));
+                } else {
+                    throw new IllegalArgumentException(words[i]);
+                }
             }
+            return new Options(switch (words[from]) {
+                case "echo" -> true;
+                case "sink" -> false;
+                default -> throw new IllegalArgumentException(words[from]);
+            }, autoRead, linger);
         }
+    }
 
-        @Override
-        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-            out.println("ERROR " + cause);
-            ctx.close();
+    private void command(String[] c) throws Exception {
+        switch (c[0]) {
+            case "listen" -> listen(Options.parse(c, 1));
+            case "unbind" -> {
+                server.close().sync();
+                out.println("UNBOUND");
+            }
+            case "connect" -> connect(Integer.parseInt(c[1]), Options.parse(c, 2));
+            case "stream" -> end(c[1]).stream(channel(c[1]), Long.parseLong(c[2]), Integer.parseInt(c[3]),
+                    Long.parseLong(c[4]), c.length > 5 && c[5].equals("shutdown"));
+            case "fill" -> end(c[1]).fill(channel(c[1]));
+            case "read" -> channel(c[1]).read();
+            case "autoread" -> channel(c[1]).config().setAutoRead(c[2].equals("on"));
+            case "shutdown-output" -> end(c[1]).shutdownOutput((DuplexChannel) channel(c[1]));
+            case "close" -> {
+                Channel ch = channel(c[1]);
+                if (c.length > 2 && c[2].equals("linger0")) {
+                    ch.config().setOption(ChannelOption.SO_LINGER, 0);
+                }
+                ch.close().addListener(f -> out.println("CLOSED " + c[1]));
+            }
+            default -> throw new IllegalArgumentException("unknown command " + c[0]);
         }
+    }
+
+    private Channel channel(String id) {
+        Channel ch = channels.get(Integer.parseInt(id));
+        if (ch == null) {
+            throw new IllegalArgumentException("no connection " + id);
+        }
+        return ch;
+    }
+
+    private StreamEnd end(String id) {
+        channel(id);
+        return ends.get(Integer.parseInt(id));
+    }
+
+    private void listen(Options options) throws InterruptedException {
+        server = new ServerBootstrap().group(group).channel(ZStackServerSocketChannel.class)
+                .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
+                .childOption(ChannelOption.AUTO_READ, options.autoRead)
+                .childOption(ChannelOption.SO_LINGER, options.linger)
+                .childHandler(new ChannelInitializer<>() {
+                    @Override
+                    protected void initChannel(Channel ch) {
+                        int id = ids.incrementAndGet();
+                        StreamEnd end = new StreamEnd(id, options.echo, "ACCEPTED", out::println);
+                        channels.put(id, ch);
+                        ends.put(id, end);
+                        ch.pipeline().addLast(end);
+                    }
+                }).bind(new InetSocketAddress("127.0.0.1", 0)).sync().channel();
+        out.println("LISTENING " + ((InetSocketAddress) server.localAddress()).getPort());
+    }
+
+    private void connect(int port, Options options) {
+        int id = ids.incrementAndGet();
+        StreamEnd end = new StreamEnd(id, options.echo, "CONNECTED", out::println);
+        ChannelFuture f = new Bootstrap().group(group).channel(ZStackSocketChannel.class)
+                .option(ChannelOption.ALLOW_HALF_CLOSURE, true)
+                .option(ChannelOption.AUTO_READ, options.autoRead)
+                .option(ChannelOption.SO_LINGER, options.linger)
+                .handler(end).connect(new InetSocketAddress("127.0.0.1", port));
+        channels.put(id, f.channel());
+        ends.put(id, end);
+        f.addListener(done -> {
+            if (!done.isSuccess()) {
+                channels.remove(id);
+                out.println("CONNECT_FAILED " + id + " " + done.cause().getClass().getSimpleName() + " "
+                        + done.cause().getMessage());
+            }
+        });
     }
 }

@@ -3,8 +3,6 @@ package io.zstack.channel;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
-import static org.junit.jupiter.api.Assertions.assertNotNull;
-import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.netty.bootstrap.Bootstrap;
@@ -15,7 +13,6 @@ import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelOption;
-import io.netty.channel.WriteBufferWaterMark;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.channel.socket.DuplexChannel;
 import java.io.IOException;
@@ -35,10 +32,10 @@ import org.junit.jupiter.api.Test;
 /**
  * The cross-process path's semantics ({@link CrossProcessConnections}) with both ends in this JVM: two groups with the
  * in-process path off and the cross-process path on, so every connection between them goes through the rendezvous
- * socket and a shared region exactly as between two processes (the two-JVM cases are in
- * {@link ZStackTwoProcessTest}).
+ * socket and a shared region exactly as between two processes. The tests both local paths share are in
+ * {@link AbstractLocalPathTest}; the two-JVM cases are in {@link ZStackTwoProcessTest}.
  */
-class ZStackCrossProcessTest {
+class ZStackCrossProcessTest extends AbstractLocalPathTest {
     static Path dir;
     private static ZStackEventLoopGroup servers;
     private static ZStackEventLoopGroup clients;
@@ -74,85 +71,45 @@ class ZStackCrossProcessTest {
         assertEquals(kinds, left, "rendezvous directory " + dir);
     }
 
-    static Channel server(ZStackEventLoopGroup g, BlockingQueue<Channel> accepted, ChannelInboundHandlerAdapter child,
-                          boolean autoRead, int soLinger) throws InterruptedException {
-        return new ServerBootstrap().group(g).channel(ZStackServerSocketChannel.class)
-                .childOption(ChannelOption.AUTO_READ, autoRead)
-                .childOption(ChannelOption.SO_LINGER, soLinger)
-                .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
-                .childHandler(new ChannelInboundHandlerAdapter() {
-                    @Override
-                    public void handlerAdded(ChannelHandlerContext ctx) {
-                        ctx.pipeline().addLast(child);
-                        accepted.add(ctx.channel());
-                    }
-                }).bind(new InetSocketAddress("127.0.0.1", 0)).sync().channel();
-    }
-
-    private static Channel client(Channel server, ChannelInboundHandlerAdapter handler) throws InterruptedException {
-        return new Bootstrap().group(clients).channel(ZStackSocketChannel.class).handler(handler)
-                .option(ChannelOption.WRITE_BUFFER_WATER_MARK, new WriteBufferWaterMark(8 * 1024, 32 * 1024))
-                .option(ChannelOption.SO_SNDBUF, 16 * 1024)
-                .option(ChannelOption.SO_RCVBUF, 16 * 1024)
-                .connect(server.localAddress()).sync().channel();
-    }
-
     private static CrossProcessEnd end(Channel ch) {
         return (CrossProcessEnd) ((ZStackSocketChannel) ch).inProcess;
     }
 
-    @Test
-    void aConnectNobodyServesIsRefused() {
-        ChannelFuture f = new Bootstrap().group(clients).channel(ZStackSocketChannel.class)
-                .handler(new ChannelInboundHandlerAdapter())
-                .connect(new InetSocketAddress("127.0.0.1", 9)).awaitUninterruptibly();
-        assertInstanceOf(ConnectException.class, f.cause());
+    @Override
+    ZStackEventLoopGroup serverGroup() {
+        return servers;
     }
 
-    /** Addresses as TCP's, received buffers are views of the region, the dump and counters say cross-process. */
-    @Test
-    void theReaderGetsViewsOfTheRegion() throws Exception {
-        BlockingQueue<Channel> accepted = new LinkedBlockingQueue<>();
-        BlockingQueue<ByteBuf> received = new LinkedBlockingQueue<>();
-        Channel server = server(servers, accepted, new ChannelInboundHandlerAdapter() {
-            @Override
-            public void channelRead(ChannelHandlerContext ctx, Object msg) {
-                received.add((ByteBuf) msg);
-            }
-        }, true, -1);
-        Channel client = client(server, new ChannelInboundHandlerAdapter());
-        Channel child = accepted.poll(5, TimeUnit.SECONDS);
-        assertNotNull(child);
-        CrossProcessEnd clientEnd = end(client);
-        CrossProcessEnd childEnd = end(child);
-        try {
-            assertNull(((ZStackSocketChannel) client).connection(), "no TCP state");
-            assertEquals(client.localAddress(), child.remoteAddress());
-            assertEquals(server.localAddress(), client.remoteAddress());
-            assertEquals(server.localAddress(), child.localAddress());
-            assertTrue(((InetSocketAddress) client.localAddress()).getPort() >= 32768, "an ephemeral port");
+    @Override
+    ZStackEventLoopGroup clientGroup() {
+        return clients;
+    }
 
-            client.writeAndFlush(client.alloc().directBuffer(100).writeBytes(new byte[100]).setByte(7, 42)).sync();
-            ByteBuf read = received.poll(5, TimeUnit.SECONDS);
-            assertNotNull(read);
-            try {
-                assertInstanceOf(CrossProcessPipe.View.class, read, "a view of the ring");
-                assertEquals(100, read.readableBytes());
-                assertEquals(42, read.getByte(read.readerIndex() + 7));
-            } finally {
-                read.release();
-            }
-            String dump = clients.describe().get(5, TimeUnit.SECONDS);
-            assertTrue(dump.contains("cross-process ESTABLISHED 127.0.0.1:"
-                    + ((InetSocketAddress) client.localAddress()).getPort()), dump);
-            assertTrue(dump.contains("connectsCrossProcess="), dump);
-        } finally {
-            client.close().sync();
-            child.close().sync();
-            server.close().sync();
-        }
-        assertFalse(clientEnd.regionMapped(), "the client's mapping is released");
-        assertFalse(childEnd.regionMapped(), "the child's mapping is released");
+    @Override
+    String kind() {
+        return "cross-process";
+    }
+
+    @Override
+    String counterInDump() {
+        return "connectsCrossProcess=";
+    }
+
+    @Override
+    Object beforeWrite(ByteBuf written) {
+        return null;
+    }
+
+    /** The other process cannot see this one's mbufs: the reader gets a view of the region's ring. */
+    @Override
+    void assertReadAsPromised(Object written, ByteBuf read) {
+        assertInstanceOf(CrossProcessPipe.View.class, read, "a view of the ring");
+    }
+
+    @Override
+    void assertReleased(Channel client, Channel child) {
+        assertFalse(end(client).regionMapped(), "the client's mapping is released");
+        assertFalse(end(child).regionMapped(), "the child's mapping is released");
     }
 
     /**
@@ -162,26 +119,9 @@ class ZStackCrossProcessTest {
     @Test
     void anUnreadPeerStopsTheWriterUntilItReads() throws Exception {
         BlockingQueue<Channel> accepted = new LinkedBlockingQueue<>();
-        CompletableFuture<Long> all = new CompletableFuture<>();
         int total = 1024 * 1024;
-        Channel server = server(servers, accepted, new ChannelInboundHandlerAdapter() {
-            long bytes;
-
-            @Override
-            public void channelRead(ChannelHandlerContext ctx, Object msg) {
-                ByteBuf buf = (ByteBuf) msg;
-                for (int i = buf.readerIndex(); i < buf.writerIndex(); i++) {
-                    if (buf.getByte(i) != (byte) (bytes + i - buf.readerIndex())) {
-                        all.completeExceptionally(new AssertionError("byte " + (bytes + i - buf.readerIndex())));
-                    }
-                }
-                bytes += buf.readableBytes();
-                buf.release();
-                if (bytes == total) {
-                    all.complete(bytes);
-                }
-            }
-        }, false, -1);
+        PatternReader reader = new PatternReader(total);
+        Channel server = server(accepted, reader, false, -1);
         Channel client = client(server, new ChannelInboundHandlerAdapter());
         Channel child = accepted.poll(5, TimeUnit.SECONDS);
         try {
@@ -215,7 +155,7 @@ class ZStackCrossProcessTest {
                 client.writeAndFlush(pattern(client, written, 1024)).sync();
                 written += 1024;
             }
-            assertEquals(total, all.get(10, TimeUnit.SECONDS));
+            assertEquals(total, reader.all.get(10, TimeUnit.SECONDS));
         } finally {
             client.close().sync();
             child.close().sync();
@@ -233,7 +173,7 @@ class ZStackCrossProcessTest {
         CompletableFuture<Long> all = new CompletableFuture<>();
         long total = 4L * 256 * 1024;
         List<ByteBuf> kept = new java.util.ArrayList<>();
-        Channel server = server(servers, accepted, new ChannelInboundHandlerAdapter() {
+        Channel server = server(accepted, new ChannelInboundHandlerAdapter() {
             long bytes;
 
             @Override
@@ -265,28 +205,12 @@ class ZStackCrossProcessTest {
         }
     }
 
-    private static ByteBuf pattern(Channel ch, int from, int length) {
-        ByteBuf buf = ch.alloc().directBuffer(length);
-        for (int i = 0; i < length; i++) {
-            buf.writeByte((byte) (from + i));
-        }
-        return buf;
-    }
-
     /** The client shuts its output down: the child reads everything, then the input-shutdown event, and can answer. */
     @Test
     void halfClosureLetsThePeerAnswer() throws Exception {
         BlockingQueue<Channel> accepted = new LinkedBlockingQueue<>();
         CompletableFuture<Integer> answered = new CompletableFuture<>();
-        Channel server = server(servers, accepted, new ChannelInboundHandlerAdapter() {
-            int bytes;
-
-            @Override
-            public void channelRead(ChannelHandlerContext ctx, Object msg) {
-                bytes += ((ByteBuf) msg).readableBytes();
-                ((ByteBuf) msg).release();
-            }
-
+        Channel server = server(accepted, new CountingReader() {
             @Override
             public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
                 if (evt instanceof ChannelInputShutdownEvent) {
@@ -310,56 +234,6 @@ class ZStackCrossProcessTest {
         assertEquals(300_000, answered.get(10, TimeUnit.SECONDS));
         client.close().sync();
         child.close().sync(); // both directions ended: as with TCP, the application closes
-        server.close().sync();
-    }
-
-    @Test
-    void soLingerZeroResetsThePeer() throws Exception {
-        assertPeerReset(true, -1, 0);
-    }
-
-    @Test
-    void closingWithUnreadDataResetsThePeer() throws Exception {
-        assertPeerReset(false, 64 * 1024, -1);
-    }
-
-    /** The child closes (reading or not, with SO_LINGER); the client must see a reset after the child's data. */
-    private static void assertPeerReset(boolean childReads, int clientSends, int childLinger) throws Exception {
-        BlockingQueue<Channel> accepted = new LinkedBlockingQueue<>();
-        CompletableFuture<Throwable> clientError = new CompletableFuture<>();
-        CompletableFuture<Integer> clientBytes = new CompletableFuture<>();
-        Channel server = server(servers, accepted, new ChannelInboundHandlerAdapter(), childReads, childLinger);
-        Channel client = client(server, new ChannelInboundHandlerAdapter() {
-            int bytes;
-
-            @Override
-            public void channelRead(ChannelHandlerContext ctx, Object msg) {
-                bytes += ((ByteBuf) msg).readableBytes();
-                ((ByteBuf) msg).release();
-            }
-
-            @Override
-            public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-                clientBytes.complete(bytes);
-                clientError.complete(cause);
-            }
-
-            @Override
-            public void channelInactive(ChannelHandlerContext ctx) {
-                clientError.complete(null);
-            }
-        });
-        Channel child = accepted.poll(5, TimeUnit.SECONDS);
-        if (clientSends > 0) {
-            client.writeAndFlush(client.alloc().directBuffer(clientSends).writerIndex(clientSends)).sync();
-        }
-        child.writeAndFlush(child.alloc().directBuffer(10).writerIndex(10)).sync();
-        child.close().sync();
-        Throwable cause = clientError.get(5, TimeUnit.SECONDS);
-        assertInstanceOf(IOException.class, cause, "the client saw an orderly close, not a reset");
-        assertTrue(cause.getMessage().contains("reset"), cause.toString());
-        assertEquals(10, clientBytes.get(), "the data sent before the reset is read first");
-        assertTrue(client.closeFuture().await(5, TimeUnit.SECONDS));
         server.close().sync();
     }
 
@@ -398,7 +272,7 @@ class ZStackCrossProcessTest {
     /** A server's port is published while it is bound, and only then. */
     @Test
     void aClosedServerIsNoLongerPublished() throws Exception {
-        Channel server = server(servers, new LinkedBlockingQueue<>(), new ChannelInboundHandlerAdapter(), true, -1);
+        Channel server = server(new LinkedBlockingQueue<>(), new ChannelInboundHandlerAdapter(), true, -1);
         int port = ((InetSocketAddress) server.localAddress()).getPort();
         assertTrue(Files.exists(dir.resolve("tcp-127.0.0.1-" + port)));
         server.close().sync();

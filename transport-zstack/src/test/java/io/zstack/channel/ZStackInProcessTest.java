@@ -2,9 +2,7 @@ package io.zstack.channel;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
-import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
-import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.netty.bootstrap.Bootstrap;
@@ -17,13 +15,9 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.FixedRecvByteBufAllocator;
-import io.netty.channel.WriteBufferWaterMark;
 import io.zstack.buffer.MbufByteBuf;
 import io.zstack.buffer.MbufPool;
-import java.io.IOException;
-import java.net.ConnectException;
 import java.net.InetSocketAddress;
-import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -37,10 +31,11 @@ import org.junit.jupiter.api.Test;
 
 /**
  * The in-process path ({@link InProcessConnections}) where Netty's testsuite cannot look: that a written mbuf is the
- * buffer the peer reads, that in-flight data is bounded and unread data freed, how resets reach the peer, and that
- * the switch turns it off. Two loops, so most connections cross threads.
+ * buffer the peer reads, that in-flight data is bounded and unread data freed, how resets reach the peer (the tests
+ * both local paths share are in {@link AbstractLocalPathTest}), and that the switch turns it off. Two loops, so most
+ * connections cross threads.
  */
-class ZStackInProcessTest {
+class ZStackInProcessTest extends AbstractLocalPathTest {
     private static ZStackEventLoopGroup group;
 
     @BeforeAll
@@ -53,77 +48,40 @@ class ZStackInProcessTest {
         group.shutdownGracefully(0, 5, TimeUnit.SECONDS).sync();
     }
 
-    /** A server whose children get {@code child}, with their options; the accepted children are queued. */
-    private static Channel server(ZStackEventLoopGroup g, BlockingQueue<Channel> accepted,
-                                  ChannelInboundHandlerAdapter child, boolean autoRead, int soLinger)
-            throws InterruptedException {
-        return new ServerBootstrap().group(g).channel(ZStackServerSocketChannel.class)
-                .childOption(ChannelOption.AUTO_READ, autoRead)
-                .childOption(ChannelOption.SO_LINGER, soLinger)
-                .childHandler(new ChannelInboundHandlerAdapter() {
-                    @Override
-                    public void handlerAdded(ChannelHandlerContext ctx) {
-                        ctx.pipeline().addLast(child);
-                        accepted.add(ctx.channel());
-                    }
-                }).bind(new InetSocketAddress("127.0.0.1", 0)).sync().channel();
+    @Override
+    ZStackEventLoopGroup serverGroup() {
+        return group;
     }
 
-    private static Channel client(ZStackEventLoopGroup g, Channel server, ChannelInboundHandlerAdapter handler)
-            throws InterruptedException {
-        return new Bootstrap().group(g).channel(ZStackSocketChannel.class).handler(handler)
-                .option(ChannelOption.WRITE_BUFFER_WATER_MARK, new WriteBufferWaterMark(8 * 1024, 32 * 1024))
-                .option(ChannelOption.SO_SNDBUF, 16 * 1024)
-                .connect(server.localAddress()).sync().channel();
+    @Override
+    ZStackEventLoopGroup clientGroup() {
+        return group;
     }
 
-    @Test
-    void aConnectNobodyServesIsRefused() {
-        ChannelFuture f = new Bootstrap().group(group).channel(ZStackSocketChannel.class)
-                .handler(new ChannelInboundHandlerAdapter())
-                .connect(new InetSocketAddress("127.0.0.1", 9)).awaitUninterruptibly();
-        assertInstanceOf(ConnectException.class, f.cause());
+    @Override
+    String kind() {
+        return "in-process";
     }
 
-    @Test
-    void theWrittenMbufIsTheBufferThePeerReads() throws Exception {
-        BlockingQueue<Channel> accepted = new LinkedBlockingQueue<>();
-        BlockingQueue<ByteBuf> received = new LinkedBlockingQueue<>();
-        Channel server = server(group, accepted, new ChannelInboundHandlerAdapter() {
-            @Override
-            public void channelRead(ChannelHandlerContext ctx, Object msg) {
-                received.add((ByteBuf) msg);
-            }
-        }, true, -1);
-        Channel client = client(group, server, new ChannelInboundHandlerAdapter());
-        Channel child = accepted.poll(5, TimeUnit.SECONDS);
-        try {
-            assertNull(((ZStackSocketChannel) client).connection(), "no TCP state");
-            assertEquals(client.localAddress(), child.remoteAddress());
-            assertEquals(server.localAddress(), client.remoteAddress());
-            assertTrue(((InetSocketAddress) client.localAddress()).getPort() >= 32768, "an ephemeral port");
+    @Override
+    String counterInDump() {
+        return "bytesByReference=";
+    }
 
-            ByteBuf written = client.alloc().directBuffer(100).writeBytes(new byte[100]).setByte(7, 42);
-            long mbuf = MbufByteBuf.unwrapMbuf(written).mbuf();
-            client.writeAndFlush(written).sync();
-            ByteBuf read = received.poll(5, TimeUnit.SECONDS);
-            assertNotNull(read);
-            try {
-                assertEquals(mbuf, MbufByteBuf.unwrapMbuf(read).mbuf(), "the reader got the writer's mbuf");
-                assertEquals(100, read.readableBytes());
-                assertEquals(42, read.getByte(read.readerIndex() + 7));
-            } finally {
-                read.release();
-            }
-            String dump = group.describe().get(5, TimeUnit.SECONDS);
-            assertTrue(dump.contains("in-process ESTABLISHED 127.0.0.1:"
-                    + ((InetSocketAddress) client.localAddress()).getPort()), dump);
-            assertTrue(dump.contains("bytesByReference="), dump);
-        } finally {
-            client.close().sync();
-            child.close().sync();
-            server.close().sync();
-        }
+    /** The written mbuf's address: the reader must get that very mbuf. */
+    @Override
+    Object beforeWrite(ByteBuf written) {
+        return MbufByteBuf.unwrapMbuf(written).mbuf();
+    }
+
+    @Override
+    void assertReadAsPromised(Object writtenMbuf, ByteBuf read) {
+        assertEquals(writtenMbuf, MbufByteBuf.unwrapMbuf(read).mbuf(), "the reader got the writer's mbuf");
+    }
+
+    @Override
+    void assertReleased(Channel client, Channel child) throws InterruptedException {
+        assertPoolsHome();
     }
 
     /**
@@ -157,20 +115,17 @@ class ZStackInProcessTest {
                     }).bind(new InetSocketAddress("127.0.0.1", 0)).sync().channel();
             int size = 64 * 1024;
             int messages = 20;
-            CompletableFuture<Long> echoed = new CompletableFuture<>();
-            Channel client = client(group, server, new StreamCheck((long) size * messages, echoed));
+            PatternReader echoed = new PatternReader((long) size * messages);
+            Channel client = client(server, echoed);
             Channel child = accepted.poll(5, TimeUnit.SECONDS);
             Map<String, Long> before = inProcessCounters();
             try {
                 for (int m = 0; m < messages; m++) {
-                    ByteBuf buf = client.alloc().directBuffer(size);
+                    ByteBuf buf = pattern(client, (long) m * size, size);
                     assertTrue(buf instanceof CompositeByteBuf, "64 KiB is more than one mbuf: " + buf);
-                    for (int i = 0; i < size; i++) {
-                        buf.writeByte((byte) ((long) m * size + i));
-                    }
                     client.writeAndFlush(buf).sync();
                 }
-                assertEquals((long) size * messages, echoed.get(10, TimeUnit.SECONDS));
+                assertEquals((long) size * messages, echoed.all.get(10, TimeUnit.SECONDS));
             } finally {
                 client.close().sync();
                 child.close().sync();
@@ -212,21 +167,16 @@ class ZStackInProcessTest {
     @Test
     void anUnreadPeerStopsTheWriterUntilItReads() throws Exception {
         BlockingQueue<Channel> accepted = new LinkedBlockingQueue<>();
-        List<ByteBuf> received = new ArrayList<>();
-        CompletableFuture<Long> all = new CompletableFuture<>();
         int total = 1024 * 1024;
-        Channel server = server(group, accepted, new StreamCheck(total, all), false, -1);
-        Channel client = client(group, server, new ChannelInboundHandlerAdapter());
+        PatternReader reader = new PatternReader(total);
+        Channel server = server(accepted, reader, false, -1);
+        Channel client = client(server, new ChannelInboundHandlerAdapter());
         Channel child = accepted.poll(5, TimeUnit.SECONDS);
         child.config().setOption(ChannelOption.SO_RCVBUF, 16 * 1024);
         try {
             int written = 0;
             while (client.isWritable() && written < total) {
-                ByteBuf buf = client.alloc().directBuffer(1024);
-                for (int i = 0; i < 1024; i++) {
-                    buf.writeByte((byte) (written + i));
-                }
-                client.writeAndFlush(buf);
+                client.writeAndFlush(pattern(client, written, 1024));
                 written += 1024;
             }
             assertTrue(written < total, "the writer never became unwritable");
@@ -238,70 +188,15 @@ class ZStackInProcessTest {
 
             child.config().setAutoRead(true);
             while (written < total) {
-                ByteBuf buf = client.alloc().directBuffer(1024);
-                for (int i = 0; i < 1024; i++) {
-                    buf.writeByte((byte) (written + i));
-                }
-                client.writeAndFlush(buf).sync();
+                client.writeAndFlush(pattern(client, written, 1024)).sync();
                 written += 1024;
             }
-            assertEquals(total, all.get(10, TimeUnit.SECONDS));
+            assertEquals(total, reader.all.get(10, TimeUnit.SECONDS));
         } finally {
             client.close().sync();
             child.close().sync();
             server.close().sync();
         }
-        assertPoolsHome();
-    }
-
-    @Test
-    void soLingerZeroResetsThePeer() throws Exception {
-        assertPeerReset(true, -1, 0);
-    }
-
-    @Test
-    void closingWithUnreadDataResetsThePeer() throws Exception {
-        assertPeerReset(false, 64 * 1024, -1);
-    }
-
-    /** The child closes (reading or not, with SO_LINGER); the client must see a reset after the child's data. */
-    private static void assertPeerReset(boolean childReads, int clientSends, int childLinger) throws Exception {
-        BlockingQueue<Channel> accepted = new LinkedBlockingQueue<>();
-        CompletableFuture<Throwable> clientError = new CompletableFuture<>();
-        CompletableFuture<Integer> clientBytes = new CompletableFuture<>();
-        Channel server = server(group, accepted, new ChannelInboundHandlerAdapter(), childReads, childLinger);
-        Channel client = client(group, server, new ChannelInboundHandlerAdapter() {
-            int bytes;
-
-            @Override
-            public void channelRead(ChannelHandlerContext ctx, Object msg) {
-                bytes += ((ByteBuf) msg).readableBytes();
-                ((ByteBuf) msg).release();
-            }
-
-            @Override
-            public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-                clientBytes.complete(bytes);
-                clientError.complete(cause);
-            }
-
-            @Override
-            public void channelInactive(ChannelHandlerContext ctx) {
-                clientError.complete(null);
-            }
-        });
-        Channel child = accepted.poll(5, TimeUnit.SECONDS);
-        if (clientSends > 0) {
-            client.writeAndFlush(client.alloc().directBuffer(clientSends).writerIndex(clientSends)).sync();
-        }
-        child.writeAndFlush(child.alloc().directBuffer(10).writerIndex(10)).sync();
-        child.close().sync();
-        Throwable cause = clientError.get(5, TimeUnit.SECONDS);
-        assertInstanceOf(IOException.class, cause, "the client saw an orderly close, not a reset");
-        assertTrue(cause.getMessage().contains("reset"), cause.toString());
-        assertEquals(10, clientBytes.get(), "the data sent before the reset is read first");
-        assertTrue(client.closeFuture().await(5, TimeUnit.SECONDS));
-        server.close().sync();
         assertPoolsHome();
     }
 
@@ -321,7 +216,7 @@ class ZStackInProcessTest {
                         accepted.complete(ctx.channel());
                     }
                 }).bind(new InetSocketAddress("127.0.0.1", 0)).sync().channel();
-        Channel client = client(group, server, new ChannelInboundHandlerAdapter());
+        Channel client = client(server, new ChannelInboundHandlerAdapter());
         client.close().sync();
         server.read();
         Channel child = accepted.get(5, TimeUnit.SECONDS);
@@ -387,33 +282,6 @@ class ZStackInProcessTest {
             server.close().sync();
         } finally {
             tcp.shutdownGracefully(0, 5, TimeUnit.SECONDS).sync();
-        }
-    }
-
-    /** Reads a stream whose byte at each position is that position (as a byte); completes with its length. */
-    private static final class StreamCheck extends ChannelInboundHandlerAdapter {
-        private final long total;
-        private final CompletableFuture<Long> done;
-        private long bytes;
-
-        StreamCheck(long total, CompletableFuture<Long> done) {
-            this.total = total;
-            this.done = done;
-        }
-
-        @Override
-        public void channelRead(ChannelHandlerContext ctx, Object msg) {
-            ByteBuf buf = (ByteBuf) msg;
-            for (int i = buf.readerIndex(); i < buf.writerIndex(); i++) {
-                if (buf.getByte(i) != (byte) (bytes + i - buf.readerIndex())) {
-                    done.completeExceptionally(new AssertionError("byte " + (bytes + i - buf.readerIndex())));
-                }
-            }
-            bytes += buf.readableBytes();
-            buf.release();
-            if (bytes == total) {
-                done.complete(bytes);
-            }
         }
     }
 

@@ -39,6 +39,31 @@ class TimerWheelTest {
     }
 
     @Test
+    void deadlinesOnEitherSideOfATickBoundaryFireExactlyAtTheirTickWhereverTheClockStands() {
+        // System.nanoTime may be anywhere, negative too: the tick a deadline rounds up to, and the poll times at which
+        // a tick starts, must come out as the division defines them (the wheel multiplies and compares instead)
+        SplittableRandom random = new SplittableRandom(7);
+        long[] origins = {0, -(1L << 40) - 12_345, 1L << 50, (1L << 62) - 100 * MS, 987_654_321_123_456_789L};
+        for (long origin : origins) {
+            for (int i = 0; i < 2000; i++) {
+                long tick = Math.floorDiv(origin, MS) + 2 + random.nextInt(200);
+                long deadline = tick * MS + (random.nextBoolean() ? 0 : random.nextBoolean() ? 1 : -1)
+                        + (i % 7 == 0 ? random.nextLong(MS) : 0);
+                long due = (deadline + MS - 1) / MS; // the tick, as the division defines it
+                TimerWheel<String> wheel = new TimerWheel<>(MS, 256, origin);
+                TimerWheel.Timer<String> t = new TimerWheel.Timer<>("t");
+                wheel.schedule(t, deadline);
+                long first = due > 0 ? due * MS : (due - 1) * MS + 1;
+                wheel.advance(first - 1, (owner, now) -> fired.add("early"));
+                assertTrue(t.isScheduled(), "not before its tick: deadline " + deadline + " origin " + origin);
+                wheel.advance(first, (owner, now) -> fired.add(owner));
+                assertFalse(t.isScheduled(), "at its tick: deadline " + deadline + " origin " + origin);
+            }
+        }
+        assertFalse(fired.contains("early"));
+    }
+
+    @Test
     void timersFireInDeadlineOrderAcrossSlots() {
         TimerWheel<String> wheel = new TimerWheel<>(MS, 16, 0);
         wheel.schedule(new TimerWheel.Timer<>("c"), 9 * MS);

@@ -1,27 +1,20 @@
 package io.zstack.testsuite.memif;
 
-import io.netty.bootstrap.Bootstrap;
-import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelInboundHandlerAdapter;
-import io.netty.channel.EventLoopGroup;
-import io.netty.channel.socket.InternetProtocolFamily;
-import io.netty.testsuite.transport.TestsuitePermutation.BootstrapComboFactory;
-import io.netty.testsuite.transport.TestsuitePermutation.BootstrapFactory;
-import io.netty.testsuite.transport.socket.SocketTestPermutation;
 import io.netty.util.concurrent.DefaultThreadFactory;
 import io.zstack.channel.ZStackConfig;
 import io.zstack.channel.ZStackDevices;
 import io.zstack.channel.ZStackEventLoopGroup;
 import io.zstack.channel.ZStackServerSocketChannel;
 import io.zstack.channel.ZStackSocketChannel;
+import io.zstack.testsuite.SingleComboPermutation;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
 import java.net.SocketAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -29,33 +22,36 @@ import java.util.concurrent.TimeUnit;
  * memif link, the client another group (another stack) on its client end, so every segment of these tests leaves
  * one stack through rte_eth_tx_burst and enters the other through rte_eth_rx_burst (no loopback involved).
  */
-public final class MemifPermutation extends SocketTestPermutation {
+public final class MemifPermutation extends SingleComboPermutation {
     static final String SERVER_ADDRESS = "10.9.1.1";
     static final String CLIENT_ADDRESS = "10.9.1.2";
     public static final MemifPermutation INSTANCE = new MemifPermutation();
 
-    private final EventLoopGroup serverGroup;
-    private final EventLoopGroup clientGroup;
-
     private MemifPermutation() {
-        Path socket;
+        Path socket = memifSocket();
+        super(new ZStackEventLoopGroup(1, new DefaultThreadFactory("memif-server", true), ZStackConfig.builder()
+                        .inProcess(false) // both stacks are in this JVM: the link, not the in-process path, is tested
+                        .device(ZStackDevices.memifServer(socket))
+                        .address(SERVER_ADDRESS + "/24").build()),
+                new ZStackEventLoopGroup(1, new DefaultThreadFactory("memif-client", true), ZStackConfig.builder()
+                        .inProcess(false)
+                        .device(ZStackDevices.memifClient(socket))
+                        .address(CLIENT_ADDRESS + "/24").build()),
+                ZStackServerSocketChannel.class, ZStackSocketChannel.class);
+        awaitLink();
+    }
+
+    /** The memif link's control socket, in a directory of its own removed at exit. */
+    private static Path memifSocket() {
         try {
             Path dir = Files.createTempDirectory("zstack-testsuite-memif");
-            socket = dir.resolve("memif.sock");
+            Path socket = dir.resolve("memif.sock");
             dir.toFile().deleteOnExit();
             socket.toFile().deleteOnExit();
+            return socket;
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
-        serverGroup = new ZStackEventLoopGroup(1, new DefaultThreadFactory("memif-server", true), ZStackConfig.builder()
-                .inProcess(false) // both stacks are in this JVM: the link, not the in-process path, is under test
-                .device(ZStackDevices.memifServer(socket))
-                .address(SERVER_ADDRESS + "/24").build());
-        clientGroup = new ZStackEventLoopGroup(1, new DefaultThreadFactory("memif-client", true), ZStackConfig.builder()
-                .inProcess(false)
-                .device(ZStackDevices.memifClient(socket))
-                .address(CLIENT_ADDRESS + "/24").build());
-        awaitLink();
     }
 
     /** Connects until the memif link is up and ARP resolved, so no test pays for the link coming up. */
@@ -84,48 +80,5 @@ public final class MemifPermutation extends SocketTestPermutation {
     /** The server stack's address with an ephemeral port: binds happen there, clients connect across the link. */
     public static SocketAddress newSocketAddress() {
         return new InetSocketAddress(SERVER_ADDRESS, 0);
-    }
-
-    @Override
-    public List<BootstrapComboFactory<ServerBootstrap, Bootstrap>> socket() {
-        return combo(serverSocket(), clientSocket());
-    }
-
-    @Override
-    public List<BootstrapComboFactory<ServerBootstrap, Bootstrap>> socketWithFastOpen() {
-        return socket();
-    }
-
-    @Override
-    public List<BootstrapFactory<ServerBootstrap>> serverSocket() {
-        return List.of(this::newServerBootstrap);
-    }
-
-    @Override
-    public List<BootstrapFactory<Bootstrap>> clientSocket() {
-        return List.of(this::newClientBootstrap);
-    }
-
-    @Override
-    public List<BootstrapFactory<Bootstrap>> clientSocketWithFastOpen() {
-        return clientSocket();
-    }
-
-    @Override
-    public List<BootstrapComboFactory<Bootstrap, Bootstrap>> datagram(InternetProtocolFamily family) {
-        throw new UnsupportedOperationException("no datagram channels");
-    }
-
-    @Override
-    public List<BootstrapFactory<Bootstrap>> datagramSocket() {
-        throw new UnsupportedOperationException("no datagram channels");
-    }
-
-    public ServerBootstrap newServerBootstrap() {
-        return new ServerBootstrap().group(serverGroup).channel(ZStackServerSocketChannel.class);
-    }
-
-    public Bootstrap newClientBootstrap() {
-        return new Bootstrap().group(clientGroup).channel(ZStackSocketChannel.class);
     }
 }

@@ -9,6 +9,8 @@ import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.DefaultEventLoopGroup;
 import io.netty.channel.EventLoopGroup;
+import io.netty.channel.SelectStrategy;
+import io.netty.channel.SelectStrategyFactory;
 import io.netty.channel.ServerChannel;
 import io.netty.channel.epoll.EpollEventLoopGroup;
 import io.netty.channel.epoll.EpollServerSocketChannel;
@@ -36,15 +38,17 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * Netty's {@code LocalChannel} (in-JVM, no socket semantics). Every transport gets two event loop threads (epoll and
  * local: a server group and a client group of one each; ZStack: one group of two, as one host); each client connection sends a message of N bytes from its channel's allocator, waits for all N
  * bytes to come back, and sends the next. Reported per point and repeat: messages/s and MB/s (each direction), and
- * the p50 / p99 round trip; ratios against epoll in the same repeat. Transports are interleaved within a repeat, so a
+ * the p50 / p99 round trip; ratios against epoll and against epoll busy-polling ({@code epoll-busy}: its loops spin
+ * as ZStack's do, so an idle vCPU's wake-up is not in its round trips) in the same repeat. Transports are interleaved within a repeat, so a
  * busy machine slows them alike.
  *
  * <pre>java --enable-native-access=ALL-UNNAMED -cp microbench/target/microbench.jar \
  *     io.zstack.microbench.LocalPathsBenchmark [--sizes 64,1024,16384,65536] [--connections 1,16] [--seconds 3]
- *     [--warmup 2] [--repeats 3] [--transports inprocess,zstack-tcp,epoll,local]</pre>
+ *     [--warmup 2] [--repeats 3] [--transports inprocess,zstack-tcp,epoll,epoll-busy,local]</pre>
  */
 public final class LocalPathsBenchmark {
     private static final int PORT = 9700;
+    private static final SelectStrategyFactory BUSY_WAIT = () -> (selectSupplier, hasTasks) -> SelectStrategy.BUSY_WAIT;
 
     /** One transport: its groups, channel classes and the server address. */
     private record Transport(String name, EventLoopGroup serverGroup, EventLoopGroup clientGroup,
@@ -69,10 +73,15 @@ public final class LocalPathsBenchmark {
             }
             case "epoll" -> new Transport(name, new EpollEventLoopGroup(1), new EpollEventLoopGroup(1),
                     EpollServerSocketChannel.class, EpollSocketChannel.class, new InetSocketAddress("127.0.0.1", PORT));
+            // epoll's loops spinning on epoll_wait(0) instead of sleeping in it, as ZStack's loops busy-poll: an idle
+            // vCPU's wake-up latency then no longer dominates a round trip
+            case "epoll-busy" -> new Transport(name, new EpollEventLoopGroup(1, BUSY_WAIT),
+                    new EpollEventLoopGroup(1, BUSY_WAIT), EpollServerSocketChannel.class, EpollSocketChannel.class,
+                    new InetSocketAddress("127.0.0.1", PORT));
             case "local" -> new Transport(name, new DefaultEventLoopGroup(1), new DefaultEventLoopGroup(1),
                     LocalServerChannel.class, LocalChannel.class, new LocalAddress("local-paths-benchmark"));
             default -> throw new IllegalArgumentException("unknown transport " + name
-                    + " (inprocess, zstack-tcp, epoll, local)");
+                    + " (inprocess, zstack-tcp, epoll, epoll-busy, local)");
         };
     }
 
@@ -196,6 +205,12 @@ public final class LocalPathsBenchmark {
         }
     }
 
+    /** Throughput and p50 against a baseline of the same repeat, or two empty columns without it. */
+    private static String ratios(Result x, Result baseline) {
+        return baseline == null ? "," : String.format(Locale.ROOT, "%.2f,%.2f",
+                x.messagesPerSecond() / baseline.messagesPerSecond(), x.p50Micros() / baseline.p50Micros());
+    }
+
     private static List<Integer> ints(String list) {
         return Arrays.stream(list.split(",")).map(String::trim).map(Integer::parseInt).toList();
     }
@@ -203,7 +218,7 @@ public final class LocalPathsBenchmark {
     public static void main(String[] args) throws Exception {
         List<Integer> sizes = List.of(64, 1024, 16384, 65536);
         List<Integer> concurrency = List.of(1, 16);
-        List<String> transports = List.of("inprocess", "zstack-tcp", "epoll", "local");
+        List<String> transports = List.of("inprocess", "zstack-tcp", "epoll", "epoll-busy", "local");
         double seconds = 3;
         double warmup = 2;
         int repeats = 3;
@@ -223,7 +238,7 @@ public final class LocalPathsBenchmark {
                 + "%d repeats, load average at start %.2f%n", transports, sizes, concurrency, seconds, warmup,
                 repeats, java.lang.management.ManagementFactory.getOperatingSystemMXBean().getSystemLoadAverage());
         System.out.println("repeat,size,connections,transport,messages_per_s,mb_per_s,p50_us,p99_us,"
-                + "throughput_vs_epoll,p50_vs_epoll");
+                + "throughput_vs_epoll,p50_vs_epoll,throughput_vs_epoll_busy,p50_vs_epoll_busy");
         for (int r = 0; r < repeats; r++) {
             for (int size : sizes) {
                 for (int connections : concurrency) {
@@ -238,15 +253,11 @@ public final class LocalPathsBenchmark {
                             t.close();
                         }
                     }
-                    Result epoll = results.get("epoll");
                     for (String name : transports) {
                         Result x = results.get(name);
                         System.out.printf(Locale.ROOT, "%d,%d,%d,%s,%.0f,%.1f,%.1f,%.1f,%s,%s%n", r, size, connections,
                                 name, x.messagesPerSecond(), x.messagesPerSecond() * size / 1e6, x.p50Micros(),
-                                x.p99Micros(),
-                                epoll == null ? "" : String.format(Locale.ROOT, "%.2f",
-                                        x.messagesPerSecond() / epoll.messagesPerSecond()),
-                                epoll == null ? "" : String.format(Locale.ROOT, "%.2f", x.p50Micros() / epoll.p50Micros()));
+                                x.p99Micros(), ratios(x, results.get("epoll")), ratios(x, results.get("epoll-busy")));
                     }
                 }
             }

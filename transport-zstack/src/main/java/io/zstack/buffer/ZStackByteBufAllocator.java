@@ -6,6 +6,7 @@ import io.netty.buffer.ByteBufAllocator;
 import io.netty.buffer.CompositeByteBuf;
 import io.netty.buffer.PooledByteBufAllocator;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.IntFunction;
 
 /**
  * The allocator a ZStack channel hands out: direct buffers are mbufs from the stack's pool with headroom reserved,
@@ -136,6 +137,12 @@ public class ZStackByteBufAllocator extends AbstractByteBufAllocator {
                 return toLeakAwareBuffer(segmented);
             }
         }
+        if (largePool != null && initialCapacity > largeCapacity) {
+            CompositeByteBuf large = inLargeMbufs(initialCapacity);
+            if (large != null) {
+                return toLeakAwareBuffer(large); // a composite, as above
+            }
+        }
         MbufPool from = poolFor(initialCapacity);
         if (from == pool && poolLow()) {
             from = null; // the rest is the stack's
@@ -160,10 +167,18 @@ public class ZStackByteBufAllocator extends AbstractByteBufAllocator {
         if (pool.available() - pieces <= reserve) {
             return null; // the last mbufs are the stack's (see reserve)
         }
+        return inPieces(capacity, segmentPayload, n -> pool);
+    }
+
+    /**
+     * A composite of {@code capacity} bytes (writerIndex 0) in mbufs of at most {@code piece} bytes, each from the
+     * pool {@code poolFor} picks for its size; null (nothing held) when one cannot be had.
+     */
+    private CompositeByteBuf inPieces(int capacity, int piece, IntFunction<MbufPool> poolFor) {
         CompositeByteBuf composite = new CompositeByteBuf(this, true, Integer.MAX_VALUE);
-        for (int at = 0; at < capacity; at += segmentPayload) {
-            int n = Math.min(segmentPayload, capacity - at);
-            MbufByteBuf part = MbufByteBuf.allocate(this, pool, n, n);
+        for (int at = 0; at < capacity; at += piece) {
+            int n = Math.min(piece, capacity - at);
+            MbufByteBuf part = MbufByteBuf.allocate(this, poolFor.apply(n), n, n);
             if (part == null) {
                 composite.release();
                 return null;
@@ -171,6 +186,21 @@ public class ZStackByteBufAllocator extends AbstractByteBufAllocator {
             composite.addComponent(false, part.setIndex(0, n));
         }
         return composite;
+    }
+
+    /**
+     * A composite of {@code capacity} bytes (writerIndex 0) in as few mbufs as hold them: large ones, the last piece
+     * in a regular one when it fits there; or null (nothing held) when that would take more than half the large
+     * mbufs left. A 64 KiB buffer, one byte more than a large mbuf holds after its headroom, is then two mbufs, which
+     * a write hands over by reference, where a buffer of the fallback allocator must be copied.
+     */
+    private CompositeByteBuf inLargeMbufs(int capacity) {
+        int whole = capacity / largeCapacity;
+        int tail = capacity - whole * largeCapacity;
+        if (whole + (tail > 0 ? 1 : 0) > largePool.available() / 2) {
+            return null;
+        }
+        return inPieces(capacity, largeCapacity, n -> n <= mbufCapacity && !poolLow() ? pool : largePool);
     }
 
     @Override

@@ -79,12 +79,14 @@ final class ChannelReads {
         if (first == null || first.readableBytes() >= limit || !more) {
             return first;
         }
+        // flattened: a piece that is itself a composite (the in-process path's large buffers) adds its own pieces,
+        // so the message stays one level deep and can be written on without a copy
         CompositeByteBuf composite = allocator.compositeDirectBuffer(Integer.MAX_VALUE);
-        composite.addComponent(true, first);
+        composite.addFlattenedComponents(true, first);
         ByteBuf piece;
         while (composite.readableBytes() < limit
                 && (piece = nextPiece.apply(limit - composite.readableBytes())) != null) {
-            composite.addComponent(true, piece);
+            composite.addFlattenedComponents(true, piece);
         }
         return composite;
     }

@@ -1,6 +1,7 @@
 package io.zstack.channel;
 
 import io.netty.buffer.ByteBuf;
+import io.netty.buffer.CompositeByteBuf;
 import io.netty.channel.ChannelOutboundBuffer;
 import io.netty.channel.FileRegion;
 import io.zstack.tcp.TcpError;
@@ -277,6 +278,17 @@ class InProcessEnd {
             ByteBuf whole = current;
             current = null;
             return whole;
+        }
+        if (current instanceof CompositeByteBuf composite) {
+            // the first bytes as a composite of the same pieces, not a slice of the composite, and the pieces read
+            // whole let go here: a reader that writes them on (an echo) then hands them over instead of copying them
+            // (see MbufHandOff.forInProcess). A piece cut in two stays shared by both parts, and is copied if echoed.
+            CompositeByteBuf first = channel.config().getAllocator().compositeDirectBuffer(Integer.MAX_VALUE);
+            for (ByteBuf part : composite.decompose(composite.readerIndex(), limit)) {
+                first.addComponent(true, part.retain());
+            }
+            composite.skipBytes(limit).discardReadComponents();
+            return first;
         }
         return current.readRetainedSlice(limit);
     }

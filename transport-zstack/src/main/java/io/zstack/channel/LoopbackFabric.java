@@ -13,6 +13,7 @@ import io.zstack.wire.MacAddress;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * The loopback of a group's stacks, delivering as a multi-queue NIC's RSS would: a TCP frame goes to the stack its
@@ -31,9 +32,18 @@ final class LoopbackFabric {
     private static final int RING_FRAMES = 4096;
 
     private final Port[] ports;
+    /** Ports not closed yet: the last to close frees what the others were sent while closing (see Port#close). */
+    private final AtomicInteger open;
+    private final AtomicInteger stopped = new AtomicInteger();
 
     LoopbackFabric(int stacks) {
         ports = new Port[stacks];
+        open = new AtomicInteger(stacks);
+    }
+
+    /** A loop stopped; true for the group's last (after every other loop's last frame was sent). */
+    boolean lastToStop() {
+        return stopped.incrementAndGet() == ports.length;
     }
 
     int stacks() {
@@ -67,6 +77,10 @@ final class LoopbackFabric {
             @Override
             public boolean handOver(int owner, long frame) {
                 Port target = ports[owner];
+                if (target.closed) {
+                    own.pool.free(frame); // its stack stopped: as a NIC queue nobody polls drops
+                    return true;
+                }
                 if (!target.handedOver.offer(frame)) {
                     return false;
                 }
@@ -119,6 +133,8 @@ final class LoopbackFabric {
         private final MpscFrameRing handedOver = new MpscFrameRing(RING_FRAMES);
         private final long rxFlags = Mbuf.LAYOUT.rxIpChecksumGood | Mbuf.LAYOUT.rxL4ChecksumGood;
         private final boolean[] woken;
+        /** Its stack stopped: frames for it are freed, not queued. */
+        private volatile boolean closed;
 
         Port(int index, MbufPool pool, Runnable wakeup) {
             this.index = index;
@@ -149,6 +165,11 @@ final class LoopbackFabric {
             while (n < burst.size()) {
                 long frame = burst.get(n);
                 int target = route(frame, index);
+                if (ports[target].closed) {
+                    pool.free(frame); // that stack stopped (a RST this one sends while it closes): dropped
+                    n++;
+                    continue;
+                }
                 if (!ports[target].inbound.offer(frame)) {
                     break; // that stack is behind: the rest stay with the caller
                 }
@@ -187,8 +208,28 @@ final class LoopbackFabric {
             return pool;
         }
 
+        /**
+         * Frees what waits. A stack that is still running may send here after that (its RSTs as it closes: a sender
+         * that saw this port open just before): the last port to close, when no stack sends any more, frees those
+         * from every port. Before, they stayed in the ring, and their mbufs never went home.
+         */
         @Override
         public void close() {
+            if (closed) {
+                return;
+            }
+            closed = true;
+            drain();
+            if (open.decrementAndGet() == 0) {
+                for (Port p : ports) {
+                    if (p != null) {
+                        p.drain();
+                    }
+                }
+            }
+        }
+
+        private void drain() {
             long frame;
             while ((frame = inbound.poll()) != 0) {
                 pool.free(frame); // frames may come from any stack's pool: the free follows each mbuf's own

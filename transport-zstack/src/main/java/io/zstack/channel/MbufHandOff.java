@@ -68,10 +68,24 @@ final class MbufHandOff {
     }
 
     /**
-     * True when an in-process reader may receive {@code buf} itself: one mbuf-backed buffer (not a composite) of
-     * which the write holds the last reference, so the reader's view can never change under it.
+     * True when an in-process reader may receive {@code buf} itself, so the reader's view can never change under it:
+     * an mbuf-backed buffer of which the write holds the last reference, or a composite the write alone holds whose
+     * readable pieces are such buffers (a large allocated buffer, an echoed read of several). A composite
+     * nested in a composite is copied: its pieces cannot be checked through the slice that holds it.
      */
     static boolean forInProcess(ByteBuf buf) {
-        return !(buf instanceof CompositeByteBuf) && buf.refCnt() == 1 && lastReference(buf) != null;
+        if (buf.refCnt() != 1) {
+            return false;
+        }
+        if (!(buf instanceof CompositeByteBuf composite)) {
+            return lastReference(buf) != null;
+        }
+        // two pieces of one buffer (or of one mbuf) hold two references to it: lastReference refuses both
+        for (ByteBuf part : composite.decompose(composite.readerIndex(), composite.readableBytes())) {
+            if (part.isReadable() && lastReference(part) == null) {
+                return false;
+            }
+        }
+        return true;
     }
 }

@@ -6,6 +6,7 @@ import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelOutboundBuffer;
 import io.netty.channel.FileRegion;
 import io.zstack.buffer.Mbuf;
+import io.zstack.buffer.MbufByteBuf;
 import io.zstack.buffer.MbufPool;
 import io.zstack.tcp.TcpConnection;
 import io.zstack.tcp.TcpError;
@@ -188,9 +189,21 @@ final class TcpWritePath {
         return queued;
     }
 
-    /** A copy into mbufs of at most one segment each, so TCP writes every segment's headers in place. */
+    /**
+     * A copy into mbufs of at most one segment each, so TCP writes every segment's headers in place. Where a segment
+     * holds more than a regular mbuf (the loopback's 64 KiB), large mbufs while there are: a 64 KiB echo was a chain
+     * of 33 regular ones, each allocated, chained and then read back as a 2 KiB message of its own.
+     */
     private long copyIn(TcpConnection c, ByteBuf buf, int index, int length) {
-        return MbufCopy.in(buf, index, length, pool(), Math.max(1, c.sendMss()));
+        int mss = Math.max(1, c.sendMss());
+        MbufPool large = channel.zstackLoop().largePool();
+        if (large != null && length > MbufByteBuf.mbufCapacity(pool()) && mss > MbufByteBuf.mbufCapacity(pool())) {
+            long chain = MbufCopy.in(buf, index, length, large, mss);
+            if (chain != 0) {
+                return chain;
+            }
+        }
+        return MbufCopy.in(buf, index, length, pool(), mss);
     }
 
     private MbufPool pool() {

@@ -340,16 +340,31 @@ public final class ZStackEventLoop extends SingleThreadEventLoop {
     @Override
     protected void cleanup() {
         stack.close(); // resets what is left, frees every queued mbuf, closes the device (which closes what it owns)
-        if (largePool != null && largePool.available() == largePool.capacity()) {
-            largePool.close(); // otherwise buffers the application holds still use it
+        if (fabric.lastToStop()) {
+            // only now is nothing held by a loop of the group: before, a loop still running held mbufs of a stopped
+            // one (loopback frames, received data, in-process buffers), and freed them after its report
+            for (ZStackEventLoop loop : ((ZStackEventLoopGroup) parent()).loops()) {
+                loop.reportPools();
+            }
+        }
+    }
+
+    /** After the group stopped: closes the large pool if every mbuf is home, and reports what the application holds. */
+    private void reportPools() {
+        if (largePool != null) {
+            if (largePool.available() == largePool.capacity()) {
+                largePool.close();
+            } else {
+                logger.info("{} large mbufs of {} still referenced when the group stopped",
+                        largePool.capacity() - largePool.available(), largePool);
+            }
         }
         // the device may have closed the pool with it (every mbuf home, the last loop on a shared port)
         long outstanding = pool.isClosed() ? 0 : (long) pool.capacity() - pool.available();
         int keptByDriver = Math.min((int) outstanding, stack.device().mbufsKeptAfterClose());
         if (outstanding > keptByDriver) {
-            // held by ByteBufs the application has not released, or by loops still running (loopback frames cross
-            // between loops, and the receiving stack frees them)
-            logger.info("{} mbufs of {} still referenced when this loop stopped", outstanding - keptByDriver, pool);
+            logger.info("{} mbufs of {} still referenced when the group stopped (buffers not released, or a leak)",
+                    outstanding - keptByDriver, pool);
         }
     }
 

@@ -24,6 +24,7 @@ import java.net.NoRouteToHostException;
 import java.net.SocketAddress;
 import java.nio.channels.ClosedChannelException;
 import java.nio.channels.NotYetConnectedException;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -240,7 +241,13 @@ public final class ZStackSocketChannel extends AbstractZStackChannel implements 
             if (!isRegistered()) {
                 return; // handled at registration
             }
-            eventLoop().execute(() -> connectionClosed(error));
+            try {
+                eventLoop().execute(() -> connectionClosed(error));
+            } catch (RejectedExecutionException e) {
+                // the loop has stopped and its stack is resetting what is left (NetStack.close in the loop's
+                // cleanup): nothing will run the channel again. Thrown on, this ended that reset at the first
+                // connection still open, and the others' mbufs were never freed
+            }
         }
     };
 

@@ -1,11 +1,14 @@
 package io.zstack.buffer;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.netty.buffer.ByteBuf;
+import io.netty.buffer.CompositeByteBuf;
 import io.netty.buffer.UnpooledByteBufAllocator;
 import java.util.ArrayList;
 import java.util.List;
@@ -48,6 +51,35 @@ class ZStackByteBufAllocatorTest {
             assertNotNull(MbufByteBuf.unwrapMbuf(again), "mbufs again once the pool is full");
             again.release();
             assertEquals(pool.capacity(), pool.available());
+        }
+    }
+
+    /**
+     * A buffer larger than a large mbuf holds (64 KiB: the headroom leaves a large mbuf one byte short) is a
+     * composite of mbufs, large ones and the tail in a regular one, so a write hands it over instead of copying it;
+     * it comes from the fallback only when it would take more than half the large mbufs left.
+     */
+    @Test
+    void aBufferLargerThanALargeMbufIsMbufsToo() {
+        try (JavaMbufPool pool = new JavaMbufPool("regular", 1024);
+             JavaMbufPool large = new JavaMbufPool("large", 8, 0xffff)) {
+            ZStackByteBufAllocator alloc = new ZStackByteBufAllocator(pool, large, new UnpooledByteBufAllocator(true));
+            ByteBuf buf = alloc.directBuffer(64 * 1024);
+            CompositeByteBuf composite = assertInstanceOf(CompositeByteBuf.class, buf);
+            assertEquals(64 * 1024, buf.capacity());
+            assertEquals(2, composite.numComponents());
+            assertNotNull(MbufByteBuf.unwrapMbuf(composite.internalComponent(0)));
+            assertNotNull(MbufByteBuf.unwrapMbuf(composite.internalComponent(1)));
+            assertEquals(7, large.available(), "one large mbuf");
+            assertEquals(1023, pool.available(), "the tail in a regular one");
+            buf.writeZero(64 * 1024);
+            ByteBuf tooMany = alloc.directBuffer(4 * 64 * 1024); // five large mbufs of the seven left
+            assertNull(MbufByteBuf.unwrapMbuf(tooMany), "from the fallback");
+            assertFalse(tooMany instanceof CompositeByteBuf);
+            tooMany.release();
+            buf.release();
+            assertEquals(8, large.available());
+            assertEquals(1024, pool.available());
         }
     }
 }

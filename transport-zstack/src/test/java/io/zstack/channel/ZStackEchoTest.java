@@ -9,16 +9,19 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.buffer.ByteBuf;
+import io.netty.buffer.CompositeByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
+import io.netty.channel.FixedRecvByteBufAllocator;
 import io.netty.channel.SimpleChannelInboundHandler;
 import java.io.ByteArrayOutputStream;
 import java.net.ConnectException;
 import java.net.InetSocketAddress;
+import java.util.Arrays;
 import java.util.Random;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
@@ -190,5 +193,46 @@ class ZStackEchoTest {
                 .connect(new InetSocketAddress("127.0.0.1", 9)).get(10, TimeUnit.SECONDS));
         assertInstanceOf(ConnectException.class, e.getCause(), e.toString());
         assertTrue(e.getCause().getMessage().contains("refused"), e.getCause().getMessage());
+    }
+
+    /**
+     * A 64 KiB heap write over the loopback (whose segments are 64 KiB) is copied into large mbufs: the server's
+     * first read is a whole segment in at most two mbufs. The copy used to chain 33 regular mbufs per segment, each
+     * allocated, chained, and then read back as a message of its own (2 KiB). The bytes are the ones written.
+     */
+    @Test
+    void aCopiedLargeWriteCrossesTheLoopbackInLargeMbufs() throws Exception {
+        CompletableFuture<ByteBuf> first = new CompletableFuture<>();
+        Channel server = new ServerBootstrap().group(workers).channel(ZStackServerSocketChannel.class)
+                .childOption(ChannelOption.RCVBUF_ALLOCATOR, new FixedRecvByteBufAllocator(64 * 1024))
+                .childHandler(new ChannelInboundHandlerAdapter() {
+                    @Override
+                    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+                        if (!first.complete((ByteBuf) msg)) {
+                            ((ByteBuf) msg).release();
+                        }
+                    }
+                }).bind(new InetSocketAddress("127.0.0.1", 0)).sync().channel();
+        Channel client = new Bootstrap().group(workers).channel(ZStackSocketChannel.class)
+                .handler(new ChannelInboundHandlerAdapter()).connect(server.localAddress()).sync().channel();
+        try {
+            byte[] bytes = new byte[64 * 1024];
+            new Random(13).nextBytes(bytes);
+            client.writeAndFlush(Unpooled.wrappedBuffer(bytes)).sync();
+            ByteBuf read = first.get(5, TimeUnit.SECONDS);
+            try {
+                assertTrue(read.readableBytes() > 60 * 1024, "one loopback segment: " + read);
+                int pieces = read instanceof CompositeByteBuf composite ? composite.numComponents() : 1;
+                assertTrue(pieces <= 2, pieces + " mbufs: " + read); // a large mbuf holds 76 bytes less than a segment
+                byte[] got = new byte[read.readableBytes()];
+                read.getBytes(read.readerIndex(), got);
+                assertArrayEquals(Arrays.copyOf(bytes, got.length), got);
+            } finally {
+                read.release();
+            }
+        } finally {
+            client.close().sync();
+            server.close().sync();
+        }
     }
 }

@@ -666,7 +666,7 @@ def parse_args(argv):
     if a.zstack_huge:
         for s, name in (("1", "zstack-afxdp"), ("2", "zstack-memif-loadgen")):
             names = SETUPS[s]["transports"]
-            SETUPS[s]["transports"] = names[:names.index(name) + 1] + [name + "-huge"] + names[names.index(name) + 1:]
+            names.insert(names.index(name) + 1, name + "-huge")
     if a.peers_bin:
         for s, names in PEER_SETUPS.items():
             SETUPS[s]["transports"] = SETUPS[s]["transports"] + names

@@ -1,6 +1,7 @@
-# Sourced by bench/run.sh (issue 14): the benchmark peers, only when run.sh is given --peers SRC.
+# Sourced by bench/run.sh (issue 14): the benchmark peers when run.sh is given --peers SRC, and the hugepages that
+# they and --hugepages (ZStack's -huge transports) need.
 #   peers_take_args "$@"   removes --peers SRC and --hugepages from the arguments (left in peers_rest), remembers them
-#   peers_setup OUT        builds the peers (bench/peers/build.sh SRC), reserves hugepages; sets peers_harness_args
+#   peers_setup OUT        reserves hugepages, builds the peers (bench/peers/build.sh SRC); sets peers_harness_args
 #   peers_cleanup OUT      gives the hugepages back (also on failure; run.sh's cleanup calls it)
 peers_src=
 zstack_huge=

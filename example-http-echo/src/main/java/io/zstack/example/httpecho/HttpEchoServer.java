@@ -23,6 +23,8 @@ import io.zstack.channel.ZStackDevices;
 import io.zstack.channel.ZStackEventLoopGroup;
 import io.zstack.channel.ZStackServerSocketChannel;
 import java.net.InetSocketAddress;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -59,22 +61,16 @@ public final class HttpEchoServer {
         /** As above; for "zstack", {@code pcapDirectory} (may be null) receives a capture of each loop's device. */
         public static Transport of(String name, int threads, String devargs, String address, String gateway,
                                    java.nio.file.Path pcapDirectory) {
-            return of(name, threads, devargs, address, gateway, pcapDirectory, null);
+            return of(name, threads, devargs, address, gateway, pcapDirectory, null, List.of());
         }
 
         /**
          * As above; for "zstack" with a device, {@code hugeDir} (may be null: 4 KiB pages) is a hugetlbfs mount whose
-         * free hugepages back DPDK's memory (mbufs included), unlinked once mapped. A mount of its own: EAL locks the
-         * directory for as long as it runs.
+         * free hugepages back DPDK's memory (mbufs included), unlinked once mapped (a mount of its own: EAL locks the
+         * directory for as long as it runs), and {@code ealArguments} are added to DPDK's EAL arguments.
          */
         public static Transport of(String name, int threads, String devargs, String address, String gateway,
-                                   java.nio.file.Path pcapDirectory, String hugeDir) {
-            return of(name, threads, devargs, address, gateway, pcapDirectory, hugeDir, java.util.List.of());
-        }
-
-        /** As above, with {@code ealArguments} added to DPDK's EAL arguments (zstack with a device only). */
-        public static Transport of(String name, int threads, String devargs, String address, String gateway,
-                                   java.nio.file.Path pcapDirectory, String hugeDir, java.util.List<String> ealArguments) {
+                                   java.nio.file.Path pcapDirectory, String hugeDir, List<String> ealArguments) {
             return switch (name) {
                 case "zstack" -> {
                     ZStackConfig.Builder config = ZStackConfig.builder();
@@ -179,7 +175,7 @@ public final class HttpEchoServer {
         boolean copyMode = false;
         ZStackCongestionControl congestion = null;
         String hugeDir = null;
-        java.util.List<String> ealArguments = new java.util.ArrayList<>();
+        List<String> ealArguments = new ArrayList<>();
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
                 case "--tap" -> devargs = "net_tap0,iface=" + args[++i]; // DPDK's tap driver on interface IFACE

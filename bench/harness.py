@@ -91,7 +91,7 @@ COLUMNS = ["setup", "transport", "client", "load", "mode", "size", "concurrency"
            "server_cpu_s", "client_cpu_s", "server_cpu_util", "client_cpu_util", "cpu_us_per_req",
            "server_cpu_us_per_req", "client_cpu_us_per_req", "sys_cpu0_busy", "sys_cpu1_busy",
            "sys_softirq_s", "foreign_cpu_s", "idle_busy_before", "handshakes", "syn_synack_p50_us",
-           "syn_synack_p99_us", "syn_retries"]
+           "syn_synack_p99_us", "syn_retries", "warmup_s", "warmup_settled"]
 NUMERIC = COLUMNS[COLUMNS.index("duration_s"):]
 
 
@@ -299,9 +299,10 @@ class Harness:
     def warm_up(self, t, size, conc, logf, most=None):
         """Load slices of --warmup-slice seconds at the point itself until two successive slices agree within 10%
         (JIT compilation settles; ZStack's larger hot path takes longer than epoll's), between --warmup-min and
-        --warmup seconds."""
+        --warmup seconds. Returns (seconds, settled): settled is False when the cap came first, so the measured
+        window may start before the steady state (a slow machine's JIT: 10 s and more on some days here)."""
         a = self.a
-        done, last, rates = 0, None, []
+        done, last, rates, settled = 0, None, [], False
         most = most or a.warmup
         while done < most:
             d = min(a.warmup_slice, most - done)
@@ -310,9 +311,12 @@ class Harness:
             rates.append(round(rate))
             done += d
             if done >= a.warmup_min and last and abs(rate - last) <= 0.1 * last:
+                settled = True
                 break
             last = rate
-        logf.write(f"warm-up: {done} s, req/s per slice {rates}\n")
+        logf.write(f"warm-up: {done} s, {'settled' if settled else 'NOT settled (cap reached)'}, "
+                   f"req/s per slice {rates}\n")
+        return done, settled
 
     def wait_quiet(self):
         """On a shared machine: before a measurement, nothing of ours runs; waits (up to --wait-quiet seconds)
@@ -356,8 +360,9 @@ class Harness:
             self.wait_ready(p, t)
             aff = thread_affinities(p.pid)
             logf.write(f"server pid {p.pid} thread affinities (cpus: threads) {aff}\n")
+            warm = (0, True)
             if a.warmup > 0 and t["client"] == "wrk":
-                self.warm_up(t, size, conc, logf, warmup)
+                warm = self.warm_up(t, size, conc, logf, warmup)
             marks = {}
 
             def sample(edge):
@@ -397,6 +402,8 @@ class Harness:
         reqs = int(res["requests"])
         server_cpu = s1 - s0
         errors = sum(int(res[k]) for k in res if k.startswith("err_"))
+        if "warmup_settled" in res:  # the load generator warms up by itself and says how it went
+            warm = (int(res["warmup_s"]), res["warmup_settled"] == "1")
 
         def busy(cpu):
             b0, t0, _ = y0.get(cpu, (0, 0, 0))
@@ -422,14 +429,15 @@ class Harness:
                    foreign_cpu_s=round(sum((y1[c][0] - y0[c][0]) for c in (f"cpu{a.server_cpu}",
                                                                           f"cpu{a.client_cpu}")) / CLK_TCK
                                        - server_cpu - client_cpu, 3),
-                   **handshakes)
+                   warmup_s=warm[0], warmup_settled=int(warm[1]), **handshakes)
         if handshakes:
             log(f"{tag}: SYN to SYN-ACK at the client's veth: p50 {handshakes['syn_synack_p50_us']} us, p99 "
                 f"{handshakes['syn_synack_p99_us']} us over {handshakes['handshakes']} handshakes, "
                 f"{handshakes['syn_retries']} SYNs sent again")
         log(f"{tag}: {row['rps']:.0f} req/s, p50 {row['lat_p50_us']} us, p99 {row['lat_p99_us']} us, "
             f"p99.9 {row['lat_p999_us']} us, cpu {row['cpu_us_per_req']} us/req "
-            f"(server {row['server_cpu_util']:.2f} core), errors {errors}, other CPU use {row['foreign_cpu_s']} s")
+            f"(server {row['server_cpu_util']:.2f} core), errors {errors}, other CPU use {row['foreign_cpu_s']} s"
+            + ("" if warm[1] or setup == "probe" else f"; WARM-UP NOT SETTLED in {warm[0]} s (raise --warmup): not a steady state"))
         return row
 
     # -- handshake latency (--handshake-latency, modes *-close) ----------------------------------------------------
@@ -620,7 +628,7 @@ def parse_args(argv):
     p.add_argument("--concurrency", default=None, help="connections, comma separated (default 1,10,50,100,200)")
     p.add_argument("--repeats", type=int, default=None, help="measurements per point (default 3)")
     p.add_argument("--duration", type=int, default=None, help="seconds measured per measurement (default 10)")
-    p.add_argument("--warmup", type=int, default=None, help="most seconds of warm-up per measurement (default 12)")
+    p.add_argument("--warmup", type=int, default=None, help="most seconds of warm-up per measurement (default 30)")
     p.add_argument("--warmup-min", type=int, default=None,
                    help="least seconds of warm-up per measurement (default 4)")
     p.add_argument("--warmup-slice", type=int, default=2)
@@ -649,7 +657,7 @@ def parse_args(argv):
     p.add_argument("--quick", action="store_true", help="64 B and 4 KB, concurrency 1 and 50, 1 repeat, 3 s")
     a = p.parse_args(argv)
     # explicit options win; --quick changes only the defaults
-    defaults = dict(sizes="64,1024,4096,8192", concurrency="1,10,50,100,200", repeats=3, duration=10, warmup=12,
+    defaults = dict(sizes="64,1024,4096,8192", concurrency="1,10,50,100,200", repeats=3, duration=10, warmup=30,
                     warmup_min=4)
     if a.quick:
         defaults.update(sizes="64,4096", concurrency="1,50", repeats=1, duration=3, warmup=6, warmup_min=2)

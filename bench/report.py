@@ -164,6 +164,12 @@ def summary(med, out_dir, meta, pngs, rows_all=()):
             lines.append(f"- skipped `{name}`: {why}")
         if meta.get("skipped"):
             lines.append("")
+    unsettled = [r for r in rows_all if str(r.get("warmup_settled", "1")) == "0"]
+    if unsettled:
+        lines += [f"**Warm-up not settled** (the last two slices still differed by more than 10% when --warmup ran out; "
+                  f"these windows may start before the steady state, raise --warmup): "
+                  + ", ".join(f"s{r['setup']} {r['transport']} {size_label(int(r['size']))} c{r['concurrency']} "
+                              f"r{r['repeat']} ({r.get('warmup_s', '?')} s)" for r in unsettled), ""]
     lines += ["Ratios are transport / baseline at the same point: req/s ratio > 1 and p99 ratio < 1 favour the "
               "transport; CPU ratio is (server+client CPU per request) / baseline's.", ""]
     for setup in sorted({m["setup"] for m in med}):

@@ -204,12 +204,12 @@ public final class LoadGenerator {
             System.out.println(String.format(Locale.ROOT, "ZSBENCH requests=%d duration_us=%d bytes=%d"
                             + " err_connect=%d err_read=%d err_write=0 err_status=%d err_timeout=0"
                             + " lat_mean_us=%.3f lat_stdev_us=%.3f lat_p50_us=%d lat_p99_us=%d lat_p999_us=%d"
-                            + " lat_max_us=%d client_cpu_ns=%d transport=%s loop=%s",
+                            + " lat_max_us=%d client_cpu_ns=%d warmup_s=%d warmup_settled=%d transport=%s loop=%s",
                     (long) end[1] - start[1], durationNanos / 1000, (long) end[2] - start[2],
                     (long) end[3], (long) end[4], (long) end[5],
                     h.getMean() / 1e3, h.getStdDeviation() / 1e3, h.getValueAtPercentile(50) / 1000,
                     h.getValueAtPercentile(99) / 1000, h.getValueAtPercentile(99.9) / 1000, h.getMaxValue() / 1000,
-                    cpu1 - cpu0, o.transport, o.rate > 0 ? "open" : "closed"));
+                    cpu1 - cpu0, warmupSeconds, warmupSettled ? 1 : 0, o.transport, o.rate > 0 ? "open" : "closed"));
             System.out.flush();
             if (group instanceof ZStackEventLoopGroup z) {
                 // the load generator's own stack: counters and connections, for the log
@@ -247,10 +247,15 @@ public final class LoadGenerator {
         }
     }
 
+    /** Seconds the warm-up took, and whether its last two slices agreed (false: the window starts before steady state). */
+    private int warmupSeconds;
+    private boolean warmupSettled = true;
+
     private void warmUp() throws Exception {
         if (o.warmup <= 0) {
             return;
         }
+        warmupSettled = false;
         int done = 0;
         double last = -1;
         List<Long> rates = new ArrayList<>();
@@ -263,11 +268,14 @@ public final class LoadGenerator {
             rates.add(Math.round(rate));
             done += slice;
             if (done >= o.warmupMin && last > 0 && Math.abs(rate - last) <= 0.1 * last) {
+                warmupSettled = true;
                 break;
             }
             last = rate;
         }
-        System.out.println("warm-up: " + done + " s, req/s per slice " + rates);
+        warmupSeconds = done;
+        System.out.println("warm-up: " + done + " s, " + (warmupSettled ? "settled" : "NOT settled (cap reached)")
+                + ", req/s per slice " + rates);
     }
 
     /** GET /stats on a new connection (the server's counters, on ZStack); the body as text, or why it failed. */

@@ -683,9 +683,10 @@ def parse_args(argv):
             SETUPS[s]["transports"] = [n for n in a.transports.split(",") if n in TRANSPORTS]
     common = ["--enable-native-access=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow", "-Xms512m", "-Xmx512m"]
     # extra server JVM flags for profiling, e.g. ZSBENCH_SERVER_JVM="-XX:+UnlockDiagnosticVMOptions
-    # -XX:+DumpPerfMapAtExit -XX:+PreserveFramePointer" to let `perf record -C 1` name Java frames
+    # -XX:+DumpPerfMapAtExit -XX:+PreserveFramePointer" to let `perf record -C 1` name Java frames;
+    # ZSBENCH_CLIENT_JVM likewise for the load generator (setup 2's client)
     a.server_jvm_args = common + os.environ.get("ZSBENCH_SERVER_JVM", "").split()
-    a.client_jvm_args = common
+    a.client_jvm_args = common + os.environ.get("ZSBENCH_CLIENT_JVM", "").split()
     return a
 
 

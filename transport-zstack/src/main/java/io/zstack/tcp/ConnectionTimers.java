@@ -1,8 +1,9 @@
 package io.zstack.tcp;
 
 /**
- * A connection's timers: one deadline per purpose (nanoseconds, 0 = off) behind a single {@link TimerWheel} entry at
- * the earliest of them, and the order in which due ones run when the wheel fires.
+ * A connection's timers: one deadline per purpose (nanoseconds, 0 = off) behind a single {@link TimerWheel} entry no
+ * later than the earliest of them (armed lazily, see {@link #arm}), and the order in which due ones run when the wheel
+ * fires.
  *
  * <p>This class decides when; what a timer does is the connection's (its {@code *Timeout} methods and
  * {@code zeroWindowProbe}). Whoever changes a deadline calls {@link #arm} afterwards (several changes may share one

@@ -1,8 +1,9 @@
 package io.zstack.tcp;
 
 /**
- * A connection's timers: one deadline per purpose (nanoseconds, 0 = off) behind a single {@link TimerWheel} entry at
- * the earliest of them, and the order in which due ones run when the wheel fires.
+ * A connection's timers: one deadline per purpose (nanoseconds, 0 = off) behind a single {@link TimerWheel} entry no
+ * later than the earliest of them (armed lazily, see {@link #arm}), and the order in which due ones run when the wheel
+ * fires.
  *
  * <p>This class decides when; what a timer does is the connection's (its {@code *Timeout} methods and
  * {@code zeroWindowProbe}). Whoever changes a deadline calls {@link #arm} afterwards (several changes may share one
@@ -33,18 +34,24 @@ final class ConnectionTimers {
         this.entry = new TimerWheel.Timer<>(connection);
     }
 
-    /** Points the wheel entry at the earliest pending deadline. */
+    /**
+     * Makes sure the wheel entry fires no later than the earliest pending deadline. It is moved only when a deadline
+     * comes earlier than the entry (or the entry is off); a deadline moved later, or cleared, leaves it where it is,
+     * and it then fires early once, finds nothing due and re-arms ({@link #fire}). Every ACK moves the retransmission
+     * timer later or clears it and every data segment sets it again, as the delayed ACK is set and cleared on the
+     * receiving side: unlinking and relinking the entry each time showed in the per-segment profile.
+     */
     void arm() {
-        long next = earliest(earliest(earliest(retransmitDeadline, delayedAckDeadline), earliest(persistDeadline,
-                keepAliveDeadline)), earliest(closeDeadline, earliest(reorderDeadline, probeDeadline)));
-        if (next == 0) {
-            next = Long.MAX_VALUE;
-        }
-        if (next == Long.MAX_VALUE) {
-            wheel.cancel(entry);
-        } else if (!entry.isScheduled() || entry.deadline() != next) {
+        long next = earliestDeadline();
+        if (next != 0 && (!entry.isScheduled() || next < entry.deadline())) {
             wheel.schedule(entry, next);
         }
+    }
+
+    /** The earliest pending deadline, 0 if none. */
+    private long earliestDeadline() {
+        return earliest(earliest(earliest(retransmitDeadline, delayedAckDeadline), earliest(persistDeadline,
+                keepAliveDeadline)), earliest(closeDeadline, earliest(reorderDeadline, probeDeadline)));
     }
 
     /** The earlier of two deadlines, 0 meaning none. */
@@ -73,6 +80,11 @@ final class ConnectionTimers {
     void fire(long nowNanos) {
         TcpConnection c = connection;
         if (c.state == TcpState.CLOSED) {
+            return;
+        }
+        long next = earliestDeadline();
+        if (next == 0 || next > nowNanos) {
+            arm(); // an early wake of a lazily armed entry (see arm): nothing is due yet
             return;
         }
         if (due(closeDeadline, nowNanos)) {

@@ -275,12 +275,15 @@ final class SentSegments {
         long delivered = 0;
         while (count > 0 && SeqNum.le(ends[head], una)) {
             int f = flags[head];
+            long len = Integer.toUnsignedLong(ends[head] - starts[head]);
             if ((f & SACKED) == 0) {
-                delivered += Integer.toUnsignedLong(ends[head] - starts[head]);
+                delivered += len;
                 delivered(head, rack, echoNanos, nowNanos);
             }
-            setFlags(head, 0);
-            totalBytes -= Integer.toUnsignedLong(ends[head] - starts[head]);
+            if ((f & (SACKED | LOST | RETRANS)) != 0) {
+                setFlags(head, 0); // out of the SACKed, lost and retransmitted counts; a clean record is in none
+            }
+            totalBytes -= len;
             head++;
             count--;
         }

@@ -82,7 +82,7 @@ public final class TcpConnection {
     /** The application closed the socket entirely (no more reads). */
     boolean closedByApplication;
 
-    // ---- timers: every deadline and the one wheel entry at the earliest; keepalive's probes
+    // ---- timers: every deadline and the one wheel entry, no later than the earliest; keepalive's probes
     final ConnectionTimers timers;
     int keepAliveProbesSent;
     long lastReceiveNanos;

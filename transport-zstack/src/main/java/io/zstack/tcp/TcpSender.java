@@ -149,6 +149,16 @@ final class TcpSender {
             return false;
         }
         int window = seg.window << sndWindowShift;
+        if (ack == sndUna && sndUna == sndMax && seg.sackBlocks == 0 && frto == FRTO_OFF && !rack.tlpOutstanding
+                && !inRecovery && !lossRecovery) {
+            // the ACK field of the peer's data while nothing of ours is in flight: nothing delivered, so no rate
+            // sample, RACK or recovery step has anything to take (a D-SACK still goes the full way: its block);
+            // only the window can change. This is every segment a receiving end gets.
+            dupAcks = 0;
+            takeWindow(seg, ack, window);
+            timers.reorderDeadline = 0;
+            return true;
+        }
         long echo = echoNanos(seg, nowNanos);
         int unaBefore = sndUna;
         // bytes this ACK newly delivered, SACKed or cumulatively (RFC 6937 DeliveredData)
@@ -178,18 +188,7 @@ final class TcpSender {
                 dupAcks = 0;
             }
         }
-        // window update (RFC 9293 §3.10.7.4: only from newer segments)
-        if (SeqNum.lt(sndWl1, seg.seq) || (sndWl1 == seg.seq && SeqNum.le(sndWl2, ack))) {
-            boolean opened = sndWnd == 0 && window > 0;
-            sndWnd = window;
-            maxSndWnd = Math.max(maxSndWnd, window);
-            sndWl1 = seg.seq;
-            sndWl2 = ack;
-            if (opened) {
-                timers.persistDeadline = 0;
-                persistBackoff = 0;
-            }
-        }
+        takeWindow(seg, ack, window);
         RateSample sample = sent.rate.endOfAck(sent.pipe());
         sample.lostBytes = sent.lostMarkedBytes() - lostBytesSampled;
         lostBytesSampled = sent.lostMarkedBytes();
@@ -201,6 +200,21 @@ final class TcpSender {
             rackAfterAck(ack, dsack, delivered, nowNanos);
         }
         return true;
+    }
+
+    /** The window update of RFC 9293 §3.10.7.4: only from newer segments. */
+    private void takeWindow(InboundSegment seg, int ack, int window) {
+        if (SeqNum.lt(sndWl1, seg.seq) || (sndWl1 == seg.seq && SeqNum.le(sndWl2, ack))) {
+            boolean opened = sndWnd == 0 && window > 0;
+            sndWnd = window;
+            maxSndWnd = Math.max(maxSndWnd, window);
+            sndWl1 = seg.seq;
+            sndWl2 = ack;
+            if (opened) {
+                timers.persistDeadline = 0;
+                persistBackoff = 0;
+            }
+        }
     }
 
     // ---- F-RTO (RFC 5682, SACK-enhanced): was a retransmission timeout spurious?

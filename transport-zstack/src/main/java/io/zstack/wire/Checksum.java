@@ -21,15 +21,22 @@ public final class Checksum {
      * Adds bytes [offset, offset + length) of {@code segment} to {@code sum}, as if they started at an even position
      * of the checksummed data. Words are summed in the machine's own byte order and the folded result swapped to
      * network order once at the end: the one's complement sum is byte-order independent (RFC 1071 §2(B)), so no
-     * per-word swap is needed. The main loop adds unsigned 32-bit words into a {@code long} (no carry to handle for
-     * up to 2^32 words) with an int counter: that shape is what C2 vectorises, about 5x faster than the scalar loop
-     * over 64-bit words it replaced (measured side by side; ChecksumBenchmark has the current cost against a copy).
+     * per-word swap is needed. The main loop loads 64-bit words and adds their two unsigned 32-bit halves into a
+     * {@code long} (each step adds less than 2^33; an int length makes fewer than 2^28 steps) with an int counter: about
+     * 0.65x the time of the loop over 32-bit loads it replaced, which was itself 5x faster than a scalar add-with-carry
+     * loop over 64-bit words (measured side by side; ChecksumBenchmark has the current cost against a copy).
      */
     public static long add(long sum, MemorySegment segment, long offset, int length) {
         long s = 0;
-        int words = length >>> 2;
-        for (int k = 0; k < words; k++) {
-            s += Integer.toUnsignedLong(segment.get(ValueLayout.JAVA_INT_UNALIGNED, offset + ((long) k << 2)));
+        int longs = length >>> 3;
+        for (int k = 0; k < longs; k++) {
+            long v = segment.get(ValueLayout.JAVA_LONG_UNALIGNED, offset + ((long) k << 3));
+            s += (v & 0xffff_ffffL) + (v >>> 32);
+        }
+        int words = longs << 1;
+        if ((length & 4) != 0) {
+            s += Integer.toUnsignedLong(segment.get(ValueLayout.JAVA_INT_UNALIGNED, offset + ((long) words << 2)));
+            words++;
         }
         long i = offset + ((long) words << 2);
         long end = offset + length;

@@ -399,6 +399,40 @@ class RawSegmentTest {
         assertEquals(0, conn.sendQueued());
     }
 
+    /**
+     * The wheel entry is armed lazily (ConnectionTimers.arm): an ACK that clears the timers leaves it at the first
+     * segment's probe deadline, and the next segment's later deadline does not move it. It must wake there, send
+     * nothing (nothing is due) and re-arm, so that the second segment's probe still goes at its own deadline.
+     */
+    @Test
+    void aTimerMovedLaterByAnAckFiresAtItsNewDeadlineNotTheOld() {
+        handshake();
+        write(500);
+        assertNotNull(peer.next());
+        long firstDeadline = conn.timers.probeDeadline;
+        assertTrue(firstDeadline > peer.now(), "a probe is due for the first segment");
+        peer.advance(MS);
+        peer.send(segment(TcpFlags.ACK, peerIsn + 1, iss + 1 + 500));
+        assertEquals(0, conn.timers.probeDeadline, "everything acknowledged: no probe");
+        assertEquals(0, conn.timers.retransmitDeadline);
+        peer.advance((firstDeadline - peer.now()) / 2);
+        write(300);
+        RawPeer.Sent second = peer.next();
+        assertNotNull(second);
+        long secondDeadline = conn.timers.probeDeadline;
+        assertTrue(secondDeadline > firstDeadline + 2 * MS, "the second probe is due later than the first was");
+        peer.advance(firstDeadline + 2 * MS - peer.now());
+        assertNull(peer.next(), "nothing is due at the first segment's old deadline");
+        assertEquals(0, peer.tcp().counters().tailLossProbes);
+        peer.advance(secondDeadline - MS - peer.now());
+        assertNull(peer.next(), "nor before the second's");
+        peer.advance(2 * MS);
+        RawPeer.Sent probe = peer.next();
+        assertNotNull(probe, "the probe goes within a tick of its deadline");
+        assertEquals(second.seq(), probe.seq());
+        assertEquals(1, peer.tcp().counters().tailLossProbes);
+    }
+
     @Test
     void aTimeoutResendThatRunsPastWhatWasSentCanBeAcknowledged() {
         handshake();

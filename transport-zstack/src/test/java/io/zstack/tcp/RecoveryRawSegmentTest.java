@@ -452,6 +452,30 @@ class RecoveryRawSegmentTest {
     }
 
     /**
+     * The D-SACK may come after the ACK of everything, on an ACK that acknowledges nothing new while nothing is in
+     * flight: the shape TcpSender.processAck takes a short path for. A SACK block keeps it on the full path, and the
+     * needless recovery is still undone.
+     */
+    @Test
+    void aDsackAfterEverythingWasAcknowledgedStillRestoresTheWindow() {
+        connect(CongestionAlgorithm.NEW_RENO);
+        assertEquals(10, write(10).size());
+        long cwndBefore = conn.sender.congestion.cwnd();
+        peer.advance(10 * MS);
+        ack(seg(0), seg(1), seg(4));
+        assertEquals(List.of(seg(0)), seqs(taken()));
+        assertTrue(conn.sender.inRecovery);
+        ack(seg(10)); // the original arrived late: everything acknowledged, the recovery over
+        assertTrue(!conn.sender.inRecovery);
+        assertEquals(0, counters.recoveriesUndone);
+        assertEquals(conn.sender.sndMax, conn.sender.sndUna, "nothing in flight");
+        ack(seg(10), seg(0), seg(1)); // then the resend, reported as a D-SACK on an ACK with nothing new
+        assertEquals(1, counters.dsacksReceived);
+        assertEquals(1, counters.recoveriesUndone);
+        assertTrue(conn.sender.congestion.cwnd() >= cwndBefore, "restored: " + conn.sender.congestion.cwnd());
+    }
+
+    /**
      * A timeout whose retransmission was needless (the ACKs were only late): the ACK echoes the original's timestamp,
      * older than the retransmission, and the collapse to one segment is undone (RFC 3522 detection, RFC 4015).
      */

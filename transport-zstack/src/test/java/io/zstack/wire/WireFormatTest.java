@@ -215,7 +215,7 @@ class WireFormatTest {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment s = arena.allocate(65536 + 8, 8);
             for (int length = 0; length <= 300; length++) {
-                for (int offset = 0; offset < 4; offset++) {
+                for (int offset = 0; offset < 8; offset++) { // every alignment of a 64-bit load
                     for (int i = 0; i < length; i++) {
                         s.set(ValueLayout.JAVA_BYTE, offset + i, (byte) r.nextInt(256));
                     }

@@ -8,6 +8,7 @@ import static java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED;
 import io.netty.buffer.AbstractReferenceCountedByteBuf;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
+import io.netty.util.internal.ObjectPool;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -50,7 +51,16 @@ public final class MbufByteBuf extends AbstractReferenceCountedByteBuf {
     /** Chunk size for stream transfers, which need a heap array in between. */
     private static final int STREAM_CHUNK = 8192;
 
-    private final ByteBufAllocator alloc;
+    /**
+     * Buffers are recycled, as Netty's pooled buffers are: one per received segment was the transport's largest
+     * allocation per request. A per-thread pool (Netty's Recycler, which takes back buffers released on other
+     * threads); a buffer goes back only from {@link #deallocate}, when its reference count reached 0, so what still
+     * points at it is a stale reference to a released buffer, exactly as with Netty's pooled buffers.
+     */
+    private static final ObjectPool<MbufByteBuf> RECYCLER = ObjectPool.newPool(MbufByteBuf::new);
+
+    private final ObjectPool.Handle<MbufByteBuf> recyclerHandle;
+    private ByteBufAllocator alloc;
     private MbufPool pool;
     /** The mbuf holding the memory; 0 once the content moved to off-heap memory or the buffer was freed. */
     private long mbuf;
@@ -67,15 +77,29 @@ public final class MbufByteBuf extends AbstractReferenceCountedByteBuf {
     private int capacity;
     private ByteBuffer tmpNioBuf;
 
-    private MbufByteBuf(ByteBufAllocator alloc, MbufPool pool, long mbuf, long address, int room, int capacity,
-                        int maxCapacity) {
-        super(maxCapacity);
-        this.alloc = alloc;
-        this.pool = pool;
-        this.mbuf = mbuf;
-        this.address = address;
-        this.room = room;
-        this.capacity = capacity;
+    private MbufByteBuf(ObjectPool.Handle<MbufByteBuf> recyclerHandle) {
+        super(Integer.MAX_VALUE);
+        this.recyclerHandle = recyclerHandle;
+    }
+
+    /** A buffer from the recycler, set up as a fresh one: one reference, indices and marks 0. */
+    private static MbufByteBuf newBuffer(ByteBufAllocator alloc, MbufPool pool, long mbuf, long address, int room,
+                                         int capacity, int maxCapacity) {
+        MbufByteBuf buf = RECYCLER.get();
+        buf.alloc = alloc;
+        buf.pool = pool;
+        buf.mbuf = mbuf;
+        buf.arena = null;
+        buf.address = address;
+        buf.room = room;
+        buf.capacity = capacity;
+        buf.tmpNioBuf = null;
+        buf.maxCapacity(maxCapacity);
+        buf.resetRefCnt();
+        buf.setIndex(0, 0);
+        buf.markReaderIndex();
+        buf.markWriterIndex();
+        return buf;
     }
 
     /**
@@ -95,7 +119,7 @@ public final class MbufByteBuf extends AbstractReferenceCountedByteBuf {
         if (room < length) {
             throw new IllegalArgumentException(String.format("mbuf 0x%x: data_off + data_len past buf_len", segment));
         }
-        MbufByteBuf buf = new MbufByteBuf(alloc, pool, segment, Mbuf.dataAddress(segment), room, length,
+        MbufByteBuf buf = newBuffer(alloc, pool, segment, Mbuf.dataAddress(segment), room, length,
                 Integer.MAX_VALUE);
         buf.setIndex(0, length);
         return buf;
@@ -119,7 +143,7 @@ public final class MbufByteBuf extends AbstractReferenceCountedByteBuf {
         if (m == 0) {
             return null;
         }
-        return new MbufByteBuf(alloc, pool, m, Mbuf.dataAddress(m), roomOf(m), initialCapacity, maxCapacity);
+        return newBuffer(alloc, pool, m, Mbuf.dataAddress(m), roomOf(m), initialCapacity, maxCapacity);
     }
 
     /** The largest buffer one mbuf of this pool holds after the headroom. */
@@ -236,6 +260,7 @@ public final class MbufByteBuf extends AbstractReferenceCountedByteBuf {
     protected void deallocate() {
         tmpNioBuf = null;
         freeMemory();
+        recyclerHandle.recycle(this);
     }
 
     @Override

@@ -1370,6 +1370,41 @@ class MbufByteBufTest {
     }
 
     @Test
+    void aReleasedBufferComesBackAsAFreshOneForTheNextMbuf() {
+        MbufByteBuf first = MbufByteBuf.allocate(alloc, pool, 64, 1024);
+        first.writeLong(7).readByte();
+        first.markReaderIndex().markWriterIndex();
+        first.internalNioBuffer(0, 8); // caches a NIO view of this mbuf
+        assertTrue(first.release());
+        long m = take(pool);
+        Mbuf.append(m, 100);
+        MbufByteBuf second = MbufByteBuf.ofReceived(alloc, pool, m);
+        assertSame(first, second, "recycled on the thread that released it");
+        assertEquals(1, second.refCnt());
+        assertEquals(m, second.mbuf());
+        assertEquals(Mbuf.dataAddress(m), second.memoryAddress());
+        assertEquals(100, second.capacity());
+        assertEquals(Integer.MAX_VALUE, second.maxCapacity());
+        assertEquals(0, second.readerIndex());
+        assertEquals(100, second.writerIndex());
+        assertEquals(Mbuf.dataAddress(m), MemorySegment.ofBuffer(second.internalNioBuffer(0, 8)).address(),
+                "the NIO view is of the new mbuf");
+        second.readerIndex(10).resetReaderIndex();
+        assertEquals(0, second.readerIndex(), "marks start at 0 again");
+        second.resetWriterIndex();
+        assertEquals(0, second.writerIndex(), "marks start at 0 again");
+        assertTrue(second.release());
+        assertThrows(IllegalReferenceCountException.class, () -> second.getByte(0));
+
+        MbufByteBuf third = MbufByteBuf.allocate(alloc, pool, 32, 512);
+        assertSame(first, third);
+        assertEquals(512, third.maxCapacity());
+        assertEquals(0, third.writerIndex());
+        assertEquals(32, third.capacity());
+        assertTrue(third.release());
+    }
+
+    @Test
     void aReferenceHeldByTheTransportKeepsTheMbufOut() {
         long m = take(pool);
         Mbuf.append(m, 100);

@@ -8,6 +8,7 @@ import static java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED;
 import io.netty.buffer.AbstractReferenceCountedByteBuf;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
+import io.netty.util.internal.ObjectPool;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -50,28 +51,55 @@ public final class MbufByteBuf extends AbstractReferenceCountedByteBuf {
     /** Chunk size for stream transfers, which need a heap array in between. */
     private static final int STREAM_CHUNK = 8192;
 
-    private final ByteBufAllocator alloc;
+    /**
+     * Buffers are recycled, as Netty's pooled buffers are: one per received segment was the transport's largest
+     * allocation per request. A per-thread pool (Netty's Recycler, which takes back buffers released on other
+     * threads); a buffer goes back only from {@link #deallocate}, when its reference count reached 0, so what still
+     * points at it is a stale reference to a released buffer, exactly as with Netty's pooled buffers.
+     */
+    private static final ObjectPool<MbufByteBuf> RECYCLER = ObjectPool.newPool(MbufByteBuf::new);
+
+    private final ObjectPool.Handle<MbufByteBuf> recyclerHandle;
+    private ByteBufAllocator alloc;
     private MbufPool pool;
     /** The mbuf holding the memory; 0 once the content moved to off-heap memory or the buffer was freed. */
     private long mbuf;
     /** Owner of the off-heap memory when the content outgrew every mbuf; null while mbuf-backed. */
     private Arena arena;
-    /** Index 0 up to the end of the usable room (the mbuf's buffer end, or the off-heap allocation). */
-    private MemorySegment memory;
-    /** memory.address(), for the primitive accessors. */
+    /**
+     * Index 0's address, and the usable room from there (to the mbuf's buffer end, or the off-heap allocation's);
+     * 0 and 0 once freed. A plain address and bound instead of a MemorySegment per buffer: the segment was an object
+     * per received segment (a fifth of what the transport allocated per HTTP echo request), and every access is
+     * checked against the capacity (never beyond the room) by AbstractByteBuf before it gets here.
+     */
     private long address;
+    private int room;
     private int capacity;
     private ByteBuffer tmpNioBuf;
 
-    private MbufByteBuf(ByteBufAllocator alloc, MbufPool pool, long mbuf, MemorySegment memory, int capacity,
-                        int maxCapacity) {
-        super(maxCapacity);
-        this.alloc = alloc;
-        this.pool = pool;
-        this.mbuf = mbuf;
-        this.memory = memory;
-        this.address = memory.address();
-        this.capacity = capacity;
+    private MbufByteBuf(ObjectPool.Handle<MbufByteBuf> recyclerHandle) {
+        super(Integer.MAX_VALUE);
+        this.recyclerHandle = recyclerHandle;
+    }
+
+    /** A buffer from the recycler, set up as a fresh one: one reference, indices and marks 0. */
+    private static MbufByteBuf newBuffer(ByteBufAllocator alloc, MbufPool pool, long mbuf, long address, int room,
+                                         int capacity, int maxCapacity) {
+        MbufByteBuf buf = RECYCLER.get();
+        buf.alloc = alloc;
+        buf.pool = pool;
+        buf.mbuf = mbuf;
+        buf.arena = null;
+        buf.address = address;
+        buf.room = room;
+        buf.capacity = capacity;
+        buf.tmpNioBuf = null;
+        buf.maxCapacity(maxCapacity);
+        buf.resetRefCnt();
+        buf.setIndex(0, 0);
+        buf.markReaderIndex();
+        buf.markWriterIndex();
+        return buf;
     }
 
     /**
@@ -91,8 +119,8 @@ public final class MbufByteBuf extends AbstractReferenceCountedByteBuf {
         if (room < length) {
             throw new IllegalArgumentException(String.format("mbuf 0x%x: data_off + data_len past buf_len", segment));
         }
-        MemorySegment memory = MemorySegment.ofAddress(Mbuf.dataAddress(segment)).reinterpret(room);
-        MbufByteBuf buf = new MbufByteBuf(alloc, pool, segment, memory, length, Integer.MAX_VALUE);
+        MbufByteBuf buf = newBuffer(alloc, pool, segment, Mbuf.dataAddress(segment), room, length,
+                Integer.MAX_VALUE);
         buf.setIndex(0, length);
         return buf;
     }
@@ -115,7 +143,7 @@ public final class MbufByteBuf extends AbstractReferenceCountedByteBuf {
         if (m == 0) {
             return null;
         }
-        return new MbufByteBuf(alloc, pool, m, roomOf(m), initialCapacity, maxCapacity);
+        return newBuffer(alloc, pool, m, Mbuf.dataAddress(m), roomOf(m), initialCapacity, maxCapacity);
     }
 
     /** The largest buffer one mbuf of this pool holds after the headroom. */
@@ -123,9 +151,14 @@ public final class MbufByteBuf extends AbstractReferenceCountedByteBuf {
         return Math.max(0, pool.dataRoom() - pool.headroom());
     }
 
-    /** From the fresh mbuf's data start to the end of its buffer. */
-    private static MemorySegment roomOf(long m) {
-        return MemorySegment.ofAddress(Mbuf.dataAddress(m)).reinterpret(Mbuf.bufLen(m) - Mbuf.dataOff(m));
+    /** Bytes from the fresh mbuf's data start to the end of its buffer. */
+    private static int roomOf(long m) {
+        return Mbuf.bufLen(m) - Mbuf.dataOff(m);
+    }
+
+    /** The memory as a bounded segment, for NIO views and memset (each call makes one). */
+    private MemorySegment segment() {
+        return MemorySegment.ofAddress(address).reinterpret(room);
     }
 
     /**
@@ -162,7 +195,7 @@ public final class MbufByteBuf extends AbstractReferenceCountedByteBuf {
     @Override
     public ByteBuf capacity(int newCapacity) {
         checkNewCapacity(newCapacity);
-        if (newCapacity > memory.byteSize()) {
+        if (newCapacity > room) {
             reallocate(newCapacity);
         } else if (newCapacity < capacity) {
             trimIndicesToCapacity(newCapacity);
@@ -178,28 +211,31 @@ public final class MbufByteBuf extends AbstractReferenceCountedByteBuf {
                 : alloc instanceof ZStackByteBufAllocator z ? z.poolFor(newCapacity) : null;
         long fresh = target != null ? target.alloc() : 0;
         Arena newArena = null;
-        MemorySegment newMemory;
+        long newAddress;
+        int newRoom;
         if (fresh != 0) {
-            newMemory = roomOf(fresh);
+            newAddress = Mbuf.dataAddress(fresh);
+            newRoom = roomOf(fresh);
         } else {
             // Shared: the buffer may be released on another thread than the one that grew it.
             newArena = Arena.ofShared();
             try {
-                newMemory = newArena.allocate(newCapacity, 16);
+                newAddress = newArena.allocate(newCapacity, 16).address();
             } catch (RuntimeException | Error e) {
                 newArena.close();
                 throw e;
             }
+            newRoom = newCapacity;
         }
-        MemorySegment.copy(memory, 0, newMemory, 0, capacity);
+        MemorySegment.copy(MEMORY, address, MEMORY, newAddress, capacity);
         freeMemory();
         if (fresh != 0) {
             pool = target;
         }
         mbuf = fresh;
         arena = newArena;
-        memory = newMemory;
-        address = newMemory.address();
+        address = newAddress;
+        room = newRoom;
         tmpNioBuf = null;
     }
 
@@ -208,8 +244,10 @@ public final class MbufByteBuf extends AbstractReferenceCountedByteBuf {
         Arena a = arena;
         mbuf = 0;
         arena = null;
-        // An empty segment: a stray access after release fails instead of touching a recycled mbuf.
-        memory = MemorySegment.NULL;
+        // No room: a NIO view asked for after release (with Netty's accessibility check off) fails instead of
+        // reaching a recycled mbuf.
+        address = 0;
+        room = 0;
         if (m != 0) {
             // One segment, one reference: free_seg leaves next alone and only decrements a raised refcnt.
             pool.freeSegment(m);
@@ -222,12 +260,13 @@ public final class MbufByteBuf extends AbstractReferenceCountedByteBuf {
     protected void deallocate() {
         tmpNioBuf = null;
         freeMemory();
+        recyclerHandle.recycle(this);
     }
 
     @Override
     public int maxFastWritableBytes() {
         // ensureWritable grows within the mbuf's tailroom first instead of asking the allocator for a new size.
-        return Math.min((int) memory.byteSize(), maxCapacity()) - writerIndex();
+        return Math.min(room, maxCapacity()) - writerIndex();
     }
 
     @Override
@@ -286,10 +325,11 @@ public final class MbufByteBuf extends AbstractReferenceCountedByteBuf {
     // ---- primitive access
     //
     // AbstractByteBuf has checked the index against the capacity (never beyond the room) and the reference count.
-    // The access goes through the whole-address-space segment at a plain address: the per-buffer segment's own
-    // bounds and scope checks doubled the cost of getLong (3.0 vs 1.6 ns in MbufByteBufBenchmark). Bulk transfers
-    // keep the bounded segment, where a check is nothing next to the copy. As with Netty's Unsafe buffers, access
-    // after release is only stopped by Netty's accessibility check (io.netty.buffer.checkAccessible, on by default).
+    // Every access, bulk transfers too, goes through the whole-address-space segment at a plain address: a
+    // per-buffer segment's own bounds and scope checks doubled the cost of getLong (3.0 vs 1.6 ns in
+    // MbufByteBufBenchmark), and the segment itself was an allocation per received segment. As with Netty's Unsafe
+    // buffers, access after release is only stopped by Netty's accessibility check (io.netty.buffer.checkAccessible,
+    // on by default).
 
 
     @Override
@@ -389,7 +429,7 @@ public final class MbufByteBuf extends AbstractReferenceCountedByteBuf {
     @Override
     public ByteBuf setZero(int index, int length) {
         checkIndex(index, length);
-        memory.asSlice(index, length).fill((byte) 0);
+        MEMORY.asSlice(address + index, length).fill((byte) 0);
         return this;
     }
 
@@ -398,7 +438,7 @@ public final class MbufByteBuf extends AbstractReferenceCountedByteBuf {
     @Override
     public ByteBuf getBytes(int index, byte[] dst, int dstIndex, int length) {
         checkDstIndex(index, length, dstIndex, dst.length);
-        MemorySegment.copy(memory, JAVA_BYTE, index, dst, dstIndex, length);
+        MemorySegment.copy(MEMORY, JAVA_BYTE, address + index, dst, dstIndex, length);
         return this;
     }
 
@@ -409,9 +449,10 @@ public final class MbufByteBuf extends AbstractReferenceCountedByteBuf {
             return this;
         }
         if (dst.hasMemoryAddress() && !dst.isReadOnly()) {
-            MemorySegment.copy(memory, index, MEMORY, dst.memoryAddress() + dstIndex, length);
+            MemorySegment.copy(MEMORY, address + index, MEMORY, dst.memoryAddress() + dstIndex, length);
         } else if (dst.hasArray()) {
-            MemorySegment.copy(memory, JAVA_BYTE, index, dst.array(), dst.arrayOffset() + dstIndex, length);
+            MemorySegment.copy(MEMORY, JAVA_BYTE, address + index, dst.array(), dst.arrayOffset() + dstIndex,
+                    length);
         } else {
             // Composite, read-only or NIO-backed: every ByteBuf accepts a ByteBuffer, and throws if it must.
             dst.setBytes(dstIndex, nioBuffer(index, length));
@@ -429,7 +470,7 @@ public final class MbufByteBuf extends AbstractReferenceCountedByteBuf {
         if (dst.isReadOnly()) {
             throw new ReadOnlyBufferException();
         }
-        MemorySegment.copy(memory, index, MemorySegment.ofBuffer(dst), 0, length);
+        MemorySegment.copy(MEMORY, address + index, MemorySegment.ofBuffer(dst), 0, length);
         dst.position(dst.position() + length);
         return this;
     }
@@ -443,7 +484,7 @@ public final class MbufByteBuf extends AbstractReferenceCountedByteBuf {
         byte[] chunk = new byte[Math.min(length, STREAM_CHUNK)];
         for (int done = 0; done < length; ) {
             int n = Math.min(chunk.length, length - done);
-            MemorySegment.copy(memory, JAVA_BYTE, index + done, chunk, 0, n);
+            MemorySegment.copy(MEMORY, JAVA_BYTE, address + index + done, chunk, 0, n);
             out.write(chunk, 0, n);
             done += n;
         }
@@ -473,7 +514,7 @@ public final class MbufByteBuf extends AbstractReferenceCountedByteBuf {
     @Override
     public ByteBuf setBytes(int index, byte[] src, int srcIndex, int length) {
         checkSrcIndex(index, length, srcIndex, src.length);
-        MemorySegment.copy(src, srcIndex, memory, JAVA_BYTE, index, length);
+        MemorySegment.copy(src, srcIndex, MEMORY, JAVA_BYTE, address + index, length);
         return this;
     }
 
@@ -485,9 +526,10 @@ public final class MbufByteBuf extends AbstractReferenceCountedByteBuf {
         }
         if (src.hasMemoryAddress()) {
             // Overlapping ranges (src == this, as in discardReadBytes) copy like memmove.
-            MemorySegment.copy(MEMORY, src.memoryAddress() + srcIndex, memory, index, length);
+            MemorySegment.copy(MEMORY, src.memoryAddress() + srcIndex, MEMORY, address + index, length);
         } else if (src.hasArray()) {
-            MemorySegment.copy(src.array(), src.arrayOffset() + srcIndex, memory, JAVA_BYTE, index, length);
+            MemorySegment.copy(src.array(), src.arrayOffset() + srcIndex, MEMORY, JAVA_BYTE, address + index,
+                    length);
         } else {
             src.getBytes(srcIndex, nioBuffer(index, length));
         }
@@ -498,7 +540,7 @@ public final class MbufByteBuf extends AbstractReferenceCountedByteBuf {
     public ByteBuf setBytes(int index, ByteBuffer src) {
         int length = src.remaining();
         checkIndex(index, length);
-        MemorySegment.copy(MemorySegment.ofBuffer(src), 0, memory, index, length);
+        MemorySegment.copy(MemorySegment.ofBuffer(src), 0, MEMORY, address + index, length);
         src.position(src.position() + length);
         return this;
     }
@@ -516,7 +558,7 @@ public final class MbufByteBuf extends AbstractReferenceCountedByteBuf {
             if (n < 0) {
                 return done == 0 ? -1 : done;
             }
-            MemorySegment.copy(chunk, 0, memory, JAVA_BYTE, index + done, n);
+            MemorySegment.copy(chunk, 0, MEMORY, JAVA_BYTE, address + index + done, n);
             done += n;
             if (n < want) {
                 break;
@@ -569,7 +611,7 @@ public final class MbufByteBuf extends AbstractReferenceCountedByteBuf {
     @Override
     public ByteBuffer nioBuffer(int index, int length) {
         checkIndex(index, length);
-        return memory.asSlice(index, length).asByteBuffer();
+        return segment().asSlice(index, length).asByteBuffer();
     }
 
     @Override
@@ -583,7 +625,7 @@ public final class MbufByteBuf extends AbstractReferenceCountedByteBuf {
         checkIndex(index, length);
         ByteBuffer b = tmpNioBuf;
         if (b == null) {
-            tmpNioBuf = b = memory.asByteBuffer();
+            tmpNioBuf = b = segment().asByteBuffer();
         }
         return b.clear().position(index).limit(index + length);
     }

@@ -35,6 +35,11 @@ final class MbufHandOff {
      * buffer received by another loop's stack goes back to that loop's pool, which the send queue does not free into.
      */
     static long forTcp(ByteBuf buf, int readable, MbufPool pool, MbufPool largePool) {
+        return forTcp(buf, buf.readerIndex(), readable, pool, largePool);
+    }
+
+    /** {@link #forTcp(ByteBuf, int, MbufPool, MbufPool)} for {@code buf}'s bytes [index, index + length). */
+    static long forTcp(ByteBuf buf, int index, int length, MbufPool pool, MbufPool largePool) {
         MbufByteBuf root = lastReference(buf);
         if (root == null || !buf.hasMemoryAddress()) {
             return 0;
@@ -44,9 +49,9 @@ final class MbufHandOff {
         if (owner != pool && owner != largePool || !owner.owns(m)) {
             return 0;
         }
-        long start = buf.memoryAddress() + buf.readerIndex();
+        long start = buf.memoryAddress() + index;
         long bufStart = Mbuf.bufAddr(m);
-        if (start < bufStart || start + readable > bufStart + Mbuf.bufLen(m)) {
+        if (start < bufStart || start + length > bufStart + Mbuf.bufLen(m)) {
             return 0;
         }
         return m;
@@ -57,11 +62,16 @@ final class MbufHandOff {
      * bytes; the ByteBuf's own reference goes when the outbound buffer releases it.
      */
     static long takeReference(ByteBuf buf, long m, int readable) {
-        long start = buf.memoryAddress() + buf.readerIndex();
+        return takeReference(buf, m, buf.readerIndex(), readable);
+    }
+
+    /** {@link #takeReference(ByteBuf, long, int)} for {@code buf}'s bytes [index, index + length). */
+    static long takeReference(ByteBuf buf, long m, int index, int length) {
+        long start = buf.memoryAddress() + index;
         MbufByteBuf.unwrapMbuf(buf).pool().refcntUpdate(m, 1);
         Mbuf.setDataOff(m, (int) (start - Mbuf.bufAddr(m)));
-        Mbuf.setDataLen(m, readable);
-        Mbuf.setPktLen(m, readable);
+        Mbuf.setDataLen(m, length);
+        Mbuf.setPktLen(m, length);
         Mbuf.setNbSegs(m, 1);
         Mbuf.setNext(m, 0);
         return m;

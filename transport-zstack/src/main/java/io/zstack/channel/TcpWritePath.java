@@ -23,6 +23,8 @@ import java.util.List;
  */
 final class TcpWritePath {
     private final ZStackSocketChannel channel;
+    /** handOffComponents' mbuf per piece, kept: a new array per composite written was garbage per request. */
+    private long[] roots = new long[8];
 
     TcpWritePath(ZStackSocketChannel channel) {
         this.channel = channel;
@@ -158,18 +160,29 @@ final class TcpWritePath {
         if (composite.refCnt() != 1) {
             return -1; // someone else holds the composite and may change its pieces: see MbufHandOff
         }
-        List<ByteBuf> parts = composite.decompose(composite.readerIndex(), readable);
-        long[] roots = new long[parts.size()];
+        // the pieces in place (the composite's own cached view of each), not decompose's list of new slices: that
+        // was a list, an array and a slice per piece for every composite written, all garbage once queued
+        int from = composite.readerIndex();
+        int to = from + readable;
+        int first = composite.toComponentIndex(from);
+        int count = composite.toComponentIndex(to - 1) - first + 1;
+        if (roots.length < count) {
+            roots = new long[Math.max(count, 2 * roots.length)];
+        }
+        long[] roots = this.roots;
         MbufPool largePool = channel.zstackLoop().largePool();
-        for (int i = 0; i < roots.length; i++) {
-            ByteBuf part = parts.get(i);
-            roots[i] = part.readableBytes() == 0 ? -1
-                    : MbufHandOff.forTcp(part, part.readableBytes(), pool(), largePool);
+        for (int i = 0; i < count; i++) {
+            int k = first + i;
+            int start = composite.toByteIndex(k);
+            ByteBuf part = composite.internalComponent(k);
+            int index = Math.max(from, start) - start;
+            int n = Math.min(to, start + part.capacity()) - start - index;
+            roots[i] = n <= 0 ? -1 : MbufHandOff.forTcp(part, index, n, pool(), largePool);
             if (roots[i] == 0) {
                 return -1;
             }
             for (int j = 0; j < i; j++) {
-                if (roots[j] == roots[i]) {
+                if (roots[j] == roots[i] && roots[i] != -1) {
                     return -1; // two pieces of one mbuf: each would need its own view
                 }
             }
@@ -177,13 +190,16 @@ final class TcpWritePath {
         // whole pieces while the send buffer has room (a large allocated buffer is many segment-sized pieces): the
         // caller leaves the rest in the outbound buffer, its pieces untouched, for when ACKs free space
         int queued = 0;
-        for (int i = 0; i < roots.length && c.sendSpace() > 0; i++) {
-            ByteBuf part = parts.get(i);
-            int n = part.readableBytes();
-            if (n == 0) {
+        for (int i = 0; i < count && c.sendSpace() > 0; i++) {
+            if (roots[i] == -1) {
                 continue;
             }
-            queue(c, MbufHandOff.takeReference(part, roots[i], n));
+            int k = first + i;
+            int start = composite.toByteIndex(k);
+            ByteBuf part = composite.internalComponent(k);
+            int index = Math.max(from, start) - start;
+            int n = Math.min(to, start + part.capacity()) - start - index;
+            queue(c, MbufHandOff.takeReference(part, roots[i], index, n));
             queued += n;
         }
         return queued;

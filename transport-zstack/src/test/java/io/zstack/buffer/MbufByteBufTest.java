@@ -25,6 +25,7 @@ import io.netty.buffer.UnpooledByteBufAllocator;
 import io.netty.buffer.UnpooledDirectByteBuf;
 import io.netty.util.IllegalReferenceCountException;
 import io.netty.util.ResourceLeakDetector;
+import io.netty.util.concurrent.FastThreadLocalThread;
 import io.netty.util.internal.logging.InternalLoggerFactory;
 import io.netty.util.internal.logging.JdkLoggerFactory;
 import io.zstack.dpdk.Mempool;
@@ -1367,6 +1368,59 @@ class MbufByteBufTest {
         assertEquals(42, slice.getLong(0));
         assertTrue(slice.release());
         assertEquals(free, pool.available());
+    }
+
+    @Test
+    void aReleasedBufferComesBackAsAFreshOneForTheNextMbuf() throws Exception {
+        // on a thread of its own, as an event loop's: its pool starts empty, so the buffer released is the next one out
+        // (a pool that other tests on this thread filled hands out its oldest first)
+        Throwable[] failure = new Throwable[1];
+        Thread loop = new FastThreadLocalThread(() -> {
+            try {
+                releasedBufferComesBackFresh();
+            } catch (Throwable t) {
+                failure[0] = t;
+            }
+        });
+        loop.start();
+        loop.join();
+        if (failure[0] != null) {
+            throw new AssertionError(failure[0]);
+        }
+    }
+
+    private void releasedBufferComesBackFresh() {
+        MbufByteBuf first = MbufByteBuf.allocate(alloc, pool, 64, 1024);
+        first.writeLong(7).readByte();
+        first.markReaderIndex().markWriterIndex();
+        first.internalNioBuffer(0, 8); // caches a NIO view of this mbuf
+        assertTrue(first.release());
+        long m = take(pool);
+        Mbuf.append(m, 100);
+        MbufByteBuf second = MbufByteBuf.ofReceived(alloc, pool, m);
+        assertSame(first, second, "recycled on the thread that released it");
+        assertEquals(1, second.refCnt());
+        assertEquals(m, second.mbuf());
+        assertEquals(Mbuf.dataAddress(m), second.memoryAddress());
+        assertEquals(100, second.capacity());
+        assertEquals(Integer.MAX_VALUE, second.maxCapacity());
+        assertEquals(0, second.readerIndex());
+        assertEquals(100, second.writerIndex());
+        assertEquals(Mbuf.dataAddress(m), MemorySegment.ofBuffer(second.internalNioBuffer(0, 8)).address(),
+                "the NIO view is of the new mbuf");
+        second.readerIndex(10).resetReaderIndex();
+        assertEquals(0, second.readerIndex(), "marks start at 0 again");
+        second.resetWriterIndex();
+        assertEquals(0, second.writerIndex(), "marks start at 0 again");
+        assertTrue(second.release());
+        assertThrows(IllegalReferenceCountException.class, () -> second.getByte(0));
+
+        MbufByteBuf third = MbufByteBuf.allocate(alloc, pool, 32, 512);
+        assertSame(first, third);
+        assertEquals(512, third.maxCapacity());
+        assertEquals(0, third.writerIndex());
+        assertEquals(32, third.capacity());
+        assertTrue(third.release());
     }
 
     @Test

@@ -150,7 +150,8 @@ class ZStackZeroCopyTest {
             int[] bytes = new int[1];
             int bigSize = 8192;
             int partSize = 300;
-            int total = size + bigSize + 2 * partSize;
+            int skip = 100;
+            int total = size + bigSize + 2 * partSize + 2 * partSize - skip;
             Channel listener = new ServerBootstrap().group(serverGroup).channel(ZStackServerSocketChannel.class)
                     .childOption(ZStackChannelOption.COPY_MODE, copyMode)
                     .childHandler(new ChannelInboundHandlerAdapter() {
@@ -233,6 +234,21 @@ class ZStackZeroCopyTest {
                 held.add(parts.retain());
             }
             ch.writeAndFlush(parts).sync();
+            // a composite read part way into its first piece (a decoder took a prefix) goes from there, by reference
+            int base = size + bigSize + 2 * partSize;
+            ByteBuf partC = ch.alloc().directBuffer(partSize);
+            ByteBuf partD = ch.alloc().directBuffer(partSize);
+            for (int i = 0; i < partSize; i++) {
+                partC.writeByte(i < skip ? 0x55 : (byte) (base + i - skip));
+                partD.writeByte((byte) (base + partSize - skip + i));
+            }
+            long partCWritten = partC.memoryAddress() + partC.readerIndex() + skip;
+            long partDWritten = partD.memoryAddress() + partD.readerIndex();
+            ByteBuf skipped = ch.alloc().compositeDirectBuffer(2).addComponents(true, partC, partD).skipBytes(skip);
+            if (copyMode) {
+                held.add(skipped.retain());
+            }
+            ch.writeAndFlush(skipped).sync();
             assertTrue(read.await(10, TimeUnit.SECONDS), "server read " + bytes[0] + " bytes");
             assertEquals(List.of(), problems);
             assertEquals(!copyMode, bigParts.stream().allMatch(p -> client.transmittedFrom(p[0], (int) p[1])), copyMode
@@ -240,6 +256,10 @@ class ZStackZeroCopyTest {
             assertEquals(!copyMode, client.transmittedFrom(partAWritten, partSize)
                     && client.transmittedFrom(partBWritten, partSize), copyMode
                     ? "copy mode: the composite's pieces were copied" : "each piece of the composite went by reference");
+            assertEquals(!copyMode, client.transmittedFrom(partCWritten, partSize - skip)
+                    && client.transmittedFrom(partDWritten, partSize), copyMode
+                    ? "copy mode: the composite's pieces were copied"
+                    : "a composite read part way went by reference from its reader index");
             assertEquals(!copyMode, client.transmittedFrom(written, size), copyMode
                     ? "copy mode: the written buffer was copied into other mbufs"
                     : "the written buffer's memory went to tx_burst (no copy on the way out)");

@@ -128,8 +128,9 @@ public final class ZStackDevices {
         }
 
         /**
-         * How long a memif client, started before its server, waits for the server's socket ({@link
-         * #DEFAULT_SERVER_WAIT} by default); zero fails at once. Past it, the group fails to start, naming the socket.
+         * How long a memif client, started before its server, waits for it: for its socket, then for the link to come
+         * up ({@link #DEFAULT_SERVER_WAIT} by default; see {@link DpdkPort#start(Duration)}); zero fails at once when
+         * no server listens. Past it, the group fails to start, naming the socket.
          */
         public Port withServerWait(Duration wait) {
             requireMemifClient("withServerWait");

@@ -33,6 +33,8 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 #              "dpdk":   the server end has no kernel address; ZStack opens it through a DPDK PMD
 #              "memif":  no veth at all; server and load generator share a DPDK memif link
 #   client     "wrk" (kernel TCP in the client namespace) or "loadgen-epoll" / "loadgen-zstack" (bench jar)
+#   memif_client  the server is the memif client (zero copy) and the load generator the memif server: the load
+#              generator starts first, its socket appears once its port started, then the server connects
 #   needs      a server flag that must exist in http-echo.jar's usage text, else the transport is skipped
 #   xdp        the PMD attaches an XDP program to the interface (detached again after the run)
 # ---------------------------------------------------------------------------------------------------------------
@@ -59,17 +61,31 @@ TRANSPORTS = {
 for _name in ("zstack-afxdp", "zstack-memif-loadgen"):
     TRANSPORTS[_name + "-huge"] = dict(TRANSPORTS[_name], server=TRANSPORTS[_name]["server"] + ["--huge-dir", "{huge_dir}"],
                                        needs="--huge-dir", huge=True)
+# memif zero copy (issue 11 item 2): DPDK offers it to the memif client only, with hugepages and single-file segments
+# (http-echo's port asks EAL for them when its devargs say zero-copy=yes). The server is then the memif client and the
+# load generator the memif server, which starts first; copying is left to the load generator's side (a memif server
+# always copies).
+ZC_MEMIF = "net_memif0,role=client,socket={memif},socket-abstract=no,zero-copy=yes"
+TRANSPORTS["zstack-memif-zc-loadgen"] = dict(server=["--transport", "zstack", "--vdev", ZC_MEMIF, "--address",
+                                                     "{memif_server_addr}/24", "--huge-dir", "{huge_dir}"],
+                                             link="memif", client="loadgen-zstack", memif_client=True,
+                                             needs="--huge-dir", huge=True)
 # Peers (issue 14, bench/peers/): the C servers built by bench/peers/build.sh, started instead of http-echo.jar when
 # run.sh is given --peers SRC. "peer" names the binary; F-stack's need a config (vdev and address), written per run.
 PEER_VDEVS = dict(afpacket="net_af_packet0,iface={iface}",
                   afxdp="net_af_xdp0,iface={iface},start_queue=0,queue_count=1",
-                  memif="net_memif0,role=server,socket={memif},socket-abstract=no,zero-copy=no")
+                  memif="net_memif0,role=server,socket={memif},socket-abstract=no,zero-copy=no", memif_zc=ZC_MEMIF)
 for _stack in ("zstack", "fstack"):
     for _link in ("afpacket", "afxdp"):
         TRANSPORTS[f"peer-{_stack}-{_link}"] = dict(peer=f"{_stack}-echo", vdev=PEER_VDEVS[_link], link="dpdk",
                                                   client="wrk", xdp=_link == "afxdp")
     TRANSPORTS[f"peer-{_stack}-memif-loadgen"] = dict(peer=f"{_stack}-echo", vdev=PEER_VDEVS["memif"], link="memif",
                                                    client="loadgen-zstack")
+    # with --hugepages: the same role switch as zstack-memif-zc-loadgen, so every server of setup 2 on memif is the
+    # zero-copy client of the load generator
+    TRANSPORTS[f"peer-{_stack}-memif-zc-loadgen"] = dict(peer=f"{_stack}-echo", vdev=PEER_VDEVS["memif_zc"],
+                                                      link="memif", client="loadgen-zstack", memif_client=True,
+                                                      huge=True)
 TRANSPORTS["peer-c-epoll"] = dict(peer="epoll-echo", link="kernel", client="wrk")
 TRANSPORTS["peer-c-epoll-loadgen"] = dict(peer="epoll-echo", link="kernel", client="loadgen-epoll")
 PEER_SETUPS = {"1": ["peer-c-epoll", "peer-zstack-afxdp", "peer-zstack-afpacket", "peer-fstack-afxdp",
@@ -181,7 +197,7 @@ class Harness:
         if "peer" in t:
             return self.start_peer(t, subst, logf)
         args = [s.format(**subst) for s in t["server"]]
-        jvm = list(a.server_jvm_args)
+        jvm = list(a.server_jvm_args) + [f"-XX:ErrorFile={os.path.join(self.out, 'logs', 'hs_err_pid%p.log')}"]
         if a.profile:
             # JFR's execution sampler (every 10 ms of a running thread, settings=profile) over the server's life
             jvm.append(f"-XX:StartFlightRecording=settings=profile,filename={logf.name[:-4]}.jfr")
@@ -208,7 +224,8 @@ class Harness:
             ini = logf.name[:-4] + ".ini"
             addr = a.memif_server_addr if t["link"] == "memif" else a.server_addr
             with open(ini, "w") as f:
-                f.write(peer_config(a, t["vdev"].format(**subst), addr, f"zsbench-{os.getpid()}"))
+                f.write(peer_config(a, t["vdev"].format(**subst), addr, f"zsbench-{os.getpid()}",
+                                    single_file=t.get("memif_client", False)))
             cmd += ["--conf", ini, "--proc-type=primary", "--proc-id=0"]
         cmd = self.ns("B", "taskset", "-c", str(a.server_cpu), *cmd)
         return self.launch(cmd, logf)
@@ -232,6 +249,30 @@ class Harness:
                     return
             time.sleep(0.3)
         raise RuntimeError("server not ready in time")
+
+    def wait_memif_server(self, p, timeout=60):
+        """Until the load generator's memif socket exists (ZStack's memif server makes it appear once its port is
+        started, so a client connecting then is not turned away)."""
+        deadline = time.time() + timeout
+        while not os.path.exists(self.a.memif_socket):
+            if p.poll() is not None:
+                raise RuntimeError(f"the load generator (memif server) exited with {p.returncode}: "
+                                   f"{p.stdout.read()[-2000:]}")
+            if time.time() > deadline:
+                raise RuntimeError(f"the load generator made no memif socket at {self.a.memif_socket} in {timeout} s")
+            time.sleep(0.1)
+
+    def remove_hugepage_files(self):
+        """Hugepage files a server kept linked (single-file segments, for memif zero copy) and did not remove: killed,
+        or a peer (F-stack's EAL leaves them). One server at a time uses the mount, and no load generator does."""
+        if not self.a.huge_dir or not os.path.isdir(self.a.huge_dir):
+            return
+        for f in os.listdir(self.a.huge_dir):
+            if "map_" in f:
+                try:
+                    os.remove(os.path.join(self.a.huge_dir, f))
+                except OSError:
+                    pass
 
     def stop_server(self, p):
         if p.poll() is None:
@@ -263,19 +304,26 @@ class Harness:
             lg += ["--rate", str(a.rate)]
         if t["client"] == "loadgen-epoll":
             return base + lg + ["--transport", "epoll", "--host", a.server_addr], {}
+        role = "server" if t.get("memif_client") else "client"  # the other role than the server's
         return base + lg + ["--transport", "zstack", "--host", a.memif_server_addr,
-                            "--vdev", f"net_memif0,role=client,socket={a.memif_socket},socket-abstract=no,zero-copy=no",
+                            "--vdev", f"net_memif0,role={role},socket={a.memif_socket},socket-abstract=no,zero-copy=no",
                             "--address", f"{a.memif_client_addr}/24", "--fetch-stats"], {}
 
     def run_client(self, t, size, conc, duration, logf, on_window=None):
         """Runs the load generator to its end; returns its ZSBENCH fields and its CPU seconds. A load generator
         that warms up by itself prints ZSBENCH-WINDOW start/end around its measured window: on_window(edge) is
         called as each is read (the server's CPU time is sampled there)."""
+        return self.finish_client(self.start_client(t, size, conc, duration, logf), logf, on_window)
+
+    def start_client(self, t, size, conc, duration, logf):
         cmd, env = self.client_cmd(t, size, conc, duration)
         logf.write("$ " + shlex.join(cmd) + f"  (env {env})\n")
         logf.flush()
-        p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                             env={**os.environ, **env})
+        return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                env={**os.environ, **env}, start_new_session=True)
+
+    def finish_client(self, p, logf, on_window=None):
+        """Reads a started load generator's output to its end (see run_client)."""
         lines = []
         for line in p.stdout:
             lines.append(line)
@@ -347,13 +395,19 @@ class Harness:
         if t["link"] != "memif":
             self.configure_link(t)
         else:
-            run(["rm", "-f", a.memif_socket])  # a socket file left behind makes the memif server fail
+            # a socket file left behind makes the memif server fail; a killed ZStack server's staged socket too
+            run(["sh", "-c", f"rm -f {shlex.quote(a.memif_socket)} {shlex.quote(a.memif_socket)}.starting-*"])
         if t.get("xdp"):
             self.detach_xdp()
         quiet = self.wait_quiet()
         with open(os.path.join(self.out, "load.txt"), "a") as f:  # the machine's load (uptime) at each measurement
             f.write(f"{datetime.datetime.now().isoformat(timespec='seconds')} {tag} "
                     f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}\n")
+        early = None
+        if t.get("memif_client"):
+            # the load generator is the memif server: it starts first, and its socket appears once its port started
+            early = self.start_client(t, size, conc, duration, logf)
+            self.wait_memif_server(early)
         p = self.start_server(name, t, logf)
         p.log_path = logf.name
         try:
@@ -371,7 +425,11 @@ class Harness:
             sample("start")
             capture = self.start_handshake_capture(t, tag)
             try:
-                res, client_cpu = self.run_client(t, size, conc, duration, logf, on_window=sample)
+                if early is not None:
+                    res, client_cpu = self.finish_client(early, logf, on_window=sample)
+                    early = None
+                else:
+                    res, client_cpu = self.run_client(t, size, conc, duration, logf, on_window=sample)
             finally:
                 handshakes = self.handshake_latency(capture)
             if "end" not in marks or t["client"] == "wrk":
@@ -392,7 +450,12 @@ class Harness:
                 with open(os.path.join(self.out, "logs", tag + ".stats.txt"), "w") as f:
                     f.write(r.stdout)
         finally:
+            if early is not None and early.poll() is None:  # the server failed before the load generator's end
+                os.killpg(early.pid, signal.SIGKILL)
+                early.wait()
             self.stop_server(p)
+            if t.get("huge"):
+                self.remove_hugepage_files()
             if t.get("xdp"):
                 self.detach_xdp()
             if "peer" in t and t["link"] == "dpdk":  # whatever a peer left on the interface
@@ -587,11 +650,13 @@ class Harness:
             json.dump(meta, f, indent=2)
 
 
-def peer_config(a, vdev, addr, prefix):
+def peer_config(a, vdev, addr, prefix, single_file=False):
     """F-stack's config.ini for one peer run: its defaults (lib/config.ini), one lcore on the server CPU, the vdev
-    through the EAL arguments (bench/peers/fstack-eal-args.patch), no tx batching delay, no promiscuous mode."""
+    through the EAL arguments (bench/peers/fstack-eal-args.patch), no tx batching delay, no promiscuous mode. A memif
+    zero-copy client gets single-file segments (EAL refuses them with --huge-unlink; the harness removes the files)."""
     net = addr.rsplit(".", 1)[0]
-    huge = f" --huge-dir={a.huge_dir} --huge-unlink" if a.huge_dir else ""
+    huge = (f" --huge-dir={a.huge_dir}" + (" --single-file-segments" if single_file else " --huge-unlink")
+            if a.huge_dir else "")
     freebsd = ""
     if a.peers_conf_base and os.path.exists(a.peers_conf_base):
         with open(a.peers_conf_base) as f:
@@ -652,7 +717,8 @@ def parse_args(argv):
                    help="with --mode get-close/post-close: capture SYNs and SYN-ACKs on the client's veth during each "
                         "run and report the SYN to SYN-ACK latency (p50, p99) and SYNs sent again")
     p.add_argument("--zstack-huge", action="store_true",
-                   help="setups 1 and 2 also run ZStack with hugepages (zstack-afxdp-huge, zstack-memif-loadgen-huge)")
+                   help="setups 1 and 2 also run ZStack with hugepages (zstack-afxdp-huge, zstack-memif-loadgen-huge), "
+                        "setup 2 the memif zero-copy client (zstack-memif-zc-loadgen, the peers' memif servers alike)")
     p.add_argument("--no-probe", dest="probe", action="store_false")
     p.add_argument("--quick", action="store_true", help="64 B and 4 KB, concurrency 1 and 50, 1 repeat, 3 s")
     a = p.parse_args(argv)
@@ -675,6 +741,10 @@ def parse_args(argv):
         for s, name in (("1", "zstack-afxdp"), ("2", "zstack-memif-loadgen")):
             names = SETUPS[s]["transports"]
             names.insert(names.index(name) + 1, name + "-huge")
+        # memif zero copy: ZStack's server as the zero-copy memif client, and the peers' memif servers alike
+        names = SETUPS["2"]["transports"]
+        names.insert(names.index("zstack-memif-loadgen-huge") + 1, "zstack-memif-zc-loadgen")
+        PEER_SETUPS["2"] = [n.replace("-memif-loadgen", "-memif-zc-loadgen") for n in PEER_SETUPS["2"]]
     if a.peers_bin:
         for s, names in PEER_SETUPS.items():
             SETUPS[s]["transports"] = SETUPS[s]["transports"] + names

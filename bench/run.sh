@@ -75,7 +75,7 @@ cleanup() {
     fi
     ip netns del "$ns_a" 2>/dev/null || true
     ip netns del "$ns_b" 2>/dev/null || true
-    rm -f "$memif"
+    rm -f "$memif" "$memif".starting-*  # a killed ZStack memif server's socket (made beside, linked once started)
     peers_cleanup "$out"
     exit "$rc"
 }

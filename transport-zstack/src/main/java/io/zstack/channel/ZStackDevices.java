@@ -9,15 +9,16 @@ import io.zstack.device.NetDevice;
 import io.zstack.dpdk.DpdkPort;
 import io.zstack.dpdk.Eal;
 import io.zstack.dpdk.EalConfig;
+import io.zstack.dpdk.Hugepages;
 import io.zstack.dpdk.PortConfig;
 import io.zstack.dpdk.Vdevs;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Consumer;
-import java.util.function.Supplier;
 
 /**
  * The devices a group can poll ({@link ZStackConfig.Builder#device}): a DPDK port (a NIC by PCI address, or any
@@ -29,6 +30,7 @@ import java.util.function.Supplier;
  * ZStackDevices.tap("zs0")
  * ZStackDevices.afPacket("veth1").withoutOffloads()
  * ZStackDevices.dpdk("0000:3b:00.0").withDescriptors(4096, 4096).withHugepages(true).withPciAllowed("0000:3b:00.0")
+ * ZStackDevices.memifClient(socket).withZeroCopy().withEalArgument("--huge-dir=/run/huge")
  * </pre>
  */
 public final class ZStackDevices {
@@ -38,6 +40,8 @@ public final class ZStackDevices {
     public static final int MBUFS_PER_QUEUE = 16384;
     /** Data room of each mbuf: a 1500-byte frame plus DPDK's headroom. */
     public static final int MBUF_DATA_ROOM = 2176;
+    /** How long a memif client waits for its server's socket by default ({@link Port#withServerWait}). */
+    public static final Duration DEFAULT_SERVER_WAIT = Duration.ofSeconds(10);
 
     private static final AtomicInteger POOLS = new AtomicInteger();
     /** DPDK names each vdev (net_tap0, net_memif1, ...): the number keeps the names of one process apart. */
@@ -66,7 +70,11 @@ public final class ZStackDevices {
         return dpdk(Vdevs.memifServer(VDEVS.getAndIncrement(), socket.toString()));
     }
 
-    /** The connecting side of a shared-memory link to the server listening on {@code socket}. */
+    /**
+     * The connecting side of a shared-memory link to the server listening on {@code socket}. It copies each frame
+     * between its mbufs and the link's buffers unless asked for {@link Port#withZeroCopy zero copy}; started before
+     * its server, it waits for it ({@link Port#withServerWait}, {@link #DEFAULT_SERVER_WAIT} by default).
+     */
     public static Port memifClient(Path socket) {
         return dpdk(Vdevs.memifClient(VDEVS.getAndIncrement(), socket.toString()));
     }
@@ -77,7 +85,8 @@ public final class ZStackDevices {
      * pair per loop, 1024 descriptors each way, every offload the port offers, the port's own MTU, promiscuous mode.
      */
     public static Port dpdk(String devargs) {
-        return new Port(Objects.requireNonNull(devargs, "devargs"), PortConfig.defaults(), List.of());
+        return new Port(Objects.requireNonNull(devargs, "devargs"), PortConfig.defaults(), List.of(),
+                DEFAULT_SERVER_WAIT);
     }
 
     /**
@@ -89,38 +98,82 @@ public final class ZStackDevices {
         private final String devargs;
         private final PortConfig config;
         private final List<Consumer<EalConfig.Builder>> eal;
+        /** A memif client's longest wait for its server when started ({@link #withServerWait}). */
+        private final Duration serverWait;
         /** The port once a group opens it: its loops' queues share it. */
         private final SharedPort shared;
 
-        private Port(String devargs, PortConfig config, List<Consumer<EalConfig.Builder>> eal) {
+        private Port(String devargs, PortConfig config, List<Consumer<EalConfig.Builder>> eal, Duration serverWait) {
             this.devargs = devargs;
             this.config = config;
             this.eal = eal;
-            this.shared = new SharedPort(devargs, config, this::ealConfig);
+            this.serverWait = serverWait;
+            this.shared = new SharedPort(this);
+        }
+
+        /**
+         * Zero copy on a memif client: the server reads the frames this port sends from this process's own mbufs,
+         * and writes the frames it receives straight into mbufs this port posted to it, where a copying memif moves
+         * every frame once more each way. DPDK (22.11) offers it to the client role only, and only when EAL's memory
+         * is in hugepages with {@code --single-file-segments} (the server maps the client's memory from those
+         * files): this option asks EAL for both (add {@code withEalArgument("--huge-dir=DIR")} for a hugetlbfs of the
+         * application's own), and the group refuses to start, saying why, when the memory does not allow it (no free
+         * hugepages, or EAL already running on 4 KiB pages or without single-file segments). The pools must lie in
+         * the memory EAL had when the link came up ({@link #withEalMemoryMegabytes}, 256 MiB by default, is reserved
+         * at start), and the memif PMD keeps the mbufs it posted to its server when the port closes.
+         */
+        public Port withZeroCopy() {
+            requireMemifClient("withZeroCopy (DPDK's memif offers zero copy to the client role only)");
+            return new Port(Vdevs.withArgument(devargs, "zero-copy", "yes"), config, eal, serverWait);
+        }
+
+        /**
+         * How long a memif client, started before its server, waits for it: for its socket, then for the link to come
+         * up ({@link #DEFAULT_SERVER_WAIT} by default; see {@link DpdkPort#start(Duration)}); zero fails at once when
+         * no server listens. Past it, the group fails to start, naming the socket.
+         */
+        public Port withServerWait(Duration wait) {
+            requireMemifClient("withServerWait");
+            if (wait.isNegative()) {
+                throw new IllegalArgumentException("serverWait: " + wait);
+            }
+            return new Port(devargs, config, eal, wait);
+        }
+
+        /** True for a memif client asking for zero copy ({@code zero-copy=yes}). */
+        public boolean zeroCopy() {
+            return Vdevs.isMemifZeroCopy(devargs);
+        }
+
+        private void requireMemifClient(String what) {
+            if (!Vdevs.isMemifClient(devargs)) {
+                throw new IllegalStateException(what + " is an option of a memif client port; this port is "
+                        + devargs);
+            }
         }
 
         /** Receive and transmit descriptors per queue (default 1024 each, at most 65535). */
         public Port withDescriptors(int rx, int tx) {
             return new Port(devargs, new PortConfig(config.rxQueues(), config.txQueues(), rx, tx,
                     config.checksumOffload(), config.tso(), config.multiSegments(), config.rss(), config.mtu(),
-                    config.promiscuous()), eal);
+                    config.promiscuous()), eal, serverWait);
         }
 
         /** The port's MTU (default: the port's own). */
         public Port withMtu(int mtu) {
-            return new Port(devargs, config.withMtu(mtu), eal);
+            return new Port(devargs, config.withMtu(mtu), eal, serverWait);
         }
 
         /** No checksum or segmentation offload, whatever the port offers: the stack computes every checksum. */
         public Port withoutOffloads() {
-            return new Port(devargs, config.withoutOffloads(), eal);
+            return new Port(devargs, config.withoutOffloads(), eal, serverWait);
         }
 
         /** Promiscuous mode (on by default, as a vdev on a veth needs). */
         public Port withPromiscuous(boolean on) {
             return new Port(devargs, new PortConfig(config.rxQueues(), config.txQueues(), config.rxDescriptors(),
                     config.txDescriptors(), config.checksumOffload(), config.tso(), config.multiSegments(),
-                    config.rss(), config.mtu(), on), eal);
+                    config.rss(), config.mtu(), on), eal, serverWait);
         }
 
         /**
@@ -162,17 +215,33 @@ public final class ZStackDevices {
         private Port withEal(Consumer<EalConfig.Builder> option) {
             List<Consumer<EalConfig.Builder>> all = new ArrayList<>(eal);
             all.add(option);
-            return new Port(devargs, config, List.copyOf(all));
+            return new Port(devargs, config, List.copyOf(all), serverWait);
         }
 
-        /** Null: EAL starts with its defaults (enough for vdevs), or as the process already started it. */
+        /**
+         * Null: EAL starts with its defaults (enough for vdevs), or as the process already started it. A zero-copy
+         * port starts from hugepages with single-file segments, which its own options may still change (and then
+         * its group refuses to start).
+         */
         EalConfig ealConfig() {
-            if (eal.isEmpty()) {
+            if (eal.isEmpty() && !zeroCopy()) {
                 return null;
             }
             EalConfig.Builder b = EalConfig.builder();
+            if (zeroCopy()) {
+                b.hugepages(true).singleFileSegments(true);
+            }
             eal.forEach(option -> option.accept(b));
             return b.build();
+        }
+
+        /** True when EAL options were given beyond those zero copy implies. */
+        boolean hasOwnEalOptions() {
+            return !eal.isEmpty();
+        }
+
+        Duration serverWait() {
+            return serverWait;
         }
 
         @Override
@@ -190,25 +259,33 @@ public final class ZStackDevices {
         }
     }
 
-    private static final class SharedPort {
+    static final class SharedPort {
+        private final Port options;
         private final String devargs;
         private final PortConfig config;
-        private final Supplier<EalConfig> eal;
         private DpdkPort port;
         private DpdkMbufPool pool;
         private int open;
 
-        SharedPort(String devargs, PortConfig config, Supplier<EalConfig> eal) {
-            this.devargs = devargs;
-            this.config = config;
-            this.eal = eal;
+        SharedPort(Port options) {
+            this.options = options;
+            this.devargs = options.devargs;
+            this.config = options.config;
         }
 
         synchronized NetDevice open(int loopIndex, int loopCount) {
             if (port == null) {
-                EalConfig ealConfig = eal.get();
-                if (ealConfig != null) {
+                EalConfig ealConfig = options.ealConfig();
+                boolean zeroCopy = options.zeroCopy();
+                // a zero-copy port with no EAL option of its own takes EAL as it runs, if its memory is right
+                if (ealConfig != null && !(zeroCopy && !options.hasOwnEalOptions() && Eal.isInitialized())) {
+                    if (zeroCopy && !Eal.isInitialized()) {
+                        requireZeroCopyMemory(devargs, ealConfig, Hugepages.probe());
+                    }
                     Eal.init(ealConfig); // a no-op if the process initialised it alike; a clear error if otherwise
+                }
+                if (zeroCopy) {
+                    requireZeroCopyEal();
                 }
                 port = DpdkPort.probe(devargs);
                 try {
@@ -226,7 +303,7 @@ public final class ZStackDevices {
                             config.txDescriptors(), config.checksumOffload(), config.tso(), config.multiSegments(),
                             loopCount > 1, config.mtu(), config.promiscuous());
                     port.configure(queues, pool.mempool().address());
-                    port.start();
+                    port.start(options.serverWait()); // a memif client waits for its server; others start at once
                 } catch (RuntimeException e) {
                     port.close();
                     pool.close();
@@ -238,14 +315,45 @@ public final class ZStackDevices {
             return new QueueDevice(new DpdkPortDevice(port, loopIndex, pool));
         }
 
+        /** Before EAL starts: the memory a zero-copy port's EAL options give, and what the machine has. */
+        static void requireZeroCopyMemory(String devargs, EalConfig ealConfig, Hugepages machine) {
+            if (!ealConfig.hugepages() || !ealConfig.singleFileSegments()) {
+                throw new IllegalStateException("memif zero copy (" + devargs + ") needs EAL's memory in hugepages"
+                        + " with --single-file-segments (the server maps the client's mbufs from those files); this"
+                        + " port's EAL options give " + (ealConfig.hugepages() ? "hugepages without single-file"
+                        + " segments" : "4 KiB pages: " + ealConfig.memoryChoice()) + " [" + ealConfig + "]");
+            }
+            boolean mounted = ealConfig.hugeDirectory() != null || machine.mountPoint() != null;
+            if (!mounted || machine.freeMegabytes() < ealConfig.memoryMegabytes()) {
+                throw new IllegalStateException("memif zero copy (" + devargs + ") needs hugepages, and this machine"
+                        + " has " + (mounted ? "" : "no hugetlbfs mounted and ") + machine.freePages() + " free ("
+                        + ealConfig.memoryMegabytes() + " MiB needed): as root, reserve them (echo N >"
+                        + " /proc/sys/vm/nr_hugepages) and mount a hugetlbfs (mount -t hugetlbfs nodev DIR, then"
+                        + " withEalArgument(\"--huge-dir=DIR\")), or use the port without zero copy");
+            }
+        }
+
+        /** With EAL running: its memory must be what zero copy needs, whoever started it. */
+        private void requireZeroCopyEal() {
+            if (!Eal.hugepagesInUse() || !Eal.singleFileSegments()) {
+                throw new IllegalStateException("memif zero copy (" + devargs + ") needs EAL's memory in hugepages"
+                        + " with --single-file-segments (the server maps the client's mbufs from those files), and"
+                        + " EAL already runs in this process " + (Eal.hugepagesInUse() ? "without single-file"
+                        + " segments" : "on 4 KiB pages (--no-huge)") + " [" + Eal.config() + "]: EAL starts once per"
+                        + " process, so give the zero-copy port's options to the first port opened, or use the port"
+                        + " without zero copy");
+            }
+        }
+
         private synchronized void closed() {
             if (--open == 0) {
                 port.close();
                 // every mbuf home but those a closed af_xdp driver forgot (counted exactly at close): free the pool
                 if (!pool.closeAbandoned(port.mbufsAbandonedAtClose())) {
-                    logger.info("{} closed with {} mbufs of {} still held by the application; the pool stays"
+                    logger.info("{} closed with {} mbufs of {} still held by the application{}; the pool stays"
                             + " allocated", port, pool.capacity() - pool.available() - port.mbufsAbandonedAtClose(),
-                            pool);
+                            pool, options.zeroCopy() ? " or by the zero-copy memif driver (DPDK 22.11 keeps the mbufs"
+                            + " it posted to its server)" : "");
                 }
                 port = null;
             }

@@ -74,6 +74,18 @@ public final class DpdkPort implements AutoCloseable {
     private final int xdpProgramBefore;
     /** For memif ports: the key of its link in {@link #MEMIF_LINKS}, and the gate its bursts pass; else null. */
     private final String memifLink;
+    /** For a memif client: the server's socket it connects to when started (null if abstract); else null. */
+    private final Path memifServerSocket;
+    private final boolean memifClient;
+    private final boolean memifZeroCopy;
+    /**
+     * For a memif server with a socket file: the path clients connect to, which exists only while the port is
+     * started ({@link #publish}), and the path the PMD made its socket at when probed; else null.
+     */
+    private final Path publishedSocket;
+    private final Path stagedSocket;
+    private boolean published;
+    private static final java.util.concurrent.atomic.AtomicInteger STAGED = new java.util.concurrent.atomic.AtomicInteger();
     private final PollGate gate;
     private int flagsToClear;
     private long mempoolAddress;
@@ -88,8 +100,11 @@ public final class DpdkPort implements AutoCloseable {
 
     private boolean closed;
 
-    private DpdkPort(int port, String name, boolean hotplugged, String devargs, InterfaceState before) {
+    private DpdkPort(int port, String name, boolean hotplugged, String devargs, InterfaceState before,
+                     Path stagedSocket) {
         this.port = (short) port;
+        this.stagedSocket = stagedSocket;
+        this.publishedSocket = stagedSocket == null ? null : Path.of(devarg(devargs, "socket", ""));
         this.name = name;
         this.hotplugged = hotplugged;
         this.kernelInterface = before == null ? null : before.name;
@@ -98,6 +113,10 @@ public final class DpdkPort implements AutoCloseable {
         int fd = Shim.netnsOpen();
         this.netnsFd = fd < 0 ? -1 : fd;
         String driver = info().driverName();
+        memifClient = "net_memif".equals(driver) && devargs != null && Vdevs.isMemifClient(devargs);
+        memifServerSocket = memifClient && !"yes".equals(devarg(devargs, "socket-abstract", "yes"))
+                ? Path.of(devarg(devargs, "socket", "")) : null;
+        memifZeroCopy = memifClient && Vdevs.isMemifZeroCopy(devargs);
         if ("net_memif".equals(driver) && devargs != null) {
             memifLink = devarg(devargs, "socket", "") + "#" + devarg(devargs, "id", "0");
             PortInfo info = info();
@@ -152,9 +171,11 @@ public final class DpdkPort implements AutoCloseable {
         Eal.ensureInitialized();
         String name = Vdevs.deviceName(devargs);
         InterfaceState before = InterfaceState.of(devargs);
+        Path staged = stagedSocket(devargs);
+        String probed = staged == null ? devargs : Vdevs.withArgument(devargs, "socket", staged.toString());
         int rc;
         try (Arena arena = Arena.ofConfined()) {
-            rc = Shim.devProbe(arena.allocateFrom(devargs), arena.allocateFrom(name));
+            rc = Shim.devProbe(arena.allocateFrom(probed), arena.allocateFrom(name));
         }
         if (rc < 0) {
             String hint;
@@ -172,9 +193,31 @@ public final class DpdkPort implements AutoCloseable {
             }
             throw new DpdkException("probing device " + devargs + hint, -rc);
         }
-        return new DpdkPort(rc, name, true, devargs, before);
+        return new DpdkPort(rc, name, true, devargs, before, staged);
     }
 
+    /**
+     * Where a memif server's PMD makes its socket when probed, or null to make it where devargs says. DPDK's memif
+     * server listens from its probe on, but turns clients away until it is started, and a client connects only when
+     * it starts (a zero-copy client of DPDK 22.11 cannot even connect again: its first attempt closes its memory's
+     * file descriptors). So the socket is made beside its path and linked there once the port is started: a client
+     * that waits for the path finds a server that takes it. Throws if the path exists (a socket left behind, or
+     * another server's), as the PMD's own bind would.
+     */
+    private static Path stagedSocket(String devargs) {
+        if (!Vdevs.deviceName(devargs).startsWith("net_memif") || Vdevs.isMemifClient(devargs)
+                || !"no".equals(devarg(devargs, "socket-abstract", "yes"))) {
+            return null;
+        }
+        Path socket = Path.of(devarg(devargs, "socket", "/run/memif.sock"));
+        if (Files.exists(socket, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+            throw new DpdkException("probing device " + devargs + ": its socket " + socket + " exists (another"
+                    + " server's, or one left behind: remove it)", 98); // EADDRINUSE
+        }
+        Path staged = socket.resolveSibling(socket.getFileName() + ".starting-" + ProcessHandle.current().pid()
+                + "-" + STAGED.incrementAndGet());
+        return staged.toString().length() < 108 ? staged : null; // sun_path's limit: then no staging
+    }
     /** Whether this process holds CAP_NET_ADMIN (bit 12 of CapEff in /proc/self/status); true if it cannot tell. */
     static boolean hasNetAdmin() {
         try {
@@ -199,7 +242,7 @@ public final class DpdkPort implements AutoCloseable {
         if (rc < 0) {
             throw new DpdkException("finding port " + name + " (" + Shim.portCount() + " ports available)", -rc);
         }
-        return new DpdkPort(rc, name, false, null, null);
+        return new DpdkPort(rc, name, false, null, null, null);
     }
 
     /** Number of ports DPDK has now. */
@@ -339,12 +382,105 @@ public final class DpdkPort implements AutoCloseable {
         }
         DpdkException.check("starting port " + name, Shim.portStart(port));
         started = true;
+        publish();
+    }
+
+    /** A started memif server's socket appears at its path (a hard link to the PMD's socket). */
+    private void publish() {
+        if (stagedSocket == null || published) {
+            return;
+        }
+        try {
+            Files.createLink(publishedSocket, stagedSocket);
+            published = true;
+        } catch (IOException e) {
+            stop();
+            throw new DpdkException("starting memif server port " + name + ": cannot link its socket at "
+                    + publishedSocket + " (" + e + ")", e instanceof java.nio.file.FileAlreadyExistsException ? 98 : 5);
+        }
+    }
+
+    /** A stopped memif server's socket leaves its path: clients wait for it instead of being turned away. */
+    private void unpublish() {
+        if (published) {
+            published = false;
+            try {
+                Files.deleteIfExists(publishedSocket);
+            } catch (IOException ignored) {
+                // the PMD's own socket goes at close; a link left behind is refused by the next probe, by name
+            }
+        }
+    }
+
+    /**
+     * As {@link #start()}; a memif client, whose start connects to its server's socket, waits for that server for at
+     * most {@code serverWait}, until the link is up: first until the socket file exists, then it starts. A copying
+     * client whose link does not come up stops and starts again (a server that is gone, or one that made its socket
+     * but is not started yet, turns it away, and DPDK's memif client connects only when started). A zero-copy client
+     * connects once: DPDK 22.11 closes its memory's file descriptors when its link goes down, and a second connect
+     * would hand the server stale ones. ZStack's own memif servers make their socket appear only once started. Other
+     * ports start at once. Throws, naming the socket, when no server took the link in time.
+     */
+    public void start(java.time.Duration serverWait) {
+        if (!memifClient || serverWait.isZero() || serverWait.isNegative()) {
+            start();
+            return;
+        }
+        checkOpen();
+        if (rxQueues == 0) {
+            throw new IllegalStateException("port " + name + " is not configured");
+        }
+        long deadline = System.nanoTime() + serverWait.toNanos();
+        boolean connected = false;
+        long linkWait = 1_000_000_000L;
+        while (true) {
+            // no connect before the file exists: each failed one makes the PMD log an error
+            if (memifServerSocket == null || Files.exists(memifServerSocket)) {
+                if (Shim.portStart(port) == 0) {
+                    started = true;
+                    connected = true;
+                    long linkDeadline = memifZeroCopy ? deadline : Math.min(deadline, System.nanoTime() + linkWait);
+                    while (!linkUpQuietly() && System.nanoTime() - linkDeadline < 0) {
+                        pause(5);
+                    }
+                    if (linkUpQuietly()) {
+                        return;
+                    }
+                    stop();
+                    if (memifZeroCopy) {
+                        break;
+                    }
+                    linkWait = Math.min(linkWait * 2, 4_000_000_000L); // connect again, waiting a little longer
+                }
+            }
+            if (System.nanoTime() - deadline >= 0) {
+                break;
+            }
+            pause(connected ? 50 : 20);
+        }
+        String where = memifServerSocket == null ? "its abstract socket" : memifServerSocket.toString();
+        throw new DpdkException("starting memif client port " + name + ": no memif server "
+                + (connected ? "brought the link up on " : "accepted a connection on ") + where + " within "
+                + serverWait.toMillis() + " ms" + (connected && memifZeroCopy ? " (a zero-copy client connects"
+                + " once: a server that turned it away, having made its socket before it started, cannot be retried)"
+                : " (start the server, or give it longer)"), 111); // ECONNREFUSED
+    }
+
+    private void pause(long millis) {
+        try {
+            Thread.sleep(millis);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new DpdkException("starting memif client port " + name + ": interrupted while waiting for its"
+                    + " server", 4);
+        }
     }
 
     /** Stops the port (on DPDK's interrupt thread; a memif peer in this process is paused meanwhile). */
     public void stop() {
         if (started && !closed) {
             started = false;
+            unpublish();
             List<DpdkPort> peers = pauseLink();
             try {
                 Shim.portStopSafely(port, netnsFd);
@@ -448,6 +584,7 @@ public final class DpdkPort implements AutoCloseable {
             closed = true;
         }
         started = false;
+        unpublish();
         List<DpdkPort> peers = pauseLink();
         if (gate != null) {
             gate.pause(); // for good: this port's bursts return 0 from now on

@@ -65,7 +65,11 @@ public final class Eal {
         }
         active = config;
         Path runtimeDir = RUNTIME_ROOT.resolve(config.filePrefix());
-        Runtime.getRuntime().addShutdownHook(new Thread(() -> deleteRuntimeDirectory(runtimeDir), "zstack-eal-cleanup"));
+        Path hugeFiles = linkedHugepageFiles(config);
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            deleteRuntimeDirectory(runtimeDir);
+            deleteHugepageFiles(hugeFiles, config.filePrefix());
+        }, "zstack-eal-cleanup"));
         logger.info("DPDK EAL initialised: {} [{}]; memory: {}", Dpdk.version(), config, config.memoryChoice());
     }
 
@@ -76,6 +80,49 @@ public final class Eal {
             case 114 -> " (EAL was already initialised by other code in this process)";
             default -> "";
         };
+    }
+
+    /**
+     * True when EAL's memory is in hugepages (no {@code --no-huge}), as the running EAL says; false before init.
+     */
+    public static synchronized boolean hugepagesInUse() {
+        return active != null && Shim.hasHugepages() != 0;
+    }
+
+    /** True when the running EAL keeps one file per memory segment list ({@code --single-file-segments}). */
+    public static synchronized boolean singleFileSegments() {
+        return active != null && Shim.singleFileSegments();
+    }
+
+    /**
+     * The hugetlbfs directory whose files EAL keeps linked while it runs (hugepages with single-file segments, which
+     * EAL refuses to unlink), or null: its files are removed at exit, as the runtime folder is.
+     */
+    private static Path linkedHugepageFiles(EalConfig config) {
+        if (!config.hugepages() || !config.singleFileSegments()) {
+            return null;
+        }
+        String dir = config.hugeDirectory() != null ? config.hugeDirectory() : Hugepages.probe().mountPoint();
+        return dir == null ? null : Path.of(dir);
+    }
+
+    /** Removes EAL's hugepage files of this process ({@code <prefix>map_<list>}): the pages go back at exit. */
+    static void deleteHugepageFiles(Path dir, String prefix) {
+        if (dir == null || !Files.isDirectory(dir)) {
+            return;
+        }
+        try (Stream<Path> files = Files.list(dir)) {
+            files.filter(f -> f.getFileName().toString().matches(java.util.regex.Pattern.quote(prefix) + "map_\\d+"))
+                    .forEach(f -> {
+                        try {
+                            Files.deleteIfExists(f);
+                        } catch (IOException ignored) {
+                            // best effort at exit
+                        }
+                    });
+        } catch (IOException ignored) {
+            // best effort at exit
+        }
     }
 
     public static synchronized boolean isInitialized() {

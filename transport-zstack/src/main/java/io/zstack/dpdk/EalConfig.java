@@ -20,12 +20,16 @@ public final class EalConfig {
      * a tap that cannot be created) and lib.eal.
      */
     static final List<String> QUIET_DRIVER_LEVELS = List.of("pmd.net.memif:error");
+    static final String SINGLE_FILE_SEGMENTS = "--single-file-segments";
+    static final String HUGE_UNLINK = "--huge-unlink";
 
     private final boolean hugepages;
     /** Why hugepages are used or not, for the start-up line. */
     private final String memoryChoice;
     /** Hugepages chosen because the machine had them: their files are unlinked once mapped. */
     private final boolean hugeUnlink;
+    /** One file per memory segment list instead of one per page: what memif's zero copy shares with its server. */
+    private final boolean singleFileSegments;
     private final int memoryMegabytes;
     private final List<String> pciAllowList;
     private final String lcores;
@@ -39,11 +43,18 @@ public final class EalConfig {
     private final List<String> extraArguments;
 
     private EalConfig(Builder b) {
+        // given as a plain argument (an application's --eal-arg) it is still the option it names
+        singleFileSegments = b.singleFileSegments || b.extraArguments.contains(SINGLE_FILE_SEGMENTS);
+        if (singleFileSegments && b.extraArguments.contains(HUGE_UNLINK)) {
+            throw new IllegalArgumentException(SINGLE_FILE_SEGMENTS + " and " + HUGE_UNLINK + " together: EAL refuses"
+                    + " them (a memif zero-copy client shares its memory by its files, which must stay linked)");
+        }
         if (b.hugepagesWhenAvailable) {
             Hugepages found = b.hugepageProbe != null ? b.hugepageProbe : Hugepages.probe();
             hugepages = found.canBack(b.memoryMegabytes);
             memoryChoice = found.describe(b.memoryMegabytes);
-            hugeUnlink = hugepages;
+            // the files of single-file segments stay linked: EAL refuses --huge-unlink with them
+            hugeUnlink = hugepages && !singleFileSegments;
         } else {
             hugeUnlink = false;
             hugepages = b.hugepages;
@@ -59,7 +70,7 @@ public final class EalConfig {
         logLevel = b.logLevel;
         quietDrivers = b.quietDrivers;
         keepMainThreadAffinity = b.keepMainThreadAffinity;
-        extraArguments = List.copyOf(b.extraArguments);
+        extraArguments = b.extraArguments.stream().filter(a -> !a.equals(SINGLE_FILE_SEGMENTS)).toList();
     }
 
     public static Builder builder() {
@@ -85,6 +96,26 @@ public final class EalConfig {
         return filePrefix;
     }
 
+    /** The memory EAL reserves at start, in MiB ({@code -m}; 0: EAL decides). */
+    public int memoryMegabytes() {
+        return memoryMegabytes;
+    }
+
+    /** True with {@code --single-file-segments} (memif's zero copy needs it, with hugepages). */
+    public boolean singleFileSegments() {
+        return singleFileSegments;
+    }
+
+    /** The hugetlbfs directory a {@code --huge-dir=DIR} argument names, or null (EAL then takes the mounted one). */
+    public String hugeDirectory() {
+        for (String a : extraArguments) {
+            if (a.startsWith("--huge-dir=")) {
+                return a.substring("--huge-dir=".length());
+            }
+        }
+        return null;
+    }
+
     public boolean keepMainThreadAffinity() {
         return keepMainThreadAffinity;
     }
@@ -98,7 +129,10 @@ public final class EalConfig {
         if (!hugepages) {
             args.add("--no-huge");
         } else if (hugeUnlink) {
-            args.add("--huge-unlink"); // no hugepage files left behind in hugetlbfs, whatever way the process ends
+            args.add(HUGE_UNLINK); // no hugepage files left behind in hugetlbfs, whatever way the process ends
+        }
+        if (singleFileSegments) {
+            args.add(SINGLE_FILE_SEGMENTS);
         }
         if (memoryMegabytes > 0) {
             args.add("-m");
@@ -156,6 +190,7 @@ public final class EalConfig {
         private boolean hugepages;
         private boolean hugepagesWhenAvailable;
         private Hugepages hugepageProbe;
+        private boolean singleFileSegments;
         private int memoryMegabytes = 256;
         private final List<String> pciAllowList = new ArrayList<>();
         private String lcores = "0";
@@ -199,6 +234,18 @@ public final class EalConfig {
         public Builder hugepagesWhenAvailable(Hugepages found) {
             hugepagesWhenAvailable = true;
             hugepageProbe = found;
+            return this;
+        }
+
+        /**
+         * {@code --single-file-segments}: EAL backs each memory segment list with one hugetlbfs file instead of one
+         * per page. memif's zero-copy client needs it (it hands its server those files, and the server maps the
+         * client's mbufs from them). The files stay linked while the process runs (EAL refuses it with
+         * {@code --huge-unlink}), so they outlive a killed process until the next EAL start in that directory or its
+         * owner removes them; {@link Eal} removes its own at a normal exit.
+         */
+        public Builder singleFileSegments(boolean on) {
+            singleFileSegments = on;
             return this;
         }
 

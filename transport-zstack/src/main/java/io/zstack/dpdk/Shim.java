@@ -1,6 +1,7 @@
 package io.zstack.dpdk;
 
 import static java.lang.foreign.ValueLayout.ADDRESS;
+import static java.lang.foreign.ValueLayout.JAVA_BOOLEAN;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import static java.lang.foreign.ValueLayout.JAVA_SHORT;
@@ -137,6 +138,28 @@ final class Shim {
     static void threadUnregister() {
         try {
             THREAD_UNREGISTER.invokeExact();
+        } catch (Throwable t) {
+            throw unreachable(t);
+        }
+    }
+
+    // ---- EAL's memory (exported by librte_eal itself, found through the shim's dependencies)
+
+    private static final MethodHandle HAS_HUGEPAGES = handle("rte_eal_has_hugepages", FunctionDescriptor.of(JAVA_INT));
+    private static final MethodHandle SINGLE_FILE_SEGMENTS = handle("rte_mcfg_get_single_file_segments",
+            FunctionDescriptor.of(JAVA_BOOLEAN));
+
+    static int hasHugepages() {
+        try {
+            return (int) HAS_HUGEPAGES.invokeExact();
+        } catch (Throwable t) {
+            throw unreachable(t);
+        }
+    }
+
+    static boolean singleFileSegments() {
+        try {
+            return (boolean) SINGLE_FILE_SEGMENTS.invokeExact();
         } catch (Throwable t) {
             throw unreachable(t);
         }

@@ -62,4 +62,44 @@ class ZStackDevicesTest {
         assertTrue(args.contains("--in-memory"), args.toString());
         assertNull(port.ealConfig(), "the original is unchanged");
     }
+
+    /** Zero copy is a memif client's option, a changed copy, and asks EAL for the memory it needs. */
+    @Test
+    void zeroCopyAsksForHugepagesWithSingleFileSegments() {
+        ZStackDevices.Port client = ZStackDevices.memifClient(Path.of("/tmp/m.sock"));
+        ZStackDevices.Port zeroCopy = client.withZeroCopy().withEalArgument("--huge-dir=/run/huge");
+        assertTrue(zeroCopy.toString().contains(",zero-copy=yes") && !zeroCopy.toString().contains("zero-copy=no"),
+                zeroCopy.toString());
+        assertTrue(client.toString().contains(",zero-copy=no") && !client.zeroCopy(), "the original is unchanged");
+        assertTrue(zeroCopy.zeroCopy());
+        assertNull(client.ealConfig());
+        List<String> args = zeroCopy.ealConfig().toArguments();
+        assertTrue(args.contains("--single-file-segments") && args.contains("--huge-dir=/run/huge"), args.toString());
+        assertFalse(args.contains("--no-huge") || args.contains("--huge-unlink"), args.toString());
+        assertTrue(ZStackDevices.dpdk("net_memif3,role=client,socket=/x,zero-copy=yes").zeroCopy(),
+                "devargs asking for it are a zero-copy port too");
+        assertEquals(client.toString(), client.withServerWait(java.time.Duration.ZERO).toString());
+        IllegalStateException server = assertThrows(IllegalStateException.class,
+                () -> ZStackDevices.memifServer(Path.of("/tmp/m.sock")).withZeroCopy());
+        assertTrue(server.getMessage().contains("client role only"), server.getMessage());
+        assertThrows(IllegalStateException.class, () -> ZStackDevices.tap("zs0").withServerWait(
+                java.time.Duration.ofSeconds(1)));
+        assertThrows(IllegalArgumentException.class, () -> client.withServerWait(java.time.Duration.ofSeconds(-1)));
+    }
+
+    /** Before EAL starts, a zero-copy port whose memory cannot be hugepages is refused, saying why. */
+    @Test
+    void zeroCopyWithoutHugepagesIsRefusedSayingWhy() {
+        ZStackDevices.Port zeroCopy = ZStackDevices.memifClient(Path.of("/tmp/m.sock")).withZeroCopy();
+        String devargs = zeroCopy.toString();
+        IllegalStateException none = assertThrows(IllegalStateException.class, () -> ZStackDevices.SharedPort
+                .requireZeroCopyMemory(devargs, zeroCopy.ealConfig(), io.zstack.dpdk.Hugepages.NONE));
+        assertTrue(none.getMessage().contains("no hugetlbfs mounted and 0 free"), none.getMessage());
+        IllegalStateException fourKiB = assertThrows(IllegalStateException.class, () -> ZStackDevices.SharedPort
+                .requireZeroCopyMemory(devargs, zeroCopy.withHugepages(false).ealConfig(),
+                        new io.zstack.dpdk.Hugepages(512, 2048, "/dev/hugepages")));
+        assertTrue(fourKiB.getMessage().contains("4 KiB pages"), fourKiB.getMessage());
+        ZStackDevices.SharedPort.requireZeroCopyMemory(devargs, zeroCopy.ealConfig(),
+                new io.zstack.dpdk.Hugepages(128, 2048, "/dev/hugepages")); // 256 MiB free: allowed
+    }
 }

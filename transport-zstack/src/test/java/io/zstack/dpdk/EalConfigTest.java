@@ -101,4 +101,20 @@ class EalConfigTest {
         assertEquals(-1, ids[0], "a new thread is not an lcore");
         assertTrue(ids[1] > 0, "registered thread got lcore " + ids[1]);
     }
+
+    /** memif zero copy's memory: single-file segments, whose files EAL keeps linked (never with --huge-unlink). */
+    @Test
+    void singleFileSegmentsKeepTheirFilesLinked() {
+        Hugepages found = new Hugepages(512, 2048, "/dev/hugepages");
+        List<String> args = EalConfig.builder().singleFileSegments(true).hugepagesWhenAvailable(found).build()
+                .toArguments();
+        assertTrue(args.contains("--single-file-segments") && !args.contains("--huge-unlink"), args.toString());
+        EalConfig asArgument = EalConfig.builder().hugepages(true).argument("--single-file-segments").build();
+        assertTrue(asArgument.singleFileSegments());
+        assertEquals(1, asArgument.toArguments().stream().filter("--single-file-segments"::equals).count());
+        IllegalArgumentException both = assertThrows(IllegalArgumentException.class, () -> EalConfig.builder()
+                .hugepages(true).singleFileSegments(true).argument("--huge-unlink").build());
+        assertTrue(both.getMessage().contains("EAL refuses"), both.getMessage());
+        assertEquals("/run/h", EalConfig.builder().argument("--huge-dir=/run/h").build().hugeDirectory());
+    }
 }

@@ -85,9 +85,10 @@ public final class HttpEchoServer {
                         ZStackDevices.Port port = ZStackDevices.dpdk(devargs);
                         if (hugeDir != null) {
                             port = port.withHugepages(true).withEalArgument("--huge-dir=" + hugeDir);
-                            if (!ealArguments.contains("--single-file-segments")) {
+                            if (!ealArguments.contains("--single-file-segments") && !port.zeroCopy()) {
                                 // files unlinked once mapped; EAL refuses this with single-file segments (memif's
-                                // zero-copy client shares its memory by file), whose files the mount's owner removes
+                                // zero-copy client, which asks for them, shares its memory by file), whose files
+                                // EAL removes at exit and the mount's owner after a kill
                                 port = port.withEalArgument("--huge-unlink");
                             }
                         }

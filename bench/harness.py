@@ -197,6 +197,8 @@ class Harness:
         if "peer" in t:
             return self.start_peer(t, subst, logf)
         args = [s.format(**subst) for s in t["server"]]
+        if t["server"][1] == "zstack":  # extra http-echo flags for ZStack servers, e.g. ZSBENCH_ZSTACK_ARGS=--never-park
+            args += os.environ.get("ZSBENCH_ZSTACK_ARGS", "").split()
         jvm = list(a.server_jvm_args) + [f"-XX:ErrorFile={os.path.join(self.out, 'logs', 'hs_err_pid%p.log')}"]
         if a.profile:
             # JFR's execution sampler (every 10 ms of a running thread, settings=profile) over the server's life

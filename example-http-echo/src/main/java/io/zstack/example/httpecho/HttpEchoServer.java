@@ -71,9 +71,23 @@ public final class HttpEchoServer {
          */
         public static Transport of(String name, int threads, String devargs, String address, String gateway,
                                    java.nio.file.Path pcapDirectory, String hugeDir, List<String> ealArguments) {
+            return of(name, threads, devargs, address, gateway, pcapDirectory, hugeDir, ealArguments, false);
+        }
+
+        /**
+         * As above; {@code neverPark} keeps a ZStack loop busy-polling when idle (by default it parks briefly after
+         * {@link ZStackConfig.Builder#idleBackoff} empty rounds, and on a VM an idle vCPU may be halted by the host
+         * and take a millisecond to run again).
+         */
+        public static Transport of(String name, int threads, String devargs, String address, String gateway,
+                                   java.nio.file.Path pcapDirectory, String hugeDir, List<String> ealArguments,
+                                   boolean neverPark) {
             return switch (name) {
                 case "zstack" -> {
                     ZStackConfig.Builder config = ZStackConfig.builder();
+                    if (neverPark) {
+                        config.idleBackoff(0, 0);
+                    }
                     if (pcapDirectory != null) {
                         config.capture(pcapDirectory, 65535, 256L << 20);
                     }
@@ -177,6 +191,7 @@ public final class HttpEchoServer {
         ZStackCongestionControl congestion = null;
         String hugeDir = null;
         List<String> ealArguments = new ArrayList<>();
+        boolean neverPark = false;
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
                 case "--tap" -> devargs = "net_tap0,iface=" + args[++i]; // DPDK's tap driver on interface IFACE
@@ -191,20 +206,22 @@ public final class HttpEchoServer {
                 case "--copy-mode" -> copyMode = true;
                 case "--huge-dir" -> hugeDir = args[++i];
                 case "--eal-arg" -> ealArguments.add(args[++i]);
+                case "--never-park" -> neverPark = true;
                 case "--congestion-control" -> congestion = ZStackCongestionControl.valueOf(
                         args[++i].toUpperCase(java.util.Locale.ROOT).replace('-', '_'));
                 default -> {
                     System.err.println("usage: http-echo [--transport zstack|epoll|nio] [--port N] [--threads N]"
                             + " [--bind ADDRESS] [--tap IFACE | --vdev DEVARGS] [--address CIDR] [--gateway ADDRESS]"
                             + " [--pcap DIRECTORY] [--copy-mode] [--congestion-control cubic|new-reno|bbr]"
-                            + " [--huge-dir HUGETLBFS] [--eal-arg ARGUMENT]...");
+                            + " [--huge-dir HUGETLBFS] [--eal-arg ARGUMENT]... [--never-park]");
                     System.exit(2);
                 }
             }
         }
         Transport transport;
         try {
-            transport = Transport.of(transportName, threads, devargs, address, gateway, pcap, hugeDir, ealArguments);
+            transport = Transport.of(transportName, threads, devargs, address, gateway, pcap, hugeDir, ealArguments,
+                    neverPark);
         } catch (RuntimeException e) {
             exitWith(e);
             return;

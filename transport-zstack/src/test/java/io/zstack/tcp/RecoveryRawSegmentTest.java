@@ -433,9 +433,11 @@ class RecoveryRawSegmentTest {
         assertEquals(1, counters.dsacksSent);
     }
 
-    /** A D-SACK for the only retransmission of a recovery shows it needless: cwnd and ssthresh come back. */
-    @Test
-    void aDsackForASpuriousRetransmissionRestoresTheWindow() {
+    /**
+     * NewReno, ten segments out, the third SACKed: a fast recovery retransmits the first (its only retransmission).
+     * Returns cwnd from before the recovery.
+     */
+    private long recoveryWithOneRetransmission() {
         connect(CongestionAlgorithm.NEW_RENO);
         assertEquals(10, write(10).size());
         long cwndBefore = conn.sender.congestion.cwnd();
@@ -443,6 +445,13 @@ class RecoveryRawSegmentTest {
         ack(seg(0), seg(1), seg(4));
         assertEquals(List.of(seg(0)), seqs(taken()));
         assertTrue(conn.sender.inRecovery);
+        return cwndBefore;
+    }
+
+    /** A D-SACK for the only retransmission of a recovery shows it needless: cwnd and ssthresh come back. */
+    @Test
+    void aDsackForASpuriousRetransmissionRestoresTheWindow() {
+        long cwndBefore = recoveryWithOneRetransmission();
         assertTrue(conn.sender.congestion.cwnd() < cwndBefore, "reduced: " + conn.sender.congestion.cwnd());
         ack(seg(10), seg(0), seg(1)); // the original arrived late; then the resend, reported as a D-SACK
         assertEquals(1, counters.recoveriesUndone);
@@ -458,13 +467,7 @@ class RecoveryRawSegmentTest {
      */
     @Test
     void aDsackAfterEverythingWasAcknowledgedStillRestoresTheWindow() {
-        connect(CongestionAlgorithm.NEW_RENO);
-        assertEquals(10, write(10).size());
-        long cwndBefore = conn.sender.congestion.cwnd();
-        peer.advance(10 * MS);
-        ack(seg(0), seg(1), seg(4));
-        assertEquals(List.of(seg(0)), seqs(taken()));
-        assertTrue(conn.sender.inRecovery);
+        long cwndBefore = recoveryWithOneRetransmission();
         ack(seg(10)); // the original arrived late: everything acknowledged, the recovery over
         assertTrue(!conn.sender.inRecovery);
         assertEquals(0, counters.recoveriesUndone);

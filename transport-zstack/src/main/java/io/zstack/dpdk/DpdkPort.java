@@ -8,12 +8,16 @@ import static java.lang.foreign.ValueLayout.JAVA_SHORT;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * An ethdev port: any PMD, a real NIC or a vdev. Created by hot-plugging a vdev ({@link #probe}) or by name for
@@ -85,7 +89,7 @@ public final class DpdkPort implements AutoCloseable {
     private final Path publishedSocket;
     private final Path stagedSocket;
     private boolean published;
-    private static final java.util.concurrent.atomic.AtomicInteger STAGED = new java.util.concurrent.atomic.AtomicInteger();
+    private static final AtomicInteger STAGED = new AtomicInteger();
     private final PollGate gate;
     private int flagsToClear;
     private long mempoolAddress;
@@ -210,7 +214,7 @@ public final class DpdkPort implements AutoCloseable {
             return null;
         }
         Path socket = Path.of(devarg(devargs, "socket", "/run/memif.sock"));
-        if (Files.exists(socket, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+        if (Files.exists(socket, LinkOption.NOFOLLOW_LINKS)) {
             throw new DpdkException("probing device " + devargs + ": its socket " + socket + " exists (another"
                     + " server's, or one left behind: remove it)", 98); // EADDRINUSE
         }
@@ -396,7 +400,7 @@ public final class DpdkPort implements AutoCloseable {
         } catch (IOException e) {
             stop();
             throw new DpdkException("starting memif server port " + name + ": cannot link its socket at "
-                    + publishedSocket + " (" + e + ")", e instanceof java.nio.file.FileAlreadyExistsException ? 98 : 5);
+                    + publishedSocket + " (" + e + ")", e instanceof FileAlreadyExistsException ? 98 : 5);
         }
     }
 
@@ -421,7 +425,7 @@ public final class DpdkPort implements AutoCloseable {
      * would hand the server stale ones. ZStack's own memif servers make their socket appear only once started. Other
      * ports start at once. Throws, naming the socket, when no server took the link in time.
      */
-    public void start(java.time.Duration serverWait) {
+    public void start(Duration serverWait) {
         if (!memifClient || serverWait.isZero() || serverWait.isNegative()) {
             start();
             return;

@@ -11,6 +11,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Comparator;
 import java.util.List;
+import java.util.regex.Pattern;
 import java.util.stream.Stream;
 
 /**
@@ -112,7 +113,7 @@ public final class Eal {
             return;
         }
         try (Stream<Path> files = Files.list(dir)) {
-            files.filter(f -> f.getFileName().toString().matches(java.util.regex.Pattern.quote(prefix) + "map_\\d+"))
+            files.filter(f -> f.getFileName().toString().matches(Pattern.quote(prefix) + "map_\\d+"))
                     .forEach(f -> {
                         try {
                             Files.deleteIfExists(f);

@@ -56,6 +56,9 @@ TRANSPORTS = {
                                          "--address", "{memif_server_addr}/24"], link="memif",
                                  client="loadgen-zstack"),
 }
+# setup 1's ZStack server with the Java load generator on the kernel as its client instead of wrk: a second client's
+# view of the same server (its latencies are measured by another program than wrk's)
+TRANSPORTS["zstack-afxdp-loadgen"] = dict(TRANSPORTS["zstack-afxdp"], client="loadgen-epoll")
 # The same ZStack servers with DPDK's memory (the mbufs) in 2 MiB hugepages instead of 4 KiB pages (run.sh --hugepages,
 # issue 11): {huge_dir} is the hugetlbfs run.sh mounted for the run. Everything else, the client included, as above.
 for _name in ("zstack-afxdp", "zstack-memif-loadgen"):
@@ -753,7 +756,11 @@ def parse_args(argv):
     if a.transports:
         for s in a.setups:
             SETUPS[s]["transports"] = [n for n in a.transports.split(",") if n in TRANSPORTS]
-    common = ["--enable-native-access=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow", "-Xms512m", "-Xmx512m"]
+    # Parallel GC for every Java server and the load generator alike: a JVM pinned to one CPU picks Serial GC, whose
+    # young pauses were 5 ms (epoll) to 10-16 ms (ZStack) here against Parallel's 0.4-0.9 ms with the same heap and
+    # live set, and those pauses, not the stacks, were what the 64 B p99s measured (bench/README.md, "JVM flags")
+    common = ["--enable-native-access=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow", "-Xms512m", "-Xmx512m",
+              "-XX:+UseParallelGC"]
     # extra server JVM flags for profiling, e.g. ZSBENCH_SERVER_JVM="-XX:+UnlockDiagnosticVMOptions
     # -XX:+DumpPerfMapAtExit -XX:+PreserveFramePointer" to let `perf record -C 1` name Java frames;
     # ZSBENCH_CLIENT_JVM likewise for the load generator (setup 2's client)

@@ -23,8 +23,13 @@ import java.util.List;
  */
 final class TcpWritePath {
     private final ZStackSocketChannel channel;
-    /** handOffComponents' mbuf per piece, kept: a new array per composite written was garbage per request. */
+    /**
+     * handOffComponents' mbuf, offset in its piece and length for each piece, kept: a new array per composite written
+     * was garbage per request.
+     */
     private long[] roots = new long[8];
+    private int[] pieceIndexes = new int[8];
+    private int[] pieceLengths = new int[8];
 
     TcpWritePath(ZStackSocketChannel channel) {
         this.channel = channel;
@@ -167,7 +172,10 @@ final class TcpWritePath {
         int first = composite.toComponentIndex(from);
         int count = composite.toComponentIndex(to - 1) - first + 1;
         if (roots.length < count) {
-            roots = new long[Math.max(count, 2 * roots.length)];
+            int size = Math.max(count, 2 * roots.length);
+            roots = new long[size];
+            pieceIndexes = new int[size];
+            pieceLengths = new int[size];
         }
         long[] roots = this.roots;
         MbufPool largePool = channel.zstackLoop().largePool();
@@ -177,6 +185,8 @@ final class TcpWritePath {
             ByteBuf part = composite.internalComponent(k);
             int index = Math.max(from, start) - start;
             int n = Math.min(to, start + part.capacity()) - start - index;
+            pieceIndexes[i] = index;
+            pieceLengths[i] = n;
             roots[i] = n <= 0 ? -1 : MbufHandOff.forTcp(part, index, n, pool(), largePool);
             if (roots[i] == 0) {
                 return -1;
@@ -194,12 +204,8 @@ final class TcpWritePath {
             if (roots[i] == -1) {
                 continue;
             }
-            int k = first + i;
-            int start = composite.toByteIndex(k);
-            ByteBuf part = composite.internalComponent(k);
-            int index = Math.max(from, start) - start;
-            int n = Math.min(to, start + part.capacity()) - start - index;
-            queue(c, MbufHandOff.takeReference(part, roots[i], index, n));
+            int n = pieceLengths[i];
+            queue(c, MbufHandOff.takeReference(composite.internalComponent(first + i), roots[i], pieceIndexes[i], n));
             queued += n;
         }
         return queued;

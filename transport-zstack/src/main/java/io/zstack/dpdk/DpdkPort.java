@@ -380,13 +380,17 @@ public final class DpdkPort implements AutoCloseable {
     }
 
     public void start() {
+        checkStartable();
+        DpdkException.check("starting port " + name, Shim.portStart(port));
+        started = true;
+        publish();
+    }
+
+    private void checkStartable() {
         checkOpen();
         if (rxQueues == 0) {
             throw new IllegalStateException("port " + name + " is not configured");
         }
-        DpdkException.check("starting port " + name, Shim.portStart(port));
-        started = true;
-        publish();
     }
 
     /** A started memif server's socket appears at its path (a hard link to the PMD's socket). */
@@ -430,10 +434,7 @@ public final class DpdkPort implements AutoCloseable {
             start();
             return;
         }
-        checkOpen();
-        if (rxQueues == 0) {
-            throw new IllegalStateException("port " + name + " is not configured");
-        }
+        checkStartable();
         long deadline = System.nanoTime() + serverWait.toNanos();
         boolean connected = false;
         long linkWait = 1_000_000_000L;

@@ -110,8 +110,23 @@ COLUMNS = ["setup", "transport", "client", "load", "mode", "size", "concurrency"
            "server_cpu_s", "client_cpu_s", "server_cpu_util", "client_cpu_util", "cpu_us_per_req",
            "server_cpu_us_per_req", "client_cpu_us_per_req", "sys_cpu0_busy", "sys_cpu1_busy",
            "sys_softirq_s", "foreign_cpu_s", "idle_busy_before", "handshakes", "syn_synack_p50_us",
-           "syn_synack_p99_us", "syn_retries", "warmup_s", "warmup_settled"]
+           "syn_synack_p99_us", "syn_retries", "warmup_s", "warmup_settled", "speed_probe_ms"]
 NUMERIC = COLUMNS[COLUMNS.index("duration_s"):]
+
+
+# A fixed piece of CPU work (a Python loop, the same every time) timed on one CPU: this machine's speed right now. The
+# harness runs it on both benchmark CPUs before and after each measurement (speed_probe_ms, their mean), so a
+# baseline that moves between repeats can be told apart from the host giving the VM less (same work, longer time).
+SPEED_PROBE = "import time\nt = time.perf_counter()\ns = 0\nfor i in range(300_000):\n    s += i\n" \
+              "print(round((time.perf_counter() - t) * 1000, 1))"
+
+
+def speed_probe_ms(cpu):
+    r = run(["taskset", "-c", str(cpu), sys.executable, "-c", SPEED_PROBE], check=False)
+    try:
+        return float(r.stdout.strip())
+    except ValueError:
+        return float("nan")
 
 
 def log(msg):
@@ -405,6 +420,7 @@ class Harness:
         if t.get("xdp"):
             self.detach_xdp()
         quiet = self.wait_quiet()
+        probes = [speed_probe_ms(a.server_cpu), speed_probe_ms(a.client_cpu)]
         with open(os.path.join(self.out, "load.txt"), "a") as f:  # the machine's load (uptime) at each measurement
             f.write(f"{datetime.datetime.now().isoformat(timespec='seconds')} {tag} "
                     f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}\n")
@@ -459,6 +475,7 @@ class Harness:
                 os.killpg(early.pid, signal.SIGKILL)
                 early.wait()
             self.stop_server(p)
+            probes += [speed_probe_ms(a.server_cpu), speed_probe_ms(a.client_cpu)]
             if t.get("huge"):
                 self.remove_hugepage_files()
             if t.get("xdp"):
@@ -497,14 +514,16 @@ class Harness:
                    foreign_cpu_s=round(sum((y1[c][0] - y0[c][0]) for c in (f"cpu{a.server_cpu}",
                                                                           f"cpu{a.client_cpu}")) / CLK_TCK
                                        - server_cpu - client_cpu, 3),
-                   warmup_s=warm[0], warmup_settled=int(warm[1]), **handshakes)
+                   warmup_s=warm[0], warmup_settled=int(warm[1]), speed_probe_ms=round(sum(probes) / len(probes), 1),
+                   **handshakes)
         if handshakes:
             log(f"{tag}: SYN to SYN-ACK at the client's veth: p50 {handshakes['syn_synack_p50_us']} us, p99 "
                 f"{handshakes['syn_synack_p99_us']} us over {handshakes['handshakes']} handshakes, "
                 f"{handshakes['syn_retries']} SYNs sent again")
         log(f"{tag}: {row['rps']:.0f} req/s, p50 {row['lat_p50_us']} us, p99 {row['lat_p99_us']} us, "
             f"p99.9 {row['lat_p999_us']} us, cpu {row['cpu_us_per_req']} us/req "
-            f"(server {row['server_cpu_util']:.2f} core), errors {errors}, other CPU use {row['foreign_cpu_s']} s"
+            f"(server {row['server_cpu_util']:.2f} core), errors {errors}, other CPU use {row['foreign_cpu_s']} s, "
+            f"speed probe {'/'.join(f'{x:g}' for x in probes)} ms"
             + ("" if warm[1] or setup == "probe" else f"; WARM-UP NOT SETTLED in {warm[0]} s (raise --warmup): not a steady state"))
         return row
 

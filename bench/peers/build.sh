@@ -27,7 +27,11 @@ jobs=${ZSBENCH_PEERS_JOBS:-2}
 
 tree() { # name tarball-overlay(or empty)
     local name=$1 overlay=$2 dir=$out/$1
-    if [ ! -f "$dir/.extracted" ] || [ "$zt" -nt "$dir/.extracted" ] || [ "$here/fstack-eal-args.patch" -nt "$dir/.extracted" ]; then
+    # what the tree was made from, by content: a copy of the same tarballs with a newer time (a machine provisioned
+    # again) does not cost another extraction and two builds of the library
+    local stamp
+    stamp=$(cat "$zt" ${overlay:+"$overlay"} "$here/fstack-eal-args.patch" | sha256sum | cut -d' ' -f1)
+    if [ ! -f "$dir/.extracted" ] || [ "$(cat "$dir/.extracted")" != "$stamp" ]; then
         echo "peers: extracting $name"
         rm -rf "$dir" "$out/tmp-$name"
         mkdir -p "$out/tmp-$name"
@@ -41,7 +45,7 @@ tree() { # name tarball-overlay(or empty)
             rm -rf "$out/tmp-orig"
         fi
         patch -d "$dir" -p1 -s < "$here/fstack-eal-args.patch"
-        touch "$dir/.extracted"
+        echo "$stamp" > "$dir/.extracted"
     fi
     if [ ! -f "$dir/lib/libfstack.a" ] || [ "$dir/.extracted" -nt "$dir/lib/libfstack.a" ]; then
         echo "peers: building $name's lib (make, about 80 s of CPU)"

@@ -129,6 +129,12 @@ def speed_probe_ms(cpu):
         return float("nan")
 
 
+def jvm_args(common, extra):
+    """common + extra, with Parallel GC unless extra names a collector (bench/README.md, "JVM flags")."""
+    named = any(x.startswith("-XX:+Use") and x.endswith("GC") for x in extra)
+    return common + ([] if named else ["-XX:+UseParallelGC"]) + extra
+
+
 def log(msg):
     print(f"[{datetime.datetime.now().strftime('%H:%M:%S')}] {msg}", flush=True)
 
@@ -775,16 +781,16 @@ def parse_args(argv):
     if a.transports:
         for s in a.setups:
             SETUPS[s]["transports"] = [n for n in a.transports.split(",") if n in TRANSPORTS]
-    # Parallel GC for every Java server and the load generator alike: a JVM pinned to one CPU picks Serial GC, whose
-    # young pauses were 5 ms (epoll) to 10-16 ms (ZStack) here against Parallel's 0.4-0.9 ms with the same heap and
-    # live set, and those pauses, not the stacks, were what the 64 B p99s measured (bench/README.md, "JVM flags")
-    common = ["--enable-native-access=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow", "-Xms512m", "-Xmx512m",
-              "-XX:+UseParallelGC"]
+    # Parallel GC (jvm_args) for every Java server and the load generator alike: a JVM pinned to one CPU picks Serial
+    # GC, whose young pauses were 5 ms (epoll) to 10-16 ms (ZStack) here against Parallel's 0.4-0.9 ms with the same
+    # heap and live set, and those pauses, not the stacks, were what the 64 B p99s measured (bench/README.md)
+    common = ["--enable-native-access=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow", "-Xms512m", "-Xmx512m"]
     # extra server JVM flags for profiling, e.g. ZSBENCH_SERVER_JVM="-XX:+UnlockDiagnosticVMOptions
     # -XX:+DumpPerfMapAtExit -XX:+PreserveFramePointer" to let `perf record -C 1` name Java frames;
-    # ZSBENCH_CLIENT_JVM likewise for the load generator (setup 2's client)
-    a.server_jvm_args = common + os.environ.get("ZSBENCH_SERVER_JVM", "").split()
-    a.client_jvm_args = common + os.environ.get("ZSBENCH_CLIENT_JVM", "").split()
+    # ZSBENCH_CLIENT_JVM likewise for the load generator (setup 2's client). A collector named there
+    # (-XX:+UseSerialGC, ...) replaces the default one (the JVM refuses two).
+    a.server_jvm_args = jvm_args(common, os.environ.get("ZSBENCH_SERVER_JVM", "").split())
+    a.client_jvm_args = jvm_args(common, os.environ.get("ZSBENCH_CLIENT_JVM", "").split())
     return a
 
 

@@ -52,6 +52,9 @@ public final class ArpCache {
     private final int[] pendingCount;
     private int size;
     private long lastMac;
+    private long lastConfirmedAt;
+    /** Changes whenever an entry's MAC or state may have changed: a {@link Route} resolved before it is re-checked. */
+    private long version;
 
     private long resolutionFailures;
     private long pendingDrops;
@@ -103,6 +106,39 @@ public final class ArpCache {
         return -1;
     }
 
+    /**
+     * A number that changes whenever any entry is added, removed, confirmed or goes stale: what a {@link Route} learnt
+     * from {@link #reachable} holds while it is the same.
+     */
+    public long version() {
+        return version;
+    }
+
+    /** How long a confirmation is trusted (after it, {@link #resolve} asks the neighbour again). */
+    public long reachableNanos() {
+        return reachableNanos;
+    }
+
+    /**
+     * Whether {@code address} is REACHABLE and was confirmed less than the reachable time ago: then {@link #resolve}
+     * would answer KNOWN with nothing else to do until {@link #lastConfirmedAt()} + {@link #reachableNanos()}. The MAC
+     * goes to {@link #lastMac()}. Never queues, never changes the entry.
+     */
+    public boolean reachable(int address, long nowNanos) {
+        int i = find(address);
+        if (i < 0 || states[i] != REACHABLE || nowNanos - confirmedAt[i] >= reachableNanos) {
+            return false;
+        }
+        lastMac = macs[i];
+        lastConfirmedAt = confirmedAt[i];
+        return true;
+    }
+
+    /** When the entry {@link #reachable} last found was confirmed. */
+    public long lastConfirmedAt() {
+        return lastConfirmedAt;
+    }
+
     /** The MAC found by the last {@link #resolve} or {@link #lookup} that returned a known address. */
     public long lastMac() {
         return lastMac;
@@ -127,6 +163,7 @@ public final class ArpCache {
         if (i >= 0 && states[i] != INCOMPLETE) {
             lastMac = macs[i];
             if (states[i] == REACHABLE && nowNanos - confirmedAt[i] >= reachableNanos) {
+                version++;
                 states[i] = STALE;
                 requestsSent[i] = 0;
             }
@@ -185,6 +222,7 @@ public final class ArpCache {
         addresses[i] = address;
         pendingCount[i] = 0;
         size++;
+        version++;
         return i;
     }
 
@@ -207,6 +245,7 @@ public final class ArpCache {
         pendingCount[i] = 0;
         states[i] = FREE;
         size--;
+        version++;
         for (int j = (i + 1) & mask; states[j] != FREE; j = (j + 1) & mask) {
             int address = addresses[j];
             byte state = states[j];
@@ -259,6 +298,7 @@ public final class ArpCache {
         states[i] = REACHABLE;
         macs[i] = mac;
         confirmedAt[i] = nowNanos;
+        version++;
         requestsSent[i] = 0;
         int n = pendingCount[i];
         pendingCount[i] = 0;
@@ -312,6 +352,7 @@ public final class ArpCache {
             states[i] = FREE;
         }
         size = 0;
+        version++;
     }
 
     public int size() {

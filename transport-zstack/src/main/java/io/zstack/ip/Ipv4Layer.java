@@ -405,31 +405,9 @@ public final class Ipv4Layer {
             return false;
         }
         DeviceCapabilities caps = out.capabilities();
-        // transport checksum: offloaded (pseudo-header sum in the field, as NICs expect) or computed here
-        long l4 = Mbuf.dataAddress(packet);
-        long pseudo = Checksum.pseudoHeader(source, destination, protocol, l4Length);
-        long olFlags = 0;
-        boolean offloadL4 = caps.txTcpChecksum() && protocol == Ipv4Packet.PROTOCOL_TCP
-                && !hasOddInnerSegment(packet);
-        if (offloadL4) {
-            Checksum.store(Mbuf.MEMORY, l4 + checksumOffset, Checksum.fold(pseudo));
-            olFlags |= Mbuf.LAYOUT.txTcpChecksum | Mbuf.LAYOUT.txIpv4;
-            counters.txChecksumOffloaded++;
-        } else {
-            counters.txChecksumSoftware++;
-            long sum = pseudo;
-            long position = 0;
-            for (long seg = packet; seg != 0; seg = Mbuf.next(seg)) {
-                int len = Mbuf.dataLen(seg);
-                sum = Checksum.addAt(sum, position, Mbuf.MEMORY, Mbuf.dataAddress(seg), len);
-                position += len;
-            }
-            int value = Checksum.finish(sum);
-            if (protocol == Ipv4Packet.PROTOCOL_UDP && value == 0) {
-                value = 0xffff;
-            }
-            Checksum.store(Mbuf.MEMORY, l4 + checksumOffset, value);
-        }
+        long olFlags = transportChecksum(packet, protocol, checksumOffset,
+                caps.txTcpChecksum() && protocol == Ipv4Packet.PROTOCOL_TCP,
+                Checksum.pseudoHeader(source, destination, protocol, l4Length));
         long ipAddress = Mbuf.prepend(packet, Ipv4Packet.MIN_HEADER_LENGTH);
         boolean offloadIp = caps.txIpv4Checksum();
         Ipv4Packet.write(Mbuf.MEMORY, ipAddress, Ipv4Packet.MIN_HEADER_LENGTH + l4Length, nextIdentification++, true, TTL, protocol,
@@ -457,6 +435,111 @@ public final class Ipv4Layer {
             }
             case DROPPED -> counters.arpQueueDrops++;
         }
+        return true;
+    }
+
+    /**
+     * Fills the transport checksum of {@code packet} (data at its header, field at {@code checksumOffset}): offloaded
+     * when {@code offload} (the pseudo-header sum in the field, as NICs expect) unless the chain's shape forbids it,
+     * else summed here. Returns the ol_flags the offload needs (0 without).
+     */
+    private long transportChecksum(long packet, int protocol, int checksumOffset, boolean offload, long pseudo) {
+        long l4 = Mbuf.dataAddress(packet);
+        if (offload && !hasOddInnerSegment(packet)) {
+            Checksum.store(Mbuf.MEMORY, l4 + checksumOffset, Checksum.fold(pseudo));
+            counters.txChecksumOffloaded++;
+            return Mbuf.LAYOUT.txTcpChecksum | Mbuf.LAYOUT.txIpv4;
+        }
+        counters.txChecksumSoftware++;
+        long sum = pseudo;
+        long position = 0;
+        for (long seg = packet; seg != 0; seg = Mbuf.next(seg)) {
+            int len = Mbuf.dataLen(seg);
+            sum = Checksum.addAt(sum, position, Mbuf.MEMORY, Mbuf.dataAddress(seg), len);
+            position += len;
+        }
+        int value = Checksum.finish(sum);
+        if (protocol == Ipv4Packet.PROTOCOL_UDP && value == 0) {
+            value = 0xffff;
+        }
+        Checksum.store(Mbuf.MEMORY, l4 + checksumOffset, value);
+        return 0;
+    }
+
+    /** A route for packets from {@code source} to {@code destination}, worked out at its first use. */
+    public Route route(int source, int destination, int protocol) {
+        return new Route(source, destination, protocol);
+    }
+
+    /**
+     * {@link #send(int, int, int, long, int, int, long)} by a {@link Route}: while the route holds (the ARP table
+     * unchanged since it was worked out, the next hop still fresh) the packet skips routing, the neighbour lookup and
+     * the capability queries, and its IPv4 and Ethernet headers go in at once; otherwise the route is worked out again,
+     * and if the next hop is not resolved and fresh the packet takes the full path, which queues it and asks ARP.
+     */
+    public boolean send(Route route, long packet, int checksumOffset, int transportHeaderLength, long nowNanos) {
+        if (!route.usable(arp.version(), nowNanos) && !resolve(route, nowNanos)) {
+            return send(route.source, route.destination, route.protocol, packet, checksumOffset, transportHeaderLength,
+                    nowNanos);
+        }
+        int l4Length = Mbuf.pktLen(packet);
+        if (Mbuf.headroom(packet) < Ethernet.HEADER_LENGTH + Ipv4Packet.MIN_HEADER_LENGTH) {
+            counters.noMbufs++; // as in the full path: transports allocate with headroom
+            pool.free(packet);
+            return false;
+        }
+        int protocol = route.protocol;
+        long olFlags = transportChecksum(packet, protocol, checksumOffset, route.offloadTransportChecksum,
+                Checksum.pseudoHeader(route.source, route.destination, protocol, l4Length));
+        boolean offloadIp = route.offloadIpChecksum;
+        long ethAddress = Mbuf.prepend(packet, Ethernet.HEADER_LENGTH + Ipv4Packet.MIN_HEADER_LENGTH);
+        Ipv4Packet.write(Mbuf.MEMORY, ethAddress + Ethernet.HEADER_LENGTH, Ipv4Packet.MIN_HEADER_LENGTH + l4Length,
+                nextIdentification++, true, TTL, protocol, route.source, route.destination, !offloadIp);
+        if (offloadIp) {
+            olFlags |= Mbuf.LAYOUT.txIpChecksum | Mbuf.LAYOUT.txIpv4;
+        }
+        Ethernet.write(Mbuf.MEMORY, ethAddress, route.destinationMac, route.sourceMac, Ethernet.TYPE_IPV4);
+        Mbuf.setOlFlags(packet, olFlags);
+        Mbuf.setTxOffload(packet, Ethernet.HEADER_LENGTH, Ipv4Packet.MIN_HEADER_LENGTH, transportHeaderLength, 0);
+        counters.packetsSent++;
+        enqueue(route.out, packet);
+        return true;
+    }
+
+    /**
+     * Works {@code route} out again: the device, and for a device route the next hop's MAC, which must be resolved and
+     * fresh ({@link ArpCache#reachable}). False (the route unusable) otherwise: no route, or ARP has work to do.
+     */
+    private boolean resolve(Route route, long nowNanos) {
+        route.arpVersion = -1;
+        int destination = route.destination;
+        boolean local = isLocal(destination);
+        if (local) {
+            route.out = loopback;
+            route.destinationMac = 0;
+            route.sourceMac = 0;
+        } else {
+            int nextHop = destination;
+            if (!config.onLink(destination)) {
+                if (config.gateway() == 0) {
+                    return false;
+                }
+                nextHop = config.gateway();
+            }
+            if (!arp.reachable(nextHop, nowNanos)) {
+                return false;
+            }
+            route.out = device;
+            route.destinationMac = arp.lastMac();
+            route.sourceMac = mac;
+            route.confirmedAt = arp.lastConfirmedAt();
+            route.reachableNanos = arp.reachableNanos();
+        }
+        DeviceCapabilities caps = route.out.capabilities();
+        route.local = local;
+        route.offloadTransportChecksum = caps.txTcpChecksum() && route.protocol == Ipv4Packet.PROTOCOL_TCP;
+        route.offloadIpChecksum = caps.txIpv4Checksum();
+        route.arpVersion = arp.version();
         return true;
     }
 

@@ -8,6 +8,12 @@ package io.zstack.tcp;
 final class ConnectionTable {
     private TcpConnection[] slots = new TcpConnection[1024];
     private int size;
+    /**
+     * The connection the last successful {@link #find} returned: a burst of segments mostly belongs to one connection
+     * (a bulk transfer, a request and its answer), and four compares beat the hash and the probe. Cleared by
+     * {@link #remove}, so it only ever holds a connection that is in the table.
+     */
+    private TcpConnection last;
 
     static int hash(int localAddress, int localPort, int remoteAddress, int remotePort) {
         int h = remoteAddress * 0x9E3779B9 + (remotePort << 16 | localPort);
@@ -21,6 +27,10 @@ final class ConnectionTable {
     }
 
     TcpConnection find(int localAddress, int localPort, int remoteAddress, int remotePort) {
+        TcpConnection recent = last;
+        if (recent != null && matches(recent, localAddress, localPort, remoteAddress, remotePort)) {
+            return recent;
+        }
         int mask = slots.length - 1;
         for (int i = hash(localAddress, localPort, remoteAddress, remotePort) & mask; ; i = (i + 1) & mask) {
             TcpConnection c = slots[i];
@@ -28,6 +38,7 @@ final class ConnectionTable {
                 return null;
             }
             if (matches(c, localAddress, localPort, remoteAddress, remotePort)) {
+                last = c;
                 return c;
             }
         }
@@ -70,6 +81,9 @@ final class ConnectionTable {
         }
         if (slots[i] == null) {
             return;
+        }
+        if (last == c) {
+            last = null;
         }
         slots[i] = null;
         size--;

@@ -1,6 +1,7 @@
 package io.zstack.tcp;
 
 import io.zstack.buffer.MbufPool;
+import io.zstack.ip.Route;
 import io.zstack.wire.Ipv4Packet;
 import java.util.Objects;
 
@@ -59,6 +60,8 @@ public final class TcpConnection {
     final int localPort;
     final int remoteAddress;
     final int remotePort;
+    /** Where our segments go: device, next hop's MAC, offloads, kept while they hold (see Route). */
+    final Route route;
     /** The listener that created us (passive open) until the application accepts us; null otherwise. */
     TcpListener listener;
     Handler handler = NO_HANDLER;
@@ -101,6 +104,7 @@ public final class TcpConnection {
         this.localPort = localPort;
         this.remoteAddress = remoteAddress;
         this.remotePort = remotePort;
+        this.route = layer.route(localAddress, remoteAddress);
         this.timers = new ConnectionTimers(this, layer.timers());
         this.sender = new TcpSender(this);
         this.receiver = new TcpReceiver(this);

@@ -4,6 +4,7 @@ import io.zstack.buffer.Mbuf;
 import io.zstack.buffer.MbufPool;
 import io.zstack.device.DeviceCapabilities;
 import io.zstack.ip.Ipv4Layer;
+import io.zstack.ip.Route;
 import io.zstack.wire.CheckResult;
 import io.zstack.wire.Checksum;
 import io.zstack.wire.Ethernet;
@@ -108,6 +109,11 @@ public final class TcpLayer implements Ipv4Layer.Transport {
 
     int isn(int localAddress, int localPort, int remoteAddress, int remotePort, long nowNanos) {
         return isns.isn(localAddress, localPort, remoteAddress, remotePort, nowNanos);
+    }
+
+    /** A route for a connection's segments (see {@link Route}). */
+    Route route(int localAddress, int remoteAddress) {
+        return ip.route(localAddress, remoteAddress, Ipv4Packet.PROTOCOL_TCP);
     }
 
     /** The MSS we announce to a peer: the route's MTU less IPv4 and TCP headers. */
@@ -591,6 +597,6 @@ public final class TcpLayer implements Ipv4Layer.Transport {
         if ((flags & TcpFlags.RST) != 0) {
             counters.resetsSent++;
         }
-        return ip.send(c.localAddress(), c.remoteAddress(), Ipv4Packet.PROTOCOL_TCP, m, 16, headerLength, nowNanos);
+        return ip.send(c.route, m, 16, headerLength, nowNanos);
     }
 }

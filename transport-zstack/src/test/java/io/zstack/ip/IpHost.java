@@ -55,6 +55,15 @@ final class IpHost implements AutoCloseable {
         return ip.send(ip.sourceFor(destination), destination, 6, m, 16, TcpHeader.MIN_HEADER_LENGTH, nowNanos);
     }
 
+    /** {@link #sendSyn} by a route (as a TCP connection sends its segments), with the same header. */
+    boolean sendSyn(Route route, long nowNanos) {
+        long m = device.pool().alloc();
+        Mbuf.setDataOff(m, Mbuf.HEADROOM + 64);
+        long at = Mbuf.append(m, TcpHeader.MIN_HEADER_LENGTH);
+        TcpHeader.write(Mbuf.MEMORY, at, 40000, 80, 1, 0, TcpHeader.MIN_HEADER_LENGTH, 0x02, 65535);
+        return ip.send(route, m, 16, TcpHeader.MIN_HEADER_LENGTH, nowNanos);
+    }
+
     /** Frees what IPv4 holds and closes both devices. */
     @Override
     public void close() {

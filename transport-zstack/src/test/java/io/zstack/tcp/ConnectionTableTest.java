@@ -101,6 +101,23 @@ class ConnectionTableTest {
         assertEquals(4, table.size());
     }
 
+    /**
+     * The table remembers the connection it found last (a burst of segments mostly belongs to one): once removed, that
+     * connection is not found any more, and a new one with the same 4-tuple (a TIME_WAIT taken over) is.
+     */
+    @Test
+    void theLastConnectionFoundIsForgottenWhenRemoved() {
+        TcpConnection a = connection(80, 0x0a000002, 40000);
+        table.add(a);
+        assertSame(a, find(a));
+        assertSame(a, find(a));
+        table.remove(a);
+        assertNull(find(a));
+        TcpConnection again = connection(80, 0x0a000002, 40000);
+        table.add(again);
+        assertSame(again, find(again));
+    }
+
     /** Removal takes the very object given: another connection with the same 4-tuple is not removed. */
     @Test
     void removeTakesOnlyThatObject() {

@@ -51,6 +51,13 @@ class RouteTest {
     }
 
     /** Frames the peer received since the last call, as bytes. */
+    /** Sends one SYN by {@code route}, lets the stack flush, and returns what reached the peer. */
+    private List<byte[]> sendOneBy(Route route) {
+        host.sendSyn(route, clock.now());
+        host.poll(clock.now());
+        return drain();
+    }
+
     private List<byte[]> drain() {
         NetDevice peer = link.b();
         List<byte[]> frames = new ArrayList<>();
@@ -113,13 +120,9 @@ class RouteTest {
     void aRouteFollowsTheNextHopsNewMac() {
         peerAnnounces(PEER_MAC);
         Route route = host.ip().route(OURS, PEER, Ipv4Packet.PROTOCOL_TCP);
-        host.sendSyn(route, clock.now());
-        host.poll(clock.now());
-        assertEquals(PEER_MAC, destinationMac(drain().get(0)));
+        assertEquals(PEER_MAC, destinationMac(sendOneBy(route).get(0)));
         peerAnnounces(PEER_NEW_MAC);
-        host.sendSyn(route, clock.now());
-        host.poll(clock.now());
-        List<byte[]> frames = drain();
+        List<byte[]> frames = sendOneBy(route);
         assertEquals(1, frames.size());
         assertEquals(PEER_NEW_MAC, destinationMac(frames.get(0)));
     }
@@ -132,13 +135,9 @@ class RouteTest {
     void aRouteGivesWayWhenTheNextHopGoesStale() {
         peerAnnounces(PEER_MAC);
         Route route = host.ip().route(OURS, PEER, Ipv4Packet.PROTOCOL_TCP);
-        host.sendSyn(route, clock.now());
-        host.poll(clock.now());
-        assertEquals(1, drain().size());
+        assertEquals(1, sendOneBy(route).size());
         clock.advance(REACHABLE_NANOS);
-        host.sendSyn(route, clock.now());
-        host.poll(clock.now());
-        List<byte[]> frames = drain();
+        List<byte[]> frames = sendOneBy(route);
         assertEquals(2, frames.size(), "the packet and a request to confirm the neighbour");
         assertTrue(frames.stream().anyMatch(RouteTest::isArpRequest));
         assertTrue(frames.stream().anyMatch(f -> etherType(f) == Ethernet.TYPE_IPV4
@@ -149,9 +148,7 @@ class RouteTest {
     @Test
     void aRouteToAnUnresolvedNextHopWaitsForArp() {
         Route route = host.ip().route(OURS, PEER, Ipv4Packet.PROTOCOL_TCP);
-        host.sendSyn(route, clock.now());
-        host.poll(clock.now());
-        List<byte[]> asked = drain();
+        List<byte[]> asked = sendOneBy(route);
         assertEquals(1, asked.size());
         assertTrue(isArpRequest(asked.get(0)));
         peerAnnounces(PEER_MAC);

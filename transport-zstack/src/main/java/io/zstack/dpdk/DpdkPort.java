@@ -108,7 +108,7 @@ public final class DpdkPort implements AutoCloseable {
                      Path stagedSocket) {
         this.port = (short) port;
         this.stagedSocket = stagedSocket;
-        this.publishedSocket = stagedSocket == null ? null : Path.of(devarg(devargs, "socket", ""));
+        this.publishedSocket = stagedSocket == null ? null : Path.of(Vdevs.argument(devargs, "socket", ""));
         this.name = name;
         this.hotplugged = hotplugged;
         this.kernelInterface = before == null ? null : before.name;
@@ -118,11 +118,11 @@ public final class DpdkPort implements AutoCloseable {
         this.netnsFd = fd < 0 ? -1 : fd;
         String driver = info().driverName();
         memifClient = "net_memif".equals(driver) && devargs != null && Vdevs.isMemifClient(devargs);
-        memifServerSocket = memifClient && !"yes".equals(devarg(devargs, "socket-abstract", "yes"))
-                ? Path.of(devarg(devargs, "socket", "")) : null;
+        memifServerSocket = memifClient && !"yes".equals(Vdevs.argument(devargs, "socket-abstract", "yes"))
+                ? Path.of(Vdevs.argument(devargs, "socket", "")) : null;
         memifZeroCopy = memifClient && Vdevs.isMemifZeroCopy(devargs);
         if ("net_memif".equals(driver) && devargs != null) {
-            memifLink = devarg(devargs, "socket", "") + "#" + devarg(devargs, "id", "0");
+            memifLink = Vdevs.argument(devargs, "socket", "") + "#" + Vdevs.argument(devargs, "id", "0");
             PortInfo info = info();
             gate = new PollGate(Math.max(1, Math.max(info.maxRxQueues(), info.maxTxQueues())));
             synchronized (MEMIF_LINKS) {
@@ -134,16 +134,6 @@ public final class DpdkPort implements AutoCloseable {
         }
     }
 
-    /** The value of {@code key=} in devargs, or {@code otherwise}. */
-    static String devarg(String devargs, String key, String otherwise) {
-        for (String part : devargs.split(",")) {
-            if (part.startsWith(key + "=")) {
-                return part.substring(key.length() + 1);
-            }
-        }
-        return otherwise;
-    }
-
     /** A kernel interface's flags and XDP program when a port was opened on it: what close gives back. */
     private record InterfaceState(String name, int flags, int xdpProgram) {
         /** The state of the interface an af_packet or af_xdp devargs names, or null for other devices. */
@@ -152,7 +142,7 @@ public final class DpdkPort implements AutoCloseable {
             if (!device.startsWith("net_af_packet") && !device.startsWith("net_af_xdp")) {
                 return null;
             }
-            String iface = devarg(devargs, "iface", null);
+            String iface = Vdevs.argument(devargs, "iface", null);
             if (iface == null) {
                 return null;
             }
@@ -210,10 +200,10 @@ public final class DpdkPort implements AutoCloseable {
      */
     private static Path stagedSocket(String devargs) {
         if (!Vdevs.deviceName(devargs).startsWith("net_memif") || Vdevs.isMemifClient(devargs)
-                || !"no".equals(devarg(devargs, "socket-abstract", "yes"))) {
+                || !"no".equals(Vdevs.argument(devargs, "socket-abstract", "yes"))) {
             return null;
         }
-        Path socket = Path.of(devarg(devargs, "socket", "/run/memif.sock"));
+        Path socket = Path.of(Vdevs.argument(devargs, "socket", "/run/memif.sock"));
         if (Files.exists(socket, LinkOption.NOFOLLOW_LINKS)) {
             throw new DpdkException("probing device " + devargs + ": its socket " + socket + " exists (another"
                     + " server's, or one left behind: remove it)", 98); // EADDRINUSE

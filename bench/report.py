@@ -166,7 +166,7 @@ def summary(med, out_dir, meta, pngs, rows_all=()):
             lines.append("")
     unsettled = [r for r in rows_all if str(r.get("warmup_settled", "1")) == "0"]
     if unsettled:
-        lines += [f"**Warm-up not settled** (the last two slices still differed by more than 10% when --warmup ran out; "
+        lines += [f"**Warm-up not settled** (the last three slices did not agree within 10% when --warmup ran out; "
                   f"these windows may start before the steady state, raise --warmup): "
                   + ", ".join(f"s{r['setup']} {r['transport']} {size_label(int(r['size']))} c{r['concurrency']} "
                               f"r{r['repeat']} ({r.get('warmup_s', '?')} s)" for r in unsettled), ""]

@@ -15,7 +15,6 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  */
 public final class TimerSlack {
     private static final int PR_SET_TIMERSLACK = 29;
-    private static final int PR_GET_TIMERSLACK = 30;
     private static final MethodHandle PRCTL = lookup();
 
     private TimerSlack() {
@@ -42,18 +41,6 @@ public final class TimerSlack {
             return (int) PRCTL.invokeExact(PR_SET_TIMERSLACK, nanos, 0L, 0L, 0L) == 0;
         } catch (Throwable t) {
             return false;
-        }
-    }
-
-    /** The calling thread's timer slack in nanoseconds, or -1 where it cannot be read. */
-    public static long get() {
-        if (PRCTL == null) {
-            return -1;
-        }
-        try {
-            return (int) PRCTL.invokeExact(PR_GET_TIMERSLACK, 0L, 0L, 0L, 0L);
-        } catch (Throwable t) {
-            return -1;
         }
     }
 }

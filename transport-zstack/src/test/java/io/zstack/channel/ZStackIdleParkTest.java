@@ -13,7 +13,7 @@ import org.junit.jupiter.api.Test;
 /**
  * A loop that parks while idle does so with a 1 µs timer slack: with Linux's default 50 µs a 50 µs park lasted
  * 112-124 µs here, and a frame arriving during it waits that long. Read from the kernel's own view of the thread
- * ({@code /proc/TID/timerslack_ns}), not through the setter's own getter.
+ * ({@code /proc/TID/timerslack_ns}).
  */
 class ZStackIdleParkTest {
 

@@ -1,5 +1,6 @@
 package io.zstack.channel;
 
+import io.netty.util.internal.SystemPropertyUtil;
 import io.zstack.buffer.JavaMbufPool;
 import io.zstack.device.NetDevice;
 import io.zstack.device.NoLinkDevice;
@@ -39,6 +40,8 @@ public final class ZStackConfig {
 
     /** Mbufs in each loop's pool when the loop has no NIC. */
     public static final int DEFAULT_LOOPBACK_MBUFS = 8192;
+    /** Default of {@link Builder#transmitBatch}. */
+    public static final long DEFAULT_TRANSMIT_BATCH_NANOS = 2_000;
 
     private final DeviceFactory device;
     private final Ipv4Config address;
@@ -46,6 +49,7 @@ public final class ZStackConfig {
     private final int idleSpins;
     private final long idleParkNanos;
     private final long stallFlushNanos;
+    private final long transmitBatchNanos;
     private final int largeBuffers;
     private final Path captureDirectory;
     private final int captureSnapLength;
@@ -64,6 +68,7 @@ public final class ZStackConfig {
         this.idleSpins = b.idleSpins;
         this.idleParkNanos = b.idleParkNanos;
         this.stallFlushNanos = b.stallFlushNanos;
+        this.transmitBatchNanos = b.transmitBatchNanos;
         this.largeBuffers = b.largeBuffers;
         this.captureDirectory = b.captureDirectory;
         this.captureSnapLength = b.captureSnapLength;
@@ -138,6 +143,11 @@ public final class ZStackConfig {
         return idleParkNanos;
     }
 
+    /** How long written frames may wait for a round's transmit burst (see {@link Builder#transmitBatch}). */
+    public long transmitBatchNanos() {
+        return transmitBatchNanos;
+    }
+
     /** How long a loop may stay in one round before another thread flushes what it queued (see {@link #Builder}). */
     public long stallFlushNanos() {
         return stallFlushNanos;
@@ -157,6 +167,8 @@ public final class ZStackConfig {
         private int idleSpins = 1000;
         private long idleParkNanos = 50_000;
         private long stallFlushNanos = 1_000_000;
+        private long transmitBatchNanos = SystemPropertyUtil.getLong("io.zstack.transmitBatchNanos",
+                DEFAULT_TRANSMIT_BATCH_NANOS);
         private int largeBuffers = 128;
         private Path captureDirectory;
         private int captureSnapLength;
@@ -229,6 +241,22 @@ public final class ZStackConfig {
                 throw new IllegalArgumentException("stallFlush " + nanos);
             }
             this.stallFlushNanos = nanos;
+            return this;
+        }
+
+        /**
+         * How long a loop may hold written frames back to send them in one burst with later writes of the same round
+         * (default {@value #DEFAULT_TRANSMIT_BATCH_NANOS} ns, or the system property
+         * {@code io.zstack.transmitBatchNanos}). A write made when the loop has not transmitted for this long sends
+         * everything queued at once; the rest go at the round's end. 0 sends at every write (lowest latency, one
+         * transmit call per write); {@link Long#MAX_VALUE} once per round (fewest calls: a round that serves many
+         * requests then answers them all at its end).
+         */
+        public Builder transmitBatch(long nanos) {
+            if (nanos < 0) {
+                throw new IllegalArgumentException("transmitBatch " + nanos);
+            }
+            this.transmitBatchNanos = nanos;
             return this;
         }
 

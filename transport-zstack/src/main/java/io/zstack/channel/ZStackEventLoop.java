@@ -192,12 +192,16 @@ public final class ZStackEventLoop extends SingleThreadEventLoop {
                     }
                 }
                 boolean ranTasks = runAllTasks(TASK_BUDGET_NANOS);
+                // an empty round lasted a few hundred ns: its start serves as its output's time too (a clock read is
+                // about 45 ns on these VMs, and two of them were a quarter of an idle round)
+                long outputStart = work > 0 || ranTasks ? now() : roundStart;
                 stack.ip().lockDevices();
                 try {
-                    stack.output(now());
+                    stack.output(outputStart);
                 } finally {
                     stack.ip().unlockDevices();
                 }
+                lastTransmitNanos = outputStart;
                 if (work > 0 || ranTasks) {
                     idle = 0;
                 } else if (config.idleParkNanos() > 0 && ++idle > config.idleSpins()) {
@@ -241,6 +245,24 @@ public final class ZStackEventLoop extends SingleThreadEventLoop {
         Runnable task;
         while ((task = listenTasks.poll()) != null) {
             task.run();
+        }
+    }
+
+    /** When this loop last handed its queued frames to the device: a round's end, or a write that did not wait. */
+    private long lastTransmitNanos;
+
+    /**
+     * A channel's write queued its frames at {@code nowNanos}. They wait for the round's one transmit burst unless the
+     * loop has not transmitted for {@link ZStackConfig#transmitBatchNanos()}: then everything queued goes now. A round
+     * that read many requests at once (ten connections' worth in one receive burst) would otherwise hold the first
+     * response until the last was written, and the peer, idle meanwhile, would answer in the same convoy: both ends
+     * then take turns instead of working side by side (setup 2, 64 B, ten connections: 76k req/s with one burst per
+     * round, 137-151k with a burst per write).
+     */
+    void wrote(long nowNanos) {
+        if (nowNanos - lastTransmitNanos >= config.transmitBatchNanos() && stack.queuedFrames() > 0) {
+            stack.flush();
+            lastTransmitNanos = nowNanos;
         }
     }
 

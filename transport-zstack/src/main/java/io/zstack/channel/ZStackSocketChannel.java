@@ -394,15 +394,18 @@ public final class ZStackSocketChannel extends AbstractZStackChannel implements 
         // the write sees the connection as it is now: what waits in the devices (a RST, an ACK opening the window) is
         // processed first, as a kernel has processed it before send() is called. Stack events only queue tasks, so
         // nothing re-enters this channel from here.
-        zstackLoop().stack().input(ZStackEventLoop.now());
+        ZStackEventLoop loop = zstackLoop();
+        loop.stack().input(ZStackEventLoop.now());
         try {
             writePath.write(in);
         } finally {
+            long now = ZStackEventLoop.now();
             if (connection != null) {
-                connection.push(ZStackEventLoop.now()); // everything this flush queued, in as few segments as fit
+                connection.push(now); // everything this flush queued, in as few segments as fit
             }
-            // the frames wait for the loop's transmit burst at the end of this round (ZStackEventLoop.run): every
-            // flush of a round shares one tx_burst, as F-stack and Linux's xmit_more batch them
+            // the frames usually wait for the loop's transmit burst at the end of this round, shared with the round's
+            // other flushes as F-stack and Linux's xmit_more batch them; a round that has run long goes out now
+            loop.wrote(now);
         }
     }
 

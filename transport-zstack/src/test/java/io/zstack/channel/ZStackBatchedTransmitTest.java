@@ -19,14 +19,18 @@ import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.Test;
 
 /**
- * Batched transmit: every flush of a loop round goes out in that round's one tx_burst; and a handler that blocks its
- * loop right after a write (Netty's SocketHalfClosedTest leader does) still gets the write out (the stall watch).
+ * Batched transmit: the flushes of a loop round go out in that round's one tx_burst, unless the loop has not
+ * transmitted for its transmit batch budget ({@link ZStackConfig.Builder#transmitBatch}), when a write goes out at
+ * once; and a handler that blocks its loop right after a write (Netty's SocketHalfClosedTest leader does) still gets
+ * the write out (the stall watch).
  */
 class ZStackBatchedTransmitTest {
     @Test
-    void theFlushesOfOneRoundShareOneTxBurst() throws Exception {
-        // no stall flush: however slow this shared machine runs the task, its flushes wait for the round's end
-        MemifRecordingPair pair = new MemifRecordingPair("batch", 27, 2, b -> b.stallFlush(0));
+    void withoutABudgetTheFlushesOfOneRoundShareOneTxBurst() throws Exception {
+        // no stall flush and no budget: however slow this shared machine runs the task, its flushes wait for the
+        // round's end
+        MemifRecordingPair pair = new MemifRecordingPair("batch", 27, 2,
+                b -> b.stallFlush(0).transmitBatch(Long.MAX_VALUE));
         ZStackZeroCopyTest.RecordingDevice client = pair.client;
         ZStackEventLoopGroup serverGroup = pair.serverGroup;
         ZStackEventLoopGroup clientGroup = pair.clientGroup;
@@ -62,6 +66,83 @@ class ZStackBatchedTransmitTest {
             }
             listener.close().sync();
         });
+    }
+
+    /**
+     * A round that serves many requests must not hold the first answer until the last is written (the convoy that
+     * halved setup 2's rate): a write made when the loop has not transmitted for the budget sends what is queued.
+     */
+    @Test
+    void aWriteLongAfterTheLastTransmitSendsEverythingQueuedAtOnce() throws Exception {
+        long budget = TimeUnit.MILLISECONDS.toNanos(20);
+        // each count below is taken inside the writing task: the round has not ended, only a write can have sent
+        List<Integer> sentAfterWrite = writeInOneTask("budget", 29, 4, b -> b.stallFlush(0).transmitBatch(budget),
+                (i, ch) -> {
+            if (i == 1) {
+                long start = System.nanoTime();
+                while (System.nanoTime() - start < 2 * budget) {
+                    Thread.onSpinWait(); // the loop busy, as a handler serving a long request keeps it
+                }
+            }
+        });
+        // write 0 may or may not have gone at once (a slow machine may start the task a budget after the last
+        // transmit); write 1 came two budgets after the task began, so it sent itself and write 0 together
+        assertEquals(2, sentAfterWrite.get(1), "frames sent by the end of the second write: " + sentAfterWrite);
+        assertTrue(sentAfterWrite.get(0) <= 1, sentAfterWrite::toString);
+    }
+
+    @Test
+    void withABudgetOfZeroEveryWriteGoesOutAtOnce() throws Exception {
+        List<Integer> sentAfterWrite = writeInOneTask("nobatch", 33, 5, b -> b.stallFlush(0).transmitBatch(0),
+                (i, ch) -> { });
+        assertEquals(List.of(1, 2, 3, 4), sentAfterWrite);
+    }
+
+    /**
+     * Connects four channels of a client whose config {@code clientConfig} adjusts (over memif ports
+     * {@code firstPortId} and the next, subnet 10.9.{@code subnet}.0/24), then one task of the client's loop writes
+     * 100 bytes on each in turn ({@code beforeWrite} runs before each); returns how many data frames the client's
+     * device had been handed after each write, counted inside that task.
+     */
+    private static List<Integer> writeInOneTask(String name, int firstPortId, int subnet,
+                                                java.util.function.UnaryOperator<ZStackConfig.Builder> clientConfig,
+                                                java.util.function.BiConsumer<Integer, Channel> beforeWrite)
+            throws Exception {
+        int connections = 4;
+        String server = "10.9." + subnet + ".1";
+        MemifRecordingPair pair = new MemifRecordingPair(name, firstPortId, subnet, clientConfig);
+        ZStackZeroCopyTest.RecordingDevice client = pair.client;
+        List<Integer> sentAfterWrite = new ArrayList<>();
+        pair.run(() -> {
+            CountDownLatch received = new CountDownLatch(connections * 100);
+            Channel listener = new ServerBootstrap().group(pair.serverGroup).channel(ZStackServerSocketChannel.class)
+                    .childHandler(new CountingReader(received)).bind(new InetSocketAddress(server, 8080)).sync()
+                    .channel();
+            pair.awaitLink();
+            List<Channel> channels = new ArrayList<>();
+            for (int i = 0; i < connections; i++) {
+                channels.add(new Bootstrap().group(pair.clientGroup).channel(ZStackSocketChannel.class)
+                        .handler(new ChannelInboundHandlerAdapter())
+                        .connect(new InetSocketAddress(server, 8080)).sync().channel());
+            }
+            pair.clientGroup.next().submit(() -> {
+                client.dataFramesPerTransmit.clear();
+                for (int i = 0; i < channels.size(); i++) {
+                    beforeWrite.accept(i, channels.get(i));
+                    ByteBuf out = channels.get(i).alloc().directBuffer(100);
+                    out.writeZero(100);
+                    channels.get(i).writeAndFlush(out);
+                    sentAfterWrite.add(client.dataFramesPerTransmit.stream().mapToInt(Integer::intValue).sum());
+                }
+            }).sync();
+            assertTrue(received.await(10, TimeUnit.SECONDS), () -> "server read "
+                    + (connections * 100 - received.getCount()) + " bytes\n" + describe(pair.clientGroup));
+            for (Channel ch : channels) {
+                ch.close().sync();
+            }
+            listener.close().sync();
+        });
+        return sentAfterWrite;
     }
 
     /** Counts the bytes every connection reads. */

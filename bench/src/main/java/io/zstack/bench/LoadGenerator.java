@@ -35,6 +35,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.HdrHistogram.Histogram;
 
@@ -47,8 +48,8 @@ import org.HdrHistogram.Histogram;
  * a request is sent at its due time, or as soon as its connection's previous response arrived if that is later,
  * and its latency is measured from its due time (so a stalled server is charged for the requests it delayed).
  *
- * <p>Warm-up: slices of 2 s until three successive slices agree within 10 % (between {@code --warmup-min} and
- * {@code --warmup} seconds); then the measured window of {@code --duration} seconds, in which every response
+ * <p>Warm-up: slices of 2 s until three successive slices agree within 10 % and the last saw no JIT compiling in
+ * any JVM of the machine ({@link JitActivity}), between {@code --warmup-min} and {@code --warmup} seconds; then the measured window of {@code --duration} seconds, in which every response
  * completed is counted and its latency recorded in an HdrHistogram (1 ns to 60 s, 3 significant digits).
  * It prints one line {@code ZSBENCH key=value ...} with the keys wrk-report.lua prints (latencies in µs).
  *
@@ -262,6 +263,9 @@ public final class LoadGenerator {
         return max > 0 && max - min <= 0.1 * max;
     }
 
+    /** Most JIT compiler CPU (every JVM's) per second of a warm-up slice for the warm-up to be over. */
+    static final double JIT_QUIET = 0.02;
+
     /** Seconds the warm-up took, and whether its last three slices agreed (false: the window starts before steady state). */
     private int warmupSeconds;
     private boolean warmupSettled = true;
@@ -273,21 +277,26 @@ public final class LoadGenerator {
         warmupSettled = false;
         int done = 0;
         List<Long> rates = new ArrayList<>();
+        List<Double> jit = new ArrayList<>();
         while (done < o.warmup) {
             int slice = Math.min(2, o.warmup - done);
+            Map<String, Long> j0 = JitActivity.ticks();
             long c0 = onLoop(() -> completed);
             Thread.sleep(TimeUnit.SECONDS.toMillis(slice));
             long c1 = onLoop(() -> completed);
+            double compiling = JitActivity.secondsBetween(j0, JitActivity.ticks());
             rates.add(Math.round((c1 - c0) / (double) slice));
+            jit.add(Math.round(compiling * 100) / 100.0);
             done += slice;
-            if (done >= o.warmupMin && lastThreeAgree(rates)) {
+            // no compiling in the last slice either: a server's C2 recompiled for a second after the rate had settled
+            if (done >= o.warmupMin && lastThreeAgree(rates) && compiling <= JIT_QUIET * slice) {
                 warmupSettled = true;
                 break;
             }
         }
         warmupSeconds = done;
         System.out.println("warm-up: " + done + " s, " + (warmupSettled ? "settled" : "NOT settled (cap reached)")
-                + ", req/s per slice " + rates);
+                + ", req/s per slice " + rates + ", JIT compiler CPU s per slice " + jit);
     }
 
     /** GET /stats on a new connection (the server's counters, on ZStack); the body as text, or why it failed. */

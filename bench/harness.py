@@ -379,8 +379,13 @@ class Harness:
         cmd, env = self.client_cmd(t, size, conc, duration)
         logf.write("$ " + shlex.join(cmd) + f"  (env {env})\n")
         logf.flush()
-        return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                env={**os.environ, **env}, start_new_session=True)
+        p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                             env={**os.environ, **env}, start_new_session=True)
+        # run.sh's exit kills what this file lists: a ZStack load generator busy-polls as a server does, and one
+        # started first (the memif server) outlived a run stopped from outside
+        with open(self.pid_file, "a") as f:
+            f.write(f"{p.pid}\n")
+        return p
 
     def finish_client(self, p, logf, on_window=None):
         """Reads a started load generator's output to its end (see run_client)."""

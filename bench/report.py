@@ -166,10 +166,17 @@ def summary(med, out_dir, meta, pngs, rows_all=()):
             lines.append("")
     unsettled = [r for r in rows_all if str(r.get("warmup_settled", "1")) == "0"]
     if unsettled:
-        lines += [f"**Warm-up not settled** (the last three slices did not agree within 10% when --warmup ran out; "
+        lines += [f"**Warm-up not settled** (the last three slices did not agree within 10%, or a JIT still compiled, "
+                  f"when --warmup ran out; "
                   f"these windows may start before the steady state, raise --warmup): "
                   + ", ".join(f"s{r['setup']} {r['transport']} {size_label(int(r['size']))} c{r['concurrency']} "
                               f"r{r['repeat']} ({r.get('warmup_s', '?')} s)" for r in unsettled), ""]
+    compiling = [r for r in rows_all if r.get("jit_cpu_s") not in (None, "")
+                 and float(r["jit_cpu_s"]) > harness.JIT_QUIET * float(r["duration_s"])]
+    if compiling:
+        lines += ["**A JIT compiled inside the window** (compiler threads over 2% of it; the pinned loop lost that CPU): "
+                  + ", ".join(f"s{r['setup']} {r['transport']} {size_label(int(r['size']))} c{r['concurrency']} "
+                              f"r{r['repeat']} ({r['jit_cpu_s']} s)" for r in compiling), ""]
     lines += ["Ratios are transport / baseline at the same point: req/s ratio > 1 and p99 ratio < 1 favour the "
               "transport; CPU ratio is (server+client CPU per request) / baseline's.", ""]
     for setup in sorted({m["setup"] for m in med}):

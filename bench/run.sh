@@ -64,7 +64,7 @@ cleanup() {
         kill -TERM "$harness_pid" 2>/dev/null || true
         wait "$harness_pid" 2>/dev/null || true
     fi
-    # servers the harness started (one pid per line); each is the leader of its own process group
+    # servers and load generators the harness started (one pid per line); each leads its own process group
     if [ -f "$out/server-pids" ]; then
         while read -r pid; do
             if kill -0 "$pid" 2>/dev/null; then

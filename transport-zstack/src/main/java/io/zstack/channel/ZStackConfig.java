@@ -155,7 +155,8 @@ public final class ZStackConfig {
 
     @Override
     public String toString() {
-        return "ZStackConfig(" + address + ", idleSpins=" + idleSpins + ", idleParkNanos=" + idleParkNanos + ")";
+        return "ZStackConfig(" + address + ", idleSpins=" + idleSpins + ", idleParkNanos=" + idleParkNanos
+                + ", transmitBatchNanos=" + transmitBatchNanos + ")";
     }
 
     public static final class Builder {
@@ -231,10 +232,10 @@ public final class ZStackConfig {
         }
 
         /**
-         * Frames a loop round sends go to the device in one burst at the round's end. A handler that blocks its loop
-         * (waits on a latch, a future, I/O) would hold them back, so when a round has lasted longer than
-         * {@code nanos}, another thread flushes what it queued (default 1 ms; 0: never, every write then waits for
-         * the end of its round).
+         * Frames a loop round sends go to the device in one burst at the round's end (or with a later write of the
+         * round, see {@link #transmitBatch}). A handler that blocks its loop (waits on a latch, a future, I/O) would
+         * hold them back, so when a round has lasted longer than {@code nanos}, another thread flushes what it queued
+         * (default 1 ms; 0: never, every write then waits for the end of its round or a later write).
          */
         public Builder stallFlush(long nanos) {
             if (nanos < 0) {

@@ -411,8 +411,8 @@ class Harness:
 
     def warm_up(self, t, size, conc, logf, most=None):
         """Load slices of --warmup-slice seconds at the point itself until three successive slices agree within 10%
-        (JIT compilation settles; ZStack's larger hot path takes longer than epoll's), between --warmup-min and
-        --warmup seconds. Returns (seconds, settled): settled is False when the cap came first, so the measured
+        and no JVM compiled in the last one (JIT compilation settles; ZStack's larger hot path takes longer than
+        epoll's), between --warmup-min and --warmup seconds. Returns (seconds, settled): settled is False when the cap came first, so the measured
         window may start before the steady state (a slow machine's JIT: 10 s and more on some days here)."""
         a = self.a
         done, rates, jit, settled = 0, [], [], False

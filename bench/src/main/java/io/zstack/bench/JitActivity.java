@@ -23,7 +23,7 @@ final class JitActivity {
     /** Per compiler thread (its /proc task path), the CPU ticks it has used so far; threads that vanish are skipped. */
     static Map<String, Long> ticks() {
         Map<String, Long> out = new HashMap<>();
-        try (DirectoryStream<Path> procs = Files.newDirectoryStream(Path.of("/proc"), p -> isNumber(p))) {
+        try (DirectoryStream<Path> procs = Files.newDirectoryStream(Path.of("/proc"), JitActivity::isNumber)) {
             for (Path proc : procs) {
                 try (DirectoryStream<Path> tasks = Files.newDirectoryStream(proc.resolve("task"))) {
                     for (Path task : tasks) {

@@ -145,11 +145,16 @@ def run(cmd, check=True, **kw):
     return subprocess.run(cmd, check=check, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kw)
 
 
-def proc_cpu_seconds(pid):
-    """utime + stime of every thread of a live process (fields 14 and 15 of /proc/PID/stat), in seconds."""
-    with open(f"/proc/{pid}/stat") as f:
+def stat_ticks(path):
+    """utime + stime (fields 14 and 15) of a /proc/PID/stat or /proc/PID/task/TID/stat file, in clock ticks."""
+    with open(path) as f:
         fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+    return int(fields[11]) + int(fields[12])
+
+
+def proc_cpu_seconds(pid):
+    """utime + stime of every thread of a live process, in seconds."""
+    return stat_ticks(f"/proc/{pid}/stat") / CLK_TCK
 
 
 def jit_ticks():
@@ -170,9 +175,7 @@ def jit_ticks():
                 with open(f"/proc/{proc}/task/{tid}/comm") as f:
                     if not f.read().startswith(("C1 Compiler", "C2 Compiler")):
                         continue
-                with open(f"/proc/{proc}/task/{tid}/stat") as f:
-                    fields = f.read().rsplit(")", 1)[1].split()
-                out[tid] = int(fields[11]) + int(fields[12])
+                out[tid] = stat_ticks(f"/proc/{proc}/task/{tid}/stat")
             except OSError:
                 continue  # a thread or process that ended meanwhile
     return out
@@ -412,8 +415,9 @@ class Harness:
     def warm_up(self, t, size, conc, logf, most=None):
         """Load slices of --warmup-slice seconds at the point itself until three successive slices agree within 10%
         and no JVM compiled in the last one (JIT compilation settles; ZStack's larger hot path takes longer than
-        epoll's), between --warmup-min and --warmup seconds. Returns (seconds, settled): settled is False when the cap came first, so the measured
-        window may start before the steady state (a slow machine's JIT: 10 s and more on some days here)."""
+        epoll's), between --warmup-min and --warmup seconds. Returns (seconds, settled): settled is False when the cap
+        came first, so the measured window may start before the steady state (a slow machine's JIT: 10 s and more on
+        some days here)."""
         a = self.a
         done, rates, jit, settled = 0, [], [], False
         most = most or a.warmup
@@ -572,7 +576,8 @@ class Harness:
             f"p99.9 {row['lat_p999_us']} us, cpu {row['cpu_us_per_req']} us/req "
             f"(server {row['server_cpu_util']:.2f} core), errors {errors}, other CPU use {row['foreign_cpu_s']} s, "
             f"speed probe {'/'.join(f'{x:g}' for x in probes)} ms"
-            + ("" if warm[1] or setup == "probe" else f"; WARM-UP NOT SETTLED in {warm[0]} s (raise --warmup): not a steady state")
+            + ("" if warm[1] or setup == "probe" else
+               f"; WARM-UP NOT SETTLED in {warm[0]} s (raise --warmup): not a steady state")
             + ("" if row["jit_cpu_s"] <= JIT_QUIET * dur else
                f"; THE JIT COMPILED FOR {row['jit_cpu_s']} s IN THE WINDOW: it took the pinned CPUs' time"))
         return row

@@ -207,12 +207,11 @@ public final class LoadGenerator {
                 // in a 6 s window halved the rate after a quiet warm-up): that window measured the JIT; the next
                 // one is measured instead, at most MAX_WINDOWS in all (the last is kept whatever happened in it)
                 if (compiled <= JIT_QUIET * o.duration || window == MAX_WINDOWS) {
-                    System.out.println("window " + window + ": JIT compiler CPU " + Math.round(compiled * 100) / 100.0
-                            + " s");
+                    System.out.println("window " + window + ": JIT compiler CPU " + hundredths(compiled) + " s");
                     break;
                 }
                 System.out.println("window " + window + " discarded: the JIT compiled for "
-                        + Math.round(compiled * 100) / 100.0 + " s in it; measuring again");
+                        + hundredths(compiled) + " s in it; measuring again");
             }
             onLoop(() -> {
                 running = false;
@@ -286,7 +285,10 @@ public final class LoadGenerator {
     /** Windows measured at most when the JIT compiles inside them. */
     static final int MAX_WINDOWS = 3;
 
-    /** Seconds the warm-up took, and whether its last three slices agreed (false: the window starts before steady state). */
+    /**
+     * Seconds the warm-up took, and whether it settled (false: the cap came first, and the window starts before steady
+     * state).
+     */
     private int warmupSeconds;
     private boolean warmupSettled = true;
 
@@ -306,7 +308,7 @@ public final class LoadGenerator {
             long c1 = onLoop(() -> completed);
             double compiling = JitActivity.secondsBetween(j0, JitActivity.ticks());
             rates.add(Math.round((c1 - c0) / (double) slice));
-            jit.add(Math.round(compiling * 100) / 100.0);
+            jit.add(hundredths(compiling));
             done += slice;
             // no compiling in the last slice either: a server's C2 recompiled for a second after the rate had settled
             if (done >= o.warmupMin && lastThreeAgree(rates) && compiling <= JIT_QUIET * slice) {
@@ -317,6 +319,11 @@ public final class LoadGenerator {
         warmupSeconds = done;
         System.out.println("warm-up: " + done + " s, " + (warmupSettled ? "settled" : "NOT settled (cap reached)")
                 + ", req/s per slice " + rates + ", JIT compiler CPU s per slice " + jit);
+    }
+
+    /** Seconds rounded to hundredths, for the log. */
+    private static double hundredths(double seconds) {
+        return Math.round(seconds * 100) / 100.0;
     }
 
     /** GET /stats on a new connection (the server's counters, on ZStack); the body as text, or why it failed. */

@@ -15,6 +15,7 @@ import io.zstack.wire.TcpOptions;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.SplittableRandom;
@@ -42,6 +43,9 @@ public final class TcpLayer implements Ipv4Layer.Transport {
     private final TimerWheel<TcpConnection> timers;
     /** Connections whose pacer holds a segment (BBR's pacing). */
     private final PacedConnections pacedConnections = new PacedConnections();
+    /** Connections owing the ACK of full segments received this round ({@link #oweAck}). */
+    private TcpConnection[] acksOwed = new TcpConnection[8];
+    private int acksOwedCount;
     private final IsnGenerator isns;
     private final SynCookies cookies;
     private final SplittableRandom random;
@@ -232,10 +236,40 @@ public final class TcpLayer implements Ipv4Layer.Transport {
         return sb.toString();
     }
 
-    /** Runs due timers, and lets paced connections send what has come due. */
+    /** Sends the ACKs owed this round, runs due timers, and lets paced connections send what has come due. */
     public void poll(long nowNanos) {
+        sendOwedAcks(nowNanos);
         timers.advance(nowNanos, TcpConnection::timersDue);
         pacedConnections.release(nowNanos);
+    }
+
+    /** {@code c} received full segments that call for an ACK: it goes at this round's {@link #poll}. */
+    void oweAck(TcpConnection c) {
+        if (c.receiver.ackOwed) {
+            return;
+        }
+        c.receiver.ackOwed = true;
+        if (acksOwedCount == acksOwed.length) {
+            acksOwed = Arrays.copyOf(acksOwed, acksOwedCount * 2);
+        }
+        acksOwed[acksOwedCount++] = c;
+    }
+
+    /**
+     * The owed ACKs that no segment of ours carried meanwhile (the application's answer, a window update). Reads the
+     * count at every step: an ACK to our own address is delivered at once and may owe another.
+     */
+    private void sendOwedAcks(long nowNanos) {
+        for (int i = 0; i < acksOwedCount; i++) {
+            TcpConnection c = acksOwed[i];
+            acksOwed[i] = null;
+            c.receiver.ackOwed = false;
+            if (c.state != TcpState.CLOSED && c.receiver.segmentsUnacked > 0) {
+                c.receiver.ackNow = true;
+                c.output(nowNanos);
+            }
+        }
+        acksOwedCount = 0;
     }
 
     PacedConnections pacedConnections() {

@@ -42,6 +42,11 @@ final class TcpReceiver {
     int segmentsUnacked;
     int quickAcksLeft;
     boolean ackNow;
+    /**
+     * Listed in {@link TcpLayer}'s owed ACKs: full segments of this round await one ACK, sent by the round's output
+     * unless a segment of ours carried it first.
+     */
+    boolean ackOwed;
 
     TcpReceiver(TcpConnection c) {
         this.c = c;
@@ -236,7 +241,10 @@ final class TcpReceiver {
             }
             ackNow = true;
         } else if (segmentsUnacked >= 2 && len >= c.sender.sendMss / 2) {
-            ackNow = true; // RFC 9293 §3.8.6.3: at least every second full-sized segment
+            // RFC 9293 §3.8.6.3: at least every second full-sized segment. The segments of one receive burst share
+            // one ACK, sent at the round's output, and the answer the application writes in that round carries it:
+            // an 8 KB request no longer costs the peer three bare ACKs (Linux acks a GRO batch once the same way)
+            layer.oweAck(c);
         } else if (timers.delayedAckDeadline == 0) {
             timers.delayedAckDeadline = nowNanos + c.settings.delayedAckTimeoutNanos();
             timers.arm();
@@ -299,14 +307,20 @@ final class TcpReceiver {
         return Math.min(advertisedWindowBytes() >>> rcvWindowShift, 65535);
     }
 
-    /** After a read: whether the window grew enough to tell the peer now (receiver SWS avoidance's other side). */
+    /**
+     * After a read: whether the window grew enough to tell the peer now (receiver SWS avoidance's other side). Only
+     * when the window the peer knows is down to half the buffer or less, as Linux's {@code tcp_cleanup_rbuf}: with
+     * more, the peer is not held back, and the next segment we send carries the new window anyway (a server reading
+     * an 8 KB request sent a bare window update before the answer that would have carried it).
+     */
     boolean windowUpdateWorthSending() {
         if (!c.state.canReceive()) {
             return false;
         }
         int window = currentReceiveWindow();
         int edgeRoom = Math.max(0, SeqNum.diff(rcvAdvertisedEdge, rcvNxt));
-        return window - edgeRoom >= Math.min(c.settings.receiveBufferBytes() / 2, 2 * receiveMss);
+        int buffer = c.settings.receiveBufferBytes();
+        return edgeRoom <= buffer / 2 && window - edgeRoom >= Math.min(buffer / 2, 2 * receiveMss);
     }
 
     /**

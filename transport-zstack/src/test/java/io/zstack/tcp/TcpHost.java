@@ -42,6 +42,13 @@ final class TcpHost implements AutoCloseable {
 
     /** Input from both devices, then timers and output; returns the frames received. */
     int poll(long nowNanos) {
+        int received = input(nowNanos);
+        output(nowNanos);
+        return received;
+    }
+
+    /** The input half of {@link #poll}, as an event loop's round runs it before the application's tasks. */
+    int input(long nowNanos) {
         int received = receive(device, nowNanos);
         for (int round = 0; round < 4; round++) { // loopback frames this very poll produced, bounded
             ip.flushLoopback();
@@ -51,10 +58,14 @@ final class TcpHost implements AutoCloseable {
                 break;
             }
         }
+        return received;
+    }
+
+    /** The output half of {@link #poll}: owed ACKs, timers, then the transmit queues. */
+    void output(long nowNanos) {
         tcp.poll(nowNanos);
         ip.poll(nowNanos);
         ip.flush();
-        return received;
     }
 
     private int receive(NetDevice from, long nowNanos) {

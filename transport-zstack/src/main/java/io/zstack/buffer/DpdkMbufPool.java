@@ -160,6 +160,11 @@ public final class DpdkMbufPool implements MbufPool {
     }
 
     @Override
+    public boolean hasAvailable(int n) {
+        return mempool.hasFree(n);
+    }
+
+    @Override
     public int dataRoom() {
         return mempool.dataRoom();
     }

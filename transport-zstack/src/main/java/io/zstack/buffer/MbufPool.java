@@ -67,6 +67,11 @@ public interface MbufPool extends AutoCloseable {
     /** Free mbufs now (caches included). {@code available() == capacity()} means none is leaked. */
     int available();
 
+    /** Whether at least {@code n} mbufs are free: {@code available() >= n}, possibly cheaper to answer. */
+    default boolean hasAvailable(int n) {
+        return available() >= n;
+    }
+
     /** Buffer bytes per mbuf, headroom included. */
     int dataRoom();
 

@@ -86,6 +86,15 @@ public final class Mempool implements AutoCloseable {
         return Shim.poolAvailable(address);
     }
 
+    /**
+     * Whether at least {@code n} mbufs are free, as {@code available() >= n}, without summing every lcore's cache when
+     * the pool's ring alone has them (the shim's {@code zs_mempool_has_free}).
+     */
+    public boolean hasFree(int n) {
+        checkOpen();
+        return Shim.poolHasFree(address, n);
+    }
+
     public int inUse() {
         checkOpen();
         return Shim.poolInUse(address);

@@ -173,6 +173,8 @@ final class Shim {
             FunctionDescriptor.of(JAVA_LONG, ADDRESS, JAVA_INT, JAVA_INT, JAVA_SHORT, JAVA_INT, ADDRESS));
     private static final MethodHandle POOL_FREE = handle("zs_mempool_free", FunctionDescriptor.ofVoid(JAVA_LONG));
     private static final MethodHandle POOL_AVAIL = handle("zs_mempool_avail", FunctionDescriptor.of(JAVA_INT, JAVA_LONG), CRITICAL);
+    private static final MethodHandle POOL_HAS_FREE = handle("zs_mempool_has_free",
+            FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_INT), CRITICAL);
     private static final MethodHandle POOL_IN_USE = handle("zs_mempool_in_use", FunctionDescriptor.of(JAVA_INT, JAVA_LONG), CRITICAL);
     private static final MethodHandle POOL_SIZE = handle("zs_mempool_size", FunctionDescriptor.of(JAVA_INT, JAVA_LONG), CRITICAL);
     private static final MethodHandle POOL_DATA_ROOM = handle("zs_pktmbuf_data_room", FunctionDescriptor.of(JAVA_SHORT, JAVA_LONG), CRITICAL);
@@ -205,6 +207,14 @@ final class Shim {
     static int poolAvailable(long pool) {
         try {
             return (int) POOL_AVAIL.invokeExact(pool);
+        } catch (Throwable t) {
+            throw unreachable(t);
+        }
+    }
+
+    static boolean poolHasFree(long pool, int n) {
+        try {
+            return (int) POOL_HAS_FREE.invokeExact(pool, n) != 0;
         } catch (Throwable t) {
             throw unreachable(t);
         }

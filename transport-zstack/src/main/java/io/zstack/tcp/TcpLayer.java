@@ -92,7 +92,7 @@ public final class TcpLayer implements Ipv4Layer.Transport {
      * frame at all, and connections whose readers wait on their own writes would never drain.
      */
     public void checkMemory() {
-        memoryTight = pool.available() < memoryReserve;
+        memoryTight = !pool.hasAvailable(memoryReserve);
     }
 
     boolean memoryTight() {

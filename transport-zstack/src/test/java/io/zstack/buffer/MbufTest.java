@@ -26,6 +26,37 @@ class MbufTest {
     }
 
     /**
+     * {@code hasAvailable(n)} answers {@code available() >= n} at every n, in a pool with per-lcore caches, as mbufs
+     * are taken and given back (it asks the pool's ring first and sums the caches only when the ring has too few).
+     */
+    @Test
+    void hasAvailableAgreesWithTheCountIncludingCaches() {
+        DpdkMbufPool cached = DpdkMbufPool.create("mbuf-test-cached", 511, 32, 2176);
+        try {
+            java.util.ArrayDeque<Long> taken = new java.util.ArrayDeque<>();
+            for (int step = 0; step < 12; step++) {
+                for (int n = 0; n <= cached.capacity() + 1; n++) {
+                    assertEquals(cached.available() >= n, cached.hasAvailable(n), "n=" + n + " " + cached);
+                }
+                if (step < 6) {
+                    for (int i = 0; i < 90; i++) {
+                        taken.push(cached.alloc());
+                    }
+                } else {
+                    for (int i = 0; i < 90 && !taken.isEmpty(); i++) {
+                        cached.free(taken.pop());
+                    }
+                }
+            }
+            taken.forEach(cached::free);
+            assertTrue(cached.hasAvailable(cached.capacity()));
+            assertFalse(cached.hasAvailable(cached.capacity() + 1));
+        } finally {
+            cached.close();
+        }
+    }
+
+    /**
      * A packed pool (for af_xdp's umem) holds its mbufs back to back at one stride, so [first, first + n * stride)
      * covers them all; and a closed pool refuses to be counted instead of reading freed memory.
      */

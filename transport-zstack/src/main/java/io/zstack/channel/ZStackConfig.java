@@ -235,7 +235,9 @@ public final class ZStackConfig {
          * Frames a loop round sends go to the device in one burst at the round's end (or with a later write of the
          * round, see {@link #transmitBatch}). A handler that blocks its loop (waits on a latch, a future, I/O) would
          * hold them back, so when a round has lasted longer than {@code nanos}, another thread flushes what it queued
-         * (default 1 ms; 0: never, every write then waits for the end of its round or a later write).
+         * (default 1 ms; 0: never, every write then waits for the end of its round or a later write). The watching
+         * thread looks every millisecond while a round lasts that long, and less often, down to every 16 ms, while none
+         * does: a first stall after a quiet time is flushed up to 16 ms late.
          */
         public Builder stallFlush(long nanos) {
             if (nanos < 0) {

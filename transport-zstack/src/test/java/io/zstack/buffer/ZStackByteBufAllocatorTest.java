@@ -82,4 +82,35 @@ class ZStackByteBufAllocatorTest {
             assertEquals(1024, pool.available());
         }
     }
+
+    /**
+     * A buffer cut into segment-sized mbufs takes them only while the stack's reserve (a quarter of the pool) stays
+     * free after it, to the mbuf: the pool is asked whether reserve + pieces + 1 are free, not counted.
+     */
+    @Test
+    void aSegmentedBufferLeavesTheReserveToTheMbuf() {
+        try (JavaMbufPool pool = new JavaMbufPool("segmented", 64)) {
+            ZStackByteBufAllocator alloc = new ZStackByteBufAllocator(pool, null, new UnpooledByteBufAllocator(true),
+                    1000);
+            int reserve = pool.capacity() / 4;
+            List<Long> taken = new ArrayList<>();
+            while (pool.available() > reserve + 3 + 1) {
+                taken.add(pool.alloc());
+            }
+            ByteBuf fits = alloc.directBuffer(3000); // three pieces: the reserve and one more mbuf stay free
+            CompositeByteBuf composite = assertInstanceOf(CompositeByteBuf.class, fits);
+            assertEquals(3, composite.numComponents());
+            assertEquals(reserve + 1, pool.available());
+            fits.release();
+            taken.add(pool.alloc());
+            assertEquals(reserve + 3, pool.available());
+            ByteBuf refused = alloc.directBuffer(3000); // would leave exactly the reserve: not this buffer's
+            assertNull(MbufByteBuf.unwrapMbuf(refused), "from the fallback");
+            assertFalse(refused instanceof CompositeByteBuf);
+            assertEquals(reserve + 3, pool.available());
+            refused.release();
+            taken.forEach(pool::free);
+            assertEquals(pool.capacity(), pool.available());
+        }
+    }
 }

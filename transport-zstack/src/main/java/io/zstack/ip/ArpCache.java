@@ -134,6 +134,20 @@ public final class ArpCache {
         return true;
     }
 
+    /**
+     * A transport's proof that {@code address} still answers at {@code mac} (TCP: an ACK of new data, as Linux's
+     * neighbour confirmation by upper layers): a REACHABLE entry at that MAC counts as confirmed now. Nothing else
+     * changes, so the table's {@link #version} stays. False, changing nothing, for any other entry.
+     */
+    public boolean confirmReachable(int address, long mac, long nowNanos) {
+        int i = find(address);
+        if (i < 0 || states[i] != REACHABLE || macs[i] != mac) {
+            return false;
+        }
+        confirmedAt[i] = nowNanos;
+        return true;
+    }
+
     /** When the entry {@link #reachable} last found was confirmed. */
     public long lastConfirmedAt() {
         return lastConfirmedAt;

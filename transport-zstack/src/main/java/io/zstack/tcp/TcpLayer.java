@@ -120,6 +120,11 @@ public final class TcpLayer implements Ipv4Layer.Transport {
         return ip.route(localAddress, remoteAddress, Ipv4Packet.PROTOCOL_TCP);
     }
 
+    /** An ACK of new data on {@code c}: its next hop answers (see {@link Ipv4Layer#confirmNeighbour}). */
+    void confirmNeighbour(TcpConnection c, long nowNanos) {
+        ip.confirmNeighbour(c.route, nowNanos);
+    }
+
     /** The MSS we announce to a peer: the route's MTU less IPv4 and TCP headers. */
     int mssFor(int remoteAddress) {
         int mss = ip.maxTransportPayload(remoteAddress) - TcpHeader.MIN_HEADER_LENGTH;

@@ -577,6 +577,7 @@ final class TcpSender {
     /** A new cumulative ACK; returns the bytes it delivered that were not SACKed before. */
     private long newAck(InboundSegment seg, int ack, long echo, long nowNanos) {
         int acked = SeqNum.diff(ack, sndUna);
+        layer.confirmNeighbour(c, nowNanos);
         long inFlightBefore = Integer.toUnsignedLong(SeqNum.diff(sndMax, sndUna));
         // RTT: timestamps give a sample per ACK; without, Karn's algorithm times one segment at a time
         long sample = -1;

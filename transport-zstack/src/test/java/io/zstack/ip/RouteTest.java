@@ -144,6 +144,28 @@ class RouteTest {
                 && destinationMac(f) == PEER_MAC));
     }
 
+    /**
+     * A transport's proof that the next hop answers (TCP's ACKs of new data) keeps it fresh: past the reachable time
+     * since ARP confirmed it, the route still sends alone, with no request; once nothing has confirmed it for the
+     * reachable time, it is asked again.
+     */
+    @Test
+    void aTransportsConfirmationKeepsTheNextHopFresh() {
+        peerAnnounces(PEER_MAC);
+        Route route = host.ip().route(OURS, PEER, Ipv4Packet.PROTOCOL_TCP);
+        assertEquals(1, sendOneBy(route).size());
+        clock.advance(REACHABLE_NANOS / 2 + 1);
+        host.ip().confirmNeighbour(route, clock.now());
+        clock.advance(REACHABLE_NANOS / 2 + 1); // past ARP's own confirmation, not the transport's
+        List<byte[]> frames = sendOneBy(route);
+        assertEquals(1, frames.size(), "no request");
+        assertEquals(PEER_MAC, destinationMac(frames.get(0)));
+        clock.advance(REACHABLE_NANOS);
+        frames = sendOneBy(route);
+        assertEquals(2, frames.size(), "unconfirmed for the reachable time: the packet and a request");
+        assertTrue(frames.stream().anyMatch(RouteTest::isArpRequest));
+    }
+
     /** Before the next hop is resolved a packet by the route waits for ARP, as on the full path. */
     @Test
     void aRouteToAnUnresolvedNextHopWaitsForArp() {

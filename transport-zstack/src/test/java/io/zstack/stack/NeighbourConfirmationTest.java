@@ -1,4 +1,4 @@
-package io.zstack.tcp;
+package io.zstack.stack;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -8,7 +8,11 @@ import io.zstack.buffer.Mbuf;
 import io.zstack.device.SimulatedLink;
 import io.zstack.device.VirtualClock;
 import io.zstack.ip.Ipv4Config;
-import io.zstack.stack.NetStack;
+import io.zstack.tcp.IsnGenerator;
+import io.zstack.tcp.TcpConnection;
+import io.zstack.tcp.TcpListener;
+import io.zstack.tcp.TcpSettings;
+import io.zstack.tcp.TcpState;
 import io.zstack.wire.MacAddress;
 import org.junit.jupiter.api.Test;
 

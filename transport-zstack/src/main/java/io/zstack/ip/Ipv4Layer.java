@@ -518,9 +518,7 @@ public final class Ipv4Layer {
                 || nowNanos - route.confirmedAt < route.reachableNanos / 2) {
             return; // inside the stack, to be worked out again anyway, or confirmed lately
         }
-        int destination = route.destination;
-        int nextHop = config.onLink(destination) ? destination : config.gateway();
-        if (arp.confirmReachable(nextHop, route.destinationMac, nowNanos)) {
+        if (arp.confirmReachable(route.nextHop, route.destinationMac, nowNanos)) {
             route.confirmedAt = nowNanos;
         }
     }
@@ -549,6 +547,7 @@ public final class Ipv4Layer {
                 return false;
             }
             route.out = device;
+            route.nextHop = nextHop;
             route.destinationMac = arp.lastMac();
             route.sourceMac = mac;
             route.confirmedAt = arp.lastConfirmedAt();

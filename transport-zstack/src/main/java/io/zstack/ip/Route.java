@@ -25,6 +25,8 @@ public final class Route {
     /** Inside the stack (our own or a 127/8 address): no ARP, always fresh. */
     boolean local;
     NetDevice out;
+    /** The neighbour the packets go to (the destination on the link, else the gateway); for a device route only. */
+    int nextHop;
     /** The next hop's entry was confirmed then; fresh for {@link #reachableNanos} after. */
     long confirmedAt;
     long reachableNanos;

@@ -391,11 +391,10 @@ public final class ZStackSocketChannel extends AbstractZStackChannel implements 
             inProcess.write(in);
             return;
         }
-        // the write sees the connection as it is now: what waits in the devices (a RST, an ACK opening the window) is
-        // processed first, as a kernel has processed it before send() is called. Stack events only queue tasks, so
-        // nothing re-enters this channel from here.
+        // the write sees the connection as it is now, or as the loop saw it a transmit window ago (see
+        // inputBeforeWrite). Stack events only queue tasks, so nothing re-enters this channel from here.
         ZStackEventLoop loop = zstackLoop();
-        loop.stack().input(ZStackEventLoop.now());
+        loop.inputBeforeWrite(ZStackEventLoop.now());
         try {
             writePath.write(in);
         } finally {

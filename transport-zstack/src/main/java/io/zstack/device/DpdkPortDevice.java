@@ -135,6 +135,11 @@ public final class DpdkPortDevice implements NetDevice {
     }
 
     @Override
+    public boolean transmitCallEntersKernel() {
+        return port.transmitCallEntersKernel();
+    }
+
+    @Override
     public MacAddress macAddress() {
         return mac;
     }

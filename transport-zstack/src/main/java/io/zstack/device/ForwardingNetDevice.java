@@ -44,6 +44,11 @@ public abstract class ForwardingNetDevice implements NetDevice {
     }
 
     @Override
+    public boolean transmitCallEntersKernel() {
+        return inner.transmitCallEntersKernel();
+    }
+
+    @Override
     public MacAddress macAddress() {
         return inner.macAddress();
     }

@@ -29,6 +29,17 @@ public interface NetDevice extends AutoCloseable {
     /** What the device does for the stack (checksums, TSO, segment chains). */
     DeviceCapabilities capabilities();
 
+    /**
+     * Whether each {@link #transmit} call ends in one system call for the whole burst: af_xdp's and af_packet's
+     * {@code sendto}, which on a veth also runs the peer's receive and, on these VMs, an inter-processor interrupt
+     * to the CPU that takes it. Such a call costs several microseconds however few frames it carries, so a loop
+     * holds its writes longer to share one ({@code ZStackConfig.Builder.transmitBatch}). A device whose transmit
+     * stays in this process (memif, a NIC's doorbell, the loopback) or costs a call per frame anyway (tap) says no.
+     */
+    default boolean transmitCallEntersKernel() {
+        return false;
+    }
+
     MacAddress macAddress();
 
     /** Largest IP packet the device carries (without the Ethernet header). */

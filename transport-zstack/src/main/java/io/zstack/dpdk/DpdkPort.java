@@ -101,6 +101,8 @@ public final class DpdkPort implements AutoCloseable {
     private boolean started;
     /** The af_xdp PMD: its pool must be packed (see {@link Mempool}), and it keeps mbufs after close. */
     public static final String AF_XDP_DRIVER = "net_af_xdp";
+    /** The af_packet PMD: a packet ring and a socket, like af_xdp's a kernel interface's. */
+    public static final String AF_PACKET_DRIVER = "net_af_packet";
 
     private boolean closed;
 
@@ -132,6 +134,15 @@ public final class DpdkPort implements AutoCloseable {
             memifLink = null;
             gate = null;
         }
+    }
+
+    /**
+     * Whether a transmit burst ends in one system call: af_xdp and af_packet fill their ring, then kick the kernel
+     * with one {@code sendto} for the whole burst (see {@code NetDevice.transmitCallEntersKernel}).
+     */
+    public boolean transmitCallEntersKernel() {
+        String driver = info().driverName();
+        return AF_XDP_DRIVER.equals(driver) || AF_PACKET_DRIVER.equals(driver);
     }
 
     /** A kernel interface's flags and XDP program when a port was opened on it: what close gives back. */

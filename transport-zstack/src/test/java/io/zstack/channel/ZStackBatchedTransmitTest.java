@@ -75,9 +75,10 @@ class ZStackBatchedTransmitTest {
     @Test
     void aWriteLongAfterTheLastTransmitSendsEverythingQueuedAtOnce() throws Exception {
         long budget = TimeUnit.MILLISECONDS.toNanos(20);
+        List<Integer> looksAfterWrite = new ArrayList<>();
         // each count below is taken inside the writing task: the round has not ended, only a write can have sent
         List<Integer> sentAfterWrite = writeInOneTask("budget", 29, 4, b -> b.stallFlush(0).transmitBatch(budget),
-                (i, ch) -> {
+                looksAfterWrite, (i, ch) -> {
             if (i == 1) {
                 long start = System.nanoTime();
                 while (System.nanoTime() - start < 2 * budget) {
@@ -89,23 +90,43 @@ class ZStackBatchedTransmitTest {
         // transmit); write 1 came two budgets after the task began, so it sent itself and write 0 together
         assertEquals(2, sentAfterWrite.get(1), "frames sent by the end of the second write: " + sentAfterWrite);
         assertTrue(sentAfterWrite.get(0) <= 1, sentAfterWrite::toString);
+        // likewise what came in: the second write, two budgets after the loop last looked, looked at the device once
+        assertEquals(1, looksAfterWrite.get(1) - looksAfterWrite.get(0), "device receives after each write: "
+                + looksAfterWrite);
     }
 
     @Test
-    void withABudgetOfZeroEveryWriteGoesOutAtOnce() throws Exception {
+    void withABudgetOfZeroEveryWriteGoesOutAtOnceAndLooksAtTheDeviceFirst() throws Exception {
+        List<Integer> looksAfterWrite = new ArrayList<>();
         List<Integer> sentAfterWrite = writeInOneTask("nobatch", 33, 5, b -> b.stallFlush(0).transmitBatch(0),
-                (i, ch) -> { });
+                looksAfterWrite, (i, ch) -> { });
         assertEquals(List.of(1, 2, 3, 4), sentAfterWrite);
+        assertEquals(List.of(1, 2, 3, 4), looksAfterWrite, "device receives after each write");
+    }
+
+    /**
+     * A write looks at the device before it writes only when the loop last looked a transmit budget ago (af_xdp
+     * makes each look at an empty ring a system call): with one burst per round, the writes of a task never look.
+     */
+    @Test
+    void withOneBurstPerRoundNoWriteLooksAtTheDevice() throws Exception {
+        List<Integer> looksAfterWrite = new ArrayList<>();
+        List<Integer> sentAfterWrite = writeInOneTask("nolook", 37, 6,
+                b -> b.stallFlush(0).transmitBatch(Long.MAX_VALUE), looksAfterWrite, (i, ch) -> { });
+        assertEquals(List.of(0, 0, 0, 0), sentAfterWrite);
+        assertEquals(List.of(0, 0, 0, 0), looksAfterWrite, "device receives after each write");
     }
 
     /**
      * Connects four channels of a client whose config {@code clientConfig} adjusts (over memif ports
      * {@code firstPortId} and the next, subnet 10.9.{@code subnet}.0/24), then one task of the client's loop writes
      * 100 bytes on each in turn ({@code beforeWrite} runs before each); returns how many data frames the client's
-     * device had been handed after each write, counted inside that task.
+     * device had been handed after each write, counted inside that task, and adds to {@code looksAfterWrite} how
+     * many times the task had called the device's receive by then.
      */
     private static List<Integer> writeInOneTask(String name, int firstPortId, int subnet,
                                                 java.util.function.UnaryOperator<ZStackConfig.Builder> clientConfig,
+                                                List<Integer> looksAfterWrite,
                                                 java.util.function.BiConsumer<Integer, Channel> beforeWrite)
             throws Exception {
         int connections = 4;
@@ -127,12 +148,14 @@ class ZStackBatchedTransmitTest {
             }
             pair.clientGroup.next().submit(() -> {
                 client.dataFramesPerTransmit.clear();
+                int receivesBefore = client.receiveCalls.get();
                 for (int i = 0; i < channels.size(); i++) {
                     beforeWrite.accept(i, channels.get(i));
                     ByteBuf out = channels.get(i).alloc().directBuffer(100);
                     out.writeZero(100);
                     channels.get(i).writeAndFlush(out);
                     sentAfterWrite.add(client.dataFramesPerTransmit.stream().mapToInt(Integer::intValue).sum());
+                    looksAfterWrite.add(client.receiveCalls.get() - receivesBefore);
                 }
             }).sync();
             assertTrue(received.await(10, TimeUnit.SECONDS), () -> "server read "

@@ -48,12 +48,16 @@ class ZStackZeroCopyTest {
         /** [start, end) of every transmitted segment's data (headers included). */
         final List<long[]> transmitted = new CopyOnWriteArrayList<>();
 
+        /** Calls of {@link #receive}: every look at the device, empty or not. */
+        final java.util.concurrent.atomic.AtomicInteger receiveCalls = new java.util.concurrent.atomic.AtomicInteger();
+
         RecordingDevice(NetDevice device) {
             super(device);
         }
 
         @Override
         public int receive(MbufBurst burst) {
+            receiveCalls.incrementAndGet();
             int n = inner.receive(burst);
             for (int i = 0; i < n; i++) {
                 for (long s = burst.get(i); s != 0; s = Mbuf.next(s)) {

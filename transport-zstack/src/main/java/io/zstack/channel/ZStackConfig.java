@@ -155,7 +155,7 @@ public final class ZStackConfig {
      * {@link Builder#transmitBatch} set, else {@link #KERNEL_TRANSMIT_BATCH_NANOS} for a device whose transmit calls
      * enter the kernel and {@link #DEFAULT_TRANSMIT_BATCH_NANOS} for any other.
      */
-    public long transmitBatchNanos(NetDevice device) {
+    long transmitBatchNanos(NetDevice device) {
         if (transmitBatchNanos >= 0) {
             return transmitBatchNanos;
         }

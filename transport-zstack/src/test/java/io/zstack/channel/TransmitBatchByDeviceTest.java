@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import io.zstack.ip.Ipv4Config;
 import io.zstack.testing.NetNamespace;
+import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.function.UnaryOperator;
 import org.junit.jupiter.api.Test;
@@ -19,11 +20,10 @@ class TransmitBatchByDeviceTest {
     @Test
     void loopsOnAfXdpAndAfPacketHoldWritesForTheKernelWindowAndATapDoesNot() throws Exception {
         try (NetNamespace ns = NetNamespace.create()) {
-            for (String end : new String[] {"tb0", "tb1", "tb2", "tb3"}) {
-                if (end.endsWith("0") || end.endsWith("2")) {
-                    String peer = end.substring(0, 2) + (char) (end.charAt(2) + 1);
-                    ns.exec("ip", "link", "add", end, "type", "veth", "peer", "name", peer);
-                }
+            // two veths: tb0 for af_xdp, tb2 for af_packet (each end up, as the PMDs need)
+            ns.exec("ip", "link", "add", "tb0", "type", "veth", "peer", "name", "tb1");
+            ns.exec("ip", "link", "add", "tb2", "type", "veth", "peer", "name", "tb3");
+            for (String end : List.of("tb0", "tb1", "tb2", "tb3")) {
                 ns.exec("ip", "link", "set", end, "up");
             }
             assertEquals(ZStackConfig.KERNEL_TRANSMIT_BATCH_NANOS, windowOf(ns, ZStackDevices.afXdp("tb0"), b -> b));

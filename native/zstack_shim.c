@@ -231,7 +231,18 @@ int32_t zs_errno(void) { return rte_errno; }
 uint32_t zs_lcore_id(void) { return rte_lcore_id(); }
 
 int32_t zs_thread_register(void) { return rte_thread_register() == 0 ? (int32_t) rte_lcore_id() : -rte_errno; }
-void zs_thread_unregister(void) { rte_thread_unregister(); }
+static void flush_lcore_cache(struct rte_mempool *mp, void *arg) {
+    struct rte_mempool_cache *cache = rte_mempool_default_cache(mp, *(unsigned int *) arg);
+    if (cache != NULL) rte_mempool_cache_flush(cache, mp);
+}
+
+/* Returns what the thread's mempool caches hold to their pools first: a cache whose lcore nobody holds would keep
+ * its mbufs out of use until another thread happens to get the same lcore id. */
+void zs_thread_unregister(void) {
+    unsigned int lcore = rte_lcore_id();
+    if (lcore != LCORE_ID_ANY) rte_mempool_walk(flush_lcore_cache, &lcore);
+    rte_thread_unregister();
+}
 
 /* ---- mempool and mbuf ------------------------------------------------------------------------------ */
 
@@ -291,6 +302,7 @@ int32_t zs_mempool_has_free(const struct rte_mempool *mp, uint32_t n) {
     return rte_mempool_avail_count(mp) >= n;
 }
 uint32_t zs_mempool_in_use(const struct rte_mempool *mp) { return rte_mempool_in_use_count(mp); }
+uint32_t zs_mempool_ring_count(const struct rte_mempool *mp) { return rte_mempool_get_ops(mp->ops_index)->get_count(mp); }
 uint32_t zs_mempool_size(const struct rte_mempool *mp) { return mp->size; }
 uint16_t zs_pktmbuf_data_room(struct rte_mempool *mp) { return rte_pktmbuf_data_room_size(mp); }
 

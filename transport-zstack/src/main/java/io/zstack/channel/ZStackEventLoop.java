@@ -16,6 +16,7 @@ import io.zstack.buffer.ZStackByteBufAllocator;
 import io.zstack.device.NetDevice;
 import io.zstack.device.NoLinkDevice;
 import io.zstack.device.PcapDevice;
+import io.zstack.dpdk.Eal;
 import io.zstack.stack.NetStack;
 import io.zstack.tcp.IsnGenerator;
 import io.zstack.util.TimerSlack;
@@ -64,6 +65,8 @@ public final class ZStackEventLoop extends SingleThreadEventLoop {
     final List<CrossProcessEnd> crossProcessEnds = new CopyOnWriteArrayList<>();
     private final AtomicBoolean startRequested = new AtomicBoolean();
     private volatile Thread thread;
+    /** This loop's DPDK lcore id while it runs on a DPDK port's pool, else -1 (see {@link #registerLcore}). */
+    private int lcore = -1;
     private volatile boolean parked;
     /** How long this loop's writes may wait for a shared transmit burst: {@link ZStackConfig#transmitBatchNanos}. */
     private final long transmitBatchNanos;
@@ -169,6 +172,8 @@ public final class ZStackEventLoop extends SingleThreadEventLoop {
         thread = Thread.currentThread();
         if (pool instanceof JavaMbufPool javaPool) {
             javaPool.bindToCurrentThread(); // this loop's allocations and frees skip the pool's lock (see there)
+        } else if (pool instanceof DpdkMbufPool) {
+            lcore = registerLcore();
         }
         stack.start();
         if (config.idleParkNanos() > 0) {
@@ -409,14 +414,40 @@ public final class ZStackEventLoop extends SingleThreadEventLoop {
 
     @Override
     protected void cleanup() {
-        stack.close(); // resets what is left, frees every queued mbuf, closes the device (which closes what it owns)
-        if (fabric.lastToStop()) {
-            // only now is nothing held by a loop of the group: before, a loop still running held mbufs of a stopped
-            // one (loopback frames, received data, in-process buffers), and freed them after its report
-            for (ZStackEventLoop loop : ((ZStackEventLoopGroup) parent()).loops()) {
-                loop.reportPools();
+        try {
+            stack.close(); // resets what is left, frees every queued mbuf, closes the device (which closes what it owns)
+            if (fabric.lastToStop()) {
+                // only now is nothing held by a loop of the group: before, a loop still running held mbufs of a
+                // stopped one (loopback frames, received data, in-process buffers), and freed them after its report
+                for (ZStackEventLoop loop : ((ZStackEventLoopGroup) parent()).loops()) {
+                    loop.reportPools();
+                }
+            }
+        } finally {
+            if (lcore >= 0) {
+                Eal.unregisterThread(); // hands what its caches hold back to the pools, then frees the id
+                lcore = -1;
             }
         }
+    }
+
+    /**
+     * Gives this loop's thread a DPDK lcore id, and with it a per-lcore cache in every mempool. Without one, each mbuf
+     * the port's receive allocates and each one freed goes through the mempool's shared ring, first in, first out:
+     * allocation cycles through the whole pool, so every mbuf arrives cold (and pays a compare-and-set on the ring).
+     */
+    private int registerLcore() {
+        try {
+            return Eal.registerThread();
+        } catch (RuntimeException e) {
+            logger.warn("{}: no DPDK lcore for this loop's thread, so no mempool cache ({})", this, e.getMessage());
+            return -1;
+        }
+    }
+
+    /** DPDK's lcore id of this loop's thread while it runs, or -1 when it has none (a Java pool, or none free). */
+    int lcore() {
+        return lcore;
     }
 
     /** After the group stopped: closes the large pool if every mbuf is home, and reports what the application holds. */

@@ -148,7 +148,10 @@ public final class Eal {
         return DpdkException.check("rte_thread_register", Shim.threadRegister());
     }
 
-    /** Releases the calling thread's lcore id (call before a registered thread ends). */
+    /**
+     * Releases the calling thread's lcore id (call before a registered thread ends), first returning the mbufs its
+     * caches hold to their mempools: nobody would use them until another thread happened to get the same id.
+     */
     public static void unregisterThread() {
         if (isInitialized()) {
             Shim.threadUnregister();

@@ -95,6 +95,12 @@ public final class Mempool implements AutoCloseable {
         return Shim.poolHasFree(address, n);
     }
 
+    /** Free mbufs in the pool's shared ring alone: what no lcore's cache holds. */
+    public int freeInRing() {
+        checkOpen();
+        return Shim.poolRingCount(address);
+    }
+
     public int inUse() {
         checkOpen();
         return Shim.poolInUse(address);

@@ -176,6 +176,7 @@ final class Shim {
     private static final MethodHandle POOL_HAS_FREE = handle("zs_mempool_has_free",
             FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_INT), CRITICAL);
     private static final MethodHandle POOL_IN_USE = handle("zs_mempool_in_use", FunctionDescriptor.of(JAVA_INT, JAVA_LONG), CRITICAL);
+    private static final MethodHandle POOL_RING_COUNT = handle("zs_mempool_ring_count", FunctionDescriptor.of(JAVA_INT, JAVA_LONG), CRITICAL);
     private static final MethodHandle POOL_SIZE = handle("zs_mempool_size", FunctionDescriptor.of(JAVA_INT, JAVA_LONG), CRITICAL);
     private static final MethodHandle POOL_DATA_ROOM = handle("zs_pktmbuf_data_room", FunctionDescriptor.of(JAVA_SHORT, JAVA_LONG), CRITICAL);
 
@@ -223,6 +224,14 @@ final class Shim {
     static int poolInUse(long pool) {
         try {
             return (int) POOL_IN_USE.invokeExact(pool);
+        } catch (Throwable t) {
+            throw unreachable(t);
+        }
+    }
+
+    static int poolRingCount(long pool) {
+        try {
+            return (int) POOL_RING_COUNT.invokeExact(pool);
         } catch (Throwable t) {
             throw unreachable(t);
         }

@@ -102,6 +102,34 @@ class EalConfigTest {
         assertTrue(ids[1] > 0, "registered thread got lcore " + ids[1]);
     }
 
+    @Test
+    void unregisteringAThreadReturnsWhatItsCachesHoldToTheRing() throws Exception {
+        Eal.ensureInitialized();
+        Mempool pool = Mempool.create("unregister-flush", 511, 64, 2176);
+        try {
+            int[] inRing = new int[2];
+            Thread t = Thread.ofPlatform().start(() -> {
+                Eal.registerThread();
+                long[] taken = new long[10];
+                for (int i = 0; i < taken.length; i++) {
+                    taken[i] = pool.alloc();
+                }
+                for (long m : taken) {
+                    Mempool.free(m);
+                }
+                inRing[0] = pool.freeInRing();
+                Eal.unregisterThread();
+                inRing[1] = pool.freeInRing();
+            });
+            t.join();
+            assertTrue(inRing[0] < 511, "the registered thread's cache held mbufs: " + inRing[0] + " in the ring");
+            assertEquals(511, inRing[1], "all back in the ring once the thread gave its lcore up");
+            assertEquals(511, pool.available());
+        } finally {
+            pool.close();
+        }
+    }
+
     /** memif zero copy's memory: single-file segments, whose files EAL keeps linked (never with --huge-unlink). */
     @Test
     void singleFileSegmentsKeepTheirFilesLinked() {

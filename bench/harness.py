@@ -57,6 +57,12 @@ TRANSPORTS = {
                                          "net_memif0,role=server,socket={memif},socket-abstract=no,zero-copy=no",
                                          "--address", "{memif_server_addr}/24"], link="memif",
                                  client="loadgen-zstack"),
+    # setup 4, setup 3 without wrk's ceiling: the memif server of setup 2 in copy mode, our load generator as its client (wrk on
+    # one CPU bounds every server of setup 1 and so both of setup 3's af_packet servers alike)
+    "zstack-memif-loadgen-copy": dict(server=["--transport", "zstack", "--vdev",
+                                              "net_memif0,role=server,socket={memif},socket-abstract=no,zero-copy=no",
+                                              "--address", "{memif_server_addr}/24", "--copy-mode"], link="memif",
+                                      client="loadgen-zstack", needs="--copy-mode"),
 }
 # setup 1's ZStack server with the Java load generator on the kernel as its client instead of wrk: a second client's
 # view of the same server (its latencies are measured by another program than wrk's)
@@ -105,6 +111,8 @@ SETUPS = {
                     "the veth", transports=["epoll-loadgen", "zstack-memif-loadgen"]),
     "3": dict(title="ZStack zero copy vs ZStack copy mode (COPY_MODE), wrk over the veth, af_packet",
               transports=["zstack-afpacket", "zstack-afpacket-copy"]),
+    "4": dict(title="ZStack zero copy vs ZStack copy mode over memif, the ZStack load generator as the client (no wrk "
+                    "ceiling)", transports=["zstack-memif-loadgen", "zstack-memif-loadgen-copy"]),
 }
 
 COLUMNS = ["setup", "transport", "client", "load", "mode", "size", "concurrency", "repeat", "duration_s", "requests",
@@ -831,8 +839,9 @@ def parse_args(argv):
     a.sizes = [int(x) for x in str(a.sizes).split(",")]
     a.concurrency = [int(x) for x in str(a.concurrency).split(",")]
     a.setups = [s for s in a.setups.split(",") if s]
-    if a.mode.endswith("-close") and "2" in a.setups:
-        p.error("--mode *-close needs wrk as the client: setups 1 and 3 (setup 2's load generator keeps connections)")
+    if a.mode.endswith("-close") and ("2" in a.setups or "4" in a.setups):
+        p.error("--mode *-close needs wrk as the client: setups 1 and 3 (the load generator of 2 and 4 keeps "
+                "connections)")
     if a.zstack_huge:
         for s, name in (("1", "zstack-afxdp"), ("2", "zstack-memif-loadgen")):
             names = SETUPS[s]["transports"]

@@ -5,7 +5,7 @@
 
 Rows are grouped by (setup, transport, mode, size, concurrency); every numeric column's median over the repeats is
 reported. In summary.md each transport is compared with its setup's baseline (the first transport of the setup in
-harness.SETUPS: epoll for setups 1 and 2, ZStack zero copy for setup 3) at every point.
+harness.SETUPS: epoll for setups 1 and 2, ZStack zero copy for setups 3 and 4) at every point.
 """
 
 import csv

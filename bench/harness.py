@@ -57,8 +57,8 @@ TRANSPORTS = {
                                          "net_memif0,role=server,socket={memif},socket-abstract=no,zero-copy=no",
                                          "--address", "{memif_server_addr}/24"], link="memif",
                                  client="loadgen-zstack"),
-    # setup 4, setup 3 without wrk's ceiling: the memif server of setup 2 in copy mode, our load generator as its client (wrk on
-    # one CPU bounds every server of setup 1 and so both of setup 3's af_packet servers alike)
+    # setup 4, setup 3 without wrk's ceiling: the memif server of setup 2 in copy mode, our load generator as its
+    # client (wrk on one CPU bounds every server of setup 1, and so both of setup 3's af_packet servers alike)
     "zstack-memif-loadgen-copy": dict(server=["--transport", "zstack", "--vdev",
                                               "net_memif0,role=server,socket={memif},socket-abstract=no,zero-copy=no",
                                               "--address", "{memif_server_addr}/24", "--copy-mode"], link="memif",

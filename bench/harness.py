@@ -47,9 +47,6 @@ TRANSPORTS = {
     "zstack-afxdp": dict(server=["--transport", "zstack", "--vdev",
                                  "net_af_xdp0,iface={iface},start_queue=0,queue_count=1",
                                  "--address", "{addr}/24"], link="dpdk", client="wrk", xdp=True),
-    "zstack-afpacket-copy": dict(server=["--transport", "zstack", "--vdev", "net_af_packet0,iface={iface}",
-                                         "--address", "{addr}/24", "--copy-mode"], link="dpdk", client="wrk",
-                                 needs="--copy-mode"),
     # setup 2: both ends userspace
     "epoll-loadgen": dict(server=["--transport", "epoll", "--bind", "{addr}"], link="kernel",
                           client="loadgen-epoll"),
@@ -57,13 +54,13 @@ TRANSPORTS = {
                                          "net_memif0,role=server,socket={memif},socket-abstract=no,zero-copy=no",
                                          "--address", "{memif_server_addr}/24"], link="memif",
                                  client="loadgen-zstack"),
-    # setup 4, setup 3 without wrk's ceiling: the memif server of setup 2 in copy mode, our load generator as its
-    # client (wrk on one CPU bounds every server of setup 1, and so both of setup 3's af_packet servers alike)
-    "zstack-memif-loadgen-copy": dict(server=["--transport", "zstack", "--vdev",
-                                              "net_memif0,role=server,socket={memif},socket-abstract=no,zero-copy=no",
-                                              "--address", "{memif_server_addr}/24", "--copy-mode"], link="memif",
-                                      client="loadgen-zstack", needs="--copy-mode"),
 }
+# The same ZStack servers in copy mode (ZStackChannelOption.COPY_MODE), setups 3 and 4. Setup 4 is setup 3 without
+# wrk's ceiling: wrk on one CPU bounds every server of setup 1, and so both of setup 3's af_packet servers alike; over
+# memif our load generator is the client of both.
+for _name in ("zstack-afpacket", "zstack-memif-loadgen"):
+    TRANSPORTS[_name + "-copy"] = dict(TRANSPORTS[_name], server=TRANSPORTS[_name]["server"] + ["--copy-mode"],
+                                       needs="--copy-mode")
 # setup 1's ZStack server with the Java load generator on the kernel as its client instead of wrk: a second client's
 # view of the same server (its latencies are measured by another program than wrk's)
 TRANSPORTS["zstack-afxdp-loadgen"] = dict(TRANSPORTS["zstack-afxdp"], client="loadgen-epoll")
@@ -839,9 +836,9 @@ def parse_args(argv):
     a.sizes = [int(x) for x in str(a.sizes).split(",")]
     a.concurrency = [int(x) for x in str(a.concurrency).split(",")]
     a.setups = [s for s in a.setups.split(",") if s]
-    if a.mode.endswith("-close") and ("2" in a.setups or "4" in a.setups):
-        p.error("--mode *-close needs wrk as the client: setups 1 and 3 (the load generator of 2 and 4 keeps "
-                "connections)")
+    if a.mode.endswith("-close") and any(TRANSPORTS[n]["client"] != "wrk" for s in a.setups
+                                         for n in SETUPS[s]["transports"]):
+        p.error("--mode *-close needs wrk as the client: setups 1 and 3 (the load generator keeps connections)")
     if a.zstack_huge:
         for s, name in (("1", "zstack-afxdp"), ("2", "zstack-memif-loadgen")):
             names = SETUPS[s]["transports"]

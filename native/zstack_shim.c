@@ -288,6 +288,8 @@ struct rte_mempool *zs_pktmbuf_pool_create_packed(const char *name, uint32_t n, 
 
 void zs_mempool_free(struct rte_mempool *mp) { rte_mempool_free(mp); }
 uint32_t zs_mempool_avail(const struct rte_mempool *mp) { return rte_mempool_avail_count(mp); }
+/* Free objects in the pool's own ring (its ops' count), no per-lcore cache included. */
+uint32_t zs_mempool_ring_count(const struct rte_mempool *mp) { return rte_mempool_get_ops(mp->ops_index)->get_count(mp); }
 /*
  * Whether at least n objects are free, as rte_mempool_avail_count(mp) >= n, but asking the pool's own ring first: the
  * count also sums every per-lcore cache, all RTE_MAX_LCORE (128) of them, 128 cache lines 2 KB apart, and TCP asks at
@@ -295,14 +297,12 @@ uint32_t zs_mempool_avail(const struct rte_mempool *mp) { return rte_mempool_ava
  * fewer than n.
  */
 int32_t zs_mempool_has_free(const struct rte_mempool *mp, uint32_t n) {
-    const struct rte_mempool_ops *ops = rte_mempool_get_ops(mp->ops_index);
-    if ((uint32_t) ops->get_count(mp) >= n) {
+    if (zs_mempool_ring_count(mp) >= n) {
         return 1;
     }
     return rte_mempool_avail_count(mp) >= n;
 }
 uint32_t zs_mempool_in_use(const struct rte_mempool *mp) { return rte_mempool_in_use_count(mp); }
-uint32_t zs_mempool_ring_count(const struct rte_mempool *mp) { return rte_mempool_get_ops(mp->ops_index)->get_count(mp); }
 uint32_t zs_mempool_size(const struct rte_mempool *mp) { return mp->size; }
 uint16_t zs_pktmbuf_data_room(struct rte_mempool *mp) { return rte_pktmbuf_data_room_size(mp); }
 

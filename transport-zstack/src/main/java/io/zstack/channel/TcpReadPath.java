@@ -22,9 +22,8 @@ final class TcpReadPath {
     private long rest;
     /** How the stack ended the connection, reported once the data received before it is delivered. */
     private TcpError stackError;
-    /** The connection a read is taking from, and the time of its current message (see {@link #nextMessage}). */
+    /** The connection a read is taking from. */
     private TcpConnection reading;
-    private long readTime;
     // made once: a method reference made per read or per message would allocate on the receive path
     private final ChannelReads.Messages messages = this::nextMessage;
     private final UncheckedBooleanSupplier moreWaits;
@@ -115,20 +114,17 @@ final class TcpReadPath {
      * composite read would cost the very copy zero copy saves, where one segment at a time reaches it as is.
      */
     private ByteBuf nextMessage(int limit) {
-        // the time of this read, not of the loop's start: a handler that wrote (an echo) sent segments stamped since,
-        // and a window update stamped earlier would carry an older TSval, which the peer drops (PAWS)
-        readTime = ZStackEventLoop.now();
-        return nextPiece(limit);
-    }
-
-    /** The next piece of received data, at most {@code limit} bytes of one segment; null when nothing waits. */
-    private ByteBuf nextPiece(int limit) {
         while (current == null) {
             long segment = rest;
             if (segment == 0) {
-                segment = reading.read(readTime);
+                segment = reading.take();
                 if (segment == 0) {
                     return null;
+                }
+                if (reading.windowUpdateDue()) {
+                    // stamped now, not at the loop's start: a handler that wrote (an echo) sent segments stamped
+                    // since, and an update with an older TSval would be dropped by the peer (PAWS)
+                    reading.sendWindowUpdate(ZStackEventLoop.now());
                 }
             }
             rest = Mbuf.next(segment);

@@ -394,11 +394,13 @@ public final class ZStackSocketChannel extends AbstractZStackChannel implements 
         // the write sees the connection as it is now, or as the loop saw it a transmit window ago (see
         // inputBeforeWrite). Stack events only queue tasks, so nothing re-enters this channel from here.
         ZStackEventLoop loop = zstackLoop();
-        loop.inputBeforeWrite(ZStackEventLoop.now());
+        // one clock read serves the flush: queueing its buffers (at most a send buffer's worth of copies) takes well
+        // under the TSval's millisecond, and RTT samples and timers taken a little early change nothing
+        long now = ZStackEventLoop.now();
+        loop.inputBeforeWrite(now);
         try {
             writePath.write(in);
         } finally {
-            long now = ZStackEventLoop.now();
             if (connection != null) {
                 connection.push(now); // everything this flush queued, in as few segments as fit
             }

@@ -255,12 +255,31 @@ public final class TcpConnection {
      * Reading opens the receive window; a window update goes out when it grew enough.
      */
     public long read(long nowNanos) {
-        long chain = receiver.receiveQueue.poll();
-        if (chain != 0 && receiver.windowUpdateWorthSending()) {
-            receiver.ackNow = true;
-            output(nowNanos);
+        long chain = take();
+        if (chain != 0 && windowUpdateDue()) {
+            sendWindowUpdate(nowNanos);
         }
         return chain;
+    }
+
+    /**
+     * {@link #read} without the window update, for a caller that reads the clock only when one is due
+     * ({@link #windowUpdateDue}, then {@link #sendWindowUpdate}): a clock read per segment read was 3 % of a memif
+     * server's CPU at 8 KB.
+     */
+    public long take() {
+        return receiver.receiveQueue.poll();
+    }
+
+    /** Whether reading opened the window enough that the peer should hear of it now. */
+    public boolean windowUpdateDue() {
+        return receiver.windowUpdateWorthSending();
+    }
+
+    /** Sends the window update {@link #windowUpdateDue} asked for. */
+    public void sendWindowUpdate(long nowNanos) {
+        receiver.ackNow = true;
+        output(nowNanos);
     }
 
     /** Sends FIN after the queued data (half-close); reading goes on. */

@@ -39,6 +39,12 @@ public final class SegmentCpuTime {
             }
         }
         b.tearDown();
+        long expected = (long) payload * ops * (warmupRounds + rounds);
+        if (sink != expected) {
+            // a write the send buffer refused costs next to nothing: such ops would pass for fast segments
+            throw new IllegalStateException(sink + " bytes read where " + expected + " were written: not every op "
+                    + "sent its segment");
+        }
         System.out.println("payload " + payload + " B: CPU ns per segment min " + best + " (rounds: "
                 + each.toString().trim() + ", " + ops + " segments each; " + sink + " bytes read)");
     }

@@ -14,10 +14,12 @@ import csv
 import datetime
 import json
 import os
+import pwd
 import resource
 import shlex
 import signal
 import statistics
+import struct
 import subprocess
 import sys
 import time
@@ -117,7 +119,7 @@ COLUMNS = ["setup", "transport", "client", "load", "mode", "size", "concurrency"
            "server_cpu_s", "client_cpu_s", "server_cpu_util", "client_cpu_util", "cpu_us_per_req",
            "server_cpu_us_per_req", "client_cpu_us_per_req", "sys_cpu0_busy", "sys_cpu1_busy",
            "sys_softirq_s", "foreign_cpu_s", "idle_busy_before", "handshakes", "syn_synack_p50_us",
-           "syn_synack_p99_us", "syn_retries", "warmup_s", "warmup_settled", "speed_probe_ms", "jit_cpu_s"]
+           "syn_synack_p99_us", "syn_retries", "client_retrans_segs", "client_rtos", "client_dsacks_recv", "server_gcs", "server_gc_ms", "warmup_s", "warmup_settled", "speed_probe_ms", "jit_cpu_s"]
 NUMERIC = COLUMNS[COLUMNS.index("duration_s"):]
 
 
@@ -162,6 +164,34 @@ def proc_cpu_seconds(pid):
     return stat_ticks(f"/proc/{pid}/stat") / CLK_TCK
 
 
+def jvm_gc(pid):
+    """(collections, seconds spent in them) of a live JVM, from its hsperfdata file (the counters jstat reads; read
+    here without starting a JVM beside the measurement), or None for a process that is not a JVM. Every collector
+    counts (the young one and the full one)."""
+    try:
+        with open(f"/tmp/hsperfdata_{pwd.getpwuid(os.geteuid()).pw_name}/{pid}", "rb") as f:
+            d = f.read()
+    except OSError:
+        return None
+    if d[:4] != b"\xca\xfe\xc0\xc0":
+        return None
+    order = ">" if d[4] == 0 else "<"
+    entry, count = struct.unpack_from(order + "ii", d, 24)
+    longs = {}
+    for _ in range(count):
+        length, name_at, vector, kind, _, _, _, data_at = struct.unpack_from(order + "iiiBBBBi", d, entry)
+        if kind == ord("J") and vector == 0:
+            name = d[entry + name_at:d.index(b"\0", entry + name_at)].decode()
+            longs[name] = struct.unpack_from(order + "q", d, entry + data_at)[0]
+        entry += length
+    hz = longs.get("sun.os.hrt.frequency", 1e9)
+    n = t = 0
+    for i in range(4):
+        n += longs.get(f"sun.gc.collector.{i}.invocations", 0)
+        t += longs.get(f"sun.gc.collector.{i}.time", 0)
+    return n, t / hz
+
+
 def jit_ticks():
     """Per thread, the CPU ticks used so far by every JIT compiler thread of every JVM on the machine (threads named
     "C1 CompilerThre..." / "C2 CompilerThre..."). The benchmark pins each JVM to one CPU, so a compilation shares
@@ -202,6 +232,24 @@ def system_cpu():
                 v = [int(x) for x in parts[1:]]
                 idle = v[3] + v[4]
                 out[parts[0]] = (sum(v[:8]) - idle, sum(v[:8]), v[6])
+    return out
+
+
+def tcp_counters(ns):
+    """The kernel's TCP counters (/proc/net/snmp's Tcp and /proc/net/netstat's TcpExt rows) as a network namespace
+    sees them: {name: value}. A kernel client's retransmissions show what the server's ACK timing cost it."""
+    r = subprocess.run(["ip", "netns", "exec", ns, "cat", "/proc/net/snmp", "/proc/net/netstat"],
+                       capture_output=True, text=True)
+    out, heads = {}, {}
+    for line in r.stdout.splitlines():
+        kind, _, rest = line.partition(": ")
+        if kind not in ("Tcp", "TcpExt"):
+            continue
+        if kind not in heads:
+            heads[kind] = rest.split()
+            continue
+        for k, v in zip(heads.pop(kind), rest.split()):
+            out[k] = int(v)
     return out
 
 
@@ -443,6 +491,17 @@ class Harness:
                    f"req/s per slice {rates}, JIT compiler CPU s per slice {jit}\n")
         return done, settled
 
+    def collect_garbage(self, p, logf):
+        """A full collection in a JVM server between its warm-up and the measured window. Young objects that live
+        (the stack's and Netty's long-lived state made at start-up) are copied from survivor space to survivor space
+        at every young collection until the JVM's tenuring threshold promotes them: measured here, 8 to 28 ms pauses
+        every 2 to 3 s for the first seven collections of an 8 KB run, then 0.5 to 1.4 ms. A 6 s window inside that
+        phase put them in every p99.9 (22 ms) and made the kernel client's loss probes fire. A long-running server is
+        past it; the full collection promotes them at once, as JMH collects between iterations."""
+        r = run([os.path.join(os.path.dirname(self.a.java), "jcmd"), str(p.pid), "GC.run"], check=False)
+        logf.write(f"full GC before the window (jcmd GC.run): rc {r.returncode}\n")
+        time.sleep(1)
+
     def wait_quiet(self):
         """On a shared machine: before a measurement, nothing of ours runs; waits (up to --wait-quiet seconds)
         until the two benchmark CPUs are less than --quiet-busy busy over one second. Returns the last busy
@@ -497,8 +556,14 @@ class Harness:
                 warm = self.warm_up(t, size, conc, logf, warmup)
             marks = {}
 
+            tcp, gc = {}, {}
+            if a.gc_after_warmup and "peer" not in t and t["client"] == "wrk":
+                self.collect_garbage(p, logf)
+
             def sample(edge):
                 marks[edge] = (proc_cpu_seconds(p.pid), system_cpu(), jit_ticks())
+                tcp[edge] = tcp_counters(a.ns_client)
+                gc[edge] = jvm_gc(p.pid)
 
             sample("start")
             capture = self.start_handshake_capture(t, tag)
@@ -514,6 +579,9 @@ class Harness:
                 sample("end")
             s0, y0, j0 = marks["start"]
             s1, y1, j1 = marks["end"]
+            client_tcp = {k: v - tcp["start"].get(k, 0) for k, v in tcp["end"].items() if v != tcp["start"].get(k, 0)}
+            with open(os.path.join(self.out, "logs", tag + ".client-tcp.txt"), "w") as f:
+                f.write("".join(f"{k} {v}\n" for k, v in sorted(client_tcp.items())))
             if t["client"] == "wrk":
                 # a server that stalled during the run (stopped answering, even ARP) must not count as a result
                 r = run(self.ns("A", "curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "5",
@@ -572,13 +640,21 @@ class Harness:
                                                                           f"cpu{a.client_cpu}")) / CLK_TCK
                                        - server_cpu - client_cpu, 3),
                    warmup_s=warm[0], warmup_settled=int(warm[1]), speed_probe_ms=round(sum(probes) / len(probes), 1),
-                   jit_cpu_s=round(jit_seconds_between(j0, j1), 2), **handshakes)
+                   jit_cpu_s=round(jit_seconds_between(j0, j1), 2),
+                   # the kernel client's own view (0 for a client on ZStack): what it sent again, its timeouts
+                   client_retrans_segs=client_tcp.get("RetransSegs", 0), client_rtos=client_tcp.get("TCPTimeouts", 0),
+                   client_dsacks_recv=client_tcp.get("TCPDSACKRecv", 0),
+                   server_gcs=gc["end"][0] - gc["start"][0] if gc.get("start") and gc.get("end") else "",
+                   server_gc_ms=round((gc["end"][1] - gc["start"][1]) * 1e3, 1) if gc.get("start") and gc.get("end")
+                   else "", **handshakes)
         if handshakes:
             log(f"{tag}: SYN to SYN-ACK at the client's veth: p50 {handshakes['syn_synack_p50_us']} us, p99 "
                 f"{handshakes['syn_synack_p99_us']} us over {handshakes['handshakes']} handshakes, "
                 f"{handshakes['syn_retries']} SYNs sent again")
         log(f"{tag}: {row['rps']:.0f} req/s, p50 {row['lat_p50_us']} us, p99 {row['lat_p99_us']} us, "
             f"p99.9 {row['lat_p999_us']} us, cpu {row['cpu_us_per_req']} us/req "
+            f"(client sent {row['client_retrans_segs']} segments again, {row['client_rtos']} timeouts; "
+            f"server GCs {row['server_gcs']}, {row['server_gc_ms']} ms) "
             f"(server {row['server_cpu_util']:.2f} core), errors {errors}, other CPU use {row['foreign_cpu_s']} s, "
             f"speed probe {'/'.join(f'{x:g}' for x in probes)} ms"
             + ("" if warm[1] or setup == "probe" else
@@ -807,6 +883,9 @@ def parse_args(argv):
                    help="most seconds to wait, before each measurement, for other load to go away (default 60)")
     p.add_argument("--quiet-busy", type=float, default=0.25,
                    help="CPU busy fraction of the two CPUs considered quiet (default 0.25)")
+    p.add_argument("--no-gc-after-warmup", dest="gc_after_warmup", action="store_false",
+                   help="do not ask JVM servers for a full collection between the warm-up and the window (the "
+                        "default asks: see Harness.collect_garbage)")
     p.add_argument("--profile", action="store_true",
                    help="record a JFR profile of each server (logs/<measurement>.jfr); bench/hot-methods.sh reads it")
     p.add_argument("--peers-bin", default=None,

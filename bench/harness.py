@@ -119,7 +119,8 @@ COLUMNS = ["setup", "transport", "client", "load", "mode", "size", "concurrency"
            "server_cpu_s", "client_cpu_s", "server_cpu_util", "client_cpu_util", "cpu_us_per_req",
            "server_cpu_us_per_req", "client_cpu_us_per_req", "sys_cpu0_busy", "sys_cpu1_busy",
            "sys_softirq_s", "foreign_cpu_s", "idle_busy_before", "handshakes", "syn_synack_p50_us",
-           "syn_synack_p99_us", "syn_retries", "client_retrans_segs", "client_rtos", "client_dsacks_recv", "server_gcs", "server_gc_ms", "warmup_s", "warmup_settled", "speed_probe_ms", "jit_cpu_s"]
+           "syn_synack_p99_us", "syn_retries", "client_retrans_segs", "client_rtos", "client_dsacks_recv",
+           "server_gcs", "server_gc_ms", "warmup_s", "warmup_settled", "speed_probe_ms", "jit_cpu_s"]
 NUMERIC = COLUMNS[COLUMNS.index("duration_s"):]
 
 
@@ -493,11 +494,11 @@ class Harness:
 
     def collect_garbage(self, p, logf):
         """A full collection in a JVM server between its warm-up and the measured window. Young objects that live
-        (the stack's and Netty's long-lived state made at start-up) are copied from survivor space to survivor space
-        at every young collection until the JVM's tenuring threshold promotes them: measured here, 8 to 28 ms pauses
+        (what a server keeps from its start: 5 MB, mostly class metadata's arrays and strings) are copied from survivor
+        space to survivor space at every young collection until the tenuring threshold promotes them: 8 to 28 ms pauses
         every 2 to 3 s for the first seven collections of an 8 KB run, then 0.5 to 1.4 ms. A 6 s window inside that
         phase put them in every p99.9 (22 ms) and made the kernel client's loss probes fire. A long-running server is
-        past it; the full collection promotes them at once, as JMH collects between iterations."""
+        past it; the full collection promotes them at once (what JMH's `-gc true` does between iterations)."""
         r = run([os.path.join(os.path.dirname(self.a.java), "jcmd"), str(p.pid), "GC.run"], check=False)
         logf.write(f"full GC before the window (jcmd GC.run): rc {r.returncode}\n")
         time.sleep(1)

@@ -493,12 +493,9 @@ class Harness:
         return done, settled
 
     def collect_garbage(self, p, logf):
-        """A full collection in a JVM server between its warm-up and the measured window. Young objects that live
-        (what a server keeps from its start: 5 MB, mostly class metadata's arrays and strings) are copied from survivor
-        space to survivor space at every young collection until the tenuring threshold promotes them: 8 to 28 ms pauses
-        every 2 to 3 s for the first seven collections of an 8 KB run, then 0.5 to 1.4 ms. A 6 s window inside that
-        phase put them in every p99.9 (22 ms) and made the kernel client's loss probes fire. A long-running server is
-        past it; the full collection promotes them at once (what JMH's `-gc true` does between iterations)."""
+        """A full collection in a JVM server between its warm-up and the measured window: it promotes at once what
+        the server keeps from its start, which young collections otherwise copy again and again, with long pauses,
+        until the tenuring threshold (why and the figures: bench/README.md, "JVM flags")."""
         r = run([os.path.join(os.path.dirname(self.a.java), "jcmd"), str(p.pid), "GC.run"], check=False)
         logf.write(f"full GC before the window (jcmd GC.run): rc {r.returncode}\n")
         time.sleep(1)
@@ -581,6 +578,9 @@ class Harness:
             s0, y0, j0 = marks["start"]
             s1, y1, j1 = marks["end"]
             client_tcp = {k: v - tcp["start"].get(k, 0) for k, v in tcp["end"].items() if v != tcp["start"].get(k, 0)}
+            # (collections, seconds) within the window; None for a server that is not a JVM
+            gc_window = (gc["end"][0] - gc["start"][0], gc["end"][1] - gc["start"][1]) \
+                if gc.get("start") and gc.get("end") else None
             with open(os.path.join(self.out, "logs", tag + ".client-tcp.txt"), "w") as f:
                 f.write("".join(f"{k} {v}\n" for k, v in sorted(client_tcp.items())))
             if t["client"] == "wrk":
@@ -645,9 +645,8 @@ class Harness:
                    # the kernel client's own view (0 for a client on ZStack): what it sent again, its timeouts
                    client_retrans_segs=client_tcp.get("RetransSegs", 0), client_rtos=client_tcp.get("TCPTimeouts", 0),
                    client_dsacks_recv=client_tcp.get("TCPDSACKRecv", 0),
-                   server_gcs=gc["end"][0] - gc["start"][0] if gc.get("start") and gc.get("end") else "",
-                   server_gc_ms=round((gc["end"][1] - gc["start"][1]) * 1e3, 1) if gc.get("start") and gc.get("end")
-                   else "", **handshakes)
+                   server_gcs=gc_window[0] if gc_window else "",
+                   server_gc_ms=round(gc_window[1] * 1e3, 1) if gc_window else "", **handshakes)
         if handshakes:
             log(f"{tag}: SYN to SYN-ACK at the client's veth: p50 {handshakes['syn_synack_p50_us']} us, p99 "
                 f"{handshakes['syn_synack_p99_us']} us over {handshakes['handshakes']} handshakes, "

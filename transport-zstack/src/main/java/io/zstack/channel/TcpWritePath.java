@@ -11,7 +11,6 @@ import io.zstack.buffer.MbufPool;
 import io.zstack.tcp.TcpConnection;
 import io.zstack.tcp.TcpError;
 import java.io.IOException;
-import java.lang.foreign.MemorySegment;
 import java.nio.channels.ClosedChannelException;
 import java.util.List;
 
@@ -79,8 +78,7 @@ final class TcpWritePath {
                 int toTail = Math.min(n, c.sendTailRoom());
                 if (toTail > 0) {
                     // small copied writes share the last mbuf instead of taking one each
-                    buf.getBytes(buf.readerIndex(),
-                            MemorySegment.ofAddress(c.sendTailAddress()).reinterpret(toTail).asByteBuffer());
+                    MbufCopy.toAddress(buf, buf.readerIndex(), c.sendTailAddress(), toTail);
                     c.sendTailFilled(toTail);
                     in.removeBytes(toTail);
                     continue;

@@ -99,7 +99,7 @@ for _stack in ("zstack", "fstack"):
 TRANSPORTS["peer-c-epoll"] = dict(peer="epoll-echo", link="kernel", client="wrk")
 TRANSPORTS["peer-c-epoll-loadgen"] = dict(peer="epoll-echo", link="kernel", client="loadgen-epoll")
 # setup 1's DPDK peers with the Java load generator on the kernel as the client, as zstack-afxdp-loadgen: the peers'
-# tails seen by the client that does not show wrk's millisecond tail with JVM servers (bench/RESULTS.md, 2026-12-05)
+# tails seen by the client that does not show wrk's millisecond tail with ZStack (bench/RESULTS.md, 2026-12-05)
 for _stack in ("zstack", "fstack"):
     TRANSPORTS[f"peer-{_stack}-afxdp-loadgen"] = dict(TRANSPORTS[f"peer-{_stack}-afxdp"], client="loadgen-epoll")
 PEER_SETUPS = {"1": ["peer-c-epoll", "peer-zstack-afxdp", "peer-zstack-afpacket", "peer-fstack-afxdp",

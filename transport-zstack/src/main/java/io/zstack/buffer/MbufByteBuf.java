@@ -442,21 +442,45 @@ public final class MbufByteBuf extends AbstractReferenceCountedByteBuf {
         return this;
     }
 
+    /**
+     * Copies {@code length} bytes at native {@code address} into {@code dst} at {@code dstIndex}; the caller has checked
+     * the bounds. A buffer with a writable native address or a heap array is copied into directly; others (composite,
+     * read-only or NIO-backed) through a ByteBuffer view of the source, which every ByteBuf accepts (and throws if it
+     * must). Also serves copies out of mbufs that no MbufByteBuf wraps (copy-mode reads).
+     */
+    public static void copy(long address, ByteBuf dst, int dstIndex, int length) {
+        if (dst.hasMemoryAddress() && !dst.isReadOnly()) {
+            MemorySegment.copy(MEMORY, address, MEMORY, dst.memoryAddress() + dstIndex, length);
+        } else if (dst.hasArray()) {
+            MemorySegment.copy(MEMORY, JAVA_BYTE, address, dst.array(), dst.arrayOffset() + dstIndex, length);
+        } else {
+            dst.setBytes(dstIndex, MEMORY.asSlice(address, length).asByteBuffer());
+        }
+    }
+
+    /**
+     * Copies [srcIndex, srcIndex + length) of {@code src} to native {@code address}; the caller has checked the bounds.
+     * From a native address or a heap array directly (overlapping ranges, src being the destination's own buffer as in
+     * discardReadBytes, copy like memmove); from other kinds through a ByteBuffer view of the destination. Also serves
+     * copies into mbufs that no MbufByteBuf wraps (copied writes).
+     */
+    public static void copy(ByteBuf src, int srcIndex, long address, int length) {
+        if (src.hasMemoryAddress()) {
+            MemorySegment.copy(MEMORY, src.memoryAddress() + srcIndex, MEMORY, address, length);
+        } else if (src.hasArray()) {
+            MemorySegment.copy(src.array(), src.arrayOffset() + srcIndex, MEMORY, JAVA_BYTE, address, length);
+        } else {
+            src.getBytes(srcIndex, MEMORY.asSlice(address, length).asByteBuffer());
+        }
+    }
+
     @Override
     public ByteBuf getBytes(int index, ByteBuf dst, int dstIndex, int length) {
         checkDstIndex(index, length, dstIndex, dst.capacity());
         if (length == 0) {
             return this;
         }
-        if (dst.hasMemoryAddress() && !dst.isReadOnly()) {
-            MemorySegment.copy(MEMORY, address + index, MEMORY, dst.memoryAddress() + dstIndex, length);
-        } else if (dst.hasArray()) {
-            MemorySegment.copy(MEMORY, JAVA_BYTE, address + index, dst.array(), dst.arrayOffset() + dstIndex,
-                    length);
-        } else {
-            // Composite, read-only or NIO-backed: every ByteBuf accepts a ByteBuffer, and throws if it must.
-            dst.setBytes(dstIndex, nioBuffer(index, length));
-        }
+        copy(address + index, dst, dstIndex, length);
         return this;
     }
 
@@ -524,15 +548,7 @@ public final class MbufByteBuf extends AbstractReferenceCountedByteBuf {
         if (length == 0) {
             return this;
         }
-        if (src.hasMemoryAddress()) {
-            // Overlapping ranges (src == this, as in discardReadBytes) copy like memmove.
-            MemorySegment.copy(MEMORY, src.memoryAddress() + srcIndex, MEMORY, address + index, length);
-        } else if (src.hasArray()) {
-            MemorySegment.copy(src.array(), src.arrayOffset() + srcIndex, MEMORY, JAVA_BYTE, address + index,
-                    length);
-        } else {
-            src.getBytes(srcIndex, nioBuffer(index, length));
-        }
+        copy(src, srcIndex, address + index, length);
         return this;
     }
 

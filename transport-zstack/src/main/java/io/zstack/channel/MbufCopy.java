@@ -2,12 +2,10 @@ package io.zstack.channel;
 
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
-import io.netty.buffer.CompositeByteBuf;
 import io.netty.util.IllegalReferenceCountException;
 import io.zstack.buffer.Mbuf;
+import io.zstack.buffer.MbufByteBuf;
 import io.zstack.buffer.MbufPool;
-import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 
 /** Bytes that cannot go by reference: copied once into fresh mbufs (writes) or out of one (copy-mode reads). */
 final class MbufCopy {
@@ -49,18 +47,9 @@ final class MbufCopy {
     static ByteBuf out(long segment, int length, ByteBufAllocator allocator, MbufPool pool) {
         ByteBuf buf = allocator.directBuffer(length);
         try {
-            long src = Mbuf.dataAddress(segment);
             buf.ensureWritable(length);
-            int at = buf.writerIndex();
-            if (buf.hasMemoryAddress()) {
-                MemorySegment.copy(Mbuf.MEMORY, src, Mbuf.MEMORY, buf.memoryAddress() + at, length);
-                buf.writerIndex(at + length);
-            } else if (buf.hasArray()) {
-                MemorySegment.copy(Mbuf.MEMORY, ValueLayout.JAVA_BYTE, src, buf.array(), buf.arrayOffset() + at, length);
-                buf.writerIndex(at + length);
-            } else {
-                buf.writeBytes(MemorySegment.ofAddress(src).reinterpret(length).asByteBuffer());
-            }
+            MbufByteBuf.copy(Mbuf.dataAddress(segment), buf, buf.writerIndex(), length);
+            buf.writerIndex(buf.writerIndex() + length);
         } finally {
             pool.freeSegment(segment);
         }
@@ -68,17 +57,12 @@ final class MbufCopy {
     }
 
     /**
-     * Copies [index, index+length) of {@code src} to native memory at {@code address}. A heap buffer's array and a
-     * buffer with a native address are copied from directly; other kinds (composites, buffers without either) through
-     * {@link ByteBuf#getBytes(int, java.nio.ByteBuffer)} into a view of the destination, three objects per copy (which
-     * applications writing heap buffers paid on every copied write before).
+     * Copies [index, index+length) of {@code src} to native memory at {@code address} without a view of the
+     * destination for the buffers that need none ({@link MbufByteBuf#copy(ByteBuf, int, long, int)}): a view per copy
+     * was three objects per copied write of a heap or direct buffer.
      */
     static void toAddress(ByteBuf src, int index, long address, int length) {
-        if (src instanceof CompositeByteBuf || !(src.hasArray() || src.hasMemoryAddress())) {
-            src.getBytes(index, MemorySegment.ofAddress(address).reinterpret(length).asByteBuffer());
-            return;
-        }
-        // getBytes checks these; the direct copies below do not
+        // getBytes checked these; the direct copies do not
         if (src.refCnt() == 0) {
             throw new IllegalReferenceCountException(0);
         }
@@ -86,11 +70,6 @@ final class MbufCopy {
             throw new IndexOutOfBoundsException("index " + index + ", length " + length + ", capacity "
                     + src.capacity());
         }
-        if (src.hasArray()) {
-            MemorySegment.copy(src.array(), src.arrayOffset() + index, Mbuf.MEMORY, ValueLayout.JAVA_BYTE, address,
-                    length);
-        } else {
-            MemorySegment.copy(Mbuf.MEMORY, src.memoryAddress() + index, Mbuf.MEMORY, address, length);
-        }
+        MbufByteBuf.copy(src, index, address, length);
     }
 }

@@ -3,6 +3,7 @@
 #   sudo bench/run.sh                     setup 1, every size and concurrency, 3 repeats (see bench/README.md)
 #   sudo bench/run.sh --quick             a few points, short runs (development)
 #   sudo bench/run.sh --setups 1,3 --sizes 64,8192 --concurrency 1,100 --repeats 5 --duration 20 --mode get
+#   sudo bench/run.sh --pause-damon ...  the kernel's DAMON (kdamond) off while it runs, back on at exit
 # Every other option goes to bench/harness.py (python3 bench/harness.py --help). Results: bench/results/<timestamp>/.
 # It creates namespaces zsbench-a-<pid> (client) and zsbench-b-<pid> (server) joined by a veth, and removes them,
 # the servers it started and their DPDK runtime folders on exit, also on failure or Ctrl-C.
@@ -27,6 +28,13 @@ if [ ${#bench_missing[@]} -gt 0 ]; then
     apt-get install -y -q --no-install-recommends "${bench_missing[@]}" >/dev/null 2>&1 ||
         { apt-get update -q >/dev/null; apt-get install -y -q --no-install-recommends "${bench_missing[@]}" >/dev/null; }
 fi
+# --pause-damon: the kernel's DAMON off while the run lasts, back on at exit (bench/damon.sh, bench/README.md)
+pause_damon=
+args=()
+for arg in "$@"; do
+    if [ "$arg" = --pause-damon ]; then pause_damon=1; else args+=("$arg"); fi
+done
+set -- ${args[@]+"${args[@]}"}
 source bench/peers/peers.sh  # --peers SRC: the paper's Z-stack, F-stack and C epoll as transports (issue 14)
 peers_take_args "$@"
 set -- ${peers_rest[@]+"${peers_rest[@]}"}
@@ -77,6 +85,7 @@ cleanup() {
     ip netns del "$ns_b" 2>/dev/null || true
     rm -f "$memif" "$memif".starting-*  # a killed ZStack memif server's socket (made beside, linked once started)
     peers_cleanup "$out"
+    bench/damon.sh resume "$out/damon.state" || true
     exit "$rc"
 }
 trap cleanup EXIT
@@ -95,6 +104,13 @@ ip -n "$ns_a" link set va up
 ip -n "$ns_b" link set vb up
 
 peers_setup "$out"
+if [ -n "$pause_damon" ]; then
+    paused=$(bench/damon.sh pause "$out/damon.state")
+    echo "bench: DAMON paused for the run (back on at exit): ${paused:-none was running}"
+elif [ -n "$(pgrep -x 'kdamond.*' || true)" ]; then
+    echo "bench: DAMON is running (kdamond): each of its passes stalls a benchmark CPU for 1-2 ms (column kdamond_ms);" \
+        "--pause-damon turns it off for the run"
+fi
 echo "bench: namespaces $ns_a (client, va 10.90.0.1) and $ns_b (server, vb 10.90.0.2); results in $out"
 echo "bench: CPU pinning: server JVM on CPU 1, client (wrk or load generator) on CPU 0 (taskset -c)"
 "$py" bench/harness.py --out "$out" --ns-client "$ns_a" --ns-server "$ns_b" --client-if va --server-if vb \

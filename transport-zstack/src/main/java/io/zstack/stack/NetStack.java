@@ -119,12 +119,6 @@ public final class NetStack implements AutoCloseable {
     }
 
     /**
-     * Only the input half of {@link #poll}: what the device and the loopback hold is processed, and what that makes
-     * the stack send waits for the next {@link #poll} or {@link #flush} (frames for the loopback are delivered at
-     * once). A write uses it to see the connection as it is now without a transmit burst of its own: every write of a
-     * loop round then goes out in that round's one burst.
-     */
-    /**
      * Runs after a receive burst brought frames and before they are processed: the layer above installs there what
      * another thread asked for before those frames could exist (a listener bound elsewhere), so no frame meets the
      * stack before it. Stack thread only.
@@ -135,6 +129,12 @@ public final class NetStack implements AutoCloseable {
 
     private Runnable beforeProcessing;
 
+    /**
+     * Only the input half of {@link #poll}: what the device and the loopback hold is processed, and what that makes
+     * the stack send waits for the next {@link #poll} or {@link #flush} (frames for the loopback are delivered at
+     * once). A write uses it to see the connection as it is now without a transmit burst of its own: every write of a
+     * loop round then goes out in that round's one burst.
+     */
     public int input(long nowNanos) {
         int received = receive(device, nowNanos);
         if (steering != null) {

@@ -204,12 +204,9 @@ def jvm_gc(pid):
     return n, t / hz
 
 
-def jit_ticks():
-    """Per thread, the CPU ticks used so far by every JIT compiler thread of every JVM on the machine (threads named
-    "C1 CompilerThre..." / "C2 CompilerThre..."). The benchmark pins each JVM to one CPU, so a compilation shares
-    that CPU with the busy-polling loop: a server whose C2 recompiled for a second inside a 6 s window measured half
-    its rate, with a p99 of 1.2 ms (the scheduler's slice) against 0.15 ms."""
-    out = {}
+def threads_named(prefixes):
+    """(tid, /proc task folder) of every thread on the machine whose name starts with one of prefixes (a tuple): the
+    JVMs' compiler threads, the kernel's kdamond threads (a kernel thread is a process whose one task is itself)."""
     for proc in os.listdir("/proc"):
         if not proc.isdigit():
             continue
@@ -218,13 +215,26 @@ def jit_ticks():
         except OSError:
             continue
         for tid in tasks:
+            path = f"/proc/{proc}/task/{tid}"
             try:
-                with open(f"/proc/{proc}/task/{tid}/comm") as f:
-                    if not f.read().startswith(("C1 Compiler", "C2 Compiler")):
-                        continue
-                out[tid] = stat_ticks(f"/proc/{proc}/task/{tid}/stat")
+                with open(f"{path}/comm") as f:
+                    if f.read().startswith(prefixes):
+                        yield tid, path
             except OSError:
                 continue  # a thread or process that ended meanwhile
+
+
+def jit_ticks():
+    """Per thread, the CPU ticks used so far by every JIT compiler thread of every JVM on the machine (threads named
+    "C1 CompilerThre..." / "C2 CompilerThre..."). The benchmark pins each JVM to one CPU, so a compilation shares
+    that CPU with the busy-polling loop: a server whose C2 recompiled for a second inside a 6 s window measured half
+    its rate, with a p99 of 1.2 ms (the scheduler's slice) against 0.15 ms."""
+    out = {}
+    for tid, path in threads_named(("C1 Compiler", "C2 Compiler")):
+        try:
+            out[tid] = stat_ticks(f"{path}/stat")
+        except OSError:
+            continue  # ended meanwhile
     return out
 
 
@@ -241,18 +251,13 @@ def kdamond_threads():
     gives the CPU back at the end of the kthread's slice), on the client's a stall of wrk, and wrk's latency
     correction (README.md) turns each stalled request into a dozen samples. run.sh --pause-damon stops it."""
     out = {}
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
+    for tid, path in threads_named(("kdamond",)):
         try:
-            with open(f"/proc/{pid}/comm") as f:
-                if not f.read().startswith("kdamond"):
-                    continue
-            with open(f"/proc/{pid}/schedstat") as f:
+            with open(f"{path}/schedstat") as f:
                 ran_ns = int(f.read().split()[0])
-            with open(f"/proc/{pid}/stat") as f:
+            with open(f"{path}/stat") as f:
                 cpu = int(f.read().rsplit(")", 1)[1].split()[36])  # field 39, processor
-            out[pid] = (ran_ns, cpu)
+            out[tid] = (ran_ns, cpu)
         except (OSError, ValueError, IndexError):
             continue
     return out

@@ -14,6 +14,8 @@ final class ConnectionSetup {
     final TcpReceiver receiver;
     /** When our first SYN left, for the handshake's RTT sample (Karn: only if it was not retransmitted). */
     private long synSentAt;
+    /** Our SYN or SYN-ACK went out more than once: the ACK of it may answer either, so no RTT from synSentAt. */
+    private boolean synResent;
 
     ConnectionSetup(TcpConnection c) {
         this.c = c;
@@ -160,11 +162,7 @@ final class ConnectionSetup {
             sender.sndWl1 = seg.seq;
             sender.sndWl2 = seg.ack;
             timers.retransmitDeadline = 0;
-            if (sender.retransmitCount == 0 && !c.timestampsOn) {
-                sender.rtt.sample(nowNanos - synSentAt);
-            } else if (c.timestampsOn && seg.hasTimestamp && seg.tsEcr != 0) {
-                sender.rtt.sample(Math.max(0, (c.tsNow(nowNanos) - seg.tsEcr)) * 1_000_000L);
-            }
+            handshakeRtt(seg, nowNanos);
             sender.retransmitCount = 0;
             sender.rtt.resetBackoff();
             c.state = TcpState.ESTABLISHED;
@@ -199,6 +197,7 @@ final class ConnectionSetup {
             counters.badAcks++;
             return false;
         }
+        handshakeRtt(seg, nowNanos);
         c.state = TcpState.ESTABLISHED;
         sender.sndWnd = seg.window << sender.sndWindowShift;
         sender.maxSndWnd = Math.max(sender.maxSndWnd, sender.sndWnd);
@@ -216,6 +215,24 @@ final class ConnectionSetup {
             c.handler.onConnected(c);
         }
         return true;
+    }
+
+    /**
+     * The handshake's RTT sample, on the ACK of our SYN or SYN-ACK (Linux takes both): from its send when it went out
+     * once, else from the echoed timestamp (which tells the transmissions apart, in milliseconds).
+     */
+    private void handshakeRtt(InboundSegment seg, long nowNanos) {
+        if (sender.retransmitCount == 0 && !synResent) {
+            sender.rtt.sample(nowNanos - synSentAt);
+        } else if (c.timestampsOn && seg.hasTimestamp && seg.tsEcr != 0) {
+            sender.rtt.sample(Math.max(0, (c.tsNow(nowNanos) - seg.tsEcr)) * 1_000_000L);
+        }
+    }
+
+    /** The peer sent its SYN again while we are in SYN_RECEIVED: our SYN-ACK was lost, answer it again. */
+    void resendSynAck(long nowNanos) {
+        synResent = true;
+        layer.transmit(c, TcpFlags.SYN | TcpFlags.ACK, sender.iss, 0, 0, nowNanos);
     }
 
     /** This tuple's timestamp clock offset: see {@link IsnGenerator#timestampOffset}. */

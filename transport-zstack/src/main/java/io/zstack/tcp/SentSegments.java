@@ -50,6 +50,12 @@ final class SentSegments {
     private long lostMarkedBytes;
     private long retransBytes;
     private int sackedSegments;
+    /**
+     * Of the records the latest {@link #acknowledge} newly delivered: the send time of the oldest one sent only once,
+     * and whether any was sent more than once (its ACK may answer either transmission: no sample, Karn's rule).
+     */
+    private long oldestAckedXmit;
+    private boolean retransmittedAcked;
 
     int size() {
         return count;
@@ -272,6 +278,12 @@ final class SentSegments {
      * to {@code rack}; returns the bytes newly delivered that way.
      */
     long acknowledge(int una, Rack rack, long echoNanos, long nowNanos) {
+        oldestAckedXmit = Long.MIN_VALUE;
+        retransmittedAcked = false;
+        return acknowledgeRecords(una, rack, echoNanos, nowNanos);
+    }
+
+    private long acknowledgeRecords(int una, Rack rack, long echoNanos, long nowNanos) {
         long delivered = 0;
         while (count > 0 && SeqNum.le(ends[head], una)) {
             int f = flags[head];
@@ -279,6 +291,11 @@ final class SentSegments {
             if ((f & SACKED) == 0) {
                 delivered += len;
                 delivered(head, rack, echoNanos, nowNanos);
+                if ((f & EVER_RETRANS) != 0) {
+                    retransmittedAcked = true;
+                } else if (oldestAckedXmit == Long.MIN_VALUE) {
+                    oldestAckedXmit = xmit[head];
+                }
             }
             if ((f & (SACKED | LOST | RETRANS)) != 0) {
                 setFlags(head, 0); // out of the SACKed, lost and retransmitted counts; a clean record is in none
@@ -289,12 +306,30 @@ final class SentSegments {
         }
         if (count > 0 && SeqNum.lt(starts[head], una)) {
             splitAt(una);
-            return delivered + acknowledge(una, rack, echoNanos, nowNanos);
+            return delivered + acknowledgeRecords(una, rack, echoNanos, nowNanos);
         }
         if (count == 0) {
             head = 0;
         }
         return delivered;
+    }
+
+    /**
+     * The round-trip time the latest {@link #acknowledge} measured (Linux's seq_rtt): from the send of the oldest
+     * record it newly delivered to {@code nowNanos}, in the clock of the transmissions (nanoseconds, where the
+     * timestamp option counts milliseconds: a same-host or LAN round trip is 0 or 1 ms there). -1 when it delivered
+     * nothing new (all SACKed before) or a record sent more than once (Karn).
+     */
+    long cumulativeAckRtt(long nowNanos) {
+        if (retransmittedAcked || oldestAckedXmit == Long.MIN_VALUE) {
+            return -1;
+        }
+        return Math.max(0, nowNanos - oldestAckedXmit);
+    }
+
+    /** Whether the latest {@link #acknowledge} newly delivered a record sent more than once. */
+    boolean retransmissionAcknowledged() {
+        return retransmittedAcked;
     }
 
     /**

@@ -464,7 +464,7 @@ public final class TcpConnection {
         if (seg.has(TcpFlags.SYN)) {
             if (state == TcpState.SYN_RECEIVED && seg.seq == receiver.irs) {
                 // our SYN-ACK was lost: the peer retransmitted its SYN; answer again
-                layer.transmit(this, TcpFlags.SYN | TcpFlags.ACK, sender.iss, 0, 0, nowNanos);
+                setup.resendSynAck(nowNanos);
                 return;
             }
             counters.challengeAcks++;

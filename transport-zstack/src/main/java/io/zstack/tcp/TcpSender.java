@@ -49,10 +49,6 @@ final class TcpSender {
     /** Highest sequence retransmitted during the current recovery. */
     int highRetransmitted;
     int retransmitCount;
-    /** RTT timing without timestamps (Karn): the sequence being timed and when it left, or timing off. */
-    boolean rttTiming;
-    int rttTimedSeq;
-    long rttTimedAtNanos;
     /** Every segment in flight with its transmit time and SACKed / lost / retransmitted marks. */
     final SentSegments sent = new SentSegments();
     /** RACK-TLP loss detection (RFC 8985), used whenever the peer SACKs. */
@@ -579,17 +575,6 @@ final class TcpSender {
         int acked = SeqNum.diff(ack, sndUna);
         layer.confirmNeighbour(c, nowNanos);
         long inFlightBefore = Integer.toUnsignedLong(SeqNum.diff(sndMax, sndUna));
-        // RTT: timestamps give a sample per ACK; without, Karn's algorithm times one segment at a time
-        long sample = -1;
-        if (c.timestampsOn && seg.hasTimestamp && seg.tsEcr != 0) {
-            sample = Math.max(0, c.tsNow(nowNanos) - seg.tsEcr) * 1_000_000L;
-        } else if (rttTiming && SeqNum.gt(ack, rttTimedSeq)) {
-            sample = nowNanos - rttTimedAtNanos;
-            rttTiming = false;
-        }
-        if (sample >= 0) {
-            rtt.sample(sample);
-        }
         // Eifel (RFC 3522): the ACK of the episode's first retransmission echoes a timestamp from before it, so the
         // original arrived and the retransmissions (a timeout's included) were needless
         if (undoEpisode.possible() && undoEpisode.firstRetransmitNanos() != 0 && c.timestampsOn && seg.hasTimestamp
@@ -607,6 +592,17 @@ final class TcpSender {
             sendQueue.acknowledge(sendQueue.start() + Math.min(dataAcked, sendQueue.size()));
         }
         long delivered = sent.acknowledge(ack, rack, echo, nowNanos);
+        // RTT (as Linux): from the send times of the segments this ACK delivered, never resent ones only (Karn);
+        // when it delivered a resent one, from the echoed timestamp, which tells the transmissions apart but counts
+        // milliseconds. An ACK of our SYN alone was sampled by the handshake.
+        long sample = sent.cumulativeAckRtt(nowNanos);
+        if (sample < 0 && sent.retransmissionAcknowledged() && c.timestampsOn && seg.hasTimestamp
+                && seg.tsEcr != 0) {
+            sample = Math.max(0, c.tsNow(nowNanos) - seg.tsEcr) * 1_000_000L;
+        }
+        if (sample >= 0) {
+            rtt.sample(sample);
+        }
         sndUna = ack;
         if (SeqNum.lt(sndNxt, sndUna)) {
             sndNxt = sndUna;
@@ -694,7 +690,6 @@ final class TcpSender {
         }
         sendSegmentAt(seq, len, nowNanos, true);
         highRetransmitted = seq + Math.max(len, 1);
-        rttTiming = false; // Karn: never time a retransmitted segment
     }
     // ======================================================================================== sending
 
@@ -850,10 +845,6 @@ final class TcpSender {
             if (undoEpisode.possible() && (inRecovery || lossRecovery)) {
                 undoEpisode.retransmitted(seq, end, nowNanos);
             }
-        } else if (!rttTiming && !c.timestampsOn && len > 0) {
-            rttTiming = true;
-            rttTimedSeq = seq + len - 1;
-            rttTimedAtNanos = nowNanos;
         }
         if (timers.retransmitDeadline == 0) {
             timers.retransmitDeadline = nowNanos + rtt.rto();
@@ -910,7 +901,6 @@ final class TcpSender {
             return;
         }
         rtt.backoff();
-        rttTiming = false;
         if (c.state == TcpState.SYN_SENT || c.state == TcpState.SYN_RECEIVED) {
             layer.transmit(c, TcpFlags.SYN | (c.state == TcpState.SYN_RECEIVED ? TcpFlags.ACK : 0), iss, 0, 0,
                     nowNanos);

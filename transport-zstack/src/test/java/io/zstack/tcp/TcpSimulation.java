@@ -29,9 +29,14 @@ final class TcpSimulation implements AutoCloseable {
     final TcpHost b;
 
     TcpSimulation(long seed, FaultConfig faults, TcpSettings settings) {
+        this(seed, faults, settings, 500_000);
+    }
+
+    /** As above, with {@code latencyNanos} of one-way delay on the link. */
+    TcpSimulation(long seed, FaultConfig faults, TcpSettings settings, long latencyNanos) {
         poolA = new JavaMbufPool("sim-a", 8192);
         poolB = new JavaMbufPool("sim-b", 8192);
-        link = SimulatedLink.builder(clock).latencyNanos(500_000).bitsPerSecond(1_000_000_000L).queueCapacity(4096)
+        link = SimulatedLink.builder(clock).latencyNanos(latencyNanos).bitsPerSecond(1_000_000_000L).queueCapacity(4096)
                 .pools(poolA, poolB)
                 .endA("a", MacAddress.of(0x020000000001L), 1500)
                 .endB("b", MacAddress.of(0x020000000002L), 1500)

@@ -82,7 +82,8 @@ public final class ZStackDevices {
     /**
      * The port {@code devargs} names: a PCI address ("0000:3b:00.0") or a vdev ("net_tap0,iface=zs0",
      * "net_af_packet0,iface=eth1"; the name before the first comma must be unique in the process), with one queue
-     * pair per loop, 1024 descriptors each way, every offload the port offers, the port's own MTU, promiscuous mode.
+     * pair per loop, 1024 descriptors each way (4096 receive descriptors on af_xdp: {@link PortConfig#defaults}),
+     * every offload the port offers, the port's own MTU, promiscuous mode.
      */
     public static Port dpdk(String devargs) {
         return new Port(Objects.requireNonNull(devargs, "devargs"), PortConfig.defaults(), List.of(),
@@ -152,8 +153,11 @@ public final class ZStackDevices {
             }
         }
 
-        /** Receive and transmit descriptors per queue (default 1024 each, at most 65535). */
+        /** Receive and transmit descriptors per queue (default 1024 each, 4096 receive on af_xdp; at most 65535). */
         public Port withDescriptors(int rx, int tx) {
+            if (rx < 1) {
+                throw new IllegalArgumentException("receive descriptors: " + rx);
+            }
             return new Port(devargs, new PortConfig(config.rxQueues(), config.txQueues(), rx, tx,
                     config.checksumOffload(), config.tso(), config.multiSegments(), config.rss(), config.mtu(),
                     config.promiscuous()), eal, serverWait);

@@ -325,7 +325,8 @@ public final class DpdkPort implements AutoCloseable {
         rx &= info.rxOffloadCapabilities();
         tx &= info.txOffloadCapabilities();
         int rc = Shim.portConfigure(port, (short) config.rxQueues(), (short) config.txQueues(),
-                (short) config.rxDescriptors(), (short) config.txDescriptors(), rx, tx, rss, (short) config.mtu(),
+                (short) config.rxDescriptorsFor(info.driverName()), (short) config.txDescriptors(), rx, tx, rss,
+                (short) config.mtu(),
                 mempoolAddress);
         DpdkException.check("configuring port " + name, rc);
         this.mempoolAddress = mempoolAddress;

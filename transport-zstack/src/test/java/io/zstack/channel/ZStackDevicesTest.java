@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.zstack.dpdk.DpdkPort;
 import io.zstack.dpdk.PortConfig;
 import java.nio.file.Path;
 import java.util.Collections;
@@ -47,6 +48,18 @@ class ZStackDevicesTest {
         assertFalse(c.checksumOffload() || c.tso() || c.promiscuous());
         assertThrows(IllegalArgumentException.class, () -> port.withDescriptors(0, 1024));
         assertThrows(IllegalArgumentException.class, () -> port.withMtu(-1));
+    }
+
+    @Test
+    void receiveDescriptorsDefaultPerDriverUnlessSet() {
+        // af_xdp's receive ring absorbs a burst of 200 connections' 8 KB requests at 4096, not at 1024 (PortConfig)
+        PortConfig defaults = ZStackDevices.dpdk("net_af_xdp3,iface=veth2").portConfig();
+        assertEquals(4096, defaults.rxDescriptorsFor(DpdkPort.AF_XDP_DRIVER));
+        assertEquals(1024, defaults.rxDescriptorsFor("net_memif"));
+        assertEquals(1024, defaults.rxDescriptorsFor("net_af_packet"));
+        assertEquals(1024, defaults.txDescriptors());
+        PortConfig chosen = ZStackDevices.dpdk("net_af_xdp3,iface=veth2").withDescriptors(1024, 512).portConfig();
+        assertEquals(1024, chosen.rxDescriptorsFor(DpdkPort.AF_XDP_DRIVER), "descriptors set are kept");
     }
 
     @Test

@@ -13,8 +13,8 @@ public record PortConfig(int rxQueues, int txQueues, int rxDescriptors, int txDe
     /**
      * Receive descriptors per queue on af_xdp: the socket's receive ring. With 1024, wrk's 200 connections posting
      * 8 KB each (1,200 frames at once) overflowed it and the veth dropped 0.1-0.2 % of the client's frames (its TCP
-     * resent them, p99 102-110 ms); with 4096 none (p99 29-63 ms). Descriptors only: the fill ring's mbufs are the
-     * PMD's own, 4096 either way.
+     * resent them); with 4096 none. Descriptors only: the PMD stocks its fill ring with a fixed number of mbufs
+     * (ETH_AF_XDP_DFLT_NUM_DESCS) whatever this count.
      */
     public static final int AF_XDP_RX_DESCRIPTORS = 4096;
 

@@ -6,7 +6,7 @@ package io.zstack.dpdk;
  */
 public record PortConfig(int rxQueues, int txQueues, int rxDescriptors, int txDescriptors, boolean checksumOffload,
                          boolean tso, boolean multiSegments, boolean rss, int mtu, boolean promiscuous) {
-    /** {@link #rxDescriptors} left to ZStack: {@link #defaultRxDescriptors} of the port's driver. */
+    /** {@link #rxDescriptors} left to ZStack, per driver: see {@link #rxDescriptorsFor}. */
     public static final int DRIVER_DEFAULT = 0;
     /** Receive descriptors per queue where the driver has no default of ours. */
     public static final int RX_DESCRIPTORS = 1024;
@@ -31,7 +31,7 @@ public record PortConfig(int rxQueues, int txQueues, int rxDescriptors, int txDe
     }
 
     /**
-     * One queue pair, the driver's receive descriptors ({@link #defaultRxDescriptors}) and 1024 transmit descriptors,
+     * One queue pair, the driver's receive descriptors ({@link #rxDescriptorsFor}) and 1024 transmit descriptors,
      * every offload the port offers, the port's own MTU.
      */
     public static PortConfig defaults() {
@@ -43,14 +43,15 @@ public record PortConfig(int rxQueues, int txQueues, int rxDescriptors, int txDe
         return new PortConfig(n, n, DRIVER_DEFAULT, 1024, true, true, true, n > 1, 0, true);
     }
 
-    /** ZStack's receive descriptors per queue for a port of {@code driver} (DPDK's driver name). */
-    public static int defaultRxDescriptors(String driver) {
-        return DpdkPort.AF_XDP_DRIVER.equals(driver) ? AF_XDP_RX_DESCRIPTORS : RX_DESCRIPTORS;
-    }
-
-    /** The receive descriptors asked of a port of {@code driver}: the ones set, or the driver's default. */
+    /**
+     * The receive descriptors asked of a port of {@code driver} (DPDK's driver name): the ones set, else ZStack's for
+     * that driver.
+     */
     public int rxDescriptorsFor(String driver) {
-        return rxDescriptors == DRIVER_DEFAULT ? defaultRxDescriptors(driver) : rxDescriptors;
+        if (rxDescriptors != DRIVER_DEFAULT) {
+            return rxDescriptors;
+        }
+        return DpdkPort.AF_XDP_DRIVER.equals(driver) ? AF_XDP_RX_DESCRIPTORS : RX_DESCRIPTORS;
     }
 
     public PortConfig withMtu(int newMtu) {

@@ -224,8 +224,11 @@ final class ConnectionSetup {
     private void handshakeRtt(InboundSegment seg, long nowNanos) {
         if (sender.retransmitCount == 0 && !synResent) {
             sender.rtt.sample(nowNanos - synSentAt);
-        } else if (c.timestampsOn && seg.hasTimestamp && seg.tsEcr != 0) {
-            sender.rtt.sample(Math.max(0, (c.tsNow(nowNanos) - seg.tsEcr)) * 1_000_000L);
+            return;
+        }
+        long echo = c.echoNanos(seg, nowNanos);
+        if (echo != Long.MIN_VALUE) {
+            sender.rtt.sample(Math.max(0, nowNanos - echo));
         }
     }
 

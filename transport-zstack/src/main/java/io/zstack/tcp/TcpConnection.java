@@ -599,6 +599,14 @@ public final class TcpConnection {
         return (int) (nowNanos / 1_000_000L + tsOffsetMillis);
     }
 
+    /** When the timestamp {@code seg} echoes was sent (our clock, millisecond precision), or Long.MIN_VALUE if none. */
+    long echoNanos(InboundSegment seg, long nowNanos) {
+        if (!timestampsOn || !seg.hasTimestamp || seg.tsEcr == 0) {
+            return Long.MIN_VALUE;
+        }
+        return nowNanos - (long) (tsNow(nowNanos) - seg.tsEcr) * 1_000_000L;
+    }
+
     void armKeepAlive(long nowNanos) {
         if (settings.keepAlive()) {
             timers.keepAliveDeadline = nowNanos + settings.keepAliveIdleNanos();

@@ -155,7 +155,7 @@ final class TcpSender {
             timers.reorderDeadline = 0;
             return true;
         }
-        long echo = echoNanos(seg, nowNanos);
+        long echo = c.echoNanos(seg, nowNanos);
         int unaBefore = sndUna;
         // bytes this ACK newly delivered, SACKed or cumulatively (RFC 6937 DeliveredData)
         long delivered = 0;
@@ -258,14 +258,6 @@ final class TcpSender {
             sentNew++;
         }
         frto = sentNew > 0 ? FRTO_SECOND_ACK : FRTO_OFF;
-    }
-
-    /** When the timestamp an ACK echoes was sent (our clock, millisecond precision), or Long.MIN_VALUE if none. */
-    private long echoNanos(InboundSegment seg, long nowNanos) {
-        if (!c.timestampsOn || !seg.hasTimestamp || seg.tsEcr == 0) {
-            return Long.MIN_VALUE;
-        }
-        return nowNanos - (long) (c.tsNow(nowNanos) - seg.tsEcr) * 1_000_000L;
     }
 
     /**
@@ -596,9 +588,8 @@ final class TcpSender {
         // when it delivered a resent one, from the echoed timestamp, which tells the transmissions apart but counts
         // milliseconds. An ACK of our SYN alone was sampled by the handshake.
         long sample = sent.cumulativeAckRtt(nowNanos);
-        if (sample < 0 && sent.retransmissionAcknowledged() && c.timestampsOn && seg.hasTimestamp
-                && seg.tsEcr != 0) {
-            sample = Math.max(0, c.tsNow(nowNanos) - seg.tsEcr) * 1_000_000L;
+        if (sample < 0 && sent.retransmissionAcknowledged() && echo != Long.MIN_VALUE) {
+            sample = Math.max(0, nowNanos - echo);
         }
         if (sample >= 0) {
             rtt.sample(sample);

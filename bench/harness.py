@@ -15,6 +15,7 @@ import datetime
 import json
 import os
 import pwd
+import re
 import resource
 import shlex
 import signal
@@ -130,7 +131,7 @@ COLUMNS = ["setup", "transport", "client", "load", "mode", "size", "concurrency"
            "server_cpu_us_per_req", "client_cpu_us_per_req", "sys_cpu0_busy", "sys_cpu1_busy",
            "sys_softirq_s", "foreign_cpu_s", "idle_busy_before", "handshakes", "syn_synack_p50_us",
            "syn_synack_p99_us", "syn_retries", "client_retrans_segs", "client_rtos", "client_dsacks_recv",
-           "server_gcs", "server_gc_ms", "warmup_s", "warmup_settled", "speed_probe_ms", "jit_cpu_s", "kdamond_ms",
+           "server_gcs", "server_gc_ms", "server_loop_busy", "client_loop_busy", "warmup_s", "warmup_settled", "speed_probe_ms", "jit_cpu_s", "kdamond_ms",
            "kdamond_cpus"]
 NUMERIC = [c for c in COLUMNS[COLUMNS.index("duration_s"):] if c != "kdamond_cpus"]  # that one lists CPUs
 
@@ -292,6 +293,26 @@ def tcp_counters(ns):
         for k, v in zip(heads.pop(kind), rest.split()):
             out[k] = int(v)
     return out
+
+
+LOOP_TIME = re.compile(r"loop: busyNanos=(\d+) idleNanos=(\d+)")
+
+
+def loop_time(stats_text):
+    """(busy, idle) nanoseconds summed over the loops of a ZStack server's GET /stats text, or None (not ZStack)."""
+    found = LOOP_TIME.findall(stats_text or "")
+    if not found:
+        return None
+    return sum(int(b) for b, _ in found), sum(int(i) for _, i in found)
+
+
+def loop_busy(start, end):
+    """The share of a window a busy-polling loop spent in rounds with work (LoopUtilisation), from two loop_time
+    readings; "" when either is missing. Its CPU use is 1.0 whatever the load: this says whether it was the bound."""
+    if not start or not end:
+        return ""
+    busy, idle = end[0] - start[0], end[1] - start[1]
+    return round(busy / (busy + idle), 3) if busy + idle > 0 else ""
 
 
 def thread_affinities(pid):
@@ -595,7 +616,10 @@ class Harness:
                 warm = self.warm_up(t, size, conc, logf, warmup)
             marks = {}
 
-            tcp, gc, damon = {}, {}, {}
+            tcp, gc, damon, loops = {}, {}, {}, {}
+            # a ZStack server behind wrk tells its loops' time with and without work (GET /stats, one request)
+            stats_url = f"http://{a.server_addr}:{a.port}/stats" \
+                if t["client"] == "wrk" and t["link"] != "kernel" and "peer" not in t else None
             if a.gc_after_warmup and "peer" not in t and t["client"] == "wrk":
                 self.collect_garbage(p, logf)
 
@@ -604,6 +628,9 @@ class Harness:
                 damon[edge] = kdamond_threads()
                 tcp[edge] = tcp_counters(a.ns_client)
                 gc[edge] = jvm_gc(p.pid)
+                if stats_url:
+                    loops[edge] = loop_time(run(self.ns("A", "curl", "-s", "--max-time", "5", stats_url),
+                                                check=False).stdout)
 
             for window in range(1, MAX_WINDOWS + 1):
                 sample("start")
@@ -702,7 +729,11 @@ class Harness:
                    client_retrans_segs=client_tcp.get("RetransSegs", 0), client_rtos=client_tcp.get("TCPTimeouts", 0),
                    client_dsacks_recv=client_tcp.get("TCPDSACKRecv", 0),
                    server_gcs=gc_window[0] if gc_window else "",
-                   server_gc_ms=round(gc_window[1] * 1e3, 1) if gc_window else "", **handshakes)
+                   server_gc_ms=round(gc_window[1] * 1e3, 1) if gc_window else "",
+                   # the share of the window each busy-polling ZStack loop spent on work (the load generator
+                   # reads both ends itself)
+                   server_loop_busy=res.get("server_loop_busy", loop_busy(loops.get("start"), loops.get("end"))),
+                   client_loop_busy=res.get("client_loop_busy", ""), **handshakes)
         if handshakes:
             log(f"{tag}: SYN to SYN-ACK at the client's veth: p50 {handshakes['syn_synack_p50_us']} us, p99 "
                 f"{handshakes['syn_synack_p99_us']} us over {handshakes['handshakes']} handshakes, "
@@ -711,7 +742,7 @@ class Harness:
             f"p99.9 {row['lat_p999_us']} us, cpu {row['cpu_us_per_req']} us/req "
             f"(client sent {row['client_retrans_segs']} segments again, {row['client_rtos']} timeouts; "
             f"server GCs {row['server_gcs']}, {row['server_gc_ms']} ms) "
-            f"(server {row['server_cpu_util']:.2f} core), errors {errors}, other CPU use {row['foreign_cpu_s']} s, "
+            f"(server {row['server_cpu_util']:.2f} core, loop busy {row['server_loop_busy'] or '-'}), errors {errors}, other CPU use {row['foreign_cpu_s']} s, "
             f"speed probe {'/'.join(f'{x:g}' for x in probes)} ms"
             + (f", kdamond {damon_ms} ms on CPU {damon_cpus}" if damon_ms > 0 else "")
             + ("" if warm[1] or setup == "probe" else

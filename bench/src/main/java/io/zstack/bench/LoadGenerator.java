@@ -37,6 +37,8 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.HdrHistogram.Histogram;
 
 /**
@@ -187,7 +189,15 @@ public final class LoadGenerator {
             long cpu1;
             long[] start;
             Object[] end;
+            long[] serverLoop0;
+            long[] serverLoop1;
+            long[] ownLoop0;
+            long[] ownLoop1;
             for (int window = 1; ; window++) {
+                // both ends' busy-polling loops: how much of the window each spent on work (a ZStack server tells in
+                // its GET /stats; null where there is none, a peer's or epoll's)
+                serverLoop0 = o.fetchStats ? loopTime(fetchStats(b)) : null;
+                ownLoop0 = ownLoopTime(group);
                 // the harness samples the server's CPU time when it reads these two lines (the last pair counts)
                 Map<String, Long> jit0 = JitActivity.ticks();
                 cpu0 = processCpuNanos();
@@ -202,6 +212,8 @@ public final class LoadGenerator {
                         histogram.copy()});
                 cpu1 = processCpuNanos();
                 System.out.println("ZSBENCH-WINDOW end");
+                ownLoop1 = ownLoopTime(group);
+                serverLoop1 = o.fetchStats ? loopTime(fetchStats(b)) : null;
                 double compiled = JitActivity.secondsBetween(jit0, JitActivity.ticks());
                 // a JVM compiling inside the window took the pinned CPUs from the loops (a late C2 recompile: 1.2 s
                 // in a 6 s window halved the rate after a quiet warm-up): that window measured the JIT; the next
@@ -222,12 +234,14 @@ public final class LoadGenerator {
             System.out.println(String.format(Locale.ROOT, "ZSBENCH requests=%d duration_us=%d bytes=%d"
                             + " err_connect=%d err_read=%d err_write=0 err_status=%d err_timeout=0"
                             + " lat_mean_us=%.3f lat_stdev_us=%.3f lat_p50_us=%d lat_p99_us=%d lat_p999_us=%d"
-                            + " lat_max_us=%d client_cpu_ns=%d warmup_s=%d warmup_settled=%d transport=%s loop=%s",
+                            + " lat_max_us=%d client_cpu_ns=%d warmup_s=%d warmup_settled=%d transport=%s loop=%s"
+                            + " server_loop_busy=%s client_loop_busy=%s",
                     (long) end[1] - start[1], durationNanos / 1000, (long) end[2] - start[2],
                     (long) end[3], (long) end[4], (long) end[5],
                     h.getMean() / 1e3, h.getStdDeviation() / 1e3, h.getValueAtPercentile(50) / 1000,
                     h.getValueAtPercentile(99) / 1000, h.getValueAtPercentile(99.9) / 1000, h.getMaxValue() / 1000,
-                    cpu1 - cpu0, warmupSeconds, warmupSettled ? 1 : 0, o.transport, o.rate > 0 ? "open" : "closed"));
+                    cpu1 - cpu0, warmupSeconds, warmupSettled ? 1 : 0, o.transport, o.rate > 0 ? "open" : "closed",
+                    busyShare(serverLoop0, serverLoop1), busyShare(ownLoop0, ownLoop1)));
             System.out.flush();
             if (group instanceof ZStackEventLoopGroup z) {
                 // the load generator's own stack: counters and connections, for the log
@@ -366,6 +380,38 @@ public final class LoadGenerator {
         } finally {
             f.channel().close();
         }
+    }
+
+    private static final Pattern LOOP_TIME = Pattern.compile("loop: busyNanos=(\\d+) idleNanos=(\\d+)");
+
+    /** {busy, idle} nanoseconds summed over the loops a ZStack GET /stats text describes; null when it has none. */
+    static long[] loopTime(String statsText) {
+        Matcher m = LOOP_TIME.matcher(statsText);
+        long[] time = null;
+        while (m.find()) {
+            time = time == null ? new long[2] : time;
+            time[0] += Long.parseLong(m.group(1));
+            time[1] += Long.parseLong(m.group(2));
+        }
+        return time;
+    }
+
+    /** {busy, idle} nanoseconds of this load generator's own loops on ZStack; null on epoll. */
+    private static long[] ownLoopTime(EventLoopGroup group) throws Exception {
+        if (!(group instanceof ZStackEventLoopGroup z)) {
+            return null;
+        }
+        return loopTime(z.describe().get(10, TimeUnit.SECONDS));
+    }
+
+    /** The share of the time between two loop readings spent in rounds with work, or empty when one is missing. */
+    static String busyShare(long[] start, long[] end) {
+        if (start == null || end == null) {
+            return "";
+        }
+        long busy = end[0] - start[0];
+        long total = busy + end[1] - start[1];
+        return total <= 0 ? "" : String.format(Locale.ROOT, "%.3f", (double) busy / total);
     }
 
     /** CPU time of this whole process (every thread), user + system. */

@@ -190,6 +190,7 @@ public final class ZStackEventLoop extends SingleThreadEventLoop {
                 // everything the round sent (the writes of every channel, ACKs, timers' segments)
                 long roundStart = now();
                 roundStartedNanos = roundStart;
+                utilisation.roundStarted(roundStart);
                 lastInputNanos = roundStart;
                 // the device lock is held through the stack's own phases (its accesses inside re-enter cheaply) and
                 // released while tasks run, when handler code may block
@@ -216,6 +217,7 @@ public final class ZStackEventLoop extends SingleThreadEventLoop {
                     stack.ip().unlockDevices();
                 }
                 lastTransmitNanos = outputStart;
+                utilisation.roundEnded(work > 0 || ranTasks);
                 if (work > 0 || ranTasks) {
                     idle = 0;
                 } else if (config.idleParkNanos() > 0 && ++idle > config.idleSpins()) {
@@ -261,6 +263,9 @@ public final class ZStackEventLoop extends SingleThreadEventLoop {
             task.run();
         }
     }
+
+    /** Time in rounds with work and without (see {@link LoopUtilisation}); loop thread only. */
+    private final LoopUtilisation utilisation = new LoopUtilisation();
 
     /** When this loop last took in what its devices held: a round's start, or a write that looked first. */
     private long lastInputNanos;
@@ -373,6 +378,7 @@ public final class ZStackEventLoop extends SingleThreadEventLoop {
             delay = Math.min(delay, Math.max(0, scheduled - getCurrentTimeNanos()));
         }
         parked = true;
+        utilisation.parked();
         roundStartedNanos = 0; // parked, nothing queued: not a stall
         try {
             if (!hasTasks() && delay > 0) {
@@ -474,11 +480,15 @@ public final class ZStackEventLoop extends SingleThreadEventLoop {
         return "ZStackEventLoop(" + index + "/" + count + ", " + stack + ")";
     }
 
-    /** This loop's stack in text: IP and TCP counters (netstat -s style), mbuf pool use, and every connection. */
+    /**
+     * This loop in text: its time with and without work ({@link LoopUtilisation}), its stack's IP and TCP counters
+     * (netstat -s style), mbuf pool use, and every connection.
+     */
     public Future<String> describe() {
         return submit(() -> {
             String device = stack.device().statistics();
-            return this + "\n  " + stack.ip().counters() + "\n  " + stack.tcp().counters() + "\n  pool " + pool
+            return this + "\n  " + utilisation + "\n  " + stack.ip().counters() + "\n  " + stack.tcp().counters()
+                    + "\n  pool " + pool
                     + (largePool == null ? "" : ", large " + largePool) + (device.isEmpty() ? "" : "\n  device "
                     + device) + (count == 1 ? "" : "\n  steering: handed over " + stack.framesHandedOver()
                     + ", taken over " + stack.framesTakenOver() + ", dropped " + stack.handOverDrops())
@@ -487,8 +497,9 @@ public final class ZStackEventLoop extends SingleThreadEventLoop {
     }
 
     /**
-     * This loop's counters, netstat -s style: IP ({@code ip.*}), TCP ({@code tcp.*}) and in-process connections
-     * ({@code inprocess.*}), read on the loop's thread so that they are consistent with each other.
+     * This loop's counters, netstat -s style: IP ({@code ip.*}), TCP ({@code tcp.*}), in-process connections
+     * ({@code inprocess.*}) and the loop's time with and without work ({@code loop.*}, {@link LoopUtilisation}), read
+     * on the loop's thread so that they are consistent with each other.
      */
     public Future<Map<String, Long>> counters() {
         return submit(() -> {
@@ -496,6 +507,7 @@ public final class ZStackEventLoop extends SingleThreadEventLoop {
             stack.ip().counters().snapshot().forEach((k, v) -> all.put("ip." + k, v));
             stack.tcp().counters().snapshot().forEach((k, v) -> all.put("tcp." + k, v));
             inProcessCounters.snapshot().forEach((k, v) -> all.put("inprocess." + k, v));
+            all.putAll(utilisation.snapshot());
             return all;
         });
     }

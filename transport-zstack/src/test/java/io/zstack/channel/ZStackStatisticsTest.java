@@ -13,6 +13,7 @@ import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.SimpleChannelInboundHandler;
 import java.lang.management.ManagementFactory;
 import java.net.InetSocketAddress;
+import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
@@ -66,6 +67,7 @@ class ZStackStatisticsTest {
             assertTrue(free > 0 && free <= total, free + " of " + total);
             String description = (String) SERVER.getAttribute(name, "Description");
             assertTrue(description.contains("tcp:") && description.contains("ESTABLISHED"), description);
+            assertTrue(description.contains("loop: busyNanos="), description);
             client.close().sync();
             server.close().sync();
         } finally {
@@ -77,5 +79,53 @@ class ZStackStatisticsTest {
             Thread.sleep(10);
         }
         assertTrue(!SERVER.isRegistered(name), "unregistered when the group terminated");
+    }
+
+    /**
+     * A loop's time is split into rounds with work and rounds without: an echo exchange makes rounds with work, and
+     * while nothing happens the time goes to the rounds without (parks included), not to work.
+     */
+    @Test
+    void aLoopSaysHowMuchOfItsTimeWasWork() throws Exception {
+        ZStackEventLoopGroup group = new ZStackEventLoopGroup(1, ZStackConfig.builder().inProcess(false).build());
+        try {
+            ZStackEventLoop loop = (ZStackEventLoop) group.next();
+            Channel server = new ServerBootstrap().group(group).channel(ZStackServerSocketChannel.class)
+                    .childHandler(new ChannelInboundHandlerAdapter() {
+                        @Override
+                        public void channelRead(ChannelHandlerContext ctx, Object msg) {
+                            ctx.writeAndFlush(msg);
+                        }
+                    }).bind(new InetSocketAddress("127.0.0.1", 0)).sync().channel();
+            CountDownLatch echoed = new CountDownLatch(100_000);
+            Channel client = new Bootstrap().group(group).channel(ZStackSocketChannel.class)
+                    .handler(new SimpleChannelInboundHandler<ByteBuf>() {
+                        @Override
+                        protected void channelRead0(ChannelHandlerContext ctx, ByteBuf msg) {
+                            for (int i = msg.readableBytes(); i > 0; i--) {
+                                echoed.countDown();
+                            }
+                        }
+                    }).connect(server.localAddress()).sync().channel();
+            for (int i = 0; i < 100; i++) {
+                client.writeAndFlush(Unpooled.wrappedBuffer(new byte[1000]));
+            }
+            assertTrue(echoed.await(10, TimeUnit.SECONDS));
+            client.close().sync();
+            server.close().sync();
+            Map<String, Long> afterWork = loop.counters().get(5, TimeUnit.SECONDS);
+            assertTrue(afterWork.get("loop.busyRounds") > 0 && afterWork.get("loop.busyNanos") > 0, afterWork.toString());
+            assertTrue(afterWork.get("loop.idleRounds") > 0, afterWork.toString());
+
+            Thread.sleep(300); // nothing to do: no connection left, no task
+            Map<String, Long> afterRest = loop.counters().get(5, TimeUnit.SECONDS);
+            long idle = afterRest.get("loop.idleNanos") - afterWork.get("loop.idleNanos");
+            long busy = afterRest.get("loop.busyNanos") - afterWork.get("loop.busyNanos");
+            assertTrue(idle >= TimeUnit.MILLISECONDS.toNanos(150), "idle " + idle + " ns of a 300 ms rest: " + afterRest);
+            assertTrue(busy < idle, "busy " + busy + " ns, idle " + idle + " ns while nothing happened");
+            assertTrue(afterRest.get("loop.parks") > 0, "an idle loop parks: " + afterRest);
+        } finally {
+            group.shutdownGracefully(0, 5, TimeUnit.SECONDS).sync();
+        }
     }
 }

@@ -131,8 +131,8 @@ COLUMNS = ["setup", "transport", "client", "load", "mode", "size", "concurrency"
            "server_cpu_us_per_req", "client_cpu_us_per_req", "sys_cpu0_busy", "sys_cpu1_busy",
            "sys_softirq_s", "foreign_cpu_s", "idle_busy_before", "handshakes", "syn_synack_p50_us",
            "syn_synack_p99_us", "syn_retries", "client_retrans_segs", "client_rtos", "client_dsacks_recv",
-           "server_gcs", "server_gc_ms", "server_loop_busy", "client_loop_busy", "warmup_s", "warmup_settled", "speed_probe_ms", "jit_cpu_s", "kdamond_ms",
-           "kdamond_cpus"]
+           "server_gcs", "server_gc_ms", "server_loop_busy", "client_loop_busy", "warmup_s", "warmup_settled",
+           "speed_probe_ms", "jit_cpu_s", "kdamond_ms", "kdamond_cpus"]
 NUMERIC = [c for c in COLUMNS[COLUMNS.index("duration_s"):] if c != "kdamond_cpus"]  # that one lists CPUs
 
 
@@ -742,7 +742,8 @@ class Harness:
             f"p99.9 {row['lat_p999_us']} us, cpu {row['cpu_us_per_req']} us/req "
             f"(client sent {row['client_retrans_segs']} segments again, {row['client_rtos']} timeouts; "
             f"server GCs {row['server_gcs']}, {row['server_gc_ms']} ms) "
-            f"(server {row['server_cpu_util']:.2f} core, loop busy {row['server_loop_busy'] or '-'}), errors {errors}, other CPU use {row['foreign_cpu_s']} s, "
+            f"(server {row['server_cpu_util']:.2f} core, loop busy {row['server_loop_busy'] or '-'}), "
+            f"errors {errors}, other CPU use {row['foreign_cpu_s']} s, "
             f"speed probe {'/'.join(f'{x:g}' for x in probes)} ms"
             + (f", kdamond {damon_ms} ms on CPU {damon_cpus}" if damon_ms > 0 else "")
             + ("" if warm[1] or setup == "probe" else

@@ -210,8 +210,8 @@ def summary(med, out_dir, meta, pngs, rows_all=()):
                   "(server, client), server CPU use in cores, the share of the window a ZStack loop spent on work "
                   "(server, client; a busy-polling loop uses its whole core either way), spread of req/s over the "
                   "repeats, CPU seconds other processes used on the two CPUs during the window (the noise).", "",
-                  "| transport | size | conns | req/s | min–max | mean | p50 | p99 | p99.9 | CPU/req srv | CPU/req cli "
-                  "| srv cores | loop busy srv | loop busy cli | other CPU s | errors |", "|" + "---|" * 16]
+                  "| transport | size | conns | req/s | min–max | mean | p50 | p99 | p99.9 | CPU/req srv "
+                  "| CPU/req cli | srv cores | loop busy srv | loop busy cli | other CPU s | errors |", "|" + "---|" * 16]
         for m in sorted(ms, key=lambda m: (m["size"], m["concurrency"], transports.index(m["transport"]))):
             lines.append(f"| {m['transport']} | {size_label(m['size'])} | {m['concurrency']} | {m['rps']:.0f} | "
                          f"{m['rps_min']:.0f}–{m['rps_max']:.0f} | {m['lat_mean_us']:.0f} | {m['lat_p50_us']:.0f} | "

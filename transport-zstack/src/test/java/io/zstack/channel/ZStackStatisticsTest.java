@@ -114,14 +114,16 @@ class ZStackStatisticsTest {
             client.close().sync();
             server.close().sync();
             Map<String, Long> afterWork = loop.counters().get(5, TimeUnit.SECONDS);
-            assertTrue(afterWork.get("loop.busyRounds") > 0 && afterWork.get("loop.busyNanos") > 0, afterWork.toString());
+            assertTrue(afterWork.get("loop.busyRounds") > 0 && afterWork.get("loop.busyNanos") > 0,
+                    afterWork.toString());
             assertTrue(afterWork.get("loop.idleRounds") > 0, afterWork.toString());
 
             Thread.sleep(300); // nothing to do: no connection left, no task
             Map<String, Long> afterRest = loop.counters().get(5, TimeUnit.SECONDS);
             long idle = afterRest.get("loop.idleNanos") - afterWork.get("loop.idleNanos");
             long busy = afterRest.get("loop.busyNanos") - afterWork.get("loop.busyNanos");
-            assertTrue(idle >= TimeUnit.MILLISECONDS.toNanos(150), "idle " + idle + " ns of a 300 ms rest: " + afterRest);
+            assertTrue(idle >= TimeUnit.MILLISECONDS.toNanos(150),
+                    "idle " + idle + " ns of a 300 ms rest: " + afterRest);
             assertTrue(busy < idle, "busy " + busy + " ns, idle " + idle + " ns while nothing happened");
             assertTrue(afterRest.get("loop.parks") > 0, "an idle loop parks: " + afterRest);
         } finally {

@@ -36,25 +36,9 @@ class ZStackStatisticsTest {
         assertEquals(1, after.size(), "one MBean for the new group: " + after);
         ObjectName name = after.iterator().next();
         try {
-            Channel server = new ServerBootstrap().group(group).channel(ZStackServerSocketChannel.class)
-                    .childHandler(new ChannelInboundHandlerAdapter() {
-                        @Override
-                        public void channelRead(ChannelHandlerContext ctx, Object msg) {
-                            ctx.writeAndFlush(msg);
-                        }
-                    }).bind(new InetSocketAddress("127.0.0.1", 0)).sync().channel();
-            CountDownLatch echoed = new CountDownLatch(1000);
-            Channel client = new Bootstrap().group(group).channel(ZStackSocketChannel.class)
-                    .handler(new SimpleChannelInboundHandler<ByteBuf>() {
-                        @Override
-                        protected void channelRead0(ChannelHandlerContext ctx, ByteBuf msg) {
-                            for (int i = msg.readableBytes(); i > 0; i--) {
-                                echoed.countDown();
-                            }
-                        }
-                    }).connect(server.localAddress()).sync().channel();
-            client.writeAndFlush(Unpooled.wrappedBuffer(new byte[1000])).sync();
-            assertTrue(echoed.await(10, TimeUnit.SECONDS));
+            Channel[] ends = echo(group, 1);
+            Channel server = ends[0];
+            Channel client = ends[1];
 
             assertEquals(2, SERVER.getAttribute(name, "Connections"), "both ends of the loopback connection");
             TabularData counters = (TabularData) SERVER.getAttribute(name, "Counters");
@@ -90,29 +74,9 @@ class ZStackStatisticsTest {
         ZStackEventLoopGroup group = new ZStackEventLoopGroup(1, ZStackConfig.builder().inProcess(false).build());
         try {
             ZStackEventLoop loop = (ZStackEventLoop) group.next();
-            Channel server = new ServerBootstrap().group(group).channel(ZStackServerSocketChannel.class)
-                    .childHandler(new ChannelInboundHandlerAdapter() {
-                        @Override
-                        public void channelRead(ChannelHandlerContext ctx, Object msg) {
-                            ctx.writeAndFlush(msg);
-                        }
-                    }).bind(new InetSocketAddress("127.0.0.1", 0)).sync().channel();
-            CountDownLatch echoed = new CountDownLatch(100_000);
-            Channel client = new Bootstrap().group(group).channel(ZStackSocketChannel.class)
-                    .handler(new SimpleChannelInboundHandler<ByteBuf>() {
-                        @Override
-                        protected void channelRead0(ChannelHandlerContext ctx, ByteBuf msg) {
-                            for (int i = msg.readableBytes(); i > 0; i--) {
-                                echoed.countDown();
-                            }
-                        }
-                    }).connect(server.localAddress()).sync().channel();
-            for (int i = 0; i < 100; i++) {
-                client.writeAndFlush(Unpooled.wrappedBuffer(new byte[1000]));
-            }
-            assertTrue(echoed.await(10, TimeUnit.SECONDS));
-            client.close().sync();
-            server.close().sync();
+            Channel[] ends = echo(group, 100);
+            ends[1].close().sync();
+            ends[0].close().sync();
             Map<String, Long> afterWork = loop.counters().get(5, TimeUnit.SECONDS);
             assertTrue(afterWork.get("loop.busyRounds") > 0 && afterWork.get("loop.busyNanos") > 0,
                     afterWork.toString());
@@ -129,5 +93,34 @@ class ZStackStatisticsTest {
         } finally {
             group.shutdownGracefully(0, 5, TimeUnit.SECONDS).sync();
         }
+    }
+
+    /**
+     * An echo server on {@code group} and a client of it that sent {@code kilobytes} writes of 1,000 bytes and got
+     * every byte back: {server, client}.
+     */
+    private static Channel[] echo(ZStackEventLoopGroup group, int kilobytes) throws Exception {
+        Channel server = new ServerBootstrap().group(group).channel(ZStackServerSocketChannel.class)
+                .childHandler(new ChannelInboundHandlerAdapter() {
+                    @Override
+                    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+                        ctx.writeAndFlush(msg);
+                    }
+                }).bind(new InetSocketAddress("127.0.0.1", 0)).sync().channel();
+        CountDownLatch echoed = new CountDownLatch(kilobytes * 1000);
+        Channel client = new Bootstrap().group(group).channel(ZStackSocketChannel.class)
+                .handler(new SimpleChannelInboundHandler<ByteBuf>() {
+                    @Override
+                    protected void channelRead0(ChannelHandlerContext ctx, ByteBuf msg) {
+                        for (int i = msg.readableBytes(); i > 0; i--) {
+                            echoed.countDown();
+                        }
+                    }
+                }).connect(server.localAddress()).sync().channel();
+        for (int i = 0; i < kilobytes; i++) {
+            client.writeAndFlush(Unpooled.wrappedBuffer(new byte[1000]));
+        }
+        assertTrue(echoed.await(10, TimeUnit.SECONDS), "echoed: " + (kilobytes * 1000 - echoed.getCount()));
+        return new Channel[] {server, client};
     }
 }

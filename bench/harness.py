@@ -616,10 +616,11 @@ class Harness:
                 warm = self.warm_up(t, size, conc, logf, warmup)
             marks = {}
 
-            tcp, gc, damon, loops = {}, {}, {}, {}
-            # a ZStack server behind wrk tells its loops' time with and without work (GET /stats, one request)
+            tcp, gc, damon, stats = {}, {}, {}, {}
+            # a userspace server behind wrk, read at the window's edges (GET /stats, one request): ZStack's tells its
+            # counters and its loops' time with and without work (a peer answers 404); the end's goes to the logs
             stats_url = f"http://{a.server_addr}:{a.port}/stats" \
-                if t["client"] == "wrk" and t["link"] != "kernel" and "peer" not in t else None
+                if t["client"] == "wrk" and t["link"] != "kernel" else None
             if a.gc_after_warmup and "peer" not in t and t["client"] == "wrk":
                 self.collect_garbage(p, logf)
 
@@ -629,8 +630,7 @@ class Harness:
                 tcp[edge] = tcp_counters(a.ns_client)
                 gc[edge] = jvm_gc(p.pid)
                 if stats_url:
-                    loops[edge] = loop_time(run(self.ns("A", "curl", "-s", "--max-time", "5", stats_url),
-                                                check=False).stdout)
+                    stats[edge] = run(self.ns("A", "curl", "-s", "--max-time", "5", stats_url), check=False).stdout
 
             for window in range(1, MAX_WINDOWS + 1):
                 sample("start")
@@ -669,11 +669,9 @@ class Harness:
                     raise RuntimeError(f"the server stopped answering during the run (GET /size/1 after it: "
                                        f"{r.stdout.strip() or 'no answer'}; {res['requests']} requests done, "
                                        f"{int(res['requests']) * 1e6 / int(res['duration_us']):.0f} req/s)")
-            if t["link"] != "kernel" and t["client"] == "wrk":
-                r = run(self.ns("A", "curl", "-s", "--max-time", "5", f"http://{a.server_addr}:{a.port}/stats"),
-                        check=False)
+            if stats_url:
                 with open(os.path.join(self.out, "logs", tag + ".stats.txt"), "w") as f:
-                    f.write(r.stdout)
+                    f.write(stats.get("end", ""))
         finally:
             if early is not None and early.poll() is None:  # the server failed before the load generator's end
                 os.killpg(early.pid, signal.SIGKILL)
@@ -732,7 +730,8 @@ class Harness:
                    server_gc_ms=round(gc_window[1] * 1e3, 1) if gc_window else "",
                    # the share of the window each busy-polling ZStack loop spent on work (the load generator
                    # reads both ends itself)
-                   server_loop_busy=res.get("server_loop_busy", loop_busy(loops.get("start"), loops.get("end"))),
+                   server_loop_busy=res.get("server_loop_busy", loop_busy(loop_time(stats.get("start")),
+                                                                            loop_time(stats.get("end")))),
                    client_loop_busy=res.get("client_loop_busy", ""), **handshakes)
         if handshakes:
             log(f"{tag}: SYN to SYN-ACK at the client's veth: p50 {handshakes['syn_synack_p50_us']} us, p99 "

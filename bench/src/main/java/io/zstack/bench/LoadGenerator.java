@@ -26,8 +26,10 @@ import io.netty.handler.codec.http.HttpObject;
 import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.LastHttpContent;
+import io.netty.util.concurrent.EventExecutor;
 import io.zstack.channel.ZStackConfig;
 import io.zstack.channel.ZStackDevices;
+import io.zstack.channel.ZStackEventLoop;
 import io.zstack.channel.ZStackEventLoopGroup;
 import io.zstack.channel.ZStackSocketChannel;
 import java.net.InetSocketAddress;
@@ -396,12 +398,18 @@ public final class LoadGenerator {
         return time;
     }
 
-    /** {busy, idle} nanoseconds of this load generator's own loops on ZStack; null on epoll. */
+    /** {busy, idle} nanoseconds summed over this load generator's own ZStack loops (their counters); null on epoll. */
     private static long[] ownLoopTime(EventLoopGroup group) throws Exception {
-        if (!(group instanceof ZStackEventLoopGroup z)) {
+        if (!(group instanceof ZStackEventLoopGroup)) {
             return null;
         }
-        return loopTime(z.describe().get(10, TimeUnit.SECONDS));
+        long[] time = new long[2];
+        for (EventExecutor e : group) {
+            Map<String, Long> counters = ((ZStackEventLoop) e).counters().get(10, TimeUnit.SECONDS);
+            time[0] += counters.get("loop.busyNanos");
+            time[1] += counters.get("loop.idleNanos");
+        }
+        return time;
     }
 
     /** The share of the time between two loop readings spent in rounds with work, or empty when one is missing. */

@@ -50,14 +50,6 @@ final class LoopUtilisation {
         parks++;
     }
 
-    long busyNanos() {
-        return busyNanos;
-    }
-
-    long idleNanos() {
-        return idleNanos;
-    }
-
     /** The counters, keys prefixed {@code loop.}, as {@link ZStackEventLoop#counters} gives them. */
     Map<String, Long> snapshot() {
         Map<String, Long> m = new LinkedHashMap<>();

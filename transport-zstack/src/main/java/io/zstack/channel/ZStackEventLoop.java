@@ -207,9 +207,10 @@ public final class ZStackEventLoop extends SingleThreadEventLoop {
                     }
                 }
                 boolean ranTasks = runAllTasks(TASK_BUDGET_NANOS);
+                boolean busy = work > 0 || ranTasks;
                 // an empty round lasted a few hundred ns: its start serves as its output's time too (a clock read is
                 // about 45 ns on these VMs, and two of them were a quarter of an idle round)
-                long outputStart = work > 0 || ranTasks ? now() : roundStart;
+                long outputStart = busy ? now() : roundStart;
                 stack.ip().lockDevices();
                 try {
                     stack.output(outputStart);
@@ -217,8 +218,8 @@ public final class ZStackEventLoop extends SingleThreadEventLoop {
                     stack.ip().unlockDevices();
                 }
                 lastTransmitNanos = outputStart;
-                utilisation.roundEnded(work > 0 || ranTasks);
-                if (work > 0 || ranTasks) {
+                utilisation.roundEnded(busy);
+                if (busy) {
                     idle = 0;
                 } else if (config.idleParkNanos() > 0 && ++idle > config.idleSpins()) {
                     park();

@@ -38,6 +38,6 @@ class LoopUtilisationTest {
         assertTrue(u.toString().contains("(0.0 % busy)"), u.toString());
         u.roundStarted(5_000);
         u.roundEnded(true);
-        assertEquals(0, u.busyNanos() + u.idleNanos());
+        assertEquals(0, u.snapshot().get("loop.busyNanos") + u.snapshot().get("loop.idleNanos"));
     }
 }

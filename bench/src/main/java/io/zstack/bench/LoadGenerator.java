@@ -52,8 +52,9 @@ import org.HdrHistogram.Histogram;
  * a request is sent at its due time, or as soon as its connection's previous response arrived if that is later,
  * and its latency is measured from its due time (so a stalled server is charged for the requests it delayed).
  *
- * <p>Warm-up: slices of 2 s until three successive slices agree within 10 % and the last saw no JIT compiling in
- * any JVM of the machine ({@link JitActivity}), between {@code --warmup-min} and {@code --warmup} seconds; then the
+ * <p>Warm-up: slices of 2 s, each measured as the window is (the same GET /stats and loop tasks at its edges), until
+ * three successive slices agree within 10 % and the last saw no JIT compiling in any JVM of the machine
+ * ({@link JitActivity}), between {@code --warmup-min} and {@code --warmup} seconds; then the
  * measured window of {@code --duration} seconds, in which every response completed is counted and its latency
  * recorded in an HdrHistogram (1 ns to 60 s, 3 significant digits); a window in which a JVM compiled is measured
  * again, up to {@link #MAX_WINDOWS} windows.
@@ -186,47 +187,22 @@ public final class LoadGenerator {
                     c.next();
                 }
             }).sync();
-            warmUp();
-            long cpu0;
-            long cpu1;
-            long[] start;
-            Object[] end;
-            long[] serverLoop0;
-            long[] serverLoop1;
-            long[] ownLoop0;
-            long[] ownLoop1;
+            warmUp(b, group);
+            Window w;
             for (int window = 1; ; window++) {
-                // both ends' busy-polling loops: how much of the window each spent on work (a ZStack server tells in
-                // its GET /stats; null where there is none, a peer's or epoll's)
-                serverLoop0 = o.fetchStats ? loopTime(fetchStats(b)) : null;
-                ownLoop0 = ownLoopTime(group);
-                // the harness samples the server's CPU time when it reads these two lines (the last pair counts)
-                Map<String, Long> jit0 = JitActivity.ticks();
-                cpu0 = processCpuNanos();
-                start = onLoop(() -> {
-                    histogram.reset();
-                    return new long[] {System.nanoTime(), completed, bytes, errConnect + errRead + errStatus};
-                });
-                System.out.println("ZSBENCH-WINDOW start");
-                System.out.flush();
-                Thread.sleep(TimeUnit.SECONDS.toMillis(o.duration));
-                end = onLoop(() -> new Object[] {System.nanoTime(), completed, bytes, errConnect, errRead, errStatus,
-                        histogram.copy()});
-                cpu1 = processCpuNanos();
-                System.out.println("ZSBENCH-WINDOW end");
-                ownLoop1 = ownLoopTime(group);
-                serverLoop1 = o.fetchStats ? loopTime(fetchStats(b)) : null;
-                double compiled = JitActivity.secondsBetween(jit0, JitActivity.ticks());
+                w = measure(b, group, o.duration, true);
                 // a JVM compiling inside the window took the pinned CPUs from the loops (a late C2 recompile: 1.2 s
                 // in a 6 s window halved the rate after a quiet warm-up): that window measured the JIT; the next
                 // one is measured instead, at most MAX_WINDOWS in all (the last is kept whatever happened in it)
-                if (compiled <= JIT_QUIET * o.duration || window == MAX_WINDOWS) {
-                    System.out.println("window " + window + ": JIT compiler CPU " + hundredths(compiled) + " s");
+                if (w.compiled <= JIT_QUIET * o.duration || window == MAX_WINDOWS) {
+                    System.out.println("window " + window + ": JIT compiler CPU " + hundredths(w.compiled) + " s");
                     break;
                 }
                 System.out.println("window " + window + " discarded: the JIT compiled for "
-                        + hundredths(compiled) + " s in it; measuring again");
+                        + hundredths(w.compiled) + " s in it; measuring again");
             }
+            long[] start = w.start;
+            Object[] end = w.end;
             onLoop(() -> {
                 running = false;
                 return null;
@@ -242,8 +218,8 @@ public final class LoadGenerator {
                     (long) end[3], (long) end[4], (long) end[5],
                     h.getMean() / 1e3, h.getStdDeviation() / 1e3, h.getValueAtPercentile(50) / 1000,
                     h.getValueAtPercentile(99) / 1000, h.getValueAtPercentile(99.9) / 1000, h.getMaxValue() / 1000,
-                    cpu1 - cpu0, warmupSeconds, warmupSettled ? 1 : 0, o.transport, o.rate > 0 ? "open" : "closed",
-                    busyShare(serverLoop0, serverLoop1), busyShare(ownLoop0, ownLoop1)));
+                    w.cpuNanos, warmupSeconds, warmupSettled ? 1 : 0, o.transport, o.rate > 0 ? "open" : "closed",
+                    busyShare(w.serverLoop0, w.serverLoop1), busyShare(w.ownLoop0, w.ownLoop1)));
             System.out.flush();
             if (group instanceof ZStackEventLoopGroup z) {
                 // the load generator's own stack: counters and connections, for the log
@@ -306,13 +282,61 @@ public final class LoadGenerator {
     static final int MAX_WINDOWS = 3;
 
     /**
+     * What one window measured: the loop's counters at its edges ({nanoTime, completed, bytes, errors...}; the end's
+     * also the latency histogram), this process's CPU time in it, both ends' loop time at its edges (null where there
+     * is none) and the JIT compiler CPU (every JVM's) between them.
+     */
+    private record Window(long[] start, Object[] end, long cpuNanos, long[] serverLoop0, long[] serverLoop1,
+                          long[] ownLoop0, long[] ownLoop1, double compiled) {
+        long completed() {
+            return (long) end[1] - start[1];
+        }
+    }
+
+    /**
+     * Measures one window of the given seconds. The warm-up's slices are windows too, down to the GET /stats at
+     * their edges and the tasks they run on the loop: each of those, new to a warmed-up load generator or server
+     * at the first window, deoptimised the hot paths of both (a new connection, a large response, the server's
+     * /stats branch, a new task class in the loop's inlined task runner), and C2 recompiled them on the pinned CPUs
+     * for 1-3 s inside the window. {@code announce}: print the ZSBENCH-WINDOW lines the harness samples the server at.
+     */
+    private Window measure(Bootstrap b, EventLoopGroup group, int seconds, boolean announce) throws Exception {
+        // both ends' busy-polling loops: how much of the window each spent on work (a ZStack server tells in its
+        // GET /stats; null where there is none, a peer's or epoll's)
+        long[] serverLoop0 = o.fetchStats ? loopTime(fetchStats(b)) : null;
+        long[] ownLoop0 = ownLoopTime(group);
+        Map<String, Long> jit0 = JitActivity.ticks();
+        long cpu0 = processCpuNanos();
+        long[] start = onLoop(() -> {
+            histogram.reset();
+            return new long[] {System.nanoTime(), completed, bytes, errConnect + errRead + errStatus};
+        });
+        if (announce) {
+            // the harness samples the server's CPU time when it reads these two lines (the last pair counts)
+            System.out.println("ZSBENCH-WINDOW start");
+            System.out.flush();
+        }
+        Thread.sleep(TimeUnit.SECONDS.toMillis(seconds));
+        Object[] end = onLoop(() -> new Object[] {System.nanoTime(), completed, bytes, errConnect, errRead, errStatus,
+                histogram.copy()});
+        long cpu1 = processCpuNanos();
+        if (announce) {
+            System.out.println("ZSBENCH-WINDOW end");
+        }
+        long[] ownLoop1 = ownLoopTime(group);
+        long[] serverLoop1 = o.fetchStats ? loopTime(fetchStats(b)) : null;
+        return new Window(start, end, cpu1 - cpu0, serverLoop0, serverLoop1, ownLoop0, ownLoop1,
+                JitActivity.secondsBetween(jit0, JitActivity.ticks()));
+    }
+
+    /**
      * Seconds the warm-up took, and whether it settled (false: the cap came first, and the window starts before steady
      * state).
      */
     private int warmupSeconds;
     private boolean warmupSettled = true;
 
-    private void warmUp() throws Exception {
+    private void warmUp(Bootstrap b, EventLoopGroup group) throws Exception {
         if (o.warmup <= 0) {
             return;
         }
@@ -323,22 +347,18 @@ public final class LoadGenerator {
         double compiledBefore = Double.MAX_VALUE; // in the slice before the last
         while (done < o.warmup) {
             int slice = Math.min(2, o.warmup - done);
-            Map<String, Long> j0 = JitActivity.ticks();
-            long c0 = onLoop(() -> completed);
-            Thread.sleep(TimeUnit.SECONDS.toMillis(slice));
-            long c1 = onLoop(() -> completed);
-            double compiling = JitActivity.secondsBetween(j0, JitActivity.ticks());
-            rates.add(Math.round((c1 - c0) / (double) slice));
-            jit.add(hundredths(compiling));
+            Window w = measure(b, group, slice, false);
+            rates.add(Math.round(w.completed() / (double) slice));
+            jit.add(hundredths(w.compiled));
             done += slice;
             // no compiling in the last two slices either: a server's C2 recompiled for a second after the rate had
             // settled, and compiles trail off unevenly (0.05, 0.03, 0.01, 0.07, 0.01 s per slice)
             if (done >= o.warmupMin && lastThreeAgree(rates)
-                    && Math.max(compiling, compiledBefore) <= JIT_QUIET * slice) {
+                    && Math.max(w.compiled, compiledBefore) <= JIT_QUIET * slice) {
                 warmupSettled = true;
                 break;
             }
-            compiledBefore = compiling;
+            compiledBefore = w.compiled;
         }
         warmupSeconds = done;
         System.out.println("warm-up: " + done + " s, " + (warmupSettled ? "settled" : "NOT settled (cap reached)")

@@ -96,6 +96,10 @@ public final class DpdkPortDevice implements NetDevice {
     public int receive(MbufBurst burst) {
         int n = port.rxBurst(queue, burst.address(0), burst.capacity());
         burst.size(n);
+        receiveCalls++;
+        if (n > 0) {
+            receiveBursts++;
+        }
         return n;
     }
 
@@ -115,6 +119,7 @@ public final class DpdkPortDevice implements NetDevice {
                 }
             }
             int n = port.txBurst(queue, burst.address(0), ready);
+            transmitCalls++;
             burst.removeFirst(n);
             sent += n;
             if (n < ready) {
@@ -123,6 +128,14 @@ public final class DpdkPortDevice implements NetDevice {
         }
         return sent;
     }
+
+    /**
+     * rx_burst calls, those that returned frames, and tx_burst calls (the loop thread's, plain): frames per call is
+     * how well a busy loop batches, and each call costs the PMD's look at its ring, a system call on af_xdp/af_packet.
+     */
+    private long receiveCalls;
+    private long receiveBursts;
+    private long transmitCalls;
 
     /** Frames dropped because the PMD's tx_prepare rejected their offload request. */
     public long txPrepareDrops() {
@@ -173,7 +186,8 @@ public final class DpdkPortDevice implements NetDevice {
         PortStats s = port.stats();
         return "port " + port.id() + " queue " + queue + ": ipackets=" + s.ipackets() + " opackets=" + s.opackets()
                 + " ibytes=" + s.ibytes() + " obytes=" + s.obytes() + " imissed=" + s.imissed() + " ierrors="
-                + s.ierrors() + " oerrors=" + s.oerrors() + " rx_nombuf=" + s.rxNoMbuf();
+                + s.ierrors() + " oerrors=" + s.oerrors() + " rx_nombuf=" + s.rxNoMbuf() + " rxCalls=" + receiveCalls
+                + " rxBursts=" + receiveBursts + " txCalls=" + transmitCalls;
     }
 
     @Override

@@ -34,8 +34,11 @@ class MemifLinkTest {
             try {
                 client = DpdkPortDevice.open(Vdevs.memifClient(12, socket), PortConfig.defaults(), clientPool);
                 waitForLink(server, client);
-                exchange(client, server, 1);
-                exchange(server, client, 2);
+                Calls first = exchange(client, server, 1);
+                Calls second = exchange(server, client, 2);
+                // the statistics line counts the calls each end made (rx_burst, those that returned frames, tx_burst)
+                assertCalls(client, first.transmit, second.receive, second.bursts);
+                assertCalls(server, second.transmit, first.receive, first.bursts);
             } finally {
                 if (client != null) {
                     client.close();
@@ -58,14 +61,37 @@ class MemifLinkTest {
         }
     }
 
-    /** Sends FRAMES frames of varying size and content from one end; the other must see each one, in order. */
-    private static void exchange(DpdkPortDevice from, DpdkPortDevice to, long seed) {
+    /** The device calls an exchange made: tx_burst on the sender; rx_burst, and those with frames, on the receiver. */
+    private record Calls(long transmit, long receive, long bursts) {
+    }
+
+    private static void assertCalls(DpdkPortDevice device, long transmit, long receive, long bursts) {
+        String line = device.statistics();
+        assertEquals(transmit, counter(line, "txCalls"), line);
+        assertEquals(receive, counter(line, "rxCalls"), line);
+        assertEquals(bursts, counter(line, "rxBursts"), line);
+    }
+
+    private static long counter(String line, String name) {
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile(" " + name + "=(\\d+)").matcher(line);
+        assertTrue(m.find(), name + " missing from " + line);
+        return Long.parseLong(m.group(1));
+    }
+
+    /**
+     * Sends FRAMES frames of varying size and content from one end; the other must see each one, in order. Returns
+     * the calls it made.
+     */
+    private static Calls exchange(DpdkPortDevice from, DpdkPortDevice to, long seed) {
         SplittableRandom sent = new SplittableRandom(seed);
         SplittableRandom expected = new SplittableRandom(seed);
         MbufBurst tx = new MbufBurst(32);
         MbufBurst rx = new MbufBurst(32);
         int queued = 0;
         int received = 0;
+        long transmitCalls = 0;
+        long receiveCalls = 0;
+        long bursts = 0;
         long deadline = System.nanoTime() + 30_000_000_000L;
         while (received < FRAMES) {
             assertTrue(System.nanoTime() < deadline, "only " + received + " of " + FRAMES + " frames arrived");
@@ -78,8 +104,13 @@ class MemifLinkTest {
                 tx.add(m);
                 queued++;
             }
+            if (tx.size() > 0) {
+                transmitCalls++; // one tx_burst: the ring has room for a burst (it stops at the first short one)
+            }
             from.transmit(tx);
             int n = to.receive(rx);
+            receiveCalls++;
+            bursts += n > 0 ? 1 : 0;
             for (int i = 0; i < n; i++) {
                 long m = rx.get(i);
                 assertArrayEquals(frame(expected, received), Mbuf.toByteArray(m), "frame " + received);
@@ -90,6 +121,7 @@ class MemifLinkTest {
         // anything the sender could not hand over is ours to free
         from.pool().freeBulk(tx, 0, tx.size());
         assertEquals(FRAMES, received);
+        return new Calls(transmitCalls, receiveCalls, bursts);
     }
 
     private static byte[] frame(SplittableRandom random, int index) {

@@ -29,6 +29,14 @@ public final class DpdkPortDevice implements NetDevice {
     private long txPrepareDrops;
 
     /**
+     * rx_burst calls, those that returned frames, and tx_burst calls (the loop thread's, plain): frames per call is
+     * how well a busy loop batches, and each call costs the PMD's look at its ring, a system call on af_xdp/af_packet.
+     */
+    private long receiveCalls;
+    private long receiveBursts;
+    private long transmitCalls;
+
+    /**
      * A device over queue {@code queue} of a port that is configured and started. The pool must be the one the
      * port receives into on that queue.
      */
@@ -128,14 +136,6 @@ public final class DpdkPortDevice implements NetDevice {
         }
         return sent;
     }
-
-    /**
-     * rx_burst calls, those that returned frames, and tx_burst calls (the loop thread's, plain): frames per call is
-     * how well a busy loop batches, and each call costs the PMD's look at its ring, a system call on af_xdp/af_packet.
-     */
-    private long receiveCalls;
-    private long receiveBursts;
-    private long transmitCalls;
 
     /** Frames dropped because the PMD's tx_prepare rejected their offload request. */
     public long txPrepareDrops() {

@@ -14,6 +14,8 @@ import java.lang.foreign.ValueLayout;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.SplittableRandom;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -73,7 +75,7 @@ class MemifLinkTest {
     }
 
     private static long counter(String line, String name) {
-        java.util.regex.Matcher m = java.util.regex.Pattern.compile(" " + name + "=(\\d+)").matcher(line);
+        Matcher m = Pattern.compile(" " + name + "=(\\d+)").matcher(line);
         assertTrue(m.find(), name + " missing from " + line);
         return Long.parseLong(m.group(1));
     }

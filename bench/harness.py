@@ -527,6 +527,10 @@ class Harness:
             return result, int(result["client_cpu_ns"]) / 1e9
         return result, ru.ru_utime + ru.ru_stime
 
+    def server_stats(self, url):
+        """A userspace server's GET /stats from namespace A, as wrk sees it (ZStack's counters; a peer's 404 text)."""
+        return run(self.ns("A", "curl", "-s", "--max-time", "5", url), check=False).stdout
+
     def warm_up(self, t, size, conc, logf, most=None, stats_url=None):
         """Load slices of --warmup-slice seconds at the point itself until three successive slices agree within 10%
         and no JVM compiled in the last one (JIT compilation settles; ZStack's larger hot path takes longer than
@@ -542,7 +546,7 @@ class Harness:
                 # each slice starts as the window will, with a GET /stats: the first one after a warm-up without it
                 # deoptimised the server's hot path (a new connection, the /stats branch) and C2 recompiled it on
                 # the pinned CPU inside the window
-                run(self.ns("A", "curl", "-s", "-o", "/dev/null", "--max-time", "5", stats_url), check=False)
+                self.server_stats(stats_url)
             j0 = jit_ticks()
             res, _ = self.run_client(t, size, conc, d, logf)
             jit.append(round(jit_seconds_between(j0, jit_ticks()), 2))
@@ -635,7 +639,7 @@ class Harness:
                 tcp[edge] = tcp_counters(a.ns_client)
                 gc[edge] = jvm_gc(p.pid)
                 if stats_url:
-                    stats[edge] = run(self.ns("A", "curl", "-s", "--max-time", "5", stats_url), check=False).stdout
+                    stats[edge] = self.server_stats(stats_url)
 
             for window in range(1, MAX_WINDOWS + 1):
                 sample("start")

@@ -226,7 +226,7 @@ public final class LoadGenerator {
                 System.out.println("load generator stack:\n" + z.describe().get(10, TimeUnit.SECONDS));
             }
             if (o.fetchStats) {
-                System.out.println("server GET /stats:\n" + fetchStats(b));
+                System.out.println("server GET /stats:\n" + w.serverStats); // as read at the window's end
             }
             for (Conn c : conns) {
                 if (c.ch != null) {
@@ -284,10 +284,11 @@ public final class LoadGenerator {
     /**
      * What one window measured: the loop's counters at its edges ({nanoTime, completed, bytes, errors...}; the end's
      * also the latency histogram), this process's CPU time in it, both ends' loop time at its edges (null where there
-     * is none) and the JIT compiler CPU (every JVM's) between them.
+     * is none), the JIT compiler CPU (every JVM's) between them, and the server's GET /stats text at its end (null
+     * without --fetch-stats).
      */
     private record Window(long[] start, Object[] end, long cpuNanos, long[] serverLoop0, long[] serverLoop1,
-                          long[] ownLoop0, long[] ownLoop1, double compiled) {
+                          long[] ownLoop0, long[] ownLoop1, double compiled, String serverStats) {
         long completed() {
             return (long) end[1] - start[1];
         }
@@ -324,9 +325,9 @@ public final class LoadGenerator {
             System.out.println("ZSBENCH-WINDOW end");
         }
         long[] ownLoop1 = ownLoopTime(group);
-        long[] serverLoop1 = o.fetchStats ? loopTime(fetchStats(b)) : null;
-        return new Window(start, end, cpu1 - cpu0, serverLoop0, serverLoop1, ownLoop0, ownLoop1,
-                JitActivity.secondsBetween(jit0, JitActivity.ticks()));
+        String serverStats = o.fetchStats ? fetchStats(b) : null;
+        return new Window(start, end, cpu1 - cpu0, serverLoop0, serverStats == null ? null : loopTime(serverStats),
+                ownLoop0, ownLoop1, JitActivity.secondsBetween(jit0, JitActivity.ticks()), serverStats);
     }
 
     /**

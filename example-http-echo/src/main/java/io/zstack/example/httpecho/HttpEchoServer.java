@@ -38,6 +38,7 @@ import java.util.concurrent.TimeUnit;
  * java -jar http-echo.jar --transport zstack --port 8080      (the stack's own loopback only, 127.0.0.1)
  * ... --pcap DIR      writes DIR/zstack-loop0.pcap, ... (what each loop's device sent and received, up to 256 MiB)
  * ... --huge-dir DIR  DPDK's memory in hugepages from the hugetlbfs mounted at DIR (default: 4 KiB pages)
+ * ... --http lean     LeanHttpEchoHandler instead of Netty's HTTP codec (the benchmark's C peers' parsing)
  * </pre>
  */
 public final class HttpEchoServer {
@@ -149,6 +150,15 @@ public final class HttpEchoServer {
     /** As above; {@code congestion} (ZStack only, null: the stack's default) is the connections' congestion control. */
     public static Channel start(Transport transport, InetSocketAddress address, boolean copyMode,
                                 ZStackCongestionControl congestion) throws InterruptedException {
+        return start(transport, address, copyMode, congestion, false);
+    }
+
+    /**
+     * As above; {@code lean}: the exchange is served by {@link LeanHttpEchoHandler} (no Netty HTTP codec, the C peer
+     * servers' parsing) instead of Netty's codec, aggregator and {@link HttpEchoHandler}.
+     */
+    public static Channel start(Transport transport, InetSocketAddress address, boolean copyMode,
+                                ZStackCongestionControl congestion, boolean lean) throws InterruptedException {
         if (copyMode && transport.serverChannel() != ZStackServerSocketChannel.class) {
             throw new IllegalArgumentException("copy mode is a ZStack option; the transport is " + transport.name());
         }
@@ -165,8 +175,12 @@ public final class HttpEchoServer {
                 .childHandler(new ChannelInitializer<SocketChannel>() {
                     @Override
                     protected void initChannel(SocketChannel ch) {
-                        ch.pipeline().addLast(new HttpServerCodec(), new HttpServerKeepAliveHandler(),
-                                new HttpObjectAggregator(MAX_CONTENT), handler);
+                        if (lean) {
+                            ch.pipeline().addLast(new LeanHttpEchoHandler());
+                        } else {
+                            ch.pipeline().addLast(new HttpServerCodec(), new HttpServerKeepAliveHandler(),
+                                    new HttpObjectAggregator(MAX_CONTENT), handler);
+                        }
                     }
                 });
         if (copyMode) {
@@ -192,6 +206,7 @@ public final class HttpEchoServer {
         String hugeDir = null;
         List<String> ealArguments = new ArrayList<>();
         boolean neverPark = false;
+        boolean lean = false;
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
                 case "--tap" -> devargs = "net_tap0,iface=" + args[++i]; // DPDK's tap driver on interface IFACE
@@ -207,13 +222,21 @@ public final class HttpEchoServer {
                 case "--huge-dir" -> hugeDir = args[++i];
                 case "--eal-arg" -> ealArguments.add(args[++i]);
                 case "--never-park" -> neverPark = true;
+                case "--http" -> {
+                    String http = args[++i];
+                    if (!http.equals("netty") && !http.equals("lean")) {
+                        System.err.println("http-echo: --http is netty (Netty's HTTP codec, the default) or lean");
+                        System.exit(2);
+                    }
+                    lean = http.equals("lean");
+                }
                 case "--congestion-control" -> congestion = ZStackCongestionControl.valueOf(
                         args[++i].toUpperCase(java.util.Locale.ROOT).replace('-', '_'));
                 default -> {
                     System.err.println("usage: http-echo [--transport zstack|epoll|nio] [--port N] [--threads N]"
                             + " [--bind ADDRESS] [--tap IFACE | --vdev DEVARGS] [--address CIDR] [--gateway ADDRESS]"
                             + " [--pcap DIRECTORY] [--copy-mode] [--congestion-control cubic|new-reno|bbr]"
-                            + " [--huge-dir HUGETLBFS] [--eal-arg ARGUMENT]... [--never-park]");
+                            + " [--huge-dir HUGETLBFS] [--eal-arg ARGUMENT]... [--never-park] [--http netty|lean]");
                     System.exit(2);
                 }
             }
@@ -229,7 +252,7 @@ public final class HttpEchoServer {
         try {
             Channel server;
             try {
-                server = start(transport, new InetSocketAddress(bind, port), copyMode, congestion);
+                server = start(transport, new InetSocketAddress(bind, port), copyMode, congestion, lean);
             } catch (Exception e) {
                 transport.group().shutdownGracefully(0, 5, TimeUnit.SECONDS).syncUninterruptibly();
                 exitWith(e);
@@ -242,6 +265,7 @@ public final class HttpEchoServer {
                     .shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly(5, TimeUnit.SECONDS),
                     "http-echo-shutdown"));
             System.out.println("http-echo on " + transport.name() + (copyMode ? " (copy mode)" : "")
+                    + (lean ? " (lean HTTP handler)" : "")
                     + (congestion != null ? " (" + congestion + ")" : "")
                     + " listening at " + server.localAddress());
             System.out.flush();

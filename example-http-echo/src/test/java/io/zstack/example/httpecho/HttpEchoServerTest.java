@@ -13,16 +13,17 @@ import java.net.http.HttpResponse;
 import java.time.Duration;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.ValueSource;
+import org.junit.jupiter.params.provider.CsvSource;
 
 /** The example answers a real HTTP client (the JDK's) over loopback, on each kernel transport. */
 class HttpEchoServerTest {
 
     @ParameterizedTest
-    @ValueSource(strings = {"epoll", "nio"})
-    void echoesBodiesAndServesSizedResponses(String transportName) throws Exception {
+    @CsvSource({"epoll, netty", "nio, netty", "epoll, lean", "nio, lean"})
+    void echoesBodiesAndServesSizedResponses(String transportName, String http) throws Exception {
         HttpEchoServer.Transport transport = HttpEchoServer.Transport.of(transportName, 1);
-        Channel server = HttpEchoServer.start(transport, new InetSocketAddress("127.0.0.1", 0));
+        Channel server = HttpEchoServer.start(transport, new InetSocketAddress("127.0.0.1", 0), false, null,
+                http.equals("lean"));
         try {
             int port = ((InetSocketAddress) server.localAddress()).getPort();
             HttpClient client = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)

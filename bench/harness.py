@@ -93,6 +93,9 @@ TRANSPORTS["zstack-memif-zc-loadgen"] = dict(server=["--transport", "zstack", "-
                                                      "{memif_server_addr}/24", "--huge-dir", "{huge_dir}"],
                                              link="memif", client="loadgen-zstack", memif_client=True,
                                              needs="--huge-dir", huge=True)
+TRANSPORTS["zstack-memif-zc-loadgen-lean"] = dict(TRANSPORTS["zstack-memif-zc-loadgen"],
+                                                  server=TRANSPORTS["zstack-memif-zc-loadgen"]["server"]
+                                                  + ["--http", "lean"])
 # Peers (issue 14, bench/peers/): the C servers built by bench/peers/build.sh, started instead of http-echo.jar when
 # run.sh is given --peers SRC. "peer" names the binary; F-stack's need a config (vdev and address), written per run.
 PEER_VDEVS = dict(afpacket="net_af_packet0,iface={iface}",

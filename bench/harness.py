@@ -78,12 +78,6 @@ TRANSPORTS["zstack-afxdp-loadgen"] = dict(TRANSPORTS["zstack-afxdp"], client="lo
 for _name in ("zstack-afxdp", "zstack-memif-loadgen"):
     TRANSPORTS[_name + "-huge"] = dict(TRANSPORTS[_name], server=TRANSPORTS[_name]["server"] + ["--huge-dir", "{huge_dir}"],
                                        needs="--huge-dir", huge=True)
-# The same servers with http-echo's lean HTTP handler (--http lean: no Netty HTTP codec, the request head parsed from
-# the bytes as the C peers parse it, the body echoed as slices of the received buffers). Netty's codec and aggregator
-# are half of a ZStack server's CPU per request at 64 B, so against the C peers the default servers compare Netty's
-# codec more than the stacks; these compare the stacks with the same application work. epoll's too, for the ratio.
-for _name in ("zstack-afxdp", "epoll", "zstack-memif-loadgen", "epoll-loadgen"):
-    TRANSPORTS[_name + "-lean"] = dict(TRANSPORTS[_name], server=TRANSPORTS[_name]["server"] + ["--http", "lean"])
 # memif zero copy (issue 11 item 2): DPDK offers it to the memif client only, with hugepages and single-file segments
 # (http-echo's port asks EAL for them when its devargs say zero-copy=yes). The server is then the memif client and the
 # load generator the memif server, which starts first; copying is left to the load generator's side (a memif server
@@ -93,9 +87,13 @@ TRANSPORTS["zstack-memif-zc-loadgen"] = dict(server=["--transport", "zstack", "-
                                                      "{memif_server_addr}/24", "--huge-dir", "{huge_dir}"],
                                              link="memif", client="loadgen-zstack", memif_client=True,
                                              needs="--huge-dir", huge=True)
-TRANSPORTS["zstack-memif-zc-loadgen-lean"] = dict(TRANSPORTS["zstack-memif-zc-loadgen"],
-                                                  server=TRANSPORTS["zstack-memif-zc-loadgen"]["server"]
-                                                  + ["--http", "lean"])
+# The same servers with http-echo's lean HTTP handler (--http lean: no Netty HTTP codec, the request head parsed from
+# the bytes as the C peers parse it, the body echoed as slices of the received buffers). Netty's codec and aggregator
+# are half of a ZStack server's CPU per request at 64 B, so against the C peers the default servers compare Netty's
+# codec more than the stacks; these compare the stacks with the same application work. epoll's too, for the ratio.
+for _name in ("zstack-afxdp", "epoll", "zstack-memif-loadgen", "epoll-loadgen",
+              "zstack-memif-zc-loadgen"):
+    TRANSPORTS[_name + "-lean"] = dict(TRANSPORTS[_name], server=TRANSPORTS[_name]["server"] + ["--http", "lean"])
 # Peers (issue 14, bench/peers/): the C servers built by bench/peers/build.sh, started instead of http-echo.jar when
 # run.sh is given --peers SRC. "peer" names the binary; F-stack's need a config (vdev and address), written per run.
 PEER_VDEVS = dict(afpacket="net_af_packet0,iface={iface}",

@@ -5,6 +5,7 @@ import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.handler.codec.http.HttpResponseStatus;
 import java.nio.charset.StandardCharsets;
 
 /**
@@ -29,6 +30,7 @@ final class LeanHttpEchoHandler extends ChannelInboundHandlerAdapter {
     private static final int MERGE_BODY = 1024;
     private static final byte[] CONTINUE = ascii("HTTP/1.1 100 Continue\r\n\r\n");
     private static final byte[] OCTET_STREAM = ascii("application/octet-stream");
+    private static final byte[] TEXT_PLAIN = ascii("text/plain");
 
     private final byte[] head = new byte[MAX_HEAD];
     private int headLength;
@@ -258,8 +260,7 @@ final class LeanHttpEchoHandler extends ChannelInboundHandlerAdapter {
     /** A text/plain answer; closes afterwards when the request asked for it or {@link #closeAfter} is set. */
     private void text(ChannelHandlerContext ctx, int status, String text) {
         byte[] body = text.getBytes(StandardCharsets.UTF_8);
-        byte[] type = ascii("text/plain");
-        ByteBuf out = responseHead(ctx, status, type, 0, type.length, body.length, body.length);
+        ByteBuf out = responseHead(ctx, status, TEXT_PLAIN, 0, TEXT_PLAIN.length, body.length, body.length);
         out.writeBytes(body);
         ctx.write(out, ctx.voidPromise());
         unflushed = true;
@@ -289,7 +290,7 @@ final class LeanHttpEchoHandler extends ChannelInboundHandlerAdapter {
      */
     private ByteBuf responseHead(ChannelHandlerContext ctx, int status, byte[] type, int typeStart, int typeEnd,
                                  long bodyLength, int bodyRoom) {
-        int n = put(0, status == 200 ? STATUS_200 : ascii("HTTP/1.1 " + status + " " + reason(status) + "\r\n"));
+        int n = put(0, status == 200 ? STATUS_200 : ascii("HTTP/1.1 " + HttpResponseStatus.valueOf(status) + "\r\n"));
         n = put(n, CONTENT_TYPE);
         System.arraycopy(type, typeStart, out, n, typeEnd - typeStart);
         n += typeEnd - typeStart;
@@ -325,17 +326,6 @@ final class LeanHttpEchoHandler extends ChannelInboundHandlerAdapter {
             value /= 10;
         }
         return at + digits;
-    }
-
-    private static String reason(int status) {
-        return switch (status) {
-            case 200 -> "OK";
-            case 400 -> "Bad Request";
-            case 404 -> "Not Found";
-            case 413 -> "Request Entity Too Large";
-            case 431 -> "Request Header Fields Too Large";
-            default -> "Not Implemented";
-        };
     }
 
     private long parseSize() {

@@ -92,7 +92,7 @@ TRANSPORTS["zstack-memif-zc-loadgen"] = dict(server=["--transport", "zstack", "-
 # are half of a ZStack server's CPU per request at 64 B, so against the C peers the default servers compare Netty's
 # codec more than the stacks; these compare the stacks with the same application work. epoll's too, for the ratio.
 for _name in ("zstack-afxdp", "epoll", "zstack-memif-loadgen", "epoll-loadgen",
-              "zstack-memif-zc-loadgen"):
+              "zstack-memif-zc-loadgen", "zstack-memif-loadgen-copy"):
     TRANSPORTS[_name + "-lean"] = dict(TRANSPORTS[_name], server=TRANSPORTS[_name]["server"] + ["--http", "lean"])
 # Peers (issue 14, bench/peers/): the C servers built by bench/peers/build.sh, started instead of http-echo.jar when
 # run.sh is given --peers SRC. "peer" names the binary; F-stack's need a config (vdev and address), written per run.

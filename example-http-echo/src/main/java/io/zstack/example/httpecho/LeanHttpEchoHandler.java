@@ -99,7 +99,7 @@ final class LeanHttpEchoHandler extends ChannelInboundHandlerAdapter {
         }
         int from = in.readerIndex();
         in.getBytes(from, head, headLength, take);
-        int end = headEnd(headLength, headLength + take);
+        int end = ByteScan.headEnd(head, headLength, headLength + take);
         if (end < 0) {
             headLength += take;
             in.readerIndex(from + take);
@@ -108,16 +108,6 @@ final class LeanHttpEchoHandler extends ChannelInboundHandlerAdapter {
         in.readerIndex(from + end - headLength); // what follows the head is the body, or the next request
         headLength = 0;
         answer(ctx, in, end);
-    }
-
-    /** The length of the head ending in "\r\n\r\n" within head[0..to), searching from {@code from}; -1 if none. */
-    private int headEnd(int from, int to) {
-        for (int i = Math.max(0, from - 3); i + 3 < to; i++) {
-            if (head[i] == '\r' && head[i + 1] == '\n' && head[i + 2] == '\r' && head[i + 3] == '\n') {
-                return i + 4;
-            }
-        }
-        return -1;
     }
 
     private void answer(ChannelHandlerContext ctx, ByteBuf in, int length) {
@@ -352,12 +342,7 @@ final class LeanHttpEchoHandler extends ChannelInboundHandlerAdapter {
     }
 
     private int indexOf(byte b, int from, int to) {
-        for (int i = from; i < to; i++) {
-            if (head[i] == b) {
-                return i;
-            }
-        }
-        return -1;
+        return ByteScan.indexOf(head, b, from, to);
     }
 
     /** head[from..to) starts with {@code s} (and is no shorter), ASCII case ignored when asked. */

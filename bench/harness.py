@@ -139,7 +139,7 @@ COLUMNS = ["setup", "transport", "client", "load", "mode", "size", "concurrency"
            "sys_softirq_s", "foreign_cpu_s", "idle_busy_before", "handshakes", "syn_synack_p50_us",
            "syn_synack_p99_us", "syn_retries", "client_retrans_segs", "client_rtos", "client_dsacks_recv",
            "server_gcs", "server_gc_ms", "server_loop_busy", "client_loop_busy", "warmup_s", "warmup_settled",
-           "speed_probe_ms", "jit_cpu_s", "kdamond_ms", "kdamond_cpus"]
+           "speed_probe_ms", "cross_core_ns_before", "cross_core_ns_after", "jit_cpu_s", "kdamond_ms", "kdamond_cpus"]
 NUMERIC = [c for c in COLUMNS[COLUMNS.index("duration_s"):] if c != "kdamond_cpus"]  # that one lists CPUs
 
 
@@ -156,6 +156,18 @@ def speed_probe_ms(cpu):
         return float(r.stdout.strip())
     except ValueError:
         return float("nan")
+
+
+def cross_core_ns(a):
+    """One cache-line round trip between the server's and the client's CPU now, in ns (bench's CrossCoreProbe, the
+    median of 16 batches): the host places the VM's two CPUs nearer or farther apart, and memif's PMD, RPS and every
+    wake-up across the two pay for it. It moved 70-455 ns within minutes on these VMs (bench/README.md)."""
+    if not a.loadgen_jar or not os.path.exists(a.loadgen_jar):
+        return ""
+    r = run([a.java, "--enable-native-access=ALL-UNNAMED", "-cp", a.loadgen_jar, "io.zstack.bench.CrossCoreProbe",
+             str(a.server_cpu), str(a.client_cpu)], check=False)
+    m = re.search(r"cross_core_ns=(\d+)", r.stdout)
+    return int(m.group(1)) if m else ""
 
 
 def jvm_args(common, extra):
@@ -613,6 +625,7 @@ class Harness:
             self.detach_xdp()
         quiet = self.wait_quiet()
         probes = [speed_probe_ms(a.server_cpu), speed_probe_ms(a.client_cpu)]
+        cross_core = [cross_core_ns(a)]
         with open(os.path.join(self.out, "load.txt"), "a") as f:  # the machine's load (uptime) at each measurement
             f.write(f"{datetime.datetime.now().isoformat(timespec='seconds')} {tag} "
                     f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}\n")
@@ -694,6 +707,7 @@ class Harness:
                 early.wait()
             self.stop_server(p)
             probes += [speed_probe_ms(a.server_cpu), speed_probe_ms(a.client_cpu)]
+            cross_core.append(cross_core_ns(a))
             if t.get("huge"):
                 self.remove_hugepage_files()
             if t.get("xdp"):
@@ -737,6 +751,7 @@ class Harness:
                                                                           f"cpu{a.client_cpu}")) / CLK_TCK
                                        - server_cpu - client_cpu, 3),
                    warmup_s=warm[0], warmup_settled=int(warm[1]), speed_probe_ms=round(sum(probes) / len(probes), 1),
+                   cross_core_ns_before=cross_core[0], cross_core_ns_after=cross_core[-1],
                    jit_cpu_s=round(jit_seconds_between(j0, j1), 2),
                    kdamond_ms=damon_ms, kdamond_cpus=damon_cpus,
                    # the kernel client's own view (0 for a client on ZStack): what it sent again, its timeouts
@@ -759,7 +774,8 @@ class Harness:
             f"server GCs {row['server_gcs']}, {row['server_gc_ms']} ms) "
             f"(server {row['server_cpu_util']:.2f} core, loop busy {row['server_loop_busy'] or '-'}), "
             f"errors {errors}, other CPU use {row['foreign_cpu_s']} s, "
-            f"speed probe {'/'.join(f'{x:g}' for x in probes)} ms"
+            f"speed probe {'/'.join(f'{x:g}' for x in probes)} ms, "
+            f"cross-core round trip {row['cross_core_ns_before']}/{row['cross_core_ns_after']} ns"
             + (f", kdamond {damon_ms} ms on CPU {damon_cpus}" if damon_ms > 0 else "")
             + ("" if warm[1] or setup == "probe" else
                f"; WARM-UP NOT SETTLED in {warm[0]} s (raise --warmup): not a steady state")

@@ -1055,7 +1055,11 @@ def parse_args(argv):
     # Parallel GC (jvm_args) for every Java server and the load generator alike: a JVM pinned to one CPU picks Serial
     # GC, whose young pauses were 5 ms (epoll) to 10-16 ms (ZStack) here against Parallel's 0.4-0.9 ms with the same
     # heap and live set, and those pauses, not the stacks, were what the 64 B p99s measured (bench/README.md)
-    common = ["--enable-native-access=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow", "-Xms512m", "-Xmx512m"]
+    # Netty's leak detector off alike: at its default level it records a stack trace for one buffer in 128, which was
+    # 92 % of a lean ZStack server's allocation (JFR), its only collections (31-40 ms each) and 1.3 % of its CPU; the
+    # C peers have no such thing (bench/README.md)
+    common = ["--enable-native-access=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow", "-Xms512m", "-Xmx512m",
+              "-Dio.netty.leakDetection.level=disabled"]
     # extra server JVM flags for profiling, e.g. ZSBENCH_SERVER_JVM="-XX:+UnlockDiagnosticVMOptions
     # -XX:+DumpPerfMapAtExit -XX:+PreserveFramePointer" to let `perf record -C 1` name Java frames;
     # ZSBENCH_CLIENT_JVM likewise for the load generator (setup 2's client). A collector named there

@@ -161,7 +161,7 @@ def speed_probe_ms(cpu):
 def cross_core_ns(a):
     """One cache-line round trip between the server's and the client's CPU now, in ns (bench's CrossCoreProbe, the
     median of 16 batches): the host places the VM's two CPUs nearer or farther apart, and memif's PMD, RPS and every
-    wake-up across the two pay for it. It moved 70-455 ns within minutes on these VMs (bench/README.md)."""
+    wake-up across the two pay for it. It moved 70-611 ns within minutes on these VMs (bench/README.md)."""
     if not a.loadgen_jar or not os.path.exists(a.loadgen_jar):
         return ""
     r = run([a.java, "--enable-native-access=ALL-UNNAMED", "-cp", a.loadgen_jar, "io.zstack.bench.CrossCoreProbe",

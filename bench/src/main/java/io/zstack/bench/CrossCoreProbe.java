@@ -18,7 +18,7 @@ import java.util.Arrays;
  * <p>Why: on these VMs the same pair of processes on the same two CPUs ran at 0.45 to 1.03 M req/s within minutes.
  * memif's share of the server's CPU went from 36 % to 11 % between two such runs: what its PMD pays is loads and
  * stores of cache lines the other CPU wrote, and the host places the VM's two CPUs nearer or farther apart (one round
- * trip measured 70 to 455 ns, seconds apart). A measurement bracketed by slow round trips is the host's, not the
+ * trip measured 70 to 611 ns, minutes apart). A measurement bracketed by slow round trips is the host's, not the
  * server's.
  *
  * <p>Usage: {@code java --enable-native-access=ALL-UNNAMED -cp zstack-bench.jar io.zstack.bench.CrossCoreProbe CPU_A

@@ -54,6 +54,31 @@ class LeanHttpEchoHandlerTest {
     }
 
     @Test
+    void aBufferThatIsAllBodyIsEchoedAsItIsAndOneWithMoreAsASlice() {
+        send("POST /echo HTTP/1.1\r\ncontent-length: 5000\r\n\r\n");
+        assertEquals("HTTP/1.1 200 OK\r\ncontent-type: application/octet-stream\r\ncontent-length: 5000\r\n\r\n",
+                answered());
+        ByteBuf wholeBody = Unpooled.copiedBuffer("y".repeat(3000), StandardCharsets.ISO_8859_1);
+        ch.writeInbound(wholeBody);
+        ByteBuf out = ch.readOutbound();
+        assertTrue(out == wholeBody, "the received buffer itself, not a copy or a slice of it: " + out);
+        assertEquals(1, out.refCnt());
+        out.release();
+        // the body's end and the next request in one buffer: the body's part goes as a slice, the buffer is released
+        // once both are answered and the slice is
+        ByteBuf tail = Unpooled.copiedBuffer("y".repeat(2000) + "GET /size/3 HTTP/1.1\r\n\r\n",
+                StandardCharsets.ISO_8859_1);
+        ch.writeInbound(tail);
+        ByteBuf bodyEnd = ch.readOutbound();
+        assertTrue(bodyEnd != tail);
+        assertEquals("y".repeat(2000), bodyEnd.toString(StandardCharsets.ISO_8859_1));
+        bodyEnd.release();
+        assertEquals(ok("application/octet-stream", "abc"), answered());
+        assertEquals(0, tail.refCnt());
+        assertTrue(ch.isOpen());
+    }
+
+    @Test
     void keepAliveFollowsTheRequest() {
         send("GET /size/1 HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n");
         assertEquals("HTTP/1.1 200 OK\r\ncontent-type: application/octet-stream\r\ncontent-length: 1\r\n"

@@ -13,7 +13,7 @@ import java.util.Arrays;
 /**
  * How long a cache line takes to go from one CPU to another and back right now: two threads, each pinned to one of
  * the two CPUs, pass a counter back and forth through two cache lines. The harness runs it before and after every
- * measurement (column {@code cross_core_ns}).
+ * measurement (columns {@code cross_core_ns_before} and {@code cross_core_ns_after}).
  *
  * <p>Why: on these VMs the same pair of processes on the same two CPUs ran at 0.45 to 1.03 M req/s within minutes.
  * memif's share of the server's CPU went from 36 % to 11 % between two such runs: what its PMD pays is loads and

@@ -14,6 +14,7 @@ import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
+import java.util.function.BiConsumer;
 
 /**
  * Answers every request: {@code GET /size/N} with N bytes, anything else with the request body echoed back.
@@ -107,15 +108,21 @@ public final class HttpEchoHandler extends SimpleChannelInboundHandler<FullHttpR
         }
     }
 
-    /** GET /stats: on ZStack, every loop's counters and connections (text); elsewhere a 404 saying why. */
     private static void stats(ChannelHandlerContext ctx, boolean keepAlive) {
+        statistics(ctx, (status, text) -> send(ctx, plain(status, text, ctx), keepAlive));
+    }
+
+    /**
+     * GET /stats, for both handlers: on ZStack, every loop's counters and connections (200, text, answered on the
+     * channel's executor once every loop has described itself); elsewhere a 404 saying why, answered at once.
+     */
+    static void statistics(ChannelHandlerContext ctx, BiConsumer<HttpResponseStatus, String> answer) {
         if (!(ctx.channel().eventLoop().parent() instanceof io.zstack.channel.ZStackEventLoopGroup group)) {
-            send(ctx, plain(HttpResponseStatus.NOT_FOUND, "statistics exist on the zstack transport only\n", ctx),
-                    keepAlive);
+            answer.accept(HttpResponseStatus.NOT_FOUND, "statistics exist on the zstack transport only\n");
             return;
         }
-        group.describe().addListener(f -> ctx.executor().execute(() -> send(ctx, plain(HttpResponseStatus.OK,
-                f.isSuccess() ? (String) f.getNow() : "statistics failed: " + f.cause() + "\n", ctx), keepAlive)));
+        group.describe().addListener(f -> ctx.executor().execute(() -> answer.accept(HttpResponseStatus.OK,
+                f.isSuccess() ? (String) f.getNow() : "statistics failed: " + f.cause() + "\n")));
     }
 
     private static void send(ChannelHandlerContext ctx, FullHttpResponse response, boolean keepAlive) {

@@ -119,7 +119,7 @@ final class LeanHttpEchoHandler extends ChannelInboundHandlerAdapter {
     }
 
     private void answer(ChannelHandlerContext ctx, ByteBuf in, int length) {
-        if (parse(ctx, length) != null) {
+        if (!parse(ctx, length)) {
             return; // refused, and closing
         }
         closeAfter = !keepAlive;
@@ -173,10 +173,10 @@ final class LeanHttpEchoHandler extends ChannelInboundHandlerAdapter {
     }
 
     /**
-     * Reads the head in head[0..length): the request line and the headers the exchange needs. Returns null, or what
-     * was wrong after answering it with an error and a close.
+     * Reads the head in head[0..length): the request line and the headers the exchange needs. False when the request
+     * was refused (answered with an error, and closing).
      */
-    private String parse(ChannelHandlerContext ctx, int length) {
+    private boolean parse(ChannelHandlerContext ctx, int length) {
         get = false;
         http10 = false;
         keepAlive = true;
@@ -214,15 +214,9 @@ final class LeanHttpEchoHandler extends ChannelInboundHandlerAdapter {
                 }
                 int nameLength = colon - line;
                 if (nameLength == 14 && regionEquals(line, colon, "content-length", true)) {
-                    if (vEnd == v || vEnd - v > 12) {
+                    long n = decimal(v, vEnd, 12);
+                    if (n < 0) {
                         return refuse(ctx, 400, "bad request\n");
-                    }
-                    long n = 0;
-                    for (int i = v; i < vEnd; i++) {
-                        if (head[i] < '0' || head[i] > '9') {
-                            return refuse(ctx, 400, "bad request\n");
-                        }
-                        n = n * 10 + (head[i] - '0');
                     }
                     if (n > HttpEchoServer.MAX_CONTENT) {
                         return refuse(ctx, 413, "request body too large\n");
@@ -245,14 +239,14 @@ final class LeanHttpEchoHandler extends ChannelInboundHandlerAdapter {
             }
             line = lineEnd + 1;
         }
-        return null;
+        return true;
     }
 
-    /** Answers {@code status} with {@code text} and closes the connection; returns the text. */
-    private String refuse(ChannelHandlerContext ctx, int status, String text) {
+    /** Answers {@code status} with {@code text} and closes the connection; false, for {@link #parse} to return. */
+    private boolean refuse(ChannelHandlerContext ctx, int status, String text) {
         closeAfter = true;
         text(ctx, status, text);
-        return text;
+        return false;
     }
 
     /** A text/plain answer; closes afterwards when the request asked for it or {@link #closeAfter} is set. */
@@ -265,19 +259,19 @@ final class LeanHttpEchoHandler extends ChannelInboundHandlerAdapter {
         requestDone(ctx);
     }
 
-    /** GET /stats: ZStack's counters and connections, as {@link HttpEchoHandler} serves them. */
+    /** GET /stats: what {@link HttpEchoHandler#statistics} answers, flushed at once when it comes later. */
     private void stats(ChannelHandlerContext ctx) {
-        if (!(ctx.channel().eventLoop().parent() instanceof io.zstack.channel.ZStackEventLoopGroup group)) {
-            text(ctx, 404, "statistics exist on the zstack transport only\n");
-            return;
-        }
         boolean close = closeAfter;
-        group.describe().addListener(f -> ctx.executor().execute(() -> {
+        boolean[] answeringNow = {true};
+        HttpEchoHandler.statistics(ctx, (status, text) -> {
             closeAfter = close;
-            text(ctx, 200, f.isSuccess() ? (String) f.getNow() : "statistics failed: " + f.cause() + "\n");
-            ctx.flush();
-            unflushed = false;
-        }));
+            text(ctx, status.code(), text);
+            if (!answeringNow[0]) {
+                ctx.flush(); // after the read that asked, so no channelReadComplete flushes it
+                unflushed = false;
+            }
+        });
+        answeringNow[0] = false;
     }
 
     /**
@@ -327,12 +321,16 @@ final class LeanHttpEchoHandler extends ChannelInboundHandlerAdapter {
     }
 
     private long parseSize() {
-        int digits = uriEnd - uriStart - 6;
-        if (digits < 1 || digits > 10) {
+        return decimal(uriStart + 6, uriEnd, 10);
+    }
+
+    /** The decimal number in head[from..to): 1 to {@code maxDigits} digits and nothing else, else -1. */
+    private long decimal(int from, int to, int maxDigits) {
+        if (to - from < 1 || to - from > maxDigits) {
             return -1;
         }
         long n = 0;
-        for (int i = uriStart + 6; i < uriEnd; i++) {
+        for (int i = from; i < to; i++) {
             if (head[i] < '0' || head[i] > '9') {
                 return -1;
             }

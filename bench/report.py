@@ -111,9 +111,34 @@ def is_peer(t):
     return t.startswith("peer-") or t.startswith("epoll")
 
 
-def best_peer_lines(med, rows):
+def near_cpus(r, gate):
+    """The measurement's cross-core round trips, before and after, both read at most gate ns (run with
+    --cross-core-below: the host kept the two CPUs near throughout, as far as the probes can tell)."""
+    try:
+        return max(float(r["cross_core_ns_before"]), float(r["cross_core_ns_after"])) <= gate
+    except (KeyError, TypeError, ValueError):
+        return False
+
+
+def repeat_ratios(rows, setup, size, conc, ours, peers, gate=0):
+    """Best ZStack / best peer req/s per repeat (paired by repeat number: the same rotation round); with a gate,
+    only the repeats in which every one of those measurements had both probes at gate ns or less (one slow peer
+    left out would flatter ZStack)."""
+    per = {}
+    for r in rows:
+        if r["setup"] == setup and int(r["size"]) == size and int(r["concurrency"]) == conc:
+            side = "z" if r["transport"] in ours else "p" if r["transport"] in peers else None
+            if side:
+                d = per.setdefault(r["repeat"], {"near": True})
+                d[side] = max(d.get(side, 0.0), float(r["rps"]))
+                d["near"] = d["near"] and (not gate or near_cpus(r, gate))
+    return [d["z"] / d["p"] for d in per.values() if d.get("z") and d.get("p") and d["near"]]
+
+
+def best_peer_lines(med, rows, gate=0):
     """Per setup and point: ZStack's best transport / the best peer (req/s), the median of each and, over the
-    repeats (paired by repeat number: the same rotation round), min-max of that ratio."""
+    repeats (paired by repeat number: the same rotation round), min-max of that ratio; with a cross-core gate, also
+    min-max over the repeats whose measurements all had both probes under it."""
     out = []
     for setup in sorted({m["setup"] for m in med}):
         ms = [m for m in med if m["setup"] == setup]
@@ -125,8 +150,11 @@ def best_peer_lines(med, rows):
         out += [f"## Setup {setup}: ZStack against the best peer", "",
                 f"ZStack: best of {', '.join(f'`{t}`' for t in ours)}; peers: {', '.join(f'`{t}`' for t in peers)}. "
                 "Ratio of medians, and min–max of the per-repeat ratio (best ZStack / best peer in the same "
-                "repeat). Goal (issue 14): >= 1.0 everywhere, >= 1.5 at 4 and 8 KB.", "",
-                "| size | conns | best ZStack | req/s | best peer | req/s | ratio | min–max |", "|" + "---|" * 8]
+                "repeat). Goal (issue 14): >= 1.0 everywhere, >= 1.5 at 4 and 8 KB." +
+                (f" Last column: the same, only over measurements whose cross-core round trips (before and after) "
+                 f"both read {gate} ns or less, and how many repeats that leaves." if gate else ""), "",
+                "| size | conns | best ZStack | req/s | best peer | req/s | ratio | min–max |" +
+                (f" min–max, probes <= {gate} ns (repeats) |" if gate else ""), "|" + "---|" * (9 if gate else 8)]
         idx = {(m["transport"], m["size"], m["concurrency"]): m for m in ms}
         for size in sorted({m["size"] for m in ms}):
             for conc in sorted({m["concurrency"] for m in ms}):
@@ -136,17 +164,14 @@ def best_peer_lines(med, rows):
                     continue
                 z = max(zs, key=lambda m: m["rps"])
                 p = max(ps, key=lambda m: m["rps"])
-                per = {}
-                for r in rows:
-                    if r["setup"] == setup and int(r["size"]) == size and int(r["concurrency"]) == conc:
-                        side = "z" if r["transport"] in ours else "p" if r["transport"] in peers else None
-                        if side:
-                            d = per.setdefault(r["repeat"], {})
-                            d[side] = max(d.get(side, 0.0), float(r["rps"]))
-                rs = [d["z"] / d["p"] for d in per.values() if d.get("z") and d.get("p")]
+                rs = repeat_ratios(rows, setup, size, conc, ours, peers)
                 spread = f"{min(rs):.2f}–{max(rs):.2f}" if rs else ""
-                out.append(f"| {size_label(size)} | {conc} | `{z['transport']}` | {z['rps']:.0f} | `{p['transport']}` | "
-                           f"{p['rps']:.0f} | {ratio(z['rps'], p['rps'])} | {spread} |")
+                line = (f"| {size_label(size)} | {conc} | `{z['transport']}` | {z['rps']:.0f} | `{p['transport']}` | "
+                        f"{p['rps']:.0f} | {ratio(z['rps'], p['rps'])} | {spread} |")
+                if gate:
+                    near = repeat_ratios(rows, setup, size, conc, ours, peers, gate)
+                    line += f" {min(near):.2f}–{max(near):.2f} ({len(near)}) |" if near else " (0) |"
+                out.append(line)
         out.append("")
     return out
 
@@ -220,7 +245,7 @@ def summary(med, out_dir, meta, pngs, rows_all=()):
                          f"{m.get('client_loop_busy', '')} | {m.get('foreign_cpu_s', '')} | "
                          f"{m['errors']:.0f} |")
         lines.append("")
-    lines += best_peer_lines(med, rows_all)
+    lines += best_peer_lines(med, rows_all, int((meta or {}).get("args", {}).get("cross_core_below") or 0))
     if pngs:
         lines += ["Plots: " + ", ".join(f"[{p}]({p})" for p in pngs), ""]
     with open(os.path.join(out_dir, "summary.md"), "w") as f:

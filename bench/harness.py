@@ -353,6 +353,14 @@ def thread_affinities(pid):
     return seen
 
 
+def window_hook():
+    """ZSBENCH_ON_WINDOW: a shell command started in the background as a measured window begins (a profiler that
+    must see the window and not the warm-up, bench/README.md)."""
+    command = os.environ.get("ZSBENCH_ON_WINDOW")
+    if command:
+        subprocess.Popen(command, shell=True)
+
+
 class Harness:
     def __init__(self, a):
         self.a = a
@@ -684,15 +692,23 @@ class Harness:
                 if stats_url:
                     stats[edge] = self.server_stats(stats_url)
 
+            def window_edge(edge):
+                # the load generator's own window (it warms up first); wrk's window is its whole run
+                if edge == "start":
+                    window_hook()
+                sample(edge)
+
             for window in range(1, MAX_WINDOWS + 1):
                 sample("start")
+                if t["client"] == "wrk":
+                    window_hook()
                 capture = self.start_handshake_capture(t, tag)
                 try:
                     if early is not None:
-                        res, client_cpu = self.finish_client(early, logf, on_window=sample)
+                        res, client_cpu = self.finish_client(early, logf, on_window=window_edge)
                         early = None
                     else:
-                        res, client_cpu = self.run_client(t, size, conc, duration, logf, on_window=sample)
+                        res, client_cpu = self.run_client(t, size, conc, duration, logf, on_window=window_edge)
                 finally:
                     handshakes = self.handshake_latency(capture)
                 if "end" not in marks or t["client"] == "wrk":

@@ -45,7 +45,10 @@ import java.util.concurrent.locks.LockSupport;
  */
 public final class ZStackEventLoop extends SingleThreadEventLoop {
     private static final InternalLogger logger = InternalLoggerFactory.getInstance(ZStackEventLoop.class);
-    /** Most time spent on tasks per round, so the device queue is polled often even under a task flood. */
+    /**
+     * Most time a round spends before its tasks stop (counted from the round's start, its input included), so the
+     * device queue is polled often even under a task flood.
+     */
     private static final long TASK_BUDGET_NANOS = 500_000;
 
     private final ZStackConfig config;
@@ -266,8 +269,10 @@ public final class ZStackEventLoop extends SingleThreadEventLoop {
     }
 
     /**
-     * {@code System.nanoTime()} minus Netty's scheduler clock ({@link #getCurrentTimeNanos()}), taken once: Netty's
-     * clock read second, so a scheduled task measured by it is never run early, only up to one clock read late.
+     * {@code System.nanoTime()} minus Netty's scheduler clock ({@link #getCurrentTimeNanos()}), taken once. Netty's
+     * clock is read first, so the offset comes out larger than the true one by the time between the two reads: the
+     * Netty time worked out from the round's clock then lags the true one a little, and a scheduled task is never run
+     * before its deadline, only up to that much after it.
      */
     private final long nettyClockOffset = nettyClockOffset();
 
@@ -283,8 +288,9 @@ public final class ZStackEventLoop extends SingleThreadEventLoop {
      * Netty's {@code runAllTasks(TASK_BUDGET_NANOS)} on the round's clock: the due scheduled tasks join the task queue
      * behind what it holds, then the queue runs until it is empty or the budget is spent (checked every 64 tasks).
      * Netty's own reads the clock two or three times a call (the scheduled tasks, the deadline, the last execution
-     * time); a clock read costs 30-45 ns on these VMs, and at 8 KB in setup 2 the server's loop spent 11 % of its CPU
-     * in {@code clock_gettime}. The quiet period's last-execution time is kept to within a millisecond.
+     * time); a clock read costs 30-45 ns on these VMs, and at 8 KB in setup 2 the server's loop spent 12 % of its CPU
+     * in {@code clock_gettime}. The budget counts from the round's start (its input included). The quiet period's
+     * last-execution time is kept to within a millisecond.
      */
     private boolean runRoundTasks(long roundStart) {
         long nettyNow = roundStart - nettyClockOffset;

@@ -621,8 +621,8 @@ class Harness:
     def wait_cross_core(self):
         """With --cross-core-below N: before a measurement, probes the cross-core round trip (cross_core_ns) every
         5 s until it reads N ns or less, for at most --cross-core-wait seconds, so that the transports compared are
-        measured with the host's two CPUs equally near (memif's rate followed the probe 2x on 2026-12-06, the peers'
-        as much as ZStack's). Returns (the last reading, seconds waited); without the option, one reading."""
+        measured with the host's two CPUs equally near (memif's rate followed the probe 1.5-1.6x on 2026-12-06, the
+        peers' as much as ZStack's). Returns (the last reading, seconds waited); without the option, one reading."""
         a = self.a
         reading = cross_core_ns(a)
         if not a.cross_core_below or reading == "":

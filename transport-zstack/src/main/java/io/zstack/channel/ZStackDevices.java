@@ -3,8 +3,10 @@ package io.zstack.channel;
 import io.netty.util.internal.logging.InternalLogger;
 import io.netty.util.internal.logging.InternalLoggerFactory;
 import io.zstack.buffer.DpdkMbufPool;
+import io.zstack.buffer.JavaMbufPool;
 import io.zstack.device.DpdkPortDevice;
 import io.zstack.device.ForwardingNetDevice;
+import io.zstack.device.KernelTapDevice;
 import io.zstack.device.NetDevice;
 import io.zstack.dpdk.DpdkPort;
 import io.zstack.dpdk.Eal;
@@ -12,6 +14,7 @@ import io.zstack.dpdk.EalConfig;
 import io.zstack.dpdk.Hugepages;
 import io.zstack.dpdk.PortConfig;
 import io.zstack.dpdk.Vdevs;
+import io.zstack.wire.MacAddress;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -53,6 +56,17 @@ public final class ZStackDevices {
     /** A TAP interface named {@code iface} (DPDK's net_tap): the kernel sees it as an ordinary interface. */
     public static Port tap(String iface) {
         return dpdk(Vdevs.tap(VDEVS.getAndIncrement(), iface));
+    }
+
+    /**
+     * A TAP interface named {@code iface} that ZStack opens itself through {@code /dev/net/tun} with virtio-net headers
+     * (no DPDK): the kernel hands over its large TCP segments (TSO) in one frame each and leaves TCP checksums to us
+     * both ways ({@link KernelTapDevice}). The interface is created when it does not exist; an existing one (for
+     * instance made with {@code ip tuntap add mode tap name IFACE vnet_hdr}, to be configured before the application
+     * starts) must be a TAP, multi-queue when the group has more than one loop. Each receive poll is a system call.
+     */
+    public static KernelTap kernelTap(String iface) {
+        return new KernelTap(Objects.requireNonNull(iface, "iface"), MBUFS_PER_QUEUE);
     }
 
     /** An AF_PACKET socket on an existing kernel interface (a veth end); keep kernel IP off that interface. */
@@ -260,6 +274,48 @@ public final class ZStackDevices {
         @Override
         public String toString() {
             return devargs;
+        }
+    }
+
+    /**
+     * A {@link #kernelTap} interface: one queue per loop (multi-queue when there are several loops), each loop's frames in
+     * a pool of its own in Java memory, the MTU the interface has when the loop opens it.
+     */
+    public static final class KernelTap extends ZStackConfig.DeviceFactory {
+        private final String iface;
+        private final int mbufs;
+
+        private KernelTap(String iface, int mbufs) {
+            this.iface = iface;
+            this.mbufs = mbufs;
+        }
+
+        /** Mbufs in each loop's pool (default {@link #MBUFS_PER_QUEUE}). */
+        public KernelTap withMbufs(int count) {
+            if (count < 256) {
+                throw new IllegalArgumentException("mbufs: " + count + " (at least 256)");
+            }
+            return new KernelTap(iface, count);
+        }
+
+        @Override
+        NetDevice open(int loopIndex, int loopCount) {
+            JavaMbufPool pool = new JavaMbufPool("zstack-tap-" + iface + "-" + loopIndex, mbufs, MBUF_DATA_ROOM);
+            try {
+                // a locally administered address of our own (the kernel's end of the interface has its own), the same
+                // for every loop, as a port's queues share the port's: the kernel picks the queue, not the address
+                long mac = 0x02_5a_00_00_00_00L | (iface.hashCode() & 0xffff_ffffL);
+                return new KernelTapDevice(iface, loopCount > 1, pool, true, MacAddress.of(mac),
+                        KernelTapDevice.interfaceMtu(iface, 1500));
+            } catch (RuntimeException e) {
+                pool.close();
+                throw e;
+            }
+        }
+
+        @Override
+        public String toString() {
+            return "kernel tap " + iface;
         }
     }
 

@@ -43,12 +43,17 @@ MAX_WINDOWS = 3
 #   link       "kernel": the server end of the veth carries the kernel address (epoll on the kernel's TCP)
 #              "dpdk":   the server end has no kernel address; ZStack opens it through a DPDK PMD
 #              "memif":  no veth at all; server and load generator share a DPDK memif link
+#              "ktap":   no veth either: a TAP in the client's namespace carries the client's address, and the
+#                        server, started in that namespace, opens it ({ktap}: its name)
+#   offloads   the veth's TSO, GSO, GRO and checksum offloads on (default off, what the DPDK PMDs need)
 #   client     "wrk" (kernel TCP in the client namespace) or "loadgen-epoll" / "loadgen-zstack" (bench jar)
 #   memif_client  the server is the memif client (zero copy) and the load generator the memif server: the load
 #              generator starts first, its socket appears once its port started, then the server connects
 #   needs      a server flag that must exist in http-echo.jar's usage text, else the transport is skipped
 #   xdp        the PMD attaches an XDP program to the interface (detached again after the run)
 # ---------------------------------------------------------------------------------------------------------------
+# the TAP a ktap transport's server opens, in the client's namespace
+KTAP = "zsk0"
 TRANSPORTS = {
     "epoll": dict(server=["--transport", "epoll", "--bind", "{addr}"], link="kernel", client="wrk"),
     "zstack-afpacket": dict(server=["--transport", "zstack", "--vdev", "net_af_packet0,iface={iface}",
@@ -56,6 +61,15 @@ TRANSPORTS = {
     "zstack-afxdp": dict(server=["--transport", "zstack", "--vdev",
                                  "net_af_xdp0,iface={iface},start_queue=0,queue_count=1",
                                  "--address", "{addr}/24"], link="dpdk", client="wrk", xdp=True),
+    # ZStack on a TAP it opens itself with virtio-net headers (http-echo --kernel-tap, no DPDK), made in the client's
+    # namespace in place of the veth: wrk's kernel sends each of its TCP segments to it whole (TSO, up to 64 KB) with
+    # the checksum left unfilled, and takes ours with the checksum left to it, as it would towards a NIC with TSO
+    "zstack-ktap": dict(server=["--transport", "zstack", "--kernel-tap", "{ktap}", "--address", "{addr}/24"],
+                        link="ktap", client="wrk", needs="--kernel-tap"),
+    # epoll with the kernel's offloads on the veth (TSO, GSO, GRO, checksums), as it has on a NIC: the baseline for
+    # zstack-ktap, which has them; every other transport runs the veth without them (the DPDK PMDs need whole frames)
+    "epoll-offloads": dict(server=["--transport", "epoll", "--bind", "{addr}"], link="kernel", client="wrk",
+                           offloads=True),
     # setup 2: both ends userspace
     "epoll-loadgen": dict(server=["--transport", "epoll", "--bind", "{addr}"], link="kernel",
                           client="loadgen-epoll"),
@@ -92,7 +106,7 @@ TRANSPORTS["zstack-memif-zc-loadgen"] = dict(server=["--transport", "zstack", "-
 # are half of a ZStack server's CPU per request at 64 B, so against the C peers the default servers compare Netty's
 # codec more than the stacks; these compare the stacks with the same application work. epoll's too, for the ratio.
 for _name in ("zstack-afxdp", "epoll", "zstack-memif-loadgen", "epoll-loadgen",
-              "zstack-memif-zc-loadgen", "zstack-memif-loadgen-copy"):
+              "zstack-memif-zc-loadgen", "zstack-memif-loadgen-copy", "zstack-ktap", "epoll-offloads"):
     TRANSPORTS[_name + "-lean"] = dict(TRANSPORTS[_name], server=TRANSPORTS[_name]["server"] + ["--http", "lean"])
 # Peers (issue 14, bench/peers/): the C servers built by bench/peers/build.sh, started instead of http-echo.jar when
 # run.sh is given --peers SRC. "peer" names the binary; F-stack's need a config (vdev and address), written per run.
@@ -378,9 +392,25 @@ class Harness:
 
     def configure_link(self, t):
         a = self.a
+        on = "on" if t.get("offloads") else "off"
+        for ns, iface in ((a.ns_client, a.client_if), (a.ns_server, a.server_if)):
+            run(["ip", "netns", "exec", ns, "ethtool", "-K", iface, "tx", on, "tso", on, "gso", on, "gro", on])
         run(["ip", "-n", a.ns_server, "addr", "flush", "dev", a.server_if])
         if t["link"] == "kernel":
             run(["ip", "-n", a.ns_server, "addr", "add", f"{a.server_addr}/24", "dev", a.server_if])
+        if t["link"] == "ktap":
+            # the client's address moves from the veth to the TAP, which the server opens (carrier up) once started
+            run(["ip", "-n", a.ns_client, "addr", "flush", "dev", a.client_if])
+            run(["ip", "-n", a.ns_client, "link", "del", KTAP], check=False)
+            run(["ip", "-n", a.ns_client, "tuntap", "add", "dev", KTAP, "mode", "tap", "vnet_hdr"])
+            run(["ip", "-n", a.ns_client, "addr", "add", f"{a.client_addr}/24", "dev", KTAP])
+            run(["ip", "-n", a.ns_client, "link", "set", KTAP, "up"])
+            # what the server writes is received by the client's kernel inline in its write, on the server's CPU:
+            # RPS queues it to the client's CPU, as steer_receive does for the veth
+            self.steer(a.ns_client, KTAP, a.client_cpu, "client")
+        else:
+            run(["ip", "-n", a.ns_client, "link", "del", KTAP], check=False)
+            run(["ip", "-n", a.ns_client, "addr", "replace", f"{a.client_addr}/24", "dev", a.client_if])
         run(["ip", "-n", a.ns_client, "neigh", "flush", "dev", a.client_if], check=False)
         run(["ip", "-n", a.ns_server, "neigh", "flush", "dev", a.server_if], check=False)
 
@@ -397,7 +427,7 @@ class Harness:
     def start_server(self, name, t, logf):
         a = self.a
         subst = dict(addr=a.server_addr, iface=a.server_if, memif=a.memif_socket,
-                     memif_server_addr=a.memif_server_addr, huge_dir=a.huge_dir)
+                     memif_server_addr=a.memif_server_addr, huge_dir=a.huge_dir, ktap=KTAP)
         if "peer" in t:
             return self.start_peer(t, subst, logf)
         args = [s.format(**subst) for s in t["server"]]
@@ -407,7 +437,9 @@ class Harness:
         if a.profile:
             # JFR's execution sampler (every 10 ms of a running thread, settings=profile) over the server's life
             jvm.append(f"-XX:StartFlightRecording=settings=profile,filename={logf.name[:-4]}.jfr")
-        cmd = self.ns("B", "taskset", "-c", str(a.server_cpu), a.java, *jvm, "-jar", a.jar,
+        # a ktap server opens its TAP in the client's namespace, where the TAP is
+        ns = "A" if t["link"] == "ktap" else "B"
+        cmd = self.ns(ns, "taskset", "-c", str(a.server_cpu), a.java, *jvm, "-jar", a.jar,
                       *args, "--port", str(a.port), "--threads", "1")
         return self.launch(cmd, logf)
 
@@ -916,13 +948,18 @@ class Harness:
         steered = []
         for ns, iface, cpu, side in ((a.ns_client, a.client_if, a.client_cpu, "client"),
                                      (a.ns_server, a.server_if, a.server_cpu, "server")):
-            path = f"/sys/class/net/{iface}/queues/rx-0/rps_cpus"
-            subprocess.run(["ip", "netns", "exec", ns, "sh", "-c", f"echo {1 << cpu:x} > {path}"], check=True)
-            got = subprocess.run(["ip", "netns", "exec", ns, "cat", path], check=True, capture_output=True,
-                                 text=True).stdout.strip()
-            log(f"RPS: the {side} veth {iface}'s receive runs on CPU {cpu} (rps_cpus={got})")
-            steered.append(f"{iface} rps_cpus={got}")
+            steered.append(self.steer(ns, iface, cpu, side))
         return ", ".join(steered)
+
+    @staticmethod
+    def steer(ns, iface, cpu, side):
+        """RPS: what interface iface receives is processed on CPU cpu."""
+        path = f"/sys/class/net/{iface}/queues/rx-0/rps_cpus"
+        subprocess.run(["ip", "netns", "exec", ns, "sh", "-c", f"echo {1 << cpu:x} > {path}"], check=True)
+        got = subprocess.run(["ip", "netns", "exec", ns, "cat", path], check=True, capture_output=True,
+                             text=True).stdout.strip()
+        log(f"RPS: the {side} interface {iface}'s receive runs on CPU {cpu} (rps_cpus={got})")
+        return f"{iface} rps_cpus={got}"
 
     def client_reuses_time_wait_ports(self):
         """A new connection per request leaves a TIME_WAIT on whichever side closes first, and wrk often does (it
@@ -1015,6 +1052,7 @@ def parse_args(argv):
     p.add_argument("--client-if", default="va")
     p.add_argument("--server-if", default="vb")
     p.add_argument("--server-addr", default="10.90.0.2")
+    p.add_argument("--client-addr", default="10.90.0.1")
     p.add_argument("--memif-socket", default="/run/zsbench.memif")
     p.add_argument("--memif-server-addr", default="10.91.0.2")
     p.add_argument("--memif-client-addr", default="10.91.0.1")

@@ -96,7 +96,7 @@ ip netns add "$ns_b"
 for ns in "$ns_a" "$ns_b"; do ip -n "$ns" link set lo up; done
 ip -n "$ns_a" link add va type veth peer name vb netns "$ns_b"
 # the kernel peer must send complete frames (checksums filled, no GSO super-frames) for the DPDK PMDs; both ends,
-# for every transport, so all of them run on the same link configuration
+# for every transport but those that ask for the kernel's offloads (harness.py sets them per transport)
 ip netns exec "$ns_a" ethtool -K va tx off tso off gso off gro off >/dev/null
 ip netns exec "$ns_b" ethtool -K vb tx off tso off gso off gro off >/dev/null
 ip -n "$ns_a" addr add 10.90.0.1/24 dev va

@@ -208,6 +208,11 @@ public final class Mbuf {
         setTxOffload(m, v);
     }
 
+    /** tx_offload's tso_segsz: the payload bytes per segment a device cuts a TSO frame into. */
+    public static int tsoSegmentSize(long m) {
+        return (int) (txOffload(m) >>> TSO_SHIFT) & 0xffff;
+    }
+
     public static int privSize(long m) {
         return Short.toUnsignedInt(MEMORY.get(JAVA_SHORT_UNALIGNED, m + PRIV_SIZE));
     }

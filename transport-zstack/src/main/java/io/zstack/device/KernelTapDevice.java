@@ -36,6 +36,8 @@ public final class KernelTapDevice implements NetDevice {
     /** The largest frame the kernel hands over: a 64 KB IPv4 packet and its Ethernet header. */
     static final int MAX_FRAME = 65535 + Ethernet.HEADER_LENGTH;
     private static final int IOVEC = 16;
+    /** Largest TSO payload: an IPv4 packet's 65,535 bytes less its header and the largest TCP header. */
+    static final int MAX_TSO_BYTES = 65535 - 20 - 60;
     /** Pieces of a frame to send in one writev: a longer chain is dropped and counted. */
     private static final int MAX_TX_SEGMENTS = 64;
 
@@ -90,8 +92,9 @@ public final class KernelTapDevice implements NetDevice {
         this.mac = mac;
         this.mtu = mtu;
         this.offloads = file.setOffloads();
-        // the kernel fills what we leave (TCP checksums); the IPv4 header's checksum is ours, 20 bytes
-        this.capabilities = new DeviceCapabilities(false, false, offloads, false, true, 0);
+        // the kernel fills what we leave (TCP checksums) and cuts what we send whole (TSO); the IPv4 header's checksum
+        // is ours, 20 bytes
+        this.capabilities = new DeviceCapabilities(false, false, offloads, offloads, true, offloads ? MAX_TSO_BYTES : 0);
         this.nextCapacity = pool.dataRoom() - headroom;
         this.firstCapacity = nextCapacity;
         int maxRead = TapFile.VNET_HEADER_LENGTH + MAX_FRAME;
@@ -223,6 +226,9 @@ public final class KernelTapDevice implements NetDevice {
             long m = burst.get(taken);
             // where the kernel is to fill the TCP checksum (0: nowhere), read before a header goes in front
             int checksumStart = checksumLeftToKernel(m);
+            long frame = Mbuf.dataAddress(m);
+            boolean tso = checksumStart != 0 && (Mbuf.olFlags(m) & Mbuf.LAYOUT.txTcpSegmentation) != 0;
+            int segmentSize = Mbuf.tsoSegmentSize(m);
             long header = Mbuf.prepend(m, TapFile.VNET_HEADER_LENGTH);
             if (header == 0) {
                 // every frame the stack builds has headroom; one from elsewhere goes with a header of its own
@@ -237,7 +243,7 @@ public final class KernelTapDevice implements NetDevice {
                 m = withHeader;
                 header = Mbuf.dataAddress(m);
             }
-            writeHeader(header, checksumStart);
+            writeHeader(header, frame, checksumStart, tso ? segmentSize : 0);
             long n;
             int segments = Mbuf.nbSegs(m);
             if (segments == 1) {
@@ -284,12 +290,22 @@ public final class KernelTapDevice implements NetDevice {
                 & 0x0f) << 2);
     }
 
-    /** A frame's virtio-net header: no segmentation; the TCP checksum from {@code checksumStart} on the kernel's. */
-    private static void writeHeader(long header, int checksumStart) {
+    /**
+     * A frame's virtio-net header: the TCP checksum from {@code checksumStart} on (0: none) left to the kernel, and
+     * for a TSO frame ({@code segmentSize} > 0) its segment size, which the kernel cuts it by (or delivers it whole to its
+     * own TCP). {@code frame}: the Ethernet header's address.
+     */
+    private static void writeHeader(long header, long frame, int checksumStart, int segmentSize) {
+        int gsoType = TapFile.GSO_NONE;
+        int headerLength = 0;
+        if (segmentSize > 0) {
+            gsoType = TapFile.GSO_TCPV4;
+            headerLength = checksumStart + ((Mbuf.MEMORY.get(JAVA_BYTE, frame + checksumStart + 12) & 0xf0) >>> 2);
+        }
         Mbuf.MEMORY.set(JAVA_BYTE, header, (byte) (checksumStart != 0 ? TapFile.NEEDS_CSUM : 0));
-        Mbuf.MEMORY.set(JAVA_BYTE, header + 1, (byte) TapFile.GSO_NONE);
-        Mbuf.MEMORY.set(JAVA_SHORT_UNALIGNED, header + 2, (short) 0); // hdr_len and gso_size: nothing to cut
-        Mbuf.MEMORY.set(JAVA_SHORT_UNALIGNED, header + 4, (short) 0);
+        Mbuf.MEMORY.set(JAVA_BYTE, header + 1, (byte) gsoType);
+        Mbuf.MEMORY.set(JAVA_SHORT_UNALIGNED, header + 2, (short) headerLength);
+        Mbuf.MEMORY.set(JAVA_SHORT_UNALIGNED, header + 4, (short) segmentSize);
         Mbuf.MEMORY.set(JAVA_SHORT_UNALIGNED, header + 6, (short) checksumStart);
         Mbuf.MEMORY.set(JAVA_SHORT_UNALIGNED, header + 8, (short) (checksumStart != 0 ? 16 : 0)); // TCP's field
     }

@@ -7,6 +7,10 @@ public final class IpCounters extends Counters {
     public long framesReceived;
     /** Transport checksums left to the device (offloaded: only the pseudo-header sum is written). */
     public long txChecksumOffloaded;
+    /** TCP segments handed to the device to cut into MSS-sized ones (TSO). */
+    public long tsoPacketsSent;
+    /** TSO segments dropped because their route stopped being usable before they went (the transport resends). */
+    public long tsoUnroutable;
     /** Transport checksums summed here (the device offers no offload, or the frame's layout defeats it). */
     public long txChecksumSoftware;
     /** Received transport packets whose checksum the device verified (its RX_L4_CKSUM_GOOD flag): not summed again. */

@@ -478,7 +478,31 @@ public final class Ipv4Layer {
      * and if the next hop is not resolved and fresh the packet takes the full path, which queues it and asks ARP.
      */
     public boolean send(Route route, long packet, int checksumOffset, int transportHeaderLength, long nowNanos) {
+        return send(route, packet, checksumOffset, transportHeaderLength, 0, nowNanos);
+    }
+
+    /**
+     * The largest TCP segment {@code route}'s device cuts into MSS-sized ones itself (TSO) as of now, 0 when it does
+     * not (or the route is not usable now: the packet would take the full path, which sends no TSO segment). A
+     * transport asks before it builds one for {@link #send(Route, long, int, int, int, long)}.
+     */
+    public int tsoBytes(Route route, long nowNanos) {
+        return route.usable(arp.version(), nowNanos) || resolve(route, nowNanos) ? route.tsoBytes : 0;
+    }
+
+    /**
+     * As {@link #send(Route, long, int, int, long)}; with {@code tsoSegmentSize} > 0 the packet is a TCP segment for
+     * the device to cut into segments of that many payload bytes each (TSO: {@link #tsoBytes} said it may). Should
+     * the route have become unusable since, the packet is freed and counted ({@code tsoUnroutable}), false.
+     */
+    public boolean send(Route route, long packet, int checksumOffset, int transportHeaderLength, int tsoSegmentSize,
+                        long nowNanos) {
         if (!route.usable(arp.version(), nowNanos) && !resolve(route, nowNanos)) {
+            if (tsoSegmentSize > 0) {
+                counters.tsoUnroutable++;
+                pool.free(packet);
+                return false;
+            }
             return send(route.source, route.destination, route.protocol, packet, checksumOffset, transportHeaderLength,
                     nowNanos);
         }
@@ -499,8 +523,13 @@ public final class Ipv4Layer {
             olFlags |= Mbuf.LAYOUT.txIpChecksum | Mbuf.LAYOUT.txIpv4;
         }
         Ethernet.write(Mbuf.MEMORY, ethAddress, route.destinationMac, route.sourceMac, Ethernet.TYPE_IPV4);
+        if (tsoSegmentSize > 0) {
+            olFlags |= Mbuf.LAYOUT.txTcpSegmentation;
+            counters.tsoPacketsSent++;
+        }
         Mbuf.setOlFlags(packet, olFlags);
-        Mbuf.setTxOffload(packet, Ethernet.HEADER_LENGTH, Ipv4Packet.MIN_HEADER_LENGTH, transportHeaderLength, 0);
+        Mbuf.setTxOffload(packet, Ethernet.HEADER_LENGTH, Ipv4Packet.MIN_HEADER_LENGTH, transportHeaderLength,
+                tsoSegmentSize);
         counters.packetsSent++;
         enqueue(route.out, packet);
         return true;
@@ -557,6 +586,10 @@ public final class Ipv4Layer {
         route.local = local;
         route.offloadTransportChecksum = caps.txTcpChecksum() && route.protocol == Ipv4Packet.PROTOCOL_TCP;
         route.offloadIpChecksum = caps.txIpv4Checksum();
+        // TSO leaves the checksum of every segment to the device: only with the transport checksum offloaded too, and
+        // a segment of several MSS is a chain of the send queue's mbufs
+        route.tsoBytes = caps.tcpSegmentation() && route.offloadTransportChecksum && caps.multiSegment()
+                ? caps.maxTsoBytes() : 0;
         route.arpVersion = arp.version();
         return true;
     }

@@ -35,6 +35,8 @@ public final class Route {
     long sourceMac;
     boolean offloadTransportChecksum;
     boolean offloadIpChecksum;
+    /** The largest TCP segment the device cuts up itself (TSO), 0 without. */
+    int tsoBytes;
 
     Route(int source, int destination, int protocol) {
         this.source = source;

@@ -14,6 +14,8 @@ public final class TcpCounters extends Counters {
     public long segmentsInPlace;
     /** Data segments sent as a header mbuf followed by the payload by reference (see SendQueue.inPlace's rule). */
     public long segmentsWithHeaderMbuf;
+    /** Segments longer than the MSS handed to a device that cuts them up itself (TSO). */
+    public long segmentsOffloaded;
     /** Data segments whose payload was copied behind the header (a device that takes one mbuf per frame). */
     public long segmentsCopied;
     public long retransmittedSegments;

@@ -638,6 +638,16 @@ public final class TcpLayer implements Ipv4Layer.Transport {
         if ((flags & TcpFlags.RST) != 0) {
             counters.resetsSent++;
         }
-        return ip.send(c.route, m, 16, headerLength, nowNanos);
+        // longer than a segment: TSO (TcpSender.sendData asked tsoBytes), the device cuts it into sendMss pieces
+        int tsoSegmentSize = length > c.sender().sendMss() ? c.sender().sendMss() : 0;
+        if (tsoSegmentSize > 0) {
+            counters.segmentsOffloaded++;
+        }
+        return ip.send(c.route, m, 16, headerLength, tsoSegmentSize, nowNanos);
+    }
+
+    /** The largest segment {@code c}'s device cuts up itself (TSO) as of now, 0 without. */
+    int tsoBytes(TcpConnection c, long nowNanos) {
+        return ip.tsoBytes(c.route, nowNanos);
     }
 }

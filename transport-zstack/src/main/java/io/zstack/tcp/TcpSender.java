@@ -726,6 +726,7 @@ final class TcpSender {
             recoverySend(nowNanos, false); // lost segments before new data (RFC 6675 NextSeg)
         }
         boolean sentAny = false;
+        int tsoLimit = -1; // the largest segment for the device to cut (TSO), asked once per call when needed
         if (sndUna == sndMax && nowNanos - lastSendNanos > rtt.rto()
                 && sendQueue.end() > offsetOf(sndNxt)) {
             // RFC 5681 §4.1: idle for longer than an RTO, the window is no longer known to fit the path
@@ -764,7 +765,16 @@ final class TcpSender {
                     break;
                 }
                 int mss = effectiveMss();
-                len = (int) Math.min(Math.min(unsent, mss), Math.max(usable, 0));
+                int limit = mss;
+                if (unsent > mss && usable > mss && mss == sendMss) {
+                    // several segments' worth may go: on a device with TSO as one segment it cuts into full-sized
+                    // ones (data segments carry no SACK blocks then: each piece gets the same header)
+                    if (tsoLimit < 0) {
+                        tsoLimit = layer.tsoBytes(c, nowNanos) / mss * mss;
+                    }
+                    limit = Math.max(mss, tsoLimit);
+                }
+                len = (int) Math.min(Math.min(unsent, limit), Math.max(usable, 0));
                 if (len <= 0) {
                     break;
                 }
@@ -782,7 +792,11 @@ final class TcpSender {
                 if (len < mss && c.settings.nagle() && inFlight > 0 && !finQueued) {
                     break; // Nagle: at most one small segment in flight
                 }
-                len = sendQueue.endAtPiece(offset, len); // one mbuf per segment where the pieces allow (SendQueue)
+                if (len > mss) {
+                    len = allTheRest ? len : len / mss * mss; // every piece the device cuts full-sized but the last
+                } else {
+                    len = sendQueue.endAtPiece(offset, len); // one mbuf per segment where the pieces allow
+                }
             }
             boolean fin = finQueued && offset + len == sendQueue.end();
             sendSegmentAt(sndNxt, len, nowNanos, false); // moves SND.MAX

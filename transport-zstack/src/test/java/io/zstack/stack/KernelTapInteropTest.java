@@ -4,7 +4,10 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.zstack.buffer.JavaMbufPool;
+import io.zstack.device.FaultConfig;
+import io.zstack.device.FaultInjectingDevice;
 import io.zstack.device.KernelTapDevice;
+import io.zstack.device.NanoClock;
 import io.zstack.ip.IpCounters;
 import io.zstack.ip.Ipv4Config;
 import io.zstack.stack.TcpTapInteropTest.Runner;
@@ -25,8 +28,9 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * ZStack's TCP against the Linux kernel's over a {@link KernelTapDevice} (a TAP this process opens with virtio-net
  * headers, no DPDK) in a namespace the test creates. The kernel's end of the TAP offers TSO and checksum offload, so
- * the kernel sends its large segments whole and leaves their TCP checksums unfilled, and fills the checksums of ours:
- * the streams' sha256s prove every byte right both ways, the counters that the offloads were used.
+ * the kernel sends its large segments whole and leaves their TCP checksums unfilled, and takes ours whole (TSO) and
+ * fills their checksums: the streams' sha256s prove every byte right both ways, the counters that the offloads were
+ * used.
  */
 public class KernelTapInteropTest {
     private static final int BYTES = 32 * 1024 * 1024;
@@ -74,8 +78,12 @@ public class KernelTapInteropTest {
                 assertTrue(device.largeFramesReceived() > 0, device.statistics());
                 assertTrue(ip.rxChecksumTrusted > 0, ip.toString());
                 assertEquals(0, ip.rxChecksumSoftware, ip.toString());
-                // and ours went with the TCP checksum for the kernel to fill: it accepted every byte of them
-                assertTrue(device.capabilities().txTcpChecksum(), device.statistics());
+                // and ours went with the TCP checksum for the kernel to fill, the echo mostly as segments of several
+                // MSS for the kernel to take whole (TSO): it accepted every byte of them
+                assertTrue(device.capabilities().txTcpChecksum() && device.capabilities().tcpSegmentation(),
+                        device.statistics());
+                assertTrue(ip.tsoPacketsSent > 0 && stack.tcp().counters().segmentsOffloaded == ip.tsoPacketsSent,
+                        ip + " " + stack.tcp().counters());
                 assertTrue(ip.txChecksumOffloaded > 0 && ip.txChecksumOffloaded > 10 * ip.txChecksumSoftware,
                         ip.toString());
                 assertEquals(0, device.transmitErrors(), device.statistics());
@@ -108,7 +116,47 @@ public class KernelTapInteropTest {
                 String out = new String(server.getInputStream().readAllBytes());
                 assertTrue(out.contains("echoed " + BYTES), out);
                 assertTrue(device.largeFramesReceived() > 0, device.statistics());
+                assertTrue(stack.ip().counters().tsoPacketsSent > 0, stack.ip().counters().toString());
                 assertEquals(0, device.transmitErrors(), device.statistics());
+            } finally {
+                server.destroyForcibly();
+                device.close();
+            }
+        }
+        pool.close();
+    }
+    /**
+     * The client's stream again with 1 % of the frames lost each way (FaultInjectingDevice over the TAP): losing one
+     * TSO frame loses several segments' worth at once, which the ACKs then acknowledge in part. The sha256s prove the
+     * recovery resent exactly what was lost.
+     */
+    @Test
+    void tsoSegmentsLostAreRecovered(@TempDir Path dir) throws Exception {
+        NetNamespace.requireRoot();
+        Path script = TcpTapInteropTest.peerScript(dir);
+        int bytes = 8 * 1024 * 1024;
+        JavaMbufPool pool = new JavaMbufPool("ktap-lossy", 8192, 2176);
+        try (NetNamespace ns = NetNamespace.create()) {
+            KernelTapDevice tap = open(ns, "zktap3", pool);
+            FaultInjectingDevice device = new FaultInjectingDevice(tap, FaultConfig.builder().seed(12)
+                    .direction(FaultConfig.Direction.BOTH).drop(0.01).build(), NanoClock.system());
+            Process server = new ProcessBuilder("ip", "netns", "exec", ns.name(), "/usr/bin/python3",
+                    script.toString(), "echo-server", KERNEL, "7002").redirectErrorStream(true).start();
+            try (NetStack stack = new NetStack(device, Ipv4Config.parse(STACK + "/24", null))) {
+                byte[] ready = server.getInputStream().readNBytes("listening\n".length());
+                assertEquals("listening\n", new String(ready));
+                StreamingClient client = new StreamingClient(stack, Ipv4Packet.parseAddress(KERNEL), 7002, bytes, 9,
+                        pool);
+                try (Runner runner = new Runner(stack, client)) {
+                    client.awaitEnd(TimeUnit.SECONDS.toNanos(240));
+                }
+                client.assertEchoed(stack);
+                assertTrue(server.waitFor(30, TimeUnit.SECONDS));
+                String out = new String(server.getInputStream().readAllBytes());
+                assertTrue(out.contains("echoed " + bytes), out);
+                assertTrue(stack.ip().counters().tsoPacketsSent > 0, stack.ip().counters().toString());
+                assertTrue(stack.tcp().counters().retransmittedSegments > 0, stack.tcp().counters().toString());
+                assertEquals(0, tap.transmitErrors(), tap.statistics());
             } finally {
                 server.destroyForcibly();
                 device.close();

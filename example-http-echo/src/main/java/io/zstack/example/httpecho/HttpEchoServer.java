@@ -35,6 +35,7 @@ import java.util.concurrent.TimeUnit;
  * java -jar http-echo.jar --transport epoll --port 8080 [--threads N] [--bind ADDRESS]
  * java -jar http-echo.jar --transport zstack --tap zs0 --address 10.0.0.2/24 [--gateway 10.0.0.1] --port 8080
  * java -jar http-echo.jar --transport zstack --vdev net_af_packet0,iface=eth1 --address 10.0.0.2/24 --port 8080
+ * java -jar http-echo.jar --transport zstack --kernel-tap zk0 --address 10.0.0.2/24 --port 8080   (no DPDK)
  * java -jar http-echo.jar --transport zstack --port 8080      (the stack's own loopback only, 127.0.0.1)
  * ... --pcap DIR      writes DIR/zstack-loop0.pcap, ... (what each loop's device sent and received, up to 256 MiB)
  * ... --huge-dir DIR  DPDK's memory in hugepages from the hugetlbfs mounted at DIR (default: 4 KiB pages)
@@ -42,6 +43,8 @@ import java.util.concurrent.TimeUnit;
  * </pre>
  */
 public final class HttpEchoServer {
+    /** {@code devargs} naming a {@link ZStackDevices#kernelTap} (no DPDK) rather than a DPDK device. */
+    public static final String KERNEL_TAP = "kernel-tap:";
     /** Largest request body accepted. */
     static final int MAX_CONTENT = 16 * 1024 * 1024;
 
@@ -52,7 +55,8 @@ public final class HttpEchoServer {
         }
 
         /**
-         * A transport by name; for "zstack", {@code devargs} names the DPDK device (null: loopback only) and
+         * A transport by name; for "zstack", {@code devargs} names the DPDK device ({@link #KERNEL_TAP} and an
+         * interface name: a {@link ZStackDevices#kernelTap}; null: loopback only) and
          * {@code address}/{@code gateway} the interface address.
          */
         public static Transport of(String name, int threads, String devargs, String address, String gateway) {
@@ -92,7 +96,9 @@ public final class HttpEchoServer {
                     if (pcapDirectory != null) {
                         config.capture(pcapDirectory, 65535, 256L << 20);
                     }
-                    if (devargs != null) {
+                    if (devargs != null && devargs.startsWith(KERNEL_TAP)) {
+                        config.device(ZStackDevices.kernelTap(devargs.substring(KERNEL_TAP.length())));
+                    } else if (devargs != null) {
                         if (!ZStack.isAvailable()) { // a device needs DPDK; the loopback alone does not
                             throw new IllegalStateException("ZStack's DPDK devices are not available: "
                                     + ZStack.unavailabilityCause().getMessage());
@@ -211,6 +217,8 @@ public final class HttpEchoServer {
             switch (args[i]) {
                 case "--tap" -> devargs = "net_tap0,iface=" + args[++i]; // DPDK's tap driver on interface IFACE
                 case "--vdev" -> devargs = args[++i];
+                // a TAP ZStack opens itself with virtio-net headers (ZStackDevices.kernelTap): large segments whole
+                case "--kernel-tap" -> devargs = KERNEL_TAP + args[++i];
                 case "--address" -> address = args[++i];
                 case "--gateway" -> gateway = args[++i];
                 case "--pcap" -> pcap = java.nio.file.Path.of(args[++i]);
@@ -234,7 +242,7 @@ public final class HttpEchoServer {
                         args[++i].toUpperCase(java.util.Locale.ROOT).replace('-', '_'));
                 default -> {
                     System.err.println("usage: http-echo [--transport zstack|epoll|nio] [--port N] [--threads N]"
-                            + " [--bind ADDRESS] [--tap IFACE | --vdev DEVARGS] [--address CIDR] [--gateway ADDRESS]"
+                            + " [--bind ADDRESS] [--tap IFACE | --kernel-tap IFACE | --vdev DEVARGS] [--address CIDR] [--gateway ADDRESS]"
                             + " [--pcap DIRECTORY] [--copy-mode] [--congestion-control cubic|new-reno|bbr]"
                             + " [--huge-dir HUGETLBFS] [--eal-arg ARGUMENT]... [--never-park] [--http netty|lean]");
                     System.exit(2);

@@ -9,13 +9,17 @@ package io.zstack.device;
  * @param tcpSegmentation    the device cuts a large TCP segment into MSS-sized ones (TSO)
  * @param multiSegment       the device sends frames that are mbuf chains
  * @param maxTsoBytes        largest TSO payload it takes (0 without TSO)
+ * @param txChecksumAnyChain the transport checksum it fills is right for any chain, also one whose inner segments
+ *                           have odd lengths (DPDK 22.11's net_tap gets those wrong: the stack sums them itself)
  */
 public record DeviceCapabilities(boolean rxChecksumVerified, boolean txIpv4Checksum, boolean txTcpChecksum,
-                                 boolean tcpSegmentation, boolean multiSegment, int maxTsoBytes) {
+                                 boolean tcpSegmentation, boolean multiSegment, int maxTsoBytes,
+                                 boolean txChecksumAnyChain) {
 
     /** A device that does nothing for the stack but carry chained frames. */
-    public static final DeviceCapabilities NONE = new DeviceCapabilities(false, false, false, false, true, 0);
+    public static final DeviceCapabilities NONE = new DeviceCapabilities(false, false, false, false, true, 0, true);
 
     /** No checksum needs computing: the medium cannot corrupt frames (in-process loopback). */
-    public static final DeviceCapabilities RELIABLE_MEDIUM = new DeviceCapabilities(true, true, true, false, true, 0);
+    public static final DeviceCapabilities RELIABLE_MEDIUM = new DeviceCapabilities(true, true, true, false, true, 0,
+            true);
 }

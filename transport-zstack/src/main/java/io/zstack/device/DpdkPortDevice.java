@@ -67,7 +67,8 @@ public final class DpdkPortDevice implements NetDevice {
                 (tx & Offloads.TX_TCP_CKSUM) != 0,
                 false,
                 (tx & Offloads.TX_MULTI_SEGS) != 0,
-                0);
+                0,
+                false); // net_tap's sum of a chain with an odd inner segment is wrong (Ipv4Layer.transportChecksum)
         this.prepareBeforeSend = (tx & (Offloads.TX_IPV4_CKSUM | Offloads.TX_TCP_CKSUM | Offloads.TX_TCP_TSO)) != 0;
     }
 

@@ -64,7 +64,8 @@ public final class FaultInjectingDevice extends ForwardingNetDevice {
                 c.txTcpChecksum() && !txCorrupt,
                 c.tcpSegmentation() && !txCorrupt,
                 c.multiSegment(),
-                txCorrupt ? 0 : c.maxTsoBytes());
+                txCorrupt ? 0 : c.maxTsoBytes(),
+                c.txChecksumAnyChain());
     }
 
 

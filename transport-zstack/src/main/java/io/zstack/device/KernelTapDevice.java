@@ -70,6 +70,7 @@ public final class KernelTapDevice implements NetDevice {
     private long rxErrors;
     private int lastRxErrno;
     private long framesSent;
+    private long tsoFramesSent;
     private long txErrors;
     private int lastTxErrno;
     private long txTooManySegments;
@@ -94,7 +95,8 @@ public final class KernelTapDevice implements NetDevice {
         this.offloads = file.setOffloads();
         // the kernel fills what we leave (TCP checksums) and cuts what we send whole (TSO); the IPv4 header's checksum
         // is ours, 20 bytes
-        this.capabilities = new DeviceCapabilities(false, false, offloads, offloads, true, offloads ? MAX_TSO_BYTES : 0);
+        this.capabilities = new DeviceCapabilities(false, false, offloads, offloads, true, offloads ? MAX_TSO_BYTES : 0,
+                true);
         this.nextCapacity = pool.dataRoom() - headroom;
         this.firstCapacity = nextCapacity;
         int maxRead = TapFile.VNET_HEADER_LENGTH + MAX_FRAME;
@@ -244,6 +246,9 @@ public final class KernelTapDevice implements NetDevice {
                 header = Mbuf.dataAddress(m);
             }
             writeHeader(header, frame, checksumStart, tso ? segmentSize : 0);
+            if (tso) {
+                tsoFramesSent++;
+            }
             long n;
             int segments = Mbuf.nbSegs(m);
             if (segments == 1) {
@@ -350,6 +355,11 @@ public final class KernelTapDevice implements NetDevice {
         return checksumsTrusted;
     }
 
+    /** Frames handed to the kernel as TSO frames (its virtio-net header asks for them to be cut by their MSS). */
+    public long tsoFramesSent() {
+        return tsoFramesSent;
+    }
+
     /** Frames the kernel refused (or this device could not hand over): errors, not counted as sent. */
     public long transmitErrors() {
         return txErrors + txTooManySegments;
@@ -361,7 +371,7 @@ public final class KernelTapDevice implements NetDevice {
                 + " checksums_trusted=" + checksumsTrusted + " receive_calls=" + receiveCalls + " rx_too_short="
                 + rxTooShort + " rx_no_mbufs=" + rxNoMbufs + " rx_errors=" + rxErrors
                 + (rxErrors > 0 ? " (last " + TapFile.describe(lastRxErrno) + ")" : "") + " frames_sent=" + framesSent
-                + " tx_errors=" + txErrors + (txErrors > 0 ? " (last " + TapFile.describe(lastTxErrno) + ")" : "")
+                + " tso_frames_sent=" + tsoFramesSent                + " tx_errors=" + txErrors + (txErrors > 0 ? " (last " + TapFile.describe(lastTxErrno) + ")" : "")
                 + " tx_too_many_segments=" + txTooManySegments + " offloads=" + offloads;
     }
 

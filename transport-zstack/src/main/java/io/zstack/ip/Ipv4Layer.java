@@ -406,7 +406,7 @@ public final class Ipv4Layer {
         }
         DeviceCapabilities caps = out.capabilities();
         long olFlags = transportChecksum(packet, protocol, checksumOffset,
-                caps.txTcpChecksum() && protocol == Ipv4Packet.PROTOCOL_TCP,
+                caps.txTcpChecksum() && protocol == Ipv4Packet.PROTOCOL_TCP, caps.txChecksumAnyChain(),
                 Checksum.pseudoHeader(source, destination, protocol, l4Length));
         long ipAddress = Mbuf.prepend(packet, Ipv4Packet.MIN_HEADER_LENGTH);
         boolean offloadIp = caps.txIpv4Checksum();
@@ -443,9 +443,10 @@ public final class Ipv4Layer {
      * when {@code offload} (the pseudo-header sum in the field, as NICs expect) unless the chain's shape forbids it,
      * else summed here. Returns the ol_flags the offload needs (0 without).
      */
-    private long transportChecksum(long packet, int protocol, int checksumOffset, boolean offload, long pseudo) {
+    private long transportChecksum(long packet, int protocol, int checksumOffset, boolean offload, boolean anyChain,
+                                   long pseudo) {
         long l4 = Mbuf.dataAddress(packet);
-        if (offload && !hasOddInnerSegment(packet)) {
+        if (offload && (anyChain || !hasOddInnerSegment(packet))) {
             Checksum.store(Mbuf.MEMORY, l4 + checksumOffset, Checksum.fold(pseudo));
             counters.txChecksumOffloaded++;
             return Mbuf.LAYOUT.txTcpChecksum | Mbuf.LAYOUT.txIpv4;
@@ -514,6 +515,7 @@ public final class Ipv4Layer {
         }
         int protocol = route.protocol;
         long olFlags = transportChecksum(packet, protocol, checksumOffset, route.offloadTransportChecksum,
+                route.offloadAnyChain,
                 Checksum.pseudoHeader(route.source, route.destination, protocol, l4Length));
         boolean offloadIp = route.offloadIpChecksum;
         long ethAddress = Mbuf.prepend(packet, Ethernet.HEADER_LENGTH + Ipv4Packet.MIN_HEADER_LENGTH);
@@ -586,10 +588,11 @@ public final class Ipv4Layer {
         route.local = local;
         route.offloadTransportChecksum = caps.txTcpChecksum() && route.protocol == Ipv4Packet.PROTOCOL_TCP;
         route.offloadIpChecksum = caps.txIpv4Checksum();
-        // TSO leaves the checksum of every segment to the device: only with the transport checksum offloaded too, and
-        // a segment of several MSS is a chain of the send queue's mbufs
-        route.tsoBytes = caps.tcpSegmentation() && route.offloadTransportChecksum && caps.multiSegment()
-                ? caps.maxTsoBytes() : 0;
+        // TSO leaves the checksum of every segment to the device: only with the transport checksum offloaded for any
+        // chain too, and a segment of several MSS is a chain of the send queue's mbufs
+        route.offloadAnyChain = caps.txChecksumAnyChain();
+        route.tsoBytes = caps.tcpSegmentation() && route.offloadTransportChecksum && route.offloadAnyChain
+                && caps.multiSegment() ? caps.maxTsoBytes() : 0;
         route.arpVersion = arp.version();
         return true;
     }

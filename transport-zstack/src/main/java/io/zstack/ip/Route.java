@@ -35,6 +35,8 @@ public final class Route {
     long sourceMac;
     boolean offloadTransportChecksum;
     boolean offloadIpChecksum;
+    /** The device's offloaded transport checksum is right for any chain ({@code txChecksumAnyChain}). */
+    boolean offloadAnyChain;
     /** The largest TCP segment the device cuts up itself (TSO), 0 without. */
     int tsoBytes;
 

@@ -125,6 +125,7 @@ for _stack in ("zstack", "fstack"):
                                                       link="memif", client="loadgen-zstack", memif_client=True,
                                                       huge=True)
 TRANSPORTS["peer-c-epoll"] = dict(peer="epoll-echo", link="kernel", client="wrk")
+TRANSPORTS["peer-c-epoll-offloads"] = dict(peer="epoll-echo", link="kernel", client="wrk", offloads=True)
 TRANSPORTS["peer-c-epoll-loadgen"] = dict(peer="epoll-echo", link="kernel", client="loadgen-epoll")
 # setup 1's DPDK peers with the Java load generator on the kernel as the client, as zstack-afxdp-loadgen: the peers'
 # tails seen by the client that does not show wrk's millisecond tail with ZStack (bench/RESULTS.md, 2026-12-05)

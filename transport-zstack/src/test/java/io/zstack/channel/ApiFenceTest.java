@@ -38,8 +38,8 @@ class ApiFenceTest {
     private static final String API = "io.zstack.channel";
     private static final Set<String> PUBLIC_TYPES = Set.of("ZStack", "ZStackChannelOption", "ZStackCongestionControl",
             "ZStackConfig", "ZStackConfig$Builder", "ZStackConfig$DeviceFactory", "ZStackDevices",
-            "ZStackDevices$Port", "ZStackEventLoop", "ZStackEventLoopGroup", "ZStackServerSocketChannel",
-            "ZStackServerSocketChannelConfig", "ZStackSocketChannel", "ZStackSocketChannelConfig",
+            "ZStackDevices$Port", "ZStackDevices$KernelTap", "ZStackEventLoop", "ZStackEventLoopGroup",
+            "ZStackServerSocketChannel", "ZStackServerSocketChannelConfig", "ZStackSocketChannel", "ZStackSocketChannelConfig",
             "ZStackStatisticsMXBean", "ZStackTcpDefaults", "ZStackTcpDefaults$Builder");
 
     @Test

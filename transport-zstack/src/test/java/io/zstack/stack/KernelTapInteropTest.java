@@ -166,4 +166,57 @@ public class KernelTapInteropTest {
         }
         pool.close();
     }
+    /**
+     * Garbage from the kernel's side (a packet socket on the TAP: frames to our MAC, IPv4 by type, random bytes after,
+     * 14 to 1,500 of them) while the kernel's client streams through the echo server: every one is dropped and
+     * counted, the stream's bytes come back right, and the pool gets every mbuf back.
+     */
+    @Test
+    void garbageFramesAreDroppedAndCounted(@TempDir Path dir) throws Exception {
+        NetNamespace.requireRoot();
+        Path script = TcpTapInteropTest.peerScript(dir);
+        Path garbage = dir.resolve("garbage.py");
+        java.nio.file.Files.writeString(garbage, String.join("\n",
+                "import random, socket, sys",
+                "s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)",
+                "s.bind((sys.argv[1], 0))",
+                "rng = random.Random(5)",
+                "mac = bytes.fromhex(sys.argv[2])",
+                "for i in range(3000):",
+                "    s.send(mac + b'\\x02\\x00\\x00\\x00\\x00\\x09\\x08\\x00' + rng.randbytes(rng.randrange(0, 1486)))",
+                ""));
+        JavaMbufPool pool = new JavaMbufPool("ktap-garbage", 8192, 2176);
+        long stackMac = 0x02_5a_00_00_00_02L;
+        try (NetNamespace ns = NetNamespace.create()) {
+            KernelTapDevice device = open(ns, "zktap4", pool);
+            try (NetStack stack = new NetStack(device, Ipv4Config.parse(STACK + "/24", null))) {
+                TcpListener listener = stack.tcp().listen(0, 7000, stack.tcp().defaults());
+                List<TcpConnection> connections = new ArrayList<>();
+                Command.Result result;
+                try (Runner runner = new Runner(stack,
+                        now -> TcpTapInteropTest.echo(listener, connections, now, pool))) {
+                    Process noise = new ProcessBuilder("ip", "netns", "exec", ns.name(), "/usr/bin/python3",
+                            garbage.toString(), "zktap4", String.format("%012x", stackMac))
+                            .redirectErrorStream(true).start();
+                    result = ns.execResult(300, "/usr/bin/python3", script.toString(), "client", STACK, "7000",
+                            Integer.toString(4 * 1024 * 1024), "45");
+                    assertTrue(noise.waitFor(60, TimeUnit.SECONDS));
+                    assertEquals(0, noise.exitValue(), new String(noise.getInputStream().readAllBytes()));
+                }
+                String[] words = result.output().trim().split("\\s+");
+                assertTrue(result.output().contains("sent "), result.output());
+                assertEquals(words[1], words[3], "sha256 of what the kernel sent vs what came back: " + result.output());
+                IpCounters ip = stack.ip().counters();
+                long dropped = ip.ipTooShort + ip.ipBadVersion + ip.ipBadHeaderLength + ip.ipBadTotalLength
+                        + ip.ipBadChecksum + ip.ipNotForUs + ip.ipFragmentsDropped + ip.ipUnknownProtocol;
+                // the kernel's TAP drops what its queue cannot hold (a frame of the stream or of the garbage)
+                long tapDrops = Long.parseLong(ns.exec("cat", "/sys/class/net/zktap4/statistics/tx_dropped").trim());
+                assertTrue(dropped <= 3000 && dropped >= 3000 - tapDrops,
+                        dropped + " dropped, the TAP " + tapDrops + ": " + ip + " " + device.statistics());
+            } finally {
+                device.close();
+            }
+        }
+        pool.close(); // refuses if an mbuf leaked
+    }
 }

@@ -4,6 +4,8 @@
   tcp_peer.py client HOST PORT BYTES SEED   connect, send BYTES of a seeded stream while reading the echo,
                                             print "sent <sha256> received <sha256> <bytes>"
   tcp_peer.py echo-server HOST PORT         accept one connection, echo everything until EOF, print the byte count
+  tcp_peer.py paced HOST PORT COUNT SIZE GAP  connect, send COUNT writes of SIZE bytes GAP seconds apart (the
+                                            connection idle between them), shut down, print "paced <bytes>"
   tcp_peer.py echo-many HOST PORT N         accept N connections, echo each on its own thread until EOF, then
                                             print "echoed <connections> <bytes>"
 """
@@ -12,6 +14,7 @@ import random
 import socket
 import sys
 import threading
+import time
 
 
 def client(host, port, total, seed):
@@ -94,9 +97,23 @@ def echo_many(host, port, count):
     print("echoed %d %d" % (len(totals), sum(totals)), flush=True)
 
 
+def paced(host, port, count, size, gap):
+    sock = socket.create_connection((host, port), timeout=60)
+    for _ in range(count):
+        sock.sendall(b"z" * size)
+        time.sleep(gap)
+    sock.shutdown(socket.SHUT_WR)
+    while sock.recv(1 << 16):
+        pass
+    sock.close()
+    print("paced %d" % (count * size), flush=True)
+
+
 if __name__ == "__main__":
     if sys.argv[1] == "echo-many":
         echo_many(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
+    elif sys.argv[1] == "paced":
+        paced(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), float(sys.argv[6]))
     elif sys.argv[1] == "client":
         client(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]))
     else:

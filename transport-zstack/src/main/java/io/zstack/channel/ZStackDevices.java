@@ -286,8 +286,8 @@ public final class ZStackDevices {
     }
 
     /**
-     * A {@link #kernelTap} interface: one queue per loop (multi-queue when there are several loops), each loop's frames in
-     * a pool of its own in Java memory, the MTU the interface has when the loop opens it.
+     * A {@link #kernelTap} interface: one queue per loop (multi-queue when there are several loops), each loop's
+     * frames in a pool of its own in Java memory, the MTU the interface has when the loop opens it.
      */
     public static final class KernelTap extends ZStackConfig.DeviceFactory {
         private final String iface;

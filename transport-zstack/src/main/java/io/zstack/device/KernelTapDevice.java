@@ -76,7 +76,7 @@ public final class KernelTapDevice implements NetDevice {
     private long txTooManySegments;
 
     /**
-     * Queue {@code queue} of TAP interface {@code iface} (see {@link TapFile#TapFile}): frames received go into mbufs of
+     * A queue of TAP interface {@code iface} (see {@link TapFile#TapFile}): frames received go into mbufs of
      * {@code pool}, whose buffers must hold at least 256 bytes past the headroom; {@code mac} is this end's address,
      * {@code mtu} the largest packet it sends (the kernel end's MTU, 1500 unless set otherwise).
      */
@@ -297,8 +297,8 @@ public final class KernelTapDevice implements NetDevice {
 
     /**
      * A frame's virtio-net header: the TCP checksum from {@code checksumStart} on (0: none) left to the kernel, and
-     * for a TSO frame ({@code segmentSize} > 0) its segment size, which the kernel cuts it by (or delivers it whole to its
-     * own TCP). {@code frame}: the Ethernet header's address.
+     * for a TSO frame ({@code segmentSize} > 0) its segment size, by which the kernel cuts it (or it delivers it
+     * whole to its own TCP). {@code frame}: the Ethernet header's address.
      */
     private static void writeHeader(long header, long frame, int checksumStart, int segmentSize) {
         int gsoType = TapFile.GSO_NONE;
@@ -371,7 +371,8 @@ public final class KernelTapDevice implements NetDevice {
                 + " checksums_trusted=" + checksumsTrusted + " receive_calls=" + receiveCalls + " rx_too_short="
                 + rxTooShort + " rx_no_mbufs=" + rxNoMbufs + " rx_errors=" + rxErrors
                 + (rxErrors > 0 ? " (last " + TapFile.describe(lastRxErrno) + ")" : "") + " frames_sent=" + framesSent
-                + " tso_frames_sent=" + tsoFramesSent                + " tx_errors=" + txErrors + (txErrors > 0 ? " (last " + TapFile.describe(lastTxErrno) + ")" : "")
+                + " tso_frames_sent=" + tsoFramesSent + " tx_errors=" + txErrors
+                + (txErrors > 0 ? " (last " + TapFile.describe(lastTxErrno) + ")" : "")
                 + " tx_too_many_segments=" + txTooManySegments + " offloads=" + offloads;
     }
 

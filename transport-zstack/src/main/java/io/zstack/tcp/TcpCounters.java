@@ -80,6 +80,8 @@ public final class TcpCounters extends Counters {
     /** D-SACK blocks received from peers and sent to them (RFC 2883). */
     public long dsacksReceived;
     public long dsacksSent;
+    /** ACKs the delayed-ACK timer sent (nothing else had acknowledged the data by then). */
+    public long delayedAcksSent;
     /** Retransmission timeouts F-RTO (RFC 5682) found spurious: segments sent once before it were acknowledged. */
     public long spuriousTimeouts;
     /** Window reductions undone: D-SACKs or timestamps (Eifel) showed every retransmission needless. */

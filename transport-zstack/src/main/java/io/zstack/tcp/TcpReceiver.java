@@ -234,7 +234,10 @@ final class TcpReceiver {
     }
 
     private void scheduleAck(long nowNanos, int len) {
-        segmentsUnacked++;
+        // a segment longer than the MSS (a device handing over the peer's TSO segments whole, as GRO does) counts as
+        // the full-sized segments it stands for: "every second full-sized segment" holds for the peer's segments
+        int full = c.sender.sendMss;
+        segmentsUnacked += len > full ? len / full : 1;
         if (!c.settings.delayedAck() || quickAcksLeft > 0) {
             if (quickAcksLeft > 0) {
                 quickAcksLeft--;
@@ -346,6 +349,7 @@ final class TcpReceiver {
     /** The delayed-ACK timer fired: the ACK it held goes now, unless a segment took it along meanwhile. */
     void delayedAckTimeout(long nowNanos) {
         if (segmentsUnacked > 0 || ackNow) {
+            layer.counters().delayedAcksSent++;
             sendAckNow(nowNanos);
         }
     }

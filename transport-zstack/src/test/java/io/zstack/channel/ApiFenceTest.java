@@ -39,8 +39,8 @@ class ApiFenceTest {
     private static final Set<String> PUBLIC_TYPES = Set.of("ZStack", "ZStackChannelOption", "ZStackCongestionControl",
             "ZStackConfig", "ZStackConfig$Builder", "ZStackConfig$DeviceFactory", "ZStackDevices",
             "ZStackDevices$Port", "ZStackDevices$KernelTap", "ZStackEventLoop", "ZStackEventLoopGroup",
-            "ZStackServerSocketChannel", "ZStackServerSocketChannelConfig", "ZStackSocketChannel", "ZStackSocketChannelConfig",
-            "ZStackStatisticsMXBean", "ZStackTcpDefaults", "ZStackTcpDefaults$Builder");
+            "ZStackServerSocketChannel", "ZStackServerSocketChannelConfig", "ZStackSocketChannel",
+            "ZStackSocketChannelConfig", "ZStackStatisticsMXBean", "ZStackTcpDefaults", "ZStackTcpDefaults$Builder");
 
     @Test
     void thePublicTypesAreTheOnesListed() throws Exception {

@@ -242,7 +242,8 @@ public final class HttpEchoServer {
                         args[++i].toUpperCase(java.util.Locale.ROOT).replace('-', '_'));
                 default -> {
                     System.err.println("usage: http-echo [--transport zstack|epoll|nio] [--port N] [--threads N]"
-                            + " [--bind ADDRESS] [--tap IFACE | --kernel-tap IFACE | --vdev DEVARGS] [--address CIDR] [--gateway ADDRESS]"
+                            + " [--bind ADDRESS] [--tap IFACE | --kernel-tap IFACE | --vdev DEVARGS] [--address CIDR]"
+                            + " [--gateway ADDRESS]"
                             + " [--pcap DIRECTORY] [--copy-mode] [--congestion-control cubic|new-reno|bbr]"
                             + " [--huge-dir HUGETLBFS] [--eal-arg ARGUMENT]... [--never-park] [--http netty|lean]");
                     System.exit(2);

@@ -59,7 +59,7 @@ public final class DpdkPortDevice implements NetDevice {
         long rx = port.enabledRxOffloads();
         long tx = port.enabledTxOffloads();
         // TCP does not hand DPDK ports TSO segments: on the one port here that offers TSO (net_tap, which cuts them in
-        // software), the kernel took none of the segments it made of them (TcpTapInteropTest, 2026-12-07). The kernel
+        // software), the kernel took none of the segments it made of them (TcpTapInteropTest, 2026-12-06). The kernel
         // TAP of KernelTapDevice takes them.
         this.capabilities = new DeviceCapabilities(
                 (rx & Offloads.RX_IPV4_CKSUM) != 0 && (rx & Offloads.RX_TCP_CKSUM) != 0,

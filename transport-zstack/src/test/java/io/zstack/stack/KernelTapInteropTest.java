@@ -266,7 +266,7 @@ public class KernelTapInteropTest {
                 assertTrue(device.largeFramesReceived() >= writes / 2, device.statistics());
                 // a late ACK shows as the kernel's tail loss probe (10 ms after its write): a segment we hold already,
                 // answered out of window with a D-SACK. Counted as one segment each, 25 of the 40 writes were probed
-                // (2026-12-07); at most two here leaves room for this JVM stalling past 10 ms once or twice
+                // (2026-12-06); at most two here leaves room for this JVM stalling past 10 ms once or twice
                 TcpCounters tcp = stack.tcp().counters();
                 assertTrue(tcp.outOfWindow <= 2 && tcp.delayedAcksSent == 0, tcp + " " + device.statistics());
             } finally {

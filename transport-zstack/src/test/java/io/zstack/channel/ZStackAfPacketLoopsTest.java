@@ -35,7 +35,7 @@ import org.junit.jupiter.api.io.TempDir;
  * and echo every byte of its own seeded stream.
  */
 class ZStackAfPacketLoopsTest {
-    private static final int CONNECTIONS = 32;
+    static final int CONNECTIONS = 32;
     private static final int BYTES = 128 * 1024;
     private static final int CHUNK = 16 * 1024;
 
@@ -63,7 +63,7 @@ class ZStackAfPacketLoopsTest {
                 group = zstack.call(() -> new ZStackEventLoopGroup(2, ZStackConfig.builder()
                         .device(ZStackDevices.dpdk("net_af_packet83,iface=vz,qpairs=2"))
                         .address(Ipv4Config.parse("10.83.0.2/24", null)).build()));
-                run(group, serverOutput);
+                run(group, serverOutput, "10.83.0.1", 7100);
             } finally {
                 if (group != null) {
                     group.shutdownGracefully(0, 5, TimeUnit.SECONDS).sync();
@@ -73,7 +73,8 @@ class ZStackAfPacketLoopsTest {
         }
     }
 
-    private static void run(ZStackEventLoopGroup group, BufferedReader serverOutput) throws Exception {
+    /** The connections out to the kernel's echo-many server at host:port, checked; shared with the kernel TAP's test. */
+    static void run(ZStackEventLoopGroup group, BufferedReader serverOutput, String host, int port) throws Exception {
         CountDownLatch done = new CountDownLatch(CONNECTIONS);
         List<StreamCheck> checks = new ArrayList<>();
         List<ChannelFuture> connects = new ArrayList<>();
@@ -82,7 +83,7 @@ class ZStackAfPacketLoopsTest {
             checks.add(check);
             connects.add(new Bootstrap().group(group).channel(ZStackSocketChannel.class)
                     .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, 10_000).handler(check)
-                    .connect(new InetSocketAddress("10.83.0.1", 7100)));
+                    .connect(new InetSocketAddress(host, port)));
         }
         int[] perLoop = new int[2];
         for (ChannelFuture f : connects) {

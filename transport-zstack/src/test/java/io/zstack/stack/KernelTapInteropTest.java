@@ -9,6 +9,7 @@ import io.zstack.device.FaultConfig;
 import io.zstack.device.FaultInjectingDevice;
 import io.zstack.device.KernelTapDevice;
 import io.zstack.device.NanoClock;
+import io.zstack.device.NetDevice;
 import io.zstack.ip.IpCounters;
 import io.zstack.ip.Ipv4Config;
 import io.zstack.stack.TcpTapInteropTest.Runner;
@@ -24,6 +25,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -100,35 +102,48 @@ public class KernelTapInteropTest {
     @Test
     void zstackClientStreamsThroughAKernelEchoServer(@TempDir Path dir) throws Exception {
         NetNamespace.requireRoot();
-        Path script = TcpTapInteropTest.peerScript(dir);
         JavaMbufPool pool = new JavaMbufPool("ktap-client", 8192, 2176);
         try (NetNamespace ns = NetNamespace.create()) {
             KernelTapDevice device = open(ns, "zktap2", pool);
-            Process server = new ProcessBuilder("ip", "netns", "exec", ns.name(), "/usr/bin/python3",
-                    script.toString(), "echo-server", KERNEL, "7001").redirectErrorStream(true).start();
-            try (NetStack stack = new NetStack(device, Ipv4Config.parse(STACK + "/24", null))) {
-                byte[] ready = server.getInputStream().readNBytes("listening\n".length());
-                assertEquals("listening\n", new String(ready));
-                StreamingClient client = new StreamingClient(stack, Ipv4Packet.parseAddress(KERNEL), 7001, BYTES, 8,
-                        pool);
-                try (Runner runner = new Runner(stack, client)) {
-                    client.awaitEnd(TimeUnit.SECONDS.toNanos(240));
-                }
-                client.assertEchoed(stack);
-                assertTrue(server.waitFor(30, TimeUnit.SECONDS));
-                String out = new String(server.getInputStream().readAllBytes());
-                assertTrue(out.contains("echoed " + BYTES), out);
+            streamThroughKernelEcho(dir, ns, device, pool, 7001, BYTES, 8, stack -> {
                 assertTrue(device.largeFramesReceived() > 0, device.statistics());
                 assertTrue(device.tsoFramesSent() > 0 && device.tsoFramesSent() == stack.ip().counters().tsoPacketsSent,
                         stack.ip().counters() + " " + device.statistics());
                 assertEquals(0, device.transmitErrors(), device.statistics());
-            } finally {
-                server.destroyForcibly();
-                device.close();
-            }
+            });
         }
         pool.close();
     }
+
+    /**
+     * A ZStack client on {@code device} streams {@code bytes} seeded bytes through the kernel's echo server at
+     * {@code port} and checks what comes back; {@code check} then looks at the stack's and device's counters.
+     */
+    private static void streamThroughKernelEcho(Path dir, NetNamespace ns, NetDevice device, JavaMbufPool pool,
+                                                int port, int bytes, long seed, Consumer<NetStack> check)
+            throws Exception {
+        Path script = TcpTapInteropTest.peerScript(dir);
+        Process server = new ProcessBuilder("ip", "netns", "exec", ns.name(), "/usr/bin/python3",
+                script.toString(), "echo-server", KERNEL, Integer.toString(port)).redirectErrorStream(true).start();
+        try (NetStack stack = new NetStack(device, Ipv4Config.parse(STACK + "/24", null))) {
+            byte[] ready = server.getInputStream().readNBytes("listening\n".length());
+            assertEquals("listening\n", new String(ready));
+            StreamingClient client = new StreamingClient(stack, Ipv4Packet.parseAddress(KERNEL), port, bytes, seed,
+                    pool);
+            try (Runner runner = new Runner(stack, client)) {
+                client.awaitEnd(TimeUnit.SECONDS.toNanos(240));
+            }
+            client.assertEchoed(stack);
+            assertTrue(server.waitFor(30, TimeUnit.SECONDS));
+            String out = new String(server.getInputStream().readAllBytes());
+            assertTrue(out.contains("echoed " + bytes), out);
+            check.accept(stack);
+        } finally {
+            server.destroyForcibly();
+            device.close();
+        }
+    }
+
     /**
      * The client's stream again with 1 % of the frames lost each way (FaultInjectingDevice over the TAP): losing one
      * TSO frame loses several segments' worth at once, which the ACKs then acknowledge in part. The sha256s prove the
@@ -137,37 +152,20 @@ public class KernelTapInteropTest {
     @Test
     void tsoSegmentsLostAreRecovered(@TempDir Path dir) throws Exception {
         NetNamespace.requireRoot();
-        Path script = TcpTapInteropTest.peerScript(dir);
-        int bytes = 8 * 1024 * 1024;
         JavaMbufPool pool = new JavaMbufPool("ktap-lossy", 8192, 2176);
         try (NetNamespace ns = NetNamespace.create()) {
             KernelTapDevice tap = open(ns, "zktap3", pool);
             FaultInjectingDevice device = new FaultInjectingDevice(tap, FaultConfig.builder().seed(12)
                     .direction(FaultConfig.Direction.BOTH).drop(0.01).build(), NanoClock.system());
-            Process server = new ProcessBuilder("ip", "netns", "exec", ns.name(), "/usr/bin/python3",
-                    script.toString(), "echo-server", KERNEL, "7002").redirectErrorStream(true).start();
-            try (NetStack stack = new NetStack(device, Ipv4Config.parse(STACK + "/24", null))) {
-                byte[] ready = server.getInputStream().readNBytes("listening\n".length());
-                assertEquals("listening\n", new String(ready));
-                StreamingClient client = new StreamingClient(stack, Ipv4Packet.parseAddress(KERNEL), 7002, bytes, 9,
-                        pool);
-                try (Runner runner = new Runner(stack, client)) {
-                    client.awaitEnd(TimeUnit.SECONDS.toNanos(240));
-                }
-                client.assertEchoed(stack);
-                assertTrue(server.waitFor(30, TimeUnit.SECONDS));
-                String out = new String(server.getInputStream().readAllBytes());
-                assertTrue(out.contains("echoed " + bytes), out);
+            streamThroughKernelEcho(dir, ns, device, pool, 7002, 8 * 1024 * 1024, 9, stack -> {
                 assertTrue(tap.tsoFramesSent() > 0, tap.statistics());
                 assertTrue(stack.tcp().counters().retransmittedSegments > 0, stack.tcp().counters().toString());
                 assertEquals(0, tap.transmitErrors(), tap.statistics());
-            } finally {
-                server.destroyForcibly();
-                device.close();
-            }
+            });
         }
         pool.close();
     }
+
     /**
      * Garbage from the kernel's side (a packet socket on the TAP: frames to our MAC, IPv4 by type, random bytes after,
      * 14 to 1,500 of them) while the kernel's client streams through the echo server: every one is dropped and

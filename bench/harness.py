@@ -131,14 +131,14 @@ TRANSPORTS["peer-c-epoll-loadgen"] = dict(peer="epoll-echo", link="kernel", clie
 # tails seen by the client that does not show wrk's millisecond tail with ZStack (bench/RESULTS.md, 2026-12-05)
 for _stack in ("zstack", "fstack"):
     TRANSPORTS[f"peer-{_stack}-afxdp-loadgen"] = dict(TRANSPORTS[f"peer-{_stack}-afxdp"], client="loadgen-epoll")
-PEER_SETUPS = {"1": ["peer-c-epoll", "peer-zstack-afxdp", "peer-zstack-afpacket", "peer-fstack-afxdp",
-                     "peer-fstack-afpacket"],
+PEER_SETUPS = {"1": ["peer-c-epoll", "peer-c-epoll-offloads", "peer-zstack-afxdp", "peer-zstack-afpacket",
+                     "peer-fstack-afxdp", "peer-fstack-afpacket"],
                "2": ["peer-c-epoll-loadgen", "peer-zstack-memif-loadgen", "peer-fstack-memif-loadgen"]}
 
 # A setup: the transports it compares; the first is the baseline of the ratio table.
 SETUPS = {
     "1": dict(title="wrk (kernel TCP, namespace A) -> HTTP echo (namespace B) over one veth",
-              transports=["epoll", "zstack-afpacket", "zstack-afxdp"]),
+              transports=["epoll", "epoll-offloads", "zstack-afpacket", "zstack-afxdp", "zstack-ktap"]),
     "2": dict(title="Netty load generator -> HTTP echo, both userspace on ZStack over memif vs both on epoll over "
                     "the veth", transports=["epoll-loadgen", "zstack-memif-loadgen"]),
     "3": dict(title="ZStack zero copy vs ZStack copy mode (COPY_MODE), wrk over the veth, af_packet",

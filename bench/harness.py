@@ -137,7 +137,8 @@ PEER_SETUPS = {"1": ["peer-c-epoll", "peer-c-epoll-offloads", "peer-zstack-afxdp
 
 # A setup: the transports it compares; the first is the baseline of the ratio table.
 SETUPS = {
-    "1": dict(title="wrk (kernel TCP, namespace A) -> HTTP echo (namespace B) over one veth",
+    "1": dict(title="wrk (kernel TCP, namespace A) -> HTTP echo (namespace B) over one veth (zstack-ktap: over a TAP "
+                    "in namespace A)",
               transports=["epoll", "epoll-offloads", "zstack-afpacket", "zstack-afxdp", "zstack-ktap"]),
     "2": dict(title="Netty load generator -> HTTP echo, both userspace on ZStack over memif vs both on epoll over "
                     "the veth", transports=["epoll-loadgen", "zstack-memif-loadgen"]),

@@ -80,7 +80,8 @@ class ZStackStatisticsTest {
             Map<String, Long> afterWork = loop.counters().get(5, TimeUnit.SECONDS);
             assertTrue(afterWork.get("loop.busyRounds") > 0 && afterWork.get("loop.busyNanos") > 0,
                     afterWork.toString());
-            assertTrue(afterWork.get("loop.idleRounds") > 0, afterWork.toString());
+            // no idle round is promised during the exchange: the test thread's writes and the echo can keep every
+            // round supplied with a task or a frame (CI once saw none, 2026-12-06); the rest below must make them
 
             Thread.sleep(300); // nothing to do: no connection left, no task
             Map<String, Long> afterRest = loop.counters().get(5, TimeUnit.SECONDS);
@@ -89,6 +90,7 @@ class ZStackStatisticsTest {
             assertTrue(idle >= TimeUnit.MILLISECONDS.toNanos(150),
                     "idle " + idle + " ns of a 300 ms rest: " + afterRest);
             assertTrue(busy < idle, "busy " + busy + " ns, idle " + idle + " ns while nothing happened");
+            assertTrue(afterRest.get("loop.idleRounds") > afterWork.get("loop.idleRounds"), afterRest.toString());
             assertTrue(afterRest.get("loop.parks") > 0, "an idle loop parks: " + afterRest);
         } finally {
             group.shutdownGracefully(0, 5, TimeUnit.SECONDS).sync();

@@ -13,18 +13,15 @@ import io.zstack.device.NetDevice;
 import io.zstack.ip.IpCounters;
 import io.zstack.ip.Ipv4Config;
 import io.zstack.stack.TcpTapInteropTest.Runner;
-import io.zstack.stack.TcpTapInteropTest.StreamingClient;
 import io.zstack.tcp.TcpConnection;
 import io.zstack.tcp.TcpCounters;
 import io.zstack.tcp.TcpListener;
 import io.zstack.testing.Command;
 import io.zstack.testing.NetNamespace;
-import io.zstack.wire.Ipv4Packet;
 import io.zstack.wire.MacAddress;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -63,18 +60,7 @@ public class KernelTapInteropTest {
         try (NetNamespace ns = NetNamespace.create()) {
             KernelTapDevice device = open(ns, "zktap1", pool);
             try (NetStack stack = new NetStack(device, Ipv4Config.parse(STACK + "/24", null))) {
-                TcpListener listener = stack.tcp().listen(0, 7000, stack.tcp().defaults());
-                List<TcpConnection> connections = new ArrayList<>();
-                Command.Result result;
-                try (Runner runner = new Runner(stack,
-                        now -> TcpTapInteropTest.echo(listener, connections, now, pool))) {
-                    result = ns.execResult(300, "/usr/bin/python3", script.toString(), "client", STACK, "7000",
-                            Integer.toString(BYTES), "44");
-                }
-                String[] words = result.output().trim().split("\\s+");
-                assertTrue(result.output().contains("sent "), result.output());
-                assertEquals(words[1], words[3], "sha256 sent vs echoed: " + result.output());
-                assertEquals(Integer.toString(BYTES), words[4]);
+                TcpTapInteropTest.kernelClientStreamsThroughEcho(ns, stack, pool, script, STACK, BYTES, 44, null);
                 IpCounters ip = stack.ip().counters();
                 // the kernel wrote 64 KB at a time: it sent segments larger than the MTU as single frames, and left
                 // their checksums to the "hardware" (us): taken as good, never summed
@@ -122,24 +108,11 @@ public class KernelTapInteropTest {
     private static void streamThroughKernelEcho(Path dir, NetNamespace ns, NetDevice device, JavaMbufPool pool,
                                                 int port, int bytes, long seed, Consumer<NetStack> check)
             throws Exception {
-        Path script = TcpTapInteropTest.peerScript(dir);
-        Process server = new ProcessBuilder("ip", "netns", "exec", ns.name(), "/usr/bin/python3",
-                script.toString(), "echo-server", KERNEL, Integer.toString(port)).redirectErrorStream(true).start();
         try (NetStack stack = new NetStack(device, Ipv4Config.parse(STACK + "/24", null))) {
-            byte[] ready = server.getInputStream().readNBytes("listening\n".length());
-            assertEquals("listening\n", new String(ready));
-            StreamingClient client = new StreamingClient(stack, Ipv4Packet.parseAddress(KERNEL), port, bytes, seed,
-                    pool);
-            try (Runner runner = new Runner(stack, client)) {
-                client.awaitEnd(TimeUnit.SECONDS.toNanos(240));
-            }
-            client.assertEchoed(stack);
-            assertTrue(server.waitFor(30, TimeUnit.SECONDS));
-            String out = new String(server.getInputStream().readAllBytes());
-            assertTrue(out.contains("echoed " + bytes), out);
+            TcpTapInteropTest.clientStreamsThroughKernelEcho(ns, stack, pool, TcpTapInteropTest.peerScript(dir),
+                    KERNEL, port, bytes, seed);
             check.accept(stack);
         } finally {
-            server.destroyForcibly();
             device.close();
         }
     }
@@ -190,22 +163,9 @@ public class KernelTapInteropTest {
         try (NetNamespace ns = NetNamespace.create()) {
             KernelTapDevice device = open(ns, "zktap4", pool);
             try (NetStack stack = new NetStack(device, Ipv4Config.parse(STACK + "/24", null))) {
-                TcpListener listener = stack.tcp().listen(0, 7000, stack.tcp().defaults());
-                List<TcpConnection> connections = new ArrayList<>();
-                Command.Result result;
-                try (Runner runner = new Runner(stack,
-                        now -> TcpTapInteropTest.echo(listener, connections, now, pool))) {
-                    Process noise = new ProcessBuilder("ip", "netns", "exec", ns.name(), "/usr/bin/python3",
-                            garbage.toString(), "zktap4", String.format("%012x", stackMac))
-                            .redirectErrorStream(true).start();
-                    result = ns.execResult(300, "/usr/bin/python3", script.toString(), "client", STACK, "7000",
-                            Integer.toString(4 * 1024 * 1024), "45");
-                    assertTrue(noise.waitFor(60, TimeUnit.SECONDS));
-                    assertEquals(0, noise.exitValue(), new String(noise.getInputStream().readAllBytes()));
-                }
-                String[] words = result.output().trim().split("\\s+");
-                assertTrue(result.output().contains("sent "), result.output());
-                assertEquals(words[1], words[3], "sha256 sent vs echoed: " + result.output());
+                TcpTapInteropTest.kernelClientStreamsThroughEcho(ns, stack, pool, script, STACK, 4 * 1024 * 1024, 45,
+                        new ProcessBuilder("ip", "netns", "exec", ns.name(), "/usr/bin/python3", garbage.toString(),
+                                "zktap4", String.format("%012x", stackMac)));
                 IpCounters ip = stack.ip().counters();
                 long dropped = ip.ipTooShort + ip.ipBadVersion + ip.ipBadHeaderLength + ip.ipBadTotalLength
                         + ip.ipBadChecksum + ip.ipNotForUs + ip.ipFragmentsDropped + ip.ipUnknownProtocol;

@@ -11,6 +11,7 @@ import io.zstack.tcp.TcpConnection;
 import io.zstack.tcp.TcpListener;
 import io.zstack.tcp.TcpState;
 import io.zstack.testing.Command;
+import io.zstack.testing.NetNamespace;
 import io.zstack.testing.TapNetwork;
 import io.zstack.wire.Ipv4Packet;
 import java.io.InputStream;
@@ -82,24 +83,13 @@ public class TcpTapInteropTest {
         Path capture = dir.resolve("handshake.pcap");
         try (TapNetwork net = TapNetwork.create(KERNEL, PortConfig.defaults());
              NetStack stack = new NetStack(net.device, Ipv4Config.parse(STACK + "/24", null))) {
-            TcpListener listener = stack.tcp().listen(0, 7000, stack.tcp().defaults());
-            List<TcpConnection> connections = new ArrayList<>();
-            MbufPool pool = net.pool;
             Process tcpdump = new ProcessBuilder("ip", "netns", "exec", net.namespace.name(), "tcpdump", "-i",
                     net.interfaceName, "-c", "2", "-w", capture.toString(), "tcp[tcpflags] & tcp-syn != 0")
                     .redirectErrorStream(true).start();
             Thread.sleep(500); // let tcpdump attach
-            Command.Result result;
-            try (Runner runner = new Runner(stack, now -> echo(listener, connections, now, pool))) {
-                result = net.namespace.execResult(300, "/usr/bin/python3", script.toString(), "client", STACK, "7000",
-                        Integer.toString(BYTES), "42");
-            }
+            kernelClientStreamsThroughEcho(net.namespace, stack, net.pool, script, STACK, BYTES, 42, null);
             tcpdump.waitFor(10, TimeUnit.SECONDS);
             tcpdump.destroy();
-            String[] words = result.output().trim().split("\\s+");
-            assertTrue(result.output().contains("sent "), result.output());
-            assertEquals(words[1], words[3], "sha256 of what the kernel sent vs what came back: " + result.output());
-            assertEquals(Integer.toString(BYTES), words[4]);
             String options = Command.check("tshark", "-r", capture.toString(), "-T", "fields", "-e", "tcp.flags.ack",
                     "-e", "tcp.options.wscale.shift", "-e", "tcp.options.sack_perm", "-e", "tcp.options.timestamp.tsval",
                     "-e", "tcp.options.mss_val");
@@ -131,17 +121,7 @@ public class TcpTapInteropTest {
         int bytes = 4 * 1024 * 1024;
         try (TapNetwork net = TapNetwork.create(KERNEL, PortConfig.defaults().withoutOffloads());
              NetStack stack = new NetStack(net.device, Ipv4Config.parse(STACK + "/24", null))) {
-            TcpListener listener = stack.tcp().listen(0, 7000, stack.tcp().defaults());
-            List<TcpConnection> connections = new ArrayList<>();
-            MbufPool pool = net.pool;
-            Command.Result result;
-            try (Runner runner = new Runner(stack, now -> echo(listener, connections, now, pool))) {
-                result = net.namespace.execResult(300, "/usr/bin/python3", script.toString(), "client", STACK, "7000",
-                        Integer.toString(bytes), "43");
-            }
-            String[] words = result.output().trim().split("\\s+");
-            assertTrue(result.output().contains("sent "), result.output());
-            assertEquals(words[1], words[3], "sha256 of what the kernel sent vs what came back: " + result.output());
+            kernelClientStreamsThroughEcho(net.namespace, stack, net.pool, script, STACK, bytes, 43, null);
             io.zstack.ip.IpCounters ip = stack.ip().counters();
             assertTrue(!net.device.capabilities().txTcpChecksum() && !net.device.capabilities().rxChecksumVerified(),
                     net.device.toString());
@@ -177,29 +157,66 @@ public class TcpTapInteropTest {
         }
     }
 
+    /**
+     * The kernel's client in {@code ns} streams {@code bytes} seeded bytes through an echo server on {@code stack}
+     * ({@code stackAddress}:7000) and gets every byte back (sha256 both ways). {@code alongside}, when not null, is
+     * started in the middle of it and must exit with 0.
+     */
+    static void kernelClientStreamsThroughEcho(NetNamespace ns, NetStack stack, MbufPool pool, Path script,
+                                               String stackAddress, int bytes, int seed, ProcessBuilder alongside)
+            throws Exception {
+        TcpListener listener = stack.tcp().listen(0, 7000, stack.tcp().defaults());
+        List<TcpConnection> connections = new ArrayList<>();
+        Command.Result result;
+        try (Runner runner = new Runner(stack, now -> echo(listener, connections, now, pool))) {
+            Process beside = alongside == null ? null : alongside.redirectErrorStream(true).start();
+            result = ns.execResult(300, "/usr/bin/python3", script.toString(), "client", stackAddress, "7000",
+                    Integer.toString(bytes), Integer.toString(seed));
+            if (beside != null) {
+                assertTrue(beside.waitFor(60, TimeUnit.SECONDS));
+                assertEquals(0, beside.exitValue(), new String(beside.getInputStream().readAllBytes()));
+            }
+        }
+        String[] words = result.output().trim().split("\\s+");
+        assertTrue(result.output().contains("sent "), result.output());
+        assertEquals(words[1], words[3], "sha256 of what the kernel sent vs what came back: " + result.output());
+        assertEquals(Integer.toString(bytes), words[4]);
+    }
+
     @Test
     void zstackClientStreamsThroughAKernelEchoServer(@TempDir Path dir) throws Exception {
         Path script = peerScript(dir);
         try (TapNetwork net = TapNetwork.create(KERNEL, PortConfig.defaults());
              NetStack stack = new NetStack(net.device, Ipv4Config.parse(STACK + "/24", null))) {
-            Process server = new ProcessBuilder("ip", "netns", "exec", net.namespace.name(), "/usr/bin/python3",
-                    script.toString(), "echo-server", KERNEL, "7001").redirectErrorStream(true).start();
-            try {
-                // wait until the kernel listens
-                byte[] ready = server.getInputStream().readNBytes("listening\n".length());
-                assertEquals("listening\n", new String(ready));
-                StreamingClient client = new StreamingClient(stack, Ipv4Packet.parseAddress(KERNEL), 7001, BYTES, 7,
-                        net.pool);
-                try (Runner runner = new Runner(stack, client)) {
-                    client.awaitEnd(TimeUnit.SECONDS.toNanos(240));
-                }
-                client.assertEchoed(stack);
-                assertTrue(server.waitFor(30, TimeUnit.SECONDS));
-                String out = new String(server.getInputStream().readAllBytes());
-                assertTrue(out.contains("echoed " + BYTES), out);
-            } finally {
-                server.destroyForcibly();
+            clientStreamsThroughKernelEcho(net.namespace, stack, net.pool, script, KERNEL, 7001, BYTES, 7);
+        }
+    }
+
+    /**
+     * A ZStack client on {@code stack} streams {@code bytes} seeded bytes through the kernel's echo server at
+     * {@code kernelAddress}:{@code port} in {@code ns}, and gets every byte back.
+     */
+    static void clientStreamsThroughKernelEcho(NetNamespace ns, NetStack stack, MbufPool pool, Path script,
+                                               String kernelAddress, int port, int bytes, long seed)
+            throws Exception {
+        Process server = new ProcessBuilder("ip", "netns", "exec", ns.name(), "/usr/bin/python3",
+                script.toString(), "echo-server", kernelAddress, Integer.toString(port)).redirectErrorStream(true)
+                .start();
+        try {
+            // wait until the kernel listens
+            byte[] ready = server.getInputStream().readNBytes("listening\n".length());
+            assertEquals("listening\n", new String(ready));
+            StreamingClient client = new StreamingClient(stack, Ipv4Packet.parseAddress(kernelAddress), port, bytes,
+                    seed, pool);
+            try (Runner runner = new Runner(stack, client)) {
+                client.awaitEnd(TimeUnit.SECONDS.toNanos(240));
             }
+            client.assertEchoed(stack);
+            assertTrue(server.waitFor(30, TimeUnit.SECONDS));
+            String out = new String(server.getInputStream().readAllBytes());
+            assertTrue(out.contains("echoed " + bytes), out);
+        } finally {
+            server.destroyForcibly();
         }
     }
 

@@ -208,6 +208,17 @@ public final class Mbuf {
         setTxOffload(m, v);
     }
 
+    /** tx_offload's l2_len + l3_len: where the transport header starts in the frame, as the stack filled it in. */
+    public static int transportHeaderOffset(long m) {
+        long v = txOffload(m);
+        return (int) ((v >>> L2_SHIFT) & 0x7f) + (int) ((v >>> L3_SHIFT) & 0x1ff);
+    }
+
+    /** tx_offload's l4_len: the transport header's length. */
+    public static int transportHeaderLength(long m) {
+        return (int) (txOffload(m) >>> L4_SHIFT) & 0xff;
+    }
+
     /** tx_offload's tso_segsz: the payload bytes per segment a device cuts a TSO frame into. */
     public static int tsoSegmentSize(long m) {
         return (int) (txOffload(m) >>> TSO_SHIFT) & 0xffff;

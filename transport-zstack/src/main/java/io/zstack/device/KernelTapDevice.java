@@ -49,10 +49,8 @@ public final class KernelTapDevice implements NetDevice {
     private final boolean offloads;
     private final DeviceCapabilities capabilities;
     private final Arena arena = Arena.ofShared();
-    /** Bytes of a frame the first posted mbuf takes (its header goes in front, in the headroom). */
-    private final int firstCapacity;
-    /** Bytes each further posted mbuf takes. */
-    private final int nextCapacity;
+    /** Bytes of a frame each posted mbuf takes (the first one's virtio-net header goes in front, in the headroom). */
+    private final int slotCapacity;
     private final int rxSlots;
     /** The mbufs posted for the next read, slot by slot; 0 where the pool had none left. */
     private final long[] posted;
@@ -97,10 +95,8 @@ public final class KernelTapDevice implements NetDevice {
         // is ours, 20 bytes
         this.capabilities = new DeviceCapabilities(false, false, offloads, offloads, true, offloads ? MAX_TSO_BYTES : 0,
                 true);
-        this.nextCapacity = pool.dataRoom() - headroom;
-        this.firstCapacity = nextCapacity;
-        int maxRead = TapFile.VNET_HEADER_LENGTH + MAX_FRAME;
-        this.rxSlots = 1 + (maxRead - TapFile.VNET_HEADER_LENGTH - firstCapacity + nextCapacity - 1) / nextCapacity;
+        this.slotCapacity = pool.dataRoom() - headroom;
+        this.rxSlots = (MAX_FRAME + slotCapacity - 1) / slotCapacity;
         this.posted = new long[rxSlots];
         this.rxIov = arena.allocate((long) IOVEC * rxSlots, 8).address();
         this.txIov = arena.allocate((long) IOVEC * MAX_TX_SEGMENTS, 8).address();
@@ -137,10 +133,10 @@ public final class KernelTapDevice implements NetDevice {
             if (i == 0) {
                 // the header lands in the headroom, the frame at the mbuf's data offset
                 Mbuf.MEMORY.set(JAVA_LONG, at, Mbuf.bufAddr(m) + headroom - TapFile.VNET_HEADER_LENGTH);
-                Mbuf.MEMORY.set(JAVA_LONG, at + 8, firstCapacity + TapFile.VNET_HEADER_LENGTH);
+                Mbuf.MEMORY.set(JAVA_LONG, at + 8, slotCapacity + TapFile.VNET_HEADER_LENGTH);
             } else {
                 Mbuf.MEMORY.set(JAVA_LONG, at, Mbuf.bufAddr(m) + headroom);
-                Mbuf.MEMORY.set(JAVA_LONG, at + 8, nextCapacity);
+                Mbuf.MEMORY.set(JAVA_LONG, at + 8, slotCapacity);
             }
         }
         return unposted == 0;
@@ -188,7 +184,7 @@ public final class KernelTapDevice implements NetDevice {
         long header = Mbuf.dataAddress(head) - TapFile.VNET_HEADER_LENGTH;
         int flags = Mbuf.MEMORY.get(JAVA_BYTE, header) & 0xff;
         int gsoType = Mbuf.MEMORY.get(JAVA_BYTE, header + 1) & 0xff;
-        int first = Math.min(frameLength, firstCapacity);
+        int first = Math.min(frameLength, slotCapacity);
         Mbuf.setDataLen(head, first);
         Mbuf.setPktLen(head, frameLength);
         long last = head;
@@ -196,7 +192,7 @@ public final class KernelTapDevice implements NetDevice {
         int used = 1;
         while (left > 0) {
             long m = posted[used++];
-            int len = Math.min(left, nextCapacity);
+            int len = Math.min(left, slotCapacity);
             Mbuf.setDataLen(m, len);
             Mbuf.setNext(last, m);
             last = m;
@@ -228,8 +224,8 @@ public final class KernelTapDevice implements NetDevice {
             long m = burst.get(taken);
             // where the kernel is to fill the TCP checksum (0: nowhere), read before a header goes in front
             int checksumStart = checksumLeftToKernel(m);
-            long frame = Mbuf.dataAddress(m);
             boolean tso = checksumStart != 0 && (Mbuf.olFlags(m) & Mbuf.LAYOUT.txTcpSegmentation) != 0;
+            int headersLength = checksumStart + Mbuf.transportHeaderLength(m);
             int segmentSize = Mbuf.tsoSegmentSize(m);
             long header = Mbuf.prepend(m, TapFile.VNET_HEADER_LENGTH);
             if (header == 0) {
@@ -245,7 +241,7 @@ public final class KernelTapDevice implements NetDevice {
                 m = withHeader;
                 header = Mbuf.dataAddress(m);
             }
-            writeHeader(header, frame, checksumStart, tso ? segmentSize : 0);
+            writeHeader(header, checksumStart, tso ? headersLength : 0, tso ? segmentSize : 0);
             if (tso) {
                 tsoFramesSent++;
             }
@@ -284,32 +280,26 @@ public final class KernelTapDevice implements NetDevice {
 
     /**
      * Where the TCP checksum to fill starts (the TCP header's offset in the frame) when the stack left it to the
-     * device, else 0. The stack builds every frame with its Ethernet, IPv4 and TCP headers in the first segment.
+     * device, else 0: the header lengths the stack put in tx_offload for the device, as a NIC reads them. The stack
+     * builds every frame with its Ethernet, IPv4 and TCP headers in the first segment.
      */
     private int checksumLeftToKernel(long m) {
-        if (!offloads || (Mbuf.olFlags(m) & Mbuf.LAYOUT.txTcpChecksum) == 0
-                || Mbuf.dataLen(m) < Ethernet.HEADER_LENGTH + 20) {
+        if (!offloads || (Mbuf.olFlags(m) & Mbuf.LAYOUT.txTcpChecksum) == 0) {
             return 0;
         }
-        return Ethernet.HEADER_LENGTH + ((Mbuf.MEMORY.get(JAVA_BYTE, Mbuf.dataAddress(m) + Ethernet.HEADER_LENGTH)
-                & 0x0f) << 2);
+        int start = Mbuf.transportHeaderOffset(m);
+        return Mbuf.dataLen(m) >= start + Mbuf.transportHeaderLength(m) ? start : 0;
     }
 
     /**
      * A frame's virtio-net header: the TCP checksum from {@code checksumStart} on (0: none) left to the kernel, and
-     * for a TSO frame ({@code segmentSize} > 0) its segment size, by which the kernel cuts it (or it delivers it
-     * whole to its own TCP). {@code frame}: the Ethernet header's address.
+     * for a TSO frame ({@code segmentSize} > 0) its headers' length and segment size, by which the kernel cuts it
+     * (or it delivers it whole to its own TCP).
      */
-    private static void writeHeader(long header, long frame, int checksumStart, int segmentSize) {
-        int gsoType = TapFile.GSO_NONE;
-        int headerLength = 0;
-        if (segmentSize > 0) {
-            gsoType = TapFile.GSO_TCPV4;
-            headerLength = checksumStart + ((Mbuf.MEMORY.get(JAVA_BYTE, frame + checksumStart + 12) & 0xf0) >>> 2);
-        }
+    private static void writeHeader(long header, int checksumStart, int headersLength, int segmentSize) {
         Mbuf.MEMORY.set(JAVA_BYTE, header, (byte) (checksumStart != 0 ? TapFile.NEEDS_CSUM : 0));
-        Mbuf.MEMORY.set(JAVA_BYTE, header + 1, (byte) gsoType);
-        Mbuf.MEMORY.set(JAVA_SHORT_UNALIGNED, header + 2, (short) headerLength);
+        Mbuf.MEMORY.set(JAVA_BYTE, header + 1, (byte) (segmentSize > 0 ? TapFile.GSO_TCPV4 : TapFile.GSO_NONE));
+        Mbuf.MEMORY.set(JAVA_SHORT_UNALIGNED, header + 2, (short) headersLength);
         Mbuf.MEMORY.set(JAVA_SHORT_UNALIGNED, header + 4, (short) segmentSize);
         Mbuf.MEMORY.set(JAVA_SHORT_UNALIGNED, header + 6, (short) checksumStart);
         Mbuf.MEMORY.set(JAVA_SHORT_UNALIGNED, header + 8, (short) (checksumStart != 0 ? 16 : 0)); // TCP's field

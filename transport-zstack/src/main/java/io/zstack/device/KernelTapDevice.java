@@ -221,7 +221,8 @@ public final class KernelTapDevice implements NetDevice {
         int taken = 0;
         int size = burst.size();
         while (taken < size) {
-            long m = burst.get(taken);
+            long frame = burst.get(taken);
+            long m = frame;
             // where the kernel is to fill the TCP checksum (0: nowhere), read before a header goes in front
             int checksumStart = checksumLeftToKernel(m);
             boolean tso = checksumStart != 0 && (Mbuf.olFlags(m) & Mbuf.LAYOUT.txTcpSegmentation) != 0;
@@ -262,7 +263,12 @@ public final class KernelTapDevice implements NetDevice {
                 n = 0;
             }
             if (n == -TapFile.EAGAIN) {
-                Mbuf.adj(m, TapFile.VNET_HEADER_LENGTH); // not taken: the caller's again, as it was
+                // not taken: the caller's again, as it was
+                if (m != frame) {
+                    pool.freeSegment(m); // the header mbuf of our own, not the frame behind it
+                } else {
+                    Mbuf.adj(m, TapFile.VNET_HEADER_LENGTH);
+                }
                 break;
             }
             if (n < 0) {

@@ -1,6 +1,7 @@
 package io.zstack.device;
 
 import io.zstack.buffer.DpdkMbufPool;
+import io.zstack.buffer.Mbuf;
 import io.zstack.buffer.MbufBurst;
 import io.zstack.buffer.MbufPool;
 import io.zstack.dpdk.DpdkPort;
@@ -24,6 +25,14 @@ public final class DpdkPortDevice implements NetDevice {
     private final int mtu;
     private final DeviceCapabilities capabilities;
     private final boolean prepareBeforeSend;
+    /**
+     * Frames received are marked checksum-good, not summed again: on a memif link they were copied from the other
+     * process's memory and never crossed a wire, so nothing on the way can have changed them, and the checksum would
+     * prove nothing (Linux takes what crosses a veth unchecked for the same reason). Frames sent are still summed in
+     * full: the peer (F-stack, VPP) may check them.
+     */
+    private final boolean trustReceivedChecksums;
+    private static final long CHECKSUMS_GOOD = Mbuf.LAYOUT.rxIpChecksumGood | Mbuf.LAYOUT.rxL4ChecksumGood;
     private long txPrepareDrops;
 
     /**
@@ -77,7 +86,7 @@ public final class DpdkPortDevice implements NetDevice {
         // only chains without odd inner pieces (its checksum, Ipv4Layer.hasOddInnerSegment). The kernel TAP of
         // KernelTapDevice takes full TSO frames.
         this.capabilities = new DeviceCapabilities(
-                (rx & Offloads.RX_IPV4_CKSUM) != 0 && (rx & Offloads.RX_TCP_CKSUM) != 0,
+                (rx & Offloads.RX_IPV4_CKSUM) != 0 && (rx & Offloads.RX_TCP_CKSUM) != 0 || port.sharedMemoryLink(),
                 (tx & Offloads.TX_IPV4_CKSUM) != 0,
                 (tx & Offloads.TX_TCP_CKSUM) != 0,
                 false,
@@ -85,6 +94,7 @@ public final class DpdkPortDevice implements NetDevice {
                 0,
                 false); // net_tap's sum of a chain with an odd inner segment is wrong (Ipv4Layer.transportChecksum)
         this.prepareBeforeSend = (tx & (Offloads.TX_IPV4_CKSUM | Offloads.TX_TCP_CKSUM | Offloads.TX_TCP_TSO)) != 0;
+        this.trustReceivedChecksums = port.sharedMemoryLink();
     }
 
     /**
@@ -123,6 +133,12 @@ public final class DpdkPortDevice implements NetDevice {
         receiveCalls++;
         if (n > 0) {
             receiveBursts++;
+            if (trustReceivedChecksums) {
+                for (int i = 0; i < n; i++) {
+                    long m = burst.get(i);
+                    Mbuf.setOlFlags(m, Mbuf.olFlags(m) | CHECKSUMS_GOOD);
+                }
+            }
         }
         return n;
     }

@@ -224,6 +224,11 @@ public final class Mbuf {
         return (int) (txOffload(m) >>> TSO_SHIFT) & 0xffff;
     }
 
+    /** Replaces tx_offload's tso_segsz, leaving the header lengths as they are. */
+    public static void setTsoSegmentSize(long m, int tsoSegmentSize) {
+        setTxOffload(m, (txOffload(m) & ~(0xffffL << TSO_SHIFT)) | ((long) (tsoSegmentSize & 0xffff) << TSO_SHIFT));
+    }
+
     public static int privSize(long m) {
         return Short.toUnsignedInt(MEMORY.get(JAVA_SHORT_UNALIGNED, m + PRIV_SIZE));
     }

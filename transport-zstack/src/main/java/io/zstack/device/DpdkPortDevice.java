@@ -25,6 +25,16 @@ public final class DpdkPortDevice implements NetDevice {
     private final int mtu;
     private final DeviceCapabilities capabilities;
     private final boolean prepareBeforeSend;
+    /** The largest TSO payload the stack hands over: an IPv4 packet's limit less the largest IPv4 and TCP headers. */
+    static final int MAX_TSO_BYTES = 65535 - 20 - 60;
+    static final String NET_TAP_DRIVER = "net_tap";
+    /**
+     * net_tap: the most a TSO frame's segment size plus its headers (Ethernet's included) may be, its MTU; 0 on other
+     * ports. See {@link #limitTsoSegments}.
+     */
+    private final int tapTsoFrameLimit;
+    /** TSO frames whose segment size was lowered to what net_tap takes. */
+    private long tsoSegmentsShortened;
     /**
      * Frames received are marked checksum-good, not summed again: on a memif link they were copied from the other
      * process's memory and never crossed a wire, so nothing on the way can have changed them, and the checksum would
@@ -77,22 +87,24 @@ public final class DpdkPortDevice implements NetDevice {
         this.mtu = info.mtu();
         long rx = port.enabledRxOffloads();
         long tx = port.enabledTxOffloads();
-        // TCP does not hand DPDK ports TSO segments. The one port here that offers TSO, DPDK 22.11's net_tap (which
-        // cuts them in software), refuses every TSO frame whose segment size plus all headers, Ethernet's included,
-        // exceeds the MTU: a full MSS (1448 + 14 + 20 + 32 = 1514 > 1500) always does. It stops the burst at that
-        // frame and counts it in oerrors, as it counts every frame it does not take (it has no ring to be full), so
-        // the frame stayed at the head of the transmit queue with ACKs behind it (TcpTapInteropTest with TSO on,
-        // 2026-12-06: nothing acknowledged past the first segment). Segments 14 bytes short of the MSS would pass, and
-        // only chains without odd inner pieces (its checksum, Ipv4Layer.hasOddInnerSegment). The kernel TAP of
-        // KernelTapDevice takes full TSO frames.
+        // TSO where the port offers it with the checksums it implies. net_tap (DPDK 22.11) cuts TSO segments in
+        // software (DPDK's GSO) and has two flaws the stack works around: its sum of a chain is wrong when an inner
+        // mbuf has an odd length (txChecksumAnyChain false: the stack sums such chains itself, and sends a TSO
+        // segment only as a chain of even pieces), and it refuses every TSO frame whose segment size plus all
+        // headers, Ethernet's included, exceeds the MTU, so a full MSS (1448 + 14 + 20 + 32 = 1514 > 1500) never
+        // passes: transmit gives it smaller segments (tapTsoSegmentLimit).
+        boolean netTap = NET_TAP_DRIVER.equals(info.driverName());
+        boolean tso = (tx & Offloads.TX_TCP_TSO) != 0 && (tx & Offloads.TX_IPV4_CKSUM) != 0
+                && (tx & Offloads.TX_TCP_CKSUM) != 0 && (tx & Offloads.TX_MULTI_SEGS) != 0;
         this.capabilities = new DeviceCapabilities(
                 (rx & Offloads.RX_IPV4_CKSUM) != 0 && (rx & Offloads.RX_TCP_CKSUM) != 0 || port.sharedMemoryLink(),
                 (tx & Offloads.TX_IPV4_CKSUM) != 0,
                 (tx & Offloads.TX_TCP_CKSUM) != 0,
-                false,
+                tso,
                 (tx & Offloads.TX_MULTI_SEGS) != 0,
-                0,
-                false); // net_tap's sum of a chain with an odd inner segment is wrong (Ipv4Layer.transportChecksum)
+                tso ? MAX_TSO_BYTES : 0,
+                !netTap);
+        this.tapTsoFrameLimit = tso && netTap ? mtu : 0;
         this.prepareBeforeSend = (tx & (Offloads.TX_IPV4_CKSUM | Offloads.TX_TCP_CKSUM | Offloads.TX_TCP_TSO)) != 0;
         this.trustReceivedChecksums = port.sharedMemoryLink();
     }
@@ -158,6 +170,9 @@ public final class DpdkPortDevice implements NetDevice {
                     continue;
                 }
             }
+            if (tapTsoFrameLimit > 0) {
+                limitTsoSegments(burst, ready);
+            }
             int n = port.txBurst(queue, burst.address(0), ready);
             transmitCalls++;
             burst.removeFirst(n);
@@ -175,6 +190,33 @@ public final class DpdkPortDevice implements NetDevice {
             }
         }
         return sent;
+    }
+
+    /**
+     * Lowers the segment size of the TSO frames among the first {@code count} of {@code burst} to what net_tap takes:
+     * at most its MTU with every header, Ethernet's included, and even, so that with a chain of even pieces every
+     * piece of every segment it cuts stays even (its checksum's flaw). The peer's TCP takes segments shorter than the
+     * MSS as any others; 14 bytes less per segment is the cost.
+     */
+    private void limitTsoSegments(MbufBurst burst, int count) {
+        long tsoFlag = Mbuf.LAYOUT.txTcpSegmentation;
+        for (int i = 0; i < count; i++) {
+            long m = burst.get(i);
+            if ((Mbuf.olFlags(m) & tsoFlag) == 0) {
+                continue;
+            }
+            int headers = Mbuf.transportHeaderOffset(m) + Mbuf.transportHeaderLength(m);
+            int most = (tapTsoFrameLimit - headers) & ~1;
+            if (Mbuf.tsoSegmentSize(m) > most) {
+                Mbuf.setTsoSegmentSize(m, most);
+                tsoSegmentsShortened++;
+            }
+        }
+    }
+
+    /** TSO frames whose segment size {@link #limitTsoSegments} lowered (net_tap only). */
+    public long tsoSegmentsShortened() {
+        return tsoSegmentsShortened;
     }
 
     /**
@@ -248,7 +290,7 @@ public final class DpdkPortDevice implements NetDevice {
                 + " ibytes=" + s.ibytes() + " obytes=" + s.obytes() + " imissed=" + s.imissed() + " ierrors="
                 + s.ierrors() + " oerrors=" + s.oerrors() + " rx_nombuf=" + s.rxNoMbuf() + " rxCalls=" + receiveCalls
                 + " rxBursts=" + receiveBursts + " txCalls=" + transmitCalls + " txRefusedDrops=" + txRefusedDrops
-                + " txPrepareDrops=" + txPrepareDrops;
+                + " txPrepareDrops=" + txPrepareDrops + " tsoSegmentsShortened=" + tsoSegmentsShortened;
     }
 
     @Override

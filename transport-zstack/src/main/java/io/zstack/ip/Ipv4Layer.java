@@ -492,6 +492,15 @@ public final class Ipv4Layer {
     }
 
     /**
+     * True when the route's device sums a chain wrong if an inner mbuf has an odd length
+     * ({@code txChecksumAnyChain} false): a TSO segment must then be a chain of even-length pieces, since its
+     * checksums are the device's alone. Valid after {@link #tsoBytes} said TSO may be used.
+     */
+    public boolean tsoNeedsEvenPieces(Route route) {
+        return !route.offloadAnyChain;
+    }
+
+    /**
      * As {@link #send(Route, long, int, int, long)}; with {@code tsoSegmentSize} > 0 the packet is a TCP segment for
      * the device to cut into segments of that many payload bytes each (TSO: {@link #tsoBytes} said it may). Should
      * the route have become unusable since, the packet is freed and counted ({@code tsoUnroutable}), false.
@@ -588,11 +597,12 @@ public final class Ipv4Layer {
         route.local = local;
         route.offloadTransportChecksum = caps.txTcpChecksum() && route.protocol == Ipv4Packet.PROTOCOL_TCP;
         route.offloadIpChecksum = caps.txIpv4Checksum();
-        // TSO leaves the checksum of every segment to the device: only with the transport checksum offloaded for any
-        // chain too, and a segment of several MSS is a chain of the send queue's mbufs
+        // TSO leaves the checksum of every segment to the device: only with the transport checksum offloaded too, and
+        // a segment of several MSS is a chain of the send queue's mbufs (of even-length pieces where the device's sum
+        // needs them: tsoNeedsEvenPieces)
         route.offloadAnyChain = caps.txChecksumAnyChain();
-        route.tsoBytes = caps.tcpSegmentation() && route.offloadTransportChecksum && route.offloadAnyChain
-                && caps.multiSegment() ? caps.maxTsoBytes() : 0;
+        route.tsoBytes = caps.tcpSegmentation() && route.offloadTransportChecksum && caps.multiSegment()
+                ? caps.maxTsoBytes() : 0;
         route.arpVersion = arp.version();
         return true;
     }

@@ -364,6 +364,28 @@ final class SendQueue {
         return (int) (pieceStart - from);
     }
 
+    /**
+     * True when every piece boundary inside [from, from + len) lies an even number of bytes past {@code from}: the
+     * segment made of that range is a chain whose inner mbufs all have even lengths (its header's length is a multiple
+     * of 4). A device whose offloaded checksum is wrong for odd inner pieces (DPDK 22.11's net_tap) can take such a
+     * segment whole for TSO.
+     */
+    boolean evenPieces(long from, int len) {
+        long end = from + len;
+        int k = find(from);
+        while (true) {
+            int i = (head + k) & capacityMask;
+            long pieceEnd = startOffset[i] + length[i];
+            if (pieceEnd >= end) {
+                return true;
+            }
+            if (((pieceEnd - from) & 1) != 0) {
+                return false;
+            }
+            k++;
+        }
+    }
+
     /** Copies bytes [from, from + len) into dst (used when a device cannot send chains). */
     void copyOut(long from, int len, MemorySegment dst, long dstOffset) {
         int k = find(from);

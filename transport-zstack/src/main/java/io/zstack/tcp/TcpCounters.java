@@ -16,6 +16,11 @@ public final class TcpCounters extends Counters {
     public long segmentsWithHeaderMbuf;
     /** Segments longer than the MSS handed to a device that cuts them up itself (TSO). */
     public long segmentsOffloaded;
+    /**
+     * Sends that would have been one TSO segment but went MSS by MSS: the device sums odd-length inner pieces wrong
+     * (net_tap) and the send queue's pieces there had one.
+     */
+    public long tsoOddChains;
     /** Data segments whose payload was copied behind the header (a device that takes one mbuf per frame). */
     public long segmentsCopied;
     public long retransmittedSegments;

@@ -650,4 +650,9 @@ public final class TcpLayer implements Ipv4Layer.Transport {
     int tsoBytes(TcpConnection c, long nowNanos) {
         return ip.tsoBytes(c.route, nowNanos);
     }
+
+    /** True when {@code c}'s device takes a TSO segment only as a chain of even-length inner mbufs. */
+    boolean tsoNeedsEvenPieces(TcpConnection c) {
+        return ip.tsoNeedsEvenPieces(c.route);
+    }
 }

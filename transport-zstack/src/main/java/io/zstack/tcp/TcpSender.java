@@ -794,6 +794,10 @@ final class TcpSender {
                 }
                 if (len > mss) {
                     len = allTheRest ? len : len / mss * mss; // every piece the device cuts full-sized but the last
+                    if (layer.tsoNeedsEvenPieces(c) && !sendQueue.evenPieces(offset, len)) {
+                        len = sendQueue.endAtPiece(offset, mss); // that device would sum this chain wrong: no TSO
+                        layer.counters().tsoOddChains++;
+                    }
                 } else {
                     len = sendQueue.endAtPiece(offset, len); // one mbuf per segment where the pieces allow
                 }

@@ -111,6 +111,9 @@ public class TcpTapInteropTest {
             assertTrue(ip.txChecksumOffloaded > 0 && ip.txChecksumOffloaded > 10 * ip.txChecksumSoftware, ip.toString());
             assertTrue(ip.rxChecksumTrusted > 0, ip.toString());
             assertEquals(0, ip.rxChecksumSoftware, ip.toString());
+            assertEquals(0, net.device.txRefusedDrops(), net.device.statistics());
+            System.out.println("kernel client through echo: " + stack.tcp().counters() + " " + ip + " "
+                    + net.device.statistics());
         }
     }
 
@@ -189,7 +192,37 @@ public class TcpTapInteropTest {
         try (TapNetwork net = TapNetwork.create(KERNEL, PortConfig.defaults());
              NetStack stack = new NetStack(net.device, Ipv4Config.parse(STACK + "/24", null))) {
             clientStreamsThroughKernelEcho(net.namespace, stack, net.pool, script, KERNEL, 7001, BYTES, 7);
+            assertTapTookTso(net, stack);
         }
+    }
+
+    /**
+     * Written in odd-sized pieces, the stream's segments are chains with odd inner mbufs, which the tap's checksum
+     * gets wrong: those that would have been TSO segments go MSS by MSS instead, and the kernel echoes every byte.
+     */
+    @Test
+    void oddPiecesAreNotSentAsTsoSegmentsToTheTap(@TempDir Path dir) throws Exception {
+        Path script = peerScript(dir);
+        try (TapNetwork net = TapNetwork.create(KERNEL, PortConfig.defaults());
+             NetStack stack = new NetStack(net.device, Ipv4Config.parse(STACK + "/24", null))) {
+            clientStreamsThroughKernelEcho(net.namespace, stack, net.pool, script, KERNEL, 7002, 8 * 1024 * 1024, 8,
+                    1399);
+            assertTrue(stack.tcp().counters().tsoOddChains > 0, stack.tcp().counters().toString());
+            assertEquals(0, stack.ip().counters().tsoPacketsSent, stack.ip().counters().toString());
+            assertEquals(0, net.device.txRefusedDrops(), net.device.statistics());
+        }
+    }
+
+    /**
+     * The tap offers TSO (DPDK's GSO in the PMD): the stack sent segments of several MSS and the tap cut them, in
+     * segments shortened to what it takes (a full MSS plus headers is more than its MTU, which it refuses), and
+     * refused none of them. The kernel got every byte, so the segments and their checksums were right.
+     */
+    static void assertTapTookTso(TapNetwork net, NetStack stack) {
+        assertTrue(net.device.capabilities().tcpSegmentation(), net.device.toString());
+        assertTrue(stack.ip().counters().tsoPacketsSent > 0, stack.ip().counters().toString());
+        assertEquals(stack.ip().counters().tsoPacketsSent, net.device.tsoSegmentsShortened(), net.device.statistics());
+        assertEquals(0, net.device.txRefusedDrops(), net.device.statistics());
     }
 
     /**
@@ -199,6 +232,13 @@ public class TcpTapInteropTest {
     static void clientStreamsThroughKernelEcho(NetNamespace ns, NetStack stack, MbufPool pool, Path script,
                                                String kernelAddress, int port, int bytes, long seed)
             throws Exception {
+        clientStreamsThroughKernelEcho(ns, stack, pool, script, kernelAddress, port, bytes, seed, 1400);
+    }
+
+    /** As above, written in pieces of {@code chunk} bytes (one mbuf each). */
+    static void clientStreamsThroughKernelEcho(NetNamespace ns, NetStack stack, MbufPool pool, Path script,
+                                               String kernelAddress, int port, int bytes, long seed, int chunk)
+            throws Exception {
         Process server = new ProcessBuilder("ip", "netns", "exec", ns.name(), "/usr/bin/python3",
                 script.toString(), "echo-server", kernelAddress, Integer.toString(port)).redirectErrorStream(true)
                 .start();
@@ -207,7 +247,7 @@ public class TcpTapInteropTest {
             byte[] ready = server.getInputStream().readNBytes("listening\n".length());
             assertEquals("listening\n", new String(ready));
             StreamingClient client = new StreamingClient(stack, Ipv4Packet.parseAddress(kernelAddress), port, bytes,
-                    seed, pool);
+                    seed, pool, chunk);
             try (Runner runner = new Runner(stack, client)) {
                 client.awaitEnd(TimeUnit.SECONDS.toNanos(240));
             }
@@ -231,7 +271,7 @@ public class TcpTapInteropTest {
         private final long total;
         private final MbufPool pool;
         private final java.util.SplittableRandom random;
-        private final byte[] chunk = new byte[1400];
+        private final byte[] chunk;
         private final MessageDigest sent;
         private final MessageDigest received;
         private volatile TcpConnection connection;
@@ -240,6 +280,12 @@ public class TcpTapInteropTest {
 
         StreamingClient(NetStack stack, int address, int port, long total, long seed, MbufPool pool)
                 throws java.security.NoSuchAlgorithmException {
+            this(stack, address, port, total, seed, pool, 1400);
+        }
+
+        StreamingClient(NetStack stack, int address, int port, long total, long seed, MbufPool pool, int chunk)
+                throws java.security.NoSuchAlgorithmException {
+            this.chunk = new byte[chunk];
             this.stack = stack;
             this.address = address;
             this.port = port;

@@ -11,15 +11,17 @@ package io.zstack.device;
  * @param maxTsoBytes        largest TSO payload it takes (0 without TSO)
  * @param txChecksumAnyChain the transport checksum it fills is right for any chain, also one whose inner segments
  *                           have odd lengths (DPDK 22.11's net_tap gets those wrong: the stack sums them itself)
+ * @param maxChain           most mbufs a frame's chain may have (0: no limit): TCP cuts a segment gathered from many
+ *                           small writes shorter to stay within it
  */
 public record DeviceCapabilities(boolean rxChecksumVerified, boolean txIpv4Checksum, boolean txTcpChecksum,
                                  boolean tcpSegmentation, boolean multiSegment, int maxTsoBytes,
-                                 boolean txChecksumAnyChain) {
+                                 boolean txChecksumAnyChain, int maxChain) {
 
     /** A device that does nothing for the stack but carry chained frames. */
-    public static final DeviceCapabilities NONE = new DeviceCapabilities(false, false, false, false, true, 0, true);
+    public static final DeviceCapabilities NONE = new DeviceCapabilities(false, false, false, false, true, 0, true, 0);
 
     /** No checksum needs computing: the medium cannot corrupt frames (in-process loopback). */
     public static final DeviceCapabilities RELIABLE_MEDIUM = new DeviceCapabilities(true, true, true, false, true, 0,
-            true);
+            true, 0);
 }

@@ -65,7 +65,8 @@ public final class FaultInjectingDevice extends ForwardingNetDevice {
                 c.tcpSegmentation() && !txCorrupt,
                 c.multiSegment(),
                 txCorrupt ? 0 : c.maxTsoBytes(),
-                c.txChecksumAnyChain());
+                c.txChecksumAnyChain(),
+                c.maxChain());
     }
 
 

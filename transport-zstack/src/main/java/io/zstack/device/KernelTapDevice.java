@@ -94,7 +94,7 @@ public final class KernelTapDevice implements NetDevice {
         // the kernel fills what we leave (TCP checksums) and cuts what we send whole (TSO); the IPv4 header's checksum
         // is ours, 20 bytes
         this.capabilities = new DeviceCapabilities(false, false, offloads, offloads, true, offloads ? MAX_TSO_BYTES : 0,
-                true);
+                true, MAX_TX_SEGMENTS);
         this.slotCapacity = pool.dataRoom() - headroom;
         this.rxSlots = (MAX_FRAME + slotCapacity - 1) / slotCapacity;
         this.posted = new long[rxSlots];

@@ -500,6 +500,11 @@ public final class Ipv4Layer {
         return !route.offloadAnyChain;
     }
 
+    /** The most mbufs a frame's chain may have on the route's device (0: no limit). Valid after {@link #tsoBytes}. */
+    public int chainLimit(Route route) {
+        return route.chain;
+    }
+
     /**
      * As {@link #send(Route, long, int, int, long)}; with {@code tsoSegmentSize} > 0 the packet is a TCP segment for
      * the device to cut into segments of that many payload bytes each (TSO: {@link #tsoBytes} said it may). Should
@@ -603,6 +608,7 @@ public final class Ipv4Layer {
         route.offloadAnyChain = caps.txChecksumAnyChain();
         route.tsoBytes = caps.tcpSegmentation() && route.offloadTransportChecksum && caps.multiSegment()
                 ? caps.maxTsoBytes() : 0;
+        route.chain = caps.maxChain();
         route.arpVersion = arp.version();
         return true;
     }

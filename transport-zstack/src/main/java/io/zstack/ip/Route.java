@@ -39,6 +39,8 @@ public final class Route {
     boolean offloadAnyChain;
     /** The largest TCP segment the device cuts up itself (TSO), 0 without. */
     int tsoBytes;
+    /** The most mbufs a frame's chain may have on the device, 0: no limit. */
+    int chain;
 
     Route(int source, int destination, int protocol) {
         this.source = source;

@@ -386,6 +386,25 @@ final class SendQueue {
         }
     }
 
+    /**
+     * The length of the longest prefix of [from, from + len) that lies in at most {@code pieces} of the queue's mbufs:
+     * {@code len} itself when the range spans no more.
+     */
+    int withinPieces(long from, int len, int pieces) {
+        long end = from + len;
+        int k = find(from);
+        for (int n = 1; ; n++, k++) {
+            int i = (head + k) & capacityMask;
+            long pieceEnd = startOffset[i] + length[i];
+            if (pieceEnd >= end) {
+                return len;
+            }
+            if (n == pieces) {
+                return (int) (pieceEnd - from);
+            }
+        }
+    }
+
     /** Copies bytes [from, from + len) into dst (used when a device cannot send chains). */
     void copyOut(long from, int len, MemorySegment dst, long dstOffset) {
         int k = find(from);

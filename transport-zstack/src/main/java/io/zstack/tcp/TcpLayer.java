@@ -655,4 +655,9 @@ public final class TcpLayer implements Ipv4Layer.Transport {
     boolean tsoNeedsEvenPieces(TcpConnection c) {
         return ip.tsoNeedsEvenPieces(c.route);
     }
+
+    /** The most mbufs a frame's chain may have on {@code c}'s device, 0: no limit. */
+    int chainLimit(TcpConnection c) {
+        return ip.chainLimit(c.route);
+    }
 }

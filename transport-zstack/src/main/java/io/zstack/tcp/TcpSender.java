@@ -792,6 +792,17 @@ final class TcpSender {
                 if (len < mss && c.settings.nagle() && inFlight > 0 && !finQueued) {
                     break; // Nagle: at most one small segment in flight
                 }
+                int chain = layer.chainLimit(c);
+                if (chain > 0) {
+                    // gathered from many small writes, the chain would be longer than the device takes: shorter, one
+                    // mbuf left for a header mbuf
+                    int within = sendQueue.withinPieces(offset, len, chain - 1);
+                    if (within < len) {
+                        len = within;
+                        allTheRest = false;
+                        layer.counters().chainsCut++;
+                    }
+                }
                 if (len > mss) {
                     len = allTheRest ? len : len / mss * mss; // every piece the device cuts full-sized but the last
                     if (layer.tsoNeedsEvenPieces(c) && !sendQueue.evenPieces(offset, len)) {

@@ -3,7 +3,6 @@ package io.zstack.device;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import io.zstack.buffer.JavaMbufPool;
-import io.zstack.buffer.Mbuf;
 import io.zstack.buffer.MbufBurst;
 import io.zstack.testing.NetNamespace;
 import io.zstack.wire.MacAddress;
@@ -74,23 +73,7 @@ class KernelTapDeviceTest {
 
     /** Frame {@code seq} with its data at the very start of each buffer: no room for a header in front. */
     private static long withoutHeadroom(JavaMbufPool pool, int seq, int length) {
-        byte[] data = TestFrames.bytes(seq, length, EXPERIMENTAL);
-        long head = 0;
-        int done = 0;
-        while (done < length) {
-            long m = pool.alloc();
-            Mbuf.setDataOff(m, 0);
-            // the first piece short, so a chain starts with an inner piece the kernel must join
-            int n = Math.min(done == 0 && length > 1000 ? 60 : pool.dataRoom(), length - done);
-            Mbuf.MEMORY.asSlice(Mbuf.append(m, n), n).copyFrom(java.lang.foreign.MemorySegment.ofArray(data)
-                    .asSlice(done, n));
-            done += n;
-            if (head == 0) {
-                head = m;
-            } else {
-                Mbuf.chain(head, m);
-            }
-        }
-        return head;
+        // the first piece short, so a chain starts with an inner piece the kernel must join
+        return TestFrames.chain(pool, TestFrames.bytes(seq, length, EXPERIMENTAL), false, length > 1000 ? 60 : length);
     }
 }

@@ -52,14 +52,25 @@ final class TestFrames {
     }
 
     static long frame(MbufPool pool, int seq, int length, short etherType) {
-        byte[] data = bytes(seq, length, etherType);
+        return chain(pool, bytes(seq, length, etherType), true, pool.dataRoom() - pool.headroom());
+    }
+
+    /**
+     * {@code data} in fresh mbufs of {@code pool}, chained as needed: the first holds at most {@code firstPiece}
+     * bytes; each starts at the pool's headroom, or with {@code headroom} false at the very start of its buffer.
+     */
+    static long chain(MbufPool pool, byte[] data, boolean headroom, int firstPiece) {
+        int length = data.length;
         long head = 0;
         int done = 0;
-        int room = pool.dataRoom() - pool.headroom();
+        int room = headroom ? pool.dataRoom() - pool.headroom() : pool.dataRoom();
         while (done < length) {
             long m = pool.alloc();
             assertNotEquals(0, m, "pool " + pool.name() + " is empty");
-            int n = Math.min(room, length - done);
+            if (!headroom) {
+                Mbuf.setDataOff(m, 0);
+            }
+            int n = Math.min(done == 0 ? Math.min(firstPiece, room) : room, length - done);
             MemorySegment.copy(MemorySegment.ofArray(data), done, MemorySegment.ofAddress(Mbuf.append(m, n))
                     .reinterpret(n), 0, n);
             done += n;

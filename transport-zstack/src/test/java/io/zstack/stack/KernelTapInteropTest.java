@@ -102,15 +102,42 @@ public class KernelTapInteropTest {
     }
 
     /**
+     * Written 100 bytes at a time, the stream's data lies in many small mbufs, and a segment of 64 KB would be a chain
+     * of 650 of them, more than the TAP takes in one write (64 pieces: it dropped every such frame, and the stream
+     * crawled by retransmissions). TCP cuts such segments shorter: every frame goes, TSO still.
+     */
+    @Test
+    void segmentsOfManySmallWritesStayWithinTheTapsChainLimit(@TempDir Path dir) throws Exception {
+        NetNamespace.requireRoot();
+        JavaMbufPool pool = new JavaMbufPool("ktap-small", 16384, 2176);
+        try (NetNamespace ns = NetNamespace.create()) {
+            KernelTapDevice device = open(ns, "zktap6", pool);
+            streamThroughKernelEcho(dir, ns, device, pool, 7003, 4 * 1024 * 1024, 10, 100, stack -> {
+                assertTrue(stack.tcp().counters().chainsCut > 0, stack.tcp().counters().toString());
+                assertTrue(device.tsoFramesSent() > 0, device.statistics());
+                assertEquals(0, device.transmitErrors(), device.statistics());
+            });
+        }
+        pool.close();
+    }
+
+    /**
      * A ZStack client on {@code device} streams {@code bytes} seeded bytes through the kernel's echo server at
      * {@code port} and checks what comes back; {@code check} then looks at the stack's and device's counters.
      */
     private static void streamThroughKernelEcho(Path dir, NetNamespace ns, NetDevice device, JavaMbufPool pool,
                                                 int port, int bytes, long seed, Consumer<NetStack> check)
             throws Exception {
+        streamThroughKernelEcho(dir, ns, device, pool, port, bytes, seed, 1400, check);
+    }
+
+    /** As above, written {@code chunk} bytes (one mbuf) at a time. */
+    private static void streamThroughKernelEcho(Path dir, NetNamespace ns, NetDevice device, JavaMbufPool pool,
+                                                int port, int bytes, long seed, int chunk, Consumer<NetStack> check)
+            throws Exception {
         try (NetStack stack = new NetStack(device, Ipv4Config.parse(STACK + "/24", null))) {
             TcpTapInteropTest.clientStreamsThroughKernelEcho(ns, stack, pool, TcpTapInteropTest.peerScript(dir),
-                    KERNEL, port, bytes, seed);
+                    KERNEL, port, bytes, seed, chunk);
             check.accept(stack);
         } finally {
             device.close();

@@ -197,6 +197,35 @@ public class TcpTapInteropTest {
     }
 
     /**
+     * Written 100 bytes at a time and pushed together: TSO segments are chains of a hundred mbufs and more, which the
+     * tap's GSO cuts (an mbuf of its own for each piece of each segment) without refusing one; every byte echoed.
+     */
+    @Test
+    void tsoSegmentsOfManySmallWritesPassTheTap(@TempDir Path dir) throws Exception {
+        Path script = peerScript(dir);
+        int[] longestTsoChain = new int[1];
+        try (TapNetwork net = TapNetwork.create(KERNEL, PortConfig.defaults());
+             NetStack stack = new NetStack(new io.zstack.device.ForwardingNetDevice(net.device) {
+                 @Override
+                 public int transmit(io.zstack.buffer.MbufBurst burst) {
+                     for (int i = 0; i < burst.size(); i++) {
+                         long m = burst.get(i);
+                         if ((Mbuf.olFlags(m) & Mbuf.LAYOUT.txTcpSegmentation) != 0) {
+                             longestTsoChain[0] = Math.max(longestTsoChain[0], Mbuf.nbSegs(m));
+                         }
+                     }
+                     return inner.transmit(burst);
+                 }
+             }, Ipv4Config.parse(STACK + "/24", null))) {
+            clientStreamsThroughKernelEcho(net.namespace, stack, net.pool, script, KERNEL, 7003, 2 * 1024 * 1024, 9,
+                    100);
+            assertTrue(longestTsoChain[0] > 100, "longest TSO chain: " + longestTsoChain[0] + " mbufs");
+            assertEquals(0, stack.tcp().counters().chainsCut, stack.tcp().counters().toString());
+            assertTapTookTso(net, stack);
+        }
+    }
+
+    /**
      * Written in odd-sized pieces, the stream's segments are chains with odd inner mbufs, which the tap's checksum
      * gets wrong: those that would have been TSO segments go MSS by MSS instead, and the kernel echoes every byte.
      */
@@ -272,6 +301,7 @@ public class TcpTapInteropTest {
         private final MbufPool pool;
         private final java.util.SplittableRandom random;
         private final byte[] chunk;
+        private final boolean gather;
         private final MessageDigest sent;
         private final MessageDigest received;
         private volatile TcpConnection connection;
@@ -286,6 +316,7 @@ public class TcpTapInteropTest {
         StreamingClient(NetStack stack, int address, int port, long total, long seed, MbufPool pool, int chunk)
                 throws java.security.NoSuchAlgorithmException {
             this.chunk = new byte[chunk];
+            this.gather = chunk < 1000;
             this.stack = stack;
             this.address = address;
             this.port = port;
@@ -323,7 +354,9 @@ public class TcpTapInteropTest {
                 MemorySegment.copy(chunk, 0, MemorySegment.ofAddress(Mbuf.append(m, len)).reinterpret(len),
                         ValueLayout.JAVA_BYTE, 0, len);
                 sent.update(chunk, 0, len);
-                if (!c.write(m, now)) {
+                // small pieces are queued and pushed together, as a handler's writes and its flush: a segment then
+                // gathers many of them
+                if (!(gather ? c.queue(m) : c.write(m, now))) {
                     pool.free(m);
                     break;
                 }
@@ -331,6 +364,9 @@ public class TcpTapInteropTest {
                 if (sentBytes == total) {
                     c.shutdownOutput(now);
                 }
+            }
+            if (gather) {
+                c.push(now);
             }
         }
 

@@ -87,36 +87,42 @@ public class KernelTapInteropTest {
 
     @Test
     void zstackClientStreamsThroughAKernelEchoServer(@TempDir Path dir) throws Exception {
-        NetNamespace.requireRoot();
-        JavaMbufPool pool = new JavaMbufPool("ktap-client", 8192, 2176);
-        try (NetNamespace ns = NetNamespace.create()) {
-            KernelTapDevice device = open(ns, "zktap2", pool);
-            streamThroughKernelEcho(dir, ns, device, pool, 7001, BYTES, 8, stack -> {
-                assertTrue(device.largeFramesReceived() > 0, device.statistics());
-                assertTrue(device.tsoFramesSent() > 0 && device.tsoFramesSent() == stack.ip().counters().tsoPacketsSent,
-                        stack.ip().counters() + " " + device.statistics());
-                assertEquals(0, device.transmitErrors(), device.statistics());
-            });
-        }
-        pool.close();
+        clientThroughKernelEcho(dir, "ktap-client", 8192, "zktap2", 7001, BYTES, 8, 1400, (stack, device) -> {
+            assertTrue(device.largeFramesReceived() > 0, device.statistics());
+            assertTrue(device.tsoFramesSent() > 0 && device.tsoFramesSent() == stack.ip().counters().tsoPacketsSent,
+                    stack.ip().counters() + " " + device.statistics());
+            assertEquals(0, device.transmitErrors(), device.statistics());
+        });
     }
 
     /**
-     * Written 100 bytes at a time, the stream's data lies in many small mbufs, and a segment of 64 KB would be a chain
-     * of 650 of them, more than the TAP takes in one write (64 pieces: it dropped every such frame, and the stream
-     * crawled by retransmissions). TCP cuts such segments shorter: every frame goes, TSO still.
+     * Written 100 bytes at a time and pushed together, the stream's data lies in many small mbufs, and a segment of
+     * 64 KB would be a chain of 650 of them, more than the TAP takes in one write (64 pieces: it dropped every such
+     * frame, and the stream crawled by retransmissions). TCP cuts such segments shorter: every frame goes, TSO still.
      */
     @Test
     void segmentsOfManySmallWritesStayWithinTheTapsChainLimit(@TempDir Path dir) throws Exception {
+        clientThroughKernelEcho(dir, "ktap-small", 16384, "zktap6", 7003, 4 * 1024 * 1024, 10, 100, (stack, device) -> {
+            assertTrue(stack.tcp().counters().chainsCut > 0, stack.tcp().counters().toString());
+            assertTrue(device.tsoFramesSent() > 0, device.statistics());
+            assertEquals(0, device.transmitErrors(), device.statistics());
+        });
+    }
+
+    /**
+     * A TAP named {@code iface} in a new namespace, a pool of {@code mbufs}, and a ZStack client on it streaming
+     * through the kernel's echo server ({@link #streamThroughKernelEcho}); {@code check} then looks at the counters.
+     */
+    private static void clientThroughKernelEcho(Path dir, String poolName, int mbufs, String iface, int port,
+                                                int bytes, long seed, int chunk,
+                                                java.util.function.BiConsumer<NetStack, KernelTapDevice> check)
+            throws Exception {
         NetNamespace.requireRoot();
-        JavaMbufPool pool = new JavaMbufPool("ktap-small", 16384, 2176);
+        JavaMbufPool pool = new JavaMbufPool(poolName, mbufs, 2176);
         try (NetNamespace ns = NetNamespace.create()) {
-            KernelTapDevice device = open(ns, "zktap6", pool);
-            streamThroughKernelEcho(dir, ns, device, pool, 7003, 4 * 1024 * 1024, 10, 100, stack -> {
-                assertTrue(stack.tcp().counters().chainsCut > 0, stack.tcp().counters().toString());
-                assertTrue(device.tsoFramesSent() > 0, device.statistics());
-                assertEquals(0, device.transmitErrors(), device.statistics());
-            });
+            KernelTapDevice device = open(ns, iface, pool);
+            streamThroughKernelEcho(dir, ns, device, pool, port, bytes, seed, chunk,
+                    stack -> check.accept(stack, device));
         }
         pool.close();
     }

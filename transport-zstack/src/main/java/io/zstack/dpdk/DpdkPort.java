@@ -137,16 +137,16 @@ public final class DpdkPort implements AutoCloseable {
     }
 
     /**
-     * Whether a transmit burst ends in one system call: af_xdp and af_packet fill their ring, then kick the kernel
-     * with one {@code sendto} for the whole burst (see {@code NetDevice.transmitCallEntersKernel}).
-     */
-    /**
      * True for a memif port: its frames cross memory the two processes share, copied, never carried over a wire.
      */
     public boolean sharedMemoryLink() {
         return memifLink != null;
     }
 
+    /**
+     * Whether a transmit burst ends in one system call: af_xdp and af_packet fill their ring, then kick the kernel
+     * with one {@code sendto} for the whole burst (see {@code NetDevice.transmitCallEntersKernel}).
+     */
     public boolean transmitCallEntersKernel() {
         String driver = info().driverName();
         return AF_XDP_DRIVER.equals(driver) || AF_PACKET_DRIVER.equals(driver);

@@ -405,6 +405,24 @@ final class SendQueue {
         }
     }
 
+    /**
+     * The length of the longest suffix of [end - len, end) that lies in at most {@code pieces} of the queue's mbufs:
+     * {@code len} itself when the range spans no more.
+     */
+    int tailWithinPieces(long end, int len, int pieces) {
+        long from = end - len;
+        int k = find(end - 1);
+        for (int n = 1; ; n++, k--) {
+            long pieceStart = startOffset[(head + k) & capacityMask];
+            if (pieceStart <= from) {
+                return len;
+            }
+            if (n == pieces) {
+                return (int) (end - pieceStart);
+            }
+        }
+    }
+
     /** Copies bytes [from, from + len) into dst (used when a device cannot send chains). */
     void copyOut(long from, int len, MemorySegment dst, long dstOffset) {
         int k = find(from);

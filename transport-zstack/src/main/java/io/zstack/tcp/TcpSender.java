@@ -247,7 +247,7 @@ final class TcpSender {
         while (sentNew < PROBE_SEGMENTS) {
             long offset = offsetOf(sndNxt);
             long unsent = Math.max(0, sendQueue.end() - offset);
-            int len = unsent > 0 ? sendQueue.endAtPiece(offset, (int) Math.min(unsent, mss)) : 0;
+            int len = unsent > 0 ? fitChain(offset, sendQueue.endAtPiece(offset, (int) Math.min(unsent, mss))) : 0;
             long flight = Integer.toUnsignedLong(SeqNum.diff(sndNxt, sndUna));
             if (len <= 0 || SeqNum.lt(sndNxt, sndMax) || Integer.toUnsignedLong(sndWnd) < flight + len) {
                 break;
@@ -535,7 +535,7 @@ final class TcpSender {
         if (unsent > 0 && Integer.toUnsignedLong(sndWnd) >= flight + Math.min(unsent, mss)) {
             start = sndNxt;
             for (int n = 0; n < PROBE_SEGMENTS && unsent > 0; n++) {
-                int len = sendQueue.endAtPiece(offset, (int) Math.min(unsent, mss));
+                int len = fitChain(offset, sendQueue.endAtPiece(offset, (int) Math.min(unsent, mss)));
                 if (n > 0 && Integer.toUnsignedLong(sndWnd) < flight + len) {
                     break;
                 }
@@ -549,6 +549,11 @@ final class TcpSender {
         } else {
             int dataEnd = finQueued && SeqNum.gt(sndMax, finSeq) ? finSeq : sndMax;
             start = SeqNum.diff(dataEnd, sndUna) > mss ? dataEnd - mss : sndUna;
+            int chain = layer.chainLimit(c);
+            if (chain > 0 && SeqNum.gt(dataEnd, start)) {
+                // the last bytes still, in as many mbufs as the device takes (data in tiny mbufs)
+                start = dataEnd - sendQueue.tailWithinPieces(offsetOf(dataEnd), SeqNum.diff(dataEnd, start), chain - 1);
+            }
             sendSegmentAt(start, SeqNum.diff(dataEnd, start), nowNanos, true);
             retransmittedProbe = true;
         }
@@ -700,7 +705,16 @@ final class TcpSender {
     private int segmentLengthAt(int seq, int limit) {
         long offset = offsetOf(seq);
         long available = sendQueue.end() - offset;
-        return (int) Math.max(0, Math.min(limit, available));
+        return fitChain(offset, (int) Math.max(0, Math.min(limit, available)));
+    }
+
+    /**
+     * {@code len} cut so that the segment of [offset, offset + len) is a chain the device takes (its
+     * {@code maxChain}, one mbuf left for a header mbuf): data in tiny mbufs, resent or probed, as in sendData.
+     */
+    private int fitChain(long offset, int len) {
+        int chain = layer.chainLimit(c);
+        return chain > 0 && len > 0 ? sendQueue.withinPieces(offset, len, chain - 1) : len;
     }
 
     /** Stream offset of a sequence number at or after SND.UNA in the data range. */
@@ -1002,7 +1016,8 @@ final class TcpSender {
             long inFlight = Integer.toUnsignedLong(SeqNum.diff(sndNxt, sndUna));
             long room = Integer.toUnsignedLong(sndWnd) - inFlight;
             if (inFlight == 0 && room > 0) {
-                int len = (int) Math.min(Math.min(room, sendQueue.end() - offsetOf(sndNxt)), effectiveMss());
+                int len = fitChain(offsetOf(sndNxt),
+                        (int) Math.min(Math.min(room, sendQueue.end() - offsetOf(sndNxt)), effectiveMss()));
                 boolean fin = finQueued && offsetOf(sndNxt) + len == sendQueue.end();
                 layer.counters().windowOverrides++;
                 sendSegmentAt(sndNxt, len, nowNanos, false);

@@ -173,6 +173,28 @@ public class KernelTapInteropTest {
     }
 
     /**
+     * Data in 16-byte mbufs with 2 % of the frames lost each way: even one MSS of it is more mbufs than the TAP takes
+     * in a frame, so the resends must stay within the limit as the first sendings do, or the TAP drops every one of
+     * them and the stream stalls.
+     */
+    @Test
+    void resendsOfTinyPiecesStayWithinTheTapsChainLimit(@TempDir Path dir) throws Exception {
+        NetNamespace.requireRoot();
+        JavaMbufPool pool = new JavaMbufPool("ktap-tiny", 32768, 2176);
+        try (NetNamespace ns = NetNamespace.create()) {
+            KernelTapDevice tap = open(ns, "zktap7", pool);
+            FaultInjectingDevice device = new FaultInjectingDevice(tap, FaultConfig.builder().seed(13)
+                    .direction(FaultConfig.Direction.BOTH).drop(0.02).build(), NanoClock.system());
+            streamThroughKernelEcho(dir, ns, device, pool, 7004, 256 * 1024, 11, 16, stack -> {
+                assertTrue(stack.tcp().counters().retransmittedSegments > 0, stack.tcp().counters().toString());
+                assertTrue(stack.tcp().counters().chainsCut > 0, stack.tcp().counters().toString());
+                assertEquals(0, tap.transmitErrors(), tap.statistics());
+            });
+        }
+        pool.close();
+    }
+
+    /**
      * Garbage from the kernel's side (a packet socket on the TAP: frames to our MAC, IPv4 by type, random bytes after,
      * 14 to 1,500 of them) while the kernel's client streams through the echo server: every one is dropped and
      * counted, the stream's bytes come back right, and the pool gets every mbuf back.

@@ -117,12 +117,21 @@ public class KernelTapInteropTest {
                                                 int bytes, long seed, int chunk,
                                                 java.util.function.BiConsumer<NetStack, KernelTapDevice> check)
             throws Exception {
+        clientThroughKernelEcho(dir, poolName, mbufs, iface, tap -> tap, port, bytes, seed, chunk, check);
+    }
+
+    /** As above, the stack on {@code wrap} of the TAP (a fault injector over it). */
+    private static void clientThroughKernelEcho(Path dir, String poolName, int mbufs, String iface,
+                                                java.util.function.Function<KernelTapDevice, NetDevice> wrap,
+                                                int port, int bytes, long seed, int chunk,
+                                                java.util.function.BiConsumer<NetStack, KernelTapDevice> check)
+            throws Exception {
         NetNamespace.requireRoot();
         JavaMbufPool pool = new JavaMbufPool(poolName, mbufs, 2176);
         try (NetNamespace ns = NetNamespace.create()) {
-            KernelTapDevice device = open(ns, iface, pool);
-            streamThroughKernelEcho(dir, ns, device, pool, port, bytes, seed, chunk,
-                    stack -> check.accept(stack, device));
+            KernelTapDevice tap = open(ns, iface, pool);
+            streamThroughKernelEcho(dir, ns, wrap.apply(tap), pool, port, bytes, seed, chunk,
+                    stack -> check.accept(stack, tap));
         }
         pool.close();
     }
@@ -157,19 +166,12 @@ public class KernelTapInteropTest {
      */
     @Test
     void tsoSegmentsLostAreRecovered(@TempDir Path dir) throws Exception {
-        NetNamespace.requireRoot();
-        JavaMbufPool pool = new JavaMbufPool("ktap-lossy", 8192, 2176);
-        try (NetNamespace ns = NetNamespace.create()) {
-            KernelTapDevice tap = open(ns, "zktap3", pool);
-            FaultInjectingDevice device = new FaultInjectingDevice(tap, FaultConfig.builder().seed(12)
-                    .direction(FaultConfig.Direction.BOTH).drop(0.01).build(), NanoClock.system());
-            streamThroughKernelEcho(dir, ns, device, pool, 7002, 8 * 1024 * 1024, 9, stack -> {
-                assertTrue(tap.tsoFramesSent() > 0, tap.statistics());
-                assertTrue(stack.tcp().counters().retransmittedSegments > 0, stack.tcp().counters().toString());
-                assertEquals(0, tap.transmitErrors(), tap.statistics());
-            });
-        }
-        pool.close();
+        clientThroughKernelEcho(dir, "ktap-lossy", 8192, "zktap3", tap -> lossy(tap, 12, 0.01), 7002, 8 * 1024 * 1024,
+                9, 1400, (stack, tap) -> {
+                    assertTrue(tap.tsoFramesSent() > 0, tap.statistics());
+                    assertTrue(stack.tcp().counters().retransmittedSegments > 0, stack.tcp().counters().toString());
+                    assertEquals(0, tap.transmitErrors(), tap.statistics());
+                });
     }
 
     /**
@@ -179,19 +181,18 @@ public class KernelTapInteropTest {
      */
     @Test
     void resendsOfTinyPiecesStayWithinTheTapsChainLimit(@TempDir Path dir) throws Exception {
-        NetNamespace.requireRoot();
-        JavaMbufPool pool = new JavaMbufPool("ktap-tiny", 32768, 2176);
-        try (NetNamespace ns = NetNamespace.create()) {
-            KernelTapDevice tap = open(ns, "zktap7", pool);
-            FaultInjectingDevice device = new FaultInjectingDevice(tap, FaultConfig.builder().seed(13)
-                    .direction(FaultConfig.Direction.BOTH).drop(0.02).build(), NanoClock.system());
-            streamThroughKernelEcho(dir, ns, device, pool, 7004, 256 * 1024, 11, 16, stack -> {
-                assertTrue(stack.tcp().counters().retransmittedSegments > 0, stack.tcp().counters().toString());
-                assertTrue(stack.tcp().counters().chainsCut > 0, stack.tcp().counters().toString());
-                assertEquals(0, tap.transmitErrors(), tap.statistics());
-            });
-        }
-        pool.close();
+        clientThroughKernelEcho(dir, "ktap-tiny", 32768, "zktap7", tap -> lossy(tap, 13, 0.02), 7004, 256 * 1024, 11,
+                16, (stack, tap) -> {
+                    assertTrue(stack.tcp().counters().retransmittedSegments > 0, stack.tcp().counters().toString());
+                    assertTrue(stack.tcp().counters().chainsCut > 0, stack.tcp().counters().toString());
+                    assertEquals(0, tap.transmitErrors(), tap.statistics());
+                });
+    }
+
+    /** {@code tap} losing {@code drop} of its frames each way. */
+    private static NetDevice lossy(KernelTapDevice tap, long seed, double drop) {
+        return new FaultInjectingDevice(tap, FaultConfig.builder().seed(seed).direction(FaultConfig.Direction.BOTH)
+                .drop(drop).build(), NanoClock.system());
     }
 
     /**

@@ -21,6 +21,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
+import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -51,30 +52,40 @@ class ZStackAfPacketLoopsTest {
                 ns.exec("ip", "link", "set", name, "up");
             }
             kernel.exec("ip", "addr", "add", "10.83.0.1/24", "dev", "vk");
-            Process server = new ProcessBuilder("ip", "netns", "exec", kernel.name(), "/usr/bin/python3",
-                    script.toString(), "echo-many", "10.83.0.1", "7100", Integer.toString(CONNECTIONS))
-                    .redirectErrorStream(true).start();
-            ZStackEventLoopGroup group = null;
-            try {
-                BufferedReader serverOutput = new BufferedReader(new InputStreamReader(server.getInputStream(),
-                        StandardCharsets.UTF_8));
-                assertEquals("listening", serverOutput.readLine());
-                // the port's sockets open in the namespace of the thread that builds the group
-                group = zstack.call(() -> new ZStackEventLoopGroup(2, ZStackConfig.builder()
-                        .device(ZStackDevices.dpdk("net_af_packet83,iface=vz,qpairs=2"))
-                        .address(Ipv4Config.parse("10.83.0.2/24", null)).build()));
-                run(group, serverOutput, "10.83.0.1", 7100);
-            } finally {
-                if (group != null) {
-                    group.shutdownGracefully(0, 5, TimeUnit.SECONDS).sync();
-                }
-                server.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
-            }
+            // the port's sockets open in the namespace of the thread that builds the group
+            run(script, kernel, "10.83.0.1", 7100, zstack, () -> new ZStackEventLoopGroup(2, ZStackConfig.builder()
+                    .device(ZStackDevices.dpdk("net_af_packet83,iface=vz,qpairs=2"))
+                    .address(Ipv4Config.parse("10.83.0.2/24", null)).build()));
         }
     }
 
-    /** The connections out to the kernel's echo-many server at host:port, checked; shared with the kernel TAP's test. */
-    static void run(ZStackEventLoopGroup group, BufferedReader serverOutput, String host, int port) throws Exception {
+    /**
+     * Starts the kernel's echo-many server in {@code serverNs} at host:port, builds a group of two loops with
+     * {@code newGroup} in {@code loopNs}, and checks the connections out to the server; stops both after.
+     */
+    static void run(Path script, NetNamespace serverNs, String host, int port, NetNamespace loopNs,
+                    Callable<ZStackEventLoopGroup> newGroup) throws Exception {
+        Process server = new ProcessBuilder("ip", "netns", "exec", serverNs.name(), "/usr/bin/python3",
+                script.toString(), "echo-many", host, Integer.toString(port), Integer.toString(CONNECTIONS))
+                .redirectErrorStream(true).start();
+        ZStackEventLoopGroup group = null;
+        try {
+            BufferedReader serverOutput = new BufferedReader(new InputStreamReader(server.getInputStream(),
+                    StandardCharsets.UTF_8));
+            assertEquals("listening", serverOutput.readLine());
+            group = loopNs.call(newGroup);
+            run(group, serverOutput, host, port);
+        } finally {
+            if (group != null) {
+                group.shutdownGracefully(0, 5, TimeUnit.SECONDS).sync();
+            }
+            server.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+        }
+    }
+
+    /** The connections out to the kernel's echo-many server at host:port, checked. */
+    private static void run(ZStackEventLoopGroup group, BufferedReader serverOutput, String host, int port)
+            throws Exception {
         CountDownLatch done = new CountDownLatch(CONNECTIONS);
         List<StreamCheck> checks = new ArrayList<>();
         List<ChannelFuture> connects = new ArrayList<>();

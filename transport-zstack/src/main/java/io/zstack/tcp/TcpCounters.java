@@ -21,7 +21,7 @@ public final class TcpCounters extends Counters {
      * (net_tap) and the send queue's pieces there had one.
      */
     public long tsoOddChains;
-    /** Segments cut shorter than they could have been to keep their chain within what the device takes. */
+    /** Segments (sent, resent or probes) cut shorter to keep their chain within what the device takes. */
     public long chainsCut;
     /** Data segments whose payload was copied behind the header (a device that takes one mbuf per frame). */
     public long segmentsCopied;

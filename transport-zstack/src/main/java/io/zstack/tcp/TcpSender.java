@@ -549,11 +549,7 @@ final class TcpSender {
         } else {
             int dataEnd = finQueued && SeqNum.gt(sndMax, finSeq) ? finSeq : sndMax;
             start = SeqNum.diff(dataEnd, sndUna) > mss ? dataEnd - mss : sndUna;
-            int chain = layer.chainLimit(c);
-            if (chain > 0 && SeqNum.gt(dataEnd, start)) {
-                // the last bytes still, in as many mbufs as the device takes (data in tiny mbufs)
-                start = dataEnd - sendQueue.tailWithinPieces(offsetOf(dataEnd), SeqNum.diff(dataEnd, start), chain - 1);
-            }
+            start = dataEnd - fitChainTail(offsetOf(dataEnd), SeqNum.diff(dataEnd, start)); // the last bytes still
             sendSegmentAt(start, SeqNum.diff(dataEnd, start), nowNanos, true);
             retransmittedProbe = true;
         }
@@ -710,11 +706,24 @@ final class TcpSender {
 
     /**
      * {@code len} cut so that the segment of [offset, offset + len) is a chain the device takes (its
-     * {@code maxChain}, one mbuf left for a header mbuf): data in tiny mbufs, resent or probed, as in sendData.
+     * {@code maxChain}, one mbuf left for a header mbuf): data in tiny mbufs, sent, resent or probed. Counted.
      */
     private int fitChain(long offset, int len) {
         int chain = layer.chainLimit(c);
-        return chain > 0 && len > 0 ? sendQueue.withinPieces(offset, len, chain - 1) : len;
+        return chain > 0 && len > 0 ? counted(len, sendQueue.withinPieces(offset, len, chain - 1)) : len;
+    }
+
+    /** As {@link #fitChain}, for the last {@code len} bytes before {@code end}: the cut keeps the end. */
+    private int fitChainTail(long end, int len) {
+        int chain = layer.chainLimit(c);
+        return chain > 0 && len > 0 ? counted(len, sendQueue.tailWithinPieces(end, len, chain - 1)) : len;
+    }
+
+    private int counted(int len, int fitted) {
+        if (fitted < len) {
+            layer.counters().chainsCut++;
+        }
+        return fitted;
     }
 
     /** Stream offset of a sequence number at or after SND.UNA in the data range. */
@@ -806,16 +815,10 @@ final class TcpSender {
                 if (len < mss && c.settings.nagle() && inFlight > 0 && !finQueued) {
                     break; // Nagle: at most one small segment in flight
                 }
-                int chain = layer.chainLimit(c);
-                if (chain > 0) {
-                    // gathered from many small writes, the chain would be longer than the device takes: shorter, one
-                    // mbuf left for a header mbuf
-                    int within = sendQueue.withinPieces(offset, len, chain - 1);
-                    if (within < len) {
-                        len = within;
-                        allTheRest = false;
-                        layer.counters().chainsCut++;
-                    }
+                int within = fitChain(offset, len); // gathered from many small writes: at most what the device takes
+                if (within < len) {
+                    len = within;
+                    allTheRest = false;
                 }
                 if (len > mss) {
                     len = allTheRest ? len : len / mss * mss; // every piece the device cuts full-sized but the last

@@ -18,6 +18,9 @@ public record DeviceCapabilities(boolean rxChecksumVerified, boolean txIpv4Check
                                  boolean tcpSegmentation, boolean multiSegment, int maxTsoBytes,
                                  boolean txChecksumAnyChain, int maxChain) {
 
+    /** Largest TSO payload there is: an IPv4 packet's 65,535 bytes less its header and the largest TCP header. */
+    public static final int MAX_TSO_BYTES = 65535 - 20 - 60;
+
     /** A device that does nothing for the stack but carry chained frames. */
     public static final DeviceCapabilities NONE = new DeviceCapabilities(false, false, false, false, true, 0, true, 0);
 

@@ -25,8 +25,6 @@ public final class DpdkPortDevice implements NetDevice {
     private final int mtu;
     private final DeviceCapabilities capabilities;
     private final boolean prepareBeforeSend;
-    /** The largest TSO payload the stack hands over: an IPv4 packet's limit less the largest IPv4 and TCP headers. */
-    static final int MAX_TSO_BYTES = 65535 - 20 - 60;
     static final String NET_TAP_DRIVER = "net_tap";
     /** The most segments net_tap's GSO cuts one frame into (its MAX_GSO_MBUFS): a larger frame it refuses. */
     private static final int TAP_GSO_SEGMENTS = 64;
@@ -105,7 +103,7 @@ public final class DpdkPortDevice implements NetDevice {
                 (tx & Offloads.TX_TCP_CKSUM) != 0,
                 tso,
                 (tx & Offloads.TX_MULTI_SEGS) != 0,
-                tso ? Math.min(MAX_TSO_BYTES, TAP_GSO_SEGMENTS * (mtu - 14 - 20 - 60)) : 0,
+                tso ? Math.min(DeviceCapabilities.MAX_TSO_BYTES, TAP_GSO_SEGMENTS * (mtu - 14 - 20 - 60)) : 0,
                 !netTap,
                 0); // long chains of small pieces pass its GSO (TcpTapInteropTest)
         this.tapTsoFrameLimit = tso ? mtu : 0;

@@ -36,8 +36,6 @@ public final class KernelTapDevice implements NetDevice {
     /** The largest frame the kernel hands over: a 64 KB IPv4 packet and its Ethernet header. */
     static final int MAX_FRAME = 65535 + Ethernet.HEADER_LENGTH;
     private static final int IOVEC = 16;
-    /** Largest TSO payload: an IPv4 packet's 65,535 bytes less its header and the largest TCP header. */
-    static final int MAX_TSO_BYTES = 65535 - 20 - 60;
     /** Pieces of a frame to send in one writev: a longer chain is dropped and counted. */
     private static final int MAX_TX_SEGMENTS = 64;
 
@@ -93,8 +91,8 @@ public final class KernelTapDevice implements NetDevice {
         this.offloads = file.setOffloads();
         // the kernel fills what we leave (TCP checksums) and cuts what we send whole (TSO); the IPv4 header's checksum
         // is ours, 20 bytes
-        this.capabilities = new DeviceCapabilities(false, false, offloads, offloads, true, offloads ? MAX_TSO_BYTES : 0,
-                true, MAX_TX_SEGMENTS);
+        this.capabilities = new DeviceCapabilities(false, false, offloads, offloads, true,
+                offloads ? DeviceCapabilities.MAX_TSO_BYTES : 0, true, MAX_TX_SEGMENTS);
         this.slotCapacity = pool.dataRoom() - headroom;
         this.rxSlots = (MAX_FRAME + slotCapacity - 1) / slotCapacity;
         this.posted = new long[rxSlots];

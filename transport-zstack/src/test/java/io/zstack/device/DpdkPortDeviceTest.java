@@ -1,9 +1,9 @@
 package io.zstack.device;
 
+import static io.zstack.device.TestFrames.EXPERIMENTAL;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.zstack.buffer.Mbuf;
 import io.zstack.buffer.MbufBurst;
 import io.zstack.dpdk.PortConfig;
 import io.zstack.testing.TapNetwork;
@@ -25,10 +25,10 @@ class DpdkPortDeviceTest {
             long kernelReceivedBefore = kernelRxPackets(net);
             long opacketsBefore = device.port().stats().opackets();
             MbufBurst queue = new MbufBurst(8);
-            queue.add(frame(net, device.mtu() + 100)); // longer than any frame the port may send
+            queue.add(TestFrames.frame(net.pool, 0, device.mtu() + 100, EXPERIMENTAL)); // longer than the port sends
             int behind = 3;
-            for (int i = 0; i < behind; i++) {
-                queue.add(frame(net, 60));
+            for (int i = 1; i <= behind; i++) {
+                queue.add(TestFrames.frame(net.pool, i, 60, EXPERIMENTAL));
             }
             long giveUpAt = System.nanoTime() + 5_000_000_000L;
             int sent = 0;
@@ -46,18 +46,6 @@ class DpdkPortDeviceTest {
             }
             assertEquals(behind, kernelRxPackets(net) - kernelReceivedBefore, "frames the kernel's interface got");
         } // TapNetwork's close checks every mbuf came back to the pool
-    }
-
-    /** A broadcast frame of {@code length} bytes with an experimental EtherType, which the kernel counts and drops. */
-    private static long frame(TapNetwork net, int length) {
-        long m = net.pool.alloc();
-        assertTrue(m != 0, "pool empty");
-        long at = Mbuf.append(m, length);
-        for (int i = 0; i < length; i++) {
-            Mbuf.MEMORY.set(java.lang.foreign.ValueLayout.JAVA_BYTE, at + i, (byte) (i < 6 ? 0xff : i == 12 ? 0x88
-                    : i == 13 ? 0xb5 : i));
-        }
-        return m;
     }
 
     private static long kernelRxPackets(TapNetwork net) throws Exception {

@@ -1,5 +1,6 @@
 package io.zstack.device;
 
+import static io.zstack.device.TestFrames.EXPERIMENTAL;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import io.zstack.buffer.JavaMbufPool;
@@ -15,7 +16,6 @@ import org.junit.jupiter.api.io.TempDir;
 
 /** {@link KernelTapDevice}'s transmit side, against the kernel's end of the TAP in a namespace the test creates. */
 class KernelTapDeviceTest {
-    private static final short EXPERIMENTAL = (short) 0x88b5;
 
     /**
      * The stack's frames have headroom for the virtio-net header; a frame that has none (built elsewhere, or an mbuf

@@ -18,6 +18,8 @@ final class TestFrames {
     static final int MIN_LENGTH = HEADER + 4 + 4;
     static final short IPV4 = 0x0800;
     static final short ARP = 0x0806;
+    /** An experimental EtherType (IEEE 802's local experimental 1): a kernel interface counts it, then drops it. */
+    static final short EXPERIMENTAL = (short) 0x88b5;
 
     private TestFrames() {
     }

@@ -4,6 +4,7 @@ import io.zstack.util.Counters;
 
 /** What the Ethernet/ARP/IPv4/ICMP layer counted, like the Ip/Icmp sections of {@code netstat -s}. */
 public final class IpCounters extends Counters {
+    /** Frames the devices delivered, those receive coalescing merged included. */
     public long framesReceived;
     /** Transport checksums left to the device (offloaded: only the pseudo-header sum is written). */
     public long txChecksumOffloaded;
@@ -15,8 +16,15 @@ public final class IpCounters extends Counters {
     public long txChecksumSoftware;
     /** Received transport packets whose checksum the device verified (its RX_L4_CKSUM_GOOD flag): not summed again. */
     public long rxChecksumTrusted;
-    /** Received transport packets without the device's verdict: the transport sums them. */
+    /**
+     * Received transport packets without the device's verdict: the transport sums them, or receive coalescing summed
+     * them (and marked them RX_L4_CKSUM_NONE: verified, but the merged packet's checksum field is not its sum).
+     */
     public long rxChecksumSoftware;
+    /** Received frames merged into the TCP segment before them (receive coalescing, NetStack). */
+    public long framesCoalesced;
+    /** Segments receive coalescing made of more than one frame. */
+    public long segmentsCoalesced;
     /** Frames another thread flushed because the loop did not come back from a handler (ZStackEventLoop.StallWatch). */
     public long stalledFlushFrames;
     public long framesSent;

@@ -288,12 +288,12 @@ public final class Ipv4Layer {
             frame = Mbuf.trimTo(pool, frame, l4Length);
         }
         long l4Checksum = flags & Mbuf.LAYOUT.rxL4ChecksumMask;
-        boolean verified = l4Checksum == Mbuf.LAYOUT.rxL4ChecksumGood;
-        if (l4Checksum == Mbuf.LAYOUT.rxL4ChecksumBad) {
-            verified = false; // the transport recomputes and counts it
-        }
+        boolean trusted = l4Checksum == Mbuf.LAYOUT.rxL4ChecksumGood;
+        // both bits, DPDK's RX_L4_CKSUM_NONE: the data was verified, the checksum field is not its sum (receive
+        // coalescing's merged segments after it summed their frames; a device's LRO). A bad verdict is summed again
+        boolean verified = trusted || l4Checksum == Mbuf.LAYOUT.rxL4ChecksumMask;
         counters.packetsDelivered++;
-        if (verified) {
+        if (trusted) {
             counters.rxChecksumTrusted++;
         } else {
             counters.rxChecksumSoftware++;

@@ -6,6 +6,7 @@ import io.zstack.device.NetDevice;
 import io.zstack.ip.ArpCache;
 import io.zstack.ip.Ipv4Config;
 import io.zstack.ip.Ipv4Layer;
+import io.zstack.ip.ReceiveCoalescer;
 import io.zstack.tcp.IsnGenerator;
 import io.zstack.tcp.TcpLayer;
 import io.zstack.tcp.TcpSettings;
@@ -33,6 +34,8 @@ public final class NetStack implements AutoCloseable {
     private long framesHandedOver;
     private long framesTakenOver;
     private long handOverDrops;
+    /** Null when off: see {@link #coalesceReceivedSegments}. */
+    private ReceiveCoalescer coalescer;
 
     /** A stack on {@code device} with the given address and default TCP settings; it owns the device. */
     public NetStack(NetDevice device, Ipv4Config config) {
@@ -58,6 +61,7 @@ public final class NetStack implements AutoCloseable {
         this.loopback = loopback;
         this.ip = new Ipv4Layer(device, loopback, config, ArpCache.withDefaults());
         this.tcp = new TcpLayer(ip, device.pool(), tcpDefaults, isns, seed, nowNanos);
+        this.coalescer = new ReceiveCoalescer(ip.counters());
     }
 
     public TcpLayer tcp() {
@@ -81,6 +85,15 @@ public final class NetStack implements AutoCloseable {
     }
 
     /** Frames this stack received from the device and handed to the stack owning their flow. */
+    /**
+     * Whether a run of one connection's consecutive segments in a received burst is handed to IP and TCP as one
+     * segment ({@link ReceiveCoalescer}, as Linux's GRO; on by default). Not done for the frames of a device shared
+     * by several stacks ({@link #steerDeviceInput}), nor for the loopback, whose frames are chains already.
+     */
+    public void coalesceReceivedSegments(boolean on) {
+        coalescer = on ? (coalescer != null ? coalescer : new ReceiveCoalescer(ip.counters())) : null;
+    }
+
     public long framesHandedOver() {
         return framesHandedOver;
     }
@@ -191,7 +204,8 @@ public final class NetStack implements AutoCloseable {
                 }
             }
         } else {
-            for (int i = 0; i < n; i++) {
+            int frames = coalescer != null && from == device && n > 1 ? coalescer.coalesce(rx, n) : n;
+            for (int i = 0; i < frames; i++) {
                 ip.input(from, rx.get(i), nowNanos);
             }
         }

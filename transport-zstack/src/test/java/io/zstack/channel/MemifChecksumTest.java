@@ -154,7 +154,8 @@ class MemifChecksumTest {
                 ZStackEventLoop loop = (ZStackEventLoop) group.next();
                 java.util.Map<String, Long> ip = loop.submit(() -> loop.stack().ip().counters().snapshot()).get();
                 assertEquals(0L, ip.get("rxChecksumSoftware"), ip.toString());
-                assertTrue(ip.get("rxChecksumTrusted") > total / 1448, ip.toString());
+                // every frame was trusted: a packet of its own, or merged into one (receive coalescing)
+                assertTrue(ip.get("rxChecksumTrusted") + ip.get("framesCoalesced") > total / 1448, ip.toString());
             }
         } finally {
             clientGroup.shutdownGracefully(0, 5, TimeUnit.SECONDS).sync();

@@ -6,6 +6,7 @@ import io.zstack.device.NetDevice;
 import io.zstack.ip.ArpCache;
 import io.zstack.ip.Ipv4Config;
 import io.zstack.ip.Ipv4Layer;
+import io.zstack.ip.ReceiveCoalescer;
 
 /**
  * The TCP tests' host: a device, a loopback, IPv4 and TCP put together as the stack layer does, but from the layers
@@ -18,6 +19,8 @@ final class TcpHost implements AutoCloseable {
     private final Ipv4Layer ip;
     private final TcpLayer tcp;
     private final MbufBurst rx = new MbufBurst(32);
+    /** As NetStack: runs of one connection's segments in a burst reach IP and TCP merged. */
+    private final ReceiveCoalescer coalescer;
     private boolean closed;
 
     TcpHost(NetDevice device, Ipv4Config config, TcpSettings tcpDefaults, IsnGenerator isns, long seed,
@@ -26,6 +29,7 @@ final class TcpHost implements AutoCloseable {
         this.loopback = new LoopbackDevice("lo", device.pool(), 1024, 65535);
         this.ip = new Ipv4Layer(device, loopback, config, ArpCache.withDefaults());
         this.tcp = new TcpLayer(ip, device.pool(), tcpDefaults, isns, seed, nowNanos);
+        this.coalescer = new ReceiveCoalescer(ip.counters());
     }
 
     TcpLayer tcp() {
@@ -73,7 +77,8 @@ final class TcpHost implements AutoCloseable {
         if (n > 0) {
             tcp.checkMemory();
         }
-        for (int i = 0; i < n; i++) {
+        int frames = from == device && n > 1 ? coalescer.coalesce(rx, n) : n;
+        for (int i = 0; i < frames; i++) {
             ip.input(from, rx.get(i), nowNanos);
         }
         rx.clear();

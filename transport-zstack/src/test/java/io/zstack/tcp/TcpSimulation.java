@@ -34,9 +34,14 @@ final class TcpSimulation implements AutoCloseable {
 
     /** As above, with {@code latencyNanos} of one-way delay on the link. */
     TcpSimulation(long seed, FaultConfig faults, TcpSettings settings, long latencyNanos) {
+        this(seed, faults, settings, latencyNanos, 1_000_000_000L);
+    }
+
+    /** As above, the link carrying {@code bitsPerSecond} (0: no limit, a burst sent arrives as one burst). */
+    TcpSimulation(long seed, FaultConfig faults, TcpSettings settings, long latencyNanos, long bitsPerSecond) {
         poolA = new JavaMbufPool("sim-a", 8192);
         poolB = new JavaMbufPool("sim-b", 8192);
-        link = SimulatedLink.builder(clock).latencyNanos(latencyNanos).bitsPerSecond(1_000_000_000L).queueCapacity(4096)
+        link = SimulatedLink.builder(clock).latencyNanos(latencyNanos).bitsPerSecond(bitsPerSecond).queueCapacity(4096)
                 .pools(poolA, poolB)
                 .endA("a", MacAddress.of(0x020000000001L), 1500)
                 .endB("b", MacAddress.of(0x020000000002L), 1500)

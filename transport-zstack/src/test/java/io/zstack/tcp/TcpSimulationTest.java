@@ -95,54 +95,76 @@ class TcpSimulationTest {
         transfer(seed, faults, bytes, settings);
     }
 
+    /**
+     * Receive coalescing (ReceiveCoalescer, as Linux's GRO) under the same faults: on a link with no bandwidth limit
+     * a window's worth of segments arrives in one burst, and runs of them reach TCP as one segment of up to 64 KB
+     * (with loss, reordering and duplication around them, and corrupted frames left out of the runs and dropped).
+     */
+    @ParameterizedTest(name = "coalesced, seed {0}: {2} bytes each way under {1}")
+    @MethodSource("casesWithoutSack")
+    void coalescedSegmentsDeliverEverythingUnderFaults(long seed, FaultConfig faults, long bytes) {
+        try (TcpSimulation sim = new TcpSimulation(seed, faults, TcpSettings.defaults(), 500_000, 0)) {
+            transfer(sim, seed, faults, bytes, TcpSettings.defaults());
+            for (TcpHost host : new TcpHost[] {sim.a, sim.b}) {
+                assertTrue(host.ip().counters().framesCoalesced > 0, "runs merged: " + host.ip().counters());
+                assertTrue(host.tcp().counters().checksumErrors > 0, "corrupted frames still dropped by TCP: "
+                        + host.tcp().counters());
+            }
+        }
+    }
+
     private static void transfer(long seed, FaultConfig faults, long bytes, TcpSettings settings) {
         try (TcpSimulation sim = new TcpSimulation(seed, faults, settings)) {
-            TcpConnection[] pair = sim.establish(settings, 30 * SECOND);
-            TcpConnection client = pair[0];
-            TcpConnection[] server = {pair[1]};
-            assertTrue(server[0] != null && client.state() == TcpState.ESTABLISHED, "handshake, seed " + seed + ": "
-                    + client.describe(sim.now()) + "\n" + sim.a.tcp().counters() + "\n" + sim.b.tcp().counters()
-                    + "\n" + sim.a.ip().counters() + "\n" + sim.b.ip().counters());
-            assertNotNull(server[0]);
-            SplittableRandom sizes = new SplittableRandom(seed);
-            long[] sentA = {0};
-            long[] sentB = {0};
-            long[] readA = {0};
-            long[] readB = {0};
-            long started = sim.now();
-            boolean done = sim.run(() -> {
-                long now = sim.now();
-                sentA[0] = TcpSimulation.writeStream(client, sim.poolA, 100 + seed, sentA[0], bytes, sizes, now);
-                sentB[0] = TcpSimulation.writeStream(server[0], sim.poolB, 200 + seed, sentB[0], bytes, sizes, now);
-                readB[0] = TcpSimulation.readStream(server[0], sim.poolB, 100 + seed, readB[0], now);
-                readA[0] = TcpSimulation.readStream(client, sim.poolA, 200 + seed, readA[0], now);
-                return readA[0] == bytes && readB[0] == bytes;
-            }, 120 * SECOND); // the harsh seeds need 5 to 30 s; stale RTT samples once made one take 2800 s
-            // one line per seed for comparing recovery changes over a sweep (grep 'sim-sweep'): virtual time of the
-            // transfer and both stacks' counters
-            TcpCounters ca = sim.a.tcp().counters();
-            TcpCounters cb = sim.b.tcp().counters();
-            assertTrue(settings.sack() == client.sackOn && settings.sack() == server[0].sackOn);
-            System.out.printf("sim-sweep " + (settings.sack() ? "" : "nosack-") + "seed %d %s: %d ms, timeouts %d, retransmitted %d, fast retransmits %d, probes %d, undone %d%n",
-                    seed, faults == FaultConfig.NONE ? "clean" : "drop " + faults.drop(), (sim.now() - started) / 1_000_000L,
-                    ca.timeouts + cb.timeouts, ca.retransmittedSegments + cb.retransmittedSegments,
-                    ca.fastRetransmits + cb.fastRetransmits, ca.tailLossProbes + cb.tailLossProbes,
-                    ca.recoveriesUndone + cb.recoveriesUndone);
-            assertTrue(done, "seed " + seed + ": a->b " + readB[0] + "/" + bytes + ", b->a " + readA[0] + "/" + bytes
-                    + "\n" + sim.a.tcp().counters() + "\n" + sim.b.tcp().counters() + "\n" + client.describe(sim.now())
-                    + "\n" + server[0].describe(sim.now()));
-            client.close(sim.now());
-            server[0].close(sim.now());
-            assertTrue(sim.run(() -> (client.state() == TcpState.TIME_WAIT || client.state() == TcpState.CLOSED)
-                    && server[0].state() == TcpState.CLOSED || server[0].state() == TcpState.TIME_WAIT
-                    && client.state() == TcpState.CLOSED, 120 * SECOND),
-                    "seed " + seed + ": close ended in " + client.state() + " / " + server[0].state());
-            assertTrue(client.error() == null && server[0].error() == null,
-                    "orderly close: " + client.error() + " / " + server[0].error());
-            // TIME_WAIT ends after 2 MSL and the tables empty
-            assertTrue(sim.run(() -> sim.a.tcp().connectionCount() == 0 && sim.b.tcp().connectionCount() == 0,
-                    2 * settings.mslNanos() + 10 * SECOND));
+            transfer(sim, seed, faults, bytes, settings);
         }
+    }
+
+    private static void transfer(TcpSimulation sim, long seed, FaultConfig faults, long bytes, TcpSettings settings) {
+        TcpConnection[] pair = sim.establish(settings, 30 * SECOND);
+        TcpConnection client = pair[0];
+        TcpConnection[] server = {pair[1]};
+        assertTrue(server[0] != null && client.state() == TcpState.ESTABLISHED, "handshake, seed " + seed + ": "
+                + client.describe(sim.now()) + "\n" + sim.a.tcp().counters() + "\n" + sim.b.tcp().counters()
+                + "\n" + sim.a.ip().counters() + "\n" + sim.b.ip().counters());
+        assertNotNull(server[0]);
+        SplittableRandom sizes = new SplittableRandom(seed);
+        long[] sentA = {0};
+        long[] sentB = {0};
+        long[] readA = {0};
+        long[] readB = {0};
+        long started = sim.now();
+        boolean done = sim.run(() -> {
+            long now = sim.now();
+            sentA[0] = TcpSimulation.writeStream(client, sim.poolA, 100 + seed, sentA[0], bytes, sizes, now);
+            sentB[0] = TcpSimulation.writeStream(server[0], sim.poolB, 200 + seed, sentB[0], bytes, sizes, now);
+            readB[0] = TcpSimulation.readStream(server[0], sim.poolB, 100 + seed, readB[0], now);
+            readA[0] = TcpSimulation.readStream(client, sim.poolA, 200 + seed, readA[0], now);
+            return readA[0] == bytes && readB[0] == bytes;
+        }, 120 * SECOND); // the harsh seeds need 5 to 30 s; stale RTT samples once made one take 2800 s
+        // one line per seed for comparing recovery changes over a sweep (grep 'sim-sweep'): virtual time of the
+        // transfer and both stacks' counters
+        TcpCounters ca = sim.a.tcp().counters();
+        TcpCounters cb = sim.b.tcp().counters();
+        assertTrue(settings.sack() == client.sackOn && settings.sack() == server[0].sackOn);
+        System.out.printf("sim-sweep " + (settings.sack() ? "" : "nosack-") + "seed %d %s: %d ms, timeouts %d, retransmitted %d, fast retransmits %d, probes %d, undone %d%n",
+                seed, faults == FaultConfig.NONE ? "clean" : "drop " + faults.drop(), (sim.now() - started) / 1_000_000L,
+                ca.timeouts + cb.timeouts, ca.retransmittedSegments + cb.retransmittedSegments,
+                ca.fastRetransmits + cb.fastRetransmits, ca.tailLossProbes + cb.tailLossProbes,
+                ca.recoveriesUndone + cb.recoveriesUndone);
+        assertTrue(done, "seed " + seed + ": a->b " + readB[0] + "/" + bytes + ", b->a " + readA[0] + "/" + bytes
+                + "\n" + sim.a.tcp().counters() + "\n" + sim.b.tcp().counters() + "\n" + client.describe(sim.now())
+                + "\n" + server[0].describe(sim.now()));
+        client.close(sim.now());
+        server[0].close(sim.now());
+        assertTrue(sim.run(() -> (client.state() == TcpState.TIME_WAIT || client.state() == TcpState.CLOSED)
+                && server[0].state() == TcpState.CLOSED || server[0].state() == TcpState.TIME_WAIT
+                && client.state() == TcpState.CLOSED, 120 * SECOND),
+                "seed " + seed + ": close ended in " + client.state() + " / " + server[0].state());
+        assertTrue(client.error() == null && server[0].error() == null,
+                "orderly close: " + client.error() + " / " + server[0].error());
+        // TIME_WAIT ends after 2 MSL and the tables empty
+        assertTrue(sim.run(() -> sim.a.tcp().connectionCount() == 0 && sim.b.tcp().connectionCount() == 0,
+                2 * settings.mslNanos() + 10 * SECOND));
     }
 
     /** Both ends close at the same moment: FIN_WAIT_1, CLOSING, TIME_WAIT on both sides (RFC 9293 §3.6 case 2). */

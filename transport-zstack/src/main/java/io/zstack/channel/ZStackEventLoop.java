@@ -93,6 +93,7 @@ public final class ZStackEventLoop extends SingleThreadEventLoop {
         if (count > 1) {
             stack.steerDeviceInput(fabric.steering(index)); // each TCP frame to the loop its flow hash picks
         }
+        stack.coalesceReceivedSegments(config.receiveCoalescing());
         stack.beforeProcessing(this::runListenTasks);
         this.largePool = config.largeBuffers() == 0 ? null : largePoolLike(pool, config.largeBuffers(), index);
         // large buffers in segment-sized mbufs: a full segment's payload on this device (MTU less IPv4, TCP and the

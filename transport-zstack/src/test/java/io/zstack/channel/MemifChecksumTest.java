@@ -99,7 +99,9 @@ class MemifChecksumTest {
         MemifLink link = new MemifLink("cksum", 51, 52, 4095);
         ChecksumCheckingDevice server = new ChecksumCheckingDevice(link.server);
         ChecksumCheckingDevice client = new ChecksumCheckingDevice(link.client);
+        // the server with receive coalescing off, the client with it on (the default): both kinds of input trust
         ZStackEventLoopGroup serverGroup = new ZStackEventLoopGroup(1, ZStackConfig.builder().inProcess(false)
+                .receiveCoalescing(false)
                 .device((i, n) -> server).address(Ipv4Config.parse("10.9.51.1/24", null)).build());
         ZStackEventLoopGroup clientGroup = new ZStackEventLoopGroup(1, ZStackConfig.builder().inProcess(false)
                 .device((i, n) -> client).address(Ipv4Config.parse("10.9.51.2/24", null)).build());
@@ -156,6 +158,11 @@ class MemifChecksumTest {
                 assertEquals(0L, ip.get("rxChecksumSoftware"), ip.toString());
                 // every frame was trusted: a packet of its own, or merged into one (receive coalescing)
                 assertTrue(ip.get("rxChecksumTrusted") + ip.get("framesCoalesced") > total / 1448, ip.toString());
+                if (group == serverGroup) {
+                    assertEquals(0L, ip.get("framesCoalesced"), "coalescing off: " + ip);
+                } else {
+                    assertTrue(ip.get("framesCoalesced") > 0, "coalescing on: " + ip);
+                }
             }
         } finally {
             clientGroup.shutdownGracefully(0, 5, TimeUnit.SECONDS).sync();

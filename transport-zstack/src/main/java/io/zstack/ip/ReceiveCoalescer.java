@@ -18,7 +18,10 @@ import java.nio.ByteOrder;
  * <p>Frames merge only when nothing but the payload and sequence number tells them apart: single-mbuf IPv4 without
  * options or fragmentation, the same Ethernet and IP addresses, TOS, TTL and ports, flags ACK (PSH allowed; it ends
  * the run), the same acknowledgment number, window and TCP options (timestamps byte for byte), each starting where the
- * one before ended, every one but the last as long as the first (a shorter one ends the run), 64 KB at most. A frame
+ * one before ended, 64 KB at most. Unlike GRO, which hands its packets on and may have to cut them again (so every
+ * segment but the last must be as long as the first), a merged segment here goes only to our own TCP: segments of
+ * any lengths merge. An echo's answer starts with a short head buffer, then full segments: GRO's rule kept that
+ * first segment apart (setup 2 at 4 KB: three frames made two segments, not one). A frame
  * whose checksums the device did not vouch for is summed here before it merges (the layers above would have summed it
  * anyway) and is then marked RX_L4_CKSUM_NONE (verified, the field not the merged packet's sum), which IP counts as
  * summed in software; one that fails is left alone for IP and TCP to count and drop.
@@ -66,7 +69,6 @@ public final class ReceiveCoalescer {
     private long headAddress;
     private long headLast;
     private int headFrames;
-    private int firstPayload;
     private int payloadTotal;
     private int nextSeq;
     private int tcpHeaderLength;
@@ -108,7 +110,6 @@ public final class ReceiveCoalescer {
         headAddress = Mbuf.dataAddress(frame);
         headLast = frame;
         headFrames = 1;
-        firstPayload = payload;
         payloadTotal = payload;
         tcpHeaderLength = (MEMORY.get(BYTE, headAddress + TCP_OFFSET) & 0xf0) >>> 2;
         nextSeq = MEMORY.get(U32, headAddress + TCP_SEQ) + payload;
@@ -119,7 +120,7 @@ public final class ReceiveCoalescer {
     /** Chains {@code frame}'s payload to the run when it continues it; false (nothing changed) when not. */
     private boolean joins(long frame) {
         int payload = dataPayload(frame);
-        if (payload <= 0 || payload > firstPayload || headFrames >= MAX_FRAMES
+        if (payload <= 0 || headFrames >= MAX_FRAMES
                 || payloadTotal + payload + tcpHeaderLength > MAX_L4) {
             return false;
         }
@@ -161,8 +162,6 @@ public final class ReceiveCoalescer {
         if ((flags & PSH) != 0) {
             MEMORY.set(BYTE, h + TCP_FLAGS, (byte) (ACK | PSH));
             headOpen = false;
-        } else if (payload < firstPayload) {
-            headOpen = false; // only the last piece may be shorter: the run's segment size stays the first's
         }
         counters.framesCoalesced++;
         counters.framesReceived++;

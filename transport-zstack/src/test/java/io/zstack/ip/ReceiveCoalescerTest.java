@@ -127,15 +127,17 @@ class ReceiveCoalescerTest {
     }
 
     @Test
-    void aPushOrAShorterSegmentEndsTheRun() {
-        int n = coalesce(segment(0, 100, ACK), segment(100, 100, ACK | PSH), segment(200, 100, ACK),
-                segment(300, 60, ACK), segment(360, 60, ACK));
-        assertEquals(3, n, "[0,200) ends at its PSH, [200,360) at its shorter piece, [360,420) alone");
-        assertArrayEquals(expected(0, 200), payload(burst.get(0)));
-        assertArrayEquals(expected(200, 160), payload(burst.get(1)));
-        assertArrayEquals(expected(360, 60), payload(burst.get(2)));
+    void aPushEndsTheRunAndSegmentsOfAnyLengthsMerge() {
+        // an echo's answer: a short head, then full segments, then the rest (GRO would keep the head apart)
+        int n = coalesce(segment(0, 80, ACK), segment(80, 1448, ACK), segment(1528, 1448, ACK),
+                segment(2976, 700, ACK | PSH), segment(3676, 100, ACK), segment(3776, 60, ACK));
+        assertEquals(2, n, "[0,3676) ends at its PSH, [3676,3836) after it");
+        assertArrayEquals(expected(0, 3676), payload(burst.get(0)));
+        assertArrayEquals(expected(3676, 160), payload(burst.get(1)));
         assertEquals(ACK | PSH, tcpFlags(burst.get(0)));
         assertEquals(ACK, tcpFlags(burst.get(1)));
+        assertEquals(20 + 32 + 3676, ipTotalLength(burst.get(0)));
+        assertEquals(true, ipHeaderChecksumValid(burst.get(1)));
     }
 
     @Test
@@ -143,8 +145,8 @@ class ReceiveCoalescerTest {
         int n = coalesce(segment(0, 100, ACK), segment(100, 100, ACK, 100, 500), // another TSval
                 segment(200, 100, ACK, 100, 600), // another window
                 segment(400, 100, ACK, 100, 600), // a hole before it
-                segment(500, 200, ACK, 100, 600), // longer than the run's first
-                segment(700, 100, ACK | 0x01, 100, 600)); // FIN
+                segment(500, 100, ACK | 0x01, 100, 600), // FIN
+                segment(600, 100, ACK | 0x20, 100, 600)); // URG
         assertEquals(6, n);
         assertEquals(0, counters.framesCoalesced);
         for (int i = 0; i < n; i++) {

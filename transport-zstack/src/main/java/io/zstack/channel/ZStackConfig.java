@@ -297,8 +297,8 @@ public final class ZStackConfig {
          * Receive coalescing, as Linux's GRO (on by default; also the system property
          * {@code io.zstack.receiveCoalescing}): a run of one connection's in-order segments in a received burst is
          * parsed, looked up and queued by TCP once, its payloads chained, not copied (an HTTP echo of 8 KB over memif:
-         * the six frames of a request, and of its answer, reach TCP as one segment). Off, every frame goes through IP and TCP on its own. Loops that share a
-         * device's queue by flow hash do not merge.
+         * the six frames of a request, and of its answer, reach TCP as one segment). Off, every frame goes through IP
+         * and TCP on its own. Loops that share a device's queue by flow hash each merge their own flows' frames.
          */
         public Builder receiveCoalescing(boolean on) {
             this.receiveCoalescing = on;

@@ -87,8 +87,9 @@ public final class NetStack implements AutoCloseable {
     /** Frames this stack received from the device and handed to the stack owning their flow. */
     /**
      * Whether a run of one connection's consecutive segments in a received burst is handed to IP and TCP as one
-     * segment ({@link ReceiveCoalescer}, as Linux's GRO; on by default). Not done for the frames of a device shared
-     * by several stacks ({@link #steerDeviceInput}), nor for the loopback, whose frames are chains already.
+     * segment ({@link ReceiveCoalescer}, as Linux's GRO; on by default); on a device shared by several stacks
+     * ({@link #steerDeviceInput}), each stack merges the frames of its own flows, those another stack handed it
+     * included. Not for the loopback, whose frames are chains already.
      */
     public void coalesceReceivedSegments(boolean on) {
         coalescer = on ? (coalescer != null ? coalescer : new ReceiveCoalescer(ip.counters())) : null;
@@ -190,12 +191,14 @@ public final class NetStack implements AutoCloseable {
             tcp.checkMemory();
         }
         if (steering != null && from == device) {
+            // the frames of other stacks' flows go to them (they coalesce what they take); ours stay, in order
             int self = steering.self();
+            int kept = 0;
             for (int i = 0; i < n; i++) {
                 long frame = rx.get(i);
                 int owner = steering.ownerOf(frame);
                 if (owner == self) {
-                    ip.input(from, frame, nowNanos);
+                    rx.set(kept++, frame);
                 } else if (steering.handOver(owner, frame)) {
                     framesHandedOver++;
                 } else {
@@ -203,14 +206,20 @@ public final class NetStack implements AutoCloseable {
                     device.pool().free(frame);
                 }
             }
+            deliver(from, kept, nowNanos);
         } else {
-            int frames = coalescer != null && from == device && n > 1 ? coalescer.coalesce(rx, n) : n;
-            for (int i = 0; i < frames; i++) {
-                ip.input(from, rx.get(i), nowNanos);
-            }
+            deliver(from, n, nowNanos);
         }
         rx.clear();
         return n;
+    }
+
+    /** IP input of the burst's first {@code n} frames, runs of a connection's segments merged (from the device). */
+    private void deliver(NetDevice from, int n, long nowNanos) {
+        int frames = coalescer != null && from == device && n > 1 ? coalescer.coalesce(rx, n) : n;
+        for (int i = 0; i < frames; i++) {
+            ip.input(from, rx.get(i), nowNanos);
+        }
     }
 
     /** Frames of this stack's flows that another stack received from the shared device. */
@@ -219,9 +228,7 @@ public final class NetStack implements AutoCloseable {
         if (n > 0) {
             tcp.checkMemory();
         }
-        for (int i = 0; i < n; i++) {
-            ip.input(device, rx.get(i), nowNanos);
-        }
+        deliver(device, n, nowNanos);
         rx.clear();
         framesTakenOver += n;
         return n;

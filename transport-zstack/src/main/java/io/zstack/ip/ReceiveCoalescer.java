@@ -21,10 +21,11 @@ import java.nio.ByteOrder;
  * one before ended, 64 KB at most. Unlike GRO, which hands its packets on and may have to cut them again (so every
  * segment but the last must be as long as the first), a merged segment here goes only to our own TCP: segments of
  * any lengths merge. An echo's answer starts with a short head buffer, then full segments: GRO's rule kept that
- * first segment apart (setup 2 at 4 KB: three frames made two segments, not one). A frame
- * whose checksums the device did not vouch for is summed here before it merges (the layers above would have summed it
- * anyway) and is then marked RX_L4_CKSUM_NONE (verified, the field not the merged packet's sum), which IP counts as
- * summed in software; one that fails is left alone for IP and TCP to count and drop.
+ * first segment apart (setup 2 at 4 KB: three frames made two segments, not one).
+ *
+ * <p>A frame whose checksums the device did not vouch for is summed here before it merges (the layers above would
+ * have summed it anyway) and is then marked RX_L4_CKSUM_NONE (verified, the field not the merged packet's sum), which
+ * IP counts as summed in software; one that fails is left alone for IP and TCP to count and drop.
  */
 public final class ReceiveCoalescer {
     private static final ValueLayout.OfByte BYTE = ValueLayout.JAVA_BYTE;

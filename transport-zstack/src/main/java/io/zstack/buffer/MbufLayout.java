@@ -55,6 +55,11 @@ public final class MbufLayout {
     public final long rxL4ChecksumMask;
     public final long rxL4ChecksumGood;
     public final long rxL4ChecksumBad;
+    /**
+     * DPDK's RX_L4_CKSUM_NONE, both bits of the mask: the data was verified, the checksum field is not its sum (a
+     * device's LRO; ZStack's receive coalescing after it summed the frames it merged).
+     */
+    public final long rxL4ChecksumNone;
     public final long txIpv4;
     public final long txIpChecksum;
     public final long txTcpChecksum;
@@ -98,6 +103,7 @@ public final class MbufLayout {
         rxL4ChecksumMask = t.constant("ol.rx_l4_cksum_mask");
         rxL4ChecksumGood = t.constant("ol.rx_l4_cksum_good");
         rxL4ChecksumBad = t.constant("ol.rx_l4_cksum_bad");
+        rxL4ChecksumNone = rxL4ChecksumGood | rxL4ChecksumBad;
         txIpv4 = t.constant("ol.tx_ipv4");
         txIpChecksum = t.constant("ol.tx_ip_cksum");
         txTcpChecksum = t.constant("ol.tx_tcp_cksum");

@@ -289,9 +289,8 @@ public final class Ipv4Layer {
         }
         long l4Checksum = flags & Mbuf.LAYOUT.rxL4ChecksumMask;
         boolean trusted = l4Checksum == Mbuf.LAYOUT.rxL4ChecksumGood;
-        // both bits, DPDK's RX_L4_CKSUM_NONE: the data was verified, the checksum field is not its sum (receive
-        // coalescing's merged segments after it summed their frames; a device's LRO). A bad verdict is summed again
-        boolean verified = trusted || l4Checksum == Mbuf.LAYOUT.rxL4ChecksumMask;
+        // NONE: verified, the field not the sum (receive coalescing's merged segments); a bad verdict is summed again
+        boolean verified = trusted || l4Checksum == Mbuf.LAYOUT.rxL4ChecksumNone;
         counters.packetsDelivered++;
         if (trusted) {
             counters.rxChecksumTrusted++;

@@ -3,6 +3,9 @@ package io.zstack.ip;
 import io.zstack.buffer.Mbuf;
 import io.zstack.buffer.MbufBurst;
 import io.zstack.wire.Checksum;
+import io.zstack.wire.Ethernet;
+import io.zstack.wire.Ipv4Packet;
+import io.zstack.wire.TcpHeader;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
@@ -34,22 +37,25 @@ public final class ReceiveCoalescer {
     private static final ValueLayout.OfLong U64 = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.BIG_ENDIAN);
     private static final MemorySegment MEMORY = Mbuf.MEMORY;
 
-    private static final int ETH = 14;
+    private static final int ETH = Ethernet.HEADER_LENGTH;
+    /** An IPv4 header without options, the only kind a run takes. */
+    private static final int IP_HEADER = Ipv4Packet.MIN_HEADER_LENGTH;
+    private static final int TCP_MIN = TcpHeader.MIN_HEADER_LENGTH;
     private static final int IP_TOTAL_LENGTH = ETH + 2;
     private static final int IP_FRAGMENT = ETH + 6;
     private static final int IP_CHECKSUM = ETH + 10;
     private static final int IP_SOURCE = ETH + 12;
-    private static final int TCP = ETH + 20;
+    private static final int TCP = ETH + IP_HEADER;
     private static final int TCP_SEQ = TCP + 4;
     private static final int TCP_ACK = TCP + 8;
     private static final int TCP_OFFSET = TCP + 12;
     private static final int TCP_FLAGS = TCP + 13;
     private static final int TCP_WINDOW = TCP + 14;
-    private static final int TCP_OPTIONS = TCP + 20;
+    private static final int TCP_OPTIONS = TCP + TCP_MIN;
     private static final int ACK = 0x10;
     private static final int PSH = 0x08;
     /** The most L4 bytes one IPv4 packet carries. */
-    private static final int MAX_L4 = 65535 - 20;
+    private static final int MAX_L4 = 65535 - IP_HEADER;
     /** Frames per merged segment at most: 64 KB of full-sized segments, well within DPDK's segments per chain. */
     private static final int MAX_FRAMES = Math.min(64, Mbuf.LAYOUT.maxSegments);
 
@@ -59,8 +65,7 @@ public final class ReceiveCoalescer {
     private static final long L4_MASK = Mbuf.LAYOUT.rxL4ChecksumMask;
     private static final long L4_GOOD = Mbuf.LAYOUT.rxL4ChecksumGood;
     private static final long L4_BAD = Mbuf.LAYOUT.rxL4ChecksumBad;
-    /** DPDK's RX_L4_CKSUM_NONE, both bits: the data is verified, the checksum field is not to be summed. */
-    private static final long L4_VERIFIED_HERE = Mbuf.LAYOUT.rxL4ChecksumMask;
+    private static final long L4_VERIFIED_HERE = Mbuf.LAYOUT.rxL4ChecksumNone;
 
     /** framesCoalesced, segmentsCoalesced and framesReceived (merged frames never reach IP's input). */
     private final IpCounters counters;
@@ -123,7 +128,7 @@ public final class ReceiveCoalescer {
         long a = Mbuf.dataAddress(frame);
         long h = headAddress;
         // the flow and the sequence first: in a burst of many connections' frames (small requests) most stop here
-        if (Mbuf.dataLen(frame) < TCP + 20 || MEMORY.get(U32, a + TCP_SEQ) != nextSeq
+        if (Mbuf.dataLen(frame) < TCP + TCP_MIN || MEMORY.get(U32, a + TCP_SEQ) != nextSeq
                 || MEMORY.get(U32, a + TCP) != MEMORY.get(U32, h + TCP)
                 || MEMORY.get(U64, a + IP_SOURCE) != MEMORY.get(U64, h + IP_SOURCE)) {
             return false;
@@ -141,7 +146,7 @@ public final class ReceiveCoalescer {
                 || MEMORY.get(U16, a + TCP_WINDOW) != MEMORY.get(U16, h + TCP_WINDOW)) {
             return false;
         }
-        for (int o = 0; o < tcpHeaderLength - 20; o += 4) {
+        for (int o = 0; o < tcpHeaderLength - TCP_MIN; o += 4) {
             if (MEMORY.get(U32, a + TCP_OPTIONS + o) != MEMORY.get(U32, h + TCP_OPTIONS + o)) {
                 return false;
             }
@@ -177,7 +182,7 @@ public final class ReceiveCoalescer {
         if (head != 0 && headFrames > 1) {
             long h = headAddress;
             int oldTotal = MEMORY.get(U16, h + IP_TOTAL_LENGTH) & 0xffff;
-            int newTotal = 20 + tcpHeaderLength + payloadTotal;
+            int newTotal = IP_HEADER + tcpHeaderLength + payloadTotal;
             MEMORY.set(U16, h + IP_TOTAL_LENGTH, (short) newTotal);
             int checksum = MEMORY.get(U16, h + IP_CHECKSUM) & 0xffff;
             MEMORY.set(U16, h + IP_CHECKSUM, (short) Checksum.update(checksum, oldTotal, newTotal));
@@ -192,23 +197,24 @@ public final class ReceiveCoalescer {
      */
     private static int dataPayload(long frame) {
         int length = Mbuf.dataLen(frame);
-        if (Mbuf.nbSegs(frame) != 1 || length < TCP + 20) {
+        if (Mbuf.nbSegs(frame) != 1 || length < TCP + TCP_MIN) {
             return -1;
         }
         long a = Mbuf.dataAddress(frame);
         long flags = Mbuf.olFlags(frame);
-        if (MEMORY.get(U16, a + 12) != 0x0800 || MEMORY.get(BYTE, a + ETH) != 0x45
-                || (MEMORY.get(U16, a + IP_FRAGMENT) & 0x3fff) != 0 || MEMORY.get(BYTE, a + ETH + 9) != 6
+        if (MEMORY.get(U16, a + 12) != Ethernet.TYPE_IPV4 || MEMORY.get(BYTE, a + ETH) != 0x45
+                || (MEMORY.get(U16, a + IP_FRAGMENT) & 0x3fff) != 0
+                || MEMORY.get(BYTE, a + ETH + 9) != Ipv4Packet.PROTOCOL_TCP
                 || (flags & IP_MASK) == IP_BAD || (flags & L4_MASK) == L4_BAD) {
             return -1;
         }
         int total = MEMORY.get(U16, a + IP_TOTAL_LENGTH) & 0xffff;
         int tcpFlags = MEMORY.get(BYTE, a + TCP_FLAGS) & 0xff;
         int tcpHeader = (MEMORY.get(BYTE, a + TCP_OFFSET) & 0xf0) >>> 2;
-        if (total != length - ETH || (tcpFlags != ACK && tcpFlags != (ACK | PSH)) || tcpHeader < 20) {
+        if (total != length - ETH || (tcpFlags != ACK && tcpFlags != (ACK | PSH)) || tcpHeader < TCP_MIN) {
             return -1;
         }
-        return total - 20 - tcpHeader;
+        return total - IP_HEADER - tcpHeader;
     }
 
     /**
@@ -217,13 +223,14 @@ public final class ReceiveCoalescer {
      */
     private static boolean verified(long frame, long a) {
         long flags = Mbuf.olFlags(frame);
-        if ((flags & IP_MASK) != IP_GOOD && Checksum.fold(Checksum.add(0, MEMORY, a + ETH, 20)) != 0xffff) {
+        if ((flags & IP_MASK) != IP_GOOD && Checksum.fold(Checksum.add(0, MEMORY, a + ETH, IP_HEADER)) != 0xffff) {
             return false;
         }
         long l4 = flags & L4_MASK;
         if (l4 != L4_GOOD && l4 != L4_VERIFIED_HERE) {
-            int l4Length = (MEMORY.get(U16, a + IP_TOTAL_LENGTH) & 0xffff) - 20;
-            long sum = Checksum.pseudoHeader(MEMORY.get(U32, a + IP_SOURCE), MEMORY.get(U32, a + IP_SOURCE + 4), 6,
+            int l4Length = (MEMORY.get(U16, a + IP_TOTAL_LENGTH) & 0xffff) - IP_HEADER;
+            long sum = Checksum.pseudoHeader(MEMORY.get(U32, a + IP_SOURCE), MEMORY.get(U32, a + IP_SOURCE + 4),
+                    Ipv4Packet.PROTOCOL_TCP,
                     l4Length);
             if (Checksum.fold(Checksum.add(sum, MEMORY, a + TCP, l4Length)) != 0xffff) {
                 return false;

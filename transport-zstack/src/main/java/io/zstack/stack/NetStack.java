@@ -84,7 +84,6 @@ public final class NetStack implements AutoCloseable {
         this.steering = steering;
     }
 
-    /** Frames this stack received from the device and handed to the stack owning their flow. */
     /**
      * Whether a run of one connection's consecutive segments in a received burst is handed to IP and TCP as one
      * segment ({@link ReceiveCoalescer}, as Linux's GRO; on by default); on a device shared by several stacks
@@ -95,6 +94,7 @@ public final class NetStack implements AutoCloseable {
         coalescer = on ? (coalescer != null ? coalescer : new ReceiveCoalescer(ip.counters())) : null;
     }
 
+    /** Frames this stack received from the device and handed to the stack owning their flow. */
     public long framesHandedOver() {
         return framesHandedOver;
     }

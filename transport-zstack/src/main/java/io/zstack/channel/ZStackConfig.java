@@ -47,6 +47,11 @@ public final class ZStackConfig {
      * ({@link NetDevice#transmitCallEntersKernel}: af_xdp, af_packet).
      */
     public static final long KERNEL_TRANSMIT_BATCH_NANOS = 30_000;
+    /**
+     * How long a loop may go without taking in its devices' frames before a write does so first
+     * ({@code ZStackEventLoop.inputBeforeWrite}): a task that has held the loop this long, never an ordinary round.
+     */
+    static final long DEFAULT_WRITE_INPUT_INTERVAL_NANOS = 1_000_000;
     /** {@link Builder#transmitBatch} not set: the default follows the device. */
     private static final long TRANSMIT_BATCH_BY_DEVICE = -1;
 
@@ -57,6 +62,7 @@ public final class ZStackConfig {
     private final long idleParkNanos;
     private final long stallFlushNanos;
     private final long transmitBatchNanos;
+    private final long writeInputIntervalNanos;
     private final boolean receiveCoalescing;
     private final int largeBuffers;
     private final Path captureDirectory;
@@ -77,6 +83,7 @@ public final class ZStackConfig {
         this.idleParkNanos = b.idleParkNanos;
         this.stallFlushNanos = b.stallFlushNanos;
         this.transmitBatchNanos = b.transmitBatchNanos;
+        this.writeInputIntervalNanos = b.writeInputIntervalNanos;
         this.receiveCoalescing = b.receiveCoalescing;
         this.largeBuffers = b.largeBuffers;
         this.captureDirectory = b.captureDirectory;
@@ -164,6 +171,11 @@ public final class ZStackConfig {
         return device.transmitCallEntersKernel() ? KERNEL_TRANSMIT_BATCH_NANOS : DEFAULT_TRANSMIT_BATCH_NANOS;
     }
 
+    /** See {@link #DEFAULT_WRITE_INPUT_INTERVAL_NANOS}. */
+    long writeInputIntervalNanos() {
+        return writeInputIntervalNanos;
+    }
+
     /** Whether a loop merges runs of one connection's received segments (see {@link Builder#receiveCoalescing}). */
     public boolean receiveCoalescing() {
         return receiveCoalescing;
@@ -192,6 +204,7 @@ public final class ZStackConfig {
         private long stallFlushNanos = 1_000_000;
         private long transmitBatchNanos = SystemPropertyUtil.getLong("io.zstack.transmitBatchNanos",
                 TRANSMIT_BATCH_BY_DEVICE);
+        private long writeInputIntervalNanos = DEFAULT_WRITE_INPUT_INTERVAL_NANOS;
         private boolean receiveCoalescing = SystemPropertyUtil.getBoolean("io.zstack.receiveCoalescing", true);
         private int largeBuffers = 128;
         private Path captureDirectory;
@@ -290,6 +303,18 @@ public final class ZStackConfig {
                 throw new IllegalArgumentException("transmitBatch " + nanos);
             }
             this.transmitBatchNanos = nanos;
+            return this;
+        }
+
+        /**
+         * See {@link #DEFAULT_WRITE_INPUT_INTERVAL_NANOS}; tests set 0 (every write looks first) or
+         * {@link Long#MAX_VALUE} (none does).
+         */
+        Builder writeInputInterval(long nanos) {
+            if (nanos < 0) {
+                throw new IllegalArgumentException("writeInputInterval " + nanos);
+            }
+            this.writeInputIntervalNanos = nanos;
             return this;
         }
 

@@ -391,7 +391,7 @@ public final class ZStackSocketChannel extends AbstractZStackChannel implements 
             inProcess.write(in);
             return;
         }
-        // the write sees the connection as it is now, or as the loop saw it a transmit window ago (see
+        // the write sees the connection as the loop saw it at this round's start, or now after a long task (see
         // inputBeforeWrite). Stack events only queue tasks, so nothing re-enters this channel from here.
         ZStackEventLoop loop = zstackLoop();
         // one clock read serves the flush: queueing its buffers (at most a send buffer's worth of copies) takes well

@@ -125,13 +125,31 @@ public final class DpdkMbufPool implements MbufPool {
         }
     }
 
+    /**
+     * A plain load, not a downcall (one per segment sent and per buffer handed to TCP): the caller holds a reference,
+     * so the count cannot reach 0 meanwhile, and what it can miss is other holders (a PMD on another lcore) dropping
+     * theirs, which makes the answer too high, never too low; the callers ask "is it only mine?" (see
+     * {@link JavaMbufPool#refcnt}).
+     */
     @Override
     public int refcnt(long m) {
-        return Mempool.refcnt(m);
+        return Mbuf.refcntPlain(m);
     }
 
+    /**
+     * As {@code rte_mbuf_refcnt_update}: a count of 1 is the caller's alone, and nobody else can change it, so it is
+     * written plainly; any other goes through DPDK's atomic add.
+     */
     @Override
     public int refcntUpdate(long m, int delta) {
+        if (Mbuf.refcntPlain(m) == 1) {
+            int refs = 1 + delta;
+            if (refs <= 0 || refs > 0xffff) {
+                throw new IllegalStateException("refcnt of mbuf would become " + refs + "; use free to drop the last");
+            }
+            Mbuf.setRefcntPlain(m, refs);
+            return refs;
+        }
         return Mempool.refcntUpdate(m, delta);
     }
 

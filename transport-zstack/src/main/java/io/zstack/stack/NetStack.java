@@ -22,6 +22,12 @@ import java.security.SecureRandom;
  */
 public final class NetStack implements AutoCloseable {
     private static final int BURST = 32;
+    /**
+     * Receive bursts one input may take from the device while each comes back full (as NAPI's budget of 64): in
+     * setup 2 at 8 KB, 50 connections keep about 300 frames in flight, and a round that took 32 of them (five
+     * requests) paid its fixed costs, and split a request's run of segments, every five requests.
+     */
+    private static final int DEVICE_BURSTS_PER_INPUT = 4;
 
     private final NetDevice device;
     private final NetDevice loopback;
@@ -150,7 +156,14 @@ public final class NetStack implements AutoCloseable {
      * loop round then goes out in that round's one burst.
      */
     public int input(long nowNanos) {
-        int received = receive(device, nowNanos);
+        int received = 0;
+        for (int b = 0; b < DEVICE_BURSTS_PER_INPUT; b++) {
+            int n = receive(device, nowNanos);
+            received += n;
+            if (n < BURST) {
+                break;
+            }
+        }
         if (steering != null) {
             received += takeHandedOver(nowNanos);
         }

@@ -14,9 +14,9 @@ import io.zstack.buffer.MbufBurst;
 import io.zstack.device.ForwardingNetDevice;
 import io.zstack.device.NetDevice;
 import io.zstack.ip.Ipv4Config;
+import io.zstack.testing.FrameHoldingDevice;
 import io.zstack.testing.MemifLink;
 import java.net.InetSocketAddress;
-import java.util.ArrayDeque;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
@@ -36,63 +36,13 @@ class MemifChecksumTest {
         final AtomicLong tcpFramesReceived = new AtomicLong();
         final AtomicLong receivedWithoutVerdict = new AtomicLong();
 
-        /**
-         * Whether received frames are held until 16 are or 2 ms passed since the first: a loop that polls faster than
-         * the peer sends gets one frame per burst, and receive coalescing (which merges within a burst) then has
-         * nothing to merge; held, the frames of one peer flush arrive together, as on a loaded NIC.
-         */
-        private final boolean holdFrames;
-        private final ArrayDeque<Long> held = new ArrayDeque<>();
-        private final MbufBurst taken = new MbufBurst(32);
-        private long firstHeldAt;
-
         ChecksumCheckingDevice(NetDevice inner) {
-            this(inner, false);
-        }
-
-        ChecksumCheckingDevice(NetDevice inner, boolean holdFrames) {
             super(inner);
-            this.holdFrames = holdFrames;
         }
 
         @Override
         public int receive(MbufBurst burst) {
-            if (!holdFrames) {
-                int n = inner.receive(burst);
-                check(burst, n);
-                return n;
-            }
-            int n = inner.receive(taken);
-            check(taken, n);
-            if (held.isEmpty() && n > 0) {
-                firstHeldAt = System.nanoTime();
-            }
-            for (int i = 0; i < n; i++) {
-                held.add(taken.get(i));
-            }
-            taken.clear();
-            if (held.size() < 16 && (held.isEmpty() || System.nanoTime() - firstHeldAt < 2_000_000)) {
-                return 0;
-            }
-            int out = 0;
-            while (out < burst.capacity() && !held.isEmpty()) {
-                burst.set(out++, held.poll());
-            }
-            burst.size(out);
-            firstHeldAt = System.nanoTime();
-            return out;
-        }
-
-        @Override
-        public void close() {
-            for (Long m : held) {
-                pool().free(m);
-            }
-            held.clear();
-            super.close();
-        }
-
-        private void check(MbufBurst burst, int n) {
+            int n = inner.receive(burst);
             for (int i = 0; i < n; i++) {
                 long m = burst.get(i);
                 if (isTcp(Mbuf.toByteArray(m))) {
@@ -102,6 +52,7 @@ class MemifChecksumTest {
                     }
                 }
             }
+            return n;
         }
 
         @Override
@@ -148,7 +99,7 @@ class MemifChecksumTest {
     void receiversTrustMemifFramesAndSendersSumThemInFull() throws Exception {
         MemifLink link = new MemifLink("cksum", 51, 52, 4095);
         ChecksumCheckingDevice server = new ChecksumCheckingDevice(link.server);
-        ChecksumCheckingDevice client = new ChecksumCheckingDevice(link.client, true);
+        ChecksumCheckingDevice client = new ChecksumCheckingDevice(new FrameHoldingDevice(link.client, 16, 2_000_000));
         // the server with receive coalescing off, the client with it on (the default) and its frames held so that
         // bursts carry runs to merge: both kinds of input trust
         ZStackEventLoopGroup serverGroup = new ZStackEventLoopGroup(1, ZStackConfig.builder().inProcess(false)

@@ -41,7 +41,7 @@ public final class ZStackConfig {
     /** Mbufs in each loop's pool when the loop has no NIC. */
     public static final int DEFAULT_LOOPBACK_MBUFS = 8192;
     /** Default of {@link Builder#transmitBatch} for a device whose transmit stays in this process (memif, a NIC). */
-    public static final long DEFAULT_TRANSMIT_BATCH_NANOS = 2_000;
+    public static final long DEFAULT_TRANSMIT_BATCH_NANOS = 5_000;
     /**
      * Default of {@link Builder#transmitBatch} for a device whose every transmit call is a system call
      * ({@link NetDevice#transmitCallEntersKernel}: af_xdp, af_packet).
@@ -293,7 +293,10 @@ public final class ZStackConfig {
          * <p>By default it follows the device. Where a transmit call stays in this process (memif, a NIC, the
          * loopback) it is cheap and the peer may be idle waiting, so writes go out after
          * {@value #DEFAULT_TRANSMIT_BATCH_NANOS} ns: with one burst per round both ends of setup 2 took turns (64 B,
-         * 10 connections: 76k req/s, 137-151k with a burst per write; 30 µs: 132-136k, 151-175k at 2 µs). Where each
+         * 10 connections: 76k req/s, 137-151k with a burst per write; 30 µs: 132-136k, 151-175k at 2 µs). At 2 µs a
+         * server answering 50 connections made one transmit call per answer (4 KB: 3.2 million calls for 3.0 million
+         * answers); 5 µs took 1.02-1.22x its rate in 9 of 9 alternated pairs there and was level at 10 connections and
+         * at 64 B (2026-12-06). Where each
          * call is a system call ({@link NetDevice#transmitCallEntersKernel}: af_xdp, af_packet), a call per answer
          * cost more than the answer (setup 1, 64 B: one {@code sendto} and one IPI per request, 4-6 µs of a 13 µs
          * request), so writes wait up to {@value #KERNEL_TRANSMIT_BATCH_NANOS} ns and about ten share a call.

@@ -354,7 +354,7 @@ public final class ZStackEventLoop extends SingleThreadEventLoop {
 
     /**
      * A channel's write queued its frames at {@code nowNanos}. They wait for the round's one transmit burst unless the
-     * loop has not transmitted for {@link #transmitBatchNanos} (set by the device: 2 µs in process, 30 µs where a
+     * loop has not transmitted for {@link #transmitBatchNanos} (set by the device: 5 µs in process, 30 µs where a
      * transmit is a system call): then everything queued goes now. A round
      * that read many requests at once (ten connections' worth in one receive burst) would otherwise hold the first
      * response until the last was written, and the peer, idle meanwhile, would answer in the same convoy: both ends

@@ -295,8 +295,8 @@ public final class ZStackConfig {
          * {@value #DEFAULT_TRANSMIT_BATCH_NANOS} ns: with one burst per round both ends of setup 2 took turns (64 B,
          * 10 connections: 76k req/s, 137-151k with a burst per write; 30 µs: 132-136k, 151-175k at 2 µs). At 2 µs a
          * server answering 50 connections made one transmit call per answer (4 KB: 3.2 million calls for 3.0 million
-         * answers); 5 µs took 1.02-1.22x its rate in 9 of 9 alternated pairs there and was level at 10 connections and
-         * at 64 B (2026-12-06). Where each
+         * answers); 5 µs took 1.02-1.22x its rate in 9 of 9 alternated pairs there, and stayed within the host's swings
+         * at 10 connections and at 64 B (2026-12-06). Where each
          * call is a system call ({@link NetDevice#transmitCallEntersKernel}: af_xdp, af_packet), a call per answer
          * cost more than the answer (setup 1, 64 B: one {@code sendto} and one IPI per request, 4-6 µs of a 13 µs
          * request), so writes wait up to {@value #KERNEL_TRANSMIT_BATCH_NANOS} ns and about ten share a call.

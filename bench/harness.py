@@ -154,7 +154,8 @@ COLUMNS = ["setup", "transport", "client", "load", "mode", "size", "concurrency"
            "server_cpu_us_per_req", "client_cpu_us_per_req", "sys_cpu0_busy", "sys_cpu1_busy",
            "sys_softirq_s", "foreign_cpu_s", "idle_busy_before", "handshakes", "syn_synack_p50_us",
            "syn_synack_p99_us", "syn_retries", "client_retrans_segs", "client_rtos", "client_dsacks_recv",
-           "server_gcs", "server_gc_ms", "server_loop_busy", "client_loop_busy", "warmup_s", "warmup_settled",
+           "server_gcs", "server_gc_ms", "server_loop_busy", "client_loop_busy", "server_long_rounds",
+           "server_long_round_ms", "steal_server_cpu_ms", "steal_client_cpu_ms", "warmup_s", "warmup_settled",
            "speed_probe_ms", "cross_core_ns_before", "cross_core_ns_after", "cross_core_wait_s", "jit_cpu_s", "kdamond_ms",
            "kdamond_cpus"]
 NUMERIC = [c for c in COLUMNS[COLUMNS.index("duration_s"):] if c != "kdamond_cpus"]  # that one lists CPUs
@@ -301,7 +302,8 @@ def kdamond_threads():
 
 
 def system_cpu():
-    """Per-CPU (busy, total) and the machine's softirq jiffies from /proc/stat."""
+    """Per-CPU (busy, total, softirq, steal) jiffies from /proc/stat ("cpu": the machine's). Steal is time the host
+    gave this VM's CPU to someone else: busy for us, run by nobody of ours."""
     out = {}
     with open("/proc/stat") as f:
         for line in f:
@@ -309,7 +311,7 @@ def system_cpu():
             if parts[0].startswith("cpu"):
                 v = [int(x) for x in parts[1:]]
                 idle = v[3] + v[4]
-                out[parts[0]] = (sum(v[:8]) - idle, sum(v[:8]), v[6])
+                out[parts[0]] = (sum(v[:8]) - idle, sum(v[:8]), v[6], v[7])
     return out
 
 
@@ -340,6 +342,18 @@ def loop_time(stats_text):
     if not found:
         return None
     return sum(int(b) for b, _ in found), sum(int(i) for _, i in found)
+
+
+LONG_ROUNDS = re.compile(r"longRounds=(\d+) longRoundNanos=(\d+) longestRoundNanos=(\d+)")
+
+
+def long_rounds(stats_text):
+    """(count, nanoseconds) of the rounds of a millisecond or more (stalls: LoopUtilisation) summed over the loops of
+    a ZStack server's GET /stats text, or None (not ZStack, or a server from before they were counted)."""
+    found = LONG_ROUNDS.findall(stats_text or "")
+    if not found:
+        return None
+    return sum(int(n) for n, _, _ in found), sum(int(ns) for _, ns, _ in found)
 
 
 def loop_busy(start, end):
@@ -796,8 +810,8 @@ class Harness:
             warm = (int(res["warmup_s"]), res["warmup_settled"] == "1")
 
         def busy(cpu):
-            b0, t0, _ = y0.get(cpu, (0, 0, 0))
-            b1, t1, _ = y1.get(cpu, (0, 0, 0))
+            b0, t0 = y0.get(cpu, (0, 0))[:2]
+            b1, t1 = y1.get(cpu, (0, 0))[:2]
             return (b1 - b0) / (t1 - t0) if t1 > t0 else 0.0
 
         # the kernel's DAMON threads within the window: their CPU time, and the CPUs those that ran were on
@@ -805,6 +819,8 @@ class Harness:
         damon_ms = round(sum(ns for ns, _ in ran.values()) / 1e6, 1)
         damon_cpus = " ".join(sorted({str(cpu) for ns, cpu in ran.values() if ns > 0}))
         load = f"open:{a.rate:g}/s" if a.rate > 0 and t["client"] != "wrk" else "closed"
+        s_start, s_end = long_rounds(stats.get("start")), long_rounds(stats.get("end"))
+        stalls = (s_end[0] - s_start[0], s_end[1] - s_start[1]) if s_start and s_end else None
         row = dict(setup=setup, transport=name, client=t["client"], load=load, mode=a.mode, size=size, concurrency=conc,
                    repeat=repeat, duration_s=round(dur, 3), requests=reqs, rps=round(reqs / dur, 1),
                    lat_mean_us=float(res["lat_mean_us"]), lat_p50_us=int(res["lat_p50_us"]),
@@ -837,6 +853,14 @@ class Harness:
                    # reads both ends itself)
                    server_loop_busy=res.get("server_loop_busy", loop_busy(loop_time(stats.get("start")),
                                                                             loop_time(stats.get("end")))),
+                   # rounds of a millisecond or more in the window: the server's loop stopped (a latency tail's
+                   # cause on the server's side), and the host's steal on each benchmark CPU (one outside the VM)
+                   server_long_rounds=stalls[0] if stalls else "",
+                   server_long_round_ms=round(stalls[1] / 1e6, 1) if stalls else "",
+                   steal_server_cpu_ms=round((y1[f"cpu{a.server_cpu}"][3] - y0[f"cpu{a.server_cpu}"][3])
+                                             * 1e3 / CLK_TCK),
+                   steal_client_cpu_ms=round((y1[f"cpu{a.client_cpu}"][3] - y0[f"cpu{a.client_cpu}"][3])
+                                             * 1e3 / CLK_TCK),
                    client_loop_busy=res.get("client_loop_busy", ""), **handshakes)
         if handshakes:
             log(f"{tag}: SYN to SYN-ACK at the client's veth: p50 {handshakes['syn_synack_p50_us']} us, p99 "
@@ -851,6 +875,9 @@ class Harness:
             f"speed probe {'/'.join(f'{x:g}' for x in probes)} ms, "
             f"cross-core round trip {row['cross_core_ns_before']}/{row['cross_core_ns_after']} ns"
             + (f", kdamond {damon_ms} ms on CPU {damon_cpus}" if damon_ms > 0 else "")
+            + (f", server loop stalled {stalls[0]} times for {stalls[1] / 1e6:.1f} ms" if stalls and stalls[0] else "")
+            + (f", host steal {row['steal_server_cpu_ms']}/{row['steal_client_cpu_ms']} ms (server/client CPU)"
+               if row["steal_server_cpu_ms"] or row["steal_client_cpu_ms"] else "")
             + ("" if warm[1] or setup == "probe" else
                f"; WARM-UP NOT SETTLED in {warm[0]} s (raise --warmup): not a steady state")
             + ("" if row["jit_cpu_s"] <= JIT_QUIET * dur else

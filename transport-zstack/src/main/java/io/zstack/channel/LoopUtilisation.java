@@ -12,8 +12,16 @@ import java.util.Map;
  *
  * <p>Each round is charged whole, from its start to the next round's start, to the side it fell on: it costs no clock
  * read beyond the one every round takes. The round in progress is not counted yet. Loop thread only.
+ *
+ * <p>Rounds of {@link #LONG_ROUND_NANOS} or more are counted apart too ({@code longRounds}, their time, the longest):
+ * a round that long is the loop stopped (a handler that blocked, a safepoint, the thread descheduled), and every
+ * connection of the loop waited for it. A latency tail that the averages hide shows there, and two readings tell
+ * whether a window of a benchmark had one.
  */
 final class LoopUtilisation {
+    /** A round this long or longer is a stall of the loop (a busy round lasts microseconds). */
+    static final long LONG_ROUND_NANOS = 1_000_000;
+
     private boolean started;
     private long roundStart;
     private boolean roundBusy;
@@ -22,6 +30,9 @@ final class LoopUtilisation {
     private long busyRounds;
     private long idleRounds;
     private long parks;
+    private long longRounds;
+    private long longRoundNanos;
+    private long longestRoundNanos;
 
     /** A round starts at {@code nowNanos}: the previous one, which ended here, is charged. */
     void roundStarted(long nowNanos) {
@@ -33,6 +44,11 @@ final class LoopUtilisation {
             } else {
                 idleNanos += length;
                 idleRounds++;
+            }
+            if (length >= LONG_ROUND_NANOS) {
+                longRounds++;
+                longRoundNanos += length;
+                longestRoundNanos = Math.max(longestRoundNanos, length);
             }
         }
         started = true;
@@ -58,7 +74,15 @@ final class LoopUtilisation {
         m.put("loop.busyRounds", busyRounds);
         m.put("loop.idleRounds", idleRounds);
         m.put("loop.parks", parks);
+        m.put("loop.longRounds", longRounds);
+        m.put("loop.longRoundNanos", longRoundNanos);
+        m.put("loop.longestRoundNanos", longestRoundNanos);
         return m;
+    }
+
+    /** Whether counter {@code key} of {@link #snapshot} is a maximum (taken over loops as one), not a sum. */
+    static boolean isMaximum(String key) {
+        return key.equals("loop.longestRoundNanos");
     }
 
     /** One line, netstat style like the IP and TCP counters, with the busy share since the loop started. */
@@ -66,7 +90,8 @@ final class LoopUtilisation {
     public String toString() {
         long total = busyNanos + idleNanos;
         return String.format(Locale.ROOT, "loop: busyNanos=%d idleNanos=%d busyRounds=%d idleRounds=%d parks=%d "
-                + "(%.1f %% busy)", busyNanos, idleNanos, busyRounds, idleRounds, parks,
+                + "longRounds=%d longRoundNanos=%d longestRoundNanos=%d (%.1f %% busy)", busyNanos, idleNanos,
+                busyRounds, idleRounds, parks, longRounds, longRoundNanos, longestRoundNanos,
                 total == 0 ? 0.0 : 100.0 * busyNanos / total);
     }
 }

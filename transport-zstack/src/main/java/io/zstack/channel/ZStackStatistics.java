@@ -61,7 +61,8 @@ final class ZStackStatistics implements ZStackStatisticsMXBean {
         }
         Map<String, Long> sum = new LinkedHashMap<>();
         for (Future<Map<String, Long>> a : answers) {
-            await(a).forEach((k, v) -> sum.merge(k, v, Long::sum));
+            // a maximum over loops is the largest one; every other figure is a count or a time, which add up
+            await(a).forEach((k, v) -> sum.merge(k, v, LoopUtilisation.isMaximum(k) ? Math::max : Long::sum));
         }
         return sum;
     }

@@ -11,7 +11,10 @@ public interface ZStackStatisticsMXBean {
     /** {@link ZStackEventLoopGroup#describe()}: counters, pool use, device statistics and connections per loop. */
     String getDescription();
 
-    /** The IP ({@code ip.*}) and TCP ({@code tcp.*}) counters summed over the loops, netstat -s style. */
+    /**
+     * The IP ({@code ip.*}) and TCP ({@code tcp.*}) counters and the loops' time ({@code loop.*}) summed over the
+     * loops, netstat -s style; {@code loop.longestRoundNanos} is the longest of any loop.
+     */
     Map<String, Long> getCounters();
 
     /** TCP connections of all loops, listeners excluded, TIME_WAIT included. */

@@ -28,8 +28,36 @@ class LoopUtilisationTest {
         assertEquals(2, m.get("loop.busyRounds"));
         assertEquals(2, m.get("loop.idleRounds"));
         assertEquals(1, m.get("loop.parks"));
+        assertEquals(0, m.get("loop.longRounds"));
         assertTrue(u.toString().startsWith("loop: busyNanos=900 idleNanos=50100 busyRounds=2 idleRounds=2 parks=1 "
-                + "(1.8 % busy)"), u.toString());
+                + "longRounds=0 longRoundNanos=0 longestRoundNanos=0 (1.8 % busy)"), u.toString());
+    }
+
+    @Test
+    void roundsOfAMillisecondOrMoreAreCountedAsStallsWithTheLongest() {
+        LoopUtilisation u = new LoopUtilisation();
+        long t = 0;
+        u.roundStarted(t);
+        u.roundEnded(true);
+        t += LoopUtilisation.LONG_ROUND_NANOS - 1; // just short of a stall
+        u.roundStarted(t);
+        u.roundEnded(false);
+        t += 100_000_000; // an idle round of 100 ms (the thread descheduled while it polled)
+        u.roundStarted(t);
+        u.roundEnded(true);
+        t += LoopUtilisation.LONG_ROUND_NANOS; // a busy round of exactly 1 ms
+        u.roundStarted(t);
+        u.roundEnded(true);
+        t += 5_000;
+        u.roundStarted(t);
+        Map<String, Long> m = u.snapshot();
+        assertEquals(2, m.get("loop.longRounds"));
+        assertEquals(100_000_000 + LoopUtilisation.LONG_ROUND_NANOS, m.get("loop.longRoundNanos"));
+        assertEquals(100_000_000, m.get("loop.longestRoundNanos"));
+        assertEquals(3, m.get("loop.busyRounds")); // long rounds are still charged to work or idle as any other
+        assertEquals(1, m.get("loop.idleRounds"));
+        assertTrue(u.toString().contains(" longRounds=2 longRoundNanos=101000000 longestRoundNanos=100000000 "),
+                u.toString());
     }
 
     @Test

@@ -98,6 +98,71 @@ class ZStackStatisticsTest {
     }
 
     /**
+     * A round of a millisecond or more is a stall of the loop, and every connection on it waited: a task that blocks
+     * a loop for 30 ms shows as one more long round, of at least 30 ms, once the next round has started. Over JMX the
+     * counts and times of the loops add up, and the longest round is the longest of any loop, not a sum.
+     */
+    @Test
+    void aLoopCountsTheRoundsInWhichItStalled() throws Exception {
+        Set<ObjectName> names = SERVER.queryNames(new ObjectName("io.zstack:type=ZStackEventLoopGroup,*"), null);
+        ZStackEventLoopGroup group = new ZStackEventLoopGroup(2, ZStackConfig.builder().inProcess(false).build());
+        Set<ObjectName> added = SERVER.queryNames(new ObjectName("io.zstack:type=ZStackEventLoopGroup,*"), null);
+        added.removeAll(names);
+        ObjectName name = added.iterator().next();
+        try {
+            ZStackEventLoop first = group.loops().get(0);
+            ZStackEventLoop second = group.loops().get(1);
+            Map<String, Long> before = first.counters().get(5, TimeUnit.SECONDS);
+            Map<String, Long> after = blockAndCount(first, 30);
+            assertTrue(after.get("loop.longRounds") > before.get("loop.longRounds"), after.toString());
+            assertTrue(after.get("loop.longestRoundNanos") >= TimeUnit.MILLISECONDS.toNanos(30), after.toString());
+            assertTrue(after.get("loop.longRoundNanos") - before.get("loop.longRoundNanos")
+                    >= TimeUnit.MILLISECONDS.toNanos(30), after.toString());
+            blockAndCount(second, 60);
+
+            // the longest only grows: read each loop's before and after the group's, which must lie between
+            long longestBefore = longest(group);
+            long overJmx = jmxCounter(name, "loop.longestRoundNanos");
+            long longestAfter = longest(group);
+            assertTrue(longestBefore <= overJmx && overJmx <= longestAfter,
+                    longestBefore + " <= " + overJmx + " <= " + longestAfter + " (a sum would be past both)");
+            long roundsOverJmx = jmxCounter(name, "loop.longRounds");
+            assertTrue(roundsOverJmx >= 2, "one long round per loop at least, added up: " + roundsOverJmx);
+        } finally {
+            group.shutdownGracefully(0, 5, TimeUnit.SECONDS).sync();
+        }
+    }
+
+    /** Blocks {@code loop} for {@code millis} in a task, then returns its counters once that round is charged. */
+    private static Map<String, Long> blockAndCount(ZStackEventLoop loop, long millis) throws Exception {
+        long rounds = loop.counters().get(5, TimeUnit.SECONDS).get("loop.longRounds");
+        loop.submit(() -> {
+            Thread.sleep(millis); // a handler that blocks its event loop
+            return null;
+        }).get(5, TimeUnit.SECONDS);
+        // the blocked round is charged when the next one starts: a read in that same round would not see it yet
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+        Map<String, Long> now;
+        do {
+            now = loop.counters().get(5, TimeUnit.SECONDS);
+        } while (now.get("loop.longRounds") == rounds && System.nanoTime() < deadline);
+        return now;
+    }
+
+    private static long longest(ZStackEventLoopGroup group) throws Exception {
+        long longest = 0;
+        for (ZStackEventLoop loop : group.loops()) {
+            longest = Math.max(longest, loop.counters().get(5, TimeUnit.SECONDS).get("loop.longestRoundNanos"));
+        }
+        return longest;
+    }
+
+    private static long jmxCounter(ObjectName group, String key) throws Exception {
+        TabularData counters = (TabularData) SERVER.getAttribute(group, "Counters");
+        return (Long) ((CompositeData) counters.get(new Object[] {key})).get("value");
+    }
+
+    /**
      * An echo server on {@code group} and a client of it that sent {@code kilobytes} writes of 1,000 bytes and got
      * every byte back: {server, client}.
      */

@@ -421,6 +421,9 @@ class Harness:
             run(["ip", "-n", a.ns_client, "tuntap", "add", "dev", KTAP, "mode", "tap", "vnet_hdr"])
             run(["ip", "-n", a.ns_client, "addr", "add", f"{a.client_addr}/24", "dev", KTAP])
             run(["ip", "-n", a.ns_client, "link", "set", KTAP, "up"])
+            # a TAP comes with the default qdisc (pfifo_fast: a queue, its lock and a dequeue per frame wrk sends); a
+            # veth has none (noqueue), and neither does the TAP now
+            run(["ip", "netns", "exec", a.ns_client, "tc", "qdisc", "replace", "dev", KTAP, "root", "noqueue"])
             # what the server writes is received by the client's kernel inline in its write, on the server's CPU:
             # RPS queues it to the client's CPU, as steer_receive does for the veth
             self.steer(a.ns_client, KTAP, a.client_cpu, "client")

@@ -45,6 +45,8 @@ public final class KernelTapDevice implements NetDevice {
     private final MacAddress mac;
     private final int mtu;
     private final boolean offloads;
+    /** Whether the kernel puts the frames it sends on queue 0 by our steering program (see TapFile). */
+    private final boolean steered;
     private final DeviceCapabilities capabilities;
     private final Arena arena = Arena.ofShared();
     /** Bytes of a frame each posted mbuf takes (the first one's virtio-net header goes in front, in the headroom). */
@@ -89,6 +91,8 @@ public final class KernelTapDevice implements NetDevice {
         this.mac = mac;
         this.mtu = mtu;
         this.offloads = file.setOffloads();
+        // a single queue needs no choosing: spares the host a flow hash of every frame it sends us
+        this.steered = !multiQueue && file.steerToQueueZero();
         // the kernel fills what we leave (TCP checksums) and cuts what we send whole (TSO); the IPv4 header's checksum
         // is ours, 20 bytes
         this.capabilities = new DeviceCapabilities(false, false, offloads, offloads, true,
@@ -334,6 +338,14 @@ public final class KernelTapDevice implements NetDevice {
         return pool;
     }
 
+    /**
+     * Whether the kernel sends every frame to this (single) queue by our steering program, without computing a flow
+     * hash per frame to choose one; false on a multi-queue interface, or where the kernel refused the program.
+     */
+    public boolean steersToQueueZero() {
+        return steered;
+    }
+
     /** Frames received so far. */
     public long framesReceived() {
         return framesReceived;
@@ -367,7 +379,8 @@ public final class KernelTapDevice implements NetDevice {
                 + (rxErrors > 0 ? " (last " + TapFile.describe(lastRxErrno) + ")" : "") + " frames_sent=" + framesSent
                 + " tso_frames_sent=" + tsoFramesSent + " tx_errors=" + txErrors
                 + (txErrors > 0 ? " (last " + TapFile.describe(lastTxErrno) + ")" : "")
-                + " tx_too_many_segments=" + txTooManySegments + " offloads=" + offloads;
+                + " tx_too_many_segments=" + txTooManySegments + " offloads=" + offloads + " steering="
+                + (steered ? "queue0" : "kernel");
     }
 
     @Override
@@ -381,6 +394,9 @@ public final class KernelTapDevice implements NetDevice {
                 pool.free(posted[i]);
                 posted[i] = 0;
             }
+        }
+        if (steered) {
+            file.clearSteering(); // the interface may outlive us: its next user gets the kernel's choice back
         }
         file.close();
         arena.close();

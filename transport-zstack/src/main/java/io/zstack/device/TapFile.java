@@ -44,6 +44,18 @@ final class TapFile implements AutoCloseable {
     private static final int O_CLOEXEC = 0x80000;
     private static final long TUNSETIFF = 0x400454caL;
     private static final long TUNSETOFFLOAD = 0x400454d0L;
+    private static final long TUNSETSTEERINGEBPF = 0x800454e0L;
+    /** bpf(2)'s number: x86_64 and arm64 (where ZStack runs); elsewhere no steering program is tried. */
+    private static final long SYS_BPF = switch (System.getProperty("os.arch")) {
+        case "amd64", "x86_64" -> 321;
+        case "aarch64" -> 280;
+        default -> -1;
+    };
+    private static final int BPF_PROG_LOAD = 5;
+    private static final int BPF_PROG_TYPE_SOCKET_FILTER = 1;
+    private static final int BPF_ATTR_SIZE = 128;
+    /** r0 = 0; exit: the queue a steering program picks for every frame. */
+    private static final long[] QUEUE_ZERO_PROGRAM = {0x00000000_000000b7L, 0x00000000_00000095L};
     private static final int IFF_TAP = 0x0002;
     private static final int IFF_NO_PI = 0x1000;
     private static final int IFF_MULTI_QUEUE = 0x0100;
@@ -67,6 +79,10 @@ final class TapFile implements AutoCloseable {
             JAVA_LONG));
     private static final MethodHandle WRITEV = libc("writev", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, JAVA_LONG,
             JAVA_INT));
+    // glibc's syscall(2) reads each argument after the number as a long
+    private static final MethodHandle SYSCALL_POINTER = libc("syscall",
+            FunctionDescriptor.of(JAVA_LONG, JAVA_LONG, JAVA_LONG, ADDRESS, JAVA_LONG),
+            Linker.Option.firstVariadicArg(1));
     private static final MethodHandle CLOSE = LINKER.downcallHandle(LINKER.defaultLookup().find("close").orElseThrow(),
             FunctionDescriptor.of(JAVA_INT, JAVA_INT));
 
@@ -136,6 +152,59 @@ final class TapFile implements AutoCloseable {
     boolean setOffloads() {
         try {
             return (int) IOCTL_VALUE.invokeExact(callState, fd, TUNSETOFFLOAD, (long) (TUN_F_CSUM | TUN_F_TSO4)) == 0;
+        } catch (Throwable t) {
+            throw new IllegalStateException(t);
+        }
+    }
+
+    /**
+     * Makes the kernel put every frame it sends through this interface on queue 0 with a steering program
+     * ({@code TUNSETSTEERINGEBPF}, a two-instruction socket filter returning 0) instead of choosing the queue itself.
+     * Without one, a single-queue TAP computes a flow hash of every frame its host sends (flow dissection and
+     * siphash in {@code tun_net_xmit}, whenever any interface of the host has RPS on), only to look it up in a flow
+     * table that a single queue never fills: 3.6 % of the CPU of a kernel client sending to a ZStack server here.
+     * For a single-queue interface only: on a multi-queue one the kernel's choice is what spreads flows over the
+     * queues. False when the kernel refuses (no BPF, not privileged), which changes nothing but that cost.
+     */
+    boolean steerToQueueZero() {
+        if (SYS_BPF < 0) {
+            return false;
+        }
+        try (Arena local = Arena.ofConfined()) {
+            MemorySegment insns = local.allocate(JAVA_LONG, QUEUE_ZERO_PROGRAM.length);
+            for (int i = 0; i < QUEUE_ZERO_PROGRAM.length; i++) {
+                insns.setAtIndex(JAVA_LONG, i, QUEUE_ZERO_PROGRAM[i]);
+            }
+            MemorySegment license = local.allocateFrom("GPL");
+            MemorySegment attr = local.allocate(BPF_ATTR_SIZE, 8); // zeroed, as the kernel wants unused fields
+            attr.set(JAVA_INT, 0, BPF_PROG_TYPE_SOCKET_FILTER);
+            attr.set(JAVA_INT, 4, QUEUE_ZERO_PROGRAM.length);
+            attr.set(JAVA_LONG, 8, insns.address());
+            attr.set(JAVA_LONG, 16, license.address());
+            int program = (int) (long) SYSCALL_POINTER.invokeExact(callState, SYS_BPF, (long) BPF_PROG_LOAD, attr,
+                    (long) BPF_ATTR_SIZE);
+            if (program < 0) {
+                return false;
+            }
+            MemorySegment programFd = local.allocate(JAVA_INT);
+            programFd.set(JAVA_INT, 0, program);
+            boolean attached = (int) IOCTL_POINTER.invokeExact(callState, fd, TUNSETSTEERINGEBPF, programFd) == 0;
+            int ignored = (int) CLOSE.invokeExact(program); // the interface holds its own reference
+            return attached;
+        } catch (Throwable t) {
+            throw new IllegalStateException(t);
+        }
+    }
+
+    /**
+     * Takes the steering program off the interface again, so that the kernel chooses queues itself for whoever opens
+     * it next (an interface made beforehand outlives this file). False when the kernel refuses.
+     */
+    boolean clearSteering() {
+        try (Arena local = Arena.ofConfined()) {
+            MemorySegment none = local.allocate(JAVA_INT);
+            none.set(JAVA_INT, 0, -1);
+            return (int) IOCTL_POINTER.invokeExact(callState, fd, TUNSETSTEERINGEBPF, none) == 0;
         } catch (Throwable t) {
             throw new IllegalStateException(t);
         }

@@ -13,10 +13,11 @@ import java.util.Map;
  * <p>Each round is charged whole, from its start to the next round's start, to the side it fell on: it costs no clock
  * read beyond the one every round takes. The round in progress is not counted yet. Loop thread only.
  *
- * <p>Rounds of {@link #LONG_ROUND_NANOS} or more are counted apart too ({@code longRounds}, their time, the longest):
- * a round that long is the loop stopped (a handler that blocked, a safepoint, the thread descheduled), and every
- * connection of the loop waited for it. A latency tail that the averages hide shows there, and two readings tell
- * whether a window of a benchmark had one.
+ * <p>Rounds of {@link #LONG_ROUND_NANOS} or more that did not park are counted apart too ({@code longRounds}, their
+ * time, the longest): a round that long is the loop stopped (a handler that blocked, a safepoint, the thread
+ * descheduled), and every connection of the loop waited for it. A round that parked chose to wait (an idle loop's
+ * park may be set longer than that), so it is not one. A latency tail that the averages hide shows there, and two
+ * readings tell whether a window of a benchmark had one.
  */
 final class LoopUtilisation {
     /** A round this long or longer is a stall of the loop (a busy round lasts microseconds). */
@@ -25,6 +26,7 @@ final class LoopUtilisation {
     private boolean started;
     private long roundStart;
     private boolean roundBusy;
+    private boolean roundParked;
     private long busyNanos;
     private long idleNanos;
     private long busyRounds;
@@ -45,7 +47,7 @@ final class LoopUtilisation {
                 idleNanos += length;
                 idleRounds++;
             }
-            if (length >= LONG_ROUND_NANOS) {
+            if (length >= LONG_ROUND_NANOS && !roundParked) {
                 longRounds++;
                 longRoundNanos += length;
                 longestRoundNanos = Math.max(longestRoundNanos, length);
@@ -54,6 +56,7 @@ final class LoopUtilisation {
         started = true;
         roundStart = nowNanos;
         roundBusy = false;
+        roundParked = false;
     }
 
     /** The current round found work (or not): decided at its end. */
@@ -64,6 +67,7 @@ final class LoopUtilisation {
     /** The current round parked the thread (it is idle, its park counted as idle time). */
     void parked() {
         parks++;
+        roundParked = true;
     }
 
     /** The counters, keys prefixed {@code loop.}, as {@link ZStackEventLoop#counters} gives them. */

@@ -34,7 +34,7 @@ class LoopUtilisationTest {
     }
 
     @Test
-    void roundsOfAMillisecondOrMoreAreCountedAsStallsWithTheLongest() {
+    void roundsOfAMillisecondOrMoreThatDidNotParkAreCountedAsStallsWithTheLongest() {
         LoopUtilisation u = new LoopUtilisation();
         long t = 0;
         u.roundStarted(t);
@@ -47,6 +47,10 @@ class LoopUtilisationTest {
         u.roundEnded(true);
         t += LoopUtilisation.LONG_ROUND_NANOS; // a busy round of exactly 1 ms
         u.roundStarted(t);
+        u.roundEnded(false);
+        u.parked(); // an idle round that parked 5 ms (a long park configured): a wait it chose, not a stall
+        t += 5_000_000;
+        u.roundStarted(t);
         u.roundEnded(true);
         t += 5_000;
         u.roundStarted(t);
@@ -55,7 +59,8 @@ class LoopUtilisationTest {
         assertEquals(100_000_000 + LoopUtilisation.LONG_ROUND_NANOS, m.get("loop.longRoundNanos"));
         assertEquals(100_000_000, m.get("loop.longestRoundNanos"));
         assertEquals(3, m.get("loop.busyRounds")); // long rounds are still charged to work or idle as any other
-        assertEquals(1, m.get("loop.idleRounds"));
+        assertEquals(2, m.get("loop.idleRounds"));
+        assertEquals(1, m.get("loop.parks"));
         assertTrue(u.toString().contains(" longRounds=2 longRoundNanos=101000000 longestRoundNanos=100000000 "),
                 u.toString());
     }

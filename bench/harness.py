@@ -817,6 +817,9 @@ class Harness:
             b1, t1 = y1.get(cpu, (0, 0))[:2]
             return (b1 - b0) / (t1 - t0) if t1 > t0 else 0.0
 
+        def steal_ms(cpu):
+            return round((y1[f"cpu{cpu}"][3] - y0[f"cpu{cpu}"][3]) * 1e3 / CLK_TCK)
+
         # the kernel's DAMON threads within the window: their CPU time, and the CPUs those that ran were on
         ran = {pid: (ns - damon["start"].get(pid, (0, 0))[0], cpu) for pid, (ns, cpu) in damon["end"].items()}
         damon_ms = round(sum(ns for ns, _ in ran.values()) / 1e6, 1)
@@ -860,10 +863,7 @@ class Harness:
                    # cause on the server's side), and the host's steal on each benchmark CPU (one outside the VM)
                    server_long_rounds=stalls[0] if stalls else "",
                    server_long_round_ms=round(stalls[1] / 1e6, 1) if stalls else "",
-                   steal_server_cpu_ms=round((y1[f"cpu{a.server_cpu}"][3] - y0[f"cpu{a.server_cpu}"][3])
-                                             * 1e3 / CLK_TCK),
-                   steal_client_cpu_ms=round((y1[f"cpu{a.client_cpu}"][3] - y0[f"cpu{a.client_cpu}"][3])
-                                             * 1e3 / CLK_TCK),
+                   steal_server_cpu_ms=steal_ms(a.server_cpu), steal_client_cpu_ms=steal_ms(a.client_cpu),
                    client_loop_busy=res.get("client_loop_busy", ""), **handshakes)
         if handshakes:
             log(f"{tag}: SYN to SYN-ACK at the client's veth: p50 {handshakes['syn_synack_p50_us']} us, p99 "

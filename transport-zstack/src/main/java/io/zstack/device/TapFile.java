@@ -186,9 +186,7 @@ final class TapFile implements AutoCloseable {
             if (program < 0) {
                 return false;
             }
-            MemorySegment programFd = local.allocate(JAVA_INT);
-            programFd.set(JAVA_INT, 0, program);
-            boolean attached = (int) IOCTL_POINTER.invokeExact(callState, fd, TUNSETSTEERINGEBPF, programFd) == 0;
+            boolean attached = setSteering(program);
             int ignored = (int) CLOSE.invokeExact(program); // the interface holds its own reference
             return attached;
         } catch (Throwable t) {
@@ -201,10 +199,14 @@ final class TapFile implements AutoCloseable {
      * it next (an interface made beforehand outlives this file). False when the kernel refuses.
      */
     boolean clearSteering() {
+        return setSteering(-1);
+    }
+
+    /** {@code TUNSETSTEERINGEBPF} with program {@code programFd} (-1: none): false when the kernel refuses. */
+    private boolean setSteering(int programFd) {
         try (Arena local = Arena.ofConfined()) {
-            MemorySegment none = local.allocate(JAVA_INT);
-            none.set(JAVA_INT, 0, -1);
-            return (int) IOCTL_POINTER.invokeExact(callState, fd, TUNSETSTEERINGEBPF, none) == 0;
+            return (int) IOCTL_POINTER.invokeExact(callState, fd, TUNSETSTEERINGEBPF, local.allocateFrom(JAVA_INT,
+                    programFd)) == 0;
         } catch (Throwable t) {
             throw new IllegalStateException(t);
         }

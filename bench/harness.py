@@ -101,12 +101,18 @@ TRANSPORTS["zstack-memif-zc-loadgen"] = dict(server=["--transport", "zstack", "-
                                                      "{memif_server_addr}/24", "--huge-dir", "{huge_dir}"],
                                              link="memif", client="loadgen-zstack", memif_client=True,
                                              needs="--huge-dir", huge=True)
+# setup 4 with --hugepages: zero copy against copy mode where the server's device copies nothing either (the zero-copy
+# memif client), so the application's copies are the only difference left
+TRANSPORTS["zstack-memif-zc-loadgen-copy"] = dict(TRANSPORTS["zstack-memif-zc-loadgen"],
+                                                  server=TRANSPORTS["zstack-memif-zc-loadgen"]["server"]
+                                                  + ["--copy-mode"], needs="--copy-mode")
 # The same servers with http-echo's lean HTTP handler (--http lean: no Netty HTTP codec, the request head parsed from
 # the bytes as the C peers parse it, the body echoed as slices of the received buffers). Netty's codec and aggregator
 # are half of a ZStack server's CPU per request at 64 B, so against the C peers the default servers compare Netty's
 # codec more than the stacks; these compare the stacks with the same application work. epoll's too, for the ratio.
 for _name in ("zstack-afxdp", "epoll", "zstack-memif-loadgen", "epoll-loadgen",
-              "zstack-memif-zc-loadgen", "zstack-memif-loadgen-copy", "zstack-ktap", "epoll-offloads"):
+              "zstack-memif-zc-loadgen", "zstack-memif-loadgen-copy", "zstack-memif-zc-loadgen-copy", "zstack-ktap",
+              "epoll-offloads"):
     TRANSPORTS[_name + "-lean"] = dict(TRANSPORTS[_name], server=TRANSPORTS[_name]["server"] + ["--http", "lean"])
 # Peers (issue 14, bench/peers/): the C servers built by bench/peers/build.sh, started instead of http-echo.jar when
 # run.sh is given --peers SRC. "peer" names the binary; F-stack's need a config (vdev and address), written per run.
@@ -154,7 +160,8 @@ COLUMNS = ["setup", "transport", "client", "load", "mode", "size", "concurrency"
            "server_cpu_us_per_req", "client_cpu_us_per_req", "sys_cpu0_busy", "sys_cpu1_busy",
            "sys_softirq_s", "foreign_cpu_s", "idle_busy_before", "handshakes", "syn_synack_p50_us",
            "syn_synack_p99_us", "syn_retries", "client_retrans_segs", "client_rtos", "client_dsacks_recv",
-           "server_gcs", "server_gc_ms", "server_loop_busy", "client_loop_busy", "server_long_rounds",
+           "server_gcs", "server_gc_ms", "server_loop_busy", "server_work_us_per_req", "client_loop_busy",
+           "server_long_rounds",
            "server_long_round_ms", "steal_server_cpu_ms", "steal_client_cpu_ms", "warmup_s", "warmup_settled",
            "speed_probe_ms", "cross_core_ns_before", "cross_core_ns_after", "cross_core_wait_s", "jit_cpu_s", "kdamond_ms",
            "kdamond_cpus"]
@@ -865,6 +872,11 @@ class Harness:
                    server_long_round_ms=round(stalls[1] / 1e6, 1) if stalls else "",
                    steal_server_cpu_ms=steal_ms(a.server_cpu), steal_client_cpu_ms=steal_ms(a.client_cpu),
                    client_loop_busy=res.get("client_loop_busy", ""), **handshakes)
+        # a busy-polling server's CPU per request is its window over the requests whatever the load; the part of it
+        # its loop spent on work is what serving a request cost it (a copy saved shows here when the client is the
+        # bound and req/s cannot show it)
+        row["server_work_us_per_req"] = (round(float(row["server_loop_busy"]) * server_cpu / reqs * 1e6, 3)
+                                         if reqs and row["server_loop_busy"] != "" else "")
         if handshakes:
             log(f"{tag}: SYN to SYN-ACK at the client's veth: p50 {handshakes['syn_synack_p50_us']} us, p99 "
                 f"{handshakes['syn_synack_p99_us']} us over {handshakes['handshakes']} handshakes, "
@@ -873,7 +885,9 @@ class Harness:
             f"p99.9 {row['lat_p999_us']} us, cpu {row['cpu_us_per_req']} us/req "
             f"(client sent {row['client_retrans_segs']} segments again, {row['client_rtos']} timeouts; "
             f"server GCs {row['server_gcs']}, {row['server_gc_ms']} ms) "
-            f"(server {row['server_cpu_util']:.2f} core, loop busy {row['server_loop_busy'] or '-'}), "
+            f"(server {row['server_cpu_util']:.2f} core, loop busy {row['server_loop_busy'] or '-'}"
+            + (f", {row['server_work_us_per_req']} us of work per request" if row["server_work_us_per_req"] else "")
+            + "), "
             f"errors {errors}, other CPU use {row['foreign_cpu_s']} s, "
             f"speed probe {'/'.join(f'{x:g}' for x in probes)} ms, "
             f"cross-core round trip {row['cross_core_ns_before']}/{row['cross_core_ns_after']} ns"
@@ -1161,6 +1175,8 @@ def parse_args(argv):
         names = SETUPS["2"]["transports"]
         names.insert(names.index("zstack-memif-loadgen-huge") + 1, "zstack-memif-zc-loadgen")
         PEER_SETUPS["2"] = [n.replace("-memif-loadgen", "-memif-zc-loadgen") for n in PEER_SETUPS["2"]]
+        # and setup 4 the same pair with the server as the zero-copy memif client
+        SETUPS["4"]["transports"] += ["zstack-memif-zc-loadgen", "zstack-memif-zc-loadgen-copy"]
     if a.peers_bin:
         for s, names in PEER_SETUPS.items():
             SETUPS[s]["transports"] = SETUPS[s]["transports"] + names

@@ -233,16 +233,18 @@ def summary(med, out_dir, meta, pngs, rows_all=()):
         lines.append("")
         lines += ["Medians per transport (all points): latency mean/p50/p99/p99.9 in µs, CPU in µs per request "
                   "(server, client), server CPU use in cores, the share of the window a ZStack loop spent on work "
-                  "(server, client; a busy-polling loop uses its whole core either way), spread of req/s over the "
+                  "(server, client; a busy-polling loop uses its whole core either way) and the server's CPU per "
+                  "request times its share (what a request cost a busy-polling server), spread of req/s over the "
                   "repeats, CPU seconds other processes used on the two CPUs during the window (the noise).", "",
                   "| transport | size | conns | req/s | min–max | mean | p50 | p99 | p99.9 | CPU/req srv "
-                  "| CPU/req cli | srv cores | loop busy srv | loop busy cli | other CPU s | errors |", "|" + "---|" * 16]
+                  "| CPU/req cli | srv cores | loop busy srv | work/req srv | loop busy cli | other CPU s | errors |",
+                  "|" + "---|" * 17]
         for m in sorted(ms, key=lambda m: (m["size"], m["concurrency"], transports.index(m["transport"]))):
             lines.append(f"| {m['transport']} | {size_label(m['size'])} | {m['concurrency']} | {m['rps']:.0f} | "
                          f"{m['rps_min']:.0f}–{m['rps_max']:.0f} | {m['lat_mean_us']:.0f} | {m['lat_p50_us']:.0f} | "
                          f"{m['lat_p99_us']:.0f} | {m['lat_p999_us']:.0f} | {m['server_cpu_us_per_req']} | "
                          f"{m['client_cpu_us_per_req']} | {m['server_cpu_util']} | {m.get('server_loop_busy', '')} | "
-                         f"{m.get('client_loop_busy', '')} | {m.get('foreign_cpu_s', '')} | "
+                         f"{m.get('server_work_us_per_req', '')} | {m.get('client_loop_busy', '')} | {m.get('foreign_cpu_s', '')} | "
                          f"{m['errors']:.0f} |")
         lines.append("")
     lines += best_peer_lines(med, rows_all, int((meta or {}).get("args", {}).get("cross_core_below") or 0))

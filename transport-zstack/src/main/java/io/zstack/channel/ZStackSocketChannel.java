@@ -141,6 +141,11 @@ public final class ZStackSocketChannel extends AbstractZStackChannel implements 
     }
 
     /** The TCP state (for statistics and tests); null before connect and on the in-process path. Loop thread only. */
+    /** Composite pieces the write path has looked at, for tests (loop thread). */
+    long writePiecesExamined() {
+        return writePath.piecesExamined();
+    }
+
     TcpConnection connection() {
         return connection;
     }

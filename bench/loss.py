@@ -18,6 +18,7 @@ import sys
 import time
 
 SERVER = "10.93.2.2"
+KTAP = "zt0"  # --offloads: ZStack's TAP in the router's namespace
 PORT = 8080
 # counters read per transfer: (column, ZStack's tcp counter, Linux's nstat counter)
 COUNTERS = [
@@ -52,6 +53,10 @@ class Bench:
         # "zstack": ZStack with its default congestion control; "zstack-<cc>": with that one (--congestion-control)
         zstack = ["zstack"] + [f"zstack-{cc}" for cc in a.zstack_cc.split(",") if cc]
         # "...-xdp": the same ZStack sender on net_af_xdp instead of net_af_packet (--zstack-xdp)
+        if a.offloads:
+            # "...-ktap": ZStack on a kernel TAP in the router's namespace (TSO both ways, checksums left to the
+            # kernel), the Linux senders with their veth's offloads on: each sender as it would run on a NIC with them
+            zstack = [f"{z}-ktap" for z in zstack]
         self.senders = self.linux + zstack + ([f"{z}-xdp" for z in zstack] if a.zstack_xdp else []) \
             + (["zstack-before"] if a.baseline_jar else [])
         self.default_cc = run(ns(a.ns_s, "sysctl", "-n", "net.ipv4.tcp_congestion_control"), check=False).stdout.strip()
@@ -72,7 +77,15 @@ class Bench:
         r = self.a.ns_r
         run(ns(r, "iptables", "-F", "FORWARD"))
         run(ns(r, "iptables", "-t", "mangle", "-F", "PREROUTING"))
-        if kind == "drop" and p > 0:
+        run(ns(self.a.ns_k, "iptables", "-t", "raw", "-F", "PREROUTING"))
+        if kind == "drop" and p > 0 and self.a.offloads:
+            # a sender's TSO frame crosses the router whole and is cut only when it leaves towards the receiver (r0
+            # has no TSO): the data is dropped segment by segment where it arrives (k0, no GRO), the ACKs at the router
+            run(ns(self.a.ns_k, "iptables", "-t", "raw", "-A", "PREROUTING", "-i", "k0", "-m", "statistic", "--mode",
+                   "random", "--probability", str(p), "-j", "DROP"))
+            run(ns(r, "iptables", "-A", "FORWARD", "-i", "r0", "-m", "statistic", "--mode", "random",
+                   "--probability", str(p), "-j", "DROP"))
+        elif kind == "drop" and p > 0:
             run(ns(r, "iptables", "-A", "FORWARD", "-m", "statistic", "--mode", "random", "--probability", str(p),
                    "-j", "DROP"))
         elif kind == "dup":
@@ -86,10 +99,21 @@ class Bench:
         a = self.a
         s = a.ns_s
         jar = a.baseline_jar if sender == "zstack-before" else a.jar
+        if not sender.endswith("-ktap"):
+            self.link_to_sender("r1")
         if sender.startswith("linux"):
             run(ns(s, "ip", "addr", "replace", f"{SERVER}/24", "dev", "s0"))
             run(ns(s, "ip", "route", "replace", "default", "via", "10.93.2.1"))
             args = ["--transport", "epoll", "--bind", SERVER]
+        elif sender.endswith("-ktap"):
+            # the router's side of the sender's link is the TAP, which the sender opens from the router's namespace
+            run(ns(s, "ip", "addr", "flush", "dev", "s0"))
+            self.link_to_sender(KTAP)
+            args = ["--transport", "zstack", "--kernel-tap", KTAP, "--address", f"{SERVER}/24", "--gateway",
+                    "10.93.2.1"]
+            cc = sender[len("zstack-"):].removesuffix("-ktap") if sender.startswith("zstack-") else ""
+            if cc and cc not in ("before", "ktap"):
+                args += ["--congestion-control", cc]
         else:
             run(ns(s, "ip", "addr", "flush", "dev", "s0"))
             xdp = sender.endswith("-xdp")
@@ -100,7 +124,7 @@ class Bench:
                 args += ["--congestion-control", cc]
         run(ns(a.ns_k, "ip", "neigh", "flush", "all"), check=False)
         run(ns(a.ns_r, "ip", "neigh", "flush", "all"), check=False)
-        cmd = ns(s, a.java, "--enable-native-access=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow",
+        cmd = ns(a.ns_r if sender.endswith("-ktap") else s, a.java, "--enable-native-access=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow",
                  "-Xms512m", "-Xmx512m", "-jar", jar, *args, "--port", str(PORT), "--threads", "1")
         if sender.startswith("linux-"):
             cmd = ns(s, sys.executable, os.path.join(os.path.dirname(os.path.abspath(__file__)), "loss-sender.py"),
@@ -118,6 +142,29 @@ class Bench:
                 return p
             time.sleep(0.3)
         raise RuntimeError(f"{sender} server not ready in 60 s")
+
+    def link_to_sender(self, iface):
+        """The router's address on the sender's side (10.93.2.1) on {@code iface}: the veth r1, or the TAP."""
+        r = self.a.ns_r
+        for other in ("r1", KTAP):
+            if other != iface:
+                run(ns(r, "ip", "addr", "flush", "dev", other), check=False)
+        run(ns(r, "ip", "addr", "replace", "10.93.2.1/24", "dev", iface))
+        run(ns(r, "ip", "link", "set", iface, "up"))
+
+    def offload(self):
+        """--offloads: the Linux senders' veth (s0, r1) with TSO, GSO, GRO and checksum offload, as on a NIC; a TAP
+        (vnet headers, no qdisc, as the setup 1 harness makes it) for ZStack; the router cuts what it forwards (r0
+        without TSO/GSO) and the receiver takes each segment alone (k0 without GRO), so drops are per segment."""
+        a = self.a
+        for name, iface in ((a.ns_s, "s0"), (a.ns_r, "r1")):
+            run(ns(name, "ethtool", "-K", iface, "tx", "on", "tso", "on", "gso", "on", "gro", "on"))
+        run(ns(a.ns_r, "ethtool", "-K", "r0", "tso", "off", "gso", "off"))
+        run(ns(a.ns_k, "ethtool", "-K", "k0", "gro", "off"))
+        run(ns(a.ns_r, "ip", "tuntap", "add", "dev", KTAP, "mode", "tap", "vnet_hdr"))
+        run(ns(a.ns_r, "tc", "qdisc", "replace", "dev", KTAP, "root", "noqueue"))
+        log(f"offloads: s0 and r1 with TSO/GSO/GRO/checksums, ZStack on the TAP {KTAP} in the router's namespace; "
+            "r0 without TSO/GSO, k0 without GRO (drops per segment)")
 
     def stop(self, p):
         if p.poll() is None:
@@ -154,7 +201,8 @@ class Bench:
             # headers only, on the router's sender-side veth: what the sender put on the wire and what reached it
             self.pcap_count += 1
             path = os.path.join(self.a.out, f"{self.point}-{sender}-{self.pcap_count}.pcap")
-            capture = subprocess.Popen(ns(self.a.ns_r, "tcpdump", "-q", "-i", "r1", "-s", "96", "-w", path, "tcp"),
+            iface = KTAP if sender.endswith("-ktap") else "r1"
+            capture = subprocess.Popen(ns(self.a.ns_r, "tcpdump", "-q", "-i", iface, "-s", "96", "-w", path, "tcp"),
                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
             time.sleep(0.5)
         r = run(ns(self.a.ns_k, "curl", "-s", "-o", body, "-w", "%{time_total} %{size_download}", "--max-time",
@@ -176,16 +224,21 @@ class Bench:
         """--rps: a veth's receive runs inline on the CPU that sent the frame, so the router's forwarding and the
         receiver's TCP would run on the sender's CPU (a busy-polling ZStack loop's: DPDK pins it to CPU 0). Receive
         Packet Steering queues the router's and the receiver's receive to CPU 1, for every sender alike."""
-        for name, iface in ((self.a.ns_r, "r0"), (self.a.ns_r, "r1"), (self.a.ns_k, "k0")):
+        for name, iface in ((self.a.ns_r, "r0"), (self.a.ns_r, "r1"), (self.a.ns_k, "k0")) \
+                + (((self.a.ns_r, KTAP),) if self.a.offloads else ()):
             run(ns(name, "sh", "-c", f"echo 2 > /sys/class/net/{iface}/queues/rx-0/rps_cpus"))
         log("RPS: r0, r1 and k0 receive on CPU 1")
 
     def main(self):
         a = self.a
+        if a.offloads:
+            self.offload()
         if a.rps:
             self.steer()
+        # --offloads: no duplication point (the router would copy a sender's TSO frame whole, 44 segments at once)
         points = [("drop", float(p)) for p in a.losses.split(",") if p] + [("dup", float(p)) for p in
-                                                                           a.duplicates.split(",") if p]
+                                                                           a.duplicates.split(",") if p
+                                                                           and not a.offloads]
         rows = []
         csv_path = os.path.join(a.out, "loss.csv")
         cols = ["impairment", "probability", "sender", "repeat", "seconds", "bytes", "intact"] + [c for c, _, _ in
@@ -307,6 +360,10 @@ def parse():
                         "cubic, new-reno, bbr (empty: none)")
     p.add_argument("--zstack-xdp", action="store_true",
                    help="each ZStack sender also on net_af_xdp (zstack...-xdp), beside net_af_packet")
+    p.add_argument("--offloads", action="store_true",
+                   help="senders with the kernel's offloads, as on a NIC: the Linux senders' veth with TSO/GSO/GRO and "
+                        "checksum offload, ZStack on a kernel TAP (zstack...-ktap) instead of net_af_packet; data "
+                        "dropped per segment at the receiver's ingress, ACKs at the router; no duplication point")
     p.add_argument("--rps", action="store_true",
                    help="Receive Packet Steering on the router's veths (r0, r1: CPU 1) and the receiver's (k0: CPU 0),"
                         " for every sender alike")

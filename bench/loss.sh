@@ -5,7 +5,7 @@
 # A bulk transfer from a sender to the Linux kernel's TCP as receiver (curl), through a router namespace that drops
 # (iptables statistic, both directions: data and ACKs) or duplicates (TEE) packets at random; this kernel has no netem.
 # The sender is the same Netty application (example-http-echo, GET /size/N) on the kernel's TCP (--transport epoll:
-# Linux as sender) or on ZStack (net_af_packet on its veth). Per point: median time of the repeats, every byte
+# Linux as sender) or on ZStack (net_af_packet on its veth; with --offloads a kernel TAP, and the kernel's offloads on). Per point: median time of the repeats, every byte
 # compared, and the sender's retransmissions, RTOs and TLPs (nstat for Linux, GET /stats for ZStack). Results in
 # bench/results/loss-<timestamp>/ (loss.csv, summary.md, loss.png). Namespaces zsloss-{k,r,s}-<pid> are removed, and
 # every process started in them killed, on exit, failure or Ctrl-C.

@@ -196,7 +196,7 @@ public final class ZStackSocketChannelConfig extends AbstractZStackChannelConfig
         if (sendBufferSize <= 0) {
             throw new IllegalArgumentException("SO_SNDBUF must be positive: " + sendBufferSize);
         }
-        edit(ChannelOption.SO_SNDBUF, b -> b.sendBufferBytes(sendBufferSize));
+        edit(ChannelOption.SO_SNDBUF, b -> b.sendBufferBytes(sendBufferSize).sendBufferFixed(true));
         return this;
     }
 

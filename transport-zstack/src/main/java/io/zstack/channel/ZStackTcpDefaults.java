@@ -140,9 +140,12 @@ public final class ZStackTcpDefaults {
             return this;
         }
 
-        /** SO_SNDBUF: bytes queued, unsent plus unacknowledged, before writes wait (default 256 KiB). */
+        /**
+         * SO_SNDBUF: bytes queued, unsent plus unacknowledged, before writes wait. Set, it stays as set; by default
+         * each connection starts at 256 KiB and grows it with its congestion window (up to 4 MiB), as Linux does.
+         */
         public Builder sendBufferBytes(int bytes) {
-            values.sendBufferBytes(positive("send buffer", bytes));
+            values.sendBufferBytes(positive("send buffer", bytes)).sendBufferFixed(true);
             return this;
         }
 

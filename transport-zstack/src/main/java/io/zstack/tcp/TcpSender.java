@@ -636,6 +636,7 @@ final class TcpSender {
             finAcked = true;
             c.finWasAcked(nowNanos);
         }
+        c.growSendBuffer();
         if (c.sendSpace() > 0 && c.state.canSend()) {
             c.handler.onWritable(c);
         }

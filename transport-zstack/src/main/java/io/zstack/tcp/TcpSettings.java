@@ -17,6 +17,7 @@ public final class TcpSettings {
 
     private final int receiveBufferBytes;
     private final int sendBufferBytes;
+    private final boolean sendBufferFixed;
     private final int reassemblySegments;
     private final boolean windowScaling;
     private final boolean timestamps;
@@ -50,6 +51,7 @@ public final class TcpSettings {
     private TcpSettings(Builder b) {
         this.receiveBufferBytes = b.receiveBufferBytes;
         this.sendBufferBytes = b.sendBufferBytes;
+        this.sendBufferFixed = b.sendBufferFixed;
         this.reassemblySegments = b.reassemblySegments;
         this.windowScaling = b.windowScaling;
         this.timestamps = b.timestamps;
@@ -101,9 +103,20 @@ public final class TcpSettings {
         return receiveBufferBytes;
     }
 
-    /** Send buffer: bytes queued (unsent plus unacknowledged) before writes are refused. */
+    /**
+     * Send buffer: bytes queued (unsent plus unacknowledged) before writes are refused. A connection grows it with its
+     * congestion window unless it was set ({@link #sendBufferFixed}), as Linux grows a socket's unless SO_SNDBUF was.
+     */
     public int sendBufferBytes() {
         return sendBufferBytes;
+    }
+
+    /**
+     * True when connections keep {@link #sendBufferBytes} as it is, never larger: the application set it (SO_SNDBUF,
+     * {@code ZStackTcpDefaults}), as Linux stops growing a socket's buffer once SO_SNDBUF was set on it.
+     */
+    public boolean sendBufferFixed() {
+        return sendBufferFixed;
     }
 
     /** Out-of-order segments held at most. */
@@ -263,6 +276,7 @@ public final class TcpSettings {
     public static final class Builder {
         private int receiveBufferBytes = 256 * 1024;
         private int sendBufferBytes = 256 * 1024;
+        private boolean sendBufferFixed;
         private int reassemblySegments = 1024;
         private boolean windowScaling = true;
         private boolean timestamps = true;
@@ -298,6 +312,7 @@ public final class TcpSettings {
 
         private Builder(TcpSettings s) {
             this.receiveBufferBytes = s.receiveBufferBytes;
+            this.sendBufferFixed = s.sendBufferFixed;
             this.sendBufferBytes = s.sendBufferBytes;
             this.reassemblySegments = s.reassemblySegments;
             this.windowScaling = s.windowScaling;
@@ -345,6 +360,12 @@ public final class TcpSettings {
                 throw new IllegalArgumentException("sendBufferBytes must be positive: " + sendBufferBytes);
             }
             this.sendBufferBytes = sendBufferBytes;
+            return this;
+        }
+
+        /** @see TcpSettings#sendBufferFixed() */
+        public Builder sendBufferFixed(boolean sendBufferFixed) {
+            this.sendBufferFixed = sendBufferFixed;
             return this;
         }
 

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.buffer.ByteBuf;
+import io.netty.buffer.CompositeByteBuf;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
@@ -112,9 +113,21 @@ class MemifChecksumTest {
             serverGroup.submit(() -> null).sync(); // the loops exist before the link is awaited
             new ServerBootstrap().group(serverGroup).channel(ZStackServerSocketChannel.class)
                     .childHandler(new ChannelInboundHandlerAdapter() {
+                        CompositeByteBuf all;
+
                         @Override
                         public void channelRead(ChannelHandlerContext ctx, Object msg) {
-                            ctx.writeAndFlush(msg); // echo, by reference
+                            // echoed by reference, all of it in one write: then the segments of each flight share
+                            // their ACK and window fields, and held, the client's bursts carry runs it may merge.
+                            // Echoed segment by segment, each could go in a round of its own once the send buffer grew
+                            // with the window, with the ACK and window of that moment, and a run happened or not
+                            if (all == null) {
+                                all = ctx.alloc().compositeDirectBuffer(Integer.MAX_VALUE);
+                            }
+                            all.addComponent(true, (ByteBuf) msg);
+                            if (all.readableBytes() == total) {
+                                ctx.writeAndFlush(all);
+                            }
                         }
                     }).bind(new InetSocketAddress("10.9.51.1", 8080)).sync();
             link.awaitUp(10);

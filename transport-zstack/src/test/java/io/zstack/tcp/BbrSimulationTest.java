@@ -27,8 +27,12 @@ class BbrSimulationTest {
     static Transfer transfer(long seed, CongestionAlgorithm algorithm, double drop, long bytes) {
         // buffers of 32 BDPs (the send buffer counts the mbufs small writes pin): neither the sender's buffer nor the
         // receiver's window limits the flight
-        TcpSettings settings = TcpSettings.builder().congestionControl(algorithm).sendBufferBytes(4 << 20)
-                .receiveBufferBytes(4 << 20).build();
+        return transfer(seed, TcpSettings.builder().congestionControl(algorithm).sendBufferBytes(4 << 20)
+                .receiveBufferBytes(4 << 20).build(), drop, bytes);
+    }
+
+    static Transfer transfer(long seed, TcpSettings settings, double drop, long bytes) {
+        CongestionAlgorithm algorithm = settings.congestionControl();
         // each frame meets the fault injector once, as with the benchmark's router: data at a's transmit, ACKs at b's
         FaultConfig faults = drop == 0 ? FaultConfig.NONE
                 : FaultConfig.builder().direction(FaultConfig.Direction.TRANSMIT).drop(drop).build();

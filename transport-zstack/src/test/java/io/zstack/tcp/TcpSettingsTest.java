@@ -50,7 +50,7 @@ class TcpSettingsTest {
                 }
             }
         }
-        assertEquals(31, settings, "every setting the mutable class had");
+        assertEquals(32, settings, "every setting the mutable class had");
     }
 
     private static Object otherThan(Object value) {

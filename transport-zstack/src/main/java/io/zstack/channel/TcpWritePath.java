@@ -22,6 +22,13 @@ import java.util.List;
  * {@link FileRegionSink}. Loop thread only.
  */
 final class TcpWritePath {
+    /**
+     * Bytes one flush copies at most (256 KiB, the send buffer before it grew with the window): the loop then polls
+     * and transmits before copying on. Since a send buffer grows to megabytes, one flush filling it with a copy would
+     * keep the loop from its ACKs, its transmit burst and every other connection for a millisecond or more.
+     */
+    static final int COPY_BUDGET = 256 * 1024;
+
     private final ZStackSocketChannel channel;
     /**
      * handOffComponents' mbuf, offset in its piece and length for each piece, kept: a new array per composite written
@@ -39,10 +46,14 @@ final class TcpWritePath {
         this.channel = channel;
     }
 
-    /** Queues flushed messages until the outbound buffer is empty, the send buffer full or the pool empty. */
+    /**
+     * Queues flushed messages until the outbound buffer is empty, the send buffer full, the pool empty or
+     * {@link #COPY_BUDGET} bytes copied (the rest then goes in another flush, {@link ZStackSocketChannel#flushAgain}).
+     */
     void write(ChannelOutboundBuffer in) throws Exception {
         TcpConnection c = channel.connection();
         ZStackSocketChannelConfig config = channel.config();
+        long copied = 0;
         for (;;) {
             Object msg = in.current();
             if (msg == null) {
@@ -55,6 +66,10 @@ final class TcpWritePath {
             long space = c.sendSpace();
             if (space <= 0) {
                 return; // onWritable flushes again when ACKs free space
+            }
+            if (copied >= COPY_BUDGET) {
+                channel.flushAgain();
+                return;
             }
             if (msg instanceof ByteBuf buf) {
                 int readable = buf.readableBytes();
@@ -79,13 +94,14 @@ final class TcpWritePath {
                     in.remove();
                     continue;
                 }
-                int n = (int) Math.min(readable, space);
+                int n = (int) Math.min(Math.min(readable, space), COPY_BUDGET);
                 int toTail = Math.min(n, c.sendTailRoom());
                 if (toTail > 0) {
                     // small copied writes share the last mbuf instead of taking one each
                     MbufCopy.toAddress(buf, buf.readerIndex(), c.sendTailAddress(), toTail);
                     c.sendTailFilled(toTail);
                     in.removeBytes(toTail);
+                    copied += toTail;
                     continue;
                 }
                 long chain = copyIn(c, buf, buf.readerIndex(), n);
@@ -93,9 +109,10 @@ final class TcpWritePath {
                     channel.scheduleRetry();
                     return;
                 }
-                int copied = Mbuf.pktLen(chain); // less than n only at DPDK's segment limit (MbufCopy.in)
+                int length = Mbuf.pktLen(chain); // less than n only at DPDK's segment limit (MbufCopy.in)
                 queue(c, chain);
-                in.removeBytes(copied);
+                in.removeBytes(length);
+                copied += length;
             } else {
                 FileRegion region = (FileRegion) msg;
                 long left = region.count() - region.transferred();
@@ -104,7 +121,7 @@ final class TcpWritePath {
                     continue;
                 }
                 long[] chain = {0};
-                FileRegionSink sink = new FileRegionSink((int) Math.min(left, space), bytes -> {
+                FileRegionSink sink = new FileRegionSink((int) Math.min(Math.min(left, space), COPY_BUDGET), bytes -> {
                     long part = copyIn(c, Unpooled.wrappedBuffer(bytes), 0, bytes.remaining());
                     if (part == 0) {
                         return false;
@@ -133,6 +150,7 @@ final class TcpWritePath {
                 }
                 queue(c, chain[0]);
                 in.progress(sink.written);
+                copied += sink.written;
                 if (region.transferred() >= region.count()) {
                     in.remove();
                 }

@@ -415,6 +415,18 @@ public final class ZStackSocketChannel extends AbstractZStackChannel implements 
         }
     }
 
+    /**
+     * The write stopped with more to copy and room for it (its copy budget is spent): the rest in a task of its own,
+     * after the loop has polled and transmitted what this flush queued, as epoll's channel reschedules a write that
+     * spent its writeSpinCount.
+     */
+    void flushAgain() {
+        if (!flushScheduled) {
+            flushScheduled = true;
+            eventLoop().execute(flushTask);
+        }
+    }
+
     void scheduleRetry() {
         // the mbuf pool is empty: try again shortly, when ACKs have returned mbufs
         if (!flushScheduled) {

@@ -16,7 +16,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 
-/** How a written composite enters TCP's send queue, over the stack's loopback (TCP, not the in-process path). */
+/** How written buffers enter TCP's send queue, over the stack's loopback (TCP, not the in-process path). */
 class TcpWritePathTest {
     private static final int PIECES = 2000;
     private static final int PIECE = 1000;
@@ -76,6 +76,56 @@ class TcpWritePathTest {
             // room (here about twice its bytes): a piece left for the next flush is looked at again then, so about
             // twice per piece (4,221 here); looking at every piece left on every flush was 65,520
             assertTrue(examined >= PIECES && examined <= 3L * PIECES, "pieces looked at: " + examined);
+            client.close().sync();
+            server.close().sync();
+        } finally {
+            group.shutdownGracefully(0, 5, TimeUnit.SECONDS).sync();
+        }
+    }
+
+    /**
+     * A buffer that must be copied (a heap buffer) goes into the send queue {@link TcpWritePath#COPY_BUDGET} bytes per
+     * flush, the rest in flushes of their own after the loop has polled and transmitted, however much room the send
+     * buffer has (here 4 MiB): one flush copying megabytes kept the loop from its ACKs and every other connection.
+     */
+    @Test
+    void aFlushCopiesAtMostItsBudgetAndTheRestFollows() throws Exception {
+        int size = 2 << 20;
+        ZStackEventLoopGroup group = new ZStackEventLoopGroup(1, ZStackConfig.builder().inProcess(false).build());
+        try {
+            CompletableFuture<String> received = new CompletableFuture<>();
+            Channel server = new ServerBootstrap().group(group).channel(ZStackServerSocketChannel.class)
+                    .childHandler(new ChannelInboundHandlerAdapter() {
+                        long position;
+
+                        @Override
+                        public void channelRead(ChannelHandlerContext ctx, Object msg) {
+                            ByteBuf buf = (ByteBuf) msg;
+                            for (int i = buf.readerIndex(); i < buf.writerIndex(); i++, position++) {
+                                if (buf.getByte(i) != expected(position)) {
+                                    received.complete("byte " + position + " differs");
+                                }
+                            }
+                            buf.release();
+                            if (position == size) {
+                                received.complete("all " + size + " bytes intact");
+                            }
+                        }
+                    }).bind(new InetSocketAddress("127.0.0.1", 0)).sync().channel();
+            ZStackSocketChannel client = (ZStackSocketChannel) new Bootstrap().group(group)
+                    .channel(ZStackSocketChannel.class).option(ChannelOption.SO_SNDBUF, 4 << 20)
+                    .handler(new ChannelInboundHandlerAdapter()).connect(server.localAddress()).sync().channel();
+            byte[] bytes = new byte[size];
+            for (int i = 0; i < size; i++) {
+                bytes[i] = expected(i);
+            }
+            long queuedByTheFirstFlush = client.eventLoop().submit(() -> {
+                client.writeAndFlush(io.netty.buffer.Unpooled.wrappedBuffer(bytes));
+                return client.connection().sendQueued();
+            }).get(5, TimeUnit.SECONDS);
+            assertTrue(queuedByTheFirstFlush > 0 && queuedByTheFirstFlush <= TcpWritePath.COPY_BUDGET,
+                    "queued by the first flush: " + queuedByTheFirstFlush);
+            assertEquals("all " + size + " bytes intact", received.get(30, TimeUnit.SECONDS));
             client.close().sync();
             server.close().sync();
         } finally {

@@ -33,29 +33,7 @@ class TcpWritePathTest {
         ZStackEventLoopGroup group = new ZStackEventLoopGroup(1, ZStackConfig.builder().inProcess(false).build());
         try {
             CompletableFuture<String> received = new CompletableFuture<>();
-            Channel server = new ServerBootstrap().group(group).channel(ZStackServerSocketChannel.class)
-                    .childHandler(new ChannelInboundHandlerAdapter() {
-                        long position;
-
-                        @Override
-                        public void channelRead(ChannelHandlerContext ctx, Object msg) {
-                            ByteBuf buf = (ByteBuf) msg;
-                            try {
-                                for (int i = buf.readerIndex(); i < buf.writerIndex(); i++, position++) {
-                                    if (buf.getByte(i) != expected(position)) {
-                                        received.complete("byte " + position + " is " + buf.getByte(i) + ", not "
-                                                + expected(position));
-                                        return;
-                                    }
-                                }
-                                if (position == (long) PIECES * PIECE) {
-                                    received.complete("all " + position + " bytes intact");
-                                }
-                            } finally {
-                                buf.release();
-                            }
-                        }
-                    }).bind(new InetSocketAddress("127.0.0.1", 0)).sync().channel();
+            Channel server = patternReader(group, (long) PIECES * PIECE, received);
             ZStackSocketChannel client = (ZStackSocketChannel) new Bootstrap().group(group)
                     .channel(ZStackSocketChannel.class).option(ChannelOption.SO_SNDBUF, 64 * 1024)
                     .handler(new ChannelInboundHandlerAdapter()).connect(server.localAddress()).sync().channel();
@@ -94,24 +72,7 @@ class TcpWritePathTest {
         ZStackEventLoopGroup group = new ZStackEventLoopGroup(1, ZStackConfig.builder().inProcess(false).build());
         try {
             CompletableFuture<String> received = new CompletableFuture<>();
-            Channel server = new ServerBootstrap().group(group).channel(ZStackServerSocketChannel.class)
-                    .childHandler(new ChannelInboundHandlerAdapter() {
-                        long position;
-
-                        @Override
-                        public void channelRead(ChannelHandlerContext ctx, Object msg) {
-                            ByteBuf buf = (ByteBuf) msg;
-                            for (int i = buf.readerIndex(); i < buf.writerIndex(); i++, position++) {
-                                if (buf.getByte(i) != expected(position)) {
-                                    received.complete("byte " + position + " differs");
-                                }
-                            }
-                            buf.release();
-                            if (position == size) {
-                                received.complete("all " + size + " bytes intact");
-                            }
-                        }
-                    }).bind(new InetSocketAddress("127.0.0.1", 0)).sync().channel();
+            Channel server = patternReader(group, size, received);
             ZStackSocketChannel client = (ZStackSocketChannel) new Bootstrap().group(group)
                     .channel(ZStackSocketChannel.class).option(ChannelOption.SO_SNDBUF, 4 << 20)
                     .handler(new ChannelInboundHandlerAdapter()).connect(server.localAddress()).sync().channel();
@@ -131,6 +92,37 @@ class TcpWritePathTest {
         } finally {
             group.shutdownGracefully(0, 5, TimeUnit.SECONDS).sync();
         }
+    }
+
+    /**
+     * A server on {@code group} that checks every byte it reads against {@link #expected} and completes
+     * {@code received} with "all N bytes intact" once {@code total} have come, or with the first wrong byte.
+     */
+    private static Channel patternReader(ZStackEventLoopGroup group, long total, CompletableFuture<String> received)
+            throws InterruptedException {
+        return new ServerBootstrap().group(group).channel(ZStackServerSocketChannel.class)
+                .childHandler(new ChannelInboundHandlerAdapter() {
+                    long position;
+
+                    @Override
+                    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+                        ByteBuf buf = (ByteBuf) msg;
+                        try {
+                            for (int i = buf.readerIndex(); i < buf.writerIndex(); i++, position++) {
+                                if (buf.getByte(i) != expected(position)) {
+                                    received.complete("byte " + position + " is " + buf.getByte(i) + ", not "
+                                            + expected(position));
+                                    return;
+                                }
+                            }
+                            if (position == total) {
+                                received.complete("all " + position + " bytes intact");
+                            }
+                        } finally {
+                            buf.release();
+                        }
+                    }
+                }).bind(new InetSocketAddress("127.0.0.1", 0)).sync().channel();
     }
 
     private static byte expected(long position) {

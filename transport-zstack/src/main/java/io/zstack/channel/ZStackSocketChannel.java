@@ -140,12 +140,12 @@ public final class ZStackSocketChannel extends AbstractZStackChannel implements 
         return remote;
     }
 
-    /** The TCP state (for statistics and tests); null before connect and on the in-process path. Loop thread only. */
     /** Composite pieces the write path has looked at, for tests (loop thread). */
     long writePiecesExamined() {
         return writePath.piecesExamined();
     }
 
+    /** The TCP state (for statistics and tests); null before connect and on the in-process path. Loop thread only. */
     TcpConnection connection() {
         return connection;
     }

@@ -187,19 +187,20 @@ public final class TcpConnection {
         return Math.max(0, sendBufferBytes() - Math.max(sender.sendQueue.size(), sender.sendQueue.memory()));
     }
 
-    /** The send buffer now: the setting, or more where {@link #growSendBuffer} grew it. */
+    /** The send buffer now: the setting, or more where {@link #growSendBuffer} grew it (a fixed setting stays). */
     public int sendBufferBytes() {
-        return Math.max(settings.sendBufferBytes(), sendBufferGrown);
+        TcpSettings s = settings;
+        return s.sendBufferFixed() ? s.sendBufferBytes() : Math.max(s.sendBufferBytes(), sendBufferGrown);
     }
 
     /**
      * Send buffer autotuning, as Linux's ({@code tcp_sndbuf_expand}): unless the application set SO_SNDBUF, the buffer
      * grows to twice the congestion window in what its segments pin (a full segment's payload takes a whole mbuf's
-     * room), up to {@link #MAX_AUTO_SEND_BUFFER} and to what a quarter of the pool holds, and only while half the pool
-     * is free (as Linux grows none under memory pressure). With 256 KiB fixed, under loss the
-     * SACKed data behind one hole the cumulative ACK waited on filled the buffer: no new data could go, so nothing
-     * sent after a lost retransmission could tell RACK it was lost, and the RTO did (1-13 times per 64 MiB sent through
-     * a router dropping 0.5-5 %, where Linux's sender had 0-1).
+     * room), up to {@link #MAX_AUTO_SEND_BUFFER} and what a quarter of the pool holds, and only while half the pool is
+     * free (as Linux grows none under memory pressure). With 256 KiB fixed, under loss the data SACKed behind a hole
+     * the cumulative ACK waited on filled the buffer: no new data could go, so nothing sent after a lost
+     * retransmission could tell RACK it was lost, and the RTO did (1-13 times per 64 MiB sent through a router dropping
+     * 0.5-5 %, where Linux's sender had 0-1).
      */
     void growSendBuffer() {
         if (settings.sendBufferFixed()) {
@@ -745,9 +746,10 @@ public final class TcpConnection {
         TcpSender s = sender;
         TcpReceiver r = receiver;
         return this + " una=" + Integer.toUnsignedString(s.sndUna - s.iss) + " nxt=+" + SeqNum.diff(s.sndNxt, s.sndUna)
-                + " max=+" + SeqNum.diff(s.sndMax, s.sndUna) + " sndWnd=" + s.sndWnd + " cwnd=" + s.congestion.cwnd() + s.congestion.describe()
-                + " queued=" + s.sendQueue.size() + " sndbuf=" + sendBufferBytes() + " fin=" + s.finQueued + " rcvNxt=" + Integer.toUnsignedString(
-                r.rcvNxt - r.irs) + " rcvWnd=" + r.currentReceiveWindow() + " readable=" + r.receiveQueue.bytes()
+                + " max=+" + SeqNum.diff(s.sndMax, s.sndUna) + " sndWnd=" + s.sndWnd + " cwnd=" + s.congestion.cwnd()
+                + s.congestion.describe() + " queued=" + s.sendQueue.size() + " sndbuf=" + sendBufferBytes()
+                + " fin=" + s.finQueued + " rcvNxt=" + Integer.toUnsignedString(r.rcvNxt - r.irs)
+                + " rcvWnd=" + r.currentReceiveWindow() + " readable=" + r.receiveQueue.bytes()
                 + " ooo=" + r.reassembly.entries() + " dupAcks=" + s.dupAcks + " recovery=" + s.inRecovery
                 + " loss=" + s.lossRecovery + " pipe=" + s.sent.pipe() + " lost=" + s.sent.lostBytes() + " sacked="
                 + s.sent.sackedBytes() + " tlp=" + s.probesSent + "/" + s.probeRecoveries + " rackLost=" + s.rackLosses

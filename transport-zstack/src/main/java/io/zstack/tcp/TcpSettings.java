@@ -312,8 +312,8 @@ public final class TcpSettings {
 
         private Builder(TcpSettings s) {
             this.receiveBufferBytes = s.receiveBufferBytes;
-            this.sendBufferFixed = s.sendBufferFixed;
             this.sendBufferBytes = s.sendBufferBytes;
+            this.sendBufferFixed = s.sendBufferFixed;
             this.reassemblySegments = s.reassemblySegments;
             this.windowScaling = s.windowScaling;
             this.timestamps = s.timestamps;

@@ -258,14 +258,16 @@ public class TcpTapInteropTest {
     }
 
     /**
-     * The tap offers TSO (DPDK's GSO in the PMD): the stack sent segments of several MSS and the tap cut them, in
-     * segments shortened to what it takes (a full MSS plus headers is more than its MTU, which it refuses), and
-     * refused none of them. The kernel got every byte, so the segments and their checksums were right.
+     * The tap offers TSO (DPDK's GSO in the PMD): the stack sent segments of several MSS and the tap cut them, refusing
+     * none. Its MTU counts the Ethernet header, so the device tells the stack an MTU 14 bytes lower and the stack's
+     * segment size is what the tap takes: none needed shortening (each shortened one was cut into full segments and a
+     * remainder of a few bytes). The kernel got every byte, so the segments and their checksums were right.
      */
     static void assertTapTookTso(TapNetwork net, NetStack stack) {
         assertTrue(net.device.capabilities().tcpSegmentation(), net.device.toString());
+        assertEquals(net.device.port().info().mtu() - 14, net.device.mtu(), net.device.toString());
         assertTrue(stack.ip().counters().tsoPacketsSent > 0, stack.ip().counters().toString());
-        assertEquals(stack.ip().counters().tsoPacketsSent, net.device.tsoSegmentsShortened(), net.device.statistics());
+        assertEquals(0, net.device.tsoSegmentsShortened(), net.device.statistics());
         assertEquals(0, net.device.txRefusedDrops(), net.device.statistics());
     }
 

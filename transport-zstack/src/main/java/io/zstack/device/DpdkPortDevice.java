@@ -91,7 +91,8 @@ public final class DpdkPortDevice implements NetDevice {
         // around: its sum of a chain is wrong when an inner mbuf has an odd length (txChecksumAnyChain false: the stack
         // sums such chains itself, and sends a TSO segment only as a chain of even pieces), and it refuses every TSO
         // frame whose segment size plus all headers, Ethernet's included, exceeds the MTU, so a full MSS (1448 + 14 +
-        // 20 + 32 = 1514 > 1500) never passes: transmit gives it smaller segments (limitTsoSegments). Not yet on NICs:
+        // 20 + 32 = 1514 > 1500) never passes: the stack is given a smaller MTU (below), and transmit still lowers any
+        // larger segment size (limitTsoSegments). Not yet on NICs:
         // how many mbufs their TSO frames may have (tx_desc_lim) is not read, and none was here to test against.
         boolean netTap = NET_TAP_DRIVER.equals(info.driverName());
         boolean tso = netTap && (tx & Offloads.TX_TCP_TSO) != 0 && (tx & Offloads.TX_IPV4_CKSUM) != 0

@@ -78,12 +78,6 @@ TRANSPORTS = {
                                          "--address", "{memif_server_addr}/24"], link="memif",
                                  client="loadgen-zstack"),
 }
-# The same ZStack servers in copy mode (ZStackChannelOption.COPY_MODE), setups 3 and 4. Setup 4 is setup 3 without
-# wrk's ceiling: wrk on one CPU bounds every server of setup 1, and so both of setup 3's af_packet servers alike; over
-# memif our load generator is the client of both.
-for _name in ("zstack-afpacket", "zstack-memif-loadgen"):
-    TRANSPORTS[_name + "-copy"] = dict(TRANSPORTS[_name], server=TRANSPORTS[_name]["server"] + ["--copy-mode"],
-                                       needs="--copy-mode")
 # setup 1's ZStack server with the Java load generator on the kernel as its client instead of wrk: a second client's
 # view of the same server (its latencies are measured by another program than wrk's)
 TRANSPORTS["zstack-afxdp-loadgen"] = dict(TRANSPORTS["zstack-afxdp"], client="loadgen-epoll")
@@ -101,11 +95,13 @@ TRANSPORTS["zstack-memif-zc-loadgen"] = dict(server=["--transport", "zstack", "-
                                                      "{memif_server_addr}/24", "--huge-dir", "{huge_dir}"],
                                              link="memif", client="loadgen-zstack", memif_client=True,
                                              needs="--huge-dir", huge=True)
-# setup 4 with --hugepages: zero copy against copy mode where the server's device copies nothing either (the zero-copy
-# memif client), so the application's copies are the only difference left
-TRANSPORTS["zstack-memif-zc-loadgen-copy"] = dict(TRANSPORTS["zstack-memif-zc-loadgen"],
-                                                  server=TRANSPORTS["zstack-memif-zc-loadgen"]["server"]
-                                                  + ["--copy-mode"], needs="--copy-mode")
+# The same ZStack servers in copy mode (ZStackChannelOption.COPY_MODE), setups 3 and 4. Setup 4 is setup 3 without
+# wrk's ceiling: wrk on one CPU bounds every server of setup 1, and so both of setup 3's af_packet servers alike; over
+# memif our load generator is the client of both. With --hugepages setup 4 also has the pair with the server as the
+# zero-copy memif client, whose device copies nothing either: the application's copies are the only difference left.
+for _name in ("zstack-afpacket", "zstack-memif-loadgen", "zstack-memif-zc-loadgen"):
+    TRANSPORTS[_name + "-copy"] = dict(TRANSPORTS[_name], server=TRANSPORTS[_name]["server"] + ["--copy-mode"],
+                                       needs="--copy-mode")
 # The same servers with http-echo's lean HTTP handler (--http lean: no Netty HTTP codec, the request head parsed from
 # the bytes as the C peers parse it, the body echoed as slices of the received buffers). Netty's codec and aggregator
 # are half of a ZStack server's CPU per request at 64 B, so against the C peers the default servers compare Netty's

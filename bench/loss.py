@@ -99,33 +99,33 @@ class Bench:
         a = self.a
         s = a.ns_s
         jar = a.baseline_jar if sender == "zstack-before" else a.jar
-        if not sender.endswith("-ktap"):
-            self.link_to_sender("r1")
+        ktap = sender.endswith("-ktap")
+        # the router's side of the sender's link: the TAP, which a ktap sender opens from the router's namespace, or
+        # the veth to the sender's namespace
+        self.link_to_sender(KTAP if ktap else "r1")
         if sender.startswith("linux"):
             run(ns(s, "ip", "addr", "replace", f"{SERVER}/24", "dev", "s0"))
             run(ns(s, "ip", "route", "replace", "default", "via", "10.93.2.1"))
             args = ["--transport", "epoll", "--bind", SERVER]
-        elif sender.endswith("-ktap"):
-            # the router's side of the sender's link is the TAP, which the sender opens from the router's namespace
-            run(ns(s, "ip", "addr", "flush", "dev", "s0"))
-            self.link_to_sender(KTAP)
-            args = ["--transport", "zstack", "--kernel-tap", KTAP, "--address", f"{SERVER}/24", "--gateway",
-                    "10.93.2.1"]
-            cc = sender[len("zstack-"):].removesuffix("-ktap") if sender.startswith("zstack-") else ""
-            if cc and cc not in ("before", "ktap"):
-                args += ["--congestion-control", cc]
         else:
             run(ns(s, "ip", "addr", "flush", "dev", "s0"))
-            xdp = sender.endswith("-xdp")
-            vdev = "net_af_xdp0,iface=s0,start_queue=0,queue_count=1" if xdp else "net_af_packet0,iface=s0"
-            args = ["--transport", "zstack", "--vdev", vdev, "--address", f"{SERVER}/24", "--gateway", "10.93.2.1"]
-            cc = sender[len("zstack-"):].removesuffix("-xdp") if sender.startswith("zstack-") else ""
-            if cc and cc not in ("before", "xdp"):
+            if ktap:
+                device = ["--kernel-tap", KTAP]
+            elif sender.endswith("-xdp"):
+                device = ["--vdev", "net_af_xdp0,iface=s0,start_queue=0,queue_count=1"]
+            else:
+                device = ["--vdev", "net_af_packet0,iface=s0"]
+            args = ["--transport", "zstack", *device, "--address", f"{SERVER}/24", "--gateway", "10.93.2.1"]
+            # zstack-<cc>[-xdp|-ktap]: the congestion control between the prefix and the device's suffix
+            cc = sender[len("zstack-"):].removesuffix("-xdp").removesuffix("-ktap") if sender.startswith("zstack-") \
+                else ""
+            if cc and cc not in ("before", "xdp", "ktap"):
                 args += ["--congestion-control", cc]
         run(ns(a.ns_k, "ip", "neigh", "flush", "all"), check=False)
         run(ns(a.ns_r, "ip", "neigh", "flush", "all"), check=False)
-        cmd = ns(a.ns_r if sender.endswith("-ktap") else s, a.java, "--enable-native-access=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow",
-                 "-Xms512m", "-Xmx512m", "-jar", jar, *args, "--port", str(PORT), "--threads", "1")
+        cmd = ns(a.ns_r if ktap else s, a.java, "--enable-native-access=ALL-UNNAMED",
+                 "--sun-misc-unsafe-memory-access=allow", "-Xms512m", "-Xmx512m", "-jar", jar, *args, "--port",
+                 str(PORT), "--threads", "1")
         if sender.startswith("linux-"):
             cmd = ns(s, sys.executable, os.path.join(os.path.dirname(os.path.abspath(__file__)), "loss-sender.py"),
                      SERVER, str(PORT), sender[len("linux-"):], self.pattern)

@@ -9,6 +9,7 @@ import io.zstack.dpdk.Offloads;
 import io.zstack.dpdk.PortConfig;
 import io.zstack.dpdk.PortInfo;
 import io.zstack.dpdk.PortStats;
+import io.zstack.wire.Ethernet;
 import io.zstack.wire.MacAddress;
 
 /**
@@ -102,14 +103,14 @@ public final class DpdkPortDevice implements NetDevice {
         // was cut by limitTsoSegments' 1,434 into 1,434s and a remainder: of an 8 MiB GET's 7,401 frames 1,491
         // carried 28 bytes. The allocator's segment-sized pieces follow the same MTU, so TSO segments stay whole
         // pieces; the peer is told an MSS 14 bytes lower and sends frames that fit the port as they did.
-        this.mtu = tso ? info.mtu() - 14 : info.mtu();
+        this.mtu = tso ? info.mtu() - Ethernet.HEADER_LENGTH : info.mtu();
         this.capabilities = new DeviceCapabilities(
                 (rx & Offloads.RX_IPV4_CKSUM) != 0 && (rx & Offloads.RX_TCP_CKSUM) != 0 || port.sharedMemoryLink(),
                 (tx & Offloads.TX_IPV4_CKSUM) != 0,
                 (tx & Offloads.TX_TCP_CKSUM) != 0,
                 tso,
                 (tx & Offloads.TX_MULTI_SEGS) != 0,
-                tso ? Math.min(DeviceCapabilities.MAX_TSO_BYTES, TAP_GSO_SEGMENTS * (mtu - 14 - 20 - 60)) : 0,
+                tso ? Math.min(DeviceCapabilities.MAX_TSO_BYTES, TAP_GSO_SEGMENTS * (info.mtu() - 14 - 20 - 60)) : 0,
                 !netTap,
                 0); // long chains of small pieces pass its GSO (TcpTapInteropTest)
         this.tapTsoFrameLimit = tso ? info.mtu() : 0; // a guard now: the stack's segments already fit

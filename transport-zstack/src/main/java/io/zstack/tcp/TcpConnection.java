@@ -60,6 +60,8 @@ public final class TcpConnection {
     volatile TcpSettings settings;
     /** The send buffer autotuning grew to (bytes, 0 before it grew): see growSendBuffer. */
     private int sendBufferGrown;
+    /** Where autotuning stops for this connection: MAX_AUTO_SEND_BUFFER, or what a quarter of its pool holds. */
+    private final int autoSendBufferLimit;
     final int localAddress;
     final int localPort;
     final int remoteAddress;
@@ -103,6 +105,7 @@ public final class TcpConnection {
                   int remotePort) {
         this.layer = layer;
         this.pool = layer.pool();
+        this.autoSendBufferLimit = (int) Math.min(MAX_AUTO_SEND_BUFFER, (long) pool.capacity() / 4 * pool.dataRoom());
         this.settings = settings;
         this.localAddress = localAddress;
         this.localPort = localPort;
@@ -208,7 +211,7 @@ public final class TcpConnection {
         }
         int mss = Math.max(1, sender.sendMss);
         long target = Math.min(2 * sender.congestion.cwnd() / mss * Math.max(mss, pool.dataRoom()),
-                Math.min(MAX_AUTO_SEND_BUFFER, (long) pool.capacity() / 4 * pool.dataRoom()));
+                autoSendBufferLimit);
         if (target <= sendBufferGrown || pool.available() < pool.capacity() / 2) {
             return; // the pool is counted only when the window grew past what the buffer holds
         }

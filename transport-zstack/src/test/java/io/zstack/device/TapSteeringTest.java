@@ -2,7 +2,6 @@ package io.zstack.device;
 
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.zstack.buffer.JavaMbufPool;
@@ -65,25 +64,25 @@ class TapSteeringTest {
         try (NetNamespace ns = NetNamespace.create()) {
             ns.exec("ip", "tuntap", "add", "dev", "zksteer1", "mode", "tap", "vnet_hdr");
             for (int open = 0; open < 2; open++) {
-                KernelTapDevice single = ns.call(() -> new KernelTapDevice("zksteer1", false, pool, false,
-                        MacAddress.of(0x02_5a_00_00_00_03L), 1500));
-                try {
-                    assertTrue(single.steersToQueueZero(), single.statistics());
-                    assertTrue(single.statistics().contains(" steering=queue0"), single.statistics());
-                } finally {
-                    single.close();
-                }
+                assertSteering(ns, pool, "zksteer1", false, 0x02_5a_00_00_00_03L, true);
             }
-            KernelTapDevice multi = ns.call(() -> new KernelTapDevice("zksteer2", true, pool, false,
-                    MacAddress.of(0x02_5a_00_00_00_04L), 1500));
-            try {
-                assertFalse(multi.steersToQueueZero(), multi.statistics());
-                assertTrue(multi.statistics().contains(" steering=kernel"), multi.statistics());
-            } finally {
-                multi.close();
-            }
+            assertSteering(ns, pool, "zksteer2", true, 0x02_5a_00_00_00_04L, false);
         }
         pool.close(); // throws if an mbuf leaked
+    }
+
+    /** Opens interface {@code name} in {@code ns} as a device, checks whether it steers to queue 0, closes it. */
+    private static void assertSteering(NetNamespace ns, JavaMbufPool pool, String name, boolean multiQueue, long mac,
+                                       boolean steers) throws Exception {
+        KernelTapDevice device = ns.call(() -> new KernelTapDevice(name, multiQueue, pool, false, MacAddress.of(mac),
+                1500));
+        try {
+            assertEquals(steers, device.steersToQueueZero(), device.statistics());
+            assertTrue(device.statistics().contains(steers ? " steering=queue0" : " steering=kernel"),
+                    device.statistics());
+        } finally {
+            device.close();
+        }
     }
 
     /** A script that sends {@code argv[2]} UDP frames, each of its own flow (source port), out of {@code argv[1]}. */

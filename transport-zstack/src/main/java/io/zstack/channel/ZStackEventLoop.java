@@ -220,6 +220,13 @@ public final class ZStackEventLoop extends SingleThreadEventLoop {
                 long outputStart = busy ? now() : roundStart;
                 stack.ip().lockDevices();
                 try {
+                    if (outputStart - lastInputNanos >= LoopUtilisation.LONG_ROUND_NANOS) {
+                        // a long round (a handler, a large copy): what came meanwhile (ACKs) is taken in before the
+                        // timers run, or they would count its wait in the device as the peer's silence (a tail loss
+                        // probe, even an RTO, for data acknowledged long ago: ZStackLongRoundTest)
+                        stack.input(outputStart);
+                        lastInputNanos = outputStart;
+                    }
                     stack.output(outputStart);
                 } finally {
                     stack.ip().unlockDevices();

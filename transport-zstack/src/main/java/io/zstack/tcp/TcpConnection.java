@@ -484,7 +484,7 @@ public final class TcpConnection {
         if (seg.has(TcpFlags.RST)) {
             if (seg.seq != receiver.rcvNxt) {
                 counters.challengeAcks++;
-                receiver.sendAckNow(nowNanos);
+                receiver.answerUnacceptable(seg, nowNanos);
                 return;
             }
             counters.resetsReceived++;
@@ -503,7 +503,7 @@ public final class TcpConnection {
                 return;
             }
             counters.challengeAcks++;
-            receiver.sendAckNow(nowNanos);
+            receiver.answerUnacceptable(seg, nowNanos);
             return;
         }
         // step 5: ACK

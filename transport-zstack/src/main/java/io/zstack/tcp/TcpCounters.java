@@ -66,6 +66,11 @@ public final class TcpCounters extends Counters {
 
     // defences and recovery
     public long challengeAcks;
+    /**
+     * ACKs not sent in answer to unacceptable segments without data (out of the window, PAWS, RFC 5961 challenges, an
+     * ACK of unsent data): one per connection per {@link TcpReceiver#INVALID_ACK_INTERVAL_NANOS} at most.
+     */
+    public long invalidAcksSuppressed;
     public long synCookiesSent;
     public long synCookiesAccepted;
     public long synCookiesRejected;

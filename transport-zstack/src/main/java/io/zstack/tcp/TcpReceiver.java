@@ -89,7 +89,7 @@ final class TcpReceiver {
                 && SeqNum.lt(seg.tsVal, tsRecent)
                 && nowNanos - tsRecentAtNanos < 24L * 24 * 3600 * 1_000_000_000L) {
             layer.counters().pawsRejected++;
-            sendAckNow(nowNanos);
+            answerUnacceptable(seg, nowNanos);
             return false;
         }
         // step 1: sequence number acceptability (RFC 9293 §3.10.7.4, four cases)
@@ -128,10 +128,39 @@ final class TcpReceiver {
                 tsRecent = seg.tsVal;
                 tsRecentAtNanos = nowNanos;
             }
-            sendAckNow(nowNanos);
+            answerUnacceptable(seg, nowNanos);
         } else {
             counters.resetsIgnored++;
         }
+    }
+
+    /**
+     * Least time between two ACKs that answer unacceptable segments without data (500 ms, as Linux's default
+     * {@code tcp_invalid_ratelimit}). Unlimited, two stacks that each hold the other's segments out of the window
+     * answer each other's ACKs with ACKs for ever, as fast as they can (an ACK loop: a desynchronised or hijacked
+     * connection), and a host forging segments for a connection gets an ACK out of it for each.
+     */
+    static final long INVALID_ACK_INTERVAL_NANOS = 500_000_000L;
+    /** When an ACK last answered an unacceptable segment without data, if one ever did. */
+    private long invalidAckNanos;
+    private boolean invalidAckSent;
+
+    /**
+     * An ACK for a segment that is dropped as unacceptable: always when it carries data or a FIN (a retransmission of
+     * either means our ACK was lost, and neither can loop: a peer answers it with a bare ACK), otherwise (a bare ACK,
+     * a RST or SYN challenged) at most once per {@link #INVALID_ACK_INTERVAL_NANOS}, counted when not
+     * ({@code invalidAcksSuppressed}).
+     */
+    void answerUnacceptable(InboundSegment seg, long nowNanos) {
+        if (seg.payloadLength == 0 && !seg.has(TcpFlags.FIN)) {
+            if (invalidAckSent && nowNanos - invalidAckNanos < INVALID_ACK_INTERVAL_NANOS) {
+                layer.counters().invalidAcksSuppressed++;
+                return;
+            }
+            invalidAckSent = true;
+            invalidAckNanos = nowNanos;
+        }
+        sendAckNow(nowNanos);
     }
 
     /** RFC 7323 §4.3: an acceptable segment that covers RCV.NXT brings the timestamp our segments echo. */

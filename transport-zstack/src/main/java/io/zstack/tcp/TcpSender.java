@@ -136,12 +136,12 @@ final class TcpSender {
         int ack = seg.ack;
         if (SeqNum.gt(ack, sndMax)) {
             counters.ackUnsent++;
-            c.receiver.sendAckNow(nowNanos);
+            c.receiver.answerUnacceptable(seg, nowNanos);
             return false;
         }
         if (SeqNum.lt(ack, sndUna - maxSndWnd)) {
             counters.challengeAcks++;
-            c.receiver.sendAckNow(nowNanos);
+            c.receiver.answerUnacceptable(seg, nowNanos);
             return false;
         }
         int window = seg.window << sndWindowShift;

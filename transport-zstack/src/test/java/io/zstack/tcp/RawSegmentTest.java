@@ -176,6 +176,40 @@ class RawSegmentTest {
         peer.stackPool.free(chain);
     }
 
+    /**
+     * Unacceptable segments without data (here bare ACKs beyond the window, and RSTs in it but not at RCV.NXT) get one
+     * ACK per 500 ms between them; a retransmission of data already received gets its ACK every time.
+     */
+    @Test
+    void bareUnacceptableSegmentsGetOneAckPerHalfSecondDataEveryTime() {
+        handshake();
+        peer.drain();
+        for (int i = 0; i < 5; i++) {
+            peer.send(segment(TcpFlags.ACK, peerIsn + 1 + 10_000_000, iss + 1)); // far beyond the window
+            peer.advance(10 * MS);
+        }
+        peer.send(segment(TcpFlags.RST, peerIsn + 1 + 100, 0)); // in the window, not at RCV.NXT: a challenge
+        assertEquals(1, peer.pending(), "one ACK for six unacceptable bare segments within 60 ms");
+        assertEquals(5, peer.tcp().counters().invalidAcksSuppressed);
+        assertEquals(1, peer.tcp().counters().challengeAcks);
+        peer.drain();
+        peer.advance(500 * MS);
+        peer.send(segment(TcpFlags.ACK, peerIsn + 1 + 10_000_000, iss + 1));
+        RawPeer.Sent later = peer.next();
+        assertNotNull(later, "half a second later an unacceptable bare segment is answered again");
+        assertEquals(peerIsn + 1, later.ack());
+        // data already received, sent again (its ACK was lost): answered each time, however soon
+        peer.send(data(0, 100));
+        peer.drain();
+        for (int i = 0; i < 3; i++) {
+            peer.send(data(0, 100));
+        }
+        assertEquals(3, peer.pending(), "each retransmission of received data is acknowledged");
+        assertEquals(TcpState.ESTABLISHED, conn.state());
+        peer.drain();
+        peer.stackPool.free(conn.read(peer.now()));
+    }
+
     @Test
     void anUnreadReceiveBufferClosesTheWindowWhateverThePeersIsn() {
         // an ISN in the upper half of the sequence space once left the advertised edge at 0, which then looked like

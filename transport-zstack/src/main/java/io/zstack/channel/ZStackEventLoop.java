@@ -21,6 +21,7 @@ import io.zstack.stack.NetStack;
 import io.zstack.tcp.IsnGenerator;
 import io.zstack.util.TimerSlack;
 import java.security.SecureRandom;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.Iterator;
@@ -245,7 +246,7 @@ public final class ZStackEventLoop extends SingleThreadEventLoop {
                 if (isShuttingDown()) {
                     closeAll();
                     stack.poll(now()); // the FINs and RSTs of the closed channels
-                    if (confirmShutdown()) {
+                    if (nextRound.isEmpty() && confirmShutdown()) { // what a round held runs first
                         break;
                     }
                 }
@@ -292,6 +293,23 @@ public final class ZStackEventLoop extends SingleThreadEventLoop {
         return System.nanoTime() - netty;
     }
 
+    /** Tasks for the next round (see {@link #executeNextRound}); loop thread only. */
+    private final ArrayDeque<Runnable> nextRound = new ArrayDeque<>();
+
+    /**
+     * Runs {@code task} in the next round, after that round has taken in its devices' frames and this one has
+     * transmitted: {@link #execute} would run it in this round's tasks, which run until the queue is empty. A channel
+     * whose flush spent its copy budget goes on this way, so one flush after another does not copy a whole send buffer
+     * (megabytes) in one round while the ACKs wait. Loop thread only; while shutting down it is an ordinary task.
+     */
+    void executeNextRound(Runnable task) {
+        if (isShuttingDown()) {
+            execute(task);
+        } else {
+            nextRound.add(task);
+        }
+    }
+
     /** When {@link #runRoundTasks} last updated Netty's last-execution time (the graceful shutdown's quiet period). */
     private long lastExecutionUpdateNanos;
 
@@ -304,6 +322,10 @@ public final class ZStackEventLoop extends SingleThreadEventLoop {
      * last-execution time is kept to within a millisecond.
      */
     private boolean runRoundTasks(long roundStart) {
+        Runnable held;
+        while ((held = nextRound.poll()) != null) {
+            addTask(held); // held by the previous round (executeNextRound): they follow this round's input
+        }
         long nettyNow = roundStart - nettyClockOffset;
         Runnable scheduled;
         while ((scheduled = pollScheduledTask(nettyNow)) != null) {

@@ -416,14 +416,14 @@ public final class ZStackSocketChannel extends AbstractZStackChannel implements 
     }
 
     /**
-     * The write stopped with more to copy and room for it (its copy budget is spent): the rest in a task of its own,
-     * after the loop has polled and transmitted what this flush queued, as epoll's channel reschedules a write that
-     * spent its writeSpinCount.
+     * The write stopped with more to copy and room for it (its copy budget is spent): the rest in the loop's next
+     * round, after it has transmitted what this flush queued and polled its devices, as epoll's channel reschedules a
+     * write that spent its writeSpinCount.
      */
     void flushAgain() {
         if (!flushScheduled) {
             flushScheduled = true;
-            eventLoop().execute(flushTask);
+            zstackLoop().executeNextRound(flushTask);
         }
     }
 

@@ -63,8 +63,9 @@ class TcpWritePathTest {
 
     /**
      * A buffer that must be copied (a heap buffer) goes into the send queue {@link TcpWritePath#COPY_BUDGET} bytes per
-     * flush, the rest in flushes of their own after the loop has polled and transmitted, however much room the send
-     * buffer has (here 4 MiB): one flush copying megabytes kept the loop from its ACKs and every other connection.
+     * flush, the rest in flushes of their own in the loop's next rounds, after it has polled and transmitted, however
+     * much room the send buffer has (here 4 MiB): one flush copying megabytes kept the loop from its ACKs and every
+     * other connection, and so did a chain of flushes run as ordinary tasks (a round runs its tasks until none is left).
      */
     @Test
     void aFlushCopiesAtMostItsBudgetAndTheRestFollows() throws Exception {
@@ -80,12 +81,17 @@ class TcpWritePathTest {
             for (int i = 0; i < size; i++) {
                 bytes[i] = expected(i);
             }
+            CompletableFuture<Long> queuedLaterThisRound = new CompletableFuture<>();
             long queuedByTheFirstFlush = client.eventLoop().submit(() -> {
                 client.writeAndFlush(io.netty.buffer.Unpooled.wrappedBuffer(bytes));
+                // a task queued now runs in this round: the rest of the copy must not have run before it
+                client.eventLoop().execute(() -> queuedLaterThisRound.complete(client.connection().sendQueued()));
                 return client.connection().sendQueued();
             }).get(5, TimeUnit.SECONDS);
             assertTrue(queuedByTheFirstFlush > 0 && queuedByTheFirstFlush <= TcpWritePath.COPY_BUDGET,
                     "queued by the first flush: " + queuedByTheFirstFlush);
+            assertEquals(queuedByTheFirstFlush, queuedLaterThisRound.get(5, TimeUnit.SECONDS),
+                    "queued when the round's next task ran: the next copy waits for the next round");
             assertEquals("all " + size + " bytes intact", received.get(30, TimeUnit.SECONDS));
             client.close().sync();
             server.close().sync();

@@ -101,6 +101,30 @@ class TcpWritePathTest {
     }
 
     /**
+     * A group stopping while a channel's copy goes on round by round (the rest of a 2 MiB heap buffer held for the
+     * loop's next rounds) stops in time, and every mbuf comes home: a held flush is not dropped with its buffer.
+     */
+    @Test
+    void aGroupStoppingDuringACopyThatGoesOnRoundByRoundStopsWithEveryMbufHome() throws Exception {
+        int size = 2 << 20;
+        ZStackEventLoopGroup group = new ZStackEventLoopGroup(1, ZStackConfig.builder().inProcess(false).build());
+        ZStackEventLoop loop = (ZStackEventLoop) group.next();
+        Channel server = patternReader(group, size, new CompletableFuture<>());
+        ZStackSocketChannel client = (ZStackSocketChannel) new Bootstrap().group(group)
+                .channel(ZStackSocketChannel.class).option(ChannelOption.SO_SNDBUF, 4 << 20)
+                .handler(new ChannelInboundHandlerAdapter()).connect(server.localAddress()).sync().channel();
+        loop.submit(() -> {
+            client.writeAndFlush(io.netty.buffer.Unpooled.wrappedBuffer(new byte[size]));
+            group.shutdownGracefully(0, 5, TimeUnit.SECONDS); // the rest of the copy is held for the next round
+        }).sync();
+        assertTrue(group.terminationFuture().await(10, TimeUnit.SECONDS), "the group stopped");
+        assertTrue(loop.pool().isClosed() || loop.pool().available() == loop.pool().capacity(),
+                () -> "mbufs home: " + loop.pool());
+        assertTrue(loop.largePool() == null || loop.largePool().isClosed()
+                || loop.largePool().available() == loop.largePool().capacity(), () -> "large mbufs home");
+    }
+
+    /**
      * A server on {@code group} that checks every byte it reads against {@link #expected} and completes
      * {@code received} with "all N bytes intact" once {@code total} have come, or with the first wrong byte.
      */

@@ -221,13 +221,10 @@ public final class ZStackEventLoop extends SingleThreadEventLoop {
                 long outputStart = busy ? now() : roundStart;
                 stack.ip().lockDevices();
                 try {
-                    if (outputStart - lastInputNanos >= LoopUtilisation.LONG_ROUND_NANOS) {
-                        // a long round (a handler, a large copy): what came meanwhile (ACKs) is taken in before the
-                        // timers run, or they would count its wait in the device as the peer's silence (a tail loss
-                        // probe, even an RTO, for data acknowledged long ago: ZStackLongRoundTest)
-                        stack.input(outputStart);
-                        lastInputNanos = outputStart;
-                    }
+                    // a long round (a handler, a large copy): what came meanwhile (ACKs) is taken in before the
+                    // timers run, or they would count its wait in the device as the peer's silence (a tail loss
+                    // probe, even an RTO, for data acknowledged long ago: ZStackLongRoundTest)
+                    inputIfOlderThan(LoopUtilisation.LONG_ROUND_NANOS, outputStart);
                     stack.output(outputStart);
                 } finally {
                     stack.ip().unlockDevices();
@@ -372,7 +369,12 @@ public final class ZStackEventLoop extends SingleThreadEventLoop {
      * setup 2.
      */
     void inputBeforeWrite(long nowNanos) {
-        if (nowNanos - lastInputNanos >= writeInputIntervalNanos) {
+        inputIfOlderThan(writeInputIntervalNanos, nowNanos);
+    }
+
+    /** Takes in what the devices hold if the loop last did {@code intervalNanos} or more before {@code nowNanos}. */
+    private void inputIfOlderThan(long intervalNanos, long nowNanos) {
+        if (nowNanos - lastInputNanos >= intervalNanos) {
             stack.input(nowNanos);
             lastInputNanos = nowNanos;
         }

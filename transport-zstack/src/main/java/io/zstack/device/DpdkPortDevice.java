@@ -110,7 +110,7 @@ public final class DpdkPortDevice implements NetDevice {
                 (tx & Offloads.TX_TCP_CKSUM) != 0,
                 tso,
                 (tx & Offloads.TX_MULTI_SEGS) != 0,
-                tso ? Math.min(DeviceCapabilities.MAX_TSO_BYTES, TAP_GSO_SEGMENTS * (info.mtu() - 14 - 20 - 60)) : 0,
+                tso ? Math.min(DeviceCapabilities.MAX_TSO_BYTES, TAP_GSO_SEGMENTS * (info.mtu() - Ethernet.HEADER_LENGTH - 20 - 60)) : 0,
                 !netTap,
                 0); // long chains of small pieces pass its GSO (TcpTapInteropTest)
         this.tapTsoFrameLimit = tso ? info.mtu() : 0; // a guard now: the stack's segments already fit

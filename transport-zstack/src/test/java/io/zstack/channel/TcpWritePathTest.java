@@ -34,9 +34,7 @@ class TcpWritePathTest {
         try {
             CompletableFuture<String> received = new CompletableFuture<>();
             Channel server = patternReader(group, (long) PIECES * PIECE, received);
-            ZStackSocketChannel client = (ZStackSocketChannel) new Bootstrap().group(group)
-                    .channel(ZStackSocketChannel.class).option(ChannelOption.SO_SNDBUF, 64 * 1024)
-                    .handler(new ChannelInboundHandlerAdapter()).connect(server.localAddress()).sync().channel();
+            ZStackSocketChannel client = connect(group, server, 64 * 1024);
             CompositeByteBuf body = client.alloc().compositeDirectBuffer(PIECES);
             for (int p = 0; p < PIECES; p++) {
                 ByteBuf piece = client.alloc().directBuffer(PIECE, PIECE);
@@ -74,9 +72,7 @@ class TcpWritePathTest {
         try {
             CompletableFuture<String> received = new CompletableFuture<>();
             Channel server = patternReader(group, size, received);
-            ZStackSocketChannel client = (ZStackSocketChannel) new Bootstrap().group(group)
-                    .channel(ZStackSocketChannel.class).option(ChannelOption.SO_SNDBUF, 4 << 20)
-                    .handler(new ChannelInboundHandlerAdapter()).connect(server.localAddress()).sync().channel();
+            ZStackSocketChannel client = connect(group, server, 4 << 20);
             byte[] bytes = new byte[size];
             for (int i = 0; i < size; i++) {
                 bytes[i] = expected(i);
@@ -110,9 +106,7 @@ class TcpWritePathTest {
         ZStackEventLoopGroup group = new ZStackEventLoopGroup(1, ZStackConfig.builder().inProcess(false).build());
         ZStackEventLoop loop = (ZStackEventLoop) group.next();
         Channel server = patternReader(group, size, new CompletableFuture<>());
-        ZStackSocketChannel client = (ZStackSocketChannel) new Bootstrap().group(group)
-                .channel(ZStackSocketChannel.class).option(ChannelOption.SO_SNDBUF, 4 << 20)
-                .handler(new ChannelInboundHandlerAdapter()).connect(server.localAddress()).sync().channel();
+        ZStackSocketChannel client = connect(group, server, 4 << 20);
         loop.submit(() -> {
             client.writeAndFlush(io.netty.buffer.Unpooled.wrappedBuffer(new byte[size]));
             group.shutdownGracefully(0, 5, TimeUnit.SECONDS); // the rest of the copy is held for the next round
@@ -122,6 +116,14 @@ class TcpWritePathTest {
                 () -> "mbufs home: " + loop.pool());
         assertTrue(loop.largePool() == null || loop.largePool().isClosed()
                 || loop.largePool().available() == loop.largePool().capacity(), () -> "large mbufs home");
+    }
+
+    /** A client on {@code group} connected to {@code server}, its SO_SNDBUF {@code sendBuffer} bytes. */
+    private static ZStackSocketChannel connect(ZStackEventLoopGroup group, Channel server, int sendBuffer)
+            throws InterruptedException {
+        return (ZStackSocketChannel) new Bootstrap().group(group).channel(ZStackSocketChannel.class)
+                .option(ChannelOption.SO_SNDBUF, sendBuffer).handler(new ChannelInboundHandlerAdapter())
+                .connect(server.localAddress()).sync().channel();
     }
 
     /**

@@ -720,7 +720,8 @@ public final class TcpConnection {
         }
         state = TcpState.CLOSED;
         sender.sendQueue.clear();
-        if (closedByApplication || why == TcpError.ABORTED) {
+        // a connection still waiting to be accepted leaves the accept queue below: no application will read or close it
+        if (closedByApplication || why == TcpError.ABORTED || listener != null) {
             receiver.receiveQueue.clear();
         }
         // otherwise data received before a RST (or a timeout) stays readable, as on Linux, until close() frees it

@@ -30,7 +30,8 @@ final class RawPeer implements AutoCloseable {
     static final long STACK_MAC = 0x020000000001L;
 
     /** A segment the stack sent, decoded. */
-    record Sent(int sourcePort, int seq, int ack, int flags, int window, TcpOptionsSnapshot options, byte[] payload) {
+    record Sent(int sourcePort, int seq, int ack, int flags, int window, TcpOptionsSnapshot options, byte[] payload,
+                int destinationPort) {
         boolean has(int flag) {
             return (flags & flag) != 0;
         }
@@ -141,7 +142,7 @@ final class RawPeer implements AutoCloseable {
         received.add(new Sent(tcp.sourcePort(), tcp.seq(), tcp.ack(), tcp.flags(), tcp.window(),
                 new TcpOptionsSnapshot(o.mss, o.windowScale, o.sackPermitted, o.hasTimestamp, o.tsVal, o.tsEcr,
                         java.util.Arrays.copyOf(o.sackStart, o.sackBlocks), java.util.Arrays.copyOf(o.sackEnd, o.sackBlocks)),
-                payload));
+                payload, tcp.destinationPort()));
     }
 
     private void sendArpReply() {
@@ -166,15 +167,34 @@ final class RawPeer implements AutoCloseable {
         int[] sackEnd = new int[0];
         byte[] payload = new byte[0];
         boolean corruptChecksum;
+        /** When set, these bytes are the options, as they are (padded with zeros to a multiple of 4), not the above. */
+        byte[] rawOptions;
     }
 
-    /** Builds and injects a segment from the peer to the stack. */
+    /** Builds and injects a segment from the peer to the stack, and lets the stack run. */
     void send(Segment s) {
+        put(s);
+        poll();
+    }
+
+    /**
+     * Builds and injects a segment without letting the stack run: the segments put before the next {@link #poll}
+     * reach it in one receive burst (where runs of one connection's segments are merged).
+     */
+    void put(Segment s) {
         long m = peerPool.alloc();
         Mbuf.setDataOff(m, 0);
         MemorySegment f = MemorySegment.ofAddress(Mbuf.bufAddr(m)).reinterpret(Mbuf.bufLen(m));
-        int optionsLength = TcpHeader.writeOptions(f, 14 + 20 + 20, s.mss, s.windowScale, s.sackPermitted, s.timestamp,
-                s.tsVal, s.tsEcr, s.sackStart, s.sackEnd, s.sackStart.length);
+        int optionsLength;
+        if (s.rawOptions != null) {
+            optionsLength = (s.rawOptions.length + 3) & ~3;
+            f.asSlice(14 + 20 + 20, optionsLength).fill((byte) 0);
+            MemorySegment.copy(s.rawOptions, 0, f, java.lang.foreign.ValueLayout.JAVA_BYTE, 14 + 20 + 20,
+                    s.rawOptions.length);
+        } else {
+            optionsLength = TcpHeader.writeOptions(f, 14 + 20 + 20, s.mss, s.windowScale, s.sackPermitted, s.timestamp,
+                    s.tsVal, s.tsEcr, s.sackStart, s.sackEnd, s.sackStart.length);
+        }
         int tcpLength = 20 + optionsLength + s.payload.length;
         MemorySegment.copy(s.payload, 0, f, java.lang.foreign.ValueLayout.JAVA_BYTE, 14 + 20 + 20 + optionsLength,
                 s.payload.length);
@@ -185,7 +205,6 @@ final class RawPeer implements AutoCloseable {
         Ethernet.write(f, 0, STACK_MAC, PEER_MAC, Ethernet.TYPE_IPV4);
         Mbuf.append(m, 14 + 20 + tcpLength);
         inject(m);
-        poll();
     }
 
     /**

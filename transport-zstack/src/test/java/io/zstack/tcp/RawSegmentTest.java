@@ -139,6 +139,28 @@ class RawSegmentTest {
         assertEquals(TcpError.RESET, conn.error());
     }
 
+    /**
+     * A connection reset while it waits in the accept queue leaves the queue, and what it had received goes back to
+     * the pool: the application never sees it, so nobody else would free it (found by {@link TcpFuzzTest}: a reset
+     * connection kept its data for a read that, after an accept, would have followed).
+     */
+    @Test
+    void aConnectionResetBeforeItIsAcceptedFreesWhatItReceived() {
+        RawPeer.Segment syn = segment(TcpFlags.SYN, peerIsn, 0);
+        syn.mss = 1460;
+        peer.send(syn);
+        iss = peer.next().seq();
+        peer.send(segment(TcpFlags.ACK, peerIsn + 1, iss + 1));
+        assertEquals(1, listener.pending());
+        peer.send(data(0, 1000));
+        peer.send(data(1000, 1000));
+        assertTrue(peer.stackPool.capacity() - peer.stackPool.available() >= 2, "the data waits in the connection");
+        peer.send(segment(TcpFlags.RST, peerIsn + 1 + 2000, 0));
+        assertEquals(0, listener.pending(), "the reset connection left the accept queue");
+        assertNull(listener.accept());
+        assertEquals(0, peer.stackPool.capacity() - peer.stackPool.available(), "every received mbuf freed");
+    }
+
     @Test
     void resetOutsideTheWindowIsIgnoredSilently() {
         handshake();

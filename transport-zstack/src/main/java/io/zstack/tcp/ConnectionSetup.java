@@ -171,6 +171,7 @@ final class ConnectionSetup {
             c.armKeepAlive(nowNanos);
             c.handler.onConnected(c);
             if (seg.payloadLength > 0) {
+                seg.seq++; // the SYN holds seg.seq: its data starts at the next number, where rcvNxt now is
                 receiver.acceptData(seg, nowNanos);
             }
         } else {

@@ -90,6 +90,8 @@ public final class TcpConnection {
     long tsOffsetMillis;
     /** The application closed the socket entirely (no more reads). */
     boolean closedByApplication;
+    /** The application shut output down in SYN_RECEIVED: the FIN goes once our SYN is acknowledged. */
+    private boolean finAfterHandshake;
 
     // ---- timers: every deadline and the one wheel entry, no later than the earliest; keepalive's probes
     final ConnectionTimers timers;
@@ -172,7 +174,7 @@ public final class TcpConnection {
     }
 
     public boolean isOutputShutdown() {
-        return sender.finQueued;
+        return sender.finQueued || finAfterHandshake;
     }
 
     public boolean isOpen() {
@@ -319,7 +321,7 @@ public final class TcpConnection {
 
     /** Sends FIN after the queued data (half-close); reading goes on. */
     public void shutdownOutput(long nowNanos) {
-        if (sender.finQueued) {
+        if (sender.finQueued || finAfterHandshake) {
             return;
         }
         switch (state) {
@@ -327,7 +329,13 @@ public final class TcpConnection {
                 destroy(null);
                 return;
             }
-            case SYN_RECEIVED, ESTABLISHED -> state = TcpState.FIN_WAIT_1;
+            case SYN_RECEIVED -> {
+                // a simultaneous open (a passive one is not the application's until established): the FIN waits
+                // for the ACK of our SYN (RFC 9293 §3.10.4), since the sender's sequence space starts after it
+                finAfterHandshake = true;
+                return;
+            }
+            case ESTABLISHED -> state = TcpState.FIN_WAIT_1;
             case CLOSE_WAIT -> state = TcpState.LAST_ACK;
             default -> {
                 return;
@@ -522,6 +530,10 @@ public final class TcpConnection {
         }
         if (state == TcpState.CLOSED) {
             return;
+        }
+        if (finAfterHandshake && state == TcpState.ESTABLISHED) {
+            finAfterHandshake = false;
+            shutdownOutput(nowNanos); // closed while our SYN was unacknowledged: now it is
         }
         // step 7: text
         if (seg.payloadLength > 0) {

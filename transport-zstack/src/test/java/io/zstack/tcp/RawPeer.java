@@ -42,7 +42,7 @@ final class RawPeer implements AutoCloseable {
     }
 
     final VirtualClock clock = new VirtualClock();
-    final JavaMbufPool stackPool = new JavaMbufPool("raw-stack", 4096);
+    final JavaMbufPool stackPool;
     final JavaMbufPool peerPool = new JavaMbufPool("raw-peer", 4096);
     final SimulatedLink link;
     final TcpHost stack;
@@ -50,6 +50,12 @@ final class RawPeer implements AutoCloseable {
     private final ArrayDeque<Sent> received = new ArrayDeque<>();
 
     RawPeer(TcpSettings settings) {
+        this(settings, 4096);
+    }
+
+    /** A peer whose stack's pool holds {@code stackMbufs} mbufs (a small one: the stack runs short). */
+    RawPeer(TcpSettings settings, int stackMbufs) {
+        stackPool = new JavaMbufPool("raw-stack", stackMbufs);
         link = SimulatedLink.builder(clock).latencyNanos(0).bitsPerSecond(0).queueCapacity(1024)
                 .pools(stackPool, peerPool)
                 .endA("stack", MacAddress.of(STACK_MAC), 1500)
@@ -112,8 +118,21 @@ final class RawPeer implements AutoCloseable {
     private void decode(long frame) {
         MemorySegment data = Mbuf.data(frame);
         Ethernet eth = new Ethernet();
-        if (eth.wrap(data, 0, (int) data.byteSize()) != CheckResult.OK || eth.etherType() != Ethernet.TYPE_IPV4) {
-            return; // ARP and others are not the test's business
+        if (eth.wrap(data, 0, (int) data.byteSize()) != CheckResult.OK) {
+            return;
+        }
+        if (eth.etherType() == Ethernet.TYPE_ARP) {
+            // the peer answers who-has for its address, as a host does: a stack whose entry went stale over a long
+            // jump of time asks again, and would otherwise send nothing more
+            ArpPacket arp = new ArpPacket();
+            if (arp.wrap(data, Ethernet.HEADER_LENGTH, (int) data.byteSize() - Ethernet.HEADER_LENGTH) == CheckResult.OK
+                    && arp.operation() == ArpPacket.REQUEST && arp.targetAddress() == PEER) {
+                sendArpReply();
+            }
+            return;
+        }
+        if (eth.etherType() != Ethernet.TYPE_IPV4) {
+            return; // others are not the test's business
         }
         byte[] bytes = Mbuf.toByteArray(frame);
         MemorySegment all = MemorySegment.ofArray(bytes);
@@ -139,6 +158,12 @@ final class RawPeer implements AutoCloseable {
             throw new AssertionError("stack sent malformed TCP options");
         }
         byte[] payload = java.util.Arrays.copyOfRange(bytes, l4 + tcp.headerLength(), 14 + ip.totalLength());
+        if (TRACE) {
+            System.out.println("TRACE " + clock.now() / 1_000_000 + " ms sent " + tcp.sourcePort() + ">"
+                    + tcp.destinationPort() + " " + TcpFlags.toString(tcp.flags()) + " seq="
+                    + Integer.toUnsignedString(tcp.seq()) + " ack=" + Integer.toUnsignedString(tcp.ack()) + " len="
+                    + payload.length + " win=" + tcp.window());
+        }
         received.add(new Sent(tcp.sourcePort(), tcp.seq(), tcp.ack(), tcp.flags(), tcp.window(),
                 new TcpOptionsSnapshot(o.mss, o.windowScale, o.sackPermitted, o.hasTimestamp, o.tsVal, o.tsEcr,
                         java.util.Arrays.copyOf(o.sackStart, o.sackBlocks), java.util.Arrays.copyOf(o.sackEnd, o.sackBlocks)),
@@ -181,7 +206,17 @@ final class RawPeer implements AutoCloseable {
      * Builds and injects a segment without letting the stack run: the segments put before the next {@link #poll}
      * reach it in one receive burst (where runs of one connection's segments are merged).
      */
+    /** -Dzstack.rawpeer.trace=true prints every segment put and every one the stack sent (to replay a failure). */
+    static final boolean TRACE = Boolean.getBoolean("zstack.rawpeer.trace");
+
     void put(Segment s) {
+        if (TRACE) {
+            System.out.println("TRACE " + clock.now() / 1_000_000 + " ms put " + s.sourcePort + ">" + s.destinationPort
+                    + " " + TcpFlags.toString(s.flags) + " seq=" + Integer.toUnsignedString(s.seq) + " ack="
+                    + Integer.toUnsignedString(s.ack) + " len=" + s.payload.length + " win=" + s.window + " mss=" + s.mss
+                    + " ws=" + s.windowScale + " ts=" + s.timestamp + " sack=" + s.sackStart.length + " rawOptions="
+                    + (s.rawOptions != null) + " badChecksum=" + s.corruptChecksum);
+        }
         long m = peerPool.alloc();
         Mbuf.setDataOff(m, 0);
         MemorySegment f = MemorySegment.ofAddress(Mbuf.bufAddr(m)).reinterpret(Mbuf.bufLen(m));

@@ -161,6 +161,82 @@ class RawSegmentTest {
         assertEquals(0, peer.stackPool.capacity() - peer.stackPool.available(), "every received mbuf freed");
     }
 
+    /**
+     * A simultaneous open closed before the peer acknowledged our SYN: the FIN waits until it has (RFC 9293 §3.10.4,
+     * CLOSE in SYN-RECEIVED). It went at once before, with the SYN unacknowledged, and the retransmission timer then
+     * asked the send queue for the SYN's byte and threw (found by {@link TcpFuzzTest}); the ACK of the SYN would have
+     * been taken as acknowledging a byte of data.
+     */
+    @Test
+    void aSimultaneousOpenClosedBeforeItsSynIsAcknowledgedSendsItsFinOnceItIs() {
+        TcpConnection c = peer.tcp().connect(0, 0, RawPeer.PEER, 40000, peer.tcp().defaults(), null, peer.now());
+        peer.poll();
+        RawPeer.Sent syn = peer.next();
+        assertTrue(syn != null && syn.has(TcpFlags.SYN) && !syn.has(TcpFlags.ACK), "our SYN");
+        int ourIss = syn.seq();
+        RawPeer.Segment theirSyn = segment(TcpFlags.SYN, peerIsn, 0);
+        theirSyn.sourcePort = 40000;
+        theirSyn.destinationPort = c.localPort();
+        peer.send(theirSyn);
+        assertEquals(TcpState.SYN_RECEIVED, c.state());
+        peer.drain(); // our SYN-ACK
+        c.shutdownOutput(peer.now());
+        assertTrue(c.isOutputShutdown());
+        assertEquals(TcpState.SYN_RECEIVED, c.state(), "no FIN before our SYN is acknowledged");
+        peer.advance(1_500 * MS); // the retransmission timer: our SYN-ACK again, nothing else
+        RawPeer.Sent again = peer.next();
+        assertNotNull(again, "the SYN-ACK resent");
+        assertTrue(again.has(TcpFlags.SYN) && again.has(TcpFlags.ACK) && !again.has(TcpFlags.FIN));
+        assertEquals(ourIss, again.seq());
+        peer.drain();
+        RawPeer.Segment ack = segment(TcpFlags.ACK, peerIsn + 1, ourIss + 1);
+        ack.sourcePort = 40000;
+        ack.destinationPort = c.localPort();
+        peer.send(ack);
+        RawPeer.Sent fin = peer.next();
+        assertNotNull(fin, "the FIN, once the SYN is acknowledged");
+        assertTrue(fin.has(TcpFlags.FIN));
+        assertEquals(ourIss + 1, fin.seq());
+        assertEquals(TcpState.FIN_WAIT_1, c.state());
+        RawPeer.Segment finAck = segment(TcpFlags.ACK, peerIsn + 1, ourIss + 2);
+        finAck.sourcePort = 40000;
+        finAck.destinationPort = c.localPort();
+        peer.send(finAck);
+        assertEquals(TcpState.FIN_WAIT_2, c.state());
+        c.abort(peer.now());
+    }
+
+    /**
+     * Data in a SYN-ACK starts after the SYN's own sequence number. It was taken as starting at it: the first byte
+     * was cut as a duplicate (and reported in a D-SACK) and the application read the rest one place early, every
+     * byte wrong (found by {@link TcpFuzzTest}).
+     */
+    @Test
+    void dataInASynAckReachesTheApplicationAsSent() {
+        TcpConnection c = peer.tcp().connect(0, 0, RawPeer.PEER, 40000, peer.tcp().defaults(), null, peer.now());
+        peer.poll();
+        int ourIss = peer.next().seq();
+        RawPeer.Segment synAck = segment(TcpFlags.SYN | TcpFlags.ACK, peerIsn, ourIss + 1);
+        synAck.sourcePort = 40000;
+        synAck.destinationPort = c.localPort();
+        synAck.mss = 1460;
+        synAck.payload = new byte[100];
+        for (int i = 0; i < 100; i++) {
+            synAck.payload[i] = (byte) (i + 1);
+        }
+        peer.send(synAck);
+        assertEquals(TcpState.ESTABLISHED, c.state());
+        RawPeer.Sent ack = peer.takeAll().getLast();
+        assertEquals(peerIsn + 1 + 100, ack.ack(), "the SYN and all 100 bytes acknowledged");
+        assertEquals(0, ack.options().sackStart().length, "no D-SACK: nothing was received twice");
+        long chain = c.read(peer.now());
+        assertNotNull(chain);
+        byte[] read = Mbuf.toByteArray(chain);
+        peer.stackPool.free(chain);
+        assertArrayEquals(synAck.payload, read);
+        c.abort(peer.now());
+    }
+
     @Test
     void resetOutsideTheWindowIsIgnoredSilently() {
         handshake();

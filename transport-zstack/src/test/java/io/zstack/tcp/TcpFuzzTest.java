@@ -25,7 +25,9 @@ import org.junit.jupiter.api.Test;
  * the byte its application wrote at that place of the stream; every byte its application reads must be the byte
  * the peer sent at that sequence number (the peer numbers its bytes by sequence number, hostile segments included);
  * and every mbuf must be back in its pool once the stack is closed ({@link RawPeer#close} refuses a pool with one
- * missing). {@code -Dzstack.fuzz.seeds=N} runs more seeds, {@code -Dzstack.fuzz.first=S} starts at seed S.
+ * missing). The peer answers ARP, so the stack keeps talking across long jumps of time; a fifth of the seeds give the
+ * stack a pool of a few dozen mbufs, a third have it open the connections. {@code -Dzstack.fuzz.seeds=N} runs more
+ * seeds, {@code -Dzstack.fuzz.first=S} starts at seed S, {@code -Dzstack.rawpeer.trace=true} prints every segment.
  */
 class TcpFuzzTest {
     private static final int SEEDS = Integer.getInteger("zstack.fuzz.seeds", 1000);
@@ -66,12 +68,17 @@ class TcpFuzzTest {
         private final List<TcpConnection> accepted = new ArrayList<>();
         /** Bytes each connection's application has written: byte k of every stream is {@link #streamByte}(k). */
         private final Map<TcpConnection, Long> written = new HashMap<>();
-        /** The stack's initial sequence number towards each peer port, from its last SYN-ACK there. */
-        private final Map<Integer, Integer> issByPeerPort = new HashMap<>();
+        /** The stack's initial sequence number on each pair of ports, from its last SYN or SYN-ACK there. */
+        private final Map<Integer, Integer> issByPorts = new HashMap<>();
         private long payloadBytesChecked;
         /** Bytes each connection's application has read, all checked against {@link #peerByte}. */
         private final Map<TcpConnection, Long> read = new HashMap<>();
         private long payloadBytesRead;
+        private final TcpSettings settings;
+        /** The stack opens the connections (and gets the hostile SYN-ACKs), rather than accepting them on PORT. */
+        private final boolean active;
+        /** The stack's port of the connection the peer follows: PORT, or the one its last active open took. */
+        private int stackPort = PORT;
         private final boolean timestamps;
         private int peerNext;
         private int stackNext;
@@ -89,8 +96,11 @@ class TcpFuzzTest {
                     .sendBufferBytes(1 << (12 + r.nextInt(7)))
                     .synCookies(r.nextBoolean())
                     .build();
-            peer = new RawPeer(settings);
+            // now and then a pool so small that the stack runs short of mbufs (it drops data, keeps taking ACKs)
+            peer = new RawPeer(settings, r.nextInt(5) == 0 ? 48 + r.nextInt(200) : 4096);
             listener = peer.tcp().listen(0, PORT, settings);
+            this.settings = settings;
+            active = r.nextInt(3) == 0;
             timestamps = r.nextBoolean();
             peerNext = r.nextInt();
         }
@@ -134,6 +144,13 @@ class TcpFuzzTest {
                     peer.poll();
                 }
                 readAll();
+            } catch (RuntimeException | AssertionError e) {
+                if (RawPeer.TRACE) {
+                    for (TcpConnection c : accepted) {
+                        System.out.println("TRACE " + c.describe(peer.now()));
+                    }
+                }
+                throw e;
             } finally {
                 peer.tcp().counters().snapshot().forEach((k, v) -> totals.merge(k, v, Long::sum));
                 totals.merge("peer.bytesStackSentChecked", payloadBytesChecked, Long::sum);
@@ -143,6 +160,10 @@ class TcpFuzzTest {
         }
 
         private void handshake() {
+            if (active) {
+                activeOpen();
+                return;
+            }
             RawPeer.Segment syn = segment(TcpFlags.SYN, peerNext, 0, new byte[0]);
             int[] msses = {-1, 0, 1, 64, 88, 536, 1460, 9000, 65535};
             syn.mss = msses[r.nextInt(msses.length)];
@@ -156,10 +177,32 @@ class TcpFuzzTest {
             }
         }
 
+        /** The stack connects to the peer, which answers with a SYN-ACK of any options (or something else). */
+        private void activeOpen() {
+            TcpConnection c = peer.tcp().connect(0, 0, RawPeer.PEER, PEER_PORT, settings, null, peer.now());
+            accepted.add(c);
+            stackPort = c.localPort();
+            peer.poll();
+            observe();
+            int flags = r.nextInt(8) == 0 ? r.nextInt(256) : TcpFlags.SYN | TcpFlags.ACK;
+            RawPeer.Segment synAck = segment(flags, peerNext, r.nextInt(8) == 0 ? r.nextInt() : stackNext,
+                    new byte[0]);
+            int[] msses = {-1, 0, 1, 64, 88, 536, 1460, 9000, 65535};
+            synAck.mss = msses[r.nextInt(msses.length)];
+            synAck.windowScale = r.nextInt(4) == 0 ? -1 : r.nextInt(21);
+            synAck.sackPermitted = r.nextBoolean();
+            if (r.nextInt(6) == 0) {
+                synAck.rawOptions = rawOptions();
+            }
+            peer.send(synAck);
+            peerNext++;
+            observe();
+        }
+
         /** Follows the stack's sequence space from what it sent, and ours from what it acknowledged. */
         private void observe() {
             for (RawPeer.Sent s : peer.takeAll()) {
-                if (s.sourcePort() != PORT) {
+                if (s.sourcePort() != stackPort) {
                     continue;
                 }
                 checkPayload(s);
@@ -179,13 +222,13 @@ class TcpFuzzTest {
          */
         private void checkPayload(RawPeer.Sent s) {
             if (s.has(TcpFlags.SYN)) {
-                issByPeerPort.put(s.destinationPort(), s.seq());
+                issByPorts.put(s.sourcePort() << 16 | s.destinationPort(), s.seq());
             }
             byte[] payload = s.payload();
             if (payload.length == 0) {
                 return;
             }
-            Integer iss = issByPeerPort.get(s.destinationPort());
+            Integer iss = issByPorts.get(s.sourcePort() << 16 | s.destinationPort());
             if (iss == null) {
                 throw new AssertionError("data to port " + s.destinationPort() + " without a SYN-ACK before it");
             }
@@ -224,7 +267,7 @@ class TcpFuzzTest {
         private RawPeer.Segment segment(int flags, int seq, int ack, byte[] payload) {
             RawPeer.Segment s = new RawPeer.Segment();
             s.sourcePort = PEER_PORT;
-            s.destinationPort = PORT;
+            s.destinationPort = stackPort;
             s.flags = flags;
             s.seq = seq;
             s.ack = ack;
@@ -255,7 +298,7 @@ class TcpFuzzTest {
             RawPeer.Segment s = segment(flags, seq, ack, peerPayload(seq + ((flags & TcpFlags.SYN) != 0 ? 1 : 0),
                     length));
             s.sourcePort = r.nextInt(12) == 0 ? PEER_PORT + 1 + r.nextInt(3) : PEER_PORT;
-            s.destinationPort = r.nextInt(20) == 0 ? r.nextInt(65536) : PORT;
+            s.destinationPort = r.nextInt(20) == 0 ? r.nextInt(65536) : stackPort;
             s.window = switch (r.nextInt(4)) {
                 case 0 -> 0;
                 case 1 -> r.nextInt(65536);

@@ -52,6 +52,8 @@ public final class IpCounters extends Counters {
     public long ipBadChecksum;
     public long ipNotForUs;
     public long ipFragmentsDropped;
+    /** Packets of just an IPv4 header, nothing for a transport. */
+    public long ipNoTransportBytes;
     public long ipUnknownProtocol;
     public long icmpMalformed;
     public long icmpBadChecksum;

@@ -270,6 +270,12 @@ public final class Ipv4Layer {
         int totalLength = ipView.totalLength();
         int protocol = ipView.protocol();
         int source = ipView.source();
+        if (totalLength == headerLength) {
+            // nothing for a transport: trimming a padded frame to its (empty) payload would leave no mbuf to hand on
+            counters.ipNoTransportBytes++;
+            pool.free(frame);
+            return;
+        }
         if (protocol == Ipv4Packet.PROTOCOL_ICMP) {
             icmpInput(from, frame, Mbuf.data(frame), headerLength, totalLength, nowNanos);
             return;

@@ -46,6 +46,45 @@ class Ipv4InputBoundsTest {
         }
     }
 
+    /**
+     * An IPv4 packet of just its header (total length 20) with TCP as its protocol, padded to Ethernet's 60-byte
+     * minimum as every such frame on a wire is: trimming the padding left no transport bytes and no mbuf, and TCP was
+     * handed mbuf 0 and read the memory at address 0 (the JVM died of a SIGSEGV; found by TcpFuzzTest). Now dropped,
+     * counted, freed; UDP and ICMP alike, and without padding too.
+     */
+    @Test
+    void aPacketWithNoTransportBytesIsDroppedAndCountedNotHandedOn() {
+        VirtualClock clock = new VirtualClock();
+        JavaMbufPool pool = new JavaMbufPool("bounds", 256);
+        SimulatedLink link = SimulatedLink.builder(clock).latencyNanos(0).bitsPerSecond(0).queueCapacity(16)
+                .pool(pool).endA("stack", MacAddress.of(OUR_MAC), 1500)
+                .endB("peer", MacAddress.of(0x020000000002L), 1500).build();
+        IpHost stack = new IpHost(link.a(), new Ipv4Config(OURS, 24, 0));
+        try {
+            int[] protocols = {Ipv4Packet.PROTOCOL_TCP, Ipv4Packet.PROTOCOL_ICMP, Ipv4Packet.PROTOCOL_UDP};
+            for (int protocol : protocols) {
+                for (int frameLength : new int[] {60, Ethernet.HEADER_LENGTH + 20}) {
+                    byte[] frame = new byte[frameLength];
+                    java.lang.foreign.MemorySegment s = java.lang.foreign.MemorySegment.ofArray(frame);
+                    Ethernet.write(s, 0, OUR_MAC, 0x020000000002L, Ethernet.TYPE_IPV4);
+                    Ipv4Packet.write(s, Ethernet.HEADER_LENGTH, 20, 1, true, 64, protocol, 0x0a000002, OURS, true);
+                    MbufBurst burst = new MbufBurst(1);
+                    burst.add(segment(pool, frame, 0, frame.length));
+                    link.b().transmit(burst);
+                    clock.advance(1_000_000);
+                    stack.poll(clock.now());
+                }
+            }
+            IpCounters counters = stack.ip().counters();
+            assertEquals(2 * protocols.length, counters.ipNoTransportBytes, counters.toString());
+            assertEquals(0, counters.packetsDelivered, counters.toString());
+        } finally {
+            stack.close();
+            link.close();
+            pool.close(); // refuses if a dropped frame was not freed
+        }
+    }
+
     /** An IPv4/TCP frame of 100 bytes in two segments, {@code inFirst} bytes of IP in the first; IHL = words. */
     private static void send(SimulatedLink link, JavaMbufPool pool, int inFirst, int words) {
         byte[] frame = new byte[Ethernet.HEADER_LENGTH + 100];

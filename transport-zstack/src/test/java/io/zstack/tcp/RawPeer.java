@@ -194,6 +194,8 @@ final class RawPeer implements AutoCloseable {
         boolean corruptChecksum;
         /** When set, these bytes are the options, as they are (padded with zeros to a multiple of 4), not the above. */
         byte[] rawOptions;
+        /** When not 0, the seed of random damage to the built frame's headers and length ({@link #mutate}). */
+        long mutationSeed;
     }
 
     /** Builds and injects a segment from the peer to the stack, and lets the stack run. */
@@ -238,8 +240,54 @@ final class RawPeer implements AutoCloseable {
         Checksum.store(f, 34 + 16, s.corruptChecksum ? sum ^ 0x5555 : sum);
         Ipv4Packet.write(f, 14, 20 + tcpLength, 1, true, 64, 6, PEER, STACK, true);
         Ethernet.write(f, 0, STACK_MAC, PEER_MAC, Ethernet.TYPE_IPV4);
-        Mbuf.append(m, 14 + 20 + tcpLength);
+        int frameLength = 14 + 20 + tcpLength;
+        if (s.mutationSeed != 0) {
+            frameLength = mutate(f, frameLength, tcpLength, s.mutationSeed);
+        }
+        Mbuf.append(m, frameLength);
         inject(m);
+    }
+
+    /** Injects {@code frame} (Ethernet header first) exactly as given, and lets the stack run. */
+    void sendFrame(byte[] frame) {
+        long m = peerPool.alloc();
+        long at = Mbuf.append(m, frame.length);
+        MemorySegment.copy(frame, 0, Mbuf.MEMORY, java.lang.foreign.ValueLayout.JAVA_BYTE, at, frame.length);
+        inject(m);
+        poll();
+    }
+
+    /**
+     * Overwrites a few bytes of the frame's headers (Ethernet, IPv4, TCP with its options) with random values, now
+     * and then cuts or pads the frame, and mostly sums both checksums again so the damage gets past them to the
+     * parsers behind. Returns the frame's new length.
+     */
+    private static int mutate(MemorySegment f, int frameLength, int tcpLength, long seed) {
+        java.util.Random r = new java.util.Random(seed);
+        int headers = frameLength - tcpLength + Math.min(tcpLength, 60);
+        for (int i = 1 + r.nextInt(4); i > 0; i--) {
+            f.set(java.lang.foreign.ValueLayout.JAVA_BYTE, r.nextInt(headers), (byte) r.nextInt(256));
+        }
+        int length = switch (r.nextInt(8)) {
+            case 0 -> Math.max(1, frameLength - 1 - r.nextInt(frameLength - 1)); // cut short anywhere
+            case 1 -> Math.min((int) f.byteSize(), frameLength + r.nextInt(64)); // trailing bytes (padding)
+            default -> frameLength;
+        };
+        if (r.nextInt(4) != 0 && length >= 34) {
+            int ipHeader = (f.get(java.lang.foreign.ValueLayout.JAVA_BYTE, 14) & 0x0f) * 4;
+            if (ipHeader >= 20 && 14 + ipHeader <= length) {
+                Checksum.store(f, 14 + 10, 0);
+                Checksum.store(f, 14 + 10, Checksum.finish(Checksum.add(0, f, 14, ipHeader)));
+                int l4 = 14 + ipHeader;
+                int l4Length = Math.min(length, frameLength) - l4;
+                if (l4Length >= 20 && r.nextBoolean()) {
+                    Checksum.store(f, l4 + 16, 0);
+                    Checksum.store(f, l4 + 16, Checksum.finish(Checksum.add(
+                            Checksum.pseudoHeader(PEER, STACK, 6, l4Length), f, l4, l4Length)));
+                }
+            }
+        }
+        return length;
     }
 
     /**

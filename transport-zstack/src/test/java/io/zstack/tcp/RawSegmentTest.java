@@ -237,6 +237,26 @@ class RawSegmentTest {
         c.abort(peer.now());
     }
 
+    /**
+     * An IPv4 header alone (total length 20, protocol TCP), padded to Ethernet's 60 bytes as on any wire: IP trimmed
+     * the padding, was left with no mbuf, and handed TCP mbuf 0, whose header TCP then read at address 0: the JVM died
+     * of a SIGSEGV, one such frame from anyone on the link was enough (found by {@link TcpFuzzTest}).
+     */
+    @Test
+    void anIpv4HeaderWithNothingBehindItIsDroppedNotHandedToTcp() {
+        handshake();
+        byte[] frame = new byte[60];
+        java.lang.foreign.MemorySegment f = java.lang.foreign.MemorySegment.ofArray(frame);
+        io.zstack.wire.Ethernet.write(f, 0, RawPeer.STACK_MAC, RawPeer.PEER_MAC, io.zstack.wire.Ethernet.TYPE_IPV4);
+        io.zstack.wire.Ipv4Packet.write(f, 14, 20, 7, true, 64, io.zstack.wire.Ipv4Packet.PROTOCOL_TCP, RawPeer.PEER,
+                RawPeer.STACK, true);
+        peer.sendFrame(frame);
+        assertEquals(1, peer.stack.ip().counters().ipNoTransportBytes);
+        peer.send(data(0, 10));
+        assertEquals(10, conn.readable(), "the connection goes on");
+        peer.stackPool.free(conn.read(peer.now()));
+    }
+
     @Test
     void resetOutsideTheWindowIsIgnoredSilently() {
         handshake();

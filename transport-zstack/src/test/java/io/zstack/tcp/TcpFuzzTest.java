@@ -18,12 +18,14 @@ import org.junit.jupiter.api.Test;
  * A hostile peer, seeded: it opens connections with options of any value (an MSS of 0 or 65535, a window scale of
  * 20, SYN cookies or not), then sends segments whose every field is drawn either near what the connection expects or
  * from anywhere: sequence and acknowledgement numbers, flags in any combination, windows, timestamps, SACK blocks,
- * options as random bytes, payloads of any length, other ports, bad checksums, and bursts that receive coalescing
- * merges. Meanwhile the application writes, reads, half-closes, closes and aborts, and time jumps over every timer
+ * options as random bytes, payloads of any length, other ports, bad checksums, bursts that receive coalescing
+ * merges, and (a quarter of the seeds) headers with random bytes overwritten and their checksums summed again, frames
+ * cut short or padded. Meanwhile the application writes, reads, half-closes, closes and aborts, and time jumps over every timer
  * (retransmission, persist, keepalive, TIME_WAIT). Whatever comes, the stack must not throw; must send only
  * well-formed segments ({@link RawPeer} checks every checksum and option it receives); every byte it sends must be
  * the byte its application wrote at that place of the stream; every byte its application reads must be the byte
- * the peer sent at that sequence number (the peer numbers its bytes by sequence number, hostile segments included);
+ * the peer sent at that sequence number (the peer numbers its bytes by sequence number, hostile segments included;
+ * but for the seeds that damage headers);
  * and every mbuf must be back in its pool once the stack is closed ({@link RawPeer#close} refuses a pool with one
  * missing). The peer answers ARP, so the stack keeps talking across long jumps of time; a fifth of the seeds give the
  * stack a pool of a few dozen mbufs, a third have it open the connections. {@code -Dzstack.fuzz.seeds=N} runs more
@@ -77,6 +79,11 @@ class TcpFuzzTest {
         private final TcpSettings settings;
         /** The stack opens the connections (and gets the hostile SYN-ACKs), rather than accepting them on PORT. */
         private final boolean active;
+        /**
+         * A quarter of the seeds also overwrite random header bytes and sum the checksums again: a segment can then
+         * carry any number or any bytes legitimately, so those seeds do not check what the application reads.
+         */
+        private final boolean damagesHeaders;
         /** The stack's port of the connection the peer follows: PORT, or the one its last active open took. */
         private int stackPort = PORT;
         private final boolean timestamps;
@@ -101,6 +108,7 @@ class TcpFuzzTest {
             listener = peer.tcp().listen(0, PORT, settings);
             this.settings = settings;
             active = r.nextInt(3) == 0;
+            damagesHeaders = r.nextInt(4) == 0;
             timestamps = r.nextBoolean();
             peerNext = r.nextInt();
         }
@@ -324,6 +332,9 @@ class TcpFuzzTest {
             if (r.nextInt(30) == 0) {
                 s.corruptChecksum = true;
             }
+            if (damagesHeaders && r.nextInt(4) == 0) {
+                s.mutationSeed = r.nextLong() | 1;
+            }
             return s;
         }
 
@@ -393,7 +404,7 @@ class TcpFuzzTest {
                     peer.stackPool.free(chain);
                     long offset = read.getOrDefault(c, 0L);
                     int first = c.receiver().irs + 1 + (int) offset;
-                    for (int i = 0; i < bytes.length; i++) {
+                    for (int i = 0; i < bytes.length && !damagesHeaders; i++) {
                         if (bytes[i] != peerByte(first + i)) {
                             throw new AssertionError("the application read " + bytes[i] + " at byte " + (offset + i)
                                     + " of the stream from port " + c.remotePort() + ", sent as "
@@ -401,7 +412,7 @@ class TcpFuzzTest {
                         }
                     }
                     read.put(c, offset + bytes.length);
-                    payloadBytesRead += bytes.length;
+                    payloadBytesRead += damagesHeaders ? 0 : bytes.length;
                 }
             }
             peer.poll();

@@ -5,6 +5,10 @@ import static org.junit.jupiter.api.Assertions.fail;
 
 import io.zstack.buffer.Mbuf;
 import io.zstack.tcp.cc.CongestionAlgorithm;
+import io.zstack.wire.ArpPacket;
+import io.zstack.wire.Ethernet;
+import io.zstack.wire.Icmpv4Packet;
+import io.zstack.wire.Ipv4Packet;
 import java.lang.foreign.ValueLayout;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -55,7 +59,8 @@ class TcpFuzzTest {
         for (String reached : new String[] {"passiveOpens", "bytesReceivedInOrder", "outOfOrderSegments",
                 "resetsReceived", "challengeAcks", "pawsRejected", "outOfWindow", "ackUnsent", "checksumErrors",
                 "malformed", "synCookiesRejected", "dsacksReceived", "retransmittedSegments", "timeouts",
-                "windowProbes", "tailLossProbes", "timeWaits", "peer.bytesStackSentChecked",
+                "windowProbes", "tailLossProbes", "timeWaits", "icmpReceived", "ip.ipNoTransportBytes",
+                "ip.arpMalformed", "ip.icmpEchoRepliesSent", "ip.otherEtherType", "peer.bytesStackSentChecked",
                 "peer.bytesApplicationReadChecked"}) {
             assertTrue(totals.getOrDefault(reached, 0L) > 0, reached + " never happened: " + totals);
         }
@@ -129,6 +134,8 @@ class TcpFuzzTest {
                             peer.put(s);
                         }
                         peer.poll();
+                    } else if (action == 12 && r.nextBoolean()) {
+                        peer.sendFrame(otherFrame());
                     } else if (action < 14) {
                         write();
                     } else if (action < 16) {
@@ -161,6 +168,7 @@ class TcpFuzzTest {
                 throw e;
             } finally {
                 peer.tcp().counters().snapshot().forEach((k, v) -> totals.merge(k, v, Long::sum));
+                peer.stack.ip().counters().snapshot().forEach((k, v) -> totals.merge("ip." + k, v, Long::sum));
                 totals.merge("peer.bytesStackSentChecked", payloadBytesChecked, Long::sum);
                 totals.merge("peer.bytesApplicationReadChecked", payloadBytesRead, Long::sum);
                 peer.close(); // throws if an mbuf did not come home
@@ -336,6 +344,79 @@ class TcpFuzzTest {
                 s.mutationSeed = r.nextLong() | 1;
             }
             return s;
+        }
+
+        /**
+         * A frame that is not a TCP segment: an ICMP error quoting the stack's connection (fragmentation needed with
+         * any next-hop MTU, or another code), an echo request, an ARP packet of any content, or bytes of any ether
+         * type and length; now and then with random bytes overwritten.
+         */
+        private byte[] otherFrame() {
+            byte[] frame;
+            java.lang.foreign.MemorySegment f;
+            switch (r.nextInt(4)) {
+                case 0 -> {
+                    int quoted = 20 + 8 + r.nextInt(3) * 12;
+                    int icmpLength = 8 + quoted;
+                    frame = new byte[14 + 20 + icmpLength];
+                    f = java.lang.foreign.MemorySegment.ofArray(frame);
+                    Ipv4Packet.write(f, 14 + 28, 20 + 40, 9, true, 64, Ipv4Packet.PROTOCOL_TCP, RawPeer.STACK,
+                            RawPeer.PEER, true);
+                    java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(frame, 14 + 28 + 20, 8);
+                    b.putShort((short) stackPort).putShort((short) PEER_PORT)
+                            .putInt(stackNext - r.nextInt(1 << (1 + r.nextInt(16))));
+                    int code = r.nextInt(3) == 0 ? r.nextInt(16) : Icmpv4Packet.CODE_FRAGMENTATION_NEEDED;
+                    int[] mtus = {0, 1, 67, 68, 100, 296, 576, 1000, 1280, 1500, 9000, 65535};
+                    int mtu = r.nextInt(4) == 0 ? r.nextInt(65536) : mtus[r.nextInt(mtus.length)];
+                    Icmpv4Packet.write(f, 14 + 20, icmpLength, Icmpv4Packet.DESTINATION_UNREACHABLE, code,
+                            mtu & 0xffff);
+                    Ipv4Packet.write(f, 14, 20 + icmpLength, 8, false, 64, Ipv4Packet.PROTOCOL_ICMP, RawPeer.PEER,
+                            RawPeer.STACK, true);
+                }
+                case 1 -> {
+                    int icmpLength = 8 + r.nextInt(r.nextBoolean() ? 64 : 1400);
+                    frame = new byte[14 + 20 + icmpLength];
+                    f = java.lang.foreign.MemorySegment.ofArray(frame);
+                    Icmpv4Packet.write(f, 14 + 20, icmpLength, Icmpv4Packet.ECHO_REQUEST, r.nextInt(3), r.nextInt());
+                    int destination = r.nextInt(4) == 0 ? -1 : RawPeer.STACK;
+                    Ipv4Packet.write(f, 14, 20 + icmpLength, 8, false, 64, Ipv4Packet.PROTOCOL_ICMP, RawPeer.PEER,
+                            destination, true);
+                }
+                case 2 -> {
+                    frame = new byte[14 + ArpPacket.LENGTH + r.nextInt(20)];
+                    f = java.lang.foreign.MemorySegment.ofArray(frame);
+                    int[] addresses = {RawPeer.PEER, RawPeer.STACK, 0, -1, r.nextInt()};
+                    ArpPacket.write(f, 14, r.nextInt(4) == 0 ? r.nextInt(65536) : 1 + r.nextInt(2),
+                            r.nextBoolean() ? RawPeer.PEER_MAC : r.nextLong() & 0xffff_ffff_ffffL,
+                            addresses[r.nextInt(addresses.length)], r.nextLong() & 0xffff_ffff_ffffL,
+                            addresses[r.nextInt(addresses.length)]);
+                    Ethernet.write(f, 0, r.nextBoolean() ? RawPeer.STACK_MAC : 0xffff_ffff_ffffL, RawPeer.PEER_MAC,
+                            Ethernet.TYPE_ARP);
+                    return damage(frame);
+                }
+                default -> {
+                    frame = new byte[1 + r.nextInt(r.nextBoolean() ? 40 : 1514)];
+                    r.nextBytes(frame);
+                    if (frame.length >= 14) {
+                        f = java.lang.foreign.MemorySegment.ofArray(frame);
+                        int[] types = {Ethernet.TYPE_IPV4, Ethernet.TYPE_ARP, 0x86dd, 0x8100, r.nextInt(65536)};
+                        Ethernet.write(f, 0, RawPeer.STACK_MAC, RawPeer.PEER_MAC, types[r.nextInt(types.length)]);
+                    }
+                    return frame;
+                }
+            }
+            Ethernet.write(f, 0, RawPeer.STACK_MAC, RawPeer.PEER_MAC, Ethernet.TYPE_IPV4);
+            return damage(frame);
+        }
+
+        /** Now and then overwrites a few random bytes of {@code frame} (checksums not summed again). */
+        private byte[] damage(byte[] frame) {
+            if (r.nextInt(4) == 0) {
+                for (int i = 1 + r.nextInt(3); i > 0; i--) {
+                    frame[r.nextInt(frame.length)] = (byte) r.nextInt(256);
+                }
+            }
+            return frame;
         }
 
         /** The peer's next data segment in order, as a well-behaved sender's run of them. */

@@ -485,6 +485,16 @@ public final class TcpConnection {
     /** RFC 9293 §3.10.7.4 in a synchronized state, step by step: which part answers each, what the state becomes. */
     private void inputSynchronized(InboundSegment seg, long nowNanos) {
         TcpCounters counters = layer.counters();
+        if (state == TcpState.SYN_RECEIVED && seg.seq == receiver.irs
+                && (seg.flags & (TcpFlags.SYN | TcpFlags.ACK | TcpFlags.RST | TcpFlags.FIN)) == TcpFlags.SYN) {
+            // the peer resent its SYN, so our SYN-ACK was lost: send it again (as Linux does, at most one per 500 ms).
+            // The SYN's number lies before the window, and the bare ACK that would answer it is dropped by a peer
+            // still in SYN_SENT, which then waited for our own retransmission timer
+            if (receiver.mayAnswerInvalid(nowNanos)) {
+                setup.resendSynAck(nowNanos);
+            }
+            return;
+        }
         if (!receiver.acceptable(seg, nowNanos)) {
             return; // an old duplicate (PAWS) or outside the window: answered with an ACK (a RST is ignored)
         }
@@ -505,11 +515,6 @@ public final class TcpConnection {
         }
         // step 4: SYN in a synchronized state (RFC 5961 §4): challenge ACK
         if (seg.has(TcpFlags.SYN)) {
-            if (state == TcpState.SYN_RECEIVED && seg.seq == receiver.irs) {
-                // our SYN-ACK was lost: the peer retransmitted its SYN; answer again
-                setup.resendSynAck(nowNanos);
-                return;
-            }
             counters.challengeAcks++;
             receiver.answerUnacceptable(seg, nowNanos);
             return;

@@ -152,15 +152,24 @@ final class TcpReceiver {
      * ({@code invalidAcksSuppressed}).
      */
     void answerUnacceptable(InboundSegment seg, long nowNanos) {
-        if (seg.payloadLength == 0 && !seg.has(TcpFlags.FIN)) {
-            if (invalidAckSent && nowNanos - invalidAckNanos < INVALID_ACK_INTERVAL_NANOS) {
-                layer.counters().invalidAcksSuppressed++;
-                return;
-            }
-            invalidAckSent = true;
-            invalidAckNanos = nowNanos;
+        if (seg.payloadLength == 0 && !seg.has(TcpFlags.FIN) && !mayAnswerInvalid(nowNanos)) {
+            return;
         }
         sendAckNow(nowNanos);
+    }
+
+    /**
+     * Whether an answer to a segment without data that needs one (see {@link #answerUnacceptable}, and a resent SYN in
+     * SYN_RECEIVED) may go now: one per {@link #INVALID_ACK_INTERVAL_NANOS}, the others counted.
+     */
+    boolean mayAnswerInvalid(long nowNanos) {
+        if (invalidAckSent && nowNanos - invalidAckNanos < INVALID_ACK_INTERVAL_NANOS) {
+            layer.counters().invalidAcksSuppressed++;
+            return false;
+        }
+        invalidAckSent = true;
+        invalidAckNanos = nowNanos;
+        return true;
     }
 
     /** RFC 7323 §4.3: an acceptable segment that covers RCV.NXT brings the timestamp our segments echo. */

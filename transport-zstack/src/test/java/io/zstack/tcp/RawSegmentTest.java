@@ -257,6 +257,39 @@ class RawSegmentTest {
         peer.stackPool.free(conn.read(peer.now()));
     }
 
+    /**
+     * A peer that resends its SYN lost our SYN-ACK: it gets the SYN-ACK again (at most one per 500 ms), as from
+     * Linux. It got a bare ACK (the SYN's number lies before the window, and the code meant to resend was behind that
+     * check), which a peer in SYN_SENT drops: the handshake then waited for our own timer (found in a sweep of
+     * TcpSimulationTest's seeds).
+     */
+    @Test
+    void aResentSynGetsTheSynAckAgain() {
+        RawPeer.Segment syn = segment(TcpFlags.SYN, peerIsn, 0);
+        syn.mss = 1460;
+        peer.send(syn);
+        RawPeer.Sent synAck = peer.next();
+        assertTrue(synAck.has(TcpFlags.SYN) && synAck.has(TcpFlags.ACK));
+        peer.drain();
+        peer.advance(600 * MS); // before our own timer (1 s)
+        peer.drain();
+        peerTs += 600;
+        RawPeer.Segment again = segment(TcpFlags.SYN, peerIsn, 0);
+        again.mss = 1460;
+        peer.send(again);
+        RawPeer.Sent answer = peer.next();
+        assertNotNull(answer, "an answer to the resent SYN");
+        assertTrue(answer.has(TcpFlags.SYN) && answer.has(TcpFlags.ACK), "the SYN-ACK, not a bare ACK: " + answer);
+        assertEquals(synAck.seq(), answer.seq());
+        assertEquals(peerIsn + 1, answer.ack());
+        peer.send(again); // a third copy at once: within 500 ms of the last answer, none
+        assertNull(peer.next());
+        peer.send(segment(TcpFlags.ACK, peerIsn + 1, synAck.seq() + 1));
+        conn = listener.accept();
+        assertNotNull(conn);
+        assertEquals(TcpState.ESTABLISHED, conn.state());
+    }
+
     @Test
     void resetOutsideTheWindowIsIgnoredSilently() {
         handshake();

@@ -84,10 +84,11 @@ final class TcpReceiver {
      * is answered with an ACK (a RST is ignored).
      */
     boolean acceptable(InboundSegment seg, long nowNanos) {
-        // RFC 7323 §5.3 PAWS: a timestamp older than TS.Recent means an old duplicate (RST segments excepted)
+        // RFC 7323 §5.3 PAWS: a timestamp older than TS.Recent means an old duplicate (RST segments excepted). As
+        // Linux: one tick older passes (two ACKs that swapped places across a tick of the peer's clock), and so does
+        // a pure duplicate ACK that changes nothing, within an RTO's worth of ticks (its SACK blocks are news)
         if (c.timestampsOn && seg.hasTimestamp && !seg.has(TcpFlags.RST)
-                && SeqNum.lt(seg.tsVal, tsRecent)
-                && nowNanos - tsRecentAtNanos < 24L * 24 * 3600 * 1_000_000_000L) {
+                && tsRecent - seg.tsVal > PAWS_WINDOW_TICKS && tsRecentFresh(nowNanos) && !disorderedAck(seg)) {
             layer.counters().pawsRejected++;
             answerUnacceptable(seg, nowNanos);
             return false;
@@ -172,10 +173,34 @@ final class TcpReceiver {
         return true;
     }
 
-    /** RFC 7323 §4.3: an acceptable segment that covers RCV.NXT brings the timestamp our segments echo. */
+    /** How many ticks older than TS.Recent a timestamp may be and pass PAWS (Linux's TCP_PAWS_WINDOW). */
+    static final int PAWS_WINDOW_TICKS = 1;
+
+    /** TS.Recent is younger than 24 days (RFC 7323 §5.5): older, PAWS no longer holds it against anything. */
+    private boolean tsRecentFresh(long nowNanos) {
+        return nowNanos - tsRecentAtNanos < 24L * 24 * 3600 * 1_000_000_000L;
+    }
+
+    /**
+     * A duplicate ACK that arrived after a newer segment (Linux's tcp_disordered_ack): no data, at RCV.NXT, the ACK
+     * field at SND.UNA, no window update, and a timestamp older than TS.Recent by no more than an RTO, read as
+     * milliseconds (the peer's clock rate is not known; Linux assumes the same).
+     */
+    private boolean disorderedAck(InboundSegment seg) {
+        TcpSender s = c.sender();
+        int window = seg.window << s.sndWindowShift;
+        return seg.has(TcpFlags.ACK) && seg.sequenceLength() == 0 && seg.seq == rcvNxt && seg.ack == s.sndUna
+                && !SeqNum.gt(seg.seq, s.sndWl1) && !(seg.seq == s.sndWl1 && (window > s.sndWnd || window == 0))
+                && tsRecent - seg.tsVal <= s.rtt.rto() / 1_000_000L;
+    }
+
+    /**
+     * RFC 7323 §4.3: an acceptable segment that covers RCV.NXT brings the timestamp our segments echo, unless it is
+     * older than the one we have (a segment PAWS let through: {@link #acceptable}).
+     */
     void takeTimestamp(InboundSegment seg, long nowNanos) {
         if (c.timestampsOn && seg.hasTimestamp && SeqNum.le(seg.seq, rcvAdvertisedEdge)
-                && SeqNum.le(seg.seq, rcvNxt)) {
+                && SeqNum.le(seg.seq, rcvNxt) && (!SeqNum.lt(seg.tsVal, tsRecent) || !tsRecentFresh(nowNanos))) {
             tsRecent = seg.tsVal;
             tsRecentAtNanos = nowNanos;
         }

@@ -328,6 +328,61 @@ class RawSegmentTest {
     }
 
     /**
+     * As Linux: a timestamp one tick older than TS.Recent passes PAWS (two segments that swapped places across a tick
+     * of the peer's clock), and TS.Recent stays where it was; two ticks older is an old duplicate.
+     */
+    @Test
+    void pawsLetsATimestampOneTickOlderThroughNotTwo() {
+        handshake();
+        peerTs = 200;
+        peer.send(data(0, 100));
+        peer.drain();
+        peerTs = 199;
+        peer.send(data(100, 100));
+        assertEquals(200, conn.readable(), "one tick older: taken");
+        assertEquals(0, peer.tcp().counters().pawsRejected);
+        RawPeer.Sent ack = peer.takeAll().getLast();
+        assertEquals(200, ack.options().tsEcr(), "TS.Recent did not go back");
+        peerTs = 198;
+        peer.send(data(200, 100));
+        assertEquals(200, conn.readable(), "two ticks older: an old duplicate");
+        assertEquals(1, peer.tcp().counters().pawsRejected);
+        peer.stackPool.free(conn.read(peer.now()));
+    }
+
+    /**
+     * A duplicate ACK overtaken by a newer segment (a router forwarding on two CPUs reorders ACKs) passes PAWS when it
+     * changes nothing and its timestamp is less than an RTO older, as Linux's tcp_disordered_ack: its SACK blocks
+     * reach the sender. A segment with data, or a timestamp older than that, is still an old duplicate.
+     */
+    @Test
+    void aReorderedDuplicateAckPassesPawsWithItsSackBlocks() {
+        handshake();
+        for (int i = 0; i < 4; i++) {
+            write(1000);
+        }
+        peer.drain();
+        peerTs = 500;
+        peer.send(segment(TcpFlags.ACK, peerIsn + 1, iss + 1)); // TS.Recent 500, nothing acknowledged
+        RawPeer.Segment reordered = segment(TcpFlags.ACK, peerIsn + 1, iss + 1);
+        reordered.tsVal = 450; // sent before the one above, 50 ticks older: well within an RTO (200 ms and more)
+        reordered.sackStart = new int[] {iss + 1 + 1000};
+        reordered.sackEnd = new int[] {iss + 1 + 2000};
+        peer.send(reordered);
+        assertEquals(0, peer.tcp().counters().pawsRejected, "taken");
+        assertEquals(1000, conn.sender().sent.sackedBytes(), "its SACK block reached the sender");
+        RawPeer.Segment ancient = segment(TcpFlags.ACK, peerIsn + 1, iss + 1);
+        ancient.tsVal = 500 - 100_000; // older than any RTO
+        peer.send(ancient);
+        assertEquals(1, peer.tcp().counters().pawsRejected);
+        RawPeer.Segment withData = data(0, 10);
+        withData.tsVal = 499 - 1;
+        peer.send(withData);
+        assertEquals(2, peer.tcp().counters().pawsRejected, "data is not a duplicate ACK");
+        assertEquals(0, conn.readable());
+    }
+
+    /**
      * Unacceptable segments without data (here bare ACKs beyond the window, and RSTs in it but not at RCV.NXT) get one
      * ACK per 500 ms between them; a retransmission of data already received gets its ACK every time.
      */

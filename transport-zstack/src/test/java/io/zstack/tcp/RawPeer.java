@@ -46,6 +46,8 @@ final class RawPeer implements AutoCloseable {
     final JavaMbufPool peerPool = new JavaMbufPool("raw-peer", 4096);
     final SimulatedLink link;
     final TcpHost stack;
+    /** The stack's device when it offloads (else null). */
+    final SoftwareOffloadDevice stackDevice;
     private final MbufBurst burst = new MbufBurst(64);
     private final ArrayDeque<Sent> received = new ArrayDeque<>();
 
@@ -55,12 +57,22 @@ final class RawPeer implements AutoCloseable {
 
     /** A peer whose stack's pool holds {@code stackMbufs} mbufs (a small one: the stack runs short). */
     RawPeer(TcpSettings settings, int stackMbufs) {
+        this(settings, stackMbufs, 0);
+    }
+
+    /**
+     * As above; with {@code offloadChain} > 0 the stack's device does TSO and checksums in software
+     * ({@link SoftwareOffloadDevice}, taking at most that many mbufs per frame), so the stack uses its offload paths.
+     */
+    RawPeer(TcpSettings settings, int stackMbufs, int offloadChain) {
         stackPool = new JavaMbufPool("raw-stack", stackMbufs);
         link = SimulatedLink.builder(clock).latencyNanos(0).bitsPerSecond(0).queueCapacity(1024)
                 .pools(stackPool, peerPool)
                 .endA("stack", MacAddress.of(STACK_MAC), 1500)
                 .endB("peer", MacAddress.of(PEER_MAC), 1500).build();
-        stack = new TcpHost(link.a(), new Ipv4Config(STACK, 24, 0), settings, new IsnGenerator(1, 2), 7, 0);
+        stackDevice = offloadChain > 0 ? new SoftwareOffloadDevice(link.a(), offloadChain) : null;
+        stack = new TcpHost(stackDevice != null ? stackDevice : link.a(), new Ipv4Config(STACK, 24, 0), settings,
+                new IsnGenerator(1, 2), 7, 0);
         // teach the stack our MAC so its first segment needs no ARP round
         sendArpReply();
         poll();

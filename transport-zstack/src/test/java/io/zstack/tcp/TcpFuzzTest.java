@@ -32,7 +32,8 @@ import org.junit.jupiter.api.Test;
  * but for the seeds that damage headers);
  * and every mbuf must be back in its pool once the stack is closed ({@link RawPeer#close} refuses a pool with one
  * missing). The peer answers ARP, so the stack keeps talking across long jumps of time; a fifth of the seeds give the
- * stack a pool of a few dozen mbufs, a third have it open the connections. {@code -Dzstack.fuzz.seeds=N} runs more
+ * stack a pool of a few dozen mbufs, a third have it open the connections, a third give it a device that does TSO and
+ * checksums ({@link SoftwareOffloadDevice}, with a limit of 2 to 64 mbufs per frame). {@code -Dzstack.fuzz.seeds=N} runs more
  * seeds, {@code -Dzstack.fuzz.first=S} starts at seed S, {@code -Dzstack.rawpeer.trace=true} prints every segment.
  */
 class TcpFuzzTest {
@@ -59,8 +60,9 @@ class TcpFuzzTest {
         for (String reached : new String[] {"passiveOpens", "bytesReceivedInOrder", "outOfOrderSegments",
                 "resetsReceived", "challengeAcks", "pawsRejected", "outOfWindow", "ackUnsent", "checksumErrors",
                 "malformed", "synCookiesRejected", "dsacksReceived", "retransmittedSegments", "timeouts",
-                "windowProbes", "tailLossProbes", "timeWaits", "icmpReceived", "ip.ipNoTransportBytes",
-                "ip.arpMalformed", "ip.icmpEchoRepliesSent", "ip.otherEtherType", "peer.bytesStackSentChecked",
+                "windowProbes", "tailLossProbes", "timeWaits", "icmpReceived",
+                "ip.arpMalformed", "ip.icmpEchoRepliesSent", "ip.otherEtherType", "segmentsOffloaded", "chainsCut",
+                "peer.bytesStackSentChecked",
                 "peer.bytesApplicationReadChecked"}) {
             assertTrue(totals.getOrDefault(reached, 0L) > 0, reached + " never happened: " + totals);
         }
@@ -109,7 +111,9 @@ class TcpFuzzTest {
                     .synCookies(r.nextBoolean())
                     .build();
             // now and then a pool so small that the stack runs short of mbufs (it drops data, keeps taking ACKs)
-            peer = new RawPeer(settings, r.nextInt(5) == 0 ? 48 + r.nextInt(200) : 4096);
+            // a third of the seeds offload TSO and checksums to a device that takes chains of up to 2-64 mbufs
+            int offloadChain = r.nextInt(3) == 0 ? 2 + r.nextInt(63) : 0;
+            peer = new RawPeer(settings, r.nextInt(5) == 0 ? 48 + r.nextInt(200) : 4096, offloadChain);
             listener = peer.tcp().listen(0, PORT, settings);
             this.settings = settings;
             active = r.nextInt(3) == 0;

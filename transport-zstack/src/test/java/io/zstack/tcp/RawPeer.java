@@ -227,7 +227,8 @@ final class RawPeer implements AutoCloseable {
         if (TRACE) {
             System.out.println("TRACE " + clock.now() / 1_000_000 + " ms put " + s.sourcePort + ">" + s.destinationPort
                     + " " + TcpFlags.toString(s.flags) + " seq=" + Integer.toUnsignedString(s.seq) + " ack="
-                    + Integer.toUnsignedString(s.ack) + " len=" + s.payload.length + " win=" + s.window + " mss=" + s.mss
+                    + Integer.toUnsignedString(s.ack) + " len=" + s.payload.length + " win=" + s.window
+                    + " mss=" + s.mss
                     + " ws=" + s.windowScale + " ts=" + s.timestamp + " sack=" + s.sackStart.length + " rawOptions="
                     + (s.rawOptions != null) + " badChecksum=" + s.corruptChecksum);
         }

@@ -24,17 +24,21 @@ import org.junit.jupiter.api.Test;
  * from anywhere: sequence and acknowledgement numbers, flags in any combination, windows, timestamps, SACK blocks,
  * options as random bytes, payloads of any length, other ports, bad checksums, bursts that receive coalescing
  * merges, and (a quarter of the seeds) headers with random bytes overwritten and their checksums summed again, frames
- * cut short or padded. Meanwhile the application writes, reads, half-closes, closes and aborts, and time jumps over every timer
- * (retransmission, persist, keepalive, TIME_WAIT). Whatever comes, the stack must not throw; must send only
- * well-formed segments ({@link RawPeer} checks every checksum and option it receives); every byte it sends must be
- * the byte its application wrote at that place of the stream; every byte its application reads must be the byte
- * the peer sent at that sequence number (the peer numbers its bytes by sequence number, hostile segments included;
- * but for the seeds that damage headers);
- * and every mbuf must be back in its pool once the stack is closed ({@link RawPeer#close} refuses a pool with one
- * missing). The peer answers ARP, so the stack keeps talking across long jumps of time; a fifth of the seeds give the
- * stack a pool of a few dozen mbufs, a third have it open the connections, a third give it a device that does TSO and
- * checksums ({@link SoftwareOffloadDevice}, with a limit of 2 to 64 mbufs per frame). {@code -Dzstack.fuzz.seeds=N} runs more
- * seeds, {@code -Dzstack.fuzz.first=S} starts at seed S, {@code -Dzstack.rawpeer.trace=true} prints every segment.
+ * cut short or padded; also ICMP errors quoting the connection, echo requests, ARP of any content, frames of any
+ * ether type. Meanwhile the application writes, reads, half-closes, closes and aborts, and time jumps over every
+ * timer (retransmission, persist, keepalive, TIME_WAIT).
+ *
+ * <p>Whatever comes, the stack must not throw; must send only well-formed segments ({@link RawPeer} checks every
+ * checksum and option it receives); every byte it sends must be the byte its application wrote at that place of the
+ * stream; every byte its application reads must be the byte the peer sent at that sequence number (the peer numbers
+ * its bytes by sequence number, hostile segments included; not checked on the seeds that damage headers, whose
+ * segments may carry anything legitimately); and every mbuf must be back in its pool once the stack is closed
+ * ({@link RawPeer#close} refuses a pool with one missing).
+ *
+ * <p>The peer answers ARP, so the stack keeps talking across long jumps of time. A fifth of the seeds give the stack
+ * a pool of a few dozen mbufs, a third have it open the connections, a third give it a device that does TSO and
+ * checksums ({@link SoftwareOffloadDevice}, 2 to 64 mbufs per frame). {@code -Dzstack.fuzz.seeds=N} runs more seeds,
+ * {@code -Dzstack.fuzz.first=S} starts at seed S, {@code -Dzstack.rawpeer.trace=true} prints every segment.
  */
 class TcpFuzzTest {
     private static final int SEEDS = Integer.getInteger("zstack.fuzz.seeds", 1000);

@@ -68,7 +68,8 @@ final class TcpSimulation implements AutoCloseable {
      * in opposite directions, the Internet checksum (RFC 1071) cannot tell, which is why a real link has a CRC under
      * it. A sweep of 300 seeds met two such frames, and TCP rightly delivered their bytes as sent.
      */
-    private static FaultInjectingDevice corrupting(NetDevice device, FaultConfig faults, long seed, VirtualClock clock) {
+    private static FaultInjectingDevice corrupting(NetDevice device, FaultConfig faults, long seed,
+                                                   VirtualClock clock) {
         return faults.corrupt() == 0 ? null : new FaultInjectingDevice(device, FaultConfig.builder().seed(seed)
                 .direction(FaultConfig.Direction.TRANSMIT).corrupt(faults.corrupt()).build(), clock);
     }

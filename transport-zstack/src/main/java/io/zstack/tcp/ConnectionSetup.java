@@ -174,6 +174,12 @@ final class ConnectionSetup {
                 seg.seq++; // the SYN holds seg.seq: its data starts at the next number, where rcvNxt now is
                 receiver.acceptData(seg, nowNanos);
             }
+            // RFC 9293 §3.10.7.3: a SYN-ACK's other controls are processed too; a FIN right after all its data
+            // closes the input now (one after data cut off at the window is resent by the peer)
+            if (seg.has(TcpFlags.FIN) && c.state == TcpState.ESTABLISHED && !receiver.finReceived
+                    && receiver.rcvNxt == receiver.irs + 1 + seg.payloadLength) {
+                c.receiveFin(nowNanos);
+            }
         } else {
             // simultaneous open (RFC 9293 §3.5): answer SYN-ACK with our original ISS
             c.state = TcpState.SYN_RECEIVED;

@@ -290,6 +290,27 @@ class RawSegmentTest {
         assertEquals(TcpState.ESTABLISHED, conn.state());
     }
 
+    /** A FIN in a SYN-ACK, after its data, closes the input at once (it was ignored until the peer resent it). */
+    @Test
+    void aFinInASynAckClosesTheInputAtOnce() {
+        TcpConnection c = peer.tcp().connect(0, 0, RawPeer.PEER, 40000, peer.tcp().defaults(), null, peer.now());
+        peer.poll();
+        int ourIss = peer.next().seq();
+        RawPeer.Segment synAck = segment(TcpFlags.SYN | TcpFlags.ACK | TcpFlags.FIN, peerIsn, ourIss + 1);
+        synAck.sourcePort = 40000;
+        synAck.destinationPort = c.localPort();
+        synAck.mss = 1460;
+        synAck.payload = new byte[] {1, 2, 3};
+        peer.send(synAck);
+        assertEquals(TcpState.CLOSE_WAIT, c.state());
+        assertTrue(c.isInputShutdown());
+        assertEquals(peerIsn + 1 + 3 + 1, peer.takeAll().getLast().ack(), "SYN, data and FIN acknowledged");
+        long chain = c.read(peer.now());
+        assertArrayEquals(new byte[] {1, 2, 3}, Mbuf.toByteArray(chain));
+        peer.stackPool.free(chain);
+        c.abort(peer.now());
+    }
+
     @Test
     void resetOutsideTheWindowIsIgnoredSilently() {
         handshake();

@@ -10,40 +10,44 @@ import io.zstack.device.VirtualClock;
 import io.zstack.wire.Ethernet;
 import io.zstack.wire.Ipv4Packet;
 import io.zstack.wire.MacAddress;
+import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
 /**
- * The IPv4 header must lie in a frame's first segment (the layer reads it in place): a chained frame whose header
- * runs into the second segment is dropped and counted, not read past the first segment's data.
+ * What IPv4 input takes before it reads or hands on: the header must lie in a frame's first segment (the layer reads
+ * it in place), so a chained frame whose header runs into the second segment is dropped and counted, not read past
+ * the first segment's data; and a packet must carry bytes for its transport.
  */
 class Ipv4InputBoundsTest {
     private static final int OURS = 0x0a000001;
     private static final long OUR_MAC = 0x020000000001L;
 
+    private final VirtualClock clock = new VirtualClock();
+    private final JavaMbufPool pool = new JavaMbufPool("bounds", 256);
+    private final SimulatedLink link = SimulatedLink.builder(clock).latencyNanos(0).bitsPerSecond(0).queueCapacity(16)
+            .pool(pool).endA("stack", MacAddress.of(OUR_MAC), 1500)
+            .endB("peer", MacAddress.of(0x020000000002L), 1500).build();
+    private final IpHost stack = new IpHost(link.a(), new Ipv4Config(OURS, 24, 0));
+
+    @AfterEach
+    void tearDown() {
+        stack.close();
+        link.close();
+        pool.close(); // refuses if a dropped frame was not freed
+    }
+
     @Test
     void aHeaderThatRunsIntoTheSecondSegmentIsDroppedAndCounted() {
-        VirtualClock clock = new VirtualClock();
-        JavaMbufPool pool = new JavaMbufPool("bounds", 256);
-        SimulatedLink link = SimulatedLink.builder(clock).latencyNanos(0).bitsPerSecond(0).queueCapacity(16)
-                .pool(pool).endA("stack", MacAddress.of(OUR_MAC), 1500)
-                .endB("peer", MacAddress.of(0x020000000002L), 1500).build();
-        IpHost stack = new IpHost(link.a(), new Ipv4Config(OURS, 24, 0));
-        try {
-            // first segment: Ethernet + 10 bytes of a 20-byte header; then: Ethernet + 20 of a 24-byte header
-            send(link, pool, 10, 5);
-            send(link, pool, 20, 6);
-            for (int i = 0; i < 3; i++) {
-                clock.advance(1_000_000);
-                stack.poll(clock.now());
-            }
-            assertEquals(1, stack.ip().counters().ipTooShort, stack.ip().counters().toString());
-            assertEquals(1, stack.ip().counters().ipBadHeaderLength, stack.ip().counters().toString());
-            assertEquals(0, stack.ip().counters().packetsReceived);
-        } finally {
-            stack.close();
-            link.close();
-            pool.close(); // refuses if a dropped frame was not freed
+        // first segment: Ethernet + 10 bytes of a 20-byte header; then: Ethernet + 20 of a 24-byte header
+        send(link, pool, 10, 5);
+        send(link, pool, 20, 6);
+        for (int i = 0; i < 3; i++) {
+            clock.advance(1_000_000);
+            stack.poll(clock.now());
         }
+        assertEquals(1, stack.ip().counters().ipTooShort, stack.ip().counters().toString());
+        assertEquals(1, stack.ip().counters().ipBadHeaderLength, stack.ip().counters().toString());
+        assertEquals(0, stack.ip().counters().packetsReceived);
     }
 
     /**
@@ -54,35 +58,23 @@ class Ipv4InputBoundsTest {
      */
     @Test
     void aPacketWithNoTransportBytesIsDroppedAndCountedNotHandedOn() {
-        VirtualClock clock = new VirtualClock();
-        JavaMbufPool pool = new JavaMbufPool("bounds", 256);
-        SimulatedLink link = SimulatedLink.builder(clock).latencyNanos(0).bitsPerSecond(0).queueCapacity(16)
-                .pool(pool).endA("stack", MacAddress.of(OUR_MAC), 1500)
-                .endB("peer", MacAddress.of(0x020000000002L), 1500).build();
-        IpHost stack = new IpHost(link.a(), new Ipv4Config(OURS, 24, 0));
-        try {
-            int[] protocols = {Ipv4Packet.PROTOCOL_TCP, Ipv4Packet.PROTOCOL_ICMP, Ipv4Packet.PROTOCOL_UDP};
-            for (int protocol : protocols) {
-                for (int frameLength : new int[] {60, Ethernet.HEADER_LENGTH + 20}) {
-                    byte[] frame = new byte[frameLength];
-                    java.lang.foreign.MemorySegment s = java.lang.foreign.MemorySegment.ofArray(frame);
-                    Ethernet.write(s, 0, OUR_MAC, 0x020000000002L, Ethernet.TYPE_IPV4);
-                    Ipv4Packet.write(s, Ethernet.HEADER_LENGTH, 20, 1, true, 64, protocol, 0x0a000002, OURS, true);
-                    MbufBurst burst = new MbufBurst(1);
-                    burst.add(segment(pool, frame, 0, frame.length));
-                    link.b().transmit(burst);
-                    clock.advance(1_000_000);
-                    stack.poll(clock.now());
-                }
+        int[] protocols = {Ipv4Packet.PROTOCOL_TCP, Ipv4Packet.PROTOCOL_ICMP, Ipv4Packet.PROTOCOL_UDP};
+        for (int protocol : protocols) {
+            for (int frameLength : new int[] {60, Ethernet.HEADER_LENGTH + 20}) {
+                byte[] frame = new byte[frameLength];
+                java.lang.foreign.MemorySegment s = java.lang.foreign.MemorySegment.ofArray(frame);
+                Ethernet.write(s, 0, OUR_MAC, 0x020000000002L, Ethernet.TYPE_IPV4);
+                Ipv4Packet.write(s, Ethernet.HEADER_LENGTH, 20, 1, true, 64, protocol, 0x0a000002, OURS, true);
+                MbufBurst burst = new MbufBurst(1);
+                burst.add(segment(pool, frame, 0, frame.length));
+                link.b().transmit(burst);
+                clock.advance(1_000_000);
+                stack.poll(clock.now());
             }
-            IpCounters counters = stack.ip().counters();
-            assertEquals(2 * protocols.length, counters.ipNoTransportBytes, counters.toString());
-            assertEquals(0, counters.packetsDelivered, counters.toString());
-        } finally {
-            stack.close();
-            link.close();
-            pool.close(); // refuses if a dropped frame was not freed
         }
+        IpCounters counters = stack.ip().counters();
+        assertEquals(2 * protocols.length, counters.ipNoTransportBytes, counters.toString());
+        assertEquals(0, counters.packetsDelivered, counters.toString());
     }
 
     /** An IPv4/TCP frame of 100 bytes in two segments, {@code inFirst} bytes of IP in the first; IHL = words. */

@@ -6,7 +6,6 @@ import io.zstack.buffer.MbufBurst;
 import io.zstack.device.SimulatedLink;
 import io.zstack.device.VirtualClock;
 import io.zstack.ip.Ipv4Config;
-import io.zstack.stack.NetStack;
 import io.zstack.testing.ArpFrames;
 import io.zstack.wire.ArpPacket;
 import io.zstack.wire.CheckResult;
@@ -46,7 +45,7 @@ final class RawPeer implements AutoCloseable {
     final JavaMbufPool stackPool;
     final JavaMbufPool peerPool = new JavaMbufPool("raw-peer", 4096);
     final SimulatedLink link;
-    final NetStack stack;
+    final TcpHost stack;
     /** The stack's device when it offloads (else null). */
     final SoftwareOffloadDevice stackDevice;
     private final MbufBurst burst = new MbufBurst(64);
@@ -72,7 +71,7 @@ final class RawPeer implements AutoCloseable {
                 .endA("stack", MacAddress.of(STACK_MAC), 1500)
                 .endB("peer", MacAddress.of(PEER_MAC), 1500).build();
         stackDevice = offloadChain > 0 ? new SoftwareOffloadDevice(link.a(), offloadChain) : null;
-        stack = new NetStack(stackDevice != null ? stackDevice : link.a(), new Ipv4Config(STACK, 24, 0), settings,
+        stack = new TcpHost(stackDevice != null ? stackDevice : link.a(), new Ipv4Config(STACK, 24, 0), settings,
                 new IsnGenerator(1, 2), 7, 0);
         // teach the stack our MAC so its first segment needs no ARP round
         sendArpReply();

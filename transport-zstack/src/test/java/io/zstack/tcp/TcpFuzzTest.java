@@ -81,8 +81,6 @@ class TcpFuzzTest {
         private final List<TcpConnection> accepted = new ArrayList<>();
         /** Bytes each connection's application has written: byte k of every stream is {@link #streamByte}(k). */
         private final Map<TcpConnection, Long> written = new HashMap<>();
-        /** The stack's initial sequence number on each pair of ports, from its last SYN or SYN-ACK there. */
-        private final Map<Integer, Integer> issByPorts = new HashMap<>();
         private long payloadBytesChecked;
         /** Bytes each connection's application has read, all checked against {@link #peerByte}. */
         private final Map<TcpConnection, Long> read = new HashMap<>();
@@ -245,17 +243,25 @@ class TcpFuzzTest {
          * window) is the byte its application wrote at that position of the stream.
          */
         private void checkPayload(RawPeer.Sent s) {
-            if (s.has(TcpFlags.SYN)) {
-                issByPorts.put(s.sourcePort() << 16 | s.destinationPort(), s.seq());
-            }
             byte[] payload = s.payload();
             if (payload.length == 0) {
                 return;
             }
-            Integer iss = issByPorts.get(s.sourcePort() << 16 | s.destinationPort());
-            if (iss == null) {
-                throw new AssertionError("data to port " + s.destinationPort() + " without a SYN-ACK before it");
+            // the connection that sent it: the latest one on these ports (an older one cannot live beside it). Its
+            // ISS comes from the stack, not from a SYN seen on the wire: a SYN-ACK can be lost and the handshake end
+            // anyway (in a simultaneous open the peer may learn the ISS from an ACK)
+            TcpConnection sender = null;
+            for (int i = accepted.size() - 1; i >= 0 && sender == null; i--) {
+                TcpConnection c = accepted.get(i);
+                if (c.localPort() == s.sourcePort() && c.remotePort() == s.destinationPort()) {
+                    sender = c;
+                }
             }
+            if (sender == null) {
+                throw new AssertionError("data to port " + s.destinationPort() + " from a connection the application"
+                        + " never had");
+            }
+            int iss = sender.sender().iss;
             long offset = Integer.toUnsignedLong(s.seq() - iss - 1);
             for (int i = 0; i < payload.length; i++) {
                 if (payload[i] != streamByte(offset + i)) {

@@ -7,6 +7,7 @@ import io.zstack.device.DeviceCapabilities;
 import io.zstack.device.ForwardingNetDevice;
 import io.zstack.device.NetDevice;
 import io.zstack.wire.Checksum;
+import io.zstack.wire.Ethernet;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
@@ -24,7 +25,6 @@ final class SoftwareOffloadDevice extends ForwardingNetDevice {
 
     private final DeviceCapabilities capabilities;
     private final MbufBurst out = new MbufBurst(1024);
-    private long segmentsCut;
 
     /** {@code maxChain}: the most mbufs per frame the stack may hand over, 0 for no limit. */
     SoftwareOffloadDevice(NetDevice inner, int maxChain) {
@@ -36,11 +36,6 @@ final class SoftwareOffloadDevice extends ForwardingNetDevice {
     @Override
     public DeviceCapabilities capabilities() {
         return capabilities;
-    }
-
-    /** TSO frames cut into more than one segment so far. */
-    long segmentsCut() {
-        return segmentsCut;
     }
 
     @Override
@@ -57,22 +52,16 @@ final class SoftwareOffloadDevice extends ForwardingNetDevice {
             boolean ipSum = (flags & Mbuf.LAYOUT.txIpChecksum) != 0;
             boolean tcpSum = (flags & Mbuf.LAYOUT.txTcpChecksum) != 0 || segmentSize > 0;
             if (!ipSum && !tcpSum) {
-                if (out.isFull()) {
-                    inner.transmit(out);
-                }
-                out.add(frame);
+                pass(frame);
                 continue;
             }
             byte[] bytes = Mbuf.toByteArray(frame);
             pool.free(frame);
-            int ip = 14;
+            int ip = Ethernet.HEADER_LENGTH;
             int tcp = ip + (bytes[ip] & 0x0f) * 4;
             int headers = tcpSum ? tcp + ((bytes[tcp + 12] & 0xf0) >>> 2) : bytes.length;
             int payload = bytes.length - headers;
             int pieces = segmentSize > 0 ? Math.max(1, (payload + segmentSize - 1) / segmentSize) : 1;
-            if (pieces > 1) {
-                segmentsCut++;
-            }
             MemorySegment whole = MemorySegment.ofArray(bytes);
             int seq = tcpSum ? whole.get(U32, tcp + 4) : 0;
             int id = whole.get(U16, ip + 4) & 0xffff;
@@ -113,15 +102,20 @@ final class SoftwareOffloadDevice extends ForwardingNetDevice {
                 }
                 long at = Mbuf.append(m, piece.length);
                 MemorySegment.copy(piece, 0, Mbuf.MEMORY, ValueLayout.JAVA_BYTE, at, piece.length);
-                if (out.isFull()) {
-                    inner.transmit(out); // a simulated link takes every frame
-                }
-                out.add(m);
+                pass(m);
             }
         }
         int n = burst.size();
         burst.clear();
         inner.transmit(out); // a simulated link takes every frame (and empties the burst)
         return n;
+    }
+
+    /** Queues {@code frame} for the inner device, handing it what is queued first when the queue is full. */
+    private void pass(long frame) {
+        if (out.isFull()) {
+            inner.transmit(out);
+        }
+        out.add(frame);
     }
 }

@@ -9,6 +9,7 @@ import io.zstack.wire.ArpPacket;
 import io.zstack.wire.Ethernet;
 import io.zstack.wire.Icmpv4Packet;
 import io.zstack.wire.Ipv4Packet;
+import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -112,8 +113,8 @@ class TcpFuzzTest {
                     .sendBufferBytes(1 << (12 + r.nextInt(7)))
                     .synCookies(r.nextBoolean())
                     .build();
-            // now and then a pool so small that the stack runs short of mbufs (it drops data, keeps taking ACKs)
-            // a third of the seeds offload TSO and checksums to a device that takes chains of up to 2-64 mbufs
+            // a third of the seeds offload TSO and checksums to a device that takes chains of up to 2-64 mbufs; now
+            // and then a pool so small that the stack runs short of mbufs (it drops data, keeps taking ACKs)
             int offloadChain = r.nextInt(3) == 0 ? 2 + r.nextInt(63) : 0;
             peer = new RawPeer(settings, r.nextInt(5) == 0 ? 48 + r.nextInt(200) : 4096, offloadChain);
             listener = peer.tcp().listen(0, PORT, settings);
@@ -187,10 +188,7 @@ class TcpFuzzTest {
                 return;
             }
             RawPeer.Segment syn = segment(TcpFlags.SYN, peerNext, 0, new byte[0]);
-            int[] msses = {-1, 0, 1, 64, 88, 536, 1460, 9000, 65535};
-            syn.mss = msses[r.nextInt(msses.length)];
-            syn.windowScale = r.nextInt(4) == 0 ? -1 : r.nextInt(21);
-            syn.sackPermitted = r.nextBoolean();
+            drawSynOptions(syn);
             peer.send(syn);
             peerNext++;
             observe();
@@ -209,16 +207,21 @@ class TcpFuzzTest {
             int flags = r.nextInt(8) == 0 ? r.nextInt(256) : TcpFlags.SYN | TcpFlags.ACK;
             RawPeer.Segment synAck = segment(flags, peerNext, r.nextInt(8) == 0 ? r.nextInt() : stackNext,
                     new byte[0]);
-            int[] msses = {-1, 0, 1, 64, 88, 536, 1460, 9000, 65535};
-            synAck.mss = msses[r.nextInt(msses.length)];
-            synAck.windowScale = r.nextInt(4) == 0 ? -1 : r.nextInt(21);
-            synAck.sackPermitted = r.nextBoolean();
+            drawSynOptions(synAck);
             if (r.nextInt(6) == 0) {
                 synAck.rawOptions = rawOptions();
             }
             peer.send(synAck);
             peerNext++;
             observe();
+        }
+
+        /** The options of a SYN or SYN-ACK of ours, any value: no MSS or one of 0 to 65,535, a window scale up to 20. */
+        private void drawSynOptions(RawPeer.Segment syn) {
+            int[] msses = {-1, 0, 1, 64, 88, 536, 1460, 9000, 65535};
+            syn.mss = msses[r.nextInt(msses.length)];
+            syn.windowScale = r.nextInt(4) == 0 ? -1 : r.nextInt(21);
+            syn.sackPermitted = r.nextBoolean();
         }
 
         /** Follows the stack's sequence space from what it sent, and ours from what it acknowledged. */
@@ -367,13 +370,13 @@ class TcpFuzzTest {
          */
         private byte[] otherFrame() {
             byte[] frame;
-            java.lang.foreign.MemorySegment f;
+            MemorySegment f;
             switch (r.nextInt(4)) {
                 case 0 -> {
                     int quoted = 20 + 8 + r.nextInt(3) * 12;
                     int icmpLength = 8 + quoted;
                     frame = new byte[14 + 20 + icmpLength];
-                    f = java.lang.foreign.MemorySegment.ofArray(frame);
+                    f = MemorySegment.ofArray(frame);
                     Ipv4Packet.write(f, 14 + 28, 20 + 40, 9, true, 64, Ipv4Packet.PROTOCOL_TCP, RawPeer.STACK,
                             RawPeer.PEER, true);
                     java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(frame, 14 + 28 + 20, 8);
@@ -390,7 +393,7 @@ class TcpFuzzTest {
                 case 1 -> {
                     int icmpLength = 8 + r.nextInt(r.nextBoolean() ? 64 : 1400);
                     frame = new byte[14 + 20 + icmpLength];
-                    f = java.lang.foreign.MemorySegment.ofArray(frame);
+                    f = MemorySegment.ofArray(frame);
                     Icmpv4Packet.write(f, 14 + 20, icmpLength, Icmpv4Packet.ECHO_REQUEST, r.nextInt(3), r.nextInt());
                     int destination = r.nextInt(4) == 0 ? -1 : RawPeer.STACK;
                     Ipv4Packet.write(f, 14, 20 + icmpLength, 8, false, 64, Ipv4Packet.PROTOCOL_ICMP, RawPeer.PEER,
@@ -398,7 +401,7 @@ class TcpFuzzTest {
                 }
                 case 2 -> {
                     frame = new byte[14 + ArpPacket.LENGTH + r.nextInt(20)];
-                    f = java.lang.foreign.MemorySegment.ofArray(frame);
+                    f = MemorySegment.ofArray(frame);
                     int[] addresses = {RawPeer.PEER, RawPeer.STACK, 0, -1, r.nextInt()};
                     ArpPacket.write(f, 14, r.nextInt(4) == 0 ? r.nextInt(65536) : 1 + r.nextInt(2),
                             r.nextBoolean() ? RawPeer.PEER_MAC : r.nextLong() & 0xffff_ffff_ffffL,
@@ -412,7 +415,7 @@ class TcpFuzzTest {
                     frame = new byte[1 + r.nextInt(r.nextBoolean() ? 40 : 1514)];
                     r.nextBytes(frame);
                     if (frame.length >= 14) {
-                        f = java.lang.foreign.MemorySegment.ofArray(frame);
+                        f = MemorySegment.ofArray(frame);
                         int[] types = {Ethernet.TYPE_IPV4, Ethernet.TYPE_ARP, 0x86dd, 0x8100, r.nextInt(65536)};
                         Ethernet.write(f, 0, RawPeer.STACK_MAC, RawPeer.PEER_MAC, types[r.nextInt(types.length)]);
                     }

@@ -49,31 +49,26 @@ final class TcpSimulation implements AutoCloseable {
         NetDevice devA = link.a();
         NetDevice devB = link.b();
         if (faults != FaultConfig.NONE) {
-            corruptingA = corrupting(devA, faults, seed * 31 + 3, clock);
-            corruptingB = corrupting(devB, faults, seed * 31 + 4, clock);
-            devA = withOtherFaults(corruptingA != null ? corruptingA : devA, faults, seed * 31 + 1, clock);
-            devB = withOtherFaults(corruptingB != null ? corruptingB : devB, faults, seed * 31 + 2, clock);
+            devA = withOtherFaults(corrupting(devA, faults, seed * 31 + 3, clock), faults, seed * 31 + 1, clock);
+            devB = withOtherFaults(corrupting(devB, faults, seed * 31 + 4, clock), faults, seed * 31 + 2, clock);
         }
         a = new TcpHost(devA, new Ipv4Config(A, 24, 0), settings, new IsnGenerator(seed, 1), seed, 0);
         b = new TcpHost(devB, new Ipv4Config(B, 24, 0), settings, new IsnGenerator(seed, 2), seed + 1, 0);
     }
 
-    /** The injector that corrupts each end's transmitted frames (null without corruption), for its counters. */
-    FaultInjectingDevice corruptingA;
-    FaultInjectingDevice corruptingB;
-
     /**
      * Corruption goes on each end's transmit path only, the other faults on both: a frame crosses two injectors (its
      * sender's transmit, its receiver's receive), and when both flipped a bit, at the same place of two 16-bit words
      * in opposite directions, the Internet checksum (RFC 1071) cannot tell, which is why a real link has a CRC under
-     * it. A sweep of 300 seeds met two such frames, and TCP rightly delivered their bytes as sent.
+     * it. A sweep of 300 seeds met two such frames, and TCP rightly delivered their bytes as sent. Returns
+     * {@code device} behind an injector that corrupts what it transmits ({@code device} itself without corruption).
      */
-    private static FaultInjectingDevice corrupting(NetDevice device, FaultConfig faults, long seed,
-                                                   VirtualClock clock) {
-        return faults.corrupt() == 0 ? null : new FaultInjectingDevice(device, FaultConfig.builder().seed(seed)
+    private static NetDevice corrupting(NetDevice device, FaultConfig faults, long seed, VirtualClock clock) {
+        return faults.corrupt() == 0 ? device : new FaultInjectingDevice(device, FaultConfig.builder().seed(seed)
                 .direction(FaultConfig.Direction.TRANSMIT).corrupt(faults.corrupt()).build(), clock);
     }
 
+    /** {@code device} behind an injector of every fault of {@code faults} but corruption, on both paths. */
     private static NetDevice withOtherFaults(NetDevice device, FaultConfig faults, long seed, VirtualClock clock) {
         return new FaultInjectingDevice(device, faults.toBuilder().corrupt(0).seed(seed).build(), clock);
     }

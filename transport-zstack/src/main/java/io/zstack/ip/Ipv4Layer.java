@@ -218,7 +218,12 @@ public final class Ipv4Layer {
             pool.free(frame);
             return;
         }
-        // answer in place: the request's mbuf becomes the reply
+        // answer in place: the request's mbuf becomes the reply. The packet lies in the first mbuf (wrap checked); a
+        // chain's further mbufs hold only the frame's padding, and sent back they would count against the device's
+        // limit of mbufs per frame
+        if (Mbuf.nbSegs(frame) > 1) {
+            frame = Mbuf.trimTo(pool, frame, length);
+        }
         Ethernet.write(memory, 0, senderMac, mac, Ethernet.TYPE_ARP);
         ArpPacket.write(memory, Ethernet.HEADER_LENGTH, ArpPacket.REPLY, mac, config.address(), senderMac, sender);
         resetForTransmit(frame);

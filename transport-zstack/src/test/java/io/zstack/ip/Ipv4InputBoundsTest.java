@@ -7,6 +7,8 @@ import io.zstack.buffer.Mbuf;
 import io.zstack.buffer.MbufBurst;
 import io.zstack.device.SimulatedLink;
 import io.zstack.device.VirtualClock;
+import io.zstack.wire.ArpPacket;
+import io.zstack.wire.CheckResult;
 import io.zstack.wire.Ethernet;
 import io.zstack.wire.Ipv4Packet;
 import io.zstack.wire.MacAddress;
@@ -75,6 +77,43 @@ class Ipv4InputBoundsTest {
         IpCounters counters = stack.ip().counters();
         assertEquals(2 * protocols.length, counters.ipNoTransportBytes, counters.toString());
         assertEquals(0, counters.packetsDelivered, counters.toString());
+    }
+
+    /**
+     * An ARP request received as a chain (the packet in the first mbuf, the frame's padding in two more, as a device
+     * receiving into small buffers hands it over) is answered with one mbuf: the reply was the whole chain, over the
+     * limit of mbufs per frame of a device that takes fewer (found by TcpFuzzTest with its scattering device).
+     */
+    @Test
+    void anArpRequestReceivedAsAChainIsAnsweredWithItsFirstMbufAlone() {
+        byte[] frame = new byte[60];
+        java.lang.foreign.MemorySegment s = java.lang.foreign.MemorySegment.ofArray(frame);
+        Ethernet.write(s, 0, 0xffff_ffff_ffffL, 0x020000000002L, Ethernet.TYPE_ARP);
+        ArpPacket.write(s, Ethernet.HEADER_LENGTH, ArpPacket.REQUEST, 0x020000000002L, 0x0a000002, 0, OURS);
+        int arpEnd = Ethernet.HEADER_LENGTH + ArpPacket.LENGTH;
+        long head = segment(pool, frame, 0, arpEnd);
+        Mbuf.chain(head, segment(pool, frame, arpEnd, 7));
+        Mbuf.chain(head, segment(pool, frame, arpEnd + 7, frame.length - arpEnd - 7));
+        MbufBurst burst = new MbufBurst(4);
+        burst.add(head);
+        link.b().transmit(burst);
+        clock.advance(1_000_000);
+        stack.poll(clock.now());
+        burst.clear();
+        assertEquals(1, link.b().receive(burst));
+        long reply = burst.get(0);
+        int segments = Mbuf.nbSegs(reply);
+        int length = Mbuf.pktLen(reply);
+        byte[] bytes = Mbuf.toByteArray(reply);
+        pool.free(reply);
+        assertEquals(1, segments, "mbufs in the reply");
+        assertEquals(arpEnd, length);
+        ArpPacket view = new ArpPacket();
+        assertEquals(CheckResult.OK, view.wrap(java.lang.foreign.MemorySegment.ofArray(bytes), Ethernet.HEADER_LENGTH,
+                ArpPacket.LENGTH));
+        assertEquals(ArpPacket.REPLY, view.operation());
+        assertEquals(OURS, view.senderAddress());
+        assertEquals(1, stack.ip().counters().arpRepliesSent);
     }
 
     /** An IPv4/TCP frame of 100 bytes in two segments, {@code inFirst} bytes of IP in the first; IHL = words. */

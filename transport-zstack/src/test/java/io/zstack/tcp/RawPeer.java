@@ -3,6 +3,7 @@ package io.zstack.tcp;
 import io.zstack.buffer.JavaMbufPool;
 import io.zstack.buffer.Mbuf;
 import io.zstack.buffer.MbufBurst;
+import io.zstack.device.NetDevice;
 import io.zstack.device.SimulatedLink;
 import io.zstack.device.VirtualClock;
 import io.zstack.ip.Ipv4Config;
@@ -48,6 +49,8 @@ final class RawPeer implements AutoCloseable {
     final TcpHost stack;
     /** The stack's device when it offloads (else null). */
     final SoftwareOffloadDevice stackDevice;
+    /** The stack's device when received frames reach it as chains (else null). */
+    final ScatteringDevice scatteringDevice;
     private final MbufBurst burst = new MbufBurst(64);
     private final ArrayDeque<Sent> received = new ArrayDeque<>();
 
@@ -65,14 +68,24 @@ final class RawPeer implements AutoCloseable {
      * ({@link SoftwareOffloadDevice}, taking at most that many mbufs per frame), so the stack uses its offload paths.
      */
     RawPeer(TcpSettings settings, int stackMbufs, int offloadChain) {
+        this(settings, stackMbufs, offloadChain, null);
+    }
+
+    /**
+     * As above; with {@code scatter} given, it wraps the stack's device and hands the stack each frame it receives as
+     * a chain of mbufs ({@link ScatteringDevice}: its arguments are the seed and how rarely a cut falls in the headers).
+     */
+    RawPeer(TcpSettings settings, int stackMbufs, int offloadChain, long[] scatter) {
         stackPool = new JavaMbufPool("raw-stack", stackMbufs);
         link = SimulatedLink.builder(clock).latencyNanos(0).bitsPerSecond(0).queueCapacity(1024)
                 .pools(stackPool, peerPool)
                 .endA("stack", MacAddress.of(STACK_MAC), 1500)
                 .endB("peer", MacAddress.of(PEER_MAC), 1500).build();
         stackDevice = offloadChain > 0 ? new SoftwareOffloadDevice(link.a(), offloadChain) : null;
-        stack = new TcpHost(stackDevice != null ? stackDevice : link.a(), new Ipv4Config(STACK, 24, 0), settings,
-                new IsnGenerator(1, 2), 7, 0);
+        NetDevice device = stackDevice != null ? stackDevice : link.a();
+        scatteringDevice = scatter != null ? new ScatteringDevice(device, scatter[0], (int) scatter[1]) : null;
+        stack = new TcpHost(scatteringDevice != null ? scatteringDevice : device, new Ipv4Config(STACK, 24, 0),
+                settings, new IsnGenerator(1, 2), 7, 0);
         // teach the stack our MAC so its first segment needs no ARP round
         sendArpReply();
         poll();

@@ -67,7 +67,7 @@ class TcpFuzzTest {
                 "malformed", "synCookiesRejected", "dsacksReceived", "retransmittedSegments", "timeouts",
                 "windowProbes", "tailLossProbes", "timeWaits", "icmpReceived",
                 "ip.arpMalformed", "ip.icmpEchoRepliesSent", "ip.otherEtherType", "segmentsOffloaded", "chainsCut",
-                "peer.bytesStackSentChecked",
+                "peer.bytesStackSentChecked", "peer.framesScattered", "peer.headersSplit",
                 "peer.bytesApplicationReadChecked"}) {
             assertTrue(totals.getOrDefault(reached, 0L) > 0, reached + " never happened: " + totals);
         }
@@ -116,7 +116,11 @@ class TcpFuzzTest {
             // a third of the seeds offload TSO and checksums to a device that takes chains of up to 2-64 mbufs; now
             // and then a pool so small that the stack runs short of mbufs (it drops data, keeps taking ACKs)
             int offloadChain = r.nextInt(3) == 0 ? 2 + r.nextInt(63) : 0;
-            peer = new RawPeer(settings, r.nextInt(5) == 0 ? 48 + r.nextInt(200) : 4096, offloadChain);
+            // a third of the seeds receive every frame as a chain of mbufs cut anywhere (mostly after the headers),
+            // drawn from a generator of their own so the seeds' segments stay what they were before this was added
+            Random scatterDraw = new Random(seed ^ 0x5ca7_7e4L);
+            long[] scatter = scatterDraw.nextInt(3) == 0 ? new long[] {scatterDraw.nextLong(), 8} : null;
+            peer = new RawPeer(settings, r.nextInt(5) == 0 ? 48 + r.nextInt(200) : 4096, offloadChain, scatter);
             listener = peer.tcp().listen(0, PORT, settings);
             this.settings = settings;
             active = r.nextInt(3) == 0;
@@ -178,6 +182,10 @@ class TcpFuzzTest {
                 peer.stack.ip().counters().snapshot().forEach((k, v) -> totals.merge("ip." + k, v, Long::sum));
                 totals.merge("peer.bytesStackSentChecked", payloadBytesChecked, Long::sum);
                 totals.merge("peer.bytesApplicationReadChecked", payloadBytesRead, Long::sum);
+                if (peer.scatteringDevice != null) {
+                    totals.merge("peer.framesScattered", peer.scatteringDevice.framesScattered(), Long::sum);
+                    totals.merge("peer.headersSplit", peer.scatteringDevice.headersSplit(), Long::sum);
+                }
                 peer.close(); // throws if an mbuf did not come home
             }
         }

@@ -49,6 +49,8 @@ final class RawPeer implements AutoCloseable {
     final TcpHost stack;
     /** The stack's device when it offloads (else null). */
     final SoftwareOffloadDevice stackDevice;
+    /** The stack's device when it flags received frames' checksums (else null). */
+    final ChecksumVerdictDevice verdictDevice;
     /** The stack's device when received frames reach it as chains (else null). */
     final ScatteringDevice scatteringDevice;
     private final MbufBurst burst = new MbufBurst(64);
@@ -68,14 +70,16 @@ final class RawPeer implements AutoCloseable {
      * ({@link SoftwareOffloadDevice}, taking at most that many mbufs per frame), so the stack uses its offload paths.
      */
     RawPeer(TcpSettings settings, int stackMbufs, int offloadChain) {
-        this(settings, stackMbufs, offloadChain, null);
+        this(settings, stackMbufs, offloadChain, null, null);
     }
 
     /**
-     * As above; with {@code scatter} given, it wraps the stack's device and hands the stack each frame it receives as
-     * a chain of mbufs ({@link ScatteringDevice}: its arguments are the seed and how rarely a cut falls in the headers).
+     * As above; with {@code verdicts} given, the stack's device flags every frame's checksums as a NIC does
+     * ({@link ChecksumVerdictDevice}: seed, how rarely a verdict is left unknown); with {@code scatter} given, it hands
+     * the stack each frame it receives as a chain of mbufs ({@link ScatteringDevice}: seed, how rarely a cut falls in
+     * the headers).
      */
-    RawPeer(TcpSettings settings, int stackMbufs, int offloadChain, long[] scatter) {
+    RawPeer(TcpSettings settings, int stackMbufs, int offloadChain, long[] verdicts, long[] scatter) {
         stackPool = new JavaMbufPool("raw-stack", stackMbufs);
         link = SimulatedLink.builder(clock).latencyNanos(0).bitsPerSecond(0).queueCapacity(1024)
                 .pools(stackPool, peerPool)
@@ -83,6 +87,8 @@ final class RawPeer implements AutoCloseable {
                 .endB("peer", MacAddress.of(PEER_MAC), 1500).build();
         stackDevice = offloadChain > 0 ? new SoftwareOffloadDevice(link.a(), offloadChain) : null;
         NetDevice device = stackDevice != null ? stackDevice : link.a();
+        verdictDevice = verdicts != null ? new ChecksumVerdictDevice(device, verdicts[0], (int) verdicts[1]) : null;
+        device = verdictDevice != null ? verdictDevice : device;
         scatteringDevice = scatter != null ? new ScatteringDevice(device, scatter[0], (int) scatter[1]) : null;
         stack = new TcpHost(scatteringDevice != null ? scatteringDevice : device, new Ipv4Config(STACK, 24, 0),
                 settings, new IsnGenerator(1, 2), 7, 0);

@@ -68,6 +68,7 @@ class TcpFuzzTest {
                 "windowProbes", "tailLossProbes", "timeWaits", "icmpReceived",
                 "ip.arpMalformed", "ip.icmpEchoRepliesSent", "ip.otherEtherType", "segmentsOffloaded", "chainsCut",
                 "peer.bytesStackSentChecked", "peer.framesScattered", "peer.headersSplit",
+                "peer.checksumVerdicts", "peer.badChecksumVerdicts", "ip.rxChecksumTrusted",
                 "peer.bytesApplicationReadChecked"}) {
             assertTrue(totals.getOrDefault(reached, 0L) > 0, reached + " never happened: " + totals);
         }
@@ -117,10 +118,13 @@ class TcpFuzzTest {
             // and then a pool so small that the stack runs short of mbufs (it drops data, keeps taking ACKs)
             int offloadChain = r.nextInt(3) == 0 ? 2 + r.nextInt(63) : 0;
             // a third of the seeds receive every frame as a chain of mbufs cut anywhere (mostly after the headers),
-            // drawn from a generator of their own so the seeds' segments stay what they were before this was added
-            Random scatterDraw = new Random(seed ^ 0x5ca7_7e4L);
-            long[] scatter = scatterDraw.nextInt(3) == 0 ? new long[] {scatterDraw.nextLong(), 8} : null;
-            peer = new RawPeer(settings, r.nextInt(5) == 0 ? 48 + r.nextInt(200) : 4096, offloadChain, scatter);
+            // and half have the device flag every frame's checksums as a NIC does (the stack trusts the flags): drawn
+            // from a generator of their own, so the seeds' segments stay what they were before these were added
+            Random deviceDraw = new Random(seed ^ 0x5ca7_7e4L);
+            long[] scatter = deviceDraw.nextInt(3) == 0 ? new long[] {deviceDraw.nextLong(), 8} : null;
+            long[] verdicts = deviceDraw.nextBoolean() ? new long[] {deviceDraw.nextLong(), 6} : null;
+            peer = new RawPeer(settings, r.nextInt(5) == 0 ? 48 + r.nextInt(200) : 4096, offloadChain, verdicts,
+                    scatter);
             listener = peer.tcp().listen(0, PORT, settings);
             this.settings = settings;
             active = r.nextInt(3) == 0;
@@ -182,6 +186,10 @@ class TcpFuzzTest {
                 peer.stack.ip().counters().snapshot().forEach((k, v) -> totals.merge("ip." + k, v, Long::sum));
                 totals.merge("peer.bytesStackSentChecked", payloadBytesChecked, Long::sum);
                 totals.merge("peer.bytesApplicationReadChecked", payloadBytesRead, Long::sum);
+                if (peer.verdictDevice != null) {
+                    totals.merge("peer.checksumVerdicts", peer.verdictDevice.verdicts(), Long::sum);
+                    totals.merge("peer.badChecksumVerdicts", peer.verdictDevice.badVerdicts(), Long::sum);
+                }
                 if (peer.scatteringDevice != null) {
                     totals.merge("peer.framesScattered", peer.scatteringDevice.framesScattered(), Long::sum);
                     totals.merge("peer.headersSplit", peer.scatteringDevice.headersSplit(), Long::sum);

@@ -2,6 +2,7 @@ package io.zstack.channel;
 
 import io.netty.util.internal.SystemPropertyUtil;
 import io.zstack.buffer.JavaMbufPool;
+import io.zstack.device.FaultConfig;
 import io.zstack.device.NetDevice;
 import io.zstack.device.NoLinkDevice;
 import io.zstack.ip.Ipv4Config;
@@ -71,8 +72,13 @@ public final class ZStackConfig {
     private final boolean inProcess;
     private final Path crossProcessDirectory;
     private final boolean crossProcessGroupShared;
+    /** The faults each loop's device is impaired with, or null: see {@link Builder#linkFaults}. */
+    private final FaultConfig linkFaults;
+    private final String linkFaultsSpec;
 
     private ZStackConfig(Builder b) {
+        this.linkFaults = b.linkFaults;
+        this.linkFaultsSpec = b.linkFaultsSpec;
         this.inProcess = b.inProcess;
         this.crossProcessDirectory = b.crossProcessDirectory;
         this.crossProcessGroupShared = b.crossProcessGroupShared;
@@ -117,6 +123,16 @@ public final class ZStackConfig {
     /** Whether processes of this user's group may attach too (else only this user's). */
     public boolean crossProcessGroupShared() {
         return crossProcessGroupShared;
+    }
+
+    /** What {@link Builder#linkFaults} was given, or null when the device is not impaired. */
+    public String linkFaults() {
+        return linkFaultsSpec;
+    }
+
+    /** The faults of loop {@code index}'s device, or null: the seed moved by the index, so loops do not draw alike. */
+    FaultConfig linkFaults(int index) {
+        return linkFaults == null ? null : linkFaults.toBuilder().seed(linkFaults.seed() + index).build();
     }
 
     /** Large mbufs (64 KiB) per loop for buffers one ordinary mbuf cannot hold; 0: such buffers are copied. */
@@ -190,7 +206,7 @@ public final class ZStackConfig {
     public String toString() {
         return "ZStackConfig(" + address + ", idleSpins=" + idleSpins + ", idleParkNanos=" + idleParkNanos
                 + ", transmitBatchNanos=" + (transmitBatchNanos < 0 ? "by device"
-                : transmitBatchNanos) + ")";
+                : transmitBatchNanos) + (linkFaultsSpec == null ? "" : ", linkFaults=" + linkFaultsSpec) + ")";
     }
 
     public static final class Builder {
@@ -213,8 +229,14 @@ public final class ZStackConfig {
         private boolean inProcess = true;
         private Path crossProcessDirectory;
         private boolean crossProcessGroupShared;
+        private String linkFaultsSpec;
+        private FaultConfig linkFaults;
 
         private Builder() {
+            String faults = SystemPropertyUtil.get("io.zstack.linkFaults");
+            if (faults != null && !faults.isBlank()) {
+                linkFaults(faults);
+            }
         }
 
         /**
@@ -368,6 +390,25 @@ public final class ZStackConfig {
             this.captureDirectory = Objects.requireNonNull(directory, "directory");
             this.captureSnapLength = snapLength;
             this.captureMaxBytes = maxBytes;
+            return this;
+        }
+
+        /**
+         * Impairs each loop's device as a lossy link would, to see how the application and ZStack's TCP behave on one
+         * without building a router: frames lost, duplicated, corrupted, reordered, delayed or rate-limited on their
+         * way in, out or both, as {@code spec} says in netem-like terms, e.g. {@code "drop=0.01"} or
+         * {@code "drop=0.02,reorder=0.01/3,delay=1ms+500us,direction=rx,seed=7"} (keys: drop, duplicate, corrupt,
+         * reorder=P[/GAP], delay=[P:]TIME[+JITTER], rate=N/TIME, max-frame, direction=both|rx|tx, seed; times with
+         * ns, us, ms or s). Corrupt only with direction=rx: a frame damaged on its way out would reach a peer that
+         * may trust its checksums, as ZStack over memif does. Randomness comes from the seed alone (loop i draws
+         * from seed + i). Only the device is impaired, not the stack's loopback nor the in-process and cross-process
+         * paths; the loop's {@code describe()} counts what was done to its frames. Default: the system property
+         * {@code io.zstack.linkFaults}, else none. A malformed spec is refused here (IllegalArgumentException).
+         */
+        public Builder linkFaults(String spec) {
+            Objects.requireNonNull(spec, "spec");
+            this.linkFaults = LinkFaults.parse(spec);
+            this.linkFaultsSpec = spec;
             return this;
         }
 

@@ -13,6 +13,9 @@ import io.zstack.buffer.DpdkMbufPool;
 import io.zstack.buffer.JavaMbufPool;
 import io.zstack.buffer.MbufPool;
 import io.zstack.buffer.ZStackByteBufAllocator;
+import io.zstack.device.FaultConfig;
+import io.zstack.device.FaultInjectingDevice;
+import io.zstack.device.NanoClock;
 import io.zstack.device.NetDevice;
 import io.zstack.device.NoLinkDevice;
 import io.zstack.device.PcapDevice;
@@ -84,7 +87,10 @@ public final class ZStackEventLoop extends SingleThreadEventLoop {
         this.index = index;
         this.count = count;
         NetDevice opened = config.device().open(index, count);
-        NetDevice device = config.captureDirectory() == null ? opened : new PcapDevice(opened,
+        FaultConfig faults = config.linkFaults(index);
+        // the capture outside the faults: it shows what the stack sent and what reached it
+        NetDevice impaired = faults == null ? opened : new FaultInjectingDevice(opened, faults, NanoClock.system());
+        NetDevice device = config.captureDirectory() == null ? impaired : new PcapDevice(impaired,
                 config.captureDirectory().resolve("zstack-loop" + index + ".pcap"), config.captureSnapLength(),
                 config.captureMaxBytes());
         this.pool = device.pool();

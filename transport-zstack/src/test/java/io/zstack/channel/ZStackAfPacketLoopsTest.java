@@ -74,6 +74,12 @@ class ZStackAfPacketLoopsTest {
      */
     static long run(Path script, NetNamespace serverNs, String host, int port, NetNamespace loopNs,
                     Callable<ZStackEventLoopGroup> newGroup) throws Exception {
+        return run(script, serverNs, host, port, loopNs, newGroup, group -> { });
+    }
+
+    /** As above; {@code afterwards} looks at the group once every connection has been checked, before it stops. */
+    static long run(Path script, NetNamespace serverNs, String host, int port, NetNamespace loopNs,
+                    Callable<ZStackEventLoopGroup> newGroup, GroupCheck afterwards) throws Exception {
         Process server = new ProcessBuilder("ip", "netns", "exec", serverNs.name(), "/usr/bin/python3",
                 script.toString(), "echo-many", host, Integer.toString(port), Integer.toString(CONNECTIONS))
                 .redirectErrorStream(true).start();
@@ -83,13 +89,21 @@ class ZStackAfPacketLoopsTest {
                     StandardCharsets.UTF_8));
             assertEquals("listening", serverOutput.readLine());
             group = loopNs.call(newGroup);
-            return run(group, serverOutput, host, port);
+            long coalesced = run(group, serverOutput, host, port);
+            afterwards.check(group);
+            return coalesced;
         } finally {
             if (group != null) {
                 group.shutdownGracefully(0, 5, TimeUnit.SECONDS).sync();
             }
             server.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
         }
+    }
+
+    /** A look at a group that may throw (an assertion, a loop's task). */
+    @FunctionalInterface
+    interface GroupCheck {
+        void check(ZStackEventLoopGroup group) throws Exception;
     }
 
     /** The connections out to the kernel's echo-many server at host:port, checked; returns the frames coalesced. */

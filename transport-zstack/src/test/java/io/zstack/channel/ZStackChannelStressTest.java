@@ -1,9 +1,12 @@
 package io.zstack.channel;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.zstack.buffer.MbufPool;
 import io.zstack.device.DpdkPortDevice;
+import io.zstack.device.FaultCounters;
+import io.zstack.device.FaultInjectingDevice;
 import io.zstack.ip.Ipv4Config;
 import io.zstack.testing.MemifLink;
 import java.net.InetSocketAddress;
@@ -24,9 +27,10 @@ import org.junit.jupiter.params.provider.MethodSource;
  * from inside and outside the loop, buffers overwritten after their write, AUTO_READ toggling, tiny receive guesses,
  * held and out-of-order released reads, decoder echo, half-closure and abrupt close), every byte checked against its
  * stream position in both directions and every mbuf home after each seed. Over the stack's loopback with one loop and
- * with two (connections then cross between loops), and over a DPDK memif link between two groups.
+ * with two (connections then cross between loops), and over a DPDK memif link between two groups, clean and with
+ * link faults on both ends.
  *
- * <p>{@code -Dzstack.stress.seeds=N} runs N seeds per loopback case (default 150) and N/4 over memif;
+ * <p>{@code -Dzstack.stress.seeds=N} runs N seeds per loopback case (default 150) and N/4 over memif (each way);
  * {@code -Dzstack.stress.seed=S} replays one seed everywhere.
  */
 class ZStackChannelStressTest {
@@ -231,6 +235,63 @@ class ZStackChannelStressTest {
         @MethodSource("io.zstack.channel.ZStackChannelStressTest#memifSeeds")
         void seed(long seed) throws Exception {
             runSeed(seed, serverGroup, clientGroup, new InetSocketAddress("10.9.1.1", 0));
+        }
+    }
+
+    /**
+     * The memif case with both devices impaired ({@link ZStackConfig.Builder#linkFaults}): every frame each end
+     * receives may be lost, duplicated, corrupted, reordered or delayed, so the channels' streams ride on TCP's
+     * recovery (retransmissions, SACK, RACK, timeouts) and every byte is still checked in both directions. The run
+     * fails if the faults did not happen.
+     */
+    @Nested
+    @TestInstance(TestInstance.Lifecycle.PER_CLASS)
+    class MemifWithLinkFaults {
+        /** Each end's faults, its seed appended; {@code -Dzstack.stress.faults=...} (without the seed) for others. */
+        private static final String FAULTS = System.getProperty("zstack.stress.faults",
+                "drop=0.01,duplicate=0.005,corrupt=0.002,reorder=0.01/3,delay=0.01:200us+100us,direction=rx") + ",seed=";
+        private MemifLink link;
+        private ZStackEventLoopGroup serverGroup;
+        private ZStackEventLoopGroup clientGroup;
+
+        @BeforeAll
+        void start() throws Exception {
+            link = new MemifLink("stressfaults", 71, 72, 8191);
+            DpdkPortDevice server = link.server;
+            DpdkPortDevice client = link.client;
+            serverGroup = new ZStackEventLoopGroup(1, ZStackConfig.builder().inProcess(false)
+                    .device((i, n) -> unclosed(server)).linkFaults(FAULTS + 1)
+                    .address(Ipv4Config.parse("10.9.71.1/24", null)).build());
+            clientGroup = new ZStackEventLoopGroup(1, ZStackConfig.builder().inProcess(false)
+                    .device((i, n) -> unclosed(client)).linkFaults(FAULTS + 2)
+                    .address(Ipv4Config.parse("10.9.71.2/24", null)).build());
+            link.awaitUp(10);
+        }
+
+        @AfterAll
+        void stop() throws Exception {
+            try {
+                FaultCounters done = faults(serverGroup).plus(faults(clientGroup));
+                if (memifSeeds().count() >= 10) {
+                    assertTrue(done.dropped() > 0 && done.duplicated() > 0 && done.corrupted() > 0
+                            && done.reordered() > 0 && done.delayed() > 0, "the faults did not all happen: " + done);
+                }
+                clientGroup.shutdownGracefully(0, 5, TimeUnit.SECONDS).sync();
+                serverGroup.shutdownGracefully(0, 5, TimeUnit.SECONDS).sync();
+            } finally {
+                link.close();
+            }
+        }
+
+        @ParameterizedTest(name = "seed {0}")
+        @MethodSource("io.zstack.channel.ZStackChannelStressTest#memifSeeds")
+        void seed(long seed) throws Exception {
+            runSeed(seed, serverGroup, clientGroup, new InetSocketAddress("10.9.71.1", 0));
+        }
+
+        private static FaultCounters faults(ZStackEventLoopGroup group) throws Exception {
+            ZStackEventLoop loop = group.loops().get(0);
+            return loop.submit(() -> ((FaultInjectingDevice) loop.stack().device()).counters()).get();
         }
     }
 

@@ -1,9 +1,14 @@
 package io.zstack.channel;
 
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.zstack.device.FaultCounters;
+import io.zstack.device.FaultInjectingDevice;
 import io.zstack.ip.Ipv4Config;
 import io.zstack.stack.TcpTapInteropTest;
 import io.zstack.testing.NetNamespace;
 import java.nio.file.Path;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -28,6 +33,35 @@ class ZStackKernelTapLoopsTest {
             ZStackAfPacketLoopsTest.run(script, ns, "10.84.0.1", 7200, ns, () -> new ZStackEventLoopGroup(2,
                     ZStackConfig.builder().device(ZStackDevices.kernelTap("zkq0"))
                             .address(Ipv4Config.parse("10.84.0.2/24", null)).build()));
+        }
+    }
+
+    /**
+     * The same against the kernel over a lossy link ({@link ZStackConfig.Builder#linkFaults} on both loops' queues,
+     * both ways: frames lost, duplicated, reordered and delayed, the kernel's TSO frames and ours among them): each
+     * connection still carries its stream whole, through both stacks' recovery. Fails if the faults did not happen.
+     */
+    @Test
+    void overALossyLinkEveryConnectionStillCarriesItsBytes(@TempDir Path dir) throws Exception {
+        NetNamespace.requireRoot();
+        Path script = TcpTapInteropTest.peerScript(dir);
+        try (NetNamespace ns = NetNamespace.create()) {
+            ns.exec("ip", "tuntap", "add", "dev", "zkf0", "mode", "tap", "vnet_hdr", "multi_queue");
+            ns.exec("ip", "addr", "add", "10.85.0.1/24", "dev", "zkf0");
+            ns.exec("ip", "link", "set", "zkf0", "up");
+            ZStackAfPacketLoopsTest.run(script, ns, "10.85.0.1", 7300, ns, () -> new ZStackEventLoopGroup(2,
+                    ZStackConfig.builder().device(ZStackDevices.kernelTap("zkf0"))
+                            .linkFaults("drop=0.02,duplicate=0.01,reorder=0.02/3,delay=0.02:500us+500us,seed=3")
+                            .address(Ipv4Config.parse("10.85.0.2/24", null)).build()), group -> {
+                        FaultCounters done = FaultCounters.ZERO;
+                        for (ZStackEventLoop loop : group.loops()) {
+                            done = done.plus(loop.submit(() -> ((FaultInjectingDevice) loop.stack().device())
+                                    .counters()).get(5, TimeUnit.SECONDS));
+                        }
+                        System.out.println("link faults: " + done);
+                        assertTrue(done.dropped() > 0 && done.duplicated() > 0 && done.reordered() > 0
+                                && done.delayed() > 0, "the faults did not all happen: " + done);
+                    });
         }
     }
 }

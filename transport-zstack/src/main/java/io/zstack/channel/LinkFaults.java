@@ -73,7 +73,8 @@ final class LinkFaults {
                         if (slash < 0) {
                             throw new IllegalArgumentException("rate is N/TIME, e.g. 1000/1ms");
                         }
-                        b.rateLimit(Integer.parseInt(value.substring(0, slash).trim()), nanos(value.substring(slash + 1)));
+                        int frames = Integer.parseInt(value.substring(0, slash).trim());
+                        b.rateLimit(frames, nanos(value.substring(slash + 1)));
                     }
                     case "max-frame" -> b.maxFrameBytes(Integer.parseInt(value));
                     case "direction" -> b.direction(switch (value.toLowerCase(Locale.ROOT)) {

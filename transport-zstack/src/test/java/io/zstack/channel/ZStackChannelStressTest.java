@@ -199,31 +199,45 @@ class ZStackChannelStressTest {
         return sum;
     }
 
-    /** Two groups joined by a memif link: mbufs from the DPDK pools, frames through the PMD. */
-    @Nested
-    @TestInstance(TestInstance.Lifecycle.PER_CLASS)
-    class Memif {
+    /**
+     * Base of the memif cases: two groups joined by a memif link (ports {@link #firstPortId} and the next, subnet
+     * 10.9.{@code firstPortId}.0/24), each end's device impaired by {@link #faults} unless that is null.
+     */
+    abstract static class MemifCase {
         private MemifLink link;
         private ZStackEventLoopGroup serverGroup;
         private ZStackEventLoopGroup clientGroup;
 
+        abstract int firstPortId();
+
+        /** Each end's {@link ZStackConfig.Builder#linkFaults}, without the seed (the ends get 1 and 2), or null. */
+        abstract String faults();
+
+        /** Looks at the groups once every seed has run, before they stop. */
+        void afterSeeds(ZStackEventLoopGroup serverGroup, ZStackEventLoopGroup clientGroup) throws Exception {
+        }
+
         @BeforeAll
         void start() throws Exception {
-            link = new MemifLink("stress", 31, 32, 8191);
-            DpdkPortDevice server = link.server;
-            DpdkPortDevice client = link.client;
-            serverGroup = new ZStackEventLoopGroup(1, ZStackConfig.builder().inProcess(false)
-                    .device((i, n) -> unclosed(server))
-                    .address(Ipv4Config.parse("10.9.1.1/24", null)).build());
-            clientGroup = new ZStackEventLoopGroup(1, ZStackConfig.builder().inProcess(false)
-                    .device((i, n) -> unclosed(client))
-                    .address(Ipv4Config.parse("10.9.1.2/24", null)).build());
+            link = new MemifLink("stress" + firstPortId(), firstPortId(), firstPortId() + 1, 8191);
+            serverGroup = group(link.server, 1);
+            clientGroup = group(link.client, 2);
             link.awaitUp(10);
+        }
+
+        private ZStackEventLoopGroup group(DpdkPortDevice port, int host) {
+            ZStackConfig.Builder config = ZStackConfig.builder().inProcess(false).device((i, n) -> unclosed(port))
+                    .address(Ipv4Config.parse("10.9." + firstPortId() + "." + host + "/24", null));
+            if (faults() != null) {
+                config.linkFaults(faults() + ",seed=" + host);
+            }
+            return new ZStackEventLoopGroup(1, config.build());
         }
 
         @AfterAll
         void stop() throws Exception {
             try {
+                afterSeeds(serverGroup, clientGroup);
                 clientGroup.shutdownGracefully(0, 5, TimeUnit.SECONDS).sync();
                 serverGroup.shutdownGracefully(0, 5, TimeUnit.SECONDS).sync();
             } finally {
@@ -234,7 +248,22 @@ class ZStackChannelStressTest {
         @ParameterizedTest(name = "seed {0}")
         @MethodSource("io.zstack.channel.ZStackChannelStressTest#memifSeeds")
         void seed(long seed) throws Exception {
-            runSeed(seed, serverGroup, clientGroup, new InetSocketAddress("10.9.1.1", 0));
+            runSeed(seed, serverGroup, clientGroup, new InetSocketAddress("10.9." + firstPortId() + ".1", 0));
+        }
+    }
+
+    /** Two groups joined by a memif link: mbufs from the DPDK pools, frames through the PMD. */
+    @Nested
+    @TestInstance(TestInstance.Lifecycle.PER_CLASS)
+    class Memif extends MemifCase {
+        @Override
+        int firstPortId() {
+            return 31;
+        }
+
+        @Override
+        String faults() {
+            return null;
         }
     }
 
@@ -242,51 +271,29 @@ class ZStackChannelStressTest {
      * The memif case with both devices impaired ({@link ZStackConfig.Builder#linkFaults}): every frame each end
      * receives may be lost, duplicated, corrupted, reordered or delayed, so the channels' streams ride on TCP's
      * recovery (retransmissions, SACK, RACK, timeouts) and every byte is still checked in both directions. The run
-     * fails if the faults did not happen.
+     * fails if the faults did not happen. {@code -Dzstack.stress.faults=...} (without a seed) for other faults.
      */
     @Nested
     @TestInstance(TestInstance.Lifecycle.PER_CLASS)
-    class MemifWithLinkFaults {
-        /** Each end's faults, its seed appended; {@code -Dzstack.stress.faults=...} (without the seed) for others. */
-        private static final String FAULTS = System.getProperty("zstack.stress.faults",
-                "drop=0.01,duplicate=0.005,corrupt=0.002,reorder=0.01/3,delay=0.01:200us+100us,direction=rx") + ",seed=";
-        private MemifLink link;
-        private ZStackEventLoopGroup serverGroup;
-        private ZStackEventLoopGroup clientGroup;
-
-        @BeforeAll
-        void start() throws Exception {
-            link = new MemifLink("stressfaults", 71, 72, 8191);
-            DpdkPortDevice server = link.server;
-            DpdkPortDevice client = link.client;
-            serverGroup = new ZStackEventLoopGroup(1, ZStackConfig.builder().inProcess(false)
-                    .device((i, n) -> unclosed(server)).linkFaults(FAULTS + 1)
-                    .address(Ipv4Config.parse("10.9.71.1/24", null)).build());
-            clientGroup = new ZStackEventLoopGroup(1, ZStackConfig.builder().inProcess(false)
-                    .device((i, n) -> unclosed(client)).linkFaults(FAULTS + 2)
-                    .address(Ipv4Config.parse("10.9.71.2/24", null)).build());
-            link.awaitUp(10);
+    class MemifWithLinkFaults extends MemifCase {
+        @Override
+        int firstPortId() {
+            return 71;
         }
 
-        @AfterAll
-        void stop() throws Exception {
-            try {
-                FaultCounters done = faults(serverGroup).plus(faults(clientGroup));
-                if (memifSeeds().count() >= 10) {
-                    assertTrue(done.dropped() > 0 && done.duplicated() > 0 && done.corrupted() > 0
-                            && done.reordered() > 0 && done.delayed() > 0, "the faults did not all happen: " + done);
-                }
-                clientGroup.shutdownGracefully(0, 5, TimeUnit.SECONDS).sync();
-                serverGroup.shutdownGracefully(0, 5, TimeUnit.SECONDS).sync();
-            } finally {
-                link.close();
+        @Override
+        String faults() {
+            return System.getProperty("zstack.stress.faults",
+                    "drop=0.01,duplicate=0.005,corrupt=0.002,reorder=0.01/3,delay=0.01:200us+100us,direction=rx");
+        }
+
+        @Override
+        void afterSeeds(ZStackEventLoopGroup serverGroup, ZStackEventLoopGroup clientGroup) throws Exception {
+            FaultCounters done = faults(serverGroup).plus(faults(clientGroup));
+            if (memifSeeds().count() >= 10) {
+                assertTrue(done.dropped() > 0 && done.duplicated() > 0 && done.corrupted() > 0
+                        && done.reordered() > 0 && done.delayed() > 0, "the faults did not all happen: " + done);
             }
-        }
-
-        @ParameterizedTest(name = "seed {0}")
-        @MethodSource("io.zstack.channel.ZStackChannelStressTest#memifSeeds")
-        void seed(long seed) throws Exception {
-            runSeed(seed, serverGroup, clientGroup, new InetSocketAddress("10.9.71.1", 0));
         }
 
         private static FaultCounters faults(ZStackEventLoopGroup group) throws Exception {

@@ -26,9 +26,7 @@ class ZStackKernelTapLoopsTest {
         Path script = TcpTapInteropTest.peerScript(dir);
         try (NetNamespace ns = NetNamespace.create()) {
             // made beforehand, multi-queue, and addressed before the application starts (as a user would)
-            ns.exec("ip", "tuntap", "add", "dev", "zkq0", "mode", "tap", "vnet_hdr", "multi_queue");
-            ns.exec("ip", "addr", "add", "10.84.0.1/24", "dev", "zkq0");
-            ns.exec("ip", "link", "set", "zkq0", "up");
+            multiQueueTap(ns, "zkq0", "10.84.0.1/24");
             // the group opens the TAP's queues in the namespace of the thread that builds it
             ZStackAfPacketLoopsTest.run(script, ns, "10.84.0.1", 7200, ns, () -> new ZStackEventLoopGroup(2,
                     ZStackConfig.builder().device(ZStackDevices.kernelTap("zkq0"))
@@ -46,9 +44,7 @@ class ZStackKernelTapLoopsTest {
         NetNamespace.requireRoot();
         Path script = TcpTapInteropTest.peerScript(dir);
         try (NetNamespace ns = NetNamespace.create()) {
-            ns.exec("ip", "tuntap", "add", "dev", "zkf0", "mode", "tap", "vnet_hdr", "multi_queue");
-            ns.exec("ip", "addr", "add", "10.85.0.1/24", "dev", "zkf0");
-            ns.exec("ip", "link", "set", "zkf0", "up");
+            multiQueueTap(ns, "zkf0", "10.85.0.1/24");
             ZStackAfPacketLoopsTest.run(script, ns, "10.85.0.1", 7300, ns, () -> new ZStackEventLoopGroup(2,
                     ZStackConfig.builder().device(ZStackDevices.kernelTap("zkf0"))
                             .linkFaults("drop=0.02,duplicate=0.01,reorder=0.02/3,delay=0.02:500us+500us,seed=3")
@@ -63,5 +59,11 @@ class ZStackKernelTapLoopsTest {
                                 && done.delayed() > 0, "the faults did not all happen: " + done);
                     });
         }
+    }
+
+    private static void multiQueueTap(NetNamespace ns, String name, String kernelAddress) throws Exception {
+        ns.exec("ip", "tuntap", "add", "dev", name, "mode", "tap", "vnet_hdr", "multi_queue");
+        ns.exec("ip", "addr", "add", kernelAddress, "dev", name);
+        ns.exec("ip", "link", "set", name, "up");
     }
 }

@@ -8,6 +8,8 @@ import io.zstack.wire.Checksum;
 import io.zstack.wire.Ethernet;
 import io.zstack.wire.Ipv4Packet;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
 import java.util.Random;
 
 /**
@@ -18,6 +20,8 @@ import java.util.Random;
  * same hostile frames.
  */
 final class ChecksumVerdictDevice extends ForwardingNetDevice {
+    private static final ValueLayout.OfInt U32 = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.BIG_ENDIAN);
+
     private final Random random;
     private final int unknownOneIn;
     private long verdicts;
@@ -69,10 +73,8 @@ final class ChecksumVerdictDevice extends ForwardingNetDevice {
         boolean fragment = (((bytes[ip + 6] & 0xff) << 8 | (bytes[ip + 7] & 0xff)) & 0x3fff) != 0;
         if ((bytes[ip + 9] & 0xff) == Ipv4Packet.PROTOCOL_TCP && !fragment && totalLength > headerLength
                 && ip + totalLength <= bytes.length && random.nextInt(unknownOneIn) != 0) {
-            int source = f.get(java.lang.foreign.ValueLayout.JAVA_INT_UNALIGNED.withOrder(java.nio.ByteOrder.BIG_ENDIAN),
-                    ip + 12);
-            int destination = f.get(java.lang.foreign.ValueLayout.JAVA_INT_UNALIGNED.withOrder(
-                    java.nio.ByteOrder.BIG_ENDIAN), ip + 16);
+            int source = f.get(U32, ip + 12);
+            int destination = f.get(U32, ip + 16);
             int l4Length = totalLength - headerLength;
             long sum = Checksum.add(Checksum.pseudoHeader(source, destination, Ipv4Packet.PROTOCOL_TCP, l4Length), f,
                     ip + headerLength, l4Length);

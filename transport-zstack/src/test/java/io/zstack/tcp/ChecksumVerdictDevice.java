@@ -4,12 +4,11 @@ import io.zstack.buffer.Mbuf;
 import io.zstack.buffer.MbufBurst;
 import io.zstack.device.ForwardingNetDevice;
 import io.zstack.device.NetDevice;
+import io.zstack.wire.CheckResult;
 import io.zstack.wire.Checksum;
 import io.zstack.wire.Ethernet;
 import io.zstack.wire.Ipv4Packet;
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
-import java.nio.ByteOrder;
 import java.util.Random;
 
 /**
@@ -20,8 +19,8 @@ import java.util.Random;
  * same hostile frames.
  */
 final class ChecksumVerdictDevice extends ForwardingNetDevice {
-    private static final ValueLayout.OfInt U32 = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.BIG_ENDIAN);
-
+    private final Ethernet ethernet = new Ethernet();
+    private final Ipv4Packet ip = new Ipv4Packet();
     private final Random random;
     private final int unknownOneIn;
     private long verdicts;
@@ -54,30 +53,25 @@ final class ChecksumVerdictDevice extends ForwardingNetDevice {
     private void judge(long frame) {
         byte[] bytes = Mbuf.toByteArray(frame);
         MemorySegment f = MemorySegment.ofArray(bytes);
-        int ip = Ethernet.HEADER_LENGTH;
-        if (bytes.length < ip + Ipv4Packet.MIN_HEADER_LENGTH
-                || ((bytes[12] & 0xff) << 8 | (bytes[13] & 0xff)) != Ethernet.TYPE_IPV4 || (bytes[ip] & 0xf0) != 0x40) {
+        if (ethernet.wrap(f, 0, bytes.length) != CheckResult.OK || ethernet.etherType() != Ethernet.TYPE_IPV4) {
             return;
         }
-        int headerLength = (bytes[ip] & 0x0f) * 4;
-        if (headerLength < Ipv4Packet.MIN_HEADER_LENGTH || ip + headerLength > bytes.length) {
+        // a header whose total length does not fit the frame still has a header checksum to judge
+        CheckResult header = ip.wrap(f, Ethernet.HEADER_LENGTH, bytes.length - Ethernet.HEADER_LENGTH);
+        if (header != CheckResult.OK && header != CheckResult.BAD_TOTAL_LENGTH) {
             return;
         }
         long flags = Mbuf.olFlags(frame) & ~(Mbuf.LAYOUT.rxIpChecksumMask | Mbuf.LAYOUT.rxL4ChecksumMask);
         if (random.nextInt(unknownOneIn) != 0) {
-            boolean good = Checksum.fold(Checksum.add(0, f, ip, headerLength)) == 0xffff;
+            boolean good = ip.checksumValid();
             flags |= good ? Mbuf.LAYOUT.rxIpChecksumGood : Mbuf.LAYOUT.rxIpChecksumBad;
             count(good);
         }
-        int totalLength = (bytes[ip + 2] & 0xff) << 8 | (bytes[ip + 3] & 0xff);
-        boolean fragment = (((bytes[ip + 6] & 0xff) << 8 | (bytes[ip + 7] & 0xff)) & 0x3fff) != 0;
-        if ((bytes[ip + 9] & 0xff) == Ipv4Packet.PROTOCOL_TCP && !fragment && totalLength > headerLength
-                && ip + totalLength <= bytes.length && random.nextInt(unknownOneIn) != 0) {
-            int source = f.get(U32, ip + 12);
-            int destination = f.get(U32, ip + 16);
-            int l4Length = totalLength - headerLength;
-            long sum = Checksum.add(Checksum.pseudoHeader(source, destination, Ipv4Packet.PROTOCOL_TCP, l4Length), f,
-                    ip + headerLength, l4Length);
+        int l4Length = ip.totalLength() - ip.headerLength();
+        if (header == CheckResult.OK && ip.protocol() == Ipv4Packet.PROTOCOL_TCP && !ip.isFragment() && l4Length > 0
+                && random.nextInt(unknownOneIn) != 0) {
+            long sum = Checksum.add(Checksum.pseudoHeader(ip.source(), ip.destination(), Ipv4Packet.PROTOCOL_TCP,
+                    l4Length), f, Ethernet.HEADER_LENGTH + ip.headerLength(), l4Length);
             boolean good = Checksum.fold(sum) == 0xffff;
             flags |= good ? Mbuf.LAYOUT.rxL4ChecksumGood : Mbuf.LAYOUT.rxL4ChecksumBad;
             count(good);

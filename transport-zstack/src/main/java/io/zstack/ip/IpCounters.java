@@ -57,6 +57,8 @@ public final class IpCounters extends Counters {
     public long ipUnknownProtocol;
     public long icmpMalformed;
     public long icmpBadChecksum;
+    /** Echo requests in more mbufs than the device sends in one frame (DeviceCapabilities.maxChain): not answered. */
+    public long icmpEchoChainTooLong;
     public long noRoute;
     public long arpQueueDrops;
     public long txQueueFull;

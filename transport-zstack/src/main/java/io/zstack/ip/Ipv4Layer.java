@@ -316,12 +316,15 @@ public final class Ipv4Layer {
         counters.icmpReceived++;
         long icmpOffset = Ethernet.HEADER_LENGTH + headerLength;
         int icmpLength = totalLength - headerLength;
-        if (Mbuf.nbSegs(frame) > 1 || icmpView.wrap(memory, icmpOffset, icmpLength) != CheckResult.OK) {
+        // a message larger than an mbuf (a jumbo ping) arrives as a chain: its header must be in the first mbuf, the
+        // view covers what is there, and the checksum is summed over the whole chain
+        int inFirst = (int) Math.min(icmpLength, memory.byteSize() - icmpOffset);
+        if (inFirst < Icmpv4Packet.HEADER_LENGTH || icmpView.wrap(memory, icmpOffset, inFirst) != CheckResult.OK) {
             counters.icmpMalformed++;
             pool.free(frame);
             return;
         }
-        if (!icmpView.checksumValid()) {
+        if (!(inFirst == icmpLength ? icmpView.checksumValid() : chainChecksumValid(frame, icmpOffset, icmpLength))) {
             counters.icmpBadChecksum++;
             pool.free(frame);
             return;
@@ -332,12 +335,12 @@ public final class Ipv4Layer {
                     pool.free(frame); // no replies to broadcast pings (RFC 1122 §3.2.2.6 allows silence)
                     return;
                 }
-                echoReply(from, frame, memory, headerLength, totalLength);
+                echoReply(from, frame, headerLength, totalLength);
             }
             case Icmpv4Packet.DESTINATION_UNREACHABLE -> {
                 counters.icmpUnreachableReceived++;
                 long embedded = icmpView.embeddedOffset();
-                int embeddedLength = icmpLength - Icmpv4Packet.HEADER_LENGTH;
+                int embeddedLength = inFirst - Icmpv4Packet.HEADER_LENGTH;
                 // the quoted datagram is cut short by design: trust only its header and first 8 transport bytes
                 if (embeddedLength >= Ipv4Packet.MIN_HEADER_LENGTH + 8) {
                     int quotedHeader = (memory.get(JAVA_BYTE, embedded) & 0x0f) * 4;
@@ -352,32 +355,51 @@ public final class Ipv4Layer {
         }
     }
 
-    /** Turns the request's own mbuf into the reply: swap addresses, change the type, fix both checksums. */
-    private void echoReply(NetDevice from, long frame, MemorySegment memory, int headerLength, int totalLength) {
+    /** The Internet checksum of {@code length} bytes of a chain from {@code offset} into its first mbuf is right. */
+    private static boolean chainChecksumValid(long chain, long offset, int length) {
+        long sum = 0;
+        long position = 0;
+        long skip = offset;
+        for (long seg = chain; seg != 0 && position < length; seg = Mbuf.next(seg)) {
+            int len = (int) Math.min(Mbuf.dataLen(seg) - skip, length - position);
+            sum = Checksum.addAt(sum, position, Mbuf.MEMORY, Mbuf.dataAddress(seg) + skip, len);
+            position += len;
+            skip = 0;
+        }
+        return position == length && Checksum.fold(sum) == 0xffff;
+    }
+
+    /**
+     * Turns the request's own mbufs into the reply: swap addresses, change the type, fix both checksums. The ICMP
+     * message stays where it is, whatever its length or number of mbufs (its checksum is updated, not summed again);
+     * request options are not echoed, the new header is written just in front of the message.
+     */
+    private void echoReply(NetDevice from, long frame, int headerLength, int totalLength) {
+        NetDevice out = from == loopback ? loopback : device;
+        int limit = out.capabilities().maxChain();
+        if (limit > 0 && Mbuf.nbSegs(frame) > limit) {
+            counters.icmpEchoChainTooLong++;
+            pool.free(frame);
+            return;
+        }
         int requestSource = ipView.source();
         int requestDestination = ipView.destination();
         long requestSourceMac = ethernet.source();
         icmpView.toEchoReply();
-        // exactly the IP packet goes back: drop Ethernet padding
+        // exactly the IP packet goes back: drop Ethernet padding, in whichever mbufs it lies
         int frameLength = Ethernet.HEADER_LENGTH + totalLength;
         if (Mbuf.pktLen(frame) > frameLength) {
-            Mbuf.trim(frame, Mbuf.pktLen(frame) - frameLength);
+            frame = Mbuf.trimTo(pool, frame, frameLength);
         }
-        Ethernet.write(memory, 0, requestSourceMac, from == loopback ? 0 : mac, Ethernet.TYPE_IPV4);
-        MemorySegment ip = memory.asSlice(Ethernet.HEADER_LENGTH);
-        if (headerLength != Ipv4Packet.MIN_HEADER_LENGTH) {
-            // options are not echoed: rebuild a plain header in front of the ICMP message
-            int icmpLength = totalLength - headerLength;
-            MemorySegment.copy(ip, headerLength, ip, Ipv4Packet.MIN_HEADER_LENGTH, icmpLength);
-            Mbuf.trim(frame, headerLength - Ipv4Packet.MIN_HEADER_LENGTH);
-            totalLength = Ipv4Packet.MIN_HEADER_LENGTH + icmpLength;
-        }
-        Ipv4Packet.write(ip, 0, totalLength, nextIdentification++, false, TTL, Ipv4Packet.PROTOCOL_ICMP,
-                requestDestination, requestSource, true);
+        int optionBytes = headerLength - Ipv4Packet.MIN_HEADER_LENGTH;
+        long base = optionBytes > 0 ? Mbuf.adj(frame, optionBytes) : Mbuf.dataAddress(frame);
+        Ethernet.write(Mbuf.MEMORY, base, requestSourceMac, from == loopback ? 0 : mac, Ethernet.TYPE_IPV4);
+        Ipv4Packet.write(Mbuf.MEMORY, base + Ethernet.HEADER_LENGTH, totalLength - optionBytes, nextIdentification++,
+                false, TTL, Ipv4Packet.PROTOCOL_ICMP, requestDestination, requestSource, true);
         resetForTransmit(frame);
         counters.icmpEchoRepliesSent++;
         counters.packetsSent++;
-        enqueue(from == loopback ? loopback : device, frame);
+        enqueue(out, frame);
     }
 
     /** A received mbuf about to be sent again: forget receive-side flags. */

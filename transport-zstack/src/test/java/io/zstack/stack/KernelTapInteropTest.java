@@ -189,6 +189,81 @@ public class KernelTapInteropTest {
                 });
     }
 
+    /**
+     * The kernel pings over a TAP with a 9,000-byte MTU: a request of 8,000 bytes of data reaches the stack as a chain
+     * of four mbufs, and one with the record-route option (an IPv4 header of 60 bytes) as a chain too. Every one is
+     * answered (each was dropped as malformed before), ping checks the data it gets back, and the replies went as the
+     * requests' own chains.
+     */
+    @Test
+    void jumboPingsFromTheKernelAreAnswered() throws Exception {
+        NetNamespace.requireRoot();
+        JavaMbufPool pool = new JavaMbufPool("ktap-ping", 1024, 2176);
+        try (NetNamespace ns = NetNamespace.create()) {
+            KernelTapDevice device = ns.call(() -> new KernelTapDevice("zktap8", false, pool, false,
+                    MacAddress.of(0x02_5a_00_00_00_02L), 9000));
+            // counts the chains (frames of more than one mbuf) each way
+            long[] chains = new long[2];
+            NetDevice counting = new io.zstack.device.ForwardingNetDevice(device) {
+                @Override
+                public int receive(io.zstack.buffer.MbufBurst burst) {
+                    int n = inner.receive(burst);
+                    for (int i = 0; i < n; i++) {
+                        chains[0] += Mbuf.nbSegs(burst.get(i)) > 1 ? 1 : 0;
+                    }
+                    return n;
+                }
+
+                @Override
+                public int transmit(io.zstack.buffer.MbufBurst burst) {
+                    for (int i = 0; i < burst.size(); i++) {
+                        chains[1] += Mbuf.nbSegs(burst.get(i)) > 1 ? 1 : 0;
+                    }
+                    return inner.transmit(burst);
+                }
+            };
+            try (NetStack stack = new NetStack(counting, Ipv4Config.parse(STACK + "/24", null))) {
+                ns.exec("ip", "link", "set", "zktap8", "mtu", "9000");
+                ns.exec("ip", "addr", "add", KERNEL + "/24", "dev", "zktap8");
+                ns.exec("ip", "link", "set", "zktap8", "up");
+                java.util.concurrent.atomic.AtomicBoolean done = new java.util.concurrent.atomic.AtomicBoolean();
+                Thread poller = Thread.ofPlatform().name("zstack-poll").start(() -> {
+                    stack.start();
+                    while (!done.get()) {
+                        if (stack.poll(System.nanoTime()) == 0) {
+                            Thread.onSpinWait();
+                        }
+                    }
+                });
+                Command.Result jumbo;
+                Command.Result recordRoute;
+                try {
+                    // -M do: the kernel must not fragment (the stack drops fragments); -w: wait for every reply
+                    jumbo = ns.execResult(60, "ping", "-c", "20", "-i", "0.01", "-w", "20", "-M", "do", "-s", "8000",
+                            "-p", "5a3c", STACK);
+                    recordRoute = ns.execResult(60, "ping", "-c", "5", "-i", "0.01", "-w", "20", "-R", "-s", "3000",
+                            STACK);
+                } finally {
+                    done.set(true);
+                    poller.join();
+                }
+                assertTrue(jumbo.output().contains("20 packets transmitted, 20 received"), jumbo.output());
+                // ping compares the data it gets back with its pattern and says "wrong data byte" where they differ
+                assertTrue(!jumbo.output().contains("wrong"), jumbo.output());
+                assertTrue(recordRoute.output().contains("5 packets transmitted, 5 received"), recordRoute.output());
+                IpCounters ip = stack.ip().counters();
+                assertEquals(25, ip.icmpEchoRepliesSent, ip.toString());
+                assertEquals(0, ip.icmpMalformed, ip.toString());
+                assertEquals(25, chains[0], "requests received as chains");
+                assertEquals(25, chains[1], "replies sent as chains");
+                assertEquals(0, device.transmitErrors(), device.statistics());
+            } finally {
+                device.close();
+            }
+        }
+        pool.close(); // refuses if an mbuf of a request or reply leaked
+    }
+
     /** {@code tap} losing {@code drop} of its frames each way. */
     private static NetDevice lossy(KernelTapDevice tap, long seed, double drop) {
         return new FaultInjectingDevice(tap, FaultConfig.builder().seed(seed).direction(FaultConfig.Direction.BOTH)

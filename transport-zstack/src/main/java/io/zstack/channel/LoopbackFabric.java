@@ -100,7 +100,10 @@ final class LoopbackFabric {
         };
     }
 
-    /** The stack a frame is for: by the flow hash for TCP, the sender itself for everything else. */
+    /**
+     * The stack a frame is for: by the flow hash for TCP, by the addresses alone for fragments, the sender itself for
+     * everything else.
+     */
     private int route(long frame, int sender) {
         int length = Mbuf.dataLen(frame);
         if (length < Ethernet.HEADER_LENGTH + Ipv4Packet.MIN_HEADER_LENGTH + 4) {
@@ -112,12 +115,18 @@ final class LoopbackFabric {
         }
         int ip = Ethernet.HEADER_LENGTH;
         int headerLength = (data.get(ValueLayout.JAVA_BYTE, ip) & 0x0f) * 4;
+        int source = data.get(U32, ip + 12);
+        int destination = data.get(U32, ip + 16);
+        if ((data.get(U16, ip + 6) & 0x3fff) != 0) {
+            // a fragment (MF or an offset): no ports to hash, and all of a datagram's must meet in one stack, which
+            // hands the datagram on to its flow's once it is whole (NetStack.steerDeviceInput)
+            int target = ZStackFlows.queueOf(source, 0, destination, 0, ports.length);
+            return ports[target] != null ? target : sender;
+        }
         if ((data.get(ValueLayout.JAVA_BYTE, ip + 9) & 0xff) != Ipv4Packet.PROTOCOL_TCP
                 || length < ip + headerLength + 4) {
             return sender;
         }
-        int source = data.get(U32, ip + 12);
-        int destination = data.get(U32, ip + 16);
         int sourcePort = data.get(U16, ip + headerLength) & 0xffff;
         int destinationPort = data.get(U16, ip + headerLength + 2) & 0xffff;
         int target = ZStackFlows.queueOf(source, sourcePort, destination, destinationPort, ports.length);

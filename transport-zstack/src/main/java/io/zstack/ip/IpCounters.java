@@ -36,6 +36,10 @@ public final class IpCounters extends Counters {
     public long arpRequestsSent;
     public long arpRepliesSent;
     public long icmpReceived;
+    /** Fragments received for us (RFC 1122's reassembly requests; Linux's ReasmReqds). */
+    public long ipFragmentsReceived;
+    /** Datagrams put back together from their fragments (ReasmOKs). */
+    public long ipReassembled;
     public long icmpEchoRepliesSent;
     public long icmpUnreachableReceived;
 
@@ -51,7 +55,20 @@ public final class IpCounters extends Counters {
     public long ipBadTotalLength;
     public long ipBadChecksum;
     public long ipNotForUs;
+    /** Fragments dropped because the pool was low (an eighth of it or less free). */
     public long ipFragmentsDropped;
+    /** Fragments that cannot be part of a datagram: empty, a middle one not a multiple of 8 bytes, past 64 KB. */
+    public long ipFragmentsMalformed;
+    /** Fragments received again (the same offset and length): the first copy is kept. */
+    public long ipFragmentDuplicates;
+    /** Fragments overlapping another of their datagram: the datagram is dropped (counted in ipReassemblyFailed too). */
+    public long ipFragmentOverlaps;
+    /** Datagrams dropped part-way: overlaps, inconsistent ends, too many fragments (ReasmFails, less timeouts). */
+    public long ipReassemblyFailed;
+    /** Datagrams not complete within Reassembly.TIMEOUT_NANOS of their first fragment (ReasmTimeout). */
+    public long ipReassemblyTimeouts;
+    /** Datagrams in progress dropped to make room for a new one (the oldest goes). */
+    public long ipReassemblyEvictions;
     /** Packets of just an IPv4 header, nothing for a transport. */
     public long ipNoTransportBytes;
     public long ipUnknownProtocol;
@@ -59,6 +76,8 @@ public final class IpCounters extends Counters {
     public long icmpBadChecksum;
     /** Echo requests in more mbufs than the device sends in one frame (DeviceCapabilities.maxChain): not answered. */
     public long icmpEchoChainTooLong;
+    /** Echo requests (reassembled from fragments) whose reply would exceed the device's MTU: not answered. */
+    public long icmpEchoTooLarge;
     public long noRoute;
     public long arpQueueDrops;
     public long txQueueFull;

@@ -21,7 +21,8 @@ import java.lang.foreign.MemorySegment;
  * <p>Input: every received frame is checked layer by layer (a malformed one is a counted drop, never an
  * exception), ARP is answered and learnt from, ICMP echo is answered in place (the request's mbuf becomes the
  * reply), and packets for a transport are handed up with their data pointing at the transport header.
- * Fragments are dropped and counted: TCP never needs them (it sends DF and sizes segments to the MTU).
+ * Fragments are reassembled ({@link Reassembly}); this stack never fragments what it sends (TCP sets DF and sizes
+ * its segments to the MTU).
  *
  * <p>Output: transports hand a chain whose data starts at their header; this layer prepends IPv4 and Ethernet
  * headers into the headroom, fills or offloads checksums, routes (loopback for our own and 127/8 addresses,
@@ -78,6 +79,10 @@ public final class Ipv4Layer {
     };
     private int nextIdentification;
     private long lastArpPoll;
+    private final Reassembly reassembly;
+    /** Fragments are taken only while more than this many mbufs are free (an eighth of the pool). */
+    private final int fragmentReserve;
+    private ReassembledSteering reassembledSteering;
 
     /**
      * @param device   the interface (a DPDK port queue, a simulated link end, ...)
@@ -93,6 +98,8 @@ public final class Ipv4Layer {
         this.arp = arp;
         this.deviceQueue = new MbufBurst(64);
         this.loopbackQueue = new MbufBurst(256);
+        this.reassembly = new Reassembly(pool, counters);
+        this.fragmentReserve = Math.max(32, pool.capacity() / 8);
     }
 
     public void register(int protocol, Transport transport) {
@@ -267,9 +274,19 @@ public final class Ipv4Layer {
             return;
         }
         if (ipView.isFragment()) {
-            counters.ipFragmentsDropped++;
-            pool.free(frame);
-            return;
+            if (!pool.hasAvailable(fragmentReserve)) {
+                counters.ipFragmentsDropped++; // the last mbufs are for what frees others: ACKs, whole segments
+                pool.free(frame);
+                return;
+            }
+            frame = reassembly.offer(frame, ipView, nowNanos);
+            if (frame == 0 || (reassembledSteering != null && reassembledSteering.handedElsewhere(frame))) {
+                return; // held until the rest arrives, dropped and counted, or its flow is another stack's
+            }
+            // the whole datagram, in the first fragment's frame with its header rewritten
+            ipView.wrap(Mbuf.MEMORY, Mbuf.dataAddress(frame) + Ethernet.HEADER_LENGTH,
+                    Mbuf.pktLen(frame) - Ethernet.HEADER_LENGTH);
+            flags = Mbuf.olFlags(frame);
         }
         int headerLength = ipView.headerLength();
         int totalLength = ipView.totalLength();
@@ -375,6 +392,12 @@ public final class Ipv4Layer {
      * request options are not echoed, the new header is written just in front of the message.
      */
     private void echoReply(NetDevice from, long frame, int headerLength, int totalLength) {
+        // exactly the IP packet goes back: drop Ethernet padding, in whichever mbufs it lies (the headers stay in the
+        // first, which is kept)
+        int frameLength = Ethernet.HEADER_LENGTH + totalLength;
+        if (Mbuf.pktLen(frame) > frameLength) {
+            frame = Mbuf.trimTo(pool, frame, frameLength);
+        }
         NetDevice out = from == loopback ? loopback : device;
         int limit = out.capabilities().maxChain();
         if (limit > 0 && Mbuf.nbSegs(frame) > limit) {
@@ -382,15 +405,16 @@ public final class Ipv4Layer {
             pool.free(frame);
             return;
         }
+        if (totalLength - (headerLength - Ipv4Packet.MIN_HEADER_LENGTH) > out.mtu()) {
+            // a request reassembled from fragments, larger than we may send: this stack does not fragment
+            counters.icmpEchoTooLarge++;
+            pool.free(frame);
+            return;
+        }
         int requestSource = ipView.source();
         int requestDestination = ipView.destination();
         long requestSourceMac = ethernet.source();
         icmpView.toEchoReply();
-        // exactly the IP packet goes back: drop Ethernet padding, in whichever mbufs it lies
-        int frameLength = Ethernet.HEADER_LENGTH + totalLength;
-        if (Mbuf.pktLen(frame) > frameLength) {
-            frame = Mbuf.trimTo(pool, frame, frameLength);
-        }
         int optionBytes = headerLength - Ipv4Packet.MIN_HEADER_LENGTH;
         long base = optionBytes > 0 ? Mbuf.adj(frame, optionBytes) : Mbuf.dataAddress(frame);
         Ethernet.write(Mbuf.MEMORY, base, requestSourceMac, from == loopback ? 0 : mac, Ethernet.TYPE_IPV4);
@@ -743,12 +767,32 @@ public final class Ipv4Layer {
 
     // ======================================================================================== housekeeping
 
-    /** ARP retries and expiry; cheap enough to call every poll, it works once per millisecond. */
+    /** ARP retries and expiry, reassembly timeouts; cheap enough to call every poll, it works once per millisecond. */
     public void poll(long nowNanos) {
         if (nowNanos - lastArpPoll >= 1_000_000L) {
             lastArpPoll = nowNanos;
             arp.poll(nowNanos, pool, arpRetry);
+            reassembly.expire(nowNanos);
         }
+    }
+
+    /**
+     * Where a reassembled datagram goes when several stacks share the device: the fragments of one datagram all reach
+     * one stack (they carry no ports to steer by), and the datagram then belongs to the stack of its flow.
+     */
+    public interface ReassembledSteering {
+        /** True when {@code frame} was handed to (or, failing that, freed for) another stack. */
+        boolean handedElsewhere(long frame);
+    }
+
+    /** See {@link ReassembledSteering}; null (the default) keeps every reassembled datagram here. */
+    public void reassembledSteering(ReassembledSteering steering) {
+        this.reassembledSteering = steering;
+    }
+
+    /** Fragments waiting for the rest of their datagram. */
+    public int fragmentsHeld() {
+        return reassembly.held();
     }
 
     /**
@@ -827,6 +871,7 @@ public final class Ipv4Layer {
             unlockDevices();
         }
         arp.clear(pool);
+        reassembly.clear();
     }
 
     private boolean cleared;

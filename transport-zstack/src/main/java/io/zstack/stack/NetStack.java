@@ -88,6 +88,20 @@ public final class NetStack implements AutoCloseable {
      */
     public void steerDeviceInput(FlowSteering steering) {
         this.steering = steering;
+        // fragments carry no ports and reach one stack; the datagram they make goes to its flow's
+        ip.reassembledSteering(frame -> {
+            int owner = steering.ownerOf(frame);
+            if (owner == steering.self()) {
+                return false;
+            }
+            if (steering.handOver(owner, frame)) {
+                framesHandedOver++;
+            } else {
+                handOverDrops++;
+                device.pool().free(frame);
+            }
+            return true;
+        });
     }
 
     /**

@@ -1,0 +1,237 @@
+package io.zstack.ip;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import io.zstack.buffer.JavaMbufPool;
+import io.zstack.buffer.Mbuf;
+import io.zstack.buffer.MbufBurst;
+import io.zstack.device.SimulatedLink;
+import io.zstack.device.VirtualClock;
+import io.zstack.wire.Checksum;
+import io.zstack.wire.Ethernet;
+import io.zstack.wire.Icmpv4Packet;
+import io.zstack.wire.Ipv4Packet;
+import io.zstack.wire.MacAddress;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Random;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * IPv4 reassembly (RFC 1122 §3.3.2) through the stack's input: fragments of an echo request, in any order, make the
+ * datagram the stack answers; duplicates, overlaps, malformed fragments, timeouts and the limits on what may be held
+ * are dropped and counted, and every mbuf comes back to the pool (it refuses to close otherwise).
+ */
+class ReassemblyTest {
+    private static final int OURS = 0x0a000001;
+    private static final int PEER = 0x0a000002;
+    private static final long OUR_MAC = 0x020000000001L;
+    private static final long PEER_MAC = 0x020000000002L;
+
+    private final VirtualClock clock = new VirtualClock();
+    private final JavaMbufPool pool = new JavaMbufPool("reassembly", 1024, 10240);
+    private final SimulatedLink link = SimulatedLink.builder(clock).latencyNanos(0).bitsPerSecond(0).queueCapacity(128)
+            .pool(pool).endA("stack", MacAddress.of(OUR_MAC), 9000)
+            .endB("peer", MacAddress.of(PEER_MAC), 9000).build();
+    private final IpHost stack = new IpHost(link.a(), new Ipv4Config(OURS, 24, 0));
+
+    @AfterEach
+    void tearDown() {
+        stack.close();
+        link.close();
+        pool.close(); // refuses if a fragment was not freed
+    }
+
+    private IpCounters counters() {
+        return stack.ip().counters();
+    }
+
+    @Test
+    void fragmentsInOrderMakeTheRequestThatIsAnswered() {
+        byte[] icmp = echoMessage(3000, 1);
+        List<byte[]> fragments = fragments(icmp, 7, 1480);
+        assertEquals(3, fragments.size());
+        fragments.forEach(this::receive);
+        assertEquals(3, counters().ipFragmentsReceived, counters().toString());
+        assertEquals(1, counters().ipReassembled, counters().toString());
+        assertReplyTo(icmp);
+        assertEquals(0, stack.ip().fragmentsHeld());
+    }
+
+    @Test
+    void fragmentsInAnyOrderMakeTheSameRequest() {
+        byte[] icmp = echoMessage(5000, 2);
+        List<byte[]> fragments = fragments(icmp, 8, 1000);
+        int[] order = {5, 2, 0, 4, 1, 3};
+        assertEquals(order.length, fragments.size());
+        for (int i : order) {
+            receive(fragments.get(i));
+        }
+        assertEquals(1, counters().ipReassembled, counters().toString());
+        assertReplyTo(icmp);
+    }
+
+    @Test
+    void aDuplicateFragmentIsDroppedAndTheDatagramStillCompletes() {
+        byte[] icmp = echoMessage(3000, 3);
+        List<byte[]> fragments = fragments(icmp, 9, 1480);
+        receive(fragments.get(0));
+        receive(fragments.get(0));
+        receive(fragments.get(1));
+        receive(fragments.get(2));
+        assertEquals(1, counters().ipFragmentDuplicates, counters().toString());
+        assertEquals(1, counters().ipReassembled, counters().toString());
+        assertReplyTo(icmp);
+    }
+
+    /** Overlapping fragments (not exact copies) drop their whole datagram, as Linux does: no reply. */
+    @Test
+    void overlappingFragmentsDropTheirDatagram() {
+        byte[] icmp = echoMessage(3000, 4);
+        List<byte[]> fragments = fragments(icmp, 10, 1480);
+        receive(fragments.get(0));
+        receive(fragment(icmp, 10, 1472, 1000, true)); // bytes 1472-2471: 8 of them are the first fragment's
+        assertEquals(1, counters().ipFragmentOverlaps, counters().toString());
+        assertEquals(1, counters().ipReassemblyFailed, counters().toString());
+        assertEquals(0, stack.ip().fragmentsHeld());
+        receive(fragments.get(2)); // starts a new datagram that never completes: freed when the stack closes
+        assertEquals(0, counters().ipReassembled);
+        assertNoReply();
+    }
+
+    @Test
+    void anIncompleteDatagramIsDroppedAfterThirtySeconds() {
+        byte[] icmp = echoMessage(3000, 5);
+        List<byte[]> fragments = fragments(icmp, 11, 1480);
+        receive(fragments.get(0));
+        receive(fragments.get(2));
+        assertEquals(2, stack.ip().fragmentsHeld());
+        clock.advance(Reassembly.TIMEOUT_NANOS - 2_000_000);
+        stack.poll(clock.now());
+        assertEquals(2, stack.ip().fragmentsHeld(), "not yet");
+        clock.advance(2_000_000);
+        stack.poll(clock.now());
+        assertEquals(0, stack.ip().fragmentsHeld());
+        assertEquals(1, counters().ipReassemblyTimeouts, counters().toString());
+        receive(fragments.get(1)); // too late: a datagram of its own now, which never completes
+        assertNoReply();
+    }
+
+    @Test
+    void fragmentsThatCannotBePartOfADatagramAreDroppedAndCounted() {
+        byte[] icmp = echoMessage(3000, 6);
+        receive(fragment(icmp, 12, 0, 1001, true)); // a middle fragment whose length is not a multiple of 8
+        receive(fragment(new byte[70_000], 13, 65_528, 16, false)); // past the largest datagram
+        assertEquals(2, counters().ipFragmentsMalformed, counters().toString());
+        assertEquals(0, stack.ip().fragmentsHeld());
+        // a last fragment that says the datagram ends before data already held
+        receive(fragment(icmp, 14, 1480, 1480, true));
+        receive(fragment(icmp, 14, 1000, 8, false));
+        assertEquals(1, counters().ipReassemblyFailed, counters().toString());
+        assertEquals(0, stack.ip().fragmentsHeld());
+    }
+
+    /** What fragments may hold is bounded: datagrams in progress (the oldest goes) and fragments per datagram. */
+    @Test
+    void theLimitsOnHeldFragmentsHold() {
+        byte[] icmp = echoMessage(3000, 7);
+        for (int id = 100; id < 100 + Reassembly.MAX_DATAGRAMS + 1; id++) {
+            receive(fragment(icmp, id, 0, 8, true));
+        }
+        assertEquals(1, counters().ipReassemblyEvictions, counters().toString());
+        assertEquals(Reassembly.MAX_DATAGRAMS, stack.ip().fragmentsHeld());
+        byte[] big = echoMessage(8000, 8);
+        for (int i = 0; i <= Reassembly.MAX_FRAGMENTS; i++) {
+            receive(fragment(big, 500, i * 8, 8, true));
+        }
+        assertEquals(1, counters().ipReassemblyFailed, counters().toString());
+        assertEquals(Reassembly.MAX_DATAGRAMS - 1, stack.ip().fragmentsHeld(), "the 64 tiny ones went");
+    }
+
+    /** A request larger than the device's MTU once whole is not answered: this stack does not fragment. */
+    @Test
+    void aReassembledRequestLargerThanTheMtuIsNotAnswered() {
+        byte[] icmp = echoMessage(9500, 9);
+        fragments(icmp, 15, 4000).forEach(this::receive);
+        assertEquals(1, counters().ipReassembled, counters().toString());
+        assertEquals(1, counters().icmpEchoTooLarge, counters().toString());
+        assertNoReply();
+    }
+
+    // ---------------------------------------------------------------------------------------------- helpers
+
+    /** An ICMP echo request of {@code dataBytes} random bytes, checksummed. */
+    private static byte[] echoMessage(int dataBytes, long seed) {
+        byte[] icmp = new byte[Icmpv4Packet.HEADER_LENGTH + dataBytes];
+        new Random(seed).nextBytes(icmp);
+        Icmpv4Packet.write(MemorySegment.ofArray(icmp), 0, icmp.length, Icmpv4Packet.ECHO_REQUEST, 0, 0x4321_0001);
+        return icmp;
+    }
+
+    /** {@code message} cut into fragments of {@code size} bytes (the last shorter), IP identification {@code id}. */
+    private static List<byte[]> fragments(byte[] message, int id, int size) {
+        List<byte[]> out = new ArrayList<>();
+        for (int offset = 0; offset < message.length; offset += size) {
+            int length = Math.min(size, message.length - offset);
+            out.add(fragment(message, id, offset, length, offset + length < message.length));
+        }
+        return out;
+    }
+
+    /** A frame holding bytes [offset, offset + length) of {@code message} as an IPv4 fragment from the peer. */
+    private static byte[] fragment(byte[] message, int id, int offset, int length, boolean more) {
+        byte[] frame = new byte[Ethernet.HEADER_LENGTH + 20 + length];
+        MemorySegment s = MemorySegment.ofArray(frame);
+        Ethernet.write(s, 0, OUR_MAC, PEER_MAC, Ethernet.TYPE_IPV4);
+        Ipv4Packet.write(s, Ethernet.HEADER_LENGTH, 20 + length, id, false, 64, Ipv4Packet.PROTOCOL_ICMP, PEER, OURS,
+                false);
+        int field = (more ? Ipv4Packet.FLAG_MF : 0) | (offset / 8);
+        frame[Ethernet.HEADER_LENGTH + 6] = (byte) (field >>> 8);
+        frame[Ethernet.HEADER_LENGTH + 7] = (byte) field;
+        Checksum.store(s, Ethernet.HEADER_LENGTH + 10, Checksum.finish(Checksum.add(0, s, Ethernet.HEADER_LENGTH, 20)));
+        System.arraycopy(message, offset, frame, Ethernet.HEADER_LENGTH + 20, Math.min(length,
+                Math.max(0, message.length - offset)));
+        return frame;
+    }
+
+    private void receive(byte[] frame) {
+        long m = pool.alloc();
+        MemorySegment.copy(frame, 0, Mbuf.MEMORY, ValueLayout.JAVA_BYTE, Mbuf.append(m, frame.length), frame.length);
+        MbufBurst burst = new MbufBurst(1);
+        burst.add(m);
+        link.b().transmit(burst);
+        clock.advance(1_000);
+        stack.poll(clock.now());
+    }
+
+    private void assertReplyTo(byte[] icmp) {
+        MbufBurst burst = new MbufBurst(4);
+        assertEquals(1, link.b().receive(burst), counters().toString());
+        long reply = burst.get(0);
+        byte[] bytes = Mbuf.toByteArray(reply);
+        pool.free(reply);
+        int at = Ethernet.HEADER_LENGTH + 20;
+        assertEquals(at + icmp.length, bytes.length);
+        MemorySegment r = MemorySegment.ofArray(bytes);
+        Ipv4Packet ip = new Ipv4Packet();
+        ip.wrap(r, Ethernet.HEADER_LENGTH, bytes.length - Ethernet.HEADER_LENGTH);
+        assertEquals(0, ip.flagsAndFragmentOffset() & 0x3fff, "the reply is whole");
+        assertEquals(PEER, ip.destination());
+        assertEquals(true, ip.checksumValid());
+        assertEquals(Icmpv4Packet.ECHO_REPLY, bytes[at] & 0xff);
+        assertEquals(0xffff, Checksum.fold(Checksum.add(0, r, at, icmp.length)), "ICMP checksum");
+        assertArrayEquals(Arrays.copyOfRange(icmp, 4, icmp.length), Arrays.copyOfRange(bytes, at + 4, bytes.length));
+        assertEquals(1, counters().icmpEchoRepliesSent);
+    }
+
+    private void assertNoReply() {
+        MbufBurst burst = new MbufBurst(4);
+        assertEquals(0, link.b().receive(burst));
+        assertEquals(0, counters().icmpEchoRepliesSent);
+    }
+}

@@ -264,6 +264,45 @@ public class KernelTapInteropTest {
         pool.close(); // refuses if an mbuf of a request or reply leaked
     }
 
+    /**
+     * The kernel's TCP client, with path MTU discovery off (its segments go without DF), streams through a kernel
+     * router whose interface toward the stack (the TAP) has an MTU of 700: the router cuts every full segment into
+     * fragments. The stack reassembles them, echoes the stream, and the sha256s prove every byte.
+     */
+    @Test
+    void aStreamTheKernelsRouterFragmentsArrivesWhole(@TempDir Path dir) throws Exception {
+        NetNamespace.requireRoot();
+        Path script = TcpTapInteropTest.peerScript(dir);
+        JavaMbufPool pool = new JavaMbufPool("ktap-frag", 8192, 2176);
+        try (NetNamespace router = NetNamespace.create(); NetNamespace client = NetNamespace.create()) {
+            Command.check("ip", "link", "add", "zfc0", "netns", client.name(), "type", "veth", "peer", "name", "zfr0",
+                    "netns", router.name());
+            client.exec("ip", "addr", "add", "10.87.0.1/24", "dev", "zfc0");
+            client.exec("ip", "link", "set", "zfc0", "up");
+            client.exec("ip", "route", "add", "default", "via", "10.87.0.2");
+            client.exec("sysctl", "-q", "-w", "net.ipv4.ip_no_pmtu_disc=1"); // no DF: routers may cut its segments
+            router.exec("ip", "addr", "add", "10.87.0.2/24", "dev", "zfr0");
+            router.exec("ip", "link", "set", "zfr0", "up");
+            router.exec("sysctl", "-q", "-w", "net.ipv4.ip_forward=1");
+            KernelTapDevice device = router.call(() -> new KernelTapDevice("zkfrag0", false, pool, false,
+                    MacAddress.of(0x02_5a_00_00_00_02L), 1500));
+            try (NetStack stack = new NetStack(device, Ipv4Config.parse("10.87.1.2/24", "10.87.1.1"))) {
+                router.exec("ip", "link", "set", "zkfrag0", "mtu", "700");
+                router.exec("ip", "addr", "add", "10.87.1.1/24", "dev", "zkfrag0");
+                router.exec("ip", "link", "set", "zkfrag0", "up");
+                TcpTapInteropTest.kernelClientStreamsThroughEcho(client, stack, pool, script, "10.87.1.2",
+                        4 * 1024 * 1024, 45, null);
+                IpCounters ip = stack.ip().counters();
+                assertTrue(ip.ipReassembled > 1000, ip.toString());
+                assertEquals(0, ip.ipReassemblyFailed + ip.ipReassemblyTimeouts + ip.ipFragmentsDropped,
+                        ip.toString());
+            } finally {
+                device.close();
+            }
+        }
+        pool.close(); // refuses if an mbuf leaked
+    }
+
     /** {@code tap} losing {@code drop} of its frames each way. */
     private static NetDevice lossy(KernelTapDevice tap, long seed, double drop) {
         return new FaultInjectingDevice(tap, FaultConfig.builder().seed(seed).direction(FaultConfig.Direction.BOTH)

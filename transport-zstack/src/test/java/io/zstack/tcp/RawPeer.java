@@ -346,9 +346,92 @@ final class RawPeer implements AutoCloseable {
     }
 
     private void inject(long m) {
+        if (fragments != null && fragments.nextInt(4) == 0 && injectAsFragments(m)) {
+            return;
+        }
         MbufBurst one = new MbufBurst(1);
         one.add(m);
         link.b().transmit(one);
+    }
+
+    /** With a generator given ({@link #fragmentSome}), a quarter of the IPv4 packets the peer sends go as fragments. */
+    private java.util.Random fragments;
+    /** Packets sent as fragments. */
+    long packetsFragmented;
+    /** The IP identification of the next packet sent as fragments (the others all have 1). */
+    private int nextFragmentedId = 2;
+
+    /**
+     * From now on a quarter of the whole IPv4 packets the peer sends (seeded by {@code seed}) go as 2 to 4 fragments
+     * cut at random multiples of 8 bytes, in a random order, now and then one of them twice, as a router without DF
+     * in the way and a reordering, duplicating path would deliver them.
+     */
+    void fragmentSome(long seed) {
+        fragments = new java.util.Random(seed);
+    }
+
+    /** Sends the packet in {@code m} as fragments and frees it; false (nothing done) when it is not one to cut. */
+    private boolean injectAsFragments(long m) {
+        byte[] frame = Mbuf.toByteArray(m);
+        if (frame.length < 34 || (frame[12] & 0xff) != 0x08 || frame[13] != 0) {
+            return false;
+        }
+        int headerLength = (frame[14] & 0x0f) * 4;
+        int total = (frame[16] & 0xff) << 8 | (frame[17] & 0xff);
+        int field = (frame[20] & 0xff) << 8 | (frame[21] & 0xff);
+        int payload = total - headerLength;
+        if (headerLength < 20 || total < headerLength || 14 + total > frame.length || (field & 0x3fff) != 0
+                || payload < 16) {
+            return false; // damaged on purpose, already a fragment, or too short to cut
+        }
+        int identification = nextFragmentedId++; // each datagram its own, or their fragments would mix
+        frame[18] = (byte) (identification >>> 8);
+        frame[19] = (byte) identification;
+        int pieces = Math.min(2 + fragments.nextInt(3), payload / 8);
+        java.util.TreeSet<Integer> cuts = new java.util.TreeSet<>();
+        while (cuts.size() < pieces - 1) {
+            cuts.add(8 * (1 + fragments.nextInt((payload - 1) / 8)));
+        }
+        java.util.List<byte[]> out = new java.util.ArrayList<>();
+        int from = 0;
+        for (int cut : cuts) {
+            out.add(fragmentOf(frame, headerLength, from, cut - from, true, field));
+            from = cut;
+        }
+        out.add(fragmentOf(frame, headerLength, from, payload - from, false, field));
+        java.util.Collections.shuffle(out, fragments);
+        if (fragments.nextInt(8) == 0) {
+            out.add(out.get(fragments.nextInt(out.size()))); // one of them twice
+        }
+        peerPool.free(m);
+        for (byte[] f : out) {
+            long piece = peerPool.alloc();
+            MemorySegment.copy(f, 0, Mbuf.MEMORY, java.lang.foreign.ValueLayout.JAVA_BYTE, Mbuf.append(piece,
+                    f.length), f.length);
+            MbufBurst one = new MbufBurst(1);
+            one.add(piece);
+            link.b().transmit(one);
+        }
+        packetsFragmented++;
+        return true;
+    }
+
+    private static byte[] fragmentOf(byte[] frame, int headerLength, int offset, int length, boolean more,
+                                     int field) {
+        int header = 14 + headerLength;
+        byte[] f = new byte[header + length];
+        System.arraycopy(frame, 0, f, 0, header);
+        System.arraycopy(frame, header + offset, f, header, length);
+        int total = headerLength + length;
+        f[16] = (byte) (total >>> 8);
+        f[17] = (byte) total;
+        int flags = (field & ~Ipv4Packet.FLAG_DF) | (more ? Ipv4Packet.FLAG_MF : 0) | (offset / 8);
+        f[20] = (byte) (flags >>> 8);
+        f[21] = (byte) flags;
+        MemorySegment s = MemorySegment.ofArray(f);
+        Checksum.store(s, 24, 0);
+        Checksum.store(s, 24, Checksum.finish(Checksum.add(0, s, 14, headerLength)));
+        return f;
     }
 
     @Override

@@ -38,7 +38,8 @@ import org.junit.jupiter.api.Test;
  *
  * <p>The peer answers ARP, so the stack keeps talking across long jumps of time. A fifth of the seeds give the stack
  * a pool of a few dozen mbufs, a third have it open the connections, a third give it a device that does TSO and
- * checksums ({@link SoftwareOffloadDevice}, 2 to 64 mbufs per frame). {@code -Dzstack.fuzz.seeds=N} runs more seeds,
+ * checksums ({@link SoftwareOffloadDevice}, 2 to 64 mbufs per frame), and a quarter have the peer send a quarter of
+ * its packets as IPv4 fragments in any order ({@link RawPeer#fragmentSome}). {@code -Dzstack.fuzz.seeds=N} runs more seeds,
  * {@code -Dzstack.fuzz.first=S} starts at seed S, {@code -Dzstack.rawpeer.trace=true} prints every segment.
  */
 class TcpFuzzTest {
@@ -69,7 +70,8 @@ class TcpFuzzTest {
                 "ip.arpMalformed", "ip.icmpEchoRepliesSent", "ip.otherEtherType", "segmentsOffloaded", "chainsCut",
                 "peer.bytesStackSentChecked", "peer.framesScattered", "peer.headersSplit",
                 "peer.checksumVerdicts", "peer.badChecksumVerdicts", "ip.rxChecksumTrusted",
-                "peer.bytesApplicationReadChecked"}) {
+                "peer.bytesApplicationReadChecked", "peer.packetsFragmented", "ip.ipReassembled",
+                "ip.ipFragmentDuplicates"}) {
             assertTrue(totals.getOrDefault(reached, 0L) > 0, reached + " never happened: " + totals);
         }
     }
@@ -125,6 +127,12 @@ class TcpFuzzTest {
             long[] verdicts = deviceDraw.nextBoolean() ? new long[] {deviceDraw.nextLong(), 6} : null;
             peer = new RawPeer(settings, r.nextInt(5) == 0 ? 48 + r.nextInt(200) : 4096, offloadChain, verdicts,
                     scatter);
+            // a quarter of the seeds send a quarter of their packets as fragments, in any order (a generator of their
+            // own again; SplittableRandom, since java.util.Random's first draws of neighbouring seeds hardly differ)
+            java.util.SplittableRandom fragmentDraw = new java.util.SplittableRandom(seed ^ 0xf4a9_3e17L);
+            if (fragmentDraw.nextInt(4) == 0) {
+                peer.fragmentSome(fragmentDraw.nextLong());
+            }
             listener = peer.tcp().listen(0, PORT, settings);
             this.settings = settings;
             active = r.nextInt(3) == 0;
@@ -190,6 +198,7 @@ class TcpFuzzTest {
                     totals.merge("peer.checksumVerdicts", peer.verdictDevice.verdicts(), Long::sum);
                     totals.merge("peer.badChecksumVerdicts", peer.verdictDevice.badVerdicts(), Long::sum);
                 }
+                totals.merge("peer.packetsFragmented", peer.packetsFragmented, Long::sum);
                 if (peer.scatteringDevice != null) {
                     totals.merge("peer.framesScattered", peer.scatteringDevice.framesScattered(), Long::sum);
                     totals.merge("peer.headersSplit", peer.scatteringDevice.headersSplit(), Long::sum);

@@ -42,6 +42,8 @@ public final class IpCounters extends Counters {
     public long ipReassembled;
     public long icmpEchoRepliesSent;
     public long icmpUnreachableReceived;
+    /** ICMP time exceeded sent for datagrams whose reassembly timed out with their first fragment here. */
+    public long icmpTimeExceededSent;
 
     // drops by reason
     public long frameTooShort;

@@ -14,6 +14,8 @@ import io.zstack.wire.Ethernet;
 import io.zstack.wire.Icmpv4Packet;
 import io.zstack.wire.Ipv4Packet;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
 
 /**
  * Ethernet, ARP, IPv4 and ICMP for one interface plus the stack's loopback.
@@ -83,6 +85,9 @@ public final class Ipv4Layer {
     /** Fragments are taken only while more than this many mbufs are free (an eighth of the pool). */
     private final int fragmentReserve;
     private ReassembledSteering reassembledSteering;
+    /** Answers a datagram given up on with ICMP time exceeded (RFC 1122 §3.3.2), nowNanos the upkeep's. */
+    private final Reassembly.TimeoutSink timedOut = this::reassemblyTimeExceeded;
+    private static final ValueLayout.OfInt U32 = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.BIG_ENDIAN);
 
     /**
      * @param device   the interface (a DPDK port queue, a simulated link end, ...)
@@ -463,7 +468,8 @@ public final class Ipv4Layer {
         DeviceCapabilities caps = out.capabilities();
         long olFlags = transportChecksum(packet, protocol, checksumOffset,
                 caps.txTcpChecksum() && protocol == Ipv4Packet.PROTOCOL_TCP, caps.txChecksumAnyChain(),
-                Checksum.pseudoHeader(source, destination, protocol, l4Length));
+                protocol == Ipv4Packet.PROTOCOL_ICMP ? 0 : Checksum.pseudoHeader(source, destination, protocol,
+                        l4Length)); // ICMP's checksum has no pseudo-header
         long ipAddress = Mbuf.prepend(packet, Ipv4Packet.MIN_HEADER_LENGTH);
         boolean offloadIp = caps.txIpv4Checksum();
         Ipv4Packet.write(Mbuf.MEMORY, ipAddress, Ipv4Packet.MIN_HEADER_LENGTH + l4Length, nextIdentification++, true, TTL, protocol,
@@ -772,7 +778,7 @@ public final class Ipv4Layer {
         if (nowNanos - lastArpPoll >= 1_000_000L) {
             lastArpPoll = nowNanos;
             arp.poll(nowNanos, pool, arpRetry);
-            reassembly.expire(nowNanos);
+            reassembly.expire(nowNanos, timedOut);
         }
     }
 
@@ -788,6 +794,27 @@ public final class Ipv4Layer {
     /** See {@link ReassembledSteering}; null (the default) keeps every reassembled datagram here. */
     public void reassembledSteering(ReassembledSteering steering) {
         this.reassembledSteering = steering;
+    }
+
+    /**
+     * RFC 1122 §3.3.2: a datagram that timed out with its first fragment here is answered with ICMP time exceeded
+     * (fragment reassembly time exceeded), quoting that fragment's IP header and first 8 bytes of data.
+     */
+    private void reassemblyTimeExceeded(long firstFragment, int headerLength, long nowNanos) {
+        long ip = Mbuf.dataAddress(firstFragment) + Ethernet.HEADER_LENGTH;
+        int source = Mbuf.MEMORY.get(U32, ip + 12);
+        int quoted = Math.min(headerLength + 8, Mbuf.dataLen(firstFragment) - Ethernet.HEADER_LENGTH);
+        long m = pool.alloc();
+        if (m == 0) {
+            counters.noMbufs++;
+            return;
+        }
+        long at = Mbuf.append(m, Icmpv4Packet.HEADER_LENGTH + quoted);
+        Mbuf.MEMORY.set(U32, at, Icmpv4Packet.TIME_EXCEEDED << 24 | 1 << 16); // code 1: reassembly; checksum 0
+        Mbuf.MEMORY.set(U32, at + 4, 0);
+        MemorySegment.copy(Mbuf.MEMORY, ip, Mbuf.MEMORY, at + Icmpv4Packet.HEADER_LENGTH, quoted);
+        counters.icmpTimeExceededSent++;
+        send(config.address(), source, Ipv4Packet.PROTOCOL_ICMP, m, 2, Icmpv4Packet.HEADER_LENGTH, nowNanos);
     }
 
     /** Fragments waiting for the rest of their datagram. */

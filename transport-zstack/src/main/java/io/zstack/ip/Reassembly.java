@@ -142,14 +142,22 @@ final class Reassembly {
         return assemble(d);
     }
 
-    /** Drops datagrams whose time is up; cheap when none is in progress. */
-    void expire(long nowNanos) {
+    /** Told of a datagram given up on whose first fragment had come (to answer it); must not keep the frame. */
+    interface TimeoutSink {
+        void timedOut(long firstFragment, int headerLength, long nowNanos);
+    }
+
+    /** Drops datagrams whose time is up, telling {@code sink} of those with their first fragment; cheap when idle. */
+    void expire(long nowNanos, TimeoutSink sink) {
         if (held == 0) {
             return;
         }
         for (Datagram d : datagrams) {
             if (d.used && nowNanos - d.firstArrivalNanos >= TIMEOUT_NANOS) {
                 counters.ipReassemblyTimeouts++;
+                if (d.count > 0 && d.offsets[0] == 0) {
+                    sink.timedOut(d.frames[0], d.headerLengths[0], nowNanos);
+                }
                 drop(d);
             }
         }

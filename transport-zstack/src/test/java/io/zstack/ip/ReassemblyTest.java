@@ -2,6 +2,7 @@ package io.zstack.ip;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.zstack.buffer.JavaMbufPool;
 import io.zstack.buffer.Mbuf;
@@ -104,20 +105,58 @@ class ReassemblyTest {
         assertNoReply();
     }
 
+    /**
+     * A datagram not whole 30 s after its first fragment came is dropped; with its first fragment here, the sender is
+     * told with ICMP time exceeded (code 1, reassembly), quoting that fragment's header and first 8 bytes (RFC 1122
+     * §3.3.2). Without its first fragment it goes silently.
+     */
     @Test
-    void anIncompleteDatagramIsDroppedAfterThirtySeconds() {
+    void anIncompleteDatagramIsDroppedAfterThirtySecondsAndItsSenderTold() {
+        MbufBurst arp = new MbufBurst(1);
+        arp.add(io.zstack.testing.ArpFrames.frame(pool, io.zstack.wire.ArpPacket.REPLY, PEER_MAC, PEER, OUR_MAC,
+                OURS)); // the stack knows the peer's MAC: its ICMP needs no ARP round
+        link.b().transmit(arp);
         byte[] icmp = echoMessage(3000, 5);
         List<byte[]> fragments = fragments(icmp, 11, 1480);
         receive(fragments.get(0));
         receive(fragments.get(2));
-        assertEquals(2, stack.ip().fragmentsHeld());
+        receive(fragments(echoMessage(3000, 6), 12, 1480).get(1)); // another datagram, without its first fragment
+        assertEquals(3, stack.ip().fragmentsHeld());
         clock.advance(Reassembly.TIMEOUT_NANOS - 2_000_000);
         stack.poll(clock.now());
-        assertEquals(2, stack.ip().fragmentsHeld(), "not yet");
+        assertEquals(3, stack.ip().fragmentsHeld(), "not yet");
         clock.advance(2_000_000);
         stack.poll(clock.now());
+        stack.poll(clock.now()); // the upkeep queued the ICMP; this poll sends it
         assertEquals(0, stack.ip().fragmentsHeld());
-        assertEquals(1, counters().ipReassemblyTimeouts, counters().toString());
+        assertEquals(2, counters().ipReassemblyTimeouts, counters().toString());
+        assertEquals(1, counters().icmpTimeExceededSent, counters().toString());
+        // 30 s on, the peer's ARP entry is stale: the stack asks again (an ARP request) and sends meanwhile
+        MbufBurst burst = new MbufBurst(4);
+        byte[] sent = null;
+        int n = link.b().receive(burst);
+        for (int i = 0; i < n; i++) {
+            byte[] frame = Mbuf.toByteArray(burst.get(i));
+            pool.free(burst.get(i));
+            if (((frame[12] & 0xff) << 8 | (frame[13] & 0xff)) == Ethernet.TYPE_IPV4) {
+                assertEquals(null, sent, "one IPv4 packet");
+                sent = frame;
+            }
+        }
+        assertTrue(sent != null, counters().toString());
+        int at = Ethernet.HEADER_LENGTH + 20;
+        assertEquals(at + 8 + 20 + 8, sent.length);
+        MemorySegment r = MemorySegment.ofArray(sent);
+        Ipv4Packet ip = new Ipv4Packet();
+        ip.wrap(r, Ethernet.HEADER_LENGTH, sent.length - Ethernet.HEADER_LENGTH);
+        assertEquals(Ipv4Packet.PROTOCOL_ICMP, ip.protocol());
+        assertEquals(PEER, ip.destination());
+        assertEquals(Icmpv4Packet.TIME_EXCEEDED, sent[at] & 0xff);
+        assertEquals(1, sent[at + 1]);
+        assertEquals(0xffff, Checksum.fold(Checksum.add(0, r, at, 8 + 20 + 8)), "ICMP checksum");
+        byte[] first = fragments.get(0);
+        assertArrayEquals(Arrays.copyOfRange(first, Ethernet.HEADER_LENGTH, Ethernet.HEADER_LENGTH + 28),
+                Arrays.copyOfRange(sent, at + 8, sent.length), "the first fragment's header and 8 bytes, quoted");
         receive(fragments.get(1)); // too late: a datagram of its own now, which never completes
         assertNoReply();
     }

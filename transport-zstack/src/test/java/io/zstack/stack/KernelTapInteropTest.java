@@ -193,7 +193,8 @@ public class KernelTapInteropTest {
      * The kernel pings over a TAP with a 9,000-byte MTU: a request of 8,000 bytes of data reaches the stack as a chain
      * of four mbufs, and one with the record-route option (an IPv4 header of 60 bytes) as a chain too. Every one is
      * answered (each was dropped as malformed before), ping checks the data it gets back, and the replies went as the
-     * requests' own chains.
+     * requests' own chains. Then, the kernel's MTU back at 1,500, pings of 3,000 bytes come as fragments (reassembled,
+     * answered whole).
      */
     @Test
     void jumboPingsFromTheKernelAreAnswered() throws Exception {
@@ -237,12 +238,18 @@ public class KernelTapInteropTest {
                 });
                 Command.Result jumbo;
                 Command.Result recordRoute;
+                Command.Result fragmented;
                 try {
                     // -M do: the kernel must not fragment (the stack drops fragments); -w: wait for every reply
                     jumbo = ns.execResult(60, "ping", "-c", "20", "-i", "0.01", "-w", "20", "-M", "do", "-s", "8000",
                             "-p", "5a3c", STACK);
                     recordRoute = ns.execResult(60, "ping", "-c", "5", "-i", "0.01", "-w", "20", "-R", "-s", "3000",
                             STACK);
+                    // the kernel's side back to 1,500 bytes: it cuts 3,000-byte pings into fragments, which the stack
+                    // puts back together (its own MTU, 9,000, takes the whole reply)
+                    ns.exec("ip", "link", "set", "zktap8", "mtu", "1500");
+                    fragmented = ns.execResult(60, "ping", "-c", "5", "-i", "0.01", "-w", "20", "-M", "dont", "-s",
+                            "3000", STACK);
                 } finally {
                     done.set(true);
                     poller.join();
@@ -251,11 +258,13 @@ public class KernelTapInteropTest {
                 // ping compares the data it gets back with its pattern and says "wrong data byte" where they differ
                 assertTrue(!jumbo.output().contains("wrong"), jumbo.output());
                 assertTrue(recordRoute.output().contains("5 packets transmitted, 5 received"), recordRoute.output());
+                assertTrue(fragmented.output().contains("5 packets transmitted, 5 received"), fragmented.output());
                 IpCounters ip = stack.ip().counters();
-                assertEquals(25, ip.icmpEchoRepliesSent, ip.toString());
+                assertEquals(30, ip.icmpEchoRepliesSent, ip.toString());
+                assertEquals(5, ip.ipReassembled, ip.toString());
                 assertEquals(0, ip.icmpMalformed, ip.toString());
-                assertEquals(25, chains[0], "requests received as chains");
-                assertEquals(25, chains[1], "replies sent as chains");
+                assertEquals(25, chains[0], "requests received as chains (each fragment fits one mbuf)");
+                assertEquals(30, chains[1], "replies sent as chains (those of fragments too: their mbufs chained)");
                 assertEquals(0, device.transmitErrors(), device.statistics());
             } finally {
                 device.close();

@@ -41,6 +41,8 @@ public final class IpCounters extends Counters {
     /** Datagrams put back together from their fragments (ReasmOKs). */
     public long ipReassembled;
     public long icmpEchoRepliesSent;
+    /** Fragments sent: of echo replies larger than the MTU (to requests reassembled from fragments). */
+    public long fragmentsSent;
     public long icmpUnreachableReceived;
     /** ICMP time exceeded sent for datagrams whose reassembly timed out with their first fragment here. */
     public long icmpTimeExceededSent;
@@ -78,8 +80,6 @@ public final class IpCounters extends Counters {
     public long icmpBadChecksum;
     /** Echo requests in more mbufs than the device sends in one frame (DeviceCapabilities.maxChain): not answered. */
     public long icmpEchoChainTooLong;
-    /** Echo requests (reassembled from fragments) whose reply would exceed the device's MTU: not answered. */
-    public long icmpEchoTooLarge;
     public long noRoute;
     public long arpQueueDrops;
     public long txQueueFull;

@@ -23,8 +23,8 @@ import java.nio.ByteOrder;
  * <p>Input: every received frame is checked layer by layer (a malformed one is a counted drop, never an
  * exception), ARP is answered and learnt from, ICMP echo is answered in place (the request's mbuf becomes the
  * reply), and packets for a transport are handed up with their data pointing at the transport header.
- * Fragments are reassembled ({@link Reassembly}); this stack never fragments what it sends (TCP sets DF and sizes
- * its segments to the MTU).
+ * Fragments are reassembled ({@link Reassembly}); of what this stack sends only an echo reply larger than the MTU
+ * (to a reassembled request) goes in fragments: TCP sets DF and sizes its segments to the MTU.
  *
  * <p>Output: transports hand a chain whose data starts at their header; this layer prepends IPv4 and Ethernet
  * headers into the headroom, fills or offloads checksums, routes (loopback for our own and 127/8 addresses,
@@ -88,6 +88,7 @@ public final class Ipv4Layer {
     /** Answers a datagram given up on with ICMP time exceeded (RFC 1122 §3.3.2), nowNanos the upkeep's. */
     private final Reassembly.TimeoutSink timedOut = this::reassemblyTimeExceeded;
     private static final ValueLayout.OfInt U32 = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.BIG_ENDIAN);
+    private static final ValueLayout.OfShort U16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.BIG_ENDIAN);
 
     /**
      * @param device   the interface (a DPDK port queue, a simulated link end, ...)
@@ -410,25 +411,77 @@ public final class Ipv4Layer {
             pool.free(frame);
             return;
         }
-        if (totalLength - (headerLength - Ipv4Packet.MIN_HEADER_LENGTH) > out.mtu()) {
-            // a request reassembled from fragments, larger than we may send: this stack does not fragment
-            counters.icmpEchoTooLarge++;
-            pool.free(frame);
-            return;
-        }
         int requestSource = ipView.source();
         int requestDestination = ipView.destination();
         long requestSourceMac = ethernet.source();
+        long sourceMac = from == loopback ? 0 : mac;
         icmpView.toEchoReply();
         int optionBytes = headerLength - Ipv4Packet.MIN_HEADER_LENGTH;
+        int replyLength = totalLength - optionBytes;
         long base = optionBytes > 0 ? Mbuf.adj(frame, optionBytes) : Mbuf.dataAddress(frame);
-        Ethernet.write(Mbuf.MEMORY, base, requestSourceMac, from == loopback ? 0 : mac, Ethernet.TYPE_IPV4);
-        Ipv4Packet.write(Mbuf.MEMORY, base + Ethernet.HEADER_LENGTH, totalLength - optionBytes, nextIdentification++,
-                false, TTL, Ipv4Packet.PROTOCOL_ICMP, requestDestination, requestSource, true);
+        if (replyLength > out.mtu()) {
+            // a request put back together from fragments: the reply goes in fragments too, as Linux's does
+            fragmentEchoReply(out, frame, replyLength, requestSourceMac, sourceMac, requestDestination,
+                    requestSource);
+            return;
+        }
+        Ethernet.write(Mbuf.MEMORY, base, requestSourceMac, sourceMac, Ethernet.TYPE_IPV4);
+        Ipv4Packet.write(Mbuf.MEMORY, base + Ethernet.HEADER_LENGTH, replyLength, nextIdentification++, false, TTL,
+                Ipv4Packet.PROTOCOL_ICMP, requestDestination, requestSource, true);
         resetForTransmit(frame);
         counters.icmpEchoRepliesSent++;
         counters.packetsSent++;
         enqueue(out, frame);
+    }
+
+    /**
+     * Sends the echo reply in {@code frame} (Ethernet and IPv4 header room, then the ICMP message of
+     * {@code replyLength} - 20 bytes, its checksum already right) as fragments no larger than {@code out}'s MTU or one
+     * mbuf, each a copy in an mbuf of its own, and frees {@code frame}. Only echo replies are ever fragmented here.
+     */
+    private void fragmentEchoReply(NetDevice out, long frame, int replyLength, long destinationMac, long sourceMac,
+                                   int source, int destination) {
+        int message = replyLength - Ipv4Packet.MIN_HEADER_LENGTH;
+        int room = pool.dataRoom() - pool.headroom() - Ethernet.HEADER_LENGTH - Ipv4Packet.MIN_HEADER_LENGTH;
+        int piece = Math.min(out.mtu() - Ipv4Packet.MIN_HEADER_LENGTH, room) & ~7;
+        int identification = nextIdentification++;
+        long seg = frame;
+        int segOffset = Ethernet.HEADER_LENGTH + Ipv4Packet.MIN_HEADER_LENGTH; // the message's start in the chain
+        for (int offset = 0; offset < message; offset += piece) {
+            int length = Math.min(piece, message - offset);
+            long m = pool.alloc();
+            if (m == 0) {
+                counters.noMbufs++;
+                break;
+            }
+            long at = Mbuf.append(m, Ethernet.HEADER_LENGTH + Ipv4Packet.MIN_HEADER_LENGTH + length);
+            Ethernet.write(Mbuf.MEMORY, at, destinationMac, sourceMac, Ethernet.TYPE_IPV4);
+            long ip = at + Ethernet.HEADER_LENGTH;
+            Ipv4Packet.write(Mbuf.MEMORY, ip, Ipv4Packet.MIN_HEADER_LENGTH + length, identification, false, TTL,
+                    Ipv4Packet.PROTOCOL_ICMP, source, destination, false);
+            boolean more = offset + length < message;
+            Mbuf.MEMORY.set(U16, ip + 6, (short) ((more ? Ipv4Packet.FLAG_MF : 0) | offset / 8));
+            Checksum.store(Mbuf.MEMORY, ip + 10, Checksum.finish(Checksum.add(0, Mbuf.MEMORY, ip,
+                    Ipv4Packet.MIN_HEADER_LENGTH)));
+            // the next length bytes of the chain
+            long to = ip + Ipv4Packet.MIN_HEADER_LENGTH;
+            for (int copied = 0; copied < length; ) {
+                if (segOffset == Mbuf.dataLen(seg)) {
+                    seg = Mbuf.next(seg);
+                    segOffset = 0;
+                    continue;
+                }
+                int n = Math.min(length - copied, Mbuf.dataLen(seg) - segOffset);
+                MemorySegment.copy(Mbuf.MEMORY, Mbuf.dataAddress(seg) + segOffset, Mbuf.MEMORY, to + copied, n);
+                copied += n;
+                segOffset += n;
+            }
+            counters.packetsSent++;
+            counters.fragmentsSent++;
+            enqueue(out, m);
+        }
+        counters.icmpEchoRepliesSent++;
+        pool.free(frame);
     }
 
     /** A received mbuf about to be sent again: forget receive-side flags. */
@@ -803,7 +856,16 @@ public final class Ipv4Layer {
     private void reassemblyTimeExceeded(long firstFragment, int headerLength, long nowNanos) {
         long ip = Mbuf.dataAddress(firstFragment) + Ethernet.HEADER_LENGTH;
         int source = Mbuf.MEMORY.get(U32, ip + 12);
+        int destination = Mbuf.MEMORY.get(U32, ip + 16);
         int quoted = Math.min(headerLength + 8, Mbuf.dataLen(firstFragment) - Ethernet.HEADER_LENGTH);
+        boolean icmpError = (Mbuf.MEMORY.get(JAVA_BYTE, ip + 9) & 0xff) == Ipv4Packet.PROTOCOL_ICMP
+                && quoted > headerLength && isIcmpError(Mbuf.MEMORY.get(JAVA_BYTE, ip + headerLength) & 0xff);
+        // RFC 1122 §3.2.2: never an error about an error, nor about a datagram to a broadcast address, nor to a source
+        // that is not one host
+        if (icmpError || (destination != config.address() && !isLocal(destination)) || source == 0 || source == -1
+                || source == config.broadcast() || (source >>> 28) >= 0xe) {
+            return;
+        }
         long m = pool.alloc();
         if (m == 0) {
             counters.noMbufs++;
@@ -815,6 +877,11 @@ public final class Ipv4Layer {
         MemorySegment.copy(Mbuf.MEMORY, ip, Mbuf.MEMORY, at + Icmpv4Packet.HEADER_LENGTH, quoted);
         counters.icmpTimeExceededSent++;
         send(config.address(), source, Ipv4Packet.PROTOCOL_ICMP, m, 2, Icmpv4Packet.HEADER_LENGTH, nowNanos);
+    }
+
+    /** ICMP types that report an error (destination unreachable, source quench, redirect, time exceeded, parameter). */
+    private static boolean isIcmpError(int type) {
+        return type == 3 || type == 4 || type == 5 || type == 11 || type == 12;
     }
 
     /** Fragments waiting for the rest of their datagram. */

@@ -161,6 +161,27 @@ class ReassemblyTest {
         assertNoReply();
     }
 
+    /**
+     * RFC 1122 §3.2.2: no ICMP error about a datagram sent to a broadcast address, nor about an ICMP error. Both time
+     * out here with their first fragment, silently.
+     */
+    @Test
+    void noTimeExceededAboutABroadcastDatagramOrAnIcmpError() {
+        byte[] toBroadcast = echoMessage(3000, 16);
+        receive(fragment(toBroadcast, 20, 0, 1480, true, 0x0a0000ff));
+        byte[] error = echoMessage(3000, 17);
+        error[0] = (byte) Icmpv4Packet.DESTINATION_UNREACHABLE;
+        receive(fragment(error, 21, 0, 1480, true));
+        assertEquals(2, stack.ip().fragmentsHeld());
+        clock.advance(Reassembly.TIMEOUT_NANOS);
+        stack.poll(clock.now());
+        stack.poll(clock.now());
+        assertEquals(2, counters().ipReassemblyTimeouts, counters().toString());
+        assertEquals(0, counters().icmpTimeExceededSent, counters().toString());
+        MbufBurst burst = new MbufBurst(4);
+        assertEquals(0, link.b().receive(burst), counters().toString());
+    }
+
     @Test
     void fragmentsThatCannotBePartOfADatagramAreDroppedAndCounted() {
         byte[] icmp = echoMessage(3000, 6);
@@ -192,14 +213,45 @@ class ReassemblyTest {
         assertEquals(Reassembly.MAX_DATAGRAMS - 1, stack.ip().fragmentsHeld(), "the 64 tiny ones went");
     }
 
-    /** A request larger than the device's MTU once whole is not answered: this stack does not fragment. */
+    /**
+     * A request larger than the device's MTU once whole is answered in fragments, as Linux answers it: each within the
+     * MTU, one identification, MF on all but the last, and together the echo reply.
+     */
     @Test
-    void aReassembledRequestLargerThanTheMtuIsNotAnswered() {
+    void aReassembledRequestLargerThanTheMtuIsAnsweredInFragments() {
         byte[] icmp = echoMessage(9500, 9);
         fragments(icmp, 15, 4000).forEach(this::receive);
         assertEquals(1, counters().ipReassembled, counters().toString());
-        assertEquals(1, counters().icmpEchoTooLarge, counters().toString());
-        assertNoReply();
+        MbufBurst burst = new MbufBurst(8);
+        int n = link.b().receive(burst);
+        assertEquals(2, n, counters().toString());
+        byte[] message = new byte[icmp.length];
+        int identification = -1;
+        int covered = 0;
+        for (int i = 0; i < n; i++) {
+            byte[] frame = Mbuf.toByteArray(burst.get(i));
+            pool.free(burst.get(i));
+            assertTrue(frame.length - Ethernet.HEADER_LENGTH <= 9000, "within the MTU");
+            MemorySegment f = MemorySegment.ofArray(frame);
+            Ipv4Packet ip = new Ipv4Packet();
+            ip.wrap(f, Ethernet.HEADER_LENGTH, frame.length - Ethernet.HEADER_LENGTH);
+            assertEquals(true, ip.checksumValid());
+            assertEquals(PEER, ip.destination());
+            assertTrue(identification < 0 || identification == ip.identification(), "one identification");
+            identification = ip.identification();
+            int offset = (ip.flagsAndFragmentOffset() & 0x1fff) * 8;
+            boolean more = (ip.flagsAndFragmentOffset() & Ipv4Packet.FLAG_MF) != 0;
+            assertEquals(i < n - 1, more, "MF on all but the last");
+            int length = ip.totalLength() - 20;
+            System.arraycopy(frame, Ethernet.HEADER_LENGTH + 20, message, offset, length);
+            covered += length;
+        }
+        assertEquals(icmp.length, covered);
+        assertEquals(Icmpv4Packet.ECHO_REPLY, message[0] & 0xff);
+        assertEquals(0xffff, Checksum.fold(Checksum.add(0, MemorySegment.ofArray(message), 0, message.length)));
+        assertArrayEquals(Arrays.copyOfRange(icmp, 4, icmp.length), Arrays.copyOfRange(message, 4, message.length));
+        assertEquals(2, counters().fragmentsSent, counters().toString());
+        assertEquals(1, counters().icmpEchoRepliesSent, counters().toString());
     }
 
     // ---------------------------------------------------------------------------------------------- helpers
@@ -224,11 +276,16 @@ class ReassemblyTest {
 
     /** A frame holding bytes [offset, offset + length) of {@code message} as an IPv4 fragment from the peer. */
     private static byte[] fragment(byte[] message, int id, int offset, int length, boolean more) {
+        return fragment(message, id, offset, length, more, OURS);
+    }
+
+    /** As above, to {@code destination}. */
+    private static byte[] fragment(byte[] message, int id, int offset, int length, boolean more, int destination) {
         byte[] frame = new byte[Ethernet.HEADER_LENGTH + 20 + length];
         MemorySegment s = MemorySegment.ofArray(frame);
         Ethernet.write(s, 0, OUR_MAC, PEER_MAC, Ethernet.TYPE_IPV4);
-        Ipv4Packet.write(s, Ethernet.HEADER_LENGTH, 20 + length, id, false, 64, Ipv4Packet.PROTOCOL_ICMP, PEER, OURS,
-                false);
+        Ipv4Packet.write(s, Ethernet.HEADER_LENGTH, 20 + length, id, false, 64, Ipv4Packet.PROTOCOL_ICMP, PEER,
+                destination, false);
         int field = (more ? Ipv4Packet.FLAG_MF : 0) | (offset / 8);
         frame[Ethernet.HEADER_LENGTH + 6] = (byte) (field >>> 8);
         frame[Ethernet.HEADER_LENGTH + 7] = (byte) field;

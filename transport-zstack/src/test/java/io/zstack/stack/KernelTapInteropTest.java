@@ -276,7 +276,8 @@ public class KernelTapInteropTest {
     /**
      * The kernel's TCP client, with path MTU discovery off (its segments go without DF), streams through a kernel
      * router whose interface toward the stack (the TAP) has an MTU of 700: the router cuts every full segment into
-     * fragments. The stack reassembles them, echoes the stream, and the sha256s prove every byte.
+     * fragments. The stack reassembles them, echoes the stream, and the sha256s prove every byte. Then the client
+     * pings with 3,000 bytes: the stack answers in fragments of its own MTU, which the client's kernel reassembles.
      */
     @Test
     void aStreamTheKernelsRouterFragmentsArrivesWhole(@TempDir Path dir) throws Exception {
@@ -301,7 +302,17 @@ public class KernelTapInteropTest {
                 router.exec("ip", "link", "set", "zkfrag0", "up");
                 TcpTapInteropTest.kernelClientStreamsThroughEcho(client, stack, pool, script, "10.87.1.2",
                         4 * 1024 * 1024, 45, null);
+                // and pings of 3,000 bytes: fragments both ways, the replies over the stack's own MTU (1,500) sent in
+                // fragments, which the client's kernel puts back together
+                Command.Result ping;
+                try (TcpTapInteropTest.Runner runner = new TcpTapInteropTest.Runner(stack, now -> { })) {
+                    ping = client.execResult(60, "ping", "-c", "5", "-i", "0.01", "-w", "20", "-M", "dont", "-s",
+                            "3000", "10.87.1.2");
+                }
+                assertTrue(ping.output().contains("5 packets transmitted, 5 received"), ping.output());
                 IpCounters ip = stack.ip().counters();
+                assertEquals(5, ip.icmpEchoRepliesSent, ip.toString());
+                assertEquals(15, ip.fragmentsSent, ip.toString()); // 3,008 bytes of ICMP each: 1,480 + 1,480 + 48
                 assertTrue(ip.ipReassembled > 1000, ip.toString());
                 assertEquals(0, ip.ipReassemblyFailed + ip.ipReassemblyTimeouts + ip.ipFragmentsDropped,
                         ip.toString());

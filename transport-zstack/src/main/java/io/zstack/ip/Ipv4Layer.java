@@ -347,7 +347,9 @@ public final class Ipv4Layer {
             pool.free(frame);
             return;
         }
-        if (!(inFirst == icmpLength ? icmpView.checksumValid() : chainChecksumValid(frame, icmpOffset, icmpLength))) {
+        // (the IPv4 view checked that the chain holds the whole message)
+        if (!(inFirst == icmpLength ? icmpView.checksumValid()
+                : Checksum.fold(Checksum.addChain(0, frame, (int) icmpOffset, icmpLength)) == 0xffff)) {
             counters.icmpBadChecksum++;
             pool.free(frame);
             return;
@@ -376,20 +378,6 @@ public final class Ipv4Layer {
             }
             default -> pool.free(frame);
         }
-    }
-
-    /** The Internet checksum of {@code length} bytes of a chain from {@code offset} into its first mbuf is right. */
-    private static boolean chainChecksumValid(long chain, long offset, int length) {
-        long sum = 0;
-        long position = 0;
-        long skip = offset;
-        for (long seg = chain; seg != 0 && position < length; seg = Mbuf.next(seg)) {
-            int len = (int) Math.min(Mbuf.dataLen(seg) - skip, length - position);
-            sum = Checksum.addAt(sum, position, Mbuf.MEMORY, Mbuf.dataAddress(seg) + skip, len);
-            position += len;
-            skip = 0;
-        }
-        return position == length && Checksum.fold(sum) == 0xffff;
     }
 
     /**
@@ -445,8 +433,6 @@ public final class Ipv4Layer {
         int room = pool.dataRoom() - pool.headroom() - Ethernet.HEADER_LENGTH - Ipv4Packet.MIN_HEADER_LENGTH;
         int piece = Math.min(out.mtu() - Ipv4Packet.MIN_HEADER_LENGTH, room) & ~7;
         int identification = nextIdentification++;
-        long seg = frame;
-        int segOffset = Ethernet.HEADER_LENGTH + Ipv4Packet.MIN_HEADER_LENGTH; // the message's start in the chain
         for (int offset = 0; offset < message; offset += piece) {
             int length = Math.min(piece, message - offset);
             long m = pool.alloc();
@@ -463,19 +449,8 @@ public final class Ipv4Layer {
             Mbuf.MEMORY.set(U16, ip + 6, (short) ((more ? Ipv4Packet.FLAG_MF : 0) | offset / 8));
             Checksum.store(Mbuf.MEMORY, ip + 10, Checksum.finish(Checksum.add(0, Mbuf.MEMORY, ip,
                     Ipv4Packet.MIN_HEADER_LENGTH)));
-            // the next length bytes of the chain
-            long to = ip + Ipv4Packet.MIN_HEADER_LENGTH;
-            for (int copied = 0; copied < length; ) {
-                if (segOffset == Mbuf.dataLen(seg)) {
-                    seg = Mbuf.next(seg);
-                    segOffset = 0;
-                    continue;
-                }
-                int n = Math.min(length - copied, Mbuf.dataLen(seg) - segOffset);
-                MemorySegment.copy(Mbuf.MEMORY, Mbuf.dataAddress(seg) + segOffset, Mbuf.MEMORY, to + copied, n);
-                copied += n;
-                segOffset += n;
-            }
+            Mbuf.copyOut(frame, Ethernet.HEADER_LENGTH + Ipv4Packet.MIN_HEADER_LENGTH + offset, Mbuf.MEMORY,
+                    ip + Ipv4Packet.MIN_HEADER_LENGTH, length);
             counters.packetsSent++;
             counters.fragmentsSent++;
             enqueue(out, m);
@@ -567,14 +542,7 @@ public final class Ipv4Layer {
             return Mbuf.LAYOUT.txTcpChecksum | Mbuf.LAYOUT.txIpv4;
         }
         counters.txChecksumSoftware++;
-        long sum = pseudo;
-        long position = 0;
-        for (long seg = packet; seg != 0; seg = Mbuf.next(seg)) {
-            int len = Mbuf.dataLen(seg);
-            sum = Checksum.addAt(sum, position, Mbuf.MEMORY, Mbuf.dataAddress(seg), len);
-            position += len;
-        }
-        int value = Checksum.finish(sum);
+        int value = Checksum.finish(Checksum.addChain(pseudo, packet, 0, Mbuf.pktLen(packet)));
         if (protocol == Ipv4Packet.PROTOCOL_UDP && value == 0) {
             value = 0xffff;
         }

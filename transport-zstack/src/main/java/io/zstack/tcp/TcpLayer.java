@@ -351,14 +351,8 @@ public final class TcpLayer implements Ipv4Layer.Transport {
     }
 
     private boolean checksumValid(int source, int destination, long packet, int length) {
-        long sum = Checksum.pseudoHeader(source, destination, Ipv4Packet.PROTOCOL_TCP, length);
-        long position = 0;
-        for (long seg = packet; seg != 0 && position < length; seg = Mbuf.next(seg)) {
-            int len = (int) Math.min(Mbuf.dataLen(seg), length - position);
-            sum = Checksum.addAt(sum, position, Mbuf.MEMORY, Mbuf.dataAddress(seg), len);
-            position += len;
-        }
-        return Checksum.fold(sum) == 0xffff;
+        long pseudo = Checksum.pseudoHeader(source, destination, Ipv4Packet.PROTOCOL_TCP, length);
+        return Checksum.fold(Checksum.addChain(pseudo, packet, 0, length)) == 0xffff;
     }
 
     private void freePayload(InboundSegment seg) {

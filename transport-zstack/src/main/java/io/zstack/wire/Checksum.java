@@ -2,6 +2,7 @@ package io.zstack.wire;
 
 import static io.zstack.wire.Layouts.U16;
 
+import io.zstack.buffer.Mbuf;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
@@ -64,6 +65,22 @@ public final class Checksum {
             piece = ((folded & 0xff) << 8) | (folded >>> 8);
         }
         return sum + piece;
+    }
+
+    /**
+     * Adds {@code length} bytes of an mbuf chain to {@code sum}, from {@code offset} into its first mbuf (which holds
+     * at least that many bytes) across as many mbufs as they fill, each piece placed by its position in the data.
+     */
+    public static long addChain(long sum, long chain, int offset, int length) {
+        long position = 0;
+        int skip = offset;
+        for (long seg = chain; seg != 0 && position < length; seg = Mbuf.next(seg)) {
+            int len = (int) Math.min(Mbuf.dataLen(seg) - skip, length - position);
+            sum = addAt(sum, position, Mbuf.MEMORY, Mbuf.dataAddress(seg) + skip, len);
+            position += len;
+            skip = 0;
+        }
+        return sum;
     }
 
     /** Stores a 16-bit checksum value, big-endian, at {@code offset}. */

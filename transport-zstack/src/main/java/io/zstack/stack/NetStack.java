@@ -89,19 +89,7 @@ public final class NetStack implements AutoCloseable {
     public void steerDeviceInput(FlowSteering steering) {
         this.steering = steering;
         // fragments carry no ports and reach one stack; the datagram they make goes to its flow's
-        ip.reassembledSteering(frame -> {
-            int owner = steering.ownerOf(frame);
-            if (owner == steering.self()) {
-                return false;
-            }
-            if (steering.handOver(owner, frame)) {
-                framesHandedOver++;
-            } else {
-                handOverDrops++;
-                device.pool().free(frame);
-            }
-            return true;
-        });
+        ip.reassembledSteering(this::handedToOwner);
     }
 
     /**
@@ -219,18 +207,11 @@ public final class NetStack implements AutoCloseable {
         }
         if (steering != null && from == device) {
             // the frames of other stacks' flows go to them (they coalesce what they take); ours stay, in order
-            int self = steering.self();
             int kept = 0;
             for (int i = 0; i < n; i++) {
                 long frame = rx.get(i);
-                int owner = steering.ownerOf(frame);
-                if (owner == self) {
+                if (!handedToOwner(frame)) {
                     rx.set(kept++, frame);
-                } else if (steering.handOver(owner, frame)) {
-                    framesHandedOver++;
-                } else {
-                    handOverDrops++;
-                    device.pool().free(frame);
                 }
             }
             deliver(from, kept, nowNanos);
@@ -239,6 +220,24 @@ public final class NetStack implements AutoCloseable {
         }
         rx.clear();
         return n;
+    }
+
+    /**
+     * Gives {@code frame} to the stack that owns its flow, or frees it (counted) when that stack cannot take it now;
+     * false, and nothing done, when the flow is this stack's.
+     */
+    private boolean handedToOwner(long frame) {
+        int owner = steering.ownerOf(frame);
+        if (owner == steering.self()) {
+            return false;
+        }
+        if (steering.handOver(owner, frame)) {
+            framesHandedOver++;
+        } else {
+            handOverDrops++;
+            device.pool().free(frame);
+        }
+        return true;
     }
 
     /** IP input of the burst's first {@code n} frames, runs of a connection's segments merged (from the device). */

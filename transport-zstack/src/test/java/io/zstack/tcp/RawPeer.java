@@ -416,8 +416,12 @@ final class RawPeer implements AutoCloseable {
         return true;
     }
 
-    private static byte[] fragmentOf(byte[] frame, int headerLength, int offset, int length, boolean more,
-                                     int field) {
+    /**
+     * Bytes [offset, offset + length) of the IPv4 packet in {@code frame} (Ethernet header first, IPv4 header of
+     * {@code headerLength}, flags field {@code field}) as a fragment frame: headers copied, DF cleared, MF as
+     * {@code more}, the header's checksum summed again.
+     */
+    static byte[] fragmentOf(byte[] frame, int headerLength, int offset, int length, boolean more, int field) {
         int header = 14 + headerLength;
         byte[] f = new byte[header + length];
         System.arraycopy(frame, 0, f, 0, header);

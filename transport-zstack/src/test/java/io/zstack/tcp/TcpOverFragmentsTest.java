@@ -12,9 +12,7 @@ import io.zstack.device.SimulatedLink;
 import io.zstack.device.VirtualClock;
 import io.zstack.ip.IpCounters;
 import io.zstack.ip.Ipv4Config;
-import io.zstack.wire.Checksum;
 import io.zstack.wire.Ethernet;
-import io.zstack.wire.Ipv4Packet;
 import io.zstack.wire.MacAddress;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -132,20 +130,10 @@ class TcpOverFragmentsTest {
         }
 
         private long fragment(byte[] packet, int headerLength, int offset, int length, boolean more) {
-            int header = Ethernet.HEADER_LENGTH + headerLength;
+            int field = (packet[Ethernet.HEADER_LENGTH + 6] & 0xff) << 8 | (packet[Ethernet.HEADER_LENGTH + 7] & 0xff);
+            byte[] f = RawPeer.fragmentOf(packet, headerLength, offset, length, more, field);
             long m = inner.pool().alloc();
-            long at = Mbuf.append(m, header + length);
-            MemorySegment.copy(packet, 0, Mbuf.MEMORY, ValueLayout.JAVA_BYTE, at, header);
-            MemorySegment.copy(packet, header + offset, Mbuf.MEMORY, ValueLayout.JAVA_BYTE, at + header, length);
-            long ip = at + Ethernet.HEADER_LENGTH;
-            int field = (more ? Ipv4Packet.FLAG_MF : 0) | (offset / 8); // DF cleared: the router may cut it
-            Mbuf.MEMORY.set(ValueLayout.JAVA_BYTE, ip + 2, (byte) ((headerLength + length) >>> 8));
-            Mbuf.MEMORY.set(ValueLayout.JAVA_BYTE, ip + 3, (byte) (headerLength + length));
-            Mbuf.MEMORY.set(ValueLayout.JAVA_BYTE, ip + 6, (byte) (field >>> 8));
-            Mbuf.MEMORY.set(ValueLayout.JAVA_BYTE, ip + 7, (byte) field);
-            Mbuf.MEMORY.set(ValueLayout.JAVA_BYTE, ip + 10, (byte) 0);
-            Mbuf.MEMORY.set(ValueLayout.JAVA_BYTE, ip + 11, (byte) 0);
-            Checksum.store(Mbuf.MEMORY, ip + 10, Checksum.finish(Checksum.add(0, Mbuf.MEMORY, ip, headerLength)));
+            MemorySegment.copy(f, 0, Mbuf.MEMORY, ValueLayout.JAVA_BYTE, Mbuf.append(m, f.length), f.length);
             return m;
         }
     }

@@ -235,6 +235,11 @@ final class Reassembly {
             pool.free(d.frames[i]);
             d.frames[i] = 0;
         }
+        release(d);
+    }
+
+    /** The datagram's slot is free again; its fragments are freed or handed on already. */
+    private void release(Datagram d) {
         held -= d.count;
         d.count = 0;
         d.used = false;
@@ -255,16 +260,12 @@ final class Reassembly {
                     pool.free(d.frames[j]);
                 }
                 pool.free(head);
-                held -= d.count;
-                d.count = 0;
-                d.used = false;
+                release(d);
                 return 0;
             }
             last = tail;
         }
-        held -= d.count;
-        d.count = 0;
-        d.used = false;
+        release(d);
         int headerLength = d.headerLengths[0];
         long ipHeader = Mbuf.dataAddress(head) + Ethernet.HEADER_LENGTH;
         Mbuf.MEMORY.set(U16, ipHeader + 2, (short) (headerLength + d.totalPayload));

@@ -1,19 +1,19 @@
 package io.zstack.tcp;
 
 /**
- * Connections by 4-tuple: open addressing with linear probing over parallel arrays, so a lookup per received
- * segment costs a hash and a few int compares and allocates nothing. Grows at 50% load; deletes re-seat the probe
- * chain (no tombstones).
+ * Connections and TIME_WAITs by 4-tuple: open addressing with linear probing over parallel arrays, so a lookup per
+ * received segment costs a hash and a few int compares and allocates nothing. Grows at 50% load; deletes re-seat the
+ * probe chain (no tombstones).
  */
 final class ConnectionTable {
-    private TcpConnection[] slots = new TcpConnection[1024];
+    private TcpTuple[] slots = new TcpTuple[1024];
     private int size;
     /**
      * The connection the last successful {@link #find} returned: a burst of segments mostly belongs to one connection
      * (a bulk transfer, a request and its answer), and four compares beat the hash and the probe. Cleared by
      * {@link #remove}, so it only ever holds a connection that is in the table.
      */
-    private TcpConnection last;
+    private TcpTuple last;
 
     static int hash(int localAddress, int localPort, int remoteAddress, int remotePort) {
         int h = remoteAddress * 0x9E3779B9 + (remotePort << 16 | localPort);
@@ -21,19 +21,19 @@ final class ConnectionTable {
         return h ^ (h >>> 13);
     }
 
-    private static boolean matches(TcpConnection c, int localAddress, int localPort, int remoteAddress, int remotePort) {
+    private static boolean matches(TcpTuple c, int localAddress, int localPort, int remoteAddress, int remotePort) {
         return c.remotePort == remotePort && c.localPort == localPort && c.remoteAddress == remoteAddress
                 && c.localAddress == localAddress;
     }
 
-    TcpConnection find(int localAddress, int localPort, int remoteAddress, int remotePort) {
-        TcpConnection recent = last;
+    TcpTuple find(int localAddress, int localPort, int remoteAddress, int remotePort) {
+        TcpTuple recent = last;
         if (recent != null && matches(recent, localAddress, localPort, remoteAddress, remotePort)) {
             return recent;
         }
         int mask = slots.length - 1;
         for (int i = hash(localAddress, localPort, remoteAddress, remotePort) & mask; ; i = (i + 1) & mask) {
-            TcpConnection c = slots[i];
+            TcpTuple c = slots[i];
             if (c == null) {
                 return null;
             }
@@ -45,7 +45,7 @@ final class ConnectionTable {
     }
 
     /** Adds a connection whose 4-tuple is not in the table. */
-    void add(TcpConnection c) {
+    void add(TcpTuple c) {
         if ((size + 1) * 2 > slots.length) {
             resize(slots.length * 2);
         }
@@ -53,7 +53,7 @@ final class ConnectionTable {
         size++;
     }
 
-    private static void insert(TcpConnection[] table, TcpConnection c) {
+    private static void insert(TcpTuple[] table, TcpTuple c) {
         int mask = table.length - 1;
         int i = hash(c.localAddress, c.localPort, c.remoteAddress, c.remotePort) & mask;
         while (table[i] != null) {
@@ -63,9 +63,9 @@ final class ConnectionTable {
     }
 
     private void resize(int capacity) {
-        TcpConnection[] old = slots;
-        slots = new TcpConnection[capacity];
-        for (TcpConnection c : old) {
+        TcpTuple[] old = slots;
+        slots = new TcpTuple[capacity];
+        for (TcpTuple c : old) {
             if (c != null) {
                 insert(slots, c);
             }
@@ -73,7 +73,7 @@ final class ConnectionTable {
     }
 
     /** Removes this exact connection object; nothing happens if it is not there. */
-    void remove(TcpConnection c) {
+    void remove(TcpTuple c) {
         int mask = slots.length - 1;
         int i = hash(c.localAddress, c.localPort, c.remoteAddress, c.remotePort) & mask;
         while (slots[i] != null && slots[i] != c) {
@@ -88,7 +88,7 @@ final class ConnectionTable {
         slots[i] = null;
         size--;
         for (int j = (i + 1) & mask; slots[j] != null; j = (j + 1) & mask) {
-            TcpConnection moved = slots[j];
+            TcpTuple moved = slots[j];
             slots[j] = null;
             insert(slots, moved);
         }
@@ -99,10 +99,10 @@ final class ConnectionTable {
     }
 
     /** Every connection, for shutdown and diagnostics (a copy, safe to modify the table while iterating it). */
-    TcpConnection[] toArray() {
-        TcpConnection[] out = new TcpConnection[size];
+    TcpTuple[] toArray() {
+        TcpTuple[] out = new TcpTuple[size];
         int n = 0;
-        for (TcpConnection c : slots) {
+        for (TcpTuple c : slots) {
             if (c != null) {
                 out[n++] = c;
             }

@@ -29,7 +29,7 @@ import java.util.Objects;
  *
  * <p>Single-threaded: every method runs on the stack's thread.
  */
-public final class TcpConnection {
+public final class TcpConnection extends TcpTuple {
     /** Events for the layer above (the Netty channel). */
     public interface Handler {
         /** The handshake finished (active open); for passive opens the listener's accept queue says so. */
@@ -62,10 +62,6 @@ public final class TcpConnection {
     private int sendBufferGrown;
     /** Where autotuning stops for this connection: MAX_AUTO_SEND_BUFFER, or what a quarter of its pool holds. */
     private final int autoSendBufferLimit;
-    final int localAddress;
-    final int localPort;
-    final int remoteAddress;
-    final int remotePort;
     /** Where our segments go: device, next hop's MAC, offloads, kept while they hold (see Route). */
     final Route route;
     /** The listener that created us (passive open) until the application accepts us; null otherwise. */
@@ -105,14 +101,11 @@ public final class TcpConnection {
 
     TcpConnection(TcpLayer layer, TcpSettings settings, int localAddress, int localPort, int remoteAddress,
                   int remotePort) {
+        super(localAddress, localPort, remoteAddress, remotePort);
         this.layer = layer;
         this.pool = layer.pool();
         this.autoSendBufferLimit = (int) Math.min(MAX_AUTO_SEND_BUFFER, (long) pool.capacity() / 4 * pool.dataRoom());
         this.settings = settings;
-        this.localAddress = localAddress;
-        this.localPort = localPort;
-        this.remoteAddress = remoteAddress;
-        this.remotePort = remotePort;
         this.route = layer.route(localAddress, remoteAddress);
         this.timers = new ConnectionTimers(this, layer.timers());
         this.sender = new TcpSender(this);
@@ -409,17 +402,6 @@ public final class TcpConnection {
         return !SeqNum.lt(seq, sender.sndUna) && SeqNum.lt(seq, sender.sndMax);
     }
 
-    /**
-     * In TIME_WAIT: whether a SYN on this tuple starts a new incarnation that may take it over (RFC 6191, RFC 9293
-     * §3.6.1). As Linux does: its timestamp must pass PAWS, and either it is newer or the SYN starts past the old
-     * stream (a client opening connections faster than its 1 ms timestamp clock ticks repeats a timestamp).
-     */
-    boolean startsNewIncarnation(InboundSegment syn) {
-        boolean timestamps = timestampsOn && syn.hasTimestamp;
-        return !(timestamps && SeqNum.lt(syn.tsVal, receiver.tsRecent))
-                && (SeqNum.gt(syn.seq, receiver.rcvNxt) || timestamps && SeqNum.gt(syn.tsVal, receiver.tsRecent));
-    }
-
     // The parts, for TcpLayer to ask the one that knows. Plain accessors here and in the parts: the JIT inlines those
     // even where TcpLayer.transmit has used up its inlining budget (a getter of a getter is not one, and was called).
 
@@ -475,11 +457,24 @@ public final class TcpConnection {
             output(nowNanos);
         }
         if (state == TcpState.TIME_WAIT) {
-            // the application heard the close and the EOF (enterTimeWait, receiveFin): nothing more goes to it, so
-            // 2MSL in the connection table must not keep its channel and pipeline reachable (thousands of them on
-            // a server closing first)
-            handler = NO_HANDLER;
+            handOverTimeWait();
         }
+    }
+
+    /**
+     * This input made the connection enter TIME_WAIT, and its last ACK has gone: the tuple's 2 MSL go on in a
+     * {@link TimeWait} of a few dozen bytes, which takes this connection's place in the table, and this object, with
+     * its queues and recovery state, is done (what is left to read stays readable). The application heard the close
+     * and the EOF (enterTimeWait, receiveFin): no handler is kept, so nothing here keeps a channel and its pipeline
+     * reachable either.
+     */
+    private void handOverTimeWait() {
+        TimeWait successor = new TimeWait(this, 2 * settings.mslNanos());
+        long expiry = timers.closeDeadline;
+        handler = NO_HANDLER;
+        state = TcpState.CLOSED;
+        release(null);
+        layer.replaceByTimeWait(this, successor, expiry);
     }
 
     /** RFC 9293 §3.10.7.4 in a synchronized state, step by step: which part answers each, what the state becomes. */
@@ -508,7 +503,7 @@ public final class TcpConnection {
             counters.resetsReceived++;
             switch (state) {
                 case SYN_RECEIVED -> destroy(listener != null ? null : TcpError.REFUSED);
-                case CLOSING, LAST_ACK, TIME_WAIT -> destroy(null);
+                case CLOSING, LAST_ACK -> destroy(null);
                 default -> destroy(TcpError.RESET);
             }
             return;
@@ -559,11 +554,6 @@ public final class TcpConnection {
             } else if (SeqNum.gt(finSeq, receiver.rcvNxt) && !receiver.finReceived) {
                 receiver.pendingFinOffset = receiver.receiveOffset + SeqNum.diff(finSeq, receiver.rcvNxt);
                 receiver.ackNow = true;
-            } else if (state == TcpState.TIME_WAIT) {
-                // a retransmitted FIN: our ACK was lost; acknowledge again and restart 2MSL (RFC 9293 §3.10.7.4)
-                receiver.ackNow = true;
-                timers.closeDeadline = nowNanos + 2 * settings.mslNanos();
-                timers.arm();
             }
         }
     }
@@ -604,6 +594,7 @@ public final class TcpConnection {
         handler.onReadable(this);
     }
 
+    /** TIME_WAIT begins: the application is told, and at the end of this input a {@link TimeWait} takes over. */
     private void enterTimeWait(long nowNanos) {
         if (layer.timeWaitCount >= settings.maxTimeWaits()) {
             // as Linux on tcp_max_tw_buckets: the peer's FIN is acknowledged, the tuple is not kept
@@ -612,7 +603,6 @@ public final class TcpConnection {
             destroy(null);
             return;
         }
-        layer.timeWaitCount++;
         state = TcpState.TIME_WAIT;
         timers.stopAllButClose();
         sender.sent.clear();
@@ -686,11 +676,11 @@ public final class TcpConnection {
     }
 
     /**
-     * The close timer fired: TIME_WAIT is over, FIN_WAIT_2 waited too long (tcp_fin_timeout), or linger expired with
-     * data unacknowledged. Returns whether the connection is gone.
+     * The close timer fired: FIN_WAIT_2 waited too long (tcp_fin_timeout), or linger expired with data
+     * unacknowledged. Returns whether the connection is gone.
      */
     boolean closeTimeout(long nowNanos) {
-        if (state == TcpState.TIME_WAIT || state == TcpState.FIN_WAIT_2) {
+        if (state == TcpState.FIN_WAIT_2) {
             destroy(null);
             return true;
         }
@@ -732,25 +722,27 @@ public final class TcpConnection {
         if (state == TcpState.CLOSED) {
             return;
         }
-        if (state == TcpState.TIME_WAIT) {
-            layer.timeWaitCount--;
-        }
         state = TcpState.CLOSED;
+        release(why);
+        layer.remove(this);
+        notifyClosed(why);
+    }
+
+    /** Frees what a closed connection keeps no more, stops its timers, and leaves its listener. */
+    private void release(TcpError why) {
         sender.sendQueue.clear();
         // a connection still waiting to be accepted leaves the accept queue below: no application will read or close it
         if (closedByApplication || why == TcpError.ABORTED || listener != null) {
             receiver.receiveQueue.clear();
         }
-        // otherwise data received before a RST (or a timeout) stays readable, as on Linux, until close() frees it
+        // otherwise data received before a RST, a timeout or TIME_WAIT stays readable, as on Linux, until close()
         receiver.reassembly.clear();
         sender.sent.clear();
         timers.cancelAll();
-        layer.remove(this);
         if (listener != null) {
             listener.forget(this);
             listener = null;
         }
-        notifyClosed(why);
     }
 
     private void notifyClosed(TcpError why) {

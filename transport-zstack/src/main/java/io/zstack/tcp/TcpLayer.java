@@ -20,6 +20,7 @@ import java.util.HashMap;
 import java.util.Map;
 import java.util.SplittableRandom;
 import java.util.function.IntPredicate;
+import java.util.function.ObjLongConsumer;
 
 /**
  * TCP for one stack instance: demultiplexes segments to connections (4-tuple table) and listeners, answers what
@@ -41,6 +42,9 @@ public final class TcpLayer implements Ipv4Layer.Transport {
     private final ConnectionTable connections = new ConnectionTable();
     private final Map<Long, TcpListener> listeners = new HashMap<>();
     private final TimerWheel<TcpConnection> timers;
+    /** When each {@link TimeWait} ends (its own wheel: a TIME_WAIT is no connection). */
+    private final TimerWheel<TimeWait> timeWaitTimers;
+    private final ObjLongConsumer<TimeWait> timeWaitOver = (tw, nowNanos) -> endTimeWait(tw);
     /** Connections whose pacer holds a segment (BBR's pacing). */
     private final PacedConnections pacedConnections = new PacedConnections();
     /** Connections owing the ACK of full segments received this round ({@link #oweAck}). */
@@ -67,6 +71,7 @@ public final class TcpLayer implements Ipv4Layer.Transport {
         this.cookies = new SynCookies(isns);
         this.random = new SplittableRandom(seed);
         this.timers = new TimerWheel<>(nowNanos);
+        this.timeWaitTimers = new TimerWheel<>(nowNanos);
         this.memoryReserve = Math.max(32, pool.capacity() / 16);
         this.nextEphemeral = EPHEMERAL_FIRST + random.nextInt(EPHEMERAL_LAST - EPHEMERAL_FIRST + 1);
         ip.register(Ipv4Packet.PROTOCOL_TCP, this);
@@ -224,15 +229,46 @@ public final class TcpLayer implements Ipv4Layer.Transport {
         connections.remove(c);
     }
 
+    /** {@code c} entered TIME_WAIT: {@code successor} holds its tuple until {@code expiryNanos} (see {@link TimeWait}). */
+    void replaceByTimeWait(TcpConnection c, TimeWait successor, long expiryNanos) {
+        connections.remove(c);
+        connections.add(successor);
+        timeWaitCount++;
+        timeWaitTimers.schedule(successor.expiry, expiryNanos);
+    }
+
+    /** Whether the tuple {@code c} had is in TIME_WAIT here (a {@link TimeWait} holds it since c closed). */
+    public boolean inTimeWait(TcpConnection c) {
+        return connections.find(c.localAddress, c.localPort, c.remoteAddress, c.remotePort) instanceof TimeWait;
+    }
+
+    /** A segment {@code tw} answers restarted its 2 MSL. */
+    void restartTimeWait(TimeWait tw, long nowNanos) {
+        timeWaitTimers.schedule(tw.expiry, nowNanos + tw.lifetimeNanos);
+    }
+
+    /** The tuple leaves TIME_WAIT: 2 MSL passed, a RST ended it, or a new incarnation takes it. */
+    void endTimeWait(TimeWait tw) {
+        timeWaitTimers.cancel(tw.expiry);
+        connections.remove(tw);
+        timeWaitCount--;
+    }
+
+    /** The ACK a TIME_WAIT answers with: our FIN's successor and the peer's FIN acknowledged, timestamps as before. */
+    void sendTimeWaitAck(TimeWait tw, long nowNanos) {
+        sendBare(tw.localAddress, tw.localPort, tw.remoteAddress, tw.remotePort, tw.sndNxt, tw.rcvNxt, TcpFlags.ACK,
+                tw.windowField, -1, tw.timestampsOn, tw.tsNow(nowNanos), tw.tsRecent, nowNanos);
+    }
+
     /** One line per connection ({@link TcpConnection#describe}), like {@code ss -ti}, for diagnostics. */
     public String describeConnections(long nowNanos) {
         StringBuilder sb = new StringBuilder();
         int timeWaits = 0;
-        for (TcpConnection c : connections.toArray()) {
-            if (c.state() == TcpState.TIME_WAIT) {
-                timeWaits++; // a server closing first holds thousands: counted, not listed (they hold no data)
-            } else {
+        for (TcpTuple t : connections.toArray()) {
+            if (t instanceof TcpConnection c) {
                 sb.append(c.describe(nowNanos)).append('\n');
+            } else {
+                timeWaits++; // a server closing first holds thousands: counted, not listed (they hold no data)
             }
         }
         if (timeWaits > 0) {
@@ -245,6 +281,7 @@ public final class TcpLayer implements Ipv4Layer.Transport {
     public void poll(long nowNanos) {
         sendOwedAcks(nowNanos);
         timers.advance(nowNanos, TcpConnection::timersDue);
+        timeWaitTimers.advance(nowNanos, timeWaitOver);
         pacedConnections.release(nowNanos);
     }
 
@@ -283,8 +320,12 @@ public final class TcpLayer implements Ipv4Layer.Transport {
 
     /** Resets every connection and frees everything (stack shutdown). */
     public void abortAll(long nowNanos) {
-        for (TcpConnection c : connections.toArray()) {
-            c.abort(nowNanos);
+        for (TcpTuple t : connections.toArray()) {
+            if (t instanceof TcpConnection c) {
+                c.abort(nowNanos);
+            } else {
+                endTimeWait((TimeWait) t);
+            }
         }
         for (TcpListener l : listeners.values().toArray(new TcpListener[0])) {
             l.close(nowNanos);
@@ -363,17 +404,22 @@ public final class TcpLayer implements Ipv4Layer.Transport {
     }
 
     private void dispatch(InboundSegment seg, long nowNanos) {
-        TcpConnection c = connections.find(seg.destinationAddress, seg.destinationPort, seg.sourceAddress,
+        TcpTuple t = connections.find(seg.destinationAddress, seg.destinationPort, seg.sourceAddress,
                 seg.sourcePort);
-        if (c != null && c.state() == TcpState.TIME_WAIT && seg.has(TcpFlags.SYN) && !seg.has(TcpFlags.ACK)
-                && !seg.has(TcpFlags.RST) && c.startsNewIncarnation(seg)) {
-            c.destroy(null);
-            counters.timeWaitReused++;
-            c = null;
-        }
-        if (c != null) {
+        if (t instanceof TcpConnection c) {
             c.input(seg, nowNanos);
             return;
+        }
+        if (t != null) {
+            TimeWait tw = (TimeWait) t;
+            if (!seg.has(TcpFlags.SYN) || seg.has(TcpFlags.ACK) || seg.has(TcpFlags.RST)
+                    || !tw.startsNewIncarnation(seg)) {
+                tw.input(this, seg, nowNanos);
+                freePayload(seg);
+                return;
+            }
+            endTimeWait(tw); // a new incarnation: the listener takes the SYN
+            counters.timeWaitReused++;
         }
         TcpListener l = listeners.get(listenerKey(seg.destinationAddress, seg.destinationPort));
         if (l == null) {
@@ -490,8 +536,8 @@ public final class TcpLayer implements Ipv4Layer.Transport {
         int sourcePort = Short.toUnsignedInt(original.get(BIG_ENDIAN_U16, tcp));
         int destinationPort = Short.toUnsignedInt(original.get(BIG_ENDIAN_U16, tcp + 2));
         int seq = original.get(BIG_ENDIAN_U32, tcp + 4);
-        TcpConnection c = connections.find(quoted.source(), sourcePort, quoted.destination(), destinationPort);
-        if (c == null || !c.isUnacknowledged(seq)) {
+        if (!(connections.find(quoted.source(), sourcePort, quoted.destination(), destinationPort)
+                instanceof TcpConnection c) || !c.isUnacknowledged(seq)) {
             counters.icmpIgnored++;
             return;
         }
@@ -517,15 +563,23 @@ public final class TcpLayer implements Ipv4Layer.Transport {
     /** A segment with no payload and no connection behind it (RST, cookie SYN-ACK). */
     private void sendBare(int source, int sourcePort, int destination, int destinationPort, int seq, int ack,
                           int flags, int window, int mss, long nowNanos) {
+        sendBare(source, sourcePort, destination, destinationPort, seq, ack, flags, window, mss, false, 0, 0,
+                nowNanos);
+    }
+
+    /** {@link #sendBare}, with the timestamp option when {@code timestamps} (a TIME_WAIT's ACK). */
+    private void sendBare(int source, int sourcePort, int destination, int destinationPort, int seq, int ack,
+                          int flags, int window, int mss, boolean timestamps, int tsVal, int tsEcr, long nowNanos) {
         long m = allocHeader();
         if (m == 0) {
             return;
         }
-        int optionsLength = mss > 0 ? 4 : 0;
+        int optionsLength = TcpHeader.optionsLength(mss > 0, false, false, timestamps, 0);
         long address = Mbuf.append(m, TcpHeader.MIN_HEADER_LENGTH + optionsLength);
         MemorySegment h = MemorySegment.ofAddress(address).reinterpret(TcpHeader.MIN_HEADER_LENGTH + optionsLength);
-        if (mss > 0) {
-            TcpHeader.writeOptions(h, TcpHeader.MIN_HEADER_LENGTH, mss, -1, false, false, 0, 0, null, null, 0);
+        if (optionsLength > 0) {
+            TcpHeader.writeOptions(h, TcpHeader.MIN_HEADER_LENGTH, mss > 0 ? mss : -1, -1, false, timestamps, tsVal,
+                    tsEcr, null, null, 0);
         }
         TcpHeader.write(h, 0, sourcePort, destinationPort, seq, ack, TcpHeader.MIN_HEADER_LENGTH + optionsLength,
                 flags, window);

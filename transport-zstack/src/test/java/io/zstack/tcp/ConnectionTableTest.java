@@ -41,7 +41,7 @@ class ConnectionTableTest {
         return new TcpConnection(layer, TcpSettings.defaults(), LOCAL, localPort, remoteAddress, remotePort);
     }
 
-    private TcpConnection find(TcpConnection c) {
+    private TcpTuple find(TcpConnection c) {
         return table.find(c.localAddress, c.localPort, c.remoteAddress, c.remotePort);
     }
 
@@ -150,7 +150,7 @@ class ConnectionTableTest {
             assertSame(model.get(key), table.find(LOCAL, 80, remote, port), "step " + step);
         }
         assertEquals(model.size(), table.size());
-        Set<TcpConnection> listed = new HashSet<>(Arrays.asList(table.toArray()));
+        Set<TcpTuple> listed = new HashSet<>(Arrays.asList(table.toArray()));
         assertEquals(new HashSet<>(model.values()), listed);
         for (TcpConnection c : model.values()) {
             assertSame(c, find(c));

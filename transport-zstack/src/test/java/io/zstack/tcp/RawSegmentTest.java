@@ -2,6 +2,7 @@ package io.zstack.tcp;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -846,6 +847,80 @@ class RawSegmentTest {
         assertEquals(0, peer.tcp().timeWaitCount);
     }
 
+    /**
+     * The peer's FIN again (our last ACK was lost) is acknowledged again from TIME_WAIT, with our FIN's successor,
+     * the window and timestamps a connection's ACK has (echoing the retransmission), and restarts the 2 MSL.
+     */
+    @Test
+    void aRetransmittedFinInTimeWaitIsAcknowledgedAgainAndRestartsTwoMsl() {
+        handshake();
+        conn.close(peer.now());
+        peer.poll();
+        RawPeer.Sent fin = peer.next();
+        peer.send(segment(TcpFlags.ACK | TcpFlags.FIN, peerIsn + 1, fin.seq() + 1));
+        RawPeer.Sent lastAck = peer.next();
+        assertTrue(peer.tcp().inTimeWait(conn));
+        long msl = conn.settings().mslNanos();
+        peer.advance(msl);
+        peerTs += 1000;
+        peer.send(segment(TcpFlags.ACK | TcpFlags.FIN, peerIsn + 1, fin.seq() + 1));
+        RawPeer.Sent again = peer.next();
+        assertNotNull(again, "the FIN is acknowledged again");
+        assertEquals(TcpFlags.ACK, again.flags());
+        assertEquals(fin.seq() + 1, again.seq());
+        assertEquals(peerIsn + 2, again.ack());
+        assertEquals(lastAck.window(), again.window(), "the window the last ACK advertised");
+        assertTrue(again.options().timestamp());
+        assertEquals(peerTs, again.options().tsEcr(), "the retransmission's timestamp echoed");
+        assertTrue(again.options().tsVal() - lastAck.options().tsVal() >= msl / 1_000_000,
+                "our timestamp clock went on: " + lastAck.options().tsVal() + " then " + again.options().tsVal());
+        assertNull(peer.next());
+        peer.advance(2 * msl - 100 * MS);
+        assertTrue(peer.tcp().inTimeWait(conn), "2 MSL from the retransmitted FIN, not from the first");
+        peer.advance(200 * MS);
+        assertFalse(peer.tcp().inTimeWait(conn));
+        assertEquals(0, peer.tcp().connectionCount());
+        assertEquals(0, peer.tcp().timeWaitCount);
+    }
+
+    /** A RST at RCV.NXT ends TIME_WAIT; one anywhere else is ignored (a blind reset, RFC 5961) and not answered. */
+    @Test
+    void onlyAResetAtTheNextSequenceNumberEndsTimeWait() {
+        handshake();
+        closeIntoTimeWait();
+        peer.send(segment(TcpFlags.RST, peerIsn + 1000, 0));
+        assertNull(peer.next(), "not answered");
+        assertTrue(peer.tcp().inTimeWait(conn));
+        assertEquals(1, peer.tcp().counters().resetsIgnored);
+        peer.send(segment(TcpFlags.RST, peerIsn + 2, 0));
+        assertNull(peer.next());
+        assertFalse(peer.tcp().inTimeWait(conn));
+        assertEquals(0, peer.tcp().connectionCount());
+        assertEquals(0, peer.tcp().timeWaitCount);
+    }
+
+    /**
+     * Bare segments TIME_WAIT cannot take (an old duplicate ACK, a SYN that is not a new incarnation) are answered
+     * with an ACK at most once per 500 ms, as a connection answers them: two TIME_WAITs answering each other's ACKs
+     * would loop.
+     */
+    @Test
+    void timeWaitAnswersBareSegmentsAtMostTwiceASecond() {
+        handshake();
+        closeIntoTimeWait();
+        for (int i = 0; i < 3; i++) {
+            peer.send(segment(TcpFlags.ACK, peerIsn + 5000, iss)); // out of the window
+        }
+        RawPeer.Sent answer = peer.next();
+        assertNotNull(answer, "the first is answered");
+        assertEquals(peerIsn + 2, answer.ack());
+        assertNull(peer.next(), "the next two are not");
+        assertEquals(2, peer.tcp().counters().invalidAcksSuppressed);
+        peer.advance(600 * MS);
+        peer.send(segment(TcpFlags.ACK, peerIsn + 5000, iss));
+        assertNotNull(peer.next(), "answered again after 500 ms");
+    }
+
     /** With maxTimeWaits held, a closing connection still acknowledges the peer's FIN, then keeps no TIME_WAIT. */
     @Test
     void beyondMaxTimeWaitsAClosingConnectionAcknowledgesAndGoes() {
@@ -865,7 +940,8 @@ class RawSegmentTest {
     private void closeIntoTimeWait() {
         closeFirst();
         peer.drain();
-        assertEquals(TcpState.TIME_WAIT, conn.state());
+        assertTrue(peer.tcp().inTimeWait(conn), "the tuple is in TIME_WAIT");
+        assertEquals(TcpState.CLOSED, conn.state(), "the connection itself is done: a TimeWait holds the tuple");
     }
 
     /** The accepted connection closes first; the peer acknowledges its FIN with its own, which gets acknowledged. */
@@ -898,7 +974,7 @@ class RawSegmentTest {
         assertTrue(synAck.has(TcpFlags.SYN) && synAck.has(TcpFlags.ACK), "a SYN-ACK, a new connection");
         assertEquals(peerIsn + 1, synAck.ack());
         assertEquals(1, peer.tcp().counters().timeWaitReused);
-        assertEquals(TcpState.CLOSED, conn.state(), "the old incarnation is gone");
+        assertFalse(peer.tcp().inTimeWait(conn), "the old incarnation is gone");
         peer.send(segment(TcpFlags.ACK, peerIsn + 1, synAck.seq() + 1));
         TcpConnection again = listener.accept();
         assertNotNull(again, "accepted");
@@ -916,7 +992,7 @@ class RawSegmentTest {
         RawPeer.Sent reply = peer.next();
         assertTrue(reply == null || !reply.has(TcpFlags.SYN), "no SYN-ACK: " + reply);
         assertEquals(0, peer.tcp().counters().timeWaitReused);
-        assertEquals(TcpState.TIME_WAIT, conn.state());
+        assertTrue(peer.tcp().inTimeWait(conn));
     }
 
     /**

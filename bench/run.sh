@@ -11,6 +11,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 
+for arg in "$@"; do
+    if [ "$arg" = -h ] || [ "$arg" = --help ]; then
+        # usage only: no packages, build, namespaces or results folder for it
+        sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'
+        echo
+        exec python3 bench/harness.py --help
+    fi
+done
+
 if [ "$(id -u)" != 0 ]; then
     echo "bench/run.sh needs root (DPDK, network namespaces). Run it with sudo." >&2
     exit 1

@@ -15,16 +15,7 @@ stack_address=10.77.0.2
 java_pid=
 
 cleanup() {
-    if [ -n "$java_pid" ] && kill -0 "$java_pid" 2>/dev/null; then
-        # SIGTERM lets the server close its port and EAL; one that hangs is killed after 10 s
-        kill -TERM "$java_pid" 2>/dev/null || true
-        for _ in $(seq 1 100); do
-            kill -0 "$java_pid" 2>/dev/null || break
-            sleep 0.1
-        done
-        kill -KILL "$java_pid" 2>/dev/null || true
-        wait "$java_pid" 2>/dev/null || true
-    fi
+    zstack_stop "$java_pid"
     ip netns del "$ns" 2>/dev/null || true
     # the server removes its EAL runtime folder at exit; this covers one that had to be killed
     zstack_clean_leftovers

@@ -46,15 +46,7 @@ java_pid=
 mkdir -p "$out"
 
 cleanup() {
-    if [ -n "$java_pid" ] && kill -0 "$java_pid" 2>/dev/null; then
-        kill -TERM "$java_pid" 2>/dev/null || true
-        for _ in $(seq 1 100); do
-            kill -0 "$java_pid" 2>/dev/null || break
-            sleep 0.1
-        done
-        kill -KILL "$java_pid" 2>/dev/null || true
-        wait "$java_pid" 2>/dev/null || true
-    fi
+    zstack_stop "$java_pid"
     # wrk or curl left in the namespace (a phase interrupted) go before it does
     ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null || true
     ip netns del "$ns" 2>/dev/null || true

@@ -124,6 +124,20 @@ export MAVEN_OPTS="${MAVEN_OPTS:-} --sun-misc-unsafe-memory-access=allow -Djansi
 # Removes what ZStack processes that are gone left behind: EAL runtime folders (/var/run/dpdk/zstack-PID; a process
 # removes its own at exit unless it was killed) and test namespaces (zst-PID-N, zstack-demo-PID) with whatever still
 # runs in them. Folders and namespaces of live processes, another run's included, are left alone.
+# Stops a process we started: SIGTERM (a ZStack server then closes its port and EAL), SIGKILL if it is still there
+# 10 s later.   zstack_stop PID
+zstack_stop() {
+    local pid=$1
+    [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 0
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 1 100); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+}
+
 zstack_clean_leftovers() {
     local d pid ns removed=()
     for d in /var/run/dpdk/zstack-*; do

@@ -878,9 +878,7 @@ class RawSegmentTest {
         peer.advance(2 * msl - 100 * MS);
         assertTrue(peer.tcp().inTimeWait(conn), "2 MSL from the retransmitted FIN, not from the first");
         peer.advance(200 * MS);
-        assertFalse(peer.tcp().inTimeWait(conn));
-        assertEquals(0, peer.tcp().connectionCount());
-        assertEquals(0, peer.tcp().timeWaitCount);
+        assertTimeWaitOver();
     }
 
     /** A RST at RCV.NXT ends TIME_WAIT; one anywhere else is ignored (a blind reset, RFC 5961) and not answered. */
@@ -894,9 +892,7 @@ class RawSegmentTest {
         assertEquals(1, peer.tcp().counters().resetsIgnored);
         peer.send(segment(TcpFlags.RST, peerIsn + 2, 0));
         assertNull(peer.next());
-        assertFalse(peer.tcp().inTimeWait(conn));
-        assertEquals(0, peer.tcp().connectionCount());
-        assertEquals(0, peer.tcp().timeWaitCount);
+        assertTimeWaitOver();
     }
 
     /**
@@ -919,6 +915,12 @@ class RawSegmentTest {
         peer.advance(600 * MS);
         peer.send(segment(TcpFlags.ACK, peerIsn + 5000, iss));
         assertNotNull(peer.next(), "answered again after 500 ms");
+    }
+
+    private void assertTimeWaitOver() {
+        assertFalse(peer.tcp().inTimeWait(conn));
+        assertEquals(0, peer.tcp().connectionCount());
+        assertEquals(0, peer.tcp().timeWaitCount);
     }
 
     /** With maxTimeWaits held, a closing connection still acknowledges the peer's FIN, then keeps no TIME_WAIT. */

@@ -20,7 +20,7 @@ after a full collection (jcmd). The reference is taken after the first cycle (ev
 size) once its last TIME_WAIT is over (2 MSL, a minute; a TIME_WAIT holds heap but no buffer), and the same after the
 last cycle. The soak fails when: any phase's answers are wrong (a status other than 200, a byte that differs, an
 error where the phase expects none); the server dies or stops answering; at the end a connection is left, the pool
-does not have exactly the free mbufs of the reference, or the heap grew by more than --heap-growth-mib; or the
+has fewer free mbufs than the reference, or the heap grew by more than --heap-growth-mib; or the
 server's log has an exception.
 """
 import argparse
@@ -259,11 +259,11 @@ class Soak:
             free = max(free, self.free_mbufs(self.stats()))
         entry = dict(at=name, free_mbufs=free, heap_mib=self.heap_after_gc(),
                      open_connections=self.open_connections(text), time_waits=self.time_waits(text))
+        totals = self.counters(text)  # summed over the loops
         for key in ("noMbufs", "retransmittedSegments", "resetsSent", "resetsReceived", "timeWaits",
                     "timeWaitOverflows", "checksumErrors", "malformed", "listenOverflows"):
-            m = re.search(rf"\b{key}=(\d+)", text)
-            if m:
-                entry[key] = int(m.group(1))
+            if totals.get(key):
+                entry[key] = totals[key]
         self.history.append(entry)
         with open(os.path.join(self.a.out, f"stats-{name}.txt"), "w") as f:
             f.write(text)
@@ -305,7 +305,9 @@ class Soak:
         if last["open_connections"] or last["time_waits"]:
             failures.append(f"{last['open_connections']} connections open and {last['time_waits']} in TIME_WAIT "
                             f"{self.a.settle_seconds + 70} s after the last phase")
-        if last["free_mbufs"] != baseline["free_mbufs"]:
+        # fewer free mbufs at the end than at the reference is a leak; more is not (two loops on DPDK's tap read
+        # 61,697 at the reference and at the end, both idle a minute, and 61,698 at every checkpoint between)
+        if last["free_mbufs"] < baseline["free_mbufs"]:
             failures.append(f"the pool had {baseline['free_mbufs']} mbufs free after cycle 1 and "
                             f"{last['free_mbufs']} after cycle {cycle}, both with no connection left")
         growth = last["heap_mib"] - baseline["heap_mib"]

@@ -229,7 +229,7 @@ public final class TcpLayer implements Ipv4Layer.Transport {
         connections.remove(c);
     }
 
-    /** {@code c} entered TIME_WAIT: {@code successor} holds its tuple until {@code expiryNanos} (see {@link TimeWait}). */
+    /** {@code c} entered TIME_WAIT: {@code successor} holds its tuple until {@code expiryNanos} ({@link TimeWait}). */
     void replaceByTimeWait(TcpConnection c, TimeWait successor, long expiryNanos) {
         connections.remove(c);
         connections.add(successor);

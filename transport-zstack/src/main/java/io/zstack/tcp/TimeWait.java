@@ -4,8 +4,8 @@ package io.zstack.tcp;
  * A 4-tuple in TIME_WAIT (RFC 9293 §3.6): what a connection that closed first leaves for 2 MSL, so that a late
  * segment of it is not taken for a new connection's and a lost last ACK can be sent again. It keeps only what that
  * takes (the sequence numbers, the timestamps, the window it last advertised), as Linux's timewait socket does: the
- * connection itself, with its queues, recovery and congestion state (about 3 KB of heap), goes when it enters TIME_WAIT.
- * A server closing first holds up to {@link TcpSettings#maxTimeWaits} of these.
+ * connection itself, with its queues, recovery and congestion state (about 3 KB of heap), goes when it enters
+ * TIME_WAIT. A server closing first holds up to {@link TcpSettings#maxTimeWaits} of these.
  *
  * <p>Input, as Linux's {@code tcp_timewait_state_process}: a RST at RCV.NXT ends it; a bare ACK at RCV.NXT restarts
  * its 2 MSL; a SYN that starts a new incarnation takes the tuple over ({@link #startsNewIncarnation}, in

@@ -88,7 +88,6 @@ public final class Ipv4Layer {
     /** Answers a datagram given up on with ICMP time exceeded (RFC 1122 §3.3.2), nowNanos the upkeep's. */
     private final Reassembly.TimeoutSink timedOut = this::reassemblyTimeExceeded;
     private static final ValueLayout.OfInt U32 = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.BIG_ENDIAN);
-    private static final ValueLayout.OfShort U16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.BIG_ENDIAN);
 
     /**
      * @param device   the interface (a DPDK port queue, a simulated link end, ...)
@@ -443,12 +442,10 @@ public final class Ipv4Layer {
             long at = Mbuf.append(m, Ethernet.HEADER_LENGTH + Ipv4Packet.MIN_HEADER_LENGTH + length);
             Ethernet.write(Mbuf.MEMORY, at, destinationMac, sourceMac, Ethernet.TYPE_IPV4);
             long ip = at + Ethernet.HEADER_LENGTH;
-            Ipv4Packet.write(Mbuf.MEMORY, ip, Ipv4Packet.MIN_HEADER_LENGTH + length, identification, false, TTL,
-                    Ipv4Packet.PROTOCOL_ICMP, source, destination, false);
             boolean more = offset + length < message;
-            Mbuf.MEMORY.set(U16, ip + 6, (short) ((more ? Ipv4Packet.FLAG_MF : 0) | offset / 8));
-            Checksum.store(Mbuf.MEMORY, ip + 10, Checksum.finish(Checksum.add(0, Mbuf.MEMORY, ip,
-                    Ipv4Packet.MIN_HEADER_LENGTH)));
+            Ipv4Packet.write(Mbuf.MEMORY, ip, Ipv4Packet.MIN_HEADER_LENGTH + length, identification,
+                    (more ? Ipv4Packet.FLAG_MF : 0) | offset / 8, TTL, Ipv4Packet.PROTOCOL_ICMP, source, destination,
+                    true);
             Mbuf.copyOut(frame, Ethernet.HEADER_LENGTH + Ipv4Packet.MIN_HEADER_LENGTH + offset, Mbuf.MEMORY,
                     ip + Ipv4Packet.MIN_HEADER_LENGTH, length);
             counters.packetsSent++;

@@ -118,11 +118,23 @@ public final class Ipv4Packet {
     /** Writes a 20-byte header (no options) with its checksum, or with 0 in the checksum field if offloaded. */
     public static void write(MemorySegment segment, long offset, int totalLength, int identification, boolean dontFragment,
                              int ttl, int protocol, int source, int destination, boolean fillChecksum) {
+        write(segment, offset, totalLength, identification, dontFragment ? FLAG_DF : 0, ttl, protocol, source,
+                destination, fillChecksum);
+    }
+
+    /**
+     * {@link #write}, with the whole flags and fragment offset field given ({@code flagsAndFragmentOffset}: DF, MF and
+     * the offset in 8-byte units), as a fragment's header has it.
+     */
+    public static void write(MemorySegment segment, long offset, int totalLength, int identification,
+                             int flagsAndFragmentOffset, int ttl, int protocol, int source, int destination,
+                             boolean fillChecksum) {
         // three stores, not ten (each access of a segment is checked); the checksum summed from the values
+        int fragmentField = flagsAndFragmentOffset & 0xffff;
         int checksum = fillChecksum
-                ? headerChecksum(totalLength, identification, dontFragment, ttl, protocol, source, destination) : 0;
+                ? headerChecksum(totalLength, identification, fragmentField, ttl, protocol, source, destination) : 0;
         segment.set(U64, offset, (0x45L << 56) | ((long) (totalLength & 0xffff) << 32)
-                | ((long) (identification & 0xffff) << 16) | (dontFragment ? FLAG_DF : 0));
+                | ((long) (identification & 0xffff) << 16) | fragmentField);
         segment.set(U64, offset + 8, ((long) (ttl & 0xff) << 56) | ((long) (protocol & 0xff) << 48)
                 | ((long) checksum << 32) | Integer.toUnsignedLong(source));
         segment.set(U32, offset + 16, destination);
@@ -131,7 +143,13 @@ public final class Ipv4Packet {
     /** The checksum field of the 20-byte header {@link #write} writes with these values. */
     public static int headerChecksum(int totalLength, int identification, boolean dontFragment, int ttl, int protocol,
                                      int source, int destination) {
-        long sum = 0x4500L + (totalLength & 0xffff) + (identification & 0xffff) + (dontFragment ? FLAG_DF : 0)
+        return headerChecksum(totalLength, identification, dontFragment ? FLAG_DF : 0, ttl, protocol, source,
+                destination);
+    }
+
+    private static int headerChecksum(int totalLength, int identification, int flagsAndFragmentOffset, int ttl,
+                                      int protocol, int source, int destination) {
+        long sum = 0x4500L + (totalLength & 0xffff) + (identification & 0xffff) + (flagsAndFragmentOffset & 0xffff)
                 + (((ttl & 0xff) << 8) | (protocol & 0xff)) + (source >>> 16) + (source & 0xffff)
                 + (destination >>> 16) + (destination & 0xffff);
         return Checksum.finish(sum);

@@ -25,7 +25,7 @@ final class ConnectionTimers {
     /** RFC 9293 §3.8.6.1 zero-window probe (and the override of sender silly-window avoidance). */
     long persistDeadline;
     long keepAliveDeadline;
-    /** TIME_WAIT expiry, FIN_WAIT_2 timeout, or linger expiry. */
+    /** FIN_WAIT_2 timeout, or linger expiry (a TIME_WAIT is a {@link TimeWait} with a timer of its own). */
     long closeDeadline;
 
     ConnectionTimers(TcpConnection connection, TimerWheel<TcpConnection> wheel) {
@@ -59,19 +59,14 @@ final class ConnectionTimers {
         return a == 0 ? b : b == 0 ? a : Math.min(a, b);
     }
 
-    /** Every timer of the recovery and data-transfer states off (entering TIME_WAIT); does not re-arm. */
-    void stopAllButClose() {
+    /** Every timer off and the wheel entry cancelled (the connection is gone). */
+    void cancelAll() {
         retransmitDeadline = 0;
         reorderDeadline = 0;
         probeDeadline = 0;
         persistDeadline = 0;
         keepAliveDeadline = 0;
         delayedAckDeadline = 0;
-    }
-
-    /** Every timer off and the wheel entry cancelled (the connection is gone). */
-    void cancelAll() {
-        stopAllButClose();
         closeDeadline = 0;
         wheel.cancel(entry);
     }

@@ -457,7 +457,7 @@ public final class TcpConnection extends TcpTuple {
             output(nowNanos);
         }
         if (state == TcpState.TIME_WAIT) {
-            handOverTimeWait();
+            handOverTimeWait(nowNanos);
         }
     }
 
@@ -468,13 +468,12 @@ public final class TcpConnection extends TcpTuple {
      * and the EOF (enterTimeWait, receiveFin): no handler is kept, so nothing here keeps a channel and its pipeline
      * reachable either.
      */
-    private void handOverTimeWait() {
+    private void handOverTimeWait(long nowNanos) {
         TimeWait successor = new TimeWait(this, 2 * settings.mslNanos());
-        long expiry = timers.closeDeadline;
         handler = NO_HANDLER;
         state = TcpState.CLOSED;
         release(null);
-        layer.replaceByTimeWait(this, successor, expiry);
+        layer.replaceByTimeWait(this, successor, nowNanos + successor.lifetimeNanos);
     }
 
     /** RFC 9293 §3.10.7.4 in a synchronized state, step by step: which part answers each, what the state becomes. */
@@ -603,12 +602,8 @@ public final class TcpConnection extends TcpTuple {
             destroy(null);
             return;
         }
+        // its queues and timers go when the TimeWait takes over, at the end of this input (handOverTimeWait)
         state = TcpState.TIME_WAIT;
-        timers.stopAllButClose();
-        sender.sent.clear();
-        timers.closeDeadline = nowNanos + 2 * settings.mslNanos();
-        sender.sendQueue.clear();
-        timers.arm();
         layer.counters().timeWaits++;
         notifyClosed(null); // the application is done with it; the 4-tuple stays reserved until 2MSL
     }
@@ -638,7 +633,12 @@ public final class TcpConnection extends TcpTuple {
 
     /** Our TSval: milliseconds on a per-connection offset clock (RFC 7323 §5.4, RFC 9293 hides uptime). */
     int tsNow(long nowNanos) {
-        return (int) (nowNanos / 1_000_000L + tsOffsetMillis);
+        return tsValue(nowNanos, tsOffsetMillis);
+    }
+
+    /** The TSval clock at {@code nowNanos} for a connection whose offset is {@code offsetMillis} (and its TimeWait's). */
+    static int tsValue(long nowNanos, long offsetMillis) {
+        return (int) (nowNanos / 1_000_000L + offsetMillis);
     }
 
     /** When the timestamp {@code seg} echoes was sent (our clock, millisecond precision), or Long.MIN_VALUE if none. */

@@ -96,8 +96,8 @@ final class TimeWait extends TcpTuple {
         layer.sendTimeWaitAck(this, nowNanos);
     }
 
-    /** Our TSval now (as {@link TcpConnection#tsNow}). */
+    /** Our TSval now: the connection's clock goes on ({@link TcpConnection#tsValue}). */
     int tsNow(long nowNanos) {
-        return (int) (nowNanos / 1_000_000L + tsOffsetMillis);
+        return TcpConnection.tsValue(nowNanos, tsOffsetMillis);
     }
 }

@@ -29,8 +29,8 @@ import json
 import os
 import random
 import re
+import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -73,7 +73,8 @@ class Soak:
     def stats(self):
         return self.curl(f"{self.base}/stats", timeout=10).stdout
 
-    def wrk(self, connections, seconds, mode, size, timeout="5s"):
+    def wrk(self, label, connections, seconds, mode, size, timeout="5s"):
+        """A wrk run from the namespace: its ZSBENCH line, or SoakFailure if it failed or counted any error."""
         env = dict(os.environ, ZSBENCH_MODE=mode, ZSBENCH_SIZE=str(size))
         cmd = self.ns + ["wrk", "-t", "1", "-c", str(connections), "-d", f"{seconds}s", "--timeout", timeout,
                          "-s", os.path.join(HERE, "wrk-report.lua"), self.base]
@@ -81,24 +82,22 @@ class Soak:
         line = next((l for l in p.stdout.splitlines() if l.startswith("ZSBENCH ")), None)
         if p.returncode != 0 or line is None:
             raise SoakFailure(f"wrk failed ({p.returncode}): {p.stdout[-300:]} {p.stderr[-300:]}")
-        return {k: float(v) for k, v in (kv.split("=", 1) for kv in line.split()[1:])}
+        r = {k: float(v) for k, v in (kv.split("=", 1) for kv in line.split()[1:])}
+        errors = {k: int(v) for k, v in r.items() if k.startswith("err_") and v}
+        if errors or r["requests"] == 0:
+            raise SoakFailure(f"{label}: {int(r['requests'])} requests, errors {errors}")
+        return r
 
     # ---------------------------------------------------------------------------------------------- phases
 
     def keepalive(self, connections, size):
-        r = self.wrk(connections, self.a.phase_seconds, "post", size)
-        errors = {k: int(v) for k, v in r.items() if k.startswith("err_") and v}
-        if errors or r["requests"] == 0:
-            raise SoakFailure(f"keep-alive {size} B: {int(r['requests'])} requests, errors {errors}")
+        r = self.wrk(f"keep-alive {size} B", connections, self.a.phase_seconds, "post", size)
         return f"{int(r['requests'])} requests, {r['requests'] / self.a.phase_seconds:.0f}/s, p99 {int(r['lat_p99_us'])} us"
 
     def new_connections(self):
-        r = self.wrk(100, self.a.phase_seconds, "post-close", 64)
         # wrk counts the server's close after each answer as neither error nor request; a connect error or a
         # status other than 200 is one
-        errors = {k: int(v) for k, v in r.items() if k.startswith("err_") and v}
-        if errors or r["requests"] == 0:
-            raise SoakFailure(f"new connections: {int(r['requests'])} requests, errors {errors}")
+        r = self.wrk("new connections", 100, self.a.phase_seconds, "post-close", 64)
         return f"{int(r['requests'])} connections, {r['requests'] / self.a.phase_seconds:.0f}/s"
 
     def bulk(self):
@@ -347,8 +346,11 @@ def parse():
 if __name__ == "__main__":
     args = parse()
     os.makedirs(args.out, exist_ok=True)
+    soak = Soak(args)
     try:
-        Soak(args).main()
+        soak.main()
     except SoakFailure as e:
         log(f"FAILED: {e}")
         sys.exit(1)
+    finally:
+        shutil.rmtree(soak.tmp, ignore_errors=True)  # the bulk phase's body and answers

@@ -33,7 +33,10 @@ case $device in
 esac
 
 if ! command -v wrk >/dev/null; then
-    zstack_progress "soak: apt-get install wrk" /tmp/zstack-apt-wrk.log apt apt-get install -y -q wrk
+    # as bench/run.sh: the package lists are read again only when the install needs them
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y -q --no-install-recommends wrk >/tmp/zstack-apt-wrk.log 2>&1 ||
+        { apt-get update -q >/dev/null; apt-get install -y -q --no-install-recommends wrk >/tmp/zstack-apt-wrk.log; }
 fi
 
 # zstack_clean_leftovers removes a namespace of this shape whose script is gone

@@ -96,4 +96,34 @@ class ZStackLoopTasksTest {
         assertTrue(afterLastTask >= quietNanos - 1_000_000, "terminated " + afterLastTask / 1000
                 + " µs after the last task, quiet period " + quietNanos / 1000 + " µs");
     }
+
+    @Test
+    void aShutdownSeenBeforeItsQuietPeriodIsWrittenWaitsForIt() throws Exception {
+        // Netty's shutdownGracefully publishes the shutting-down state, then writes the quiet period and the timeout.
+        // A caller preempted between the two left this busy-polling loop with the state and a timeout of 0, and the
+        // loop ended at once (the test above, once in a full run: 2.8 ms after the last task, 300 ms quiet). The
+        // interleaving, made deterministic: the state first, as Netty sets it, and the rest a while later
+        long quietNanos = TimeUnit.MILLISECONDS.toNanos(200);
+        loop.submit(() -> { }).sync(); // the loop runs
+        Class<?> executor = io.netty.util.concurrent.SingleThreadEventExecutor.class;
+        java.lang.reflect.Field state = executor.getDeclaredField("state");
+        java.lang.reflect.Field quiet = executor.getDeclaredField("gracefulShutdownQuietPeriod");
+        java.lang.reflect.Field timeout = executor.getDeclaredField("gracefulShutdownTimeout");
+        state.setAccessible(true);
+        quiet.setAccessible(true);
+        timeout.setAccessible(true);
+        state.setInt(loop, 3); // ST_SHUTTING_DOWN, as shutdownGracefully's compare-and-set leaves it
+        assertTrue(loop.isShuttingDown());
+        Thread.sleep(100); // the caller "preempted": nothing else written yet
+        assertTrue(!loop.isTerminated(), "the loop ended on the shutting-down state alone, with a timeout of 0");
+        AtomicLong lastTaskAt = new AtomicLong();
+        loop.submit(() -> lastTaskAt.set(System.nanoTime())).sync(); // still serving: a shutting-down loop takes tasks
+        quiet.setLong(loop, quietNanos); // the rest of shutdownGracefully
+        timeout.setLong(loop, TimeUnit.SECONDS.toNanos(10));
+        loop.shutdownGracefully(quietNanos, TimeUnit.SECONDS.toNanos(10), TimeUnit.NANOSECONDS); // Netty's returns at once
+        assertTrue(loop.awaitTermination(10, TimeUnit.SECONDS));
+        long afterLastTask = System.nanoTime() - lastTaskAt.get();
+        assertTrue(afterLastTask >= quietNanos - 1_000_000, "terminated " + afterLastTask / 1000
+                + " µs after the last task, quiet period " + quietNanos / 1000 + " µs");
+    }
 }

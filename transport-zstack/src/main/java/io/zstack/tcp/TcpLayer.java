@@ -657,7 +657,7 @@ public final class TcpLayer implements Ipv4Layer.Transport {
         }
         boolean ack = (flags & TcpFlags.ACK) != 0;
         TcpHeader.write(room, base, c.localPort(), c.remotePort(), seq, ack ? receiver.receiveNext() : 0, headerLength,
-                flags, receiver.windowField(syn));
+                flags, receiver.advertise(syn));
         if (length > 0 && !inPlace) {
             if (multiSegment) {
                 long payload = sendQueue.slice(offset, length);

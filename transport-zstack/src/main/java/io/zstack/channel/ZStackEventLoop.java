@@ -513,12 +513,13 @@ public final class ZStackEventLoop extends SingleThreadEventLoop {
      * those two fields after it, and this loop reads {@code isShuttingDown()} every round without waiting for a
      * wake-up: when the caller's thread was preempted between the two, the loop saw the state with a timeout of 0, and
      * {@code confirmShutdown} ended it at once, without the quiet period (ZStackLoopTasksTest: terminated 2.8 ms after
-     * the last task, quiet period 300 ms, in one full test run).
+     * the last task, quiet period 300 ms, in one full test run). Synchronized: a second caller's Netty call returns at
+     * once, and must not set the flag while the first one's is still between its two steps.
      */
     private volatile boolean shutdownRequested;
 
     @Override
-    public Future<?> shutdownGracefully(long quietPeriod, long timeout, TimeUnit unit) {
+    public synchronized Future<?> shutdownGracefully(long quietPeriod, long timeout, TimeUnit unit) {
         Future<?> termination = super.shutdownGracefully(quietPeriod, timeout, unit);
         shutdownRequested = true;
         wakeup(inEventLoop()); // Netty's own wake-up came before the flag

@@ -121,9 +121,6 @@ export PATH="$JAVA_HOME/bin:$PATH"
 # library) writes colour resets even into a pipe unless told not to: strip and noreset keep the output plain text.
 export MAVEN_OPTS="${MAVEN_OPTS:-} --sun-misc-unsafe-memory-access=allow -Djansi.mode=strip -Djansi.noreset=true"
 
-# Removes what ZStack processes that are gone left behind: EAL runtime folders (/var/run/dpdk/zstack-PID; a process
-# removes its own at exit unless it was killed) and test namespaces (zst-PID-N, zstack-demo-PID) with whatever still
-# runs in them. Folders and namespaces of live processes, another run's included, are left alone.
 # Stops a process we started: SIGTERM (a ZStack server then closes its port and EAL), SIGKILL if it is still there
 # 10 s later.   zstack_stop PID
 zstack_stop() {
@@ -138,6 +135,9 @@ zstack_stop() {
     wait "$pid" 2>/dev/null || true
 }
 
+# Removes what ZStack processes that are gone left behind: EAL runtime folders (/var/run/dpdk/zstack-PID; a process
+# removes its own at exit unless it was killed) and test namespaces (zst-PID-N, zstack-demo-PID) with whatever still
+# runs in them. Folders and namespaces of live processes, another run's included, are left alone.
 zstack_clean_leftovers() {
     local d pid ns removed=()
     for d in /var/run/dpdk/zstack-*; do

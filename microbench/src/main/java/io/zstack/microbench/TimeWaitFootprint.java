@@ -63,7 +63,7 @@ public final class TimeWaitFootprint {
 
     /** Opens {@code n} connections and closes them, the server first; nothing of them is kept here. */
     private static void run(NetStack a, NetStack b, VirtualClock clock, int n, TcpListener listener,
-                                           TcpSettings settings) {
+                            TcpSettings settings) {
         List<TcpConnection> clients = new ArrayList<>(n);
         for (int i = 0; i < n; i++) {
             clients.add(a.tcp().connect(0, 0, 0x0a000002, 80, settings, null, clock.now()));

@@ -23,6 +23,7 @@ import statistics
 import struct
 import subprocess
 import sys
+import threading
 import time
 import urllib.parse
 
@@ -446,12 +447,12 @@ class Harness:
             self.usage = r.stdout
         return self.usage
 
-    def start_server(self, name, t, logf):
+    def start_server(self, name, t, logf, memif=None, prefix=""):
         a = self.a
-        subst = dict(addr=a.server_addr, iface=a.server_if, memif=a.memif_socket,
+        subst = dict(addr=a.server_addr, iface=a.server_if, memif=memif or a.memif_socket,
                      memif_server_addr=a.memif_server_addr, huge_dir=a.huge_dir, ktap=KTAP)
         if "peer" in t:
-            return self.start_peer(t, subst, logf)
+            return self.start_peer(t, subst, logf, prefix)
         args = [s.format(**subst) for s in t["server"]]
         if t["server"][1] == "zstack":  # extra http-echo flags for ZStack servers, e.g. ZSBENCH_ZSTACK_ARGS=--never-park
             args += os.environ.get("ZSBENCH_ZSTACK_ARGS", "").split()
@@ -474,7 +475,7 @@ class Harness:
             f.write(f"{p.pid}\n")
         return p
 
-    def start_peer(self, t, subst, logf):
+    def start_peer(self, t, subst, logf, prefix=""):
         """A peer server of bench/peers/ (issue 14), pinned like the JVM servers; F-stack's get a config file."""
         a = self.a
         cmd = [os.path.join(a.peers_bin, t["peer"]), "--port", str(a.port)]
@@ -484,7 +485,7 @@ class Harness:
             ini = logf.name[:-4] + ".ini"
             addr = a.memif_server_addr if t["link"] == "memif" else a.server_addr
             with open(ini, "w") as f:
-                f.write(peer_config(a, t["vdev"].format(**subst), addr, f"zsbench-{os.getpid()}",
+                f.write(peer_config(a, t["vdev"].format(**subst), addr, f"zsbench-{os.getpid()}{prefix}",
                                     single_file=t.get("memif_client", False)))
             cmd += ["--conf", ini, "--proc-type=primary", "--proc-id=0"]
         cmd = self.ns("B", "taskset", "-c", str(a.server_cpu), *cmd)
@@ -550,7 +551,7 @@ class Harness:
             check=False)
 
     # -- clients ------------------------------------------------------------------------------------------------
-    def client_cmd(self, t, size, conc, duration):
+    def client_cmd(self, t, size, conc, duration, memif=None, progress_ms=0):
         a = self.a
         base = self.ns("A", "taskset", "-c", str(a.client_cpu))
         if t["client"] == "wrk":
@@ -562,11 +563,14 @@ class Harness:
               "--warmup", str(a.warmup), "--warmup-min", str(a.warmup_min)]
         if a.rate > 0:
             lg += ["--rate", str(a.rate)]
+        if progress_ms:
+            lg += ["--progress-ms", str(progress_ms)]
         if t["client"] == "loadgen-epoll":
             return base + lg + ["--transport", "epoll", "--host", a.server_addr], {}
         role = "server" if t.get("memif_client") else "client"  # the other role than the server's
         return base + lg + ["--transport", "zstack", "--host", a.memif_server_addr,
-                            "--vdev", f"net_memif0,role={role},socket={a.memif_socket},socket-abstract=no,zero-copy=no",
+                            "--vdev", f"net_memif0,role={role},socket={memif or a.memif_socket},socket-abstract=no,"
+                                      "zero-copy=no",
                             "--address", f"{a.memif_client_addr}/24", "--fetch-stats"], {}
 
     def run_client(self, t, size, conc, duration, logf, on_window=None):
@@ -575,8 +579,8 @@ class Harness:
         called as each is read (the server's CPU time is sampled there)."""
         return self.finish_client(self.start_client(t, size, conc, duration, logf), logf, on_window)
 
-    def start_client(self, t, size, conc, duration, logf):
-        cmd, env = self.client_cmd(t, size, conc, duration)
+    def start_client(self, t, size, conc, duration, logf, memif=None, progress_ms=0):
+        cmd, env = self.client_cmd(t, size, conc, duration, memif, progress_ms)
         logf.write("$ " + shlex.join(cmd) + f"  (env {env})\n")
         logf.flush()
         p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -897,6 +901,155 @@ class Harness:
                f"; THE JIT COMPILED FOR {row['jit_cpu_s']} s IN THE WINDOW: it took the pinned CPUs' time"))
         return row
 
+    # -- paired windows (--paired) ----------------------------------------------------------------------------------
+    def measure_paired(self, setup, names, size, conc):
+        """Every memif transport of the point at once, one running at a time: each server with its own load generator
+        on a memif link of its own, warmed up in turn, then stopped (SIGSTOP, server and load generator alike) while
+        the others run. Then --paired rounds: each pair in turn (the order rotated per round) is let run for a settling
+        second and a --paired-window, its load generator's progress lines read at the window's edges, and stopped
+        again. The transports of one round are seconds apart, not the minutes of a sequential run, so they meet the
+        same moments of the host (one vCPU at a time runs 1.5x slower for seconds to minutes here: bench/README.md),
+        and the ratio that counts is each round's. Returns {name: [req/s per round]}."""
+        a = self.a
+        pairs = {}
+        tag = f"s{setup}-paired-{a.mode}-{size}B-c{conc}"
+        logf = open(os.path.join(self.out, "logs", tag + ".log"), "w")
+        try:
+            for i, name in enumerate(names):
+                t = TRANSPORTS[name]
+                memif = f"{a.memif_socket}.{i}"
+                run(["sh", "-c", f"rm -f {shlex.quote(memif)} {shlex.quote(memif)}.starting-*"])
+                # a log of its own per pair: wait_ready looks for the server's "listening at" in it
+                plog = open(os.path.join(self.out, "logs", f"{tag}-{name}.log"), "w")
+                plog.write(f"memif socket {memif}\n")
+                p = self.start_server(name, t, plog, memif=memif, prefix=f"-{i}")
+                p.log_path = plog.name
+                pairs[name] = pair = dict(server=p, client=None, lines=[], warm=threading.Event(), log=plog)
+                self.wait_ready(p, t)
+                c = self.start_client(t, size, conc, 0, plog, memif=memif, progress_ms=100)
+                pair["client"] = c
+                threading.Thread(target=self.read_progress, args=(c, pair), daemon=True).start()
+                deadline = time.time() + a.warmup + 120
+                while not pair["warm"].wait(1):
+                    if c.poll() is not None or time.time() > deadline:
+                        raise RuntimeError(f"{name}: the load generator did not finish its warm-up: "
+                                           f"{''.join(pair['lines'][-20:])}")
+                self.pause(pair, True)
+                log(f"{tag}: {name} warm, stopped")
+            rates = {name: [] for name in names}
+            for r in range(a.paired):
+                k = r % len(names)
+                for name in names[k:] + names[:k]:
+                    pair = pairs[name]
+                    self.pause(pair, False)
+                    resumed = time.time()
+                    time.sleep(a.paired_settle)
+                    first = self.progress_after(pair, resumed + a.paired_settle)
+                    time.sleep(a.paired_window)
+                    last = self.progress_after(pair, first[0] + a.paired_window - 0.2)
+                    self.pause(pair, True)
+                    rps = (last[2] - first[2]) * 1e9 / (last[1] - first[1])
+                    if last[3] != first[3]:
+                        raise RuntimeError(f"{name}: {last[3] - first[3]} errors in round {r}")
+                    rates[name].append(round(rps))
+                line = "  ".join(f"{n} {rates[n][-1]:,}" for n in names)
+                log(f"{tag} round {r}: {line}")
+                logf.write(f"round {r}: {line}\n")
+            return rates
+        finally:
+            for name, pair in pairs.items():
+                for role in ("client", "server"):
+                    p = pair[role]
+                    if p is not None and p.poll() is None:
+                        try:
+                            os.killpg(p.pid, signal.SIGCONT)
+                        except ProcessLookupError:
+                            pass
+                if pair["client"] is not None and pair["client"].poll() is None:
+                    os.killpg(pair["client"].pid, signal.SIGTERM)
+                    try:
+                        pair["client"].wait(timeout=15)
+                    except subprocess.TimeoutExpired:
+                        os.killpg(pair["client"].pid, signal.SIGKILL)
+                        pair["client"].wait()
+                self.stop_server(pair["server"])
+                pair["log"].write(f"load generator output:\n{''.join(pair['lines'])}")
+                pair["log"].close()
+            if any(TRANSPORTS[n].get("huge") for n in names):
+                self.remove_hugepage_files()
+            logf.close()
+
+    @staticmethod
+    def read_progress(p, pair):
+        """A paired load generator's output: its progress lines as (time read, ns, requests, errors), the rest kept."""
+        for line in p.stdout:
+            if line.startswith("ZSBENCH-PROGRESS "):
+                f = dict(kv.split("=", 1) for kv in line.split()[1:])
+                pair["progress"] = (time.time(), int(f["ns"]), int(f["requests"]), int(f["errors"]))
+                continue
+            pair["lines"].append(line)
+            if line.startswith("ZSBENCH-WARM"):
+                pair["warm"].set()
+
+    @staticmethod
+    def progress_after(pair, since, timeout=5):
+        """The first progress line read after `since` (time.time()), waiting for it."""
+        deadline = time.time() + timeout
+        while True:
+            got = pair.get("progress")
+            if got is not None and got[0] >= since:
+                return got
+            if time.time() > deadline:
+                raise RuntimeError(f"no progress from the load generator since {since:.1f}: {got}")
+            time.sleep(0.02)
+
+    @staticmethod
+    def pause(pair, stop):
+        """Stops (SIGSTOP) or resumes a pair: the load generator first when stopping, the server first when
+        resuming, so neither end runs long against a stopped other."""
+        order = ("client", "server") if stop else ("server", "client")
+        for role in order:
+            os.killpg(pair[role].pid, signal.SIGSTOP if stop else signal.SIGCONT)
+
+    def main_paired(self, setup, names):
+        """--paired: the memif transports of setup 2 measured in paired rounds at every point; paired.csv gets one row
+        per round and transport, paired.md the ratio of ZStack to the best other server round by round."""
+        a = self.a
+        memif = [n for n in names if TRANSPORTS[n]["link"] == "memif" and not TRANSPORTS[n].get("memif_client")]
+        if len(memif) < 2:
+            log(f"--paired: setup {setup} has fewer than two memif transports ({memif}); nothing to pair")
+            return
+        zstack = [n for n in memif if "peer" not in TRANSPORTS[n]]
+        path = os.path.join(self.out, "paired.csv")
+        new = not os.path.exists(path)
+        summary = []
+        with open(path, "a", newline="") as f:
+            w = csv.writer(f)
+            if new:
+                w.writerow(["setup", "size", "concurrency", "round", "transport", "rps"])
+            for size in a.sizes:
+                for conc in a.concurrency:
+                    try:
+                        rates = self.measure_paired(setup, memif, size, conc)
+                    except Exception as e:  # noqa: BLE001 - record and go on
+                        log(f"FAILED paired s{setup} {size}B c{conc}: {e}")
+                        continue
+                    for name, rs in rates.items():
+                        for r, rps in enumerate(rs):
+                            w.writerow([setup, size, conc, r, name, rps])
+                    f.flush()
+                    for z in zstack:
+                        others = [n for n in memif if n != z]
+                        ratios = [rates[z][r] / max(rates[n][r] for n in others) for r in range(a.paired)]
+                        summary.append((size, conc, z, ratios))
+        with open(os.path.join(self.out, "paired.md"), "a") as f:
+            for size, conc, z, ratios in summary:
+                text = (f"{size} B, {conc} connections: {z} / best other, per round: "
+                        f"{', '.join(f'{x:.2f}' for x in ratios)} (min {min(ratios):.2f}, median "
+                        f"{statistics.median(ratios):.2f}, max {max(ratios):.2f})")
+                f.write(f"- {text}\n")
+                log(text)
+
     # -- handshake latency (--handshake-latency, modes *-close) ----------------------------------------------------
     def start_handshake_capture(self, t, tag):
         """tcpdump of the SYNs and SYN-ACKs on the client's veth during the run (headers only, to a file: the
@@ -1041,6 +1194,9 @@ class Harness:
                 failures = {}
                 if len(names) == 0:
                     continue
+                if a.paired:
+                    self.main_paired(setup, names)
+                    continue
                 for size in a.sizes:
                     for conc in a.concurrency:
                         for r in range(a.repeats):
@@ -1145,6 +1301,13 @@ def parse_args(argv):
                         "(bench/README.md); 0: no wait")
     p.add_argument("--cross-core-wait", type=int, default=300,
                    help="most seconds to wait for --cross-core-below before measuring anyway")
+    p.add_argument("--paired", type=int, default=0,
+                   help="setup 2: measure its memif transports in this many paired rounds per point, all warm at once "
+                        "and one running at a time (Harness.measure_paired; paired.csv, paired.md), instead of one "
+                        "after another")
+    p.add_argument("--paired-window", type=float, default=3.0, help="seconds measured per transport and round")
+    p.add_argument("--paired-settle", type=float, default=1.0,
+                   help="seconds a resumed pair runs before its window starts")
     p.add_argument("--quick", action="store_true", help="64 B and 4 KB, concurrency 1 and 50, 1 repeat, 3 s")
     a = p.parse_args(argv)
     # explicit options win; --quick changes only the defaults

@@ -254,8 +254,34 @@ def summary(med, out_dir, meta, pngs, rows_all=()):
         f.write("\n".join(lines))
 
 
+def paired_summary(out_dir):
+    """harness.py --paired: its per-round ratios (paired.md) with each round's rates (paired.csv) as summary.md."""
+    rows = load(os.path.join(out_dir, "paired.csv"))
+    lines = ["# Paired rounds (harness.py --paired)", "",
+             "Every memif server of a point warm at once, one running at a time, each round's transports seconds "
+             "apart; req/s per round:", ""]
+    names = list(dict.fromkeys(r["transport"] for r in rows))
+    points = list(dict.fromkeys((int(r["size"]), int(r["concurrency"])) for r in rows))
+    lines += ["| point | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
+    for size, conc in points:
+        cells = []
+        for n in names:
+            rs = [r for r in rows if r["transport"] == n and int(r["size"]) == size and int(r["concurrency"]) == conc]
+            cells.append(" / ".join(f"{int(float(r['rps'])):,}" for r in sorted(rs, key=lambda r: int(r["round"]))))
+        lines.append(f"| {size_label(size)}, {conc} | " + " | ".join(cells) + " |")
+    lines.append("")
+    with open(os.path.join(out_dir, "paired.md")) as f:
+        lines += ["Ratios:", "", f.read()]
+    with open(os.path.join(out_dir, "summary.md"), "w") as f:
+        f.write("\n".join(lines))
+    print(f"report: {out_dir}/summary.md (paired rounds)")
+
+
 def main(out_dir):
     rows = load(os.path.join(out_dir, "results.csv"))
+    if not rows and os.path.exists(os.path.join(out_dir, "paired.md")):
+        paired_summary(out_dir)
+        return
     if not rows:
         print(f"report: no measurements in {out_dir}/results.csv")
         return

@@ -5,6 +5,7 @@
 #   peers_cleanup OUT      gives the hugepages back (also on failure; run.sh's cleanup calls it)
 peers_src=
 zstack_huge=
+paired=
 peers_rest=()
 peers_harness_args=()
 peers_take_args() {
@@ -13,6 +14,7 @@ peers_take_args() {
         --peers) peers_src=${2:?--peers needs the folder of the peer sources}; shift 2 ;;
         --peers=*) peers_src=${1#--peers=}; shift ;;
         --hugepages) zstack_huge=1; shift ;;  # ZStack's servers also on hugepages (the -huge transports)
+        --paired) paired=1; peers_rest+=("$1"); shift ;;  # every peer of a point runs at once (harness --paired)
         *) peers_rest+=("$1"); shift ;;
         esac
     done
@@ -20,9 +22,11 @@ peers_take_args() {
 peers_setup() {
     [ -n "$peers_src" ] || [ -n "$zstack_huge" ] || return 0
     # F-stack wants hugepages, and --hugepages asks them for ZStack: 256 x 2 MiB (each server maps 256 MiB, -m 256,
-    # one server at a time; --huge-unlink frees them at its exit)
+    # one server at a time; --huge-unlink frees them at its exit), three servers' worth when --paired keeps every
+    # server of a point running at once
     local dir
-    dir=$(bench/peers/hugepages.sh reserve "${ZSBENCH_PEERS_HUGEPAGES:-256}" "$1/hugepages.state")
+    dir=$(bench/peers/hugepages.sh reserve "${ZSBENCH_PEERS_HUGEPAGES:-$(( ${paired:-0} ? 768 : 256 ))}" \
+        "$1/hugepages.state")
     echo "bench: hugepages reserved at $dir (released at exit)"
     peers_harness_args=(--huge-dir "$dir")
     [ -n "$zstack_huge" ] && peers_harness_args+=(--zstack-huge)

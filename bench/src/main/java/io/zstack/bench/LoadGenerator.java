@@ -99,6 +99,8 @@ public final class LoadGenerator {
         String address;
         String gateway;
         boolean fetchStats;
+        /** After the warm-up, report progress every this many milliseconds until killed (0: one window, as usual). */
+        int progressMillis;
 
         static Options parse(String[] args) {
             Options o = new Options();
@@ -118,6 +120,7 @@ public final class LoadGenerator {
                     case "--vdev" -> o.vdev = v;
                     case "--address" -> o.address = v;
                     case "--gateway" -> o.gateway = v;
+                    case "--progress-ms" -> o.progressMillis = Integer.parseInt(v);
                     case "--fetch-stats" -> {
                         o.fetchStats = true;
                         i--;
@@ -139,7 +142,8 @@ public final class LoadGenerator {
             System.err.println("load-generator: " + why);
             System.err.println("usage: java -jar zstack-bench.jar --transport epoll|zstack --host H --port P"
                     + " --size N --mode post|get --connections C --duration S [--warmup S] [--warmup-min S]"
-                    + " [--rate REQ_PER_S (open loop)] [--vdev DEVARGS --address A/NN [--gateway G]]");
+                    + " [--rate REQ_PER_S (open loop)] [--vdev DEVARGS --address A/NN [--gateway G]]"
+                    + " [--progress-ms MS (after the warm-up, progress lines until killed)]");
             System.exit(2);
         }
     }
@@ -188,6 +192,9 @@ public final class LoadGenerator {
                 }
             }).sync();
             warmUp(b, group);
+            if (o.progressMillis > 0) {
+                reportProgressUntilKilled();
+            }
             Window w;
             for (int window = 1; ; window++) {
                 w = measure(b, group, o.duration, true);
@@ -236,6 +243,23 @@ public final class LoadGenerator {
             return 0;
         } finally {
             group.shutdownGracefully(0, 2, TimeUnit.SECONDS).await(10, TimeUnit.SECONDS);
+        }
+    }
+
+    /**
+     * The paired mode of the harness (bench/harness.py --paired): it keeps several warmed-up server and load generator
+     * pairs and lets one run at a time, stopping the others with SIGSTOP, so that the transports compared meet the same
+     * moments of the host. A window is whatever lies between two of these lines that the harness reads while this
+     * process runs: the loop's clock and its count of completed requests, so a window never spans a stop.
+     */
+    private void reportProgressUntilKilled() throws Exception {
+        System.out.println("ZSBENCH-WARM");
+        System.out.flush();
+        while (true) {
+            Thread.sleep(o.progressMillis);
+            long[] now = onLoop(() -> new long[] {System.nanoTime(), completed, errConnect + errRead + errStatus});
+            System.out.println("ZSBENCH-PROGRESS ns=" + now[0] + " requests=" + now[1] + " errors=" + now[2]);
+            System.out.flush();
         }
     }
 

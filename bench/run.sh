@@ -4,6 +4,7 @@
 #   sudo bench/run.sh --quick             a few points, short runs (development)
 #   sudo bench/run.sh --setups 1,3 --sizes 64,8192 --concurrency 1,100 --repeats 5 --duration 20 --mode get
 #   sudo bench/run.sh --pause-damon ...  the kernel's DAMON (kdamond) off while it runs, back on at exit
+#   sudo bench/run.sh --peers SRC --setups 2 --paired 5 ...  setup 2's memif servers in paired rounds (bench/README.md)
 # Every other option goes to bench/harness.py (python3 bench/harness.py --help). Results: bench/results/<timestamp>/.
 # It creates namespaces zsbench-a-<pid> (client) and zsbench-b-<pid> (server) joined by a veth, and removes them,
 # the servers it started and their DPDK runtime folders on exit, also on failure or Ctrl-C.

@@ -193,7 +193,7 @@ public final class LoadGenerator {
             }).sync();
             warmUp(b, group);
             if (o.progressMillis > 0) {
-                reportProgressUntilKilled();
+                reportProgressUntilKilled(group);
             }
             Window w;
             for (int window = 1; ; window++) {
@@ -252,14 +252,29 @@ public final class LoadGenerator {
      * moments of the host. A window is whatever lies between two of these lines that the harness reads while this
      * process runs: the loop's clock and its count of completed requests, so a window never spans a stop.
      */
-    private void reportProgressUntilKilled() throws Exception {
+    private void reportProgressUntilKilled(EventLoopGroup group) throws Exception {
         System.out.println("ZSBENCH-WARM");
         System.out.flush();
+        long lastCompleted = -1;
+        long lastNanos = 0;
+        long stuckNanos = 0;
+        boolean described = false;
         while (true) {
             Thread.sleep(o.progressMillis);
             long[] now = onLoop(() -> new long[] {System.nanoTime(), completed, errConnect + errRead + errStatus});
             System.out.println("ZSBENCH-PROGRESS ns=" + now[0] + " requests=" + now[1] + " errors=" + now[2]);
             System.out.flush();
+            // a second of running (gaps of a stop not counted) without a response: say what the stack holds, once
+            long gap = now[0] - lastNanos;
+            stuckNanos = now[1] != lastCompleted ? 0 : stuckNanos + (gap < 3L * o.progressMillis * 1_000_000 ? gap : 0);
+            if (stuckNanos > 1_000_000_000L && !described && group instanceof ZStackEventLoopGroup z) {
+                described = true;
+                System.out.println("no response for a second of running; load generator stack:\n"
+                        + z.describe().get(10, TimeUnit.SECONDS));
+                System.out.flush();
+            }
+            lastCompleted = now[1];
+            lastNanos = now[0];
         }
     }
 

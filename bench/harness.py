@@ -942,8 +942,8 @@ class Harness:
             rates = {name: [] for name in names}
             # round -1 is not recorded: the first resume after a pair's long stop (a minute, while the others warmed
             # up) cost a JVM pair its first window (ZStack 232k req/s there, 517k in the next round, the C peers
-            # alike in both): every connection's retransmission timer fires at once, and code the warm-up never ran
-            # is compiled then. Every later stop is as long for every pair.
+            # alike in both). Why was not looked into (every connection's retransmission timer firing at once, code
+            # the warm-up never ran being compiled then, are candidates). Every later stop is as long for every pair.
             for r in range(-1, a.paired):
                 k = r % len(names)
                 for name in names[k:] + names[:k]:

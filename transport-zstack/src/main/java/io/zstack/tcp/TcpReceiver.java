@@ -379,7 +379,7 @@ final class TcpReceiver {
         }
         int bytes = advertisedWindowBytes();
         rcvAdvertisedEdge = rcvNxt + bytes;
-        return Math.min(bytes >>> rcvWindowShift, 65535);
+        return scaledField(bytes);
     }
 
     /** The window field to put in a segment (scaled; a SYN's is never scaled). */
@@ -387,7 +387,12 @@ final class TcpReceiver {
         if (syn) {
             return Math.min(c.settings.receiveBufferBytes(), 65535);
         }
-        return Math.min(advertisedWindowBytes() >>> rcvWindowShift, 65535);
+        return scaledField(advertisedWindowBytes());
+    }
+
+    /** A window in bytes as the 16-bit field carries it, scaled. */
+    private int scaledField(int bytes) {
+        return Math.min(bytes >>> rcvWindowShift, 65535);
     }
 
     /**

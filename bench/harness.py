@@ -201,6 +201,11 @@ def jvm_args(common, extra):
     return common + ([] if named else ["-XX:+UseParallelGC"]) + extra
 
 
+def remove_memif_socket(path):
+    """A socket file left behind makes the memif server fail; a killed ZStack server's staged socket too."""
+    run(["sh", "-c", f"rm -f {shlex.quote(path)} {shlex.quote(path)}.starting-*"])
+
+
 def log(msg):
     print(f"[{datetime.datetime.now().strftime('%H:%M:%S')}] {msg}", flush=True)
 
@@ -710,8 +715,7 @@ class Harness:
         if t["link"] != "memif":
             self.configure_link(t)
         else:
-            # a socket file left behind makes the memif server fail; a killed ZStack server's staged socket too
-            run(["sh", "-c", f"rm -f {shlex.quote(a.memif_socket)} {shlex.quote(a.memif_socket)}.starting-*"])
+            remove_memif_socket(a.memif_socket)
         if t.get("xdp"):
             self.detach_xdp()
         quiet = self.wait_quiet()
@@ -921,7 +925,7 @@ class Harness:
             for i, name in enumerate(names):
                 t = TRANSPORTS[name]
                 memif = f"{a.memif_socket}.{i}"
-                run(["sh", "-c", f"rm -f {shlex.quote(memif)} {shlex.quote(memif)}.starting-*"])
+                remove_memif_socket(memif)
                 # a log of its own per pair: wait_ready looks for the server's "listening at" in it
                 plog = open(os.path.join(self.out, "logs", f"{tag}-{name}.log"), "w")
                 plog.write(f"memif socket {memif}\n")

@@ -114,6 +114,14 @@ for _name in ("zstack-afxdp", "epoll", "zstack-memif-loadgen", "epoll-loadgen",
               "zstack-memif-zc-loadgen", "zstack-memif-loadgen-copy", "zstack-memif-zc-loadgen-copy", "zstack-ktap",
               "epoll-offloads"):
     TRANSPORTS[_name + "-lean"] = dict(TRANSPORTS[_name], server=TRANSPORTS[_name]["server"] + ["--http", "lean"])
+# Builds side by side (bench/README.md, "Two builds in paired rounds"): ZSBENCH_ALT_JAR names other builds'
+# http-echo.jar (comma-separated), and every ZStack server transport gets a twin per jar, "-alt", "-alt2", ..., that
+# runs it instead of this tree's (the load generator stays this tree's, the same client for all). With --paired they
+# take turns seconds apart, the only way this host lets a change of a few per cent show; a jar named twice gives two
+# servers of one build, whose spread is what one JVM's JIT and layout make of the same code.
+for _i, _jar in enumerate(j for j in os.environ.get("ZSBENCH_ALT_JAR", "").split(",") if j):
+    for _name in [n for n, t in TRANSPORTS.items() if t["server"][1] == "zstack" and "jar" not in t]:
+        TRANSPORTS[_name + ("-alt" if _i == 0 else f"-alt{_i + 1}")] = dict(TRANSPORTS[_name], jar=_jar)
 # Peers (issue 14, bench/peers/): the C servers built by bench/peers/build.sh, started instead of http-echo.jar when
 # run.sh is given --peers SRC. "peer" names the binary; F-stack's need a config (vdev and address), written per run.
 PEER_VDEVS = dict(afpacket="net_af_packet0,iface={iface}",
@@ -470,7 +478,7 @@ class Harness:
             jvm.append(f"-XX:StartFlightRecording=settings=profile,filename={logf.name[:-4]}.jfr")
         # a ktap server opens its TAP in the client's namespace, where the TAP is
         ns = "A" if t["link"] == "ktap" else "B"
-        cmd = self.ns(ns, "taskset", "-c", str(a.server_cpu), a.java, *jvm, "-jar", a.jar,
+        cmd = self.ns(ns, "taskset", "-c", str(a.server_cpu), a.java, *jvm, "-jar", t.get("jar", a.jar),
                       *args, "--port", str(a.port), "--threads", "1")
         return self.launch(cmd, logf)
 

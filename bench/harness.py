@@ -90,6 +90,8 @@ TRANSPORTS["zstack-afxdp-loadgen"] = dict(TRANSPORTS["zstack-afxdp"], client="lo
 for _name in ("zstack-afxdp", "zstack-memif-loadgen"):
     TRANSPORTS[_name + "-huge"] = dict(TRANSPORTS[_name], server=TRANSPORTS[_name]["server"] + ["--huge-dir", "{huge_dir}"],
                                        needs="--huge-dir", huge=True)
+# setup 2 with both ends on hugepages: the ZStack load generator too (the peers' F-stack servers always are)
+TRANSPORTS["zstack-memif-loadgen-huge2"] = dict(TRANSPORTS["zstack-memif-loadgen-huge"], client_huge=True)
 # memif zero copy (issue 11 item 2): DPDK offers it to the memif client only, with hugepages and single-file segments
 # (http-echo's port asks EAL for them when its devargs say zero-copy=yes). The server is then the memif client and the
 # load generator the memif server, which starts first; copying is left to the load generator's side (a memif server
@@ -110,7 +112,8 @@ for _name in ("zstack-afpacket", "zstack-memif-loadgen", "zstack-memif-zc-loadge
 # the bytes as the C peers parse it, the body echoed as slices of the received buffers). Netty's codec and aggregator
 # are half of a ZStack server's CPU per request at 64 B, so against the C peers the default servers compare Netty's
 # codec more than the stacks; these compare the stacks with the same application work. epoll's too, for the ratio.
-for _name in ("zstack-afxdp", "epoll", "zstack-memif-loadgen", "epoll-loadgen",
+for _name in ("zstack-afxdp", "epoll", "zstack-memif-loadgen", "zstack-memif-loadgen-huge", "zstack-memif-loadgen-huge2",
+              "epoll-loadgen",
               "zstack-memif-zc-loadgen", "zstack-memif-loadgen-copy", "zstack-memif-zc-loadgen-copy", "zstack-ktap",
               "epoll-offloads"):
     TRANSPORTS[_name + "-lean"] = dict(TRANSPORTS[_name], server=TRANSPORTS[_name]["server"] + ["--http", "lean"])
@@ -587,7 +590,8 @@ class Harness:
         return base + lg + ["--transport", "zstack", "--host", a.memif_server_addr,
                             "--vdev", f"net_memif0,role={role},socket={memif or a.memif_socket},socket-abstract=no,"
                                       "zero-copy=no",
-                            "--address", f"{a.memif_client_addr}/24", "--fetch-stats"], {}
+                            "--address", f"{a.memif_client_addr}/24", "--fetch-stats",
+                            *(["--huge-dir", a.huge_dir] if t.get("client_huge") else [])], {}
 
     def run_client(self, t, size, conc, duration, logf, on_window=None):
         """Runs the load generator to its end; returns its ZSBENCH fields and its CPU seconds. A load generator

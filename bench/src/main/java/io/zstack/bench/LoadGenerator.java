@@ -101,6 +101,8 @@ public final class LoadGenerator {
         String vdev;
         String address;
         String gateway;
+        /** A hugetlbfs mount for DPDK's memory (the mbufs); null: 4 KiB pages. */
+        String hugeDir;
         boolean fetchStats;
         /** After the warm-up, report progress every this many milliseconds until killed (0: one window, as usual). */
         int progressMillis;
@@ -123,6 +125,7 @@ public final class LoadGenerator {
                     case "--vdev" -> o.vdev = v;
                     case "--address" -> o.address = v;
                     case "--gateway" -> o.gateway = v;
+                    case "--huge-dir" -> o.hugeDir = v;
                     case "--progress-ms" -> o.progressMillis = Integer.parseInt(v);
                     case "--fetch-stats" -> {
                         o.fetchStats = true;
@@ -145,7 +148,7 @@ public final class LoadGenerator {
             System.err.println("load-generator: " + why);
             System.err.println("usage: java -jar zstack-bench.jar --transport epoll|zstack --host H --port P"
                     + " --size N --mode post|get --connections C --duration S [--warmup S] [--warmup-min S]"
-                    + " [--rate REQ_PER_S (open loop)] [--vdev DEVARGS --address A/NN [--gateway G]]"
+                    + " [--rate REQ_PER_S (open loop)] [--vdev DEVARGS --address A/NN [--gateway G] [--huge-dir DIR]]"
                     + " [--progress-ms MS (after the warm-up, progress lines until killed)]");
             System.exit(2);
         }
@@ -160,8 +163,14 @@ public final class LoadGenerator {
         EventLoopGroup group;
         Class<? extends SocketChannel> channel;
         if (o.transport.equals("zstack")) {
+            ZStackDevices.Port port = ZStackDevices.dpdk(o.vdev);
+            if (o.hugeDir != null) {
+                // as http-echo's --huge-dir: a mount of the harness's own, the files unlinked once mapped
+                port = port.withHugepages(true).withEalArgument("--huge-dir=" + o.hugeDir)
+                        .withEalArgument("--huge-unlink");
+            }
             group = new ZStackEventLoopGroup(1, ZStackConfig.builder()
-                    .device(ZStackDevices.dpdk(o.vdev))
+                    .device(port)
                     .address(o.address, o.gateway).build());
             channel = ZStackSocketChannel.class;
         } else if (o.transport.equals("epoll")) {

@@ -1047,7 +1047,8 @@ class Harness:
 
     def main_paired(self, setup, names):
         """--paired: the memif transports of setup 2 measured in paired rounds at every point; paired.csv gets one row
-        per round and transport, paired.md the ratio of ZStack to the best other server round by round."""
+        per round and transport, paired.md the ratio of each ZStack server to the best peer (or, without peers, the
+        best other server) round by round."""
         a = self.a
         memif = [n for n in names if TRANSPORTS[n]["link"] == "memif" and not TRANSPORTS[n].get("memif_client")]
         if len(memif) < 2:
@@ -1073,12 +1074,14 @@ class Harness:
                             w.writerow([setup, size, conc, r, name, rps])
                     f.flush()
                     for z in zstack:
-                        others = [n for n in memif if n != z]
+                        # against the peers where there are any (a second ZStack build, ZSBENCH_ALT_JAR, is not one)
+                        peers = [n for n in memif if "peer" in TRANSPORTS[n]]
+                        others = peers or [n for n in memif if n != z]
                         ratios = [rates[z][r] / max(rates[n][r] for n in others) for r in range(a.paired)]
-                        summary.append((size, conc, z, ratios))
+                        summary.append((size, conc, z, "best peer" if peers else "best other", ratios))
         with open(os.path.join(self.out, "paired.md"), "a") as f:
-            for size, conc, z, ratios in summary:
-                text = (f"{size} B, {conc} connections: {z} / best other, per round: "
+            for size, conc, z, against, ratios in summary:
+                text = (f"{size} B, {conc} connections: {z} / {against}, per round: "
                         f"{', '.join(f'{x:.2f}' for x in ratios)} (min {min(ratios):.2f}, median "
                         f"{statistics.median(ratios):.2f}, max {max(ratios):.2f})")
                 f.write(f"- {text}\n")

@@ -507,8 +507,11 @@ class Harness:
                 f.write(peer_config(a, t["vdev"].format(**subst), addr, f"zsbench-{os.getpid()}{prefix}",
                                     single_file=t.get("memif_client", False)))
             cmd += ["--conf", ini, "--proc-type=primary", "--proc-id=0"]
-        cmd = self.ns("B", "taskset", "-c", str(a.server_cpu), *cmd)
-        return self.launch(cmd, logf)
+        p = self.launch(self.ns("B", "taskset", "-c", str(a.server_cpu), *cmd), logf)
+        if t["peer"] != "epoll-echo":
+            # the EAL runtime folder F-stack makes for the prefix above ("container-" + it), removed when it stops
+            p.dpdk_folder = f"container-zsbench-{os.getpid()}{prefix}"
+        return p
 
     def wait_ready(self, p, t, timeout=60):
         """Waits until the server answers GET /size/1 from the client side (or, for memif, its log says so)."""
@@ -566,8 +569,9 @@ class Harness:
                 log(f"server {p.pid} ignored SIGTERM for 15 s: SIGKILL")
                 os.killpg(p.pid, signal.SIGKILL)
                 p.wait()
-        run(["rm", "-rf", f"/var/run/dpdk/zstack-{p.pid}", f"/var/run/dpdk/container-zsbench-{os.getpid()}"],
-            check=False)
+        # a ZStack server's EAL folder is named after its pid; a peer's after its prefix (a paired peer's ends in -<i>)
+        folder = getattr(p, "dpdk_folder", f"zstack-{p.pid}")
+        run(["rm", "-rf", f"/var/run/dpdk/{folder}"], check=False)
 
     # -- clients ------------------------------------------------------------------------------------------------
     def client_cmd(self, t, size, conc, duration, memif=None, progress_ms=0):

@@ -1059,6 +1059,8 @@ class Harness:
             log(f"--paired: setup {setup} has fewer than two memif transports ({memif}); nothing to pair")
             return
         zstack = [n for n in memif if "peer" not in TRANSPORTS[n]]
+        # each ZStack server against the peers where there are any (a second ZStack build, ZSBENCH_ALT_JAR, is not one)
+        peers = [n for n in memif if "peer" in TRANSPORTS[n]]
         path = os.path.join(self.out, "paired.csv")
         new = not os.path.exists(path)
         summary = []
@@ -1078,8 +1080,6 @@ class Harness:
                             w.writerow([setup, size, conc, r, name, rps])
                     f.flush()
                     for z in zstack:
-                        # against the peers where there are any (a second ZStack build, ZSBENCH_ALT_JAR, is not one)
-                        peers = [n for n in memif if "peer" in TRANSPORTS[n]]
                         others = peers or [n for n in memif if n != z]
                         ratios = [rates[z][r] / max(rates[n][r] for n in others) for r in range(a.paired)]
                         summary.append((size, conc, z, "best peer" if peers else "best other", ratios))

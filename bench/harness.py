@@ -125,6 +125,12 @@ for _name in ("zstack-afxdp", "epoll", "zstack-memif-loadgen", "zstack-memif-loa
 for _i, _jar in enumerate(j for j in os.environ.get("ZSBENCH_ALT_JAR", "").split(",") if j):
     for _name in [n for n, t in TRANSPORTS.items() if t["server"][1] == "zstack" and "jar" not in t]:
         TRANSPORTS[_name + ("-alt" if _i == 0 else f"-alt{_i + 1}")] = dict(TRANSPORTS[_name], jar=_jar)
+# Settings side by side: ZSBENCH_ALT_JVM names other server JVM flags (';' between sets, e.g.
+# "-Dio.zstack.transmitBatchNanos=10000;-Dio.zstack.transmitBatchNanos=20000"), and every ZStack server transport gets a
+# twin per set, "-jvm", "-jvm2", ..., started with them added: with --paired, a setting measured in turns with the default.
+for _i, _flags in enumerate(f.split() for f in os.environ.get("ZSBENCH_ALT_JVM", "").split(";") if f.strip()):
+    for _name in [n for n, t in TRANSPORTS.items() if t["server"][1] == "zstack" and "jar" not in t and "jvm" not in t]:
+        TRANSPORTS[_name + ("-jvm" if _i == 0 else f"-jvm{_i + 1}")] = dict(TRANSPORTS[_name], jvm=_flags)
 # Peers (issue 14, bench/peers/): the C servers built by bench/peers/build.sh, started instead of http-echo.jar when
 # run.sh is given --peers SRC. "peer" names the binary; F-stack's need a config (vdev and address), written per run.
 PEER_VDEVS = dict(afpacket="net_af_packet0,iface={iface}",
@@ -475,7 +481,7 @@ class Harness:
         args = [s.format(**subst) for s in t["server"]]
         if t["server"][1] == "zstack":  # extra http-echo flags for ZStack servers, e.g. ZSBENCH_ZSTACK_ARGS=--never-park
             args += os.environ.get("ZSBENCH_ZSTACK_ARGS", "").split()
-        jvm = list(a.server_jvm_args) + [f"-XX:ErrorFile={os.path.join(self.out, 'logs', 'hs_err_pid%p.log')}"]
+        jvm = list(a.server_jvm_args) + t.get("jvm", []) + [f"-XX:ErrorFile={os.path.join(self.out, 'logs', 'hs_err_pid%p.log')}"]
         if a.profile:
             # JFR's execution sampler (every 10 ms of a running thread, settings=profile) over the server's life
             jvm.append(f"-XX:StartFlightRecording=settings=profile,filename={logf.name[:-4]}.jfr")
@@ -595,7 +601,9 @@ class Harness:
                             "--vdev", f"net_memif0,role={role},socket={memif or a.memif_socket},socket-abstract=no,"
                                       "zero-copy=no",
                             "--address", f"{a.memif_client_addr}/24", "--fetch-stats",
-                            *(["--huge-dir", a.huge_dir] if t.get("client_huge") else [])], {}
+                            *(["--huge-dir", a.huge_dir] if t.get("client_huge") else []),
+                            # extra flags for ZStack's load generator, e.g. ZSBENCH_LOADGEN_ARGS="--pcap /tmp/cap"
+                            *os.environ.get("ZSBENCH_LOADGEN_ARGS", "").split()], {}
 
     def run_client(self, t, size, conc, duration, logf, on_window=None):
         """Runs the load generator to its end; returns its ZSBENCH fields and its CPU seconds. A load generator

@@ -103,6 +103,7 @@ public final class LoadGenerator {
         String gateway;
         /** A hugetlbfs mount for DPDK's memory (the mbufs); null: 4 KiB pages. */
         String hugeDir;
+        String pcapDir;
         boolean fetchStats;
         /** After the warm-up, report progress every this many milliseconds until killed (0: one window, as usual). */
         int progressMillis;
@@ -126,6 +127,7 @@ public final class LoadGenerator {
                     case "--address" -> o.address = v;
                     case "--gateway" -> o.gateway = v;
                     case "--huge-dir" -> o.hugeDir = v;
+                    case "--pcap" -> o.pcapDir = v;
                     case "--progress-ms" -> o.progressMillis = Integer.parseInt(v);
                     case "--fetch-stats" -> {
                         o.fetchStats = true;
@@ -148,7 +150,7 @@ public final class LoadGenerator {
             System.err.println("load-generator: " + why);
             System.err.println("usage: java -jar zstack-bench.jar --transport epoll|zstack --host H --port P"
                     + " --size N --mode post|get --connections C --duration S [--warmup S] [--warmup-min S]"
-                    + " [--rate REQ_PER_S (open loop)] [--vdev DEVARGS --address A/NN [--gateway G] [--huge-dir DIR]]"
+                    + " [--rate REQ_PER_S (open loop)] [--vdev DEVARGS --address A/NN [--gateway G] [--huge-dir DIR] [--pcap DIR]]"
                     + " [--progress-ms MS (after the warm-up, progress lines until killed)]");
             System.exit(2);
         }
@@ -169,9 +171,11 @@ public final class LoadGenerator {
                 port = port.withHugepages(true).withEalArgument("--huge-dir=" + o.hugeDir)
                         .withEalArgument("--huge-unlink");
             }
-            group = new ZStackEventLoopGroup(1, ZStackConfig.builder()
-                    .device(port)
-                    .address(o.address, o.gateway).build());
+            ZStackConfig.Builder config = ZStackConfig.builder().device(port).address(o.address, o.gateway);
+            if (o.pcapDir != null) { // what the client's device sent and received, to compare servers' segments
+                config.capture(java.nio.file.Path.of(o.pcapDir), 65535, 256L << 20);
+            }
+            group = new ZStackEventLoopGroup(1, config.build());
             channel = ZStackSocketChannel.class;
         } else if (o.transport.equals("epoll")) {
             if (!Epoll.isAvailable()) {

@@ -123,6 +123,80 @@ class ZStackBatchedTransmitTest {
     }
 
     /**
+     * With the windows the device gives (memif), a server's answers wait for the round's end however long the round
+     * runs, while a client's writes go out once the loop has not transmitted for 5 µs: one end splitting its rounds
+     * keeps both ends working side by side, and the client takes a round's answers in one burst.
+     */
+    @Test
+    void byDefaultAnAcceptedChannelsWritesWaitForTheRoundsEndAndAConnectedChannelsDoNot() throws Exception {
+        int connections = 4;
+        long spinNanos = 20 * ZStackConfig.DEFAULT_TRANSMIT_BATCH_NANOS; // before each write of the task
+        MemifRecordingPair pair = new MemifRecordingPair("answers", 55, 8, b -> b.stallFlush(0), b -> b.stallFlush(0));
+        List<Channel> accepted = new java.util.concurrent.CopyOnWriteArrayList<>();
+        CountDownLatch clientBytes = new CountDownLatch(connections * 100);
+        CountDownLatch serverBytes = new CountDownLatch(connections * 100);
+        pair.run(() -> {
+            Channel listener = new ServerBootstrap().group(pair.serverGroup).channel(ZStackServerSocketChannel.class)
+                    .childHandler(new io.netty.channel.ChannelInitializer<Channel>() {
+                        @Override
+                        protected void initChannel(Channel ch) {
+                            ch.pipeline().addLast(new CountingReader(serverBytes));
+                            accepted.add(ch);
+                        }
+                    }).bind(new InetSocketAddress("10.9.8.1", 8080)).sync().channel();
+            pair.awaitLink();
+            List<Channel> connected = new ArrayList<>();
+            for (int i = 0; i < connections; i++) {
+                connected.add(new Bootstrap().group(pair.clientGroup).channel(ZStackSocketChannel.class)
+                        .handler(new CountingReader(clientBytes))
+                        .connect(new InetSocketAddress("10.9.8.1", 8080)).sync().channel());
+            }
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+            while (accepted.size() < connections && System.nanoTime() < deadline) {
+                Thread.sleep(1);
+            }
+            assertEquals(connections, accepted.size(), "connections accepted");
+            List<Integer> answersSent = writeSpinningInOneTask(pair.serverGroup, accepted, pair.server, spinNanos);
+            assertEquals(List.of(0, 0, 0, 0), answersSent, "answers sent before the round's end, after each write");
+            assertTrue(clientBytes.await(10, TimeUnit.SECONDS), "the answers came when the round ended");
+            assertEquals(List.of(connections), pair.server.dataFramesPerTransmit, "all four answers in one burst");
+            List<Integer> requestsSent = writeSpinningInOneTask(pair.clientGroup, connected, pair.client, spinNanos);
+            // every write came 100 µs after the loop last transmitted, so each went out at once
+            assertEquals(List.of(1, 2, 3, 4), requestsSent, "requests sent by the end of each write");
+            assertTrue(serverBytes.await(10, TimeUnit.SECONDS), "the server read every request");
+            for (Channel ch : connected) {
+                ch.close().sync();
+            }
+            listener.close().sync();
+        });
+    }
+
+    /**
+     * One task of {@code group}'s loop writes 100 bytes on each of {@code channels} in turn, busy for
+     * {@code spinNanos} before each write; returns how many data frames {@code device} had been handed after each
+     * write, counted inside that task (the round has not ended: only a write can have sent).
+     */
+    private static List<Integer> writeSpinningInOneTask(ZStackEventLoopGroup group, List<Channel> channels,
+                                                        ZStackZeroCopyTest.RecordingDevice device, long spinNanos)
+            throws Exception {
+        List<Integer> sent = new ArrayList<>();
+        group.next().submit(() -> {
+            device.dataFramesPerTransmit.clear();
+            for (Channel ch : channels) {
+                long start = System.nanoTime();
+                while (System.nanoTime() - start < spinNanos) {
+                    Thread.onSpinWait(); // the loop busy, as a handler serving a long request keeps it
+                }
+                ByteBuf out = ch.alloc().directBuffer(100);
+                out.writeZero(100);
+                ch.writeAndFlush(out);
+                sent.add(device.dataFramesPerTransmit.stream().mapToInt(Integer::intValue).sum());
+            }
+        }).sync();
+        return sent;
+    }
+
+    /**
      * Connects four channels of a client whose config {@code clientConfig} adjusts (over memif ports
      * {@code firstPortId} and the next, subnet 10.9.{@code subnet}.0/24), then one task of the client's loop writes
      * 100 bytes on each in turn ({@code beforeWrite} runs before each); returns how many data frames the client's

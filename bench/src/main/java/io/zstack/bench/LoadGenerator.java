@@ -150,7 +150,8 @@ public final class LoadGenerator {
             System.err.println("load-generator: " + why);
             System.err.println("usage: java -jar zstack-bench.jar --transport epoll|zstack --host H --port P"
                     + " --size N --mode post|get --connections C --duration S [--warmup S] [--warmup-min S]"
-                    + " [--rate REQ_PER_S (open loop)] [--vdev DEVARGS --address A/NN [--gateway G] [--huge-dir DIR] [--pcap DIR]]"
+                    + " [--rate REQ_PER_S (open loop)] [--vdev DEVARGS --address A/NN [--gateway G] [--huge-dir DIR]"
+                    + " [--pcap DIR]]"
                     + " [--progress-ms MS (after the warm-up, progress lines until killed)]");
             System.exit(2);
         }

@@ -47,8 +47,8 @@ public final class ZStackConfig {
      * Default of {@link Builder#transmitBatch} for the writes of accepted channels (a server's answers) on a device
      * whose transmit stays in this process: the round's end. The answers of a round then reach the peer in one burst,
      * as F-stack's loop sends them; the connected side's {@link #DEFAULT_TRANSMIT_BATCH_NANOS} is what keeps two ZStack
-     * ends from taking turns (setup 2 in paired rounds, 2026-12-07: 1 KB, 10 connections, 1.01-1.42x the 5 µs window in
-     * 10 rounds of 10; 64 B and 1 KB at 50 connections mostly ahead; 64 B and 8 KB at 10 level).
+     * ends from taking turns (setup 2 in paired rounds against the 5 µs window, 2026-12-07: at 50 connections ahead
+     * in 25 of 30 rounds at 64 B and 1 KB over three runs, 1.03-1.06x at 4 KB; level at 10 connections).
      */
     public static final long DEFAULT_ANSWER_TRANSMIT_BATCH_NANOS = Long.MAX_VALUE;
     /**

@@ -44,14 +44,6 @@ public final class ZStackConfig {
     /** Default of {@link Builder#transmitBatch} for a device whose transmit stays in this process (memif, a NIC). */
     public static final long DEFAULT_TRANSMIT_BATCH_NANOS = 5_000;
     /**
-     * Default of {@link Builder#transmitBatch} for the writes of accepted channels (a server's answers) on a device
-     * whose transmit stays in this process: the round's end. The answers of a round then reach the peer in one burst,
-     * as F-stack's loop sends them; the connected side's {@link #DEFAULT_TRANSMIT_BATCH_NANOS} is what keeps two ZStack
-     * ends from taking turns (setup 2 in paired rounds against the 5 µs window, 2026-12-07: at 50 connections ahead
-     * in 25 of 30 rounds at 64 B and 1 KB over three runs, 1.03-1.06x at 4 KB; level at 10 connections).
-     */
-    public static final long DEFAULT_ANSWER_TRANSMIT_BATCH_NANOS = Long.MAX_VALUE;
-    /**
      * Default of {@link Builder#transmitBatch} for a device whose every transmit call is a system call
      * ({@link NetDevice#transmitCallEntersKernel}: af_xdp, af_packet).
      */
@@ -195,18 +187,6 @@ public final class ZStackConfig {
         return device.transmitCallEntersKernel() ? KERNEL_TRANSMIT_BATCH_NANOS : DEFAULT_TRANSMIT_BATCH_NANOS;
     }
 
-    /**
-     * The same for the writes of accepted channels: what {@link Builder#transmitBatch} set, else
-     * {@link #KERNEL_TRANSMIT_BATCH_NANOS} where transmit calls enter the kernel and
-     * {@link #DEFAULT_ANSWER_TRANSMIT_BATCH_NANOS} (the round's end) for any other device.
-     */
-    long answerTransmitBatchNanos(NetDevice device) {
-        if (transmitBatchNanos >= 0) {
-            return transmitBatchNanos;
-        }
-        return device.transmitCallEntersKernel() ? KERNEL_TRANSMIT_BATCH_NANOS : DEFAULT_ANSWER_TRANSMIT_BATCH_NANOS;
-    }
-
     /** See {@link #DEFAULT_WRITE_INPUT_INTERVAL_NANOS}. */
     long writeInputIntervalNanos() {
         return writeInputIntervalNanos;
@@ -338,10 +318,7 @@ public final class ZStackConfig {
          * 10 connections: 76k req/s, 137-151k with a burst per write; 30 µs: 132-136k, 151-175k at 2 µs). At 2 µs a
          * server answering 50 connections made one transmit call per answer (4 KB: 3.2 million calls for 3.0 million
          * answers); 5 µs took 1.02-1.22x its rate in 9 of 9 alternated pairs there, and stayed within the host's swings
-         * at 10 connections and at 64 B (2026-12-06). That window is a connected channel's; an accepted channel's
-         * writes (a server's answers) wait for the round's end ({@link #DEFAULT_ANSWER_TRANSMIT_BATCH_NANOS}): the
-         * client's window alone keeps the two ends working side by side, and the client takes a round's answers in
-         * one burst. A value set here applies to both. Where each
+         * at 10 connections and at 64 B (2026-12-06). Where each
          * call is a system call ({@link NetDevice#transmitCallEntersKernel}: af_xdp, af_packet), a call per answer
          * cost more than the answer (setup 1, 64 B: one {@code sendto} and one IPI per request, 4-6 µs of a 13 µs
          * request), so writes wait up to {@value #KERNEL_TRANSMIT_BATCH_NANOS} ns and about ten share a call.

@@ -78,8 +78,6 @@ public final class ZStackEventLoop extends SingleThreadEventLoop {
     private volatile boolean parked;
     /** How long this loop's writes may wait for a shared transmit burst: {@link ZStackConfig#transmitBatchNanos}. */
     private final long transmitBatchNanos;
-    /** The same for accepted channels' writes (a server's answers): {@link ZStackConfig#answerTransmitBatchNanos}. */
-    private final long answerTransmitBatchNanos;
     /** See {@link #inputBeforeWrite}. */
     private final long writeInputIntervalNanos;
 
@@ -98,7 +96,6 @@ public final class ZStackEventLoop extends SingleThreadEventLoop {
                 config.captureMaxBytes());
         this.pool = device.pool();
         this.transmitBatchNanos = config.transmitBatchNanos(device);
-        this.answerTransmitBatchNanos = config.answerTransmitBatchNanos(device);
         this.writeInputIntervalNanos = config.writeInputIntervalNanos();
         this.fabric = fabric;
         NetDevice loopback = fabric.port(index, pool, this::frameArrived);
@@ -133,11 +130,6 @@ public final class ZStackEventLoop extends SingleThreadEventLoop {
     /** How long this loop's writes may wait to share a transmit call (see {@link #wrote}). */
     long transmitBatchNanos() {
         return transmitBatchNanos;
-    }
-
-    /** How long an accepted channel's writes may wait to share a transmit call (see {@link #wrote}). */
-    long answerTransmitBatchNanos() {
-        return answerTransmitBatchNanos;
     }
 
     MbufPool largePool() {
@@ -405,13 +397,10 @@ public final class ZStackEventLoop extends SingleThreadEventLoop {
      * that read many requests at once (ten connections' worth in one receive burst) would otherwise hold the first
      * response until the last was written, and the peer, idle meanwhile, would answer in the same convoy: both ends
      * then take turns instead of working side by side (setup 2, 64 B, ten connections: 76k req/s with one burst per
-     * round, 137-151k with a burst per write). One end splitting its rounds is enough to keep both ends busy, so an
-     * accepted channel's write ({@code answer}: a server answering) waits for {@link #answerTransmitBatchNanos}, by
-     * default the round's end on such devices: the peer then takes a round's answers in one burst instead of several.
+     * round, 137-151k with a burst per write).
      */
-    void wrote(long nowNanos, boolean answer) {
-        long window = answer ? answerTransmitBatchNanos : transmitBatchNanos;
-        if (nowNanos - lastTransmitNanos >= window && stack.queuedFrames() > 0) {
+    void wrote(long nowNanos) {
+        if (nowNanos - lastTransmitNanos >= transmitBatchNanos && stack.queuedFrames() > 0) {
             stack.flush();
             lastTransmitNanos = nowNanos;
         }

@@ -411,8 +411,7 @@ public final class ZStackSocketChannel extends AbstractZStackChannel implements 
             }
             // the frames usually wait for the loop's transmit burst at the end of this round, shared with the round's
             // other flushes as F-stack and Linux's xmit_more batch them; a round that has run long goes out now
-            // (a connected channel's; an accepted one's answers wait for the round's end where transmit is cheap)
-            loop.wrote(now, parent() != null);
+            loop.wrote(now);
         }
     }
 

@@ -20,17 +20,11 @@ final class MemifRecordingPair {
     /** {@code firstPortId} and the next are the memif ends' ids; {@code clientConfig} may adjust the client's. */
     MemifRecordingPair(String name, int firstPortId, int subnet, UnaryOperator<ZStackConfig.Builder> clientConfig)
             throws Exception {
-        this(name, firstPortId, subnet, b -> b, clientConfig);
-    }
-
-    /** As above, {@code serverConfig} adjusting the server's config too. */
-    MemifRecordingPair(String name, int firstPortId, int subnet, UnaryOperator<ZStackConfig.Builder> serverConfig,
-                       UnaryOperator<ZStackConfig.Builder> clientConfig) throws Exception {
         link = new MemifLink(name, firstPortId, firstPortId + 1, 4095);
         server = new ZStackZeroCopyTest.RecordingDevice(link.server);
         client = new ZStackZeroCopyTest.RecordingDevice(link.client);
-        serverGroup = new ZStackEventLoopGroup(1, serverConfig.apply(ZStackConfig.builder().inProcess(false)
-                .device((i, n) -> server).address(Ipv4Config.parse("10.9." + subnet + ".1/24", null))).build());
+        serverGroup = new ZStackEventLoopGroup(1, ZStackConfig.builder().inProcess(false)
+                .device((i, n) -> server).address(Ipv4Config.parse("10.9." + subnet + ".1/24", null)).build());
         clientGroup = new ZStackEventLoopGroup(1, clientConfig.apply(ZStackConfig.builder().inProcess(false)
                 .device((i, n) -> client).address(Ipv4Config.parse("10.9." + subnet + ".2/24", null))).build());
     }

@@ -13,9 +13,8 @@ import org.junit.jupiter.api.Test;
  * How long a loop holds its writes to share a transmit call follows the device it polls, unless the configuration
  * says: af_xdp and af_packet end every transmit burst in a {@code sendto} (on a veth it also runs the peer's receive
  * and interrupts the peer's CPU), so their loops wait up to {@link ZStackConfig#KERNEL_TRANSMIT_BATCH_NANOS}; a tap
- * (a write per frame whatever the burst) and memif (no system call) keep
- * {@link ZStackConfig#DEFAULT_TRANSMIT_BATCH_NANOS} for connected channels and send accepted channels' answers at the
- * round's end ({@link ZStackConfig#DEFAULT_ANSWER_TRANSMIT_BATCH_NANOS}). Real ports, as the group opens them.
+ * (a write per frame whatever the burst) and memif (no system call) keep {@link ZStackConfig#DEFAULT_TRANSMIT_BATCH_NANOS}.
+ * Real ports, as the group opens them.
  */
 class TransmitBatchByDeviceTest {
     @Test
@@ -27,46 +26,35 @@ class TransmitBatchByDeviceTest {
             for (String end : List.of("tb0", "tb1", "tb2", "tb3")) {
                 ns.exec("ip", "link", "set", end, "up");
             }
-            long kernel = ZStackConfig.KERNEL_TRANSMIT_BATCH_NANOS;
-            assertEquals(List.of(kernel, kernel), windowsOf(ns, ZStackDevices.afXdp("tb0"), b -> b));
-            assertEquals(List.of(kernel, kernel), windowsOf(ns, ZStackDevices.afPacket("tb2"), b -> b));
-            assertEquals(List.of(5_000L, 5_000L),
-                    windowsOf(ns, ZStackDevices.afPacket("tb2"), b -> b.transmitBatch(5_000)),
-                    "a window the configuration sets wins over the device's, for answers too");
-            assertEquals(List.of(ZStackConfig.DEFAULT_TRANSMIT_BATCH_NANOS,
-                    ZStackConfig.DEFAULT_ANSWER_TRANSMIT_BATCH_NANOS),
-                    windowsOf(ns, ZStackDevices.tap("tbtap"), b -> b));
+            assertEquals(ZStackConfig.KERNEL_TRANSMIT_BATCH_NANOS, windowOf(ns, ZStackDevices.afXdp("tb0"), b -> b));
+            assertEquals(ZStackConfig.KERNEL_TRANSMIT_BATCH_NANOS, windowOf(ns, ZStackDevices.afPacket("tb2"), b -> b));
+            assertEquals(5_000, windowOf(ns, ZStackDevices.afPacket("tb2"), b -> b.transmitBatch(5_000)),
+                    "a window the configuration sets wins over the device's");
+            assertEquals(ZStackConfig.DEFAULT_TRANSMIT_BATCH_NANOS, windowOf(ns, ZStackDevices.tap("tbtap"), b -> b));
         }
     }
 
     @Test
-    void loopsOnMemifKeepTheShortWindowAndAnswerAtTheRoundsEnd() throws Exception {
+    void loopsOnMemifKeepTheShortWindow() throws Exception {
         MemifRecordingPair pair = new MemifRecordingPair("tbmemif", 45, 45, b -> b);
         pair.run(() -> {
-            List<Long> windows = List.of(ZStackConfig.DEFAULT_TRANSMIT_BATCH_NANOS,
-                    ZStackConfig.DEFAULT_ANSWER_TRANSMIT_BATCH_NANOS);
-            assertEquals(windows, windowsOf((ZStackEventLoop) pair.serverGroup.next()), "memif server");
-            assertEquals(windows, windowsOf((ZStackEventLoop) pair.clientGroup.next()), "memif client");
+            assertEquals(ZStackConfig.DEFAULT_TRANSMIT_BATCH_NANOS,
+                    ((ZStackEventLoop) pair.serverGroup.next()).transmitBatchNanos(), "memif server");
+            assertEquals(ZStackConfig.DEFAULT_TRANSMIT_BATCH_NANOS,
+                    ((ZStackEventLoop) pair.clientGroup.next()).transmitBatchNanos(), "memif client");
         });
     }
 
-    /**
-     * The transmit windows of a one-loop group over {@code device}, opened in {@code ns}: a connected channel's, then
-     * an accepted channel's.
-     */
-    private static List<Long> windowsOf(NetNamespace ns, ZStackConfig.DeviceFactory device,
-                                        UnaryOperator<ZStackConfig.Builder> config) throws Exception {
+    /** The transmit window of a one-loop group over {@code device}, opened in {@code ns}. */
+    private static long windowOf(NetNamespace ns, ZStackConfig.DeviceFactory device,
+                                 UnaryOperator<ZStackConfig.Builder> config) throws Exception {
         // the port's sockets open in the namespace of the thread that builds the group
         ZStackEventLoopGroup group = ns.call(() -> new ZStackEventLoopGroup(1, config.apply(ZStackConfig.builder()
                 .device(device).address(Ipv4Config.parse("10.84.0.2/24", null))).build()));
         try {
-            return windowsOf((ZStackEventLoop) group.next());
+            return ((ZStackEventLoop) group.next()).transmitBatchNanos();
         } finally {
             group.shutdownGracefully(0, 5, TimeUnit.SECONDS).sync();
         }
-    }
-
-    private static List<Long> windowsOf(ZStackEventLoop loop) {
-        return List.of(loop.transmitBatchNanos(), loop.answerTransmitBatchNanos());
     }
 }

@@ -117,20 +117,28 @@ for _name in ("zstack-afxdp", "epoll", "zstack-memif-loadgen", "zstack-memif-loa
               "zstack-memif-zc-loadgen", "zstack-memif-loadgen-copy", "zstack-memif-zc-loadgen-copy", "zstack-ktap",
               "epoll-offloads"):
     TRANSPORTS[_name + "-lean"] = dict(TRANSPORTS[_name], server=TRANSPORTS[_name]["server"] + ["--http", "lean"])
+
+
+def add_twins(suffix, key, values):
+    """Every ZStack server transport (not itself a twin) gets a twin per value, "-<suffix>", "-<suffix>2", ..., the
+    same transport with key=value."""
+    bases = [n for n, t in TRANSPORTS.items() if t["server"][1] == "zstack" and "jar" not in t and "jvm" not in t]
+    for i, value in enumerate(values):
+        for name in bases:
+            TRANSPORTS[f"{name}-{suffix}{'' if i == 0 else i + 1}"] = dict(TRANSPORTS[name], **{key: value})
+
+
 # Builds side by side (bench/README.md, "Two builds in paired rounds"): ZSBENCH_ALT_JAR names other builds'
 # http-echo.jar (comma-separated), and every ZStack server transport gets a twin per jar, "-alt", "-alt2", ..., that
 # runs it instead of this tree's (the load generator stays this tree's, the same client for all). With --paired they
 # take turns seconds apart, the only way this host lets a change of a few per cent show; a jar named twice gives two
 # servers of one build, whose spread is what one JVM's JIT and layout make of the same code.
-for _i, _jar in enumerate(j for j in os.environ.get("ZSBENCH_ALT_JAR", "").split(",") if j):
-    for _name in [n for n, t in TRANSPORTS.items() if t["server"][1] == "zstack" and "jar" not in t]:
-        TRANSPORTS[_name + ("-alt" if _i == 0 else f"-alt{_i + 1}")] = dict(TRANSPORTS[_name], jar=_jar)
+add_twins("alt", "jar", [j for j in os.environ.get("ZSBENCH_ALT_JAR", "").split(",") if j])
 # Settings side by side: ZSBENCH_ALT_JVM names other server JVM flags (';' between sets, e.g.
-# "-Dio.zstack.transmitBatchNanos=10000;-Dio.zstack.transmitBatchNanos=20000"), and every ZStack server transport gets a
-# twin per set, "-jvm", "-jvm2", ..., started with them added: with --paired, a setting measured in turns with the default.
-for _i, _flags in enumerate(f.split() for f in os.environ.get("ZSBENCH_ALT_JVM", "").split(";") if f.strip()):
-    for _name in [n for n, t in TRANSPORTS.items() if t["server"][1] == "zstack" and "jar" not in t and "jvm" not in t]:
-        TRANSPORTS[_name + ("-jvm" if _i == 0 else f"-jvm{_i + 1}")] = dict(TRANSPORTS[_name], jvm=_flags)
+# "-Dio.zstack.transmitBatchNanos=10000;-Dio.zstack.transmitBatchNanos=20000"), and every ZStack server transport gets
+# a twin per set, "-jvm", "-jvm2", ..., started with them added: with --paired, a setting measured in turns with the
+# default.
+add_twins("jvm", "jvm", [f.split() for f in os.environ.get("ZSBENCH_ALT_JVM", "").split(";") if f.strip()])
 # Peers (issue 14, bench/peers/): the C servers built by bench/peers/build.sh, started instead of http-echo.jar when
 # run.sh is given --peers SRC. "peer" names the binary; F-stack's need a config (vdev and address), written per run.
 PEER_VDEVS = dict(afpacket="net_af_packet0,iface={iface}",
@@ -481,7 +489,8 @@ class Harness:
         args = [s.format(**subst) for s in t["server"]]
         if t["server"][1] == "zstack":  # extra http-echo flags for ZStack servers, e.g. ZSBENCH_ZSTACK_ARGS=--never-park
             args += os.environ.get("ZSBENCH_ZSTACK_ARGS", "").split()
-        jvm = list(a.server_jvm_args) + t.get("jvm", []) + [f"-XX:ErrorFile={os.path.join(self.out, 'logs', 'hs_err_pid%p.log')}"]
+        jvm = list(a.server_jvm_args) + t.get("jvm", []) + [
+            f"-XX:ErrorFile={os.path.join(self.out, 'logs', 'hs_err_pid%p.log')}"]
         if a.profile:
             # JFR's execution sampler (every 10 ms of a running thread, settings=profile) over the server's life
             jvm.append(f"-XX:StartFlightRecording=settings=profile,filename={logf.name[:-4]}.jfr")

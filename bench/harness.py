@@ -162,6 +162,11 @@ TRANSPORTS["peer-c-epoll-loadgen"] = dict(peer="epoll-echo", link="kernel", clie
 # tails seen by the client that does not show wrk's millisecond tail with ZStack (bench/RESULTS.md, 2026-12-05)
 for _stack in ("zstack", "fstack"):
     TRANSPORTS[f"peer-{_stack}-afxdp-loadgen"] = dict(TRANSPORTS[f"peer-{_stack}-afxdp"], client="loadgen-epoll")
+# The load generator as a zero-copy memif client (its mbufs in hugepages with single-file segments, which the server's
+# side maps): its copies gone, the server's side copying as before. A twin "-lgzc" of each setup 2 transport whose
+# server is the memif server, so that a paired run has both clients side by side (bench/RESULTS.md, 2026-12-08).
+for _name in [n for n, t in TRANSPORTS.items() if t["client"] == "loadgen-zstack" and not t.get("memif_client")]:
+    TRANSPORTS[_name + "-lgzc"] = dict(TRANSPORTS[_name], client_zero_copy=True, huge=True)
 PEER_SETUPS = {"1": ["peer-c-epoll", "peer-c-epoll-offloads", "peer-zstack-afxdp", "peer-zstack-afpacket",
                      "peer-fstack-afxdp", "peer-fstack-afpacket"],
                "2": ["peer-c-epoll-loadgen", "peer-zstack-memif-loadgen", "peer-fstack-memif-loadgen"]}
@@ -561,8 +566,8 @@ class Harness:
             time.sleep(0.1)
 
     def remove_hugepage_files(self):
-        """Hugepage files a server kept linked (single-file segments, for memif zero copy) and did not remove: killed,
-        or a peer (F-stack's EAL leaves them). One server at a time uses the mount, and no load generator does."""
+        """Hugepage files a server or a zero-copy load generator kept linked (single-file segments, for memif zero
+        copy) and did not remove: killed, or a peer (F-stack's EAL leaves them). Called once both have ended."""
         if not self.a.huge_dir or not os.path.isdir(self.a.huge_dir):
             return
         for f in os.listdir(self.a.huge_dir):
@@ -606,11 +611,12 @@ class Harness:
         if t["client"] == "loadgen-epoll":
             return base + lg + ["--transport", "epoll", "--host", a.server_addr], {}
         role = "server" if t.get("memif_client") else "client"  # the other role than the server's
+        zero_copy = t.get("client_zero_copy", False)  # the -lgzc twins: the load generator copies nothing
         return base + lg + ["--transport", "zstack", "--host", a.memif_server_addr,
                             "--vdev", f"net_memif0,role={role},socket={memif or a.memif_socket},socket-abstract=no,"
-                                      "zero-copy=no",
+                                      f"zero-copy={'yes' if zero_copy else 'no'}",
                             "--address", f"{a.memif_client_addr}/24", "--fetch-stats",
-                            *(["--huge-dir", a.huge_dir] if t.get("client_huge") else []),
+                            *(["--huge-dir", a.huge_dir] if t.get("client_huge") or zero_copy else []),
                             # extra flags for ZStack's load generator, e.g. ZSBENCH_LOADGEN_ARGS="--pcap /tmp/cap"
                             *os.environ.get("ZSBENCH_LOADGEN_ARGS", "").split()], {}
 
@@ -964,7 +970,7 @@ class Harness:
                 plog.write(f"memif socket {memif}\n")
                 p = self.start_server(name, t, plog, memif=memif, prefix=f"-{i}")
                 p.log_path = plog.name
-                pairs[name] = pair = dict(server=p, client=None, lines=[], warm=threading.Event(), log=plog)
+                pairs[name] = pair = dict(server=p, client=None, lines=[], series=[], warm=threading.Event(), log=plog)
                 self.wait_ready(p, t)
                 c = self.start_client(t, size, conc, 0, plog, memif=memif, progress_ms=100)
                 pair["client"] = c
@@ -1001,6 +1007,12 @@ class Harness:
                             f"in the {a.paired_window} s window")
                     if last[3] != first[3]:
                         raise RuntimeError(f"{name}: {last[3] - first[3]} errors in round {r}")
+                    # the window's 100 ms slices, in thousands of req/s: a round that ran slow throughout and one
+                    # with a stall in it look alike in its rate
+                    series = [p for p in list(pair["series"]) if first[1] <= p[1] <= last[1]]
+                    slices = " ".join(str(round((q[2] - p[2]) * 1e6 / (q[1] - p[1]))) for p, q in zip(series, series[1:])
+                                      if q[1] > p[1])
+                    logf.write(f"round {r} {name} slices (k req/s): {slices}\n")
                     if r >= 0:
                         rates[name].append(round(rps))
                     else:
@@ -1041,6 +1053,8 @@ class Harness:
             if line.startswith("ZSBENCH-PROGRESS "):
                 f = dict(kv.split("=", 1) for kv in line.split()[1:])
                 pair["progress"] = (time.time(), int(f["ns"]), int(f["requests"]), int(f["errors"]))
+                pair["series"].append(pair["progress"])
+                del pair["series"][:-200]  # the last 20 s are more than a window
                 continue
             pair["lines"].append(line)
             if line.startswith("ZSBENCH-WARM"):

@@ -6,6 +6,7 @@
 peers_src=
 zstack_huge=
 paired=
+loadgen_huge=
 peers_rest=()
 peers_harness_args=()
 peers_take_args() {
@@ -15,18 +16,20 @@ peers_take_args() {
         --peers=*) peers_src=${1#--peers=}; shift ;;
         --hugepages) zstack_huge=1; shift ;;  # ZStack's servers also on hugepages (the -huge transports)
         --paired) paired=1; peers_rest+=("$1"); shift ;;  # every peer of a point runs at once (harness --paired)
+        --transports=*lgzc*) loadgen_huge=1; peers_rest+=("$1"); shift ;;  # zero-copy load generators: on them too
+        --transports) [[ "${2:-}" == *lgzc* ]] && loadgen_huge=1; peers_rest+=("$1"); shift ;;
         *) peers_rest+=("$1"); shift ;;
         esac
     done
 }
 peers_setup() {
-    [ -n "$peers_src" ] || [ -n "$zstack_huge" ] || return 0
+    [ -n "$peers_src" ] || [ -n "$zstack_huge" ] || [ -n "$loadgen_huge" ] || return 0
     # F-stack wants hugepages, and --hugepages asks them for ZStack: 256 x 2 MiB (each server maps 256 MiB, -m 256,
     # one server at a time; --huge-unlink frees them at its exit), three servers' worth when --paired keeps every
-    # server of a point running at once
-    local dir
-    dir=$(bench/peers/hugepages.sh reserve "${ZSBENCH_PEERS_HUGEPAGES:-$(( ${paired:-0} ? 768 : 256 ))}" \
-        "$1/hugepages.state")
+    # server of a point running at once; twice that when load generators map as much (the -lgzc transports)
+    local dir pages=$(( ${paired:-0} ? 768 : 256 ))
+    [ -n "$loadgen_huge" ] && pages=$(( pages * 2 ))
+    dir=$(bench/peers/hugepages.sh reserve "${ZSBENCH_PEERS_HUGEPAGES:-$pages}" "$1/hugepages.state")
     echo "bench: hugepages reserved at $dir (released at exit)"
     peers_harness_args=(--huge-dir "$dir")
     [ -n "$zstack_huge" ] && peers_harness_args+=(--zstack-huge)

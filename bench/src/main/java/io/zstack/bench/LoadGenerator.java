@@ -168,9 +168,12 @@ public final class LoadGenerator {
         if (o.transport.equals("zstack")) {
             ZStackDevices.Port port = ZStackDevices.dpdk(o.vdev);
             if (o.hugeDir != null) {
-                // as http-echo's --huge-dir: a mount of the harness's own, the files unlinked once mapped
-                port = port.withHugepages(true).withEalArgument("--huge-dir=" + o.hugeDir)
-                        .withEalArgument("--huge-unlink");
+                // as http-echo's --huge-dir: a mount of the harness's own, the files unlinked once mapped, except
+                // for a zero-copy memif client, whose server maps them by name (ZStack removes them at exit)
+                port = port.withHugepages(true).withEalArgument("--huge-dir=" + o.hugeDir);
+                if (!port.zeroCopy()) {
+                    port = port.withEalArgument("--huge-unlink");
+                }
             }
             ZStackConfig.Builder config = ZStackConfig.builder().device(port).address(o.address, o.gateway);
             if (o.pcapDir != null) { // what the client's device sent and received, to compare servers' segments

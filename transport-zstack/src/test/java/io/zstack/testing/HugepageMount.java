@@ -10,18 +10,22 @@ import java.util.stream.Stream;
  * {@code pages} to {@code /proc/sys/vm/nr_hugepages} and mounts a hugetlbfs of the test's own for them (EAL locks
  * the directory it uses, so a shared mount would make another DPDK process wait). {@link #close()} removes the files
  * left in it, unmounts it and takes back only the pages it added, so a machine where others hold hugepages keeps
- * theirs. Needs root.
+ * theirs. A test JVM stopped part-way (Ctrl-C on {@code mvn test}, a SIGTERM) gives them back too, from a shutdown
+ * hook; only a SIGKILL leaves the mount and the pages behind. Needs root.
  */
 public final class HugepageMount implements AutoCloseable {
     private static final Path NR_HUGEPAGES = Path.of("/proc/sys/vm/nr_hugepages");
 
     private final Path dir;
     private final int added;
+    private final Thread onExit;
     private boolean closed;
 
     private HugepageMount(Path dir, int added) {
         this.dir = dir;
         this.added = added;
+        this.onExit = new Thread(this::closeQuietly, "hugepage-mount-release");
+        Runtime.getRuntime().addShutdownHook(onExit);
     }
 
     /** Reserves {@code pages} x 2 MiB and mounts them; fails, having given back what it took, if the kernel gives fewer. */
@@ -71,11 +75,18 @@ public final class HugepageMount implements AutoCloseable {
     }
 
     @Override
-    public void close() throws IOException {
+    public synchronized void close() throws IOException {
         if (closed) {
             return;
         }
         closed = true;
+        if (Thread.currentThread() != onExit) {
+            try {
+                Runtime.getRuntime().removeShutdownHook(onExit);
+            } catch (IllegalStateException e) {
+                // the JVM is exiting: the hook finds this mount closed
+            }
+        }
         if (Command.run("mountpoint", "-q", dir.toString()).exitCode() == 0) {
             try (Stream<Path> files = Files.list(dir)) {
                 for (Path f : files.toList()) {
@@ -87,5 +98,13 @@ public final class HugepageMount implements AutoCloseable {
         Files.deleteIfExists(dir);
         int now = nrHugepages();
         setNrHugepages(Math.max(0, now - added));
+    }
+
+    private void closeQuietly() {
+        try {
+            close();
+        } catch (IOException | RuntimeException e) {
+            System.err.println("hugepages at " + dir + " not given back: " + e);
+        }
     }
 }

@@ -991,6 +991,7 @@ class Harness:
                 k = r % len(names)
                 for name in names[k:] + names[:k]:
                     pair = pairs[name]
+                    pair["series"] = []  # this round's progress lines only: a window's worth, however long
                     self.pause(pair, False)
                     resumed = time.time()
                     time.sleep(a.paired_settle)
@@ -1009,7 +1010,7 @@ class Harness:
                         raise RuntimeError(f"{name}: {last[3] - first[3]} errors in round {r}")
                     # the window's 100 ms slices, in thousands of req/s: a round that ran slow throughout and one
                     # with a stall in it look alike in its rate
-                    series = [p for p in list(pair["series"]) if first[1] <= p[1] <= last[1]]
+                    series = [p for p in pair["series"] if first[1] <= p[1] <= last[1]]
                     slices = " ".join(str(round((q[2] - p[2]) * 1e6 / (q[1] - p[1]))) for p, q in zip(series, series[1:])
                                       if q[1] > p[1])
                     logf.write(f"round {r} {name} slices (k req/s): {slices}\n")
@@ -1052,9 +1053,7 @@ class Harness:
         for line in p.stdout:
             if line.startswith("ZSBENCH-PROGRESS "):
                 f = dict(kv.split("=", 1) for kv in line.split()[1:])
-                pair["progress"] = (time.time(), int(f["ns"]), int(f["requests"]), int(f["errors"]))
-                pair["series"].append(pair["progress"])
-                del pair["series"][:-200]  # the last 20 s are more than a window
+                pair["series"].append((time.time(), int(f["ns"]), int(f["requests"]), int(f["errors"])))
                 continue
             pair["lines"].append(line)
             if line.startswith("ZSBENCH-WARM"):
@@ -1065,7 +1064,8 @@ class Harness:
         """The first progress line read after `since` (time.time()), waiting for it."""
         deadline = time.time() + timeout
         while True:
-            got = pair.get("progress")
+            series = pair["series"]
+            got = series[-1] if series else None
             if got is not None and got[0] >= since:
                 return got
             if time.time() > deadline:

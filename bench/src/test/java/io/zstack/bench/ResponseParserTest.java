@@ -89,6 +89,26 @@ class ResponseParserTest {
     }
 
     @Test
+    void readsHeadsThatCrossTheChunksOfOneBuffer() {
+        // the head is copied out a chunk at a time: twenty 64 B answers in one buffer (a coalesced receive) put chunk
+        // ends at every place in a head and a body, and a head longer than a chunk puts one inside a line
+        byte[] one = nettyResponse(HttpResponseStatus.OK, 64);
+        byte[] big = ascii("HTTP/1.1 200 OK\r\nx-long: " + "v".repeat(ResponseParser.CHUNK + 100)
+                + "\r\ncontent-length: 5\r\n\r\nhello");
+        byte[] all = new byte[20 * one.length + big.length];
+        for (int i = 0; i < 20; i++) {
+            System.arraycopy(one, 0, all, i * one.length, one.length);
+        }
+        System.arraycopy(big, 0, all, 20 * one.length, big.length);
+        feed(all, 0, all.length);
+        assertEquals(21, seen.size());
+        for (int i = 0; i < 20; i++) {
+            assertEquals(List.of(200L, 64L), List.of(seen.get(i)[0], seen.get(i)[1]), "response " + i);
+        }
+        assertEquals(List.of(200L, 5L), List.of(seen.get(20)[0], seen.get(20)[1]));
+    }
+
+    @Test
     void readsTheCPeersResponseWithOddCaseAndSpaces() {
         // bench/peers/http_echo.h's shape, and a header name in another case with blanks around the value
         byte[] peer = ascii("HTTP/1.1 200 OK\r\ncontent-type: application/octet-stream\r\ncontent-length: 3\r\n\r\nabc");
